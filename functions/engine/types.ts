@@ -1,0 +1,303 @@
+/**
+ * The shared vocabulary of ws-ceiling: settings, plan, per-connection records
+ * and the run result. These are plain data shapes; every part (plan, shard
+ * runner, classifier, analysis, store, CLI) speaks in them. The words follow
+ * DESIGN.md: stage, drop onset, ceiling, limiting factor, verdict.
+ */
+
+/** How the probe keeps an open connection alive while it holds it. */
+export type HeartbeatSettings =
+  | { kind: 'off' }
+  | { kind: 'ping'; intervalSeconds: number; pongTimeoutSeconds: number }
+  | { kind: 'message'; intervalSeconds: number; payload: string };
+
+/** Failures tolerated per stage before the stage counts as not held. */
+export type Tolerance = { kind: 'count'; value: number } | { kind: 'percent'; value: number };
+
+/** Everything a probe run needs, validated. `url` and `headers` may hold secrets: never store or print them. */
+export interface ProbeSettings {
+  url: string;
+  targetId: string;
+  /** Cumulative global open-connection targets, strictly ascending. */
+  stages: number[];
+  holdSeconds: number;
+  /** New connections per second for the whole run (all shards together). */
+  connectRate: number;
+  /** Handshakes in flight at once for the whole run. */
+  maxInFlight: number;
+  handshakeTimeoutSeconds: number;
+  heartbeat: HeartbeatSettings;
+  headers: Record<string, string>;
+  subprotocols: string[];
+  tolerance: Tolerance;
+  /** Hard safety cap: the plan's maximum may not exceed it. */
+  maxConnections: number;
+  /** Most connections one shard (one process or Lambda) opens. */
+  shardSize: number;
+  /** Pre-launch gate: the run's verdict is `below-floor` under it. */
+  minCeiling?: number;
+  /** Stop ramping after the first stage that failed (default true). */
+  stopAtFirstFailingStage: boolean;
+}
+
+/** One step of the ramp, with absolute epoch-millisecond times shared by every shard. */
+export interface StagePlan {
+  index: number;
+  /** Global open connections this stage aims for. */
+  target: number;
+  /** Connections this stage opens across all shards (target minus the previous target). */
+  newConnections: number;
+  startAt: number;
+  rampEndsAt: number;
+  holdEndsAt: number;
+}
+
+/** One shard's share of the ramp. */
+export interface ShardPlan {
+  index: number;
+  /** New connections this shard opens in each stage. */
+  newPerStage: number[];
+  /** This shard's connect rate (its share of the global rate). */
+  connectRate: number;
+  /** This shard's bound on handshakes in flight. */
+  maxInFlight: number;
+}
+
+/** The whole run laid out before it starts. */
+export interface ProbePlan {
+  runId: string;
+  targetId: string;
+  startAt: number;
+  endsAt: number;
+  stages: StagePlan[];
+  shards: ShardPlan[];
+  holdSeconds: number;
+  connectRate: number;
+}
+
+/** Who closed a connection that had opened. */
+export type ClosedBy = 'server' | 'pong-timeout' | 'probe';
+
+/** How an opened connection ended. */
+export interface CloseRecord {
+  at: number;
+  code: number;
+  reason: string;
+  /** False when the connection ended without a close frame (code 1006). */
+  frameReceived: boolean;
+  closedBy: ClosedBy;
+  /** Milliseconds since the connection opened. */
+  ageMs: number;
+  /** Milliseconds since the last frame received from the server (or since open). */
+  sinceInboundMs: number;
+  /** Milliseconds since the last frame the probe sent (or since open). */
+  sinceOutboundMs: number;
+}
+
+/** What happened to one connection attempt's opening handshake. */
+export type HandshakeOutcome =
+  | 'opened'
+  | 'rejected'
+  | 'connect-error'
+  | 'handshake-timeout'
+  /** The probe itself stopped the attempt (kill switch, abort): never a failure. */
+  | 'cancelled';
+
+/** Everything observed about one connection, with epoch-millisecond timestamps. */
+export interface ConnectionRecord {
+  shard: number;
+  /** Sequence number within the shard, from 0. */
+  id: number;
+  stage: number;
+  attemptedAt: number;
+  /** When TCP (and TLS) connected, if it did. */
+  tcpConnectedAt?: number;
+  outcome: HandshakeOutcome;
+  /** When the handshake outcome was known (the open time for `opened`). */
+  settledAt: number;
+  /** Attempt to 101 or to the refusing HTTP response. */
+  handshakeMs?: number;
+  /** HTTP status of a refused upgrade. */
+  status?: number;
+  /** `Retry-After` header of a refused upgrade, verbatim. */
+  retryAfter?: string;
+  /** Node error code (ECONNREFUSED, EMFILE, …) of a connect error. */
+  errorCode?: string;
+  errorMessage?: string;
+  close?: CloseRecord;
+}
+
+/** Event-loop delay of the probe process while one stage ran. */
+export interface LoopDelaySample {
+  stage: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Why a shard stopped before its plan was done. */
+export interface ShardAbort {
+  failureClass: FailureClass | 'interrupted';
+  message: string;
+}
+
+/** What one shard returns: every record, its event-loop health and how it ended. */
+export interface ShardResult {
+  shard: number;
+  records: ConnectionRecord[];
+  loopDelay: LoopDelaySample[];
+  stagesRun: number;
+  aborted?: ShardAbort;
+}
+
+/** Failure classes, one per observable way a connection fails. See README "Failure classes". */
+export const FAILURE_CLASSES = [
+  'handshake-rejected',
+  'handshake-timeout',
+  'connect-error',
+  'abnormal-closure',
+  'server-close',
+  'pong-timeout',
+  'probe-limited',
+  'config-error',
+  'unreachable',
+] as const;
+
+/** One failure class. */
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+/** What stopped the ramp. */
+export type LimitingFactorKind =
+  | 'concurrency-cap'
+  | 'handshake-rate-limit'
+  | 'idle-timeout'
+  | 'max-lifetime'
+  | 'server-degradation'
+  | 'probe-limited'
+  | 'config-error'
+  | 'unreachable';
+
+/** The outcome of a run as a whole. */
+export type Verdict = 'ok' | 'regressed' | 'below-floor' | 'inconclusive' | 'failed';
+
+/** Handshake latency percentiles in milliseconds (null when nothing completed). */
+export interface LatencyPercentiles {
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** Failure counts, keyed by class, HTTP status, close code and connect error code. */
+export interface FailureCounts {
+  total: number;
+  byClass: Partial<Record<FailureClass, number>>;
+  byStatus: Record<string, number>;
+  byCloseCode: Record<string, number>;
+  byErrorCode: Record<string, number>;
+}
+
+/** The first failure of the limiting class. */
+export interface FirstFailure {
+  at: string;
+  openCount: number;
+  failureClass: FailureClass;
+  stage: number;
+  status?: number;
+  closeCode?: number;
+  errorCode?: string;
+}
+
+/** A spread of durations in seconds. */
+export interface DurationSpread {
+  count: number;
+  medianSeconds: number;
+  minSeconds: number;
+  maxSeconds: number;
+}
+
+/** The facts behind a limiting factor. */
+export interface Evidence {
+  failures: FailureCounts;
+  firstFailure?: FirstFailure;
+  /** Distinct `Retry-After` values seen on refused upgrades. */
+  retryAfter?: string[];
+  /** Connections that still opened after the first refusal (a rate limit lets some through). */
+  openedAfterFirstRefusal?: number;
+  /** Observed successful handshakes per second while refusals were happening. */
+  sustainableHandshakesPerSecond?: number;
+  /** Seconds since the last frame at which dropped connections closed. */
+  idleAge?: DurationSpread;
+  /** Seconds since open at which dropped connections closed. */
+  connectionAge?: DurationSpread;
+  /** Handshake p95 of the first stage and of the failing stage, for degradation. */
+  handshakeP95Ms?: { first: number | null; failing: number | null };
+  /** Probe self-limitation details: error codes or event-loop delay. */
+  eventLoopDelayMaxMs?: number;
+  message?: string;
+}
+
+/** What stopped the ramp, in a word and in plain words, with its evidence. */
+export interface LimitingFactor {
+  kind: LimitingFactorKind;
+  /** One plain sentence a person can act on. */
+  summary: string;
+  /** For duration limits (idle timeout, max lifetime): the limit in seconds. */
+  valueSeconds?: number;
+  evidence: Evidence;
+}
+
+/** One stage as it happened. */
+export interface StageSummary {
+  index: number;
+  target: number;
+  /** Connections opened in this stage. */
+  opened: number;
+  /** Global open connections when the stage's hold ended (or when the run stopped). */
+  openAtEnd: number;
+  /** Failures observed during this stage's window (handshake failures and drops). */
+  failedByClass: Partial<Record<FailureClass, number>>;
+  failed: number;
+  handshakeMs: LatencyPercentiles;
+  held: boolean;
+}
+
+/** The plan and settings of a run with every secret removed: safe to print and store. */
+export interface PublicSettings {
+  stages: number[];
+  holdSeconds: number;
+  connectRate: number;
+  maxInFlight: number;
+  handshakeTimeoutSeconds: number;
+  heartbeat: { kind: HeartbeatSettings['kind']; intervalSeconds?: number; pongTimeoutSeconds?: number };
+  headerNames: string[];
+  subprotocols: string[];
+  tolerance: Tolerance;
+  maxConnections: number;
+  shardSize: number;
+  shards: number;
+  minCeiling?: number;
+}
+
+/** A finished run as printed by `--json` and written to the store. Holds no secret. */
+export interface RunResult {
+  runId: string;
+  targetId: string;
+  /** The target URL with credentials and query values redacted. */
+  url: string;
+  region: string;
+  startedAt: string;
+  finishedAt: string;
+  probeVersion: string;
+  /** Hash of the public settings: runs with equal hashes are comparable. */
+  configHash: string;
+  verdict: Verdict;
+  /** Why the verdict is what it is, in plain words. */
+  verdictReason: string;
+  ceiling: { value: number | null; reached: boolean };
+  dropOnset: number | null;
+  limitingFactor: LimitingFactor | null;
+  stages: StageSummary[];
+  failures: FailureCounts;
+  handshakeMs: LatencyPercentiles;
+  probe: { eventLoopDelayP99Ms: number | null; eventLoopDelayMaxMs: number | null };
+  settings: PublicSettings;
+}
