@@ -1,0 +1,187 @@
+/**
+ * Merges every shard's records into one run analysis: per-stage summaries,
+ * the ceiling (highest stage held for its whole hold within tolerance), the
+ * drop onset, the limiting factor with its evidence, and the verdict.
+ */
+import { collectFailures, countFailures, type FailureEvent } from './failures.js';
+import { findCapacityLimit, findDurationLimit, findProbeFailure, type Finding } from './limiting-factor.js';
+import { latencyPercentiles, percentile } from './percentiles.js';
+import { allowedFailures } from './ramp-control.js';
+import { OpenTimeline } from './timeline.js';
+import type {
+  ConnectionRecord,
+  FailureClass,
+  FailureCounts,
+  HeartbeatSettings,
+  LatencyPercentiles,
+  LimitingFactor,
+  ProbePlan,
+  ShardResult,
+  StagePlan,
+  StageSummary,
+  Tolerance,
+  Verdict,
+} from './types.js';
+
+/** What the analysis needs: the plan, what every shard returned and the settings that judge it. */
+export interface AnalysisInput {
+  plan: ProbePlan;
+  shards: readonly ShardResult[];
+  tolerance: Tolerance;
+  heartbeat: HeartbeatSettings['kind'];
+  /** The target URL with secrets redacted, for messages. */
+  url: string;
+  minCeiling?: number;
+}
+
+/** The judged run, without identity and settings (see RunResult). */
+export interface RunAnalysis {
+  verdict: Verdict;
+  verdictReason: string;
+  ceiling: { value: number | null; reached: boolean };
+  dropOnset: number | null;
+  limitingFactor: LimitingFactor | null;
+  stages: StageSummary[];
+  failures: FailureCounts;
+  handshakeMs: LatencyPercentiles;
+  probe: { eventLoopDelayP99Ms: number | null; eventLoopDelayMaxMs: number | null };
+}
+
+/** The judging part of an analysis: verdict, ceiling, onset and cause. */
+type Judgement = Pick<RunAnalysis, 'verdict' | 'verdictReason' | 'ceiling' | 'dropOnset' | 'limitingFactor'>;
+
+/** Analyses a finished (or stopped) run. */
+export function analyzeRun(input: AnalysisInput): RunAnalysis {
+  const records = input.shards.flatMap((shard) => shard.records);
+  const timeline = new OpenTimeline(records);
+  const events = collectFailures(records, input.plan.stages);
+  const stages = summarizeStages(input, records, events, timeline);
+  const loopDelay = input.shards.flatMap((shard) => shard.loopDelay);
+  const common = {
+    stages,
+    failures: countFailures(events),
+    handshakeMs: latencyPercentiles(openedHandshakes(records)),
+    probe: {
+      eventLoopDelayP99Ms: percentile(loopDelay.map((sample) => sample.p99Ms), 100),
+      eventLoopDelayMaxMs: percentile(loopDelay.map((sample) => sample.maxMs), 100),
+    },
+  };
+  const aborted = input.shards.find((shard) => shard.aborted)?.aborted;
+  const probeFailure = findProbeFailure(aborted, events, loopDelay, timeline, input.url);
+  if (probeFailure === 'interrupted') {
+    return { ...common, ...noCeiling('inconclusive', 'The run was stopped before it finished.', null) };
+  }
+  if (probeFailure) {
+    const verdict = probeFailure.factor.kind === 'probe-limited' ? 'inconclusive' : 'failed';
+    return { ...common, ...noCeiling(verdict, probeFailure.factor.summary, probeFailure) };
+  }
+  const durationLimit = findDurationLimit(events, input.heartbeat, timeline);
+  if (durationLimit) {
+    const reason = `${durationLimit.factor.summary} No concurrency ceiling was measured.`;
+    return { ...common, ...noCeiling('inconclusive', reason, durationLimit) };
+  }
+  return { ...common, ...judgeCapacity(input, stages, events, timeline) };
+}
+
+function judgeCapacity(
+  input: AnalysisInput,
+  stages: readonly StageSummary[],
+  events: readonly FailureEvent[],
+  timeline: OpenTimeline,
+): Judgement {
+  const failing = stages.find((stage) => !stage.held);
+  const heldTargets = stages.filter((stage) => stage.held && (!failing || stage.index < failing.index));
+  const highestHeld = heldTargets.length ? Math.max(...heldTargets.map((stage) => stage.target)) : null;
+  if (!failing) {
+    const ceiling = { value: highestHeld, reached: false };
+    return { ...gate(input, ceiling, `Every stage held up to ${highestHeld} connections.`), ceiling, dropOnset: null, limitingFactor: null };
+  }
+  const finding = findCapacityLimit(
+    events.filter((event) => event.stage >= failing.index),
+    timeline,
+    { first: stages[0]?.handshakeMs.p95 ?? null, failing: failing.handshakeMs.p95 },
+  );
+  if (!finding) {
+    const reason = `Stage ${failing.index + 1} reached only ${failing.openAtEnd} of ${failing.target} open connections without a recorded failure: handshakes were still pending when its hold ended. Raise --hold or --handshake-timeout.`;
+    return noCeiling('inconclusive', reason, null);
+  }
+  if (highestHeld === null) {
+    const reason = `${finding.factor.summary} Not even the first stage (${failing.target}) held: start lower (--stages or --start) to measure the ceiling.`;
+    return { ...noCeiling('inconclusive', reason, finding), ceiling: { value: null, reached: true } };
+  }
+  const ceiling = { value: highestHeld, reached: true };
+  return {
+    ...gate(input, ceiling, finding.factor.summary),
+    ceiling,
+    dropOnset: finding.dropOnset,
+    limitingFactor: finding.factor,
+  };
+}
+
+function gate(input: AnalysisInput, ceiling: { value: number | null }, reason: string): { verdict: Verdict; verdictReason: string } {
+  if (input.minCeiling !== undefined && (ceiling.value ?? 0) < input.minCeiling) {
+    return { verdict: 'below-floor', verdictReason: `Ceiling ${ceiling.value} is under the required minimum ${input.minCeiling}. ${reason}` };
+  }
+  return { verdict: 'ok', verdictReason: reason };
+}
+
+function noCeiling(verdict: Verdict, reason: string, finding: Finding | null): Judgement {
+  return {
+    verdict,
+    verdictReason: reason,
+    ceiling: { value: null, reached: false },
+    dropOnset: finding?.dropOnset ?? null,
+    limitingFactor: finding?.factor ?? null,
+  };
+}
+
+function summarizeStages(
+  input: AnalysisInput,
+  records: readonly ConnectionRecord[],
+  events: readonly FailureEvent[],
+  timeline: OpenTimeline,
+): StageSummary[] {
+  const stagesRun = Math.min(...input.shards.map((shard) => shard.stagesRun));
+  const stoppedAt = Math.max(...records.map((record) => record.settledAt), input.plan.startAt);
+  return input.plan.stages
+    .filter((stage) => stage.index < stagesRun || records.some((record) => record.stage === stage.index))
+    .map((stage) => summarizeStage(stage, stage.index < stagesRun, input.tolerance, records, events, timeline, stoppedAt));
+}
+
+function summarizeStage(
+  stage: StagePlan,
+  completed: boolean,
+  tolerance: Tolerance,
+  records: readonly ConnectionRecord[],
+  events: readonly FailureEvent[],
+  timeline: OpenTimeline,
+  stoppedAt: number,
+): StageSummary {
+  const own = records.filter((record) => record.stage === stage.index);
+  const failedByClass: Partial<Record<FailureClass, number>> = {};
+  let failed = 0;
+  for (const event of events) {
+    if (event.stage !== stage.index) continue;
+    failedByClass[event.failureClass] = (failedByClass[event.failureClass] ?? 0) + 1;
+    failed += 1;
+  }
+  const endedAt = completed ? stage.holdEndsAt : Math.min(stage.holdEndsAt, stoppedAt);
+  const openAtEnd = timeline.openAt(endedAt);
+  const allowed = allowedFailures(tolerance, stage.target);
+  return {
+    index: stage.index,
+    target: stage.target,
+    opened: own.filter((record) => record.outcome === 'opened').length,
+    openAtEnd,
+    failedByClass,
+    failed,
+    handshakeMs: latencyPercentiles(openedHandshakes(own)),
+    held: completed && failed <= allowed && openAtEnd >= stage.target - allowed,
+  };
+}
+
+function openedHandshakes(records: readonly ConnectionRecord[]): number[] {
+  return records.flatMap((record) =>
+    record.outcome === 'opened' && record.handshakeMs !== undefined ? [record.handshakeMs] : [],
+  );
+}

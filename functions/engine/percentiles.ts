@@ -1,0 +1,23 @@
+/**
+ * Small statistics over samples: nearest-rank percentiles and medians, used
+ * for handshake latency, idle ages and event-loop delay.
+ */
+import type { LatencyPercentiles } from './types.js';
+
+/** The nearest-rank percentile `p` (0–100) of `samples`, or null when there are none. */
+export function percentile(samples: readonly number[], p: number): number | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1] ?? null;
+}
+
+/** p50, p95 and p99 of `samples`, rounded to 0.1 ms. */
+export function latencyPercentiles(samples: readonly number[]): LatencyPercentiles {
+  const round = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
+  return {
+    p50: round(percentile(samples, 50)),
+    p95: round(percentile(samples, 95)),
+    p99: round(percentile(samples, 99)),
+  };
+}

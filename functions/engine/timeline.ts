@@ -1,0 +1,59 @@
+/**
+ * The global open-connection count over time, merged from every shard's
+ * records: a connection counts from the moment it opened until it closed,
+ * whoever closed it.
+ */
+import type { ConnectionRecord } from './types.js';
+
+/** Open-connection counts at any instant of a run. */
+export class OpenTimeline {
+  readonly #openedAt: number[];
+  readonly #closedAt: number[];
+
+  constructor(records: readonly ConnectionRecord[]) {
+    const opened = records.filter((record) => record.outcome === 'opened');
+    this.#openedAt = opened.map((record) => record.settledAt).sort((a, b) => a - b);
+    this.#closedAt = opened
+      .flatMap((record) => (record.close ? [record.close.at] : []))
+      .sort((a, b) => a - b);
+  }
+
+  /** Connections open at `at`: opened at or before it, not closed before it. */
+  openAt(at: number): number {
+    return countAtOrBefore(this.#openedAt, at) - countBefore(this.#closedAt, at);
+  }
+
+  /** Connections that opened after `after` and up to `until`. */
+  openedBetween(after: number, until: number): number {
+    return countAtOrBefore(this.#openedAt, until) - countAtOrBefore(this.#openedAt, after);
+  }
+
+  /** The highest open count reached after `after` and up to `until`. */
+  peakBetween(after: number, until: number): number {
+    let peak = 0;
+    for (const openedAt of this.#openedAt) {
+      if (openedAt > after && openedAt <= until) peak = Math.max(peak, this.openAt(openedAt));
+    }
+    return peak;
+  }
+}
+
+function countAtOrBefore(sorted: readonly number[], at: number): number {
+  return firstIndexWhere(sorted, (value) => value > at);
+}
+
+function countBefore(sorted: readonly number[], at: number): number {
+  return firstIndexWhere(sorted, (value) => value >= at);
+}
+
+/** Index of the first element satisfying a predicate that is monotone over the sorted array. */
+function firstIndexWhere(sorted: readonly number[], predicate: (value: number) => boolean): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (predicate(sorted[middle] as number)) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
