@@ -1,0 +1,158 @@
+/**
+ * The compact simulator spec of `ws-ceiling run --simulate <spec>` and
+ * `ws-ceiling target`: comma-separated `key=value` pairs (e.g.
+ * `cap=150,idle-timeout=4`) or the word `accept`, parsed into
+ * SimulatorOptions; and the one-line plain description of a simulator.
+ */
+import { z } from 'zod';
+import { InvalidInputError } from '../engine/errors.js';
+import { isSendableCloseCode, type CapResponse, type SimulatorOptions } from './target-simulator.js';
+
+const FIELD = '--simulate';
+const DEFAULT_CAP_STATUS = 503;
+const DEFAULT_RATE_RETRY_AFTER_SECONDS = 1;
+const DEFAULT_CLOSE_CODE = 1001;
+const MAX_COUNT = 100_000;
+const MAX_SECONDS = 86_400;
+
+const whole = (min: number, max: number) =>
+  z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
+const positiveNumber = (max: number) =>
+  z.string().regex(/^(\d+\.?\d*|\.\d+)$/).transform(Number).pipe(z.number().positive().max(max));
+const httpErrorStatus = whole(400, 599);
+
+const specSchema = z.strictObject({
+  cap: whole(1, MAX_COUNT).optional(),
+  'cap-response': z.union([z.enum(['reset', 'queue']), httpErrorStatus]).optional(),
+  'retry-after': whole(0, MAX_SECONDS).optional(),
+  rate: positiveNumber(MAX_COUNT).optional(),
+  burst: whole(1, MAX_COUNT).optional(),
+  'idle-timeout': positiveNumber(MAX_SECONDS).optional(),
+  'close-after': positiveNumber(MAX_SECONDS).optional(),
+  'close-code': whole(1000, 4999).refine(isSendableCloseCode).optional(),
+  reject: httpErrorStatus.optional(),
+  port: whole(0, 65_535).optional(),
+});
+
+type SpecKey = keyof typeof specSchema.shape;
+type SpecValues = z.output<typeof specSchema>;
+
+/** What each key allows, in the words of the error messages. */
+const ALLOWED: Record<SpecKey, string> = {
+  cap: `a whole number from 1 to ${MAX_COUNT}`,
+  'cap-response': 'an HTTP status from 400 to 599, reset or queue',
+  'retry-after': `a whole number of seconds from 0 to ${MAX_SECONDS}`,
+  rate: `a number of handshakes per second above 0, at most ${MAX_COUNT}`,
+  burst: `a whole number from 1 to ${MAX_COUNT}`,
+  'idle-timeout': `a number of seconds above 0, at most ${MAX_SECONDS}`,
+  'close-after': `a number of seconds above 0, at most ${MAX_SECONDS}`,
+  'close-code': 'a close code that may be sent: 1000-1003, 1007-1014 or 3000-4999',
+  reject: 'an HTTP status from 400 to 599',
+  port: 'a whole number from 0 to 65535',
+};
+
+/** Keys that only mean something together with another key. */
+const NEEDS: ReadonlyArray<{ key: SpecKey; needs: SpecKey[] }> = [
+  { key: 'cap-response', needs: ['cap'] },
+  { key: 'burst', needs: ['rate'] },
+  { key: 'close-code', needs: ['close-after'] },
+  { key: 'retry-after', needs: ['cap', 'rate'] },
+];
+
+/**
+ * Parses a `--simulate` spec: `accept` (accept everything) or comma-separated
+ * `key=value` pairs with keys cap, cap-response, retry-after, rate, burst,
+ * idle-timeout, close-after, close-code, reject, port.
+ * @throws InvalidInputError (field `--simulate`) naming the bad key or value and what is allowed.
+ */
+export function parseSimulatorSpec(spec: string): SimulatorOptions {
+  const trimmed = spec.trim();
+  if (trimmed === 'accept') return {};
+  if (trimmed === '') {
+    throw new InvalidInputError(FIELD, 'empty spec (use "accept" or key=value pairs, e.g. cap=150,idle-timeout=4)');
+  }
+  const raw = splitPairs(trimmed);
+  const parsed = specSchema.safeParse(raw);
+  if (!parsed.success) throw describeIssue(parsed.error.issues[0], raw);
+  checkDependencies(parsed.data);
+  return toOptions(parsed.data);
+}
+
+function splitPairs(spec: string): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (const pair of spec.split(',').map((part) => part.trim())) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new InvalidInputError(FIELD, `expected key=value, got "${pair}"`);
+    const key = pair.slice(0, equals).trim();
+    if (Object.hasOwn(raw, key)) throw new InvalidInputError(FIELD, `key "${key}" is given more than once`);
+    raw[key] = pair.slice(equals + 1).trim();
+  }
+  return raw;
+}
+
+function describeIssue(issue: z.core.$ZodIssue | undefined, raw: Record<string, string>): InvalidInputError {
+  if (issue?.code === 'unrecognized_keys') {
+    return new InvalidInputError(FIELD, `unknown key "${issue.keys[0]}" (allowed: ${Object.keys(ALLOWED).join(', ')})`);
+  }
+  const key = String(issue?.path[0]) as SpecKey;
+  return new InvalidInputError(FIELD, `${key} must be ${ALLOWED[key]}, got "${raw[key]}"`);
+}
+
+function checkDependencies(values: SpecValues): void {
+  for (const { key, needs } of NEEDS) {
+    if (values[key] !== undefined && needs.every((other) => values[other] === undefined)) {
+      throw new InvalidInputError(FIELD, `${key} needs ${needs.join(' or ')}`);
+    }
+  }
+}
+
+function toOptions(values: SpecValues): SimulatorOptions {
+  const options: SimulatorOptions = {};
+  if (values.port !== undefined) options.port = values.port;
+  if (values.reject !== undefined) options.rejectAll = values.reject;
+  if (values.rate !== undefined) {
+    options.rateLimit = {
+      perSecond: values.rate,
+      burst: values.burst ?? Math.max(1, values.rate),
+      retryAfterSeconds: values['retry-after'] ?? DEFAULT_RATE_RETRY_AFTER_SECONDS,
+    };
+  }
+  if (values.cap !== undefined) {
+    options.cap = { limit: values.cap, response: capResponse(values['cap-response'], values['retry-after']) };
+  }
+  if (values['idle-timeout'] !== undefined) options.idleTimeoutSeconds = values['idle-timeout'];
+  if (values['close-after'] !== undefined) {
+    options.closeAfter = { seconds: values['close-after'], code: values['close-code'] ?? DEFAULT_CLOSE_CODE };
+  }
+  return options;
+}
+
+function capResponse(value: SpecValues['cap-response'], retryAfterSeconds: number | undefined): CapResponse {
+  if (value === 'reset' || value === 'queue') return { kind: value };
+  const response: CapResponse = { kind: 'status', status: value ?? DEFAULT_CAP_STATUS };
+  if (retryAfterSeconds !== undefined) response.retryAfterSeconds = retryAfterSeconds;
+  return response;
+}
+
+/**
+ * One plain line saying what a simulator does, e.g.
+ * `cap 150 (503), idle timeout 4 s` or `accepts everything`.
+ */
+export function describeSimulator(options: SimulatorOptions): string {
+  const parts: string[] = [];
+  if (options.rejectAll !== undefined) parts.push(`rejects every upgrade with ${options.rejectAll}`);
+  if (options.rateLimit) {
+    const { perSecond, burst, retryAfterSeconds } = options.rateLimit;
+    parts.push(`rate limit ${perSecond}/s, burst ${burst} (429, retry after ${retryAfterSeconds} s)`);
+  }
+  if (options.cap) parts.push(`cap ${options.cap.limit} (${describeCapResponse(options.cap.response)})`);
+  if (options.idleTimeoutSeconds !== undefined) parts.push(`idle timeout ${options.idleTimeoutSeconds} s`);
+  if (options.closeAfter) parts.push(`closes after ${options.closeAfter.seconds} s with ${options.closeAfter.code}`);
+  return parts.length === 0 ? 'accepts everything' : parts.join(', ');
+}
+
+function describeCapResponse(response: CapResponse): string {
+  if (response.kind !== 'status') return response.kind;
+  const retry = response.retryAfterSeconds === undefined ? '' : `, retry after ${response.retryAfterSeconds} s`;
+  return `${response.status}${retry}`;
+}
