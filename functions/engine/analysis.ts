@@ -166,7 +166,7 @@ function summarizeStage(
     failed += 1;
   }
   const endedAt = completed ? stage.holdEndsAt : Math.min(stage.holdEndsAt, stoppedAt);
-  const openAtEnd = timeline.openAt(endedAt);
+  const openAtEnd = timeline.openJustBefore(endedAt);
   const allowed = allowedFailures(tolerance, stage.target);
   return {
     index: stage.index,

@@ -23,6 +23,11 @@ export class OpenTimeline {
     return countAtOrBefore(this.#openedAt, at) - countBefore(this.#closedAt, at);
   }
 
+  /** Connections open just before `at`, so a stage window ending at `at` excludes opens of the next stage. */
+  openJustBefore(at: number): number {
+    return countBefore(this.#openedAt, at) - countBefore(this.#closedAt, at);
+  }
+
   /** Connections that opened after `after` and up to `until`. */
   openedBetween(after: number, until: number): number {
     return countAtOrBefore(this.#openedAt, until) - countAtOrBefore(this.#openedAt, after);

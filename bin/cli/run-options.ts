@@ -1,0 +1,252 @@
+/**
+ * Turns `ws-ceiling run` flags (strings from the command line) into validated
+ * ProbeSettings with one zod schema. Every error names the flag and what is
+ * allowed; header values and URL credentials are never echoed back.
+ */
+import { z } from 'zod';
+import { InvalidInputError } from '../../functions/engine/errors.js';
+import { DEFAULT_SHARD_SIZE } from '../../functions/engine/plan.js';
+import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
+
+/** Defaults of the run flags, shown in `--help`. */
+export const RUN_DEFAULTS = {
+  start: '50',
+  step: '50',
+  max: '500',
+  hold: '60',
+  rate: '50',
+  maxInFlight: '100',
+  handshakeTimeout: '10',
+  ping: '20',
+  pongTimeout: '10',
+  tolerance: '0',
+  maxConnections: '2000',
+  shardSize: String(DEFAULT_SHARD_SIZE),
+  store: '.ws-ceiling',
+} as const;
+
+/** Highest value `--max-connections` accepts: one machine cannot honestly hold more. */
+export const HARD_MAX_CONNECTIONS = 100_000;
+/** Highest connect rate accepted, new connections per second. */
+export const HARD_MAX_RATE = 2_000;
+
+/** Flags as commander hands them over. */
+export interface RawRunFlags {
+  stages?: string;
+  /** Range flags have no commander default, so giving them with --stages can be detected. */
+  start?: string;
+  step?: string;
+  max?: string;
+  hold: string;
+  rate: string;
+  maxInFlight: string;
+  handshakeTimeout: string;
+  ping: string;
+  pongTimeout: string;
+  heartbeatMessage?: string;
+  header: string[];
+  subprotocol: string[];
+  targetId?: string;
+  tolerance: string;
+  maxConnections: string;
+  minCeiling?: string;
+  shardSize: string;
+  continueAfterFailure?: boolean;
+}
+
+const FLAG_NAMES: Record<string, string> = {
+  url: 'url',
+  stages: '--stages',
+  start: '--start',
+  step: '--step',
+  max: '--max',
+  hold: '--hold',
+  rate: '--rate',
+  maxInFlight: '--max-in-flight',
+  handshakeTimeout: '--handshake-timeout',
+  ping: '--ping',
+  pongTimeout: '--pong-timeout',
+  heartbeatMessage: '--heartbeat-message',
+  header: '--header',
+  subprotocol: '--subprotocol',
+  targetId: '--target-id',
+  tolerance: '--tolerance',
+  maxConnections: '--max-connections',
+  minCeiling: '--min-ceiling',
+  shardSize: '--shard-size',
+};
+
+const wholeNumber = (min: number, max: number) =>
+  z.string().transform((text, context) => {
+    const value = Number(text.trim());
+    if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+      context.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}, got "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const seconds = (min: number, max: number) =>
+  z.string().transform((text, context) => {
+    const value = Number(text.trim());
+    if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+      context.addIssue({ code: 'custom', message: `must be a number of seconds from ${min} to ${max}, got "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const stageList = z.string().transform((text, context) => {
+  const parts = text.split(',').map((part) => part.trim());
+  const values = parts.map(Number);
+  const valid = parts.every((part) => /^\d+$/.test(part)) && values.every((value, i) => value > (values[i - 1] ?? 0));
+  if (!valid) {
+    context.addIssue({ code: 'custom', message: `must be rising whole numbers above 0 separated by commas (e.g. 50,100,150), got "${text}"` });
+    return z.NEVER;
+  }
+  return values;
+});
+
+const ping = z.string().transform((text, context) => {
+  if (text.trim().toLowerCase() === 'off') return 'off' as const;
+  const value = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0.1 || value > 3600) {
+    context.addIssue({ code: 'custom', message: `must be "off" or a number of seconds from 0.1 to 3600, got "${text}"` });
+    return z.NEVER;
+  }
+  return value;
+});
+
+const tolerance = z.string().transform((text, context): Tolerance => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
+  const value = match ? Number(match[1]) : Number.NaN;
+  if (!match || (match[2] === '%' ? value > 100 : !Number.isInteger(value))) {
+    context.addIssue({ code: 'custom', message: `must be a whole number of failures per stage (e.g. 2) or a percentage of the stage target up to 100% (e.g. 0.5%), got "${text}"` });
+    return z.NEVER;
+  }
+  return match[2] === '%' ? { kind: 'percent', value } : { kind: 'count', value };
+});
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const headers = z.array(z.string()).transform((entries, context) => {
+  const parsed: Record<string, string> = {};
+  for (const entry of entries) {
+    const colon = entry.indexOf(':');
+    const name = colon > 0 ? entry.slice(0, colon).trim() : '';
+    if (!HEADER_NAME.test(name)) {
+      // Never echo the entry: it may hold a secret value.
+      context.addIssue({ code: 'custom', message: 'must look like "Name: value" with a header name of letters, digits or -' });
+      return z.NEVER;
+    }
+    parsed[name] = entry.slice(colon + 1).trim();
+  }
+  return parsed;
+});
+
+const subprotocols = z.array(z.string()).transform((entries, context) => {
+  const invalid = entries.find((entry) => !HEADER_NAME.test(entry));
+  if (invalid !== undefined) {
+    context.addIssue({ code: 'custom', message: `must be a token of letters, digits or -, got "${invalid}"` });
+    return z.NEVER;
+  }
+  return entries;
+});
+
+const targetId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 letters, digits, ".", "_" or "-"');
+
+const rawFlagsSchema = z.object({
+  stages: stageList.optional(),
+  start: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.start)),
+  step: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.step)),
+  max: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.max)),
+  hold: seconds(0.1, 86_400),
+  rate: seconds(0.1, HARD_MAX_RATE),
+  maxInFlight: wholeNumber(1, 10_000),
+  handshakeTimeout: seconds(0.1, 300),
+  ping,
+  pongTimeout: seconds(0.1, 600),
+  heartbeatMessage: z.string().min(1, 'must not be empty').optional(),
+  header: headers,
+  subprotocol: subprotocols,
+  targetId: targetId.optional(),
+  tolerance,
+  maxConnections: wholeNumber(1, HARD_MAX_CONNECTIONS),
+  minCeiling: wholeNumber(1, HARD_MAX_CONNECTIONS).optional(),
+  shardSize: wholeNumber(1, 1000),
+  continueAfterFailure: z.boolean().optional(),
+});
+
+/** Validates the run flags against a target URL and returns the settings, or throws InvalidInputError. */
+export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: string): ProbeSettings {
+  const parsed = rawFlagsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? 'flags');
+    throw new InvalidInputError(FLAG_NAMES[key] ?? key, issue?.message ?? 'invalid');
+  }
+  const flags = parsed.data;
+  const target = validateUrl(url);
+  if (raw.stages !== undefined && (raw.start ?? raw.step ?? raw.max) !== undefined) {
+    throw new InvalidInputError('--stages', 'give either --stages or --start/--step/--max, not both');
+  }
+  const stages = flags.stages ?? stagesFromRange(flags.start, flags.step, flags.max);
+  const max = stages[stages.length - 1] ?? 0;
+  if (max > flags.maxConnections) {
+    throw new InvalidInputError('--max-connections', `the plan goes up to ${max} connections, above the safety cap of ${flags.maxConnections}; raise --max-connections on purpose or plan fewer`);
+  }
+  if (flags.minCeiling !== undefined && flags.minCeiling > max) {
+    throw new InvalidInputError('--min-ceiling', `${flags.minCeiling} is above the plan's maximum of ${max}, so no run could prove it; raise --max or --stages`);
+  }
+  return {
+    url,
+    targetId: flags.targetId ?? defaultTargetId ?? targetIdFromUrl(target),
+    stages,
+    holdSeconds: flags.hold,
+    connectRate: flags.rate,
+    maxInFlight: flags.maxInFlight,
+    handshakeTimeoutSeconds: flags.handshakeTimeout,
+    heartbeat: heartbeatFrom(flags.ping, flags.pongTimeout, flags.heartbeatMessage),
+    headers: flags.header,
+    subprotocols: flags.subprotocol,
+    tolerance: flags.tolerance,
+    maxConnections: flags.maxConnections,
+    shardSize: flags.shardSize,
+    stopAtFirstFailingStage: !flags.continueAfterFailure,
+    ...(flags.minCeiling !== undefined ? { minCeiling: flags.minCeiling } : {}),
+  };
+}
+
+/** A stable target id from a URL: host, port and path, e.g. `chat.example.com-443-ws`. */
+export function targetIdFromUrl(url: URL): string {
+  const raw = [url.hostname, url.port, url.pathname].filter(Boolean).join('-');
+  return raw.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 64) || 'target';
+}
+
+function validateUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidInputError('url', 'must be a ws:// or wss:// URL, e.g. wss://chat.example.com/socket');
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw new InvalidInputError('url', `must use ws:// or wss://, got ${parsed.protocol}//`);
+  }
+  return parsed;
+}
+
+function stagesFromRange(start: number, step: number, max: number): number[] {
+  if (start > max) throw new InvalidInputError('--start', `${start} is above --max ${max}`);
+  const stages: number[] = [];
+  for (let target = start; target < max; target += step) stages.push(target);
+  stages.push(max);
+  return stages;
+}
+
+function heartbeatFrom(ping: number | 'off', pongTimeoutSeconds: number, message: string | undefined): HeartbeatSettings {
+  if (message !== undefined) {
+    if (ping === 'off') throw new InvalidInputError('--heartbeat-message', 'is sent every --ping seconds, so --ping cannot be off');
+    return { kind: 'message', intervalSeconds: ping, payload: message };
+  }
+  return ping === 'off' ? { kind: 'off' } : { kind: 'ping', intervalSeconds: ping, pongTimeoutSeconds };
+}

@@ -1,0 +1,144 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { runShard, type ShardInput } from '../functions/connection/shard-runner.js';
+import { classifyRecord } from '../functions/engine/classify.js';
+import { planRun } from '../functions/engine/plan.js';
+import { RampControl } from '../functions/engine/ramp-control.js';
+import type { HeartbeatSettings, ProbeSettings } from '../functions/engine/types.js';
+import { startTargetSimulator, type RunningSimulator, type SimulatorOptions } from '../functions/simulator/target-simulator.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function simulator(options: SimulatorOptions): Promise<RunningSimulator> {
+  const running = await startTargetSimulator(options);
+  cleanups.push(() => running.stop());
+  return running;
+}
+
+function settingsFor(url: string, overrides: Partial<ProbeSettings> = {}): ProbeSettings {
+  return {
+    url, targetId: 't', stages: [10], holdSeconds: 0.5, connectRate: 200, maxInFlight: 20, handshakeTimeoutSeconds: 1,
+    heartbeat: { kind: 'off' }, headers: {}, subprotocols: [], tolerance: { kind: 'count', value: 0 },
+    maxConnections: 1000, shardSize: 900, stopAtFirstFailingStage: true, ...overrides,
+  };
+}
+
+async function runOneShard(settings: ProbeSettings, control?: RampControl) {
+  const plan = planRun(settings, { now: Date.now, newRunId: () => 'run', startDelayMs: 50 });
+  const rampControl = control ?? new RampControl(settings.tolerance, settings.stages, settings.stopAtFirstFailingStage);
+  const input: ShardInput = { ...settings, stages: plan.stages, shard: plan.shards[0]! };
+  return { result: await runShard(input, { control: rampControl }), plan };
+}
+
+describe('runShard', () => {
+  it('opens each stage, holds it, and closes every connection with 1000 at the end without counting it as a drop', async () => {
+    const target = await simulator({});
+    const { result } = await runOneShard(settingsFor(target.url, { stages: [5, 12] }));
+    expect(result.stagesRun).toBe(2);
+    expect(result.records).toHaveLength(12);
+    expect(result.records.filter((r) => r.stage === 0)).toHaveLength(5);
+    expect(result.records.every((r) => r.outcome === 'opened' && r.close?.closedBy === 'probe')).toBe(true);
+    expect(result.records.every((r) => classifyRecord(r, { anyOpenedBefore: true }) === undefined)).toBe(true);
+    expect(result.records.every((r) => r.handshakeMs !== undefined && r.tcpConnectedAt !== undefined)).toBe(true);
+    await target.stop();
+    expect(target.stats().clientCloseCodes).toEqual({ '1000': 12 });
+    expect(target.stats().abnormalClientCloses).toBe(0);
+  });
+
+  it('records the status and Retry-After of refused upgrades', async () => {
+    const target = await simulator({ rateLimit: { perSecond: 1, burst: 3, retryAfterSeconds: 7 } });
+    const { result } = await runOneShard(settingsFor(target.url, { stages: [6] }));
+    const refused = result.records.filter((r) => r.outcome === 'rejected');
+    expect(result.records.filter((r) => r.outcome === 'opened')).toHaveLength(3);
+    expect(refused).toHaveLength(3);
+    expect(refused.every((r) => r.status === 429 && r.retryAfter === '7')).toBe(true);
+  });
+
+  it('tells a handshake timeout after TCP connected from a refusal (a queueing gateway)', async () => {
+    const target = await simulator({ cap: { limit: 2, response: { kind: 'queue' } } });
+    const { result } = await runOneShard(settingsFor(target.url, { stages: [4], handshakeTimeoutSeconds: 0.3 }));
+    const timedOut = result.records.filter((r) => r.outcome === 'handshake-timeout');
+    expect(timedOut).toHaveLength(2);
+    expect(timedOut.every((r) => r.tcpConnectedAt !== undefined && r.settledAt - r.attemptedAt >= 300)).toBe(true);
+  });
+
+  it('sends the headers and subprotocols given, with per-message deflate off', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    server.on('connection', (_socket, request) => seen.push(request.headers));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/chat`;
+    const { result } = await runOneShard(settingsFor(url, { stages: [2], headers: { 'X-Tenant': 'acme' }, subprotocols: ['chat.v1'] }));
+    expect(result.records.every((r) => r.outcome === 'opened')).toBe(true);
+    expect(seen).toHaveLength(2);
+    expect(seen.every((h) => h['x-tenant'] === 'acme' && h['sec-websocket-protocol'] === 'chat.v1')).toBe(true);
+    expect(seen.some((h) => h['sec-websocket-extensions'] !== undefined)).toBe(false);
+  });
+
+  it.each<[string, HeartbeatSettings, string]>([
+    ['protocol pings', { kind: 'ping', intervalSeconds: 0.2, pongTimeoutSeconds: 1 }, 'ping'],
+    ['application messages', { kind: 'message', intervalSeconds: 0.2, payload: '{"type":"heartbeat"}' }, '{"type":"heartbeat"}'],
+  ])('keeps connections alive with %s', async (_name, heartbeat, expected) => {
+    const received: string[] = [];
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    server.on('connection', (socket) => {
+      socket.on('ping', () => received.push('ping'));
+      socket.on('message', (data) => received.push(data.toString()));
+    });
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
+    await runOneShard(settingsFor(url, { stages: [2], holdSeconds: 0.7, heartbeat }));
+    expect(received.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(received)).toEqual(new Set([expected]));
+  });
+
+  it('drops a connection whose pong does not come back in time as a pong timeout', async () => {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, autoPong: false });
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const heartbeat: HeartbeatSettings = { kind: 'ping', intervalSeconds: 0.2, pongTimeoutSeconds: 0.2 };
+    const { result } = await runOneShard(settingsFor(url, { stages: [3], holdSeconds: 1, heartbeat }));
+    expect(result.records.every((r) => r.close?.closedBy === 'pong-timeout')).toBe(true);
+    expect(result.records.every((r) => classifyRecord(r, { anyOpenedBefore: true }) === 'pong-timeout')).toBe(true);
+  });
+
+  it('aborts at once as unreachable when nothing listens', async () => {
+    const port = await closedPort();
+    const started = Date.now();
+    const { result } = await runOneShard(settingsFor(`ws://127.0.0.1:${port}`, { stages: [5, 10], holdSeconds: 5 }));
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result.aborted?.failureClass).toBe('unreachable');
+    expect(result.records[0]?.errorCode).toBe('ECONNREFUSED');
+    expect(result.stagesRun).toBe(0);
+  });
+
+  it('stops when the kill switch is pulled and still returns every record, closed by the probe', async () => {
+    const target = await simulator({});
+    const settings = settingsFor(target.url, { stages: [5, 10], holdSeconds: 30 });
+    const control = new RampControl(settings.tolerance, settings.stages, true);
+    setTimeout(() => control.abort({ failureClass: 'interrupted', message: 'test' }), 400);
+    const started = Date.now();
+    const { result } = await runOneShard(settings, control);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(result.aborted?.failureClass).toBe('interrupted');
+    expect(result.records).toHaveLength(5);
+    expect(result.records.every((r) => r.close?.closedBy === 'probe')).toBe(true);
+  });
+});
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
