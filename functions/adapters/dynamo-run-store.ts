@@ -1,0 +1,241 @@
+/**
+ * The run store on DynamoDB: one item per run under `pk = TARGET#<targetId>`,
+ * `sk = RUN#<startedAt>#<runId>` (see DESIGN.md "Data"). The item carries the
+ * whole run as a map plus top-level copies of the fields people query or
+ * alarm on, and an `expiresAt` TTL. The same adapter serves real DynamoDB in
+ * Lambda and the embedded store of the CLI; the client is passed in.
+ */
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  PutItemCommand,
+  QueryCommand,
+  ResourceInUseException,
+  ScanCommand,
+  waitUntilTableExists,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { StoreError } from '../engine/errors.js';
+import type { PutRunOutcome, RunStore } from '../engine/run-store.js';
+import type { RunResult } from '../engine/types.js';
+
+/** Days a run item lives before DynamoDB's TTL removes it, unless told otherwise. */
+const DEFAULT_TTL_DAYS = 400;
+const SECONDS_PER_DAY = 86_400;
+const MARSHALL_OPTIONS = { removeUndefinedValues: true, convertClassInstanceToMap: false } as const;
+/** Reads fetch only the stored run, not the top-level copies. */
+const RUN_PROJECTION = { ProjectionExpression: '#run', ExpressionAttributeNames: { '#run': 'run' } } as const;
+/** Longest wait for a created table to become ACTIVE, in seconds. */
+const TABLE_ACTIVE_TIMEOUT_SECONDS = 60;
+
+/** A DynamoDB primary key as read or written. */
+type ItemKey = Record<string, AttributeValue>;
+
+/** One page of a Query or Scan. */
+interface ItemPage {
+  Items?: ItemKey[];
+  LastEvaluatedKey?: ItemKey;
+}
+
+/** How a {@link DynamoRunStore} reaches its table. */
+export interface DynamoRunStoreOptions {
+  /** A client for real DynamoDB or the embedded store. */
+  client: DynamoDBClient;
+  tableName: string;
+  /** Days until the TTL attribute `expiresAt` lets DynamoDB delete a run (default 400). */
+  ttlDays?: number;
+  /** Clock for `expiresAt` (default: the system clock). */
+  now?: () => Date;
+}
+
+/** The primary key of a run's item: `pk = TARGET#<targetId>`, `sk = RUN#<startedAt>#<runId>`. */
+export function runItemKey(run: Pick<RunResult, 'targetId' | 'startedAt' | 'runId'>): { pk: string; sk: string } {
+  return { pk: partitionKey(run.targetId), sk: `RUN#${run.startedAt}#${run.runId}` };
+}
+
+/** {@link RunStore} on a DynamoDB table keyed by `pk` (string) and `sk` (string). */
+export class DynamoRunStore implements RunStore {
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #ttlDays: number;
+  readonly #now: () => Date;
+
+  constructor(options: DynamoRunStoreOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.#ttlDays = options.ttlDays ?? DEFAULT_TTL_DAYS;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Writes the run once: a retried write of the same run returns `duplicate` and writes nothing. */
+  async putRun(run: RunResult): Promise<PutRunOutcome> {
+    try {
+      await this.#client.send(
+        new PutItemCommand({
+          TableName: this.#tableName,
+          Item: this.#toItem(run),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return 'written';
+    } catch (error) {
+      if (isAwsError(error, ConditionalCheckFailedException)) return 'duplicate';
+      throw this.#storeError(`write run ${run.runId}`, error);
+    }
+  }
+
+  /** The newest `limit` runs of one target, newest first (a Query on its partition). */
+  async latestRuns(targetId: string, limit: number): Promise<RunResult[]> {
+    if (limit < 1) return [];
+    return this.#attempt(`read the runs of target ${targetId}`, () =>
+      collectRuns(
+        (startKey, remaining) =>
+          this.#client.send(
+            new QueryCommand({
+              TableName: this.#tableName,
+              KeyConditionExpression: 'pk = :pk',
+              ExpressionAttributeValues: { ':pk': { S: partitionKey(targetId) } },
+              ScanIndexForward: false,
+              Limit: remaining,
+              ExclusiveStartKey: startKey,
+              ...RUN_PROJECTION,
+            }),
+          ),
+        limit,
+      ),
+    );
+  }
+
+  /**
+   * The newest `limit` runs of every target, newest first. This scans the
+   * whole table and sorts in memory: fine for the local store and small
+   * tables, not for a large deployed table.
+   */
+  async recentRuns(limit: number): Promise<RunResult[]> {
+    if (limit < 1) return [];
+    const runs = await this.#attempt('scan the recent runs', () =>
+      collectRuns(
+        (startKey) =>
+          this.#client.send(new ScanCommand({ TableName: this.#tableName, ExclusiveStartKey: startKey, ...RUN_PROJECTION })),
+        Number.POSITIVE_INFINITY,
+      ),
+    );
+    return runs.sort(newestFirst).slice(0, limit);
+  }
+
+  /**
+   * Creates the table (`pk` HASH, `sk` RANGE, on demand) unless it exists and
+   * waits until it is ACTIVE. For the embedded store only: the deployed table
+   * comes from the CDK stack.
+   */
+  async ensureTable(): Promise<void> {
+    await this.#attempt('create the table', async () => {
+      await this.#createTableUnlessExists();
+      await waitUntilTableExists(
+        { client: this.#client, maxWaitTime: TABLE_ACTIVE_TIMEOUT_SECONDS, minDelay: 1, maxDelay: 2 },
+        { TableName: this.#tableName },
+      );
+    });
+  }
+
+  /** Sends CreateTable; an existing table (ResourceInUseException) is fine. */
+  async #createTableUnlessExists(): Promise<void> {
+    try {
+      await this.#client.send(
+        new CreateTableCommand({
+          TableName: this.#tableName,
+          AttributeDefinitions: [
+            { AttributeName: 'pk', AttributeType: 'S' },
+            { AttributeName: 'sk', AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+    } catch (error) {
+      if (!isAwsError(error, ResourceInUseException)) throw error;
+    }
+  }
+
+  /** The item of a run: key, top-level query/alarm attributes, TTL and the whole run. */
+  #toItem(run: RunResult): ItemKey {
+    return marshall(
+      {
+        ...runItemKey(run),
+        runId: run.runId,
+        targetId: run.targetId,
+        region: run.region,
+        startedAt: run.startedAt,
+        verdict: run.verdict,
+        ceiling: run.ceiling.value ?? undefined,
+        ceilingReached: run.ceiling.reached,
+        dropOnset: run.dropOnset ?? undefined,
+        limitingFactor: run.limitingFactor?.kind,
+        configHash: run.configHash,
+        probeVersion: run.probeVersion,
+        expiresAt: Math.floor(this.#now().getTime() / 1000) + this.#ttlDays * SECONDS_PER_DAY,
+        run,
+      },
+      MARSHALL_OPTIONS,
+    );
+  }
+
+  /** Runs a store operation, turning any failure into a {@link StoreError}. */
+  async #attempt<T>(operation: string, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      throw this.#storeError(operation, error);
+    }
+  }
+
+  /** A {@link StoreError} naming the operation and the table. */
+  #storeError(operation: string, cause: unknown): StoreError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new StoreError(`cannot ${operation} in DynamoDB table ${this.#tableName}: ${reason}`, { cause });
+  }
+}
+
+/** The partition key of a target. */
+function partitionKey(targetId: string): string {
+  return `TARGET#${targetId}`;
+}
+
+/**
+ * Follows `LastEvaluatedKey` until `limit` runs are read or there are no more
+ * pages; `fetchPage` gets the start key and how many runs are still wanted.
+ */
+async function collectRuns(
+  fetchPage: (startKey: ItemKey | undefined, remaining: number) => Promise<ItemPage>,
+  limit: number,
+): Promise<RunResult[]> {
+  const runs: RunResult[] = [];
+  let startKey: ItemKey | undefined;
+  do {
+    const page = await fetchPage(startKey, limit - runs.length);
+    runs.push(...(page.Items ?? []).map(runOf));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined && runs.length < limit);
+  return runs;
+}
+
+/** The run stored in an item's `run` map. */
+function runOf(item: ItemKey): RunResult {
+  return unmarshall(item).run as RunResult;
+}
+
+/** Orders runs by `startedAt`, newest first (ISO-8601 strings sort as text). */
+function newestFirst(a: RunResult, b: RunResult): number {
+  if (a.startedAt === b.startedAt) return 0;
+  return a.startedAt < b.startedAt ? 1 : -1;
+}
+
+/** True when `error` is the AWS service exception `type` (by class or by name). */
+function isAwsError(error: unknown, type: new (...args: never[]) => Error): boolean {
+  return error instanceof type || (error instanceof Error && error.name === type.name);
+}
