@@ -36,6 +36,7 @@ export interface ShardInput {
 /** Something that happened in a shard, for live progress. */
 export type ShardEvent =
   | { type: 'stage-started'; shard: number; stage: number }
+  | { type: 'stage-ended'; shard: number; stage: number }
   | { type: 'settled'; record: ConnectionRecord }
   | { type: 'closed'; record: ConnectionRecord };
 
@@ -91,6 +92,7 @@ class ShardRun {
         await this.#sleepUntil(stage.holdEndsAt);
         this.#loopDelay.push({ stage: stage.index, p99Ms: histogram.percentile(99) / 1e6, maxMs: histogram.max / 1e6 });
         if (control.signal.aborted) break;
+        this.deps.onEvent?.({ type: 'stage-ended', shard: this.input.shard.index, stage: stage.index });
         stagesRun += 1;
         if (control.shouldStopAfter(stage.index)) break;
       }

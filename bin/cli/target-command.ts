@@ -1,0 +1,23 @@
+/**
+ * `ws-ceiling target`: starts the bundled target simulator on loopback and
+ * keeps it running until Ctrl-C, printing its URL for other tools to probe.
+ */
+import { describeSimulator, parseSimulatorSpec } from '../../functions/simulator/simulator-spec.js';
+import { startTargetSimulator } from '../../functions/simulator/target-simulator.js';
+import type { CommandIo } from './run-command.js';
+
+/** Runs the simulator described by `spec` until SIGINT or SIGTERM; returns the exit code. */
+export async function targetCommand(spec: string, io: CommandIo): Promise<number> {
+  const options = parseSimulatorSpec(spec);
+  const simulator = await startTargetSimulator(options);
+  io.stdout.write(`${simulator.url}\n`);
+  io.stderr.write(`Target simulator (${describeSimulator(options)}) listening at ${simulator.url}; Ctrl-C stops it.\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const stats = simulator.stats();
+  await simulator.stop();
+  io.stderr.write(`Stopped. Accepted ${stats.accepted}, peak open ${stats.peakOpen}.\n`);
+  return 0;
+}
