@@ -9,5 +9,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 30_000,
     fileParallelism: false,
+    reporters: ['default', './test/support/plain-summary-reporter.ts'],
   },
 });
