@@ -16,7 +16,7 @@ import { startTargetSimulator } from '../../functions/simulator/target-simulator
 import { exitCodeForVerdict } from './exit-codes.js';
 import { openLocalStore } from './local-store.js';
 import { startProgressDisplay } from './progress.js';
-import { parseRunFlags, type RawRunFlags } from './run-options.js';
+import { parseRunFlags, RUN_DEFAULTS, type RawRunFlags } from './run-options.js';
 import { describePlan, describeResult } from './summary.js';
 
 /** Delay before the first stage so every shard is ready. */
@@ -66,7 +66,8 @@ async function probeAndRecord(settings: ProbeSettings, flags: RunCommandFlags, i
     if (flags.json) io.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else {
       io.stdout.write(`\n${describeResult(run)}\n\n`);
-      io.stdout.write(`${stored === 'written' ? 'Stored' : 'Already stored'} in ${flags.store} (see: ws-ceiling history --target-id ${run.targetId})\n`);
+      const storeFlag = flags.store === RUN_DEFAULTS.store ? '' : ` --store ${flags.store}`;
+      io.stdout.write(`${stored === 'written' ? 'Stored' : 'Already stored'} in ${flags.store} (see: ws-ceiling history --target-id ${run.targetId}${storeFlag})\n`);
     }
     return exitCodeForVerdict(run.verdict);
   } finally {

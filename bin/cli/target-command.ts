@@ -8,7 +8,7 @@ import type { CommandIo } from './run-command.js';
 
 /** Runs the simulator described by `spec` until SIGINT or SIGTERM; returns the exit code. */
 export async function targetCommand(spec: string, io: CommandIo): Promise<number> {
-  const options = parseSimulatorSpec(spec);
+  const options = parseSimulatorSpec(spec, 'spec');
   const simulator = await startTargetSimulator(options);
   io.stdout.write(`${simulator.url}\n`);
   io.stderr.write(`Target simulator (${describeSimulator(options)}) listening at ${simulator.url}; Ctrl-C stops it.\n`);

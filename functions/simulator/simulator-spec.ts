@@ -8,7 +8,6 @@ import { z } from 'zod';
 import { InvalidInputError } from '../engine/errors.js';
 import { isSendableCloseCode, type CapResponse, type SimulatorOptions } from './target-simulator.js';
 
-const FIELD = '--simulate';
 const DEFAULT_CAP_STATUS = 503;
 const DEFAULT_RATE_RETRY_AFTER_SECONDS = 1;
 const DEFAULT_CLOSE_CODE = 1001;
@@ -59,17 +58,30 @@ const NEEDS: ReadonlyArray<{ key: SpecKey; needs: SpecKey[] }> = [
   { key: 'retry-after', needs: ['cap', 'rate'] },
 ];
 
+/** A problem with a spec, named by {@link parseSimulatorSpec} after the flag or argument it came from. */
+class SpecProblem extends Error {}
+
 /**
- * Parses a `--simulate` spec: `accept` (accept everything) or comma-separated
+ * Parses a simulator spec: `accept` (accept everything) or comma-separated
  * `key=value` pairs with keys cap, cap-response, retry-after, rate, burst,
  * idle-timeout, close-after, close-code, reject, port.
- * @throws InvalidInputError (field `--simulate`) naming the bad key or value and what is allowed.
+ * @param field the flag or argument the spec came from, named in errors
+ * @throws InvalidInputError naming `field`, the bad key or value and what is allowed.
  */
-export function parseSimulatorSpec(spec: string): SimulatorOptions {
+export function parseSimulatorSpec(spec: string, field = '--simulate'): SimulatorOptions {
+  try {
+    return parseSpec(spec);
+  } catch (error) {
+    if (error instanceof SpecProblem) throw new InvalidInputError(field, error.message);
+    throw error;
+  }
+}
+
+function parseSpec(spec: string): SimulatorOptions {
   const trimmed = spec.trim();
   if (trimmed === 'accept') return {};
   if (trimmed === '') {
-    throw new InvalidInputError(FIELD, 'empty spec (use "accept" or key=value pairs, e.g. cap=150,idle-timeout=4)');
+    throw new SpecProblem('empty spec (use "accept" or key=value pairs, e.g. cap=150,idle-timeout=4)');
   }
   const raw = splitPairs(trimmed);
   const parsed = specSchema.safeParse(raw);
@@ -82,26 +94,26 @@ function splitPairs(spec: string): Record<string, string> {
   const raw: Record<string, string> = {};
   for (const pair of spec.split(',').map((part) => part.trim())) {
     const equals = pair.indexOf('=');
-    if (equals <= 0) throw new InvalidInputError(FIELD, `expected key=value, got "${pair}"`);
+    if (equals <= 0) throw new SpecProblem(`expected key=value, got "${pair}"`);
     const key = pair.slice(0, equals).trim();
-    if (Object.hasOwn(raw, key)) throw new InvalidInputError(FIELD, `key "${key}" is given more than once`);
+    if (Object.hasOwn(raw, key)) throw new SpecProblem(`key "${key}" is given more than once`);
     raw[key] = pair.slice(equals + 1).trim();
   }
   return raw;
 }
 
-function describeIssue(issue: z.core.$ZodIssue | undefined, raw: Record<string, string>): InvalidInputError {
+function describeIssue(issue: z.core.$ZodIssue | undefined, raw: Record<string, string>): SpecProblem {
   if (issue?.code === 'unrecognized_keys') {
-    return new InvalidInputError(FIELD, `unknown key "${issue.keys[0]}" (allowed: ${Object.keys(ALLOWED).join(', ')})`);
+    return new SpecProblem(`unknown key "${issue.keys[0]}" (allowed: ${Object.keys(ALLOWED).join(', ')})`);
   }
   const key = String(issue?.path[0]) as SpecKey;
-  return new InvalidInputError(FIELD, `${key} must be ${ALLOWED[key]}, got "${raw[key]}"`);
+  return new SpecProblem(`${key} must be ${ALLOWED[key]}, got "${raw[key]}"`);
 }
 
 function checkDependencies(values: SpecValues): void {
   for (const { key, needs } of NEEDS) {
     if (values[key] !== undefined && needs.every((other) => values[other] === undefined)) {
-      throw new InvalidInputError(FIELD, `${key} needs ${needs.join(' or ')}`);
+      throw new SpecProblem(`${key} needs ${needs.join(' or ')}`);
     }
   }
 }
