@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,10 +9,19 @@ import { DynamoRunStore, runItemKey } from '../functions/adapters/dynamo-run-sto
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../functions/adapters/embedded-dynamo.js';
 import { StoreError } from '../functions/engine/errors.js';
 import type { RunResult } from '../functions/engine/types.js';
+import { closedPort } from './support/ports.js';
 
 const TABLE = 'ws-ceiling-runs';
 
 /** A run that found a concurrency cap, with full evidence. */
+const FAILURES: RunResult['failures'] = {
+  total: 50,
+  byClass: { 'handshake-rejected': 48, 'abnormal-closure': 2 },
+  byStatus: { '503': 48 },
+  byCloseCode: { '1006': 2 },
+  byErrorCode: {},
+};
+
 const cappedRun: RunResult = {
   runId: 'run-capped',
   targetId: 'chat-prod',
@@ -31,13 +39,7 @@ const cappedRun: RunResult = {
     kind: 'concurrency-cap',
     summary: 'The server refuses new connections above 150 open ones (HTTP 503).',
     evidence: {
-      failures: {
-        total: 50,
-        byClass: { 'handshake-rejected': 48, 'abnormal-closure': 2 },
-        byStatus: { '503': 48 },
-        byCloseCode: { '1006': 2 },
-        byErrorCode: {},
-      },
+      failures: FAILURES,
       firstFailure: {
         at: '2025-03-01T10:01:40.125Z',
         openCount: 150,
@@ -73,13 +75,7 @@ const cappedRun: RunResult = {
       held: false,
     },
   ],
-  failures: {
-    total: 50,
-    byClass: { 'handshake-rejected': 48, 'abnormal-closure': 2 },
-    byStatus: { '503': 48 },
-    byCloseCode: { '1006': 2 },
-    byErrorCode: {},
-  },
+  failures: FAILURES,
   handshakeMs: { p50: 4.25, p95: 12.5, p99: 31.75 },
   probe: { eventLoopDelayP99Ms: 3.1, eventLoopDelayMaxMs: 9.8 },
   settings: {
@@ -160,7 +156,7 @@ async function countItems(client: DynamoDBClient): Promise<number | undefined> {
 
 /** Holds the LevelDB at `location` open in a separate Node process until killed. */
 async function holdLevelInAnotherProcess(location: string): Promise<void> {
-  const levelPath = createRequire(createRequire(import.meta.url).resolve('dynalite')).resolve('level');
+  const levelPath = createRequire(import.meta.url).resolve('level');
   const script = `const { Level } = require(${JSON.stringify(levelPath)});
     new Level(${JSON.stringify(location)}).open().then(() => console.log('ready'), (e) => { console.error(e); process.exit(1); });
     setInterval(() => {}, 1000);`;
@@ -172,14 +168,6 @@ async function holdLevelInAnotherProcess(location: string): Promise<void> {
   });
 }
 
-/** A loopback port on which nothing listens (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('runItemKey', () => {
   it('keys a run by target, then start time and run id', () => {

@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { runShard, type ShardInput } from '../functions/connection/shard-runner.js';
@@ -8,6 +7,7 @@ import { planRun } from '../functions/engine/plan.js';
 import { RampControl } from '../functions/engine/ramp-control.js';
 import type { HeartbeatSettings, ProbeSettings } from '../functions/engine/types.js';
 import { startTargetSimulator, type RunningSimulator, type SimulatorOptions } from '../functions/simulator/target-simulator.js';
+import { closedPort } from './support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -134,11 +134,3 @@ describe('runShard', () => {
   });
 });
 
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

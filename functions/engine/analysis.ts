@@ -11,11 +11,9 @@ import { OpenTimeline } from './timeline.js';
 import type {
   ConnectionRecord,
   FailureClass,
-  FailureCounts,
   HeartbeatSettings,
-  LatencyPercentiles,
-  LimitingFactor,
   ProbePlan,
+  RunResult,
   ShardResult,
   StagePlan,
   StageSummary,
@@ -34,18 +32,11 @@ export interface AnalysisInput {
   minCeiling?: number;
 }
 
-/** The judged run, without identity and settings (see RunResult). */
-export interface RunAnalysis {
-  verdict: Verdict;
-  verdictReason: string;
-  ceiling: { value: number | null; reached: boolean };
-  dropOnset: number | null;
-  limitingFactor: LimitingFactor | null;
-  stages: StageSummary[];
-  failures: FailureCounts;
-  handshakeMs: LatencyPercentiles;
-  probe: { eventLoopDelayP99Ms: number | null; eventLoopDelayMaxMs: number | null };
-}
+/** The judged run: RunResult without its identity and settings. */
+export type RunAnalysis = Pick<
+  RunResult,
+  'verdict' | 'verdictReason' | 'ceiling' | 'dropOnset' | 'limitingFactor' | 'stages' | 'failures' | 'handshakeMs' | 'probe'
+>;
 
 /** The judging part of an analysis: verdict, ceiling, onset and cause. */
 type Judgement = Pick<RunAnalysis, 'verdict' | 'verdictReason' | 'ceiling' | 'dropOnset' | 'limitingFactor'>;
@@ -142,7 +133,7 @@ function summarizeStages(
   timeline: OpenTimeline,
 ): StageSummary[] {
   const stagesRun = Math.min(...input.shards.map((shard) => shard.stagesRun));
-  const stoppedAt = Math.max(...records.map((record) => record.settledAt), input.plan.startAt);
+  const stoppedAt = records.reduce((latest, record) => Math.max(latest, record.settledAt), input.plan.startAt);
   return input.plan.stages
     .filter((stage) => stage.index < stagesRun || records.some((record) => record.stage === stage.index))
     .map((stage) => summarizeStage(stage, stage.index < stagesRun, input.tolerance, records, events, timeline, stoppedAt));

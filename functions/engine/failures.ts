@@ -18,8 +18,9 @@ export interface FailureEvent {
  * the stage that attempted them; drops against the stage whose window they fell in.
  */
 export function collectFailures(records: readonly ConnectionRecord[], stages: readonly StagePlan[]): FailureEvent[] {
-  const firstOpenedAt = Math.min(
-    ...records.filter((record) => record.outcome === 'opened').map((record) => record.settledAt),
+  const firstOpenedAt = records.reduce(
+    (first, record) => (record.outcome === 'opened' ? Math.min(first, record.settledAt) : first),
+    Number.POSITIVE_INFINITY,
   );
   const events: FailureEvent[] = [];
   for (const record of records) {
