@@ -53,7 +53,9 @@ export class ProgressTracker {
       if (record.handshakeMs !== undefined) this.#stageHandshakes.push(record.handshakeMs);
     }
     if (event.type === 'closed') this.#open -= 1;
-    const failureClass = classifyRecord(record, { anyOpenedBefore: this.#anyOpened });
+    // An opened connection can only fail later, when it closes.
+    const settledOpen = event.type === 'settled' && record.outcome === 'opened';
+    const failureClass = settledOpen ? undefined : classifyRecord(record, { anyOpenedBefore: this.#anyOpened });
     if (record.outcome === 'opened') this.#anyOpened = true;
     if (failureClass) this.#failures[failureClass] = (this.#failures[failureClass] ?? 0) + 1;
     return false;

@@ -47,7 +47,7 @@ export function describeResult(run: RunResult): string {
 }
 
 /** The ceiling in words: a number, `>= max` when the plan's maximum held, or why there is none. */
-export function describeCeiling(run: Pick<RunResult, 'ceiling' | 'settings' | 'stages'>): string {
+function describeCeiling(run: Pick<RunResult, 'ceiling' | 'settings' | 'stages'>): string {
   if (run.ceiling.value === null) return 'not measured';
   const held = `${run.settings.holdSeconds} s`;
   if (!run.ceiling.reached) return `>= ${run.ceiling.value} (the plan's maximum held ${held}; no limit found)`;

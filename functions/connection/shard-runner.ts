@@ -50,7 +50,7 @@ export interface ShardDependencies {
 }
 
 /** A monotonic wall clock with sub-millisecond resolution. */
-export function preciseNow(): number {
+function preciseNow(): number {
   return performance.timeOrigin + performance.now();
 }
 

@@ -47,7 +47,7 @@ export function countFailures(events: readonly FailureEvent[]): FailureCounts {
 }
 
 /** Index of the stage whose window (start to hold end) holds `at`; the last stage after the plan's end. */
-export function stageAt(stages: readonly StagePlan[], at: number): number {
+function stageAt(stages: readonly StagePlan[], at: number): number {
   const found = stages.find((stage) => at < stage.holdEndsAt);
   return found ? found.index : Math.max(0, stages.length - 1);
 }
