@@ -31,7 +31,7 @@ describe('parseRunFlags', () => {
     [{ stages: '50,40' }, '--stages: must be rising whole numbers'],
     [{ stages: '50', max: '100' }, '--stages: give either --stages or --start/--step/--max'],
     [{ hold: 'soon' }, '--hold: must be a number of seconds from 0.1 to 86400, got "soon"'],
-    [{ rate: '0' }, '--rate: must be a number of seconds from 0.1'],
+    [{ rate: '0' }, '--rate: must be a number of new connections per second from 0.1 to 2000, got "0"'],
     [{ ping: 'sometimes' }, '--ping: must be "off" or a number of seconds'],
     [{ tolerance: '2.5' }, '--tolerance: must be a whole number of failures'],
     [{ maxInFlight: '-3' }, '--max-in-flight: must be a whole number from 1 to 10000, got "-3"'],

@@ -86,15 +86,17 @@ const wholeNumber = (min: number, max: number) =>
     return value;
   });
 
-const seconds = (min: number, max: number) =>
+/** A decimal number within bounds; `unit` names what it counts in the error. */
+const decimal = (min: number, max: number, unit: string) =>
   z.string().transform((text, context) => {
     const value = Number(text.trim());
     if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-      context.addIssue({ code: 'custom', message: `must be a number of seconds from ${min} to ${max}, got "${text}"` });
+      context.addIssue({ code: 'custom', message: `must be a number of ${unit} from ${min} to ${max}, got "${text}"` });
       return z.NEVER;
     }
     return value;
   });
+const seconds = (min: number, max: number) => decimal(min, max, 'seconds');
 
 const stageList = z.string().transform((text, context) => {
   const parts = text.split(',').map((part) => part.trim());
@@ -160,7 +162,7 @@ const rawFlagsSchema = z.object({
   step: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.step)),
   max: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.max)),
   hold: seconds(0.1, 86_400),
-  rate: seconds(0.1, HARD_MAX_RATE),
+  rate: decimal(0.1, HARD_MAX_RATE, 'new connections per second'),
   maxInFlight: wholeNumber(1, 10_000),
   handshakeTimeout: seconds(0.1, 300),
   ping,
