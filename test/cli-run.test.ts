@@ -31,8 +31,9 @@ async function probe(url: string, flags: string[]): Promise<{ code: number | nul
 describe('ws-ceiling run', () => {
   it('finds a cap of 150: ceiling 150, drop onset 150, with the 503 evidence, and closes every connection with 1000', async () => {
     const target = await simulator({ cap: { limit: 150, response: { kind: 'status', status: 503 } } });
-    const { code, run } = await probe(target.url, ['--stages', '50,100,150,200', '--hold', '1']);
+    const { code, run, stderr } = await probe(target.url, ['--stages', '50,100,150,200', '--hold', '1']);
     expect(code).toBe(0);
+    expect(stderr).toContain('stage 4/4 → 200 · open 150 · failed handshake-rejected 50 ·');
     expect(run.verdict).toBe('ok');
     expect(run.ceiling).toEqual({ value: 150, reached: true });
     expect(run.dropOnset).toBe(150);

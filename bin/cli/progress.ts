@@ -4,7 +4,6 @@
  * a terminal (log-update) or as plain lines per stage when output is a pipe.
  */
 import { createLogUpdate } from 'log-update';
-import { classifyRecord } from '../../functions/engine/classify.js';
 import { percentile } from '../../functions/engine/percentiles.js';
 import type { ShardEvent } from '../../functions/connection/shard-runner.js';
 import type { FailureClass, ProbePlan } from '../../functions/engine/types.js';
@@ -25,7 +24,6 @@ export class ProgressTracker {
   #endedStage = -1;
   readonly #shardsEnded = new Map<number, number>();
   #open = 0;
-  #anyOpened = false;
   #stageHandshakes: number[] = [];
   readonly #failures: Partial<Record<FailureClass, number>> = {};
 
@@ -53,10 +51,7 @@ export class ProgressTracker {
       if (record.handshakeMs !== undefined) this.#stageHandshakes.push(record.handshakeMs);
     }
     if (event.type === 'closed') this.#open -= 1;
-    // An opened connection can only fail later, when it closes.
-    const settledOpen = event.type === 'settled' && record.outcome === 'opened';
-    const failureClass = settledOpen ? undefined : classifyRecord(record, { anyOpenedBefore: this.#anyOpened });
-    if (record.outcome === 'opened') this.#anyOpened = true;
+    const { failureClass } = event;
     if (failureClass) this.#failures[failureClass] = (this.#failures[failureClass] ?? 0) + 1;
     return false;
   }

@@ -11,6 +11,7 @@ import { classifyRecord, isFatal } from '../engine/classify.js';
 import type { RampControl } from '../engine/ramp-control.js';
 import type {
   ConnectionRecord,
+  FailureClass,
   HeartbeatSettings,
   LoopDelaySample,
   ShardPlan,
@@ -37,8 +38,10 @@ export interface ShardInput {
 export type ShardEvent =
   | { type: 'stage-started'; shard: number; stage: number }
   | { type: 'stage-ended'; shard: number; stage: number }
-  | { type: 'settled'; record: ConnectionRecord }
-  | { type: 'closed'; record: ConnectionRecord };
+  /** A handshake settled; `failureClass` is set when it failed. */
+  | { type: 'settled'; record: ConnectionRecord; failureClass?: FailureClass }
+  /** An opened connection closed; `failureClass` is set when that was a drop. */
+  | { type: 'closed'; record: ConnectionRecord; failureClass?: FailureClass };
 
 /** What a shard needs besides its input. */
 export interface ShardDependencies {
@@ -155,12 +158,13 @@ class ShardRun {
         this.deps.control.abort({ failureClass, message: `${failureClass}: ${detail}` });
       }
     }
-    this.deps.onEvent?.({ type: 'settled', record });
+    this.deps.onEvent?.({ type: 'settled', record, ...(failureClass ? { failureClass } : {}) });
   }
 
   #onClosed(record: ConnectionRecord): void {
-    if (classifyRecord(record, { anyOpenedBefore: true })) this.deps.control.recordFailure(this.#currentStage);
-    this.deps.onEvent?.({ type: 'closed', record });
+    const failureClass = classifyRecord(record, { anyOpenedBefore: true });
+    if (failureClass) this.deps.control.recordFailure(this.#currentStage);
+    this.deps.onEvent?.({ type: 'closed', record, ...(failureClass ? { failureClass } : {}) });
   }
 
   /** Sleeps until `at` (epoch ms), waking early if the run is aborted. */

@@ -10,7 +10,6 @@ import { allowedFailures } from './ramp-control.js';
 import { OpenTimeline } from './timeline.js';
 import type {
   ConnectionRecord,
-  FailureClass,
   HeartbeatSettings,
   ProbePlan,
   RunResult,
@@ -149,13 +148,7 @@ function summarizeStage(
   stoppedAt: number,
 ): StageSummary {
   const own = records.filter((record) => record.stage === stage.index);
-  const failedByClass: Partial<Record<FailureClass, number>> = {};
-  let failed = 0;
-  for (const event of events) {
-    if (event.stage !== stage.index) continue;
-    failedByClass[event.failureClass] = (failedByClass[event.failureClass] ?? 0) + 1;
-    failed += 1;
-  }
+  const failures = countFailures(events.filter((event) => event.stage === stage.index));
   const endedAt = completed ? stage.holdEndsAt : Math.min(stage.holdEndsAt, stoppedAt);
   const openAtEnd = timeline.openJustBefore(endedAt);
   const allowed = allowedFailures(tolerance, stage.target);
@@ -164,10 +157,10 @@ function summarizeStage(
     target: stage.target,
     opened: own.filter((record) => record.outcome === 'opened').length,
     openAtEnd,
-    failedByClass,
-    failed,
+    failedByClass: failures.byClass,
+    failed: failures.total,
     handshakeMs: latencyPercentiles(openedHandshakes(own)),
-    held: completed && failed <= allowed && openAtEnd >= stage.target - allowed,
+    held: completed && failures.total <= allowed && openAtEnd >= stage.target - allowed,
   };
 }
 
