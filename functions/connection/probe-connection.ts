@@ -124,6 +124,13 @@ class RecordedConnection implements ProbeConnection {
 
   #onHandshakeTimeout(): void {
     if (this.#settled) return;
+    // libuv timers run on a cached loop time and can fire a fraction of a
+    // millisecond early by this clock; never record a timeout shorter than set.
+    const remainingMs = this.record.attemptedAt + this.options.handshakeTimeoutMs - this.options.now();
+    if (remainingMs > 0) {
+      this.#handshakeTimer = setTimeout(() => this.#onHandshakeTimeout(), Math.ceil(remainingMs));
+      return;
+    }
     if (this.record.tcpConnectedAt !== undefined) this.#settle('handshake-timeout', {});
     else this.#settle('connect-error', { errorCode: 'ETIMEDOUT', errorMessage: 'TCP connect timed out' });
     this.#socket?.terminate();
