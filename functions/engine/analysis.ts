@@ -1,12 +1,14 @@
 /**
  * Merges every shard's records into one run analysis: per-stage summaries,
  * the ceiling (highest stage held for its whole hold within tolerance), the
- * drop onset, the limiting factor with its evidence, and the verdict.
+ * drop onset, the limiting factor with its evidence, the verdict, and the
+ * condensed timeline that reports draw.
  */
 import { collectFailures, countFailures, type FailureEvent } from './failures.js';
 import { findCapacityLimit, findDurationLimit, findProbeFailure, type Finding } from './limiting-factor.js';
 import { latencyPercentiles, percentile } from './percentiles.js';
 import { allowedFailures } from './ramp-control.js';
+import { buildRunTimeline } from './run-timeline.js';
 import { OpenTimeline } from './timeline.js';
 import type {
   ConnectionRecord,
@@ -34,7 +36,7 @@ export interface AnalysisInput {
 /** The judged run: RunResult without its identity and settings. */
 export type RunAnalysis = Pick<
   RunResult,
-  'verdict' | 'verdictReason' | 'ceiling' | 'dropOnset' | 'limitingFactor' | 'stages' | 'failures' | 'handshakeMs' | 'probe'
+  'verdict' | 'verdictReason' | 'ceiling' | 'dropOnset' | 'limitingFactor' | 'stages' | 'failures' | 'handshakeMs' | 'probe' | 'timeline'
 >;
 
 /** The judging part of an analysis: verdict, ceiling, onset and cause. */
@@ -55,6 +57,7 @@ export function analyzeRun(input: AnalysisInput): RunAnalysis {
       eventLoopDelayP99Ms: percentile(loopDelay.map((sample) => sample.p99Ms), 100),
       eventLoopDelayMaxMs: percentile(loopDelay.map((sample) => sample.maxMs), 100),
     },
+    timeline: buildRunTimeline(input.plan.startAt, input.plan.stages, records, events, timeline),
   };
   const aborted = input.shards.find((shard) => shard.aborted)?.aborted;
   const probeFailure = findProbeFailure(aborted, events, loopDelay, timeline, input.url);

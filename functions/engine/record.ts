@@ -58,6 +58,7 @@ export function buildRunResult(input: RecordInput): RunResult {
     configHash: configHash(url, shown),
     ...analysis,
     settings: shown,
+    baseline: null,
   };
 }
 

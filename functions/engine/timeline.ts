@@ -23,6 +23,11 @@ export class OpenTimeline {
     return countAtOrBefore(this.#openedAt, at) - countBefore(this.#closedAt, at);
   }
 
+  /** Connections open just after `at`: opened at or before it, not closed at or before it. */
+  openAfter(at: number): number {
+    return countAtOrBefore(this.#openedAt, at) - countAtOrBefore(this.#closedAt, at);
+  }
+
   /** Connections open just before `at`, so a stage window ending at `at` excludes opens of the next stage. */
   openJustBefore(at: number): number {
     return countBefore(this.#openedAt, at) - countBefore(this.#closedAt, at);

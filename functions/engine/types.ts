@@ -277,6 +277,50 @@ export interface PublicSettings {
   minCeiling?: number;
 }
 
+/** One failure drawn on the timeline chart. */
+export interface TimelineFailure {
+  /** Milliseconds since the run started. */
+  atMs: number;
+  failureClass: FailureClass;
+  /** Global open connections at that moment. */
+  open: number;
+  status?: number;
+  closeCode?: number;
+  errorCode?: string;
+}
+
+/** A stage window on the timeline, in milliseconds since the run started. */
+export interface TimelineStage {
+  index: number;
+  target: number;
+  startMs: number;
+  rampEndsMs: number;
+  holdEndsMs: number;
+}
+
+/** Open connections over time, small enough to store with the run and draw as a chart. */
+export interface RunTimeline {
+  /** Step points `[milliseconds since start, open connections]`, oldest first. */
+  open: Array<[number, number]>;
+  stages: TimelineStage[];
+  /** Failures oldest first, at most a bounded number per class and code. */
+  failures: TimelineFailure[];
+  /** Failures left off the chart by that bound (they are still in `failures` counts). */
+  failuresOmitted: number;
+}
+
+/** A run's ceiling against the ceilings of earlier comparable runs of the same target. */
+export interface Baseline {
+  /** Median ceiling of the earlier runs. */
+  value: number;
+  /** How many earlier runs the median is taken over. */
+  runs: number;
+  /** This run's ceiling divided by the baseline (null when this run has no ceiling). */
+  ratio: number | null;
+  /** The allowed fall under the baseline, as a fraction (0.1 is 10 %). */
+  regressionTolerance: number;
+}
+
 /** A finished run as printed by `--json` and written to the store. Holds no secret. */
 export interface RunResult {
   runId: string;
@@ -300,4 +344,7 @@ export interface RunResult {
   handshakeMs: LatencyPercentiles;
   probe: { eventLoopDelayP99Ms: number | null; eventLoopDelayMaxMs: number | null };
   settings: PublicSettings;
+  /** Null when there are too few comparable earlier runs, or this run is not comparable. */
+  baseline: Baseline | null;
+  timeline: RunTimeline;
 }
