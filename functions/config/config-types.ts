@@ -1,0 +1,82 @@
+/**
+ * The shape of a validated ws-ceiling config file: every target, where and
+ * when it runs, how it is probed and who is told. The schema in
+ * `target-config.ts` is the only producer of these types; it fills every
+ * default, so consumers never see a missing field except those marked optional.
+ * Secret header values appear only as references, never as values.
+ */
+import type { HeartbeatSettings, Tolerance } from '../engine/types.js';
+
+/** A header value: a plain (non-secret) string, or a reference to a Secrets Manager secret resolved at run time. */
+export type HeaderValue = string | SecretReference;
+
+/** A secret read at run time by the worker; its value never enters a payload, log, item or template. */
+export interface SecretReference {
+  /** Secrets Manager secret name (not ARN), e.g. `chat/probe-token`. */
+  secretName: string;
+  /** When the secret is a JSON object, the key whose value is used. */
+  jsonKey?: string;
+  /** Text put before the value, e.g. `Bearer `. */
+  prefix?: string;
+}
+
+/** Who is told when an alarm fires. */
+export type OnCallEndpoint = { kind: 'email'; address: string } | { kind: 'https'; url: string };
+
+/** When a target runs. */
+export interface ScheduleConfig {
+  /** EventBridge Scheduler cron body with six fields, e.g. `0 2 * * ? *` (02:00 every day). */
+  cron: string;
+  /** IANA time zone the cron is read in, e.g. `Europe/Paris`. */
+  timeZone: string;
+}
+
+/** The ramp of a target, normalised: `stages` is always filled (from `stages` or start/step/max). */
+export interface PlanConfig {
+  stages: number[];
+  holdSeconds: number;
+  connectRate: number;
+  maxInFlight: number;
+  handshakeTimeoutSeconds: number;
+  shardSize: number;
+  /** Safety cap: the last stage may not exceed it. */
+  maxConnections: number;
+  stopAtFirstFailingStage: boolean;
+}
+
+/** One probed endpoint. */
+export interface TargetConfig {
+  /** `[a-z0-9][a-z0-9-]{0,47}`: used in resource names, metric dimensions and the runs table key. */
+  id: string;
+  /** ws:// or wss:// URL; its host must be in `allowedHosts`. No credentials in it: use headers. */
+  url: string;
+  /** AWS regions this target is probed from (one stack per region). */
+  regions: string[];
+  schedule: ScheduleConfig;
+  /** False keeps the schedule deployed but disabled. */
+  enabled: boolean;
+  headers: Record<string, HeaderValue>;
+  subprotocols: string[];
+  heartbeat: HeartbeatSettings;
+  plan: PlanConfig;
+  tolerance: Tolerance;
+  /** Allowed fall under the baseline, a fraction from 0 to 1 (default 0.1). */
+  regressionTolerance: number;
+  /** Completed runs the baseline median is taken over (default 7). */
+  baselineRuns: number;
+  /** Declared minimum ceiling (pre-launch requirement); alarms below it. */
+  floor?: number;
+  /** Endpoints told about this target in addition to the config's `onCall`. */
+  onCall: OnCallEndpoint[];
+  /** Worker Lambda memory in MB (default 512). */
+  workerMemoryMb: number;
+}
+
+/** A whole validated config file. */
+export interface WsCeilingConfig {
+  /** Hosts a target URL may point at: the deployed stack refuses any other (a safety allowlist). */
+  allowedHosts: string[];
+  /** Endpoints told about every target's alarms. */
+  onCall: OnCallEndpoint[];
+  targets: TargetConfig[];
+}
