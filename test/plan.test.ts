@@ -6,7 +6,7 @@ import type { ProbeSettings } from '../functions/engine/types.js';
 const settings: ProbeSettings = {
   url: 'ws://127.0.0.1:1/', targetId: 't', stages: [50, 100, 150], holdSeconds: 10, connectRate: 25, maxInFlight: 100,
   handshakeTimeoutSeconds: 10, heartbeat: { kind: 'off' }, headers: {}, subprotocols: [], tolerance: { kind: 'count', value: 0 },
-  maxConnections: 5000, shardSize: 900, stopAtFirstFailingStage: true,
+  maxConnections: 5000, shardSize: 900, stopAtFirstFailingStage: true, regressionTolerance: 0.1, baselineRuns: 7,
 };
 const deps = { now: () => 1_000_000, newRunId: () => 'run-1', startDelayMs: 500 };
 

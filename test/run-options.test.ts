@@ -21,7 +21,7 @@ describe('parseRunFlags', () => {
     expect(settings).toMatchObject({
       stages: [10, 20, 40], headers: { Authorization: 'Bearer s3cret', 'X-Tenant': 'acme' }, subprotocols: ['graphql-ws'],
       heartbeat: { kind: 'ping', intervalSeconds: 5, pongTimeoutSeconds: 3 }, tolerance: { kind: 'percent', value: 0.5 },
-      minCeiling: 30, targetId: 'chat-eu', stopAtFirstFailingStage: true,
+      minCeiling: 30, targetId: 'chat-eu', stopAtFirstFailingStage: true, regressionTolerance: 0.1, baselineRuns: 7,
     });
     expect(parse({ ping: 'off' }).heartbeat).toEqual({ kind: 'off' });
     expect(parse({ ping: '15', heartbeatMessage: '{"type":"ping"}' }).heartbeat).toEqual({ kind: 'message', intervalSeconds: 15, payload: '{"type":"ping"}' });

@@ -24,7 +24,7 @@ function settingsFor(url: string, overrides: Partial<ProbeSettings> = {}): Probe
   return {
     url, targetId: 't', stages: [10], holdSeconds: 0.5, connectRate: 200, maxInFlight: 20, handshakeTimeoutSeconds: 1,
     heartbeat: { kind: 'off' }, headers: {}, subprotocols: [], tolerance: { kind: 'count', value: 0 },
-    maxConnections: 1000, shardSize: 900, stopAtFirstFailingStage: true, ...overrides,
+    maxConnections: 1000, shardSize: 900, stopAtFirstFailingStage: true, regressionTolerance: 0.1, baselineRuns: 7, ...overrides,
   };
 }
 

@@ -214,6 +214,8 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
     maxConnections: flags.maxConnections,
     shardSize: flags.shardSize,
     stopAtFirstFailingStage: !flags.continueAfterFailure,
+    regressionTolerance: 0.1,
+    baselineRuns: 7,
     ...(flags.minCeiling !== undefined ? { minCeiling: flags.minCeiling } : {}),
   };
 }

@@ -38,6 +38,10 @@ export interface ProbeSettings {
   minCeiling?: number;
   /** Stop ramping after the first stage that failed (default true). */
   stopAtFirstFailingStage: boolean;
+  /** Allowed fall of the ceiling under its baseline before the verdict is `regressed`, a fraction (0.1 is 10 %). */
+  regressionTolerance: number;
+  /** Completed comparable runs the baseline is the median of. */
+  baselineRuns: number;
 }
 
 /** One step of the ramp, with absolute epoch-millisecond times shared by every shard. */
