@@ -29,6 +29,8 @@ export interface ScheduleConfig {
   cron: string;
   /** IANA time zone the cron is read in, e.g. `Europe/Paris`. */
   timeZone: string;
+  /** A successful run is expected at least this often; none for this long pages on-call (default 24, 1 to 168). */
+  expectedEveryHours: number;
 }
 
 /** The ramp of a target, normalised: `stages` is always filled (from `stages` or start/step/max). */
@@ -66,8 +68,6 @@ export interface TargetConfig {
   baselineRuns: number;
   /** Declared minimum ceiling (pre-launch requirement); alarms below it. */
   floor?: number;
-  /** Endpoints told about this target in addition to the config's `onCall`. */
-  onCall: OnCallEndpoint[];
   /** Worker Lambda memory in MB (default 512). */
   workerMemoryMb: number;
 }
@@ -76,7 +76,7 @@ export interface TargetConfig {
 export interface WsCeilingConfig {
   /** Hosts a target URL may point at: the deployed stack refuses any other (a safety allowlist). */
   allowedHosts: string[];
-  /** Endpoints told about every target's alarms. */
+  /** Endpoints subscribed to each region's alarm topic (every target's alarms). */
   onCall: OnCallEndpoint[];
   targets: TargetConfig[];
 }

@@ -5,11 +5,17 @@
  * the handlers both follow these shapes. Every payload stays small (records
  * travel through S3, never through Step Functions) and holds no secret.
  */
+import type { TargetConfig } from '../config/config-types.js';
 import type { LimitingFactorKind, ProbePlan, RunResult, ShardAbort, ShardPlan, StagePlan, Verdict } from './types.js';
 
-/** The input of a run: the schedule's fixed input, or `ws-ceiling invoke`'s. */
+/**
+ * The input of a run: the schedule's fixed input, or `ws-ceiling invoke`'s
+ * (which reads it from the schedule). It carries the target's validated
+ * config, with secret headers as references only; the plan step validates it
+ * again and checks the URL's host against the stack's allowlist.
+ */
 export interface RunRequest {
-  targetId: string;
+  target: TargetConfig;
   /** What started the run (for logs). */
   trigger?: 'schedule' | 'invoke';
 }
@@ -17,7 +23,7 @@ export interface RunRequest {
 /** One worker's task: its share of every stage, with the run's absolute stage times. */
 export interface ShardTask {
   runId: string;
-  targetId: string;
+  target: TargetConfig;
   /** When the plan step planned the run, epoch milliseconds (stop requests after it apply). */
   plannedAt: number;
   stages: StagePlan[];
@@ -27,7 +33,7 @@ export interface ShardTask {
 /** The plan step's output, which is the state the worker map runs over (`$.shardTasks`). */
 export interface PlanStepOutput {
   runId: string;
-  targetId: string;
+  target: TargetConfig;
   plannedAt: number;
   plan: ProbePlan;
   shardTasks: ShardTask[];
