@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRunFlags, targetIdFromUrl, type RawRunFlags } from '../bin/cli/run-options.js';
+import { parseRunFlags, RUN_DEFAULTS, targetIdFromUrl, type RawRunFlags } from '../bin/cli/run-options.js';
 
 const defaults: RawRunFlags = {
   hold: '60', rate: '50', maxInFlight: '100', handshakeTimeout: '10', ping: '20', pongTimeout: '10',
@@ -40,8 +40,34 @@ describe('parseRunFlags', () => {
     [{ ping: 'off', heartbeatMessage: 'hi' }, '--heartbeat-message: is sent every --ping seconds'],
     [{ targetId: 'a b' }, '--target-id: must be 1 to 64 letters'],
     [{ shardSize: '5000' }, '--shard-size: must be a whole number from 1 to 1000'],
+    [{ regressionTolerance: '101' }, '--regression-tolerance: must be a percentage from 0 to 100 (e.g. 10 or 12.5%), got "101"'],
+    [{ regressionTolerance: '-5' }, '--regression-tolerance: must be a percentage from 0 to 100'],
+    [{ regressionTolerance: 'ten' }, '--regression-tolerance: must be a percentage from 0 to 100'],
+    [{ regressionTolerance: '0.1.5%' }, '--regression-tolerance: must be a percentage from 0 to 100'],
+    [{ regressionTolerance: '' }, '--regression-tolerance: must be a percentage from 0 to 100'],
+    [{ baselineRuns: '0' }, '--baseline-runs: must be a whole number from 1 to 100, got "0"'],
+    [{ baselineRuns: '101' }, '--baseline-runs: must be a whole number from 1 to 100, got "101"'],
+    [{ baselineRuns: '3.5' }, '--baseline-runs: must be a whole number from 1 to 100'],
   ] as const)('refuses %o naming the flag', (flags, message) => {
     expect(() => parse(flags)).toThrow(message);
+  });
+
+  it('reads --regression-tolerance as a percentage with or without %, into a fraction', () => {
+    expect(parse({ regressionTolerance: '10' }).regressionTolerance).toBe(0.1);
+    expect(parse({ regressionTolerance: '12.5%' }).regressionTolerance).toBe(0.125);
+    expect(parse({ regressionTolerance: ' 25 % ' }).regressionTolerance).toBe(0.25);
+    expect(parse({ regressionTolerance: '0' }).regressionTolerance).toBe(0);
+    expect(parse({ regressionTolerance: '100%' }).regressionTolerance).toBe(1);
+  });
+
+  it('reads --baseline-runs, and defaults to 10 % over 7 runs when the flags are not given', () => {
+    expect(parse({ baselineRuns: '1' }).baselineRuns).toBe(1);
+    expect(parse({ baselineRuns: '100' }).baselineRuns).toBe(100);
+    expect(parse({})).toMatchObject({ regressionTolerance: 0.1, baselineRuns: 7 });
+    expect(parse({ regressionTolerance: RUN_DEFAULTS.regressionTolerance, baselineRuns: RUN_DEFAULTS.baselineRuns })).toMatchObject({
+      regressionTolerance: 0.1,
+      baselineRuns: 7,
+    });
   });
 
   it('refuses a malformed header without echoing its value', () => {

@@ -4,6 +4,7 @@
  * allowed; header values and URL credentials are never echoed back.
  */
 import { z } from 'zod';
+import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../../functions/engine/baseline.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { DEFAULT_SHARD_SIZE } from '../../functions/engine/plan.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
@@ -22,8 +23,13 @@ export const RUN_DEFAULTS = {
   tolerance: '0',
   maxConnections: '2000',
   shardSize: String(DEFAULT_SHARD_SIZE),
+  regressionTolerance: `${DEFAULT_REGRESSION_TOLERANCE * 100}%`,
+  baselineRuns: String(DEFAULT_BASELINE_RUNS),
   store: '.ws-ceiling',
 } as const;
+
+/** Most earlier runs `--baseline-runs` may ask the median of. */
+export const MAX_BASELINE_RUNS = 100;
 
 /** Highest value `--max-connections` accepts: one machine cannot honestly hold more. */
 export const HARD_MAX_CONNECTIONS = 100_000;
@@ -52,6 +58,9 @@ export interface RawRunFlags {
   minCeiling?: string;
   shardSize: string;
   continueAfterFailure?: boolean;
+  /** Percent, e.g. `10` or `10%`; RUN_DEFAULTS when not given. */
+  regressionTolerance?: string;
+  baselineRuns?: string;
 }
 
 const FLAG_NAMES: Record<string, string> = {
@@ -74,6 +83,8 @@ const FLAG_NAMES: Record<string, string> = {
   maxConnections: '--max-connections',
   minCeiling: '--min-ceiling',
   shardSize: '--shard-size',
+  regressionTolerance: '--regression-tolerance',
+  baselineRuns: '--baseline-runs',
 };
 
 const wholeNumber = (min: number, max: number) =>
@@ -129,6 +140,17 @@ const tolerance = z.string().transform((text, context): Tolerance => {
   return match[2] === '%' ? { kind: 'percent', value } : { kind: 'count', value };
 });
 
+/** A percentage from 0 to 100, `%` optional, as a fraction (`10%` → 0.1). */
+const percentFraction = z.string().transform((text, context) => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(text);
+  const value = match ? Number(match[1]) : Number.NaN;
+  if (!match || value > 100) {
+    context.addIssue({ code: 'custom', message: `must be a percentage from 0 to 100 (e.g. 10 or 12.5%), got "${text}"` });
+    return z.NEVER;
+  }
+  return value / 100;
+});
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headers = z.array(z.string()).transform((entries, context) => {
   const parsed: Record<string, string> = {};
@@ -176,6 +198,8 @@ const rawFlagsSchema = z.object({
   minCeiling: wholeNumber(1, HARD_MAX_CONNECTIONS).optional(),
   shardSize: wholeNumber(1, 1000),
   continueAfterFailure: z.boolean().optional(),
+  regressionTolerance: percentFraction.default(DEFAULT_REGRESSION_TOLERANCE),
+  baselineRuns: wholeNumber(1, MAX_BASELINE_RUNS).default(DEFAULT_BASELINE_RUNS),
 });
 
 /** Validates the run flags against a target URL and returns the settings, or throws InvalidInputError. */
@@ -214,8 +238,8 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
     maxConnections: flags.maxConnections,
     shardSize: flags.shardSize,
     stopAtFirstFailingStage: !flags.continueAfterFailure,
-    regressionTolerance: 0.1,
-    baselineRuns: 7,
+    regressionTolerance: flags.regressionTolerance,
+    baselineRuns: flags.baselineRuns,
     ...(flags.minCeiling !== undefined ? { minCeiling: flags.minCeiling } : {}),
   };
 }

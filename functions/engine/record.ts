@@ -1,14 +1,27 @@
 /**
  * The record step: merges the shards' results into one RunResult (identity,
- * secret-free settings, analysis) and writes it once to the run store. The
- * same function serves the local CLI and, later, the deployed record Lambda.
+ * secret-free settings, analysis), judges it against the target's earlier
+ * runs (baseline and regression), writes it once to the run store and then
+ * publishes its metrics. The same function serves the local CLI and the
+ * deployed record Lambda.
  */
 import { createHash } from 'node:crypto';
 import { analyzeRun } from './analysis.js';
+import { judgeAgainstHistory } from './baseline.js';
+import type { MetricsSink } from './metrics-sink.js';
 import { redactUrl } from './redact.js';
+import { runDatapoints } from './run-metrics.js';
 import type { PutRunOutcome, RunStore } from './run-store.js';
 import type { ProbePlan, ProbeSettings, PublicSettings, RunResult, ShardResult } from './types.js';
 import { PROBE_VERSION } from './version.js';
+
+/**
+ * Earlier runs read per baseline run wanted: failed, inconclusive and
+ * differently configured runs are interleaved with the comparable ones.
+ */
+const HISTORY_RUNS_PER_BASELINE_RUN = 4;
+/** Fewest earlier runs read, whatever the baseline size. */
+const MIN_HISTORY_RUNS = 20;
 
 /** Everything the record step merges. */
 export interface RecordInput {
@@ -21,17 +34,80 @@ export interface RecordInput {
   finishedAt: number;
 }
 
-/** A recorded run and whether this call wrote it or found it already written. */
+/** What happened to a run's metrics: published, failed (logged, the run is still stored) or skipped (no sink). */
+export type MetricsOutcome = 'published' | 'failed' | 'skipped';
+
+/** A recorded run, whether this call wrote it or found it already written, and what became of its metrics. */
 export interface RecordedRun {
   run: RunResult;
   stored: PutRunOutcome;
+  metrics: MetricsOutcome;
 }
 
-/** Analyses the run and writes it to the store (idempotent on the run id). */
-export async function recordRun(input: RecordInput, deps: { store: RunStore }): Promise<RecordedRun> {
-  const run = buildRunResult(input);
-  const stored = await deps.store.putRun(run);
-  return { run, stored };
+/** Where the record step reads and writes. */
+export interface RecordDependencies {
+  store: RunStore;
+  /** Where the run's datapoints go; none (the local CLI) skips publishing. */
+  metrics?: MetricsSink;
+  /** Structured log of what went wrong (default: one JSON line on stderr). Entries hold no secret. */
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+/**
+ * Records a finished run, in this order:
+ * 1. builds the run (analysis, secret-free settings);
+ * 2. reads the target's latest runs and sets the baseline and the verdict
+ *    against it (see baseline.ts);
+ * 3. writes the item, once per run id: a repeat finds it and is a `duplicate`;
+ * 4. then publishes the run's datapoints, if a sink is given. A publishing
+ *    failure is logged and reported as `metrics: 'failed'`; it never throws
+ *    and never loses the item, which is already written.
+ *
+ * A `duplicate` still publishes: a repeat is a retried record step, and the
+ * first try may have written the item and then died (timeout, crash, a
+ * CloudWatch failure) before its metrics went out, so without them the
+ * "probe did not run" alarm would page for a run that happened. The repeat
+ * publishes the stored run's figures at the same timestamp (`startedAt`), so
+ * Minimum, Maximum and Average of each metric are unchanged if the first try
+ * had published too. When the stored run is among the history read, it is
+ * the one returned and published.
+ */
+export async function recordRun(input: RecordInput, deps: RecordDependencies): Promise<RecordedRun> {
+  const measured = buildRunResult(input);
+  const history = await deps.store.latestRuns(measured.targetId, historyLimit(input.settings.baselineRuns));
+  const judged = judgeAgainstHistory(measured, history, input.settings);
+  const stored = await deps.store.putRun(judged);
+  const run = stored === 'duplicate' ? (history.find((earlier) => earlier.runId === judged.runId) ?? judged) : judged;
+  const metrics = deps.metrics ? await publishRunMetrics(run, deps.metrics, deps.log ?? logToStderr) : 'skipped';
+  return { run, stored, metrics };
+}
+
+/** How many of a target's latest runs the record step reads to find `baselineRuns` comparable ones. */
+export function historyLimit(baselineRuns: number): number {
+  return Math.max(MIN_HISTORY_RUNS, baselineRuns * HISTORY_RUNS_PER_BASELINE_RUN);
+}
+
+/** Publishes the run's datapoints; a failure is logged (its message, no secret) and returned as `failed`. */
+async function publishRunMetrics(run: RunResult, sink: MetricsSink, log: (entry: Record<string, unknown>) => void): Promise<MetricsOutcome> {
+  try {
+    await sink.publish(runDatapoints(run));
+    return 'published';
+  } catch (error) {
+    log({
+      level: 'error',
+      message: 'metrics not published; the run is stored',
+      runId: run.runId,
+      targetId: run.targetId,
+      region: run.region,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    return 'failed';
+  }
+}
+
+/** The default log: one JSON line on stderr. */
+function logToStderr(entry: Record<string, unknown>): void {
+  console.error(JSON.stringify(entry));
 }
 
 /** The RunResult of a finished run: pure, holds no secret. */
@@ -55,7 +131,7 @@ export function buildRunResult(input: RecordInput): RunResult {
     startedAt: new Date(plan.startAt).toISOString(),
     finishedAt: new Date(input.finishedAt).toISOString(),
     probeVersion: PROBE_VERSION,
-    configHash: configHash(url, shown),
+    configHash: configHash(shown),
     ...analysis,
     settings: shown,
     baseline: null,
@@ -87,7 +163,15 @@ export function publicSettings(settings: ProbeSettings, plan: ProbePlan): Public
   };
 }
 
-/** A short stable hash of what makes runs comparable: the redacted URL and the public settings. */
-export function configHash(url: string, settings: PublicSettings): string {
-  return createHash('sha256').update(JSON.stringify({ url, settings })).digest('hex').slice(0, 16);
+/**
+ * A short stable hash of what makes runs of one target comparable: the public
+ * settings that shape the measurement. The URL is left out because the target
+ * id names the endpoint (and a simulator's port changes on every run). The floor (`minCeiling`) and
+ * the safety cap (`maxConnections`) judge or guard a run without changing it,
+ * and the regression tolerance and baseline size are not settings of the run
+ * at all, so changing any of them keeps the baseline.
+ */
+export function configHash(settings: PublicSettings): string {
+  const { minCeiling: _floor, maxConnections: _cap, ...measured } = settings;
+  return createHash('sha256').update(JSON.stringify(measured)).digest('hex').slice(0, 16);
 }

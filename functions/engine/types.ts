@@ -335,7 +335,7 @@ export interface RunResult {
   startedAt: string;
   finishedAt: string;
   probeVersion: string;
-  /** Hash of the public settings: runs with equal hashes are comparable. */
+  /** Hash of the public settings that shape the measurement (not the URL, floor, safety cap or regression flags): runs of a target with equal hashes are comparable. */
   configHash: string;
   verdict: Verdict;
   /** Why the verdict is what it is, in plain words. */
