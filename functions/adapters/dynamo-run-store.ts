@@ -27,6 +27,8 @@ const SECONDS_PER_DAY = 86_400;
 const MARSHALL_OPTIONS = { removeUndefinedValues: true, convertClassInstanceToMap: false } as const;
 /** Reads fetch only the stored run, not the top-level copies. */
 const RUN_PROJECTION = { ProjectionExpression: '#run', ExpressionAttributeNames: { '#run': 'run' } } as const;
+/** How every run item's sort key begins; other items in the table (stop requests) do not. */
+const RUN_SORT_KEY_PREFIX = 'RUN#';
 /** Longest wait for a created table to become ACTIVE, in seconds. */
 const TABLE_ACTIVE_TIMEOUT_SECONDS = 60;
 
@@ -52,7 +54,7 @@ export interface DynamoRunStoreOptions {
 
 /** The primary key of a run's item: `pk = TARGET#<targetId>`, `sk = RUN#<startedAt>#<runId>`. */
 export function runItemKey(run: Pick<RunResult, 'targetId' | 'startedAt' | 'runId'>): { pk: string; sk: string } {
-  return { pk: partitionKey(run.targetId), sk: `RUN#${run.startedAt}#${run.runId}` };
+  return { pk: partitionKey(run.targetId), sk: `${RUN_SORT_KEY_PREFIX}${run.startedAt}#${run.runId}` };
 }
 
 /** {@link RunStore} on a DynamoDB table keyed by `pk` (string) and `sk` (string). */
@@ -110,15 +112,24 @@ export class DynamoRunStore implements RunStore {
 
   /**
    * The newest `limit` runs of every target, newest first. This scans the
-   * whole table and sorts in memory: fine for the local store and small
-   * tables, not for a large deployed table.
+   * whole table (skipping items that are not runs) and sorts in memory:
+   * fine for the local store and small tables, not for a large deployed table.
    */
   async recentRuns(limit: number): Promise<RunResult[]> {
     if (limit < 1) return [];
     const runs = await this.#attempt('scan the recent runs', () =>
       collectRuns(
         (startKey) =>
-          this.#client.send(new ScanCommand({ TableName: this.#tableName, ExclusiveStartKey: startKey, ...RUN_PROJECTION })),
+          this.#client.send(
+            new ScanCommand({
+              TableName: this.#tableName,
+              ExclusiveStartKey: startKey,
+              // The table also holds other items (stop requests): only run items count.
+              FilterExpression: 'begins_with(sk, :run)',
+              ExpressionAttributeValues: { ':run': { S: RUN_SORT_KEY_PREFIX } },
+              ...RUN_PROJECTION,
+            }),
+          ),
         Number.POSITIVE_INFINITY,
       ),
     );

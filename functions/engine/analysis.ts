@@ -62,7 +62,8 @@ export function analyzeRun(input: AnalysisInput): RunAnalysis {
   const aborted = input.shards.find((shard) => shard.aborted)?.aborted;
   const probeFailure = findProbeFailure(aborted, events, loopDelay, timeline, input.url);
   if (probeFailure === 'interrupted') {
-    return { ...common, ...noCeiling('inconclusive', 'The run was stopped before it finished.', null) };
+    const reason = `The run was stopped before it finished (${aborted?.message}).`;
+    return { ...common, ...noCeiling('inconclusive', reason, null) };
   }
   if (probeFailure) {
     const verdict = probeFailure.factor.kind === 'probe-limited' ? 'inconclusive' : 'failed';

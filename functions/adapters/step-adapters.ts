@@ -1,0 +1,59 @@
+/**
+ * The AWS side of the deployed steps, assembled from a function's
+ * environment: the SDK clients (region and credentials from the Lambda
+ * environment) and the adapters over them that the worker and record steps
+ * take as collaborators. The handlers call these once per cold start.
+ */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretReader } from '../config/target-settings.js';
+import type { RecordEnvironment, WorkerEnvironment } from '../engine/function-environment.js';
+import type { MetricsSink } from '../engine/metrics-sink.js';
+import type { RunStore } from '../engine/run-store.js';
+import type { ShardResultStore } from '../engine/shard-results.js';
+import type { StopRequests } from '../engine/stop-requests.js';
+import { CloudWatchMetricsSink } from './cloudwatch-metrics-sink.js';
+import { DynamoRunStore } from './dynamo-run-store.js';
+import { DynamoStopRequests } from './dynamo-stop-requests.js';
+import { S3ShardResults } from './s3-shard-results.js';
+import { SecretsManagerSecrets } from './secrets-manager-secrets.js';
+
+/**
+ * Bounds on a stop-request poll, so a slow answer never holds a worker past
+ * its own stop: one retry, and a request abandoned after 2 s.
+ */
+const STOP_POLL_CLIENT = { maxAttempts: 2, requestHandler: { requestTimeout: 2000 } } as const;
+
+/** What a worker step works with. */
+export interface WorkerAdapters {
+  shardResults: ShardResultStore;
+  stopRequests: StopRequests;
+  readSecret: SecretReader;
+}
+
+/** What the record step works with. */
+export interface RecordAdapters {
+  shardResults: ShardResultStore;
+  store: RunStore;
+  metrics: MetricsSink;
+}
+
+/** The worker's adapters: shard results on S3, stop requests in the runs table, secrets from Secrets Manager. */
+export function createWorkerAdapters(environment: WorkerEnvironment): WorkerAdapters {
+  return {
+    shardResults: new S3ShardResults({ client: new S3Client({}), bucket: environment.shardResultsBucket }),
+    stopRequests: new DynamoStopRequests({ client: new DynamoDBClient(STOP_POLL_CLIENT), tableName: environment.runsTable }),
+    readSecret: new SecretsManagerSecrets({ client: new SecretsManagerClient({}) }).readSecret,
+  };
+}
+
+/** The record step's adapters: shard results on S3, the runs table, CloudWatch metrics. */
+export function createRecordAdapters(environment: RecordEnvironment): RecordAdapters {
+  return {
+    shardResults: new S3ShardResults({ client: new S3Client({}), bucket: environment.shardResultsBucket }),
+    store: new DynamoRunStore({ client: new DynamoDBClient({}), tableName: environment.runsTable }),
+    metrics: new CloudWatchMetricsSink({ client: new CloudWatchClient({}) }),
+  };
+}

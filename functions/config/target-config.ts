@@ -1,0 +1,437 @@
+/**
+ * The ws-ceiling config file: one zod schema that validates every target and
+ * fills every default, used at synth time (the CDK app), by `ws-ceiling
+ * config check` and by the plan step (which re-validates one target). A bad
+ * file is refused with an InvalidInputError whose field is the path of the
+ * bad field (e.g. `targets[1].plan.holdSeconds`) and whose message says what
+ * is allowed. Header values are never echoed back, and neither are URLs.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../engine/baseline.js';
+import { InvalidInputError } from '../engine/errors.js';
+import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../engine/limits.js';
+import { DEFAULT_SHARD_SIZE } from '../engine/plan.js';
+import type { HeaderValue, OnCallEndpoint, PlanConfig, TargetConfig, WsCeilingConfig } from './config-types.js';
+import { parseCron } from './cron-schedule.js';
+import {
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  planSeconds,
+  WORKER_CLOSE_GRACE_SECONDS,
+  WORKER_START_DELAY_SECONDS,
+  WORKER_STOP_MARGIN_MS,
+  workerTimeoutSeconds,
+} from './worker-budget.js';
+
+/** A target id: used in resource names, metric dimensions and the runs table key. */
+export const TARGET_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,47}$/;
+
+/** An AWS region name such as `eu-west-1` or `us-gov-west-1`. */
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The stage range used when a plan gives neither `stages` nor all of start/step/max (as `ws-ceiling run`). */
+const DEFAULT_RANGE = { start: 50, step: 50, max: 500 } as const;
+/** Most connections one worker Lambda opens: a Lambda has 1,024 file descriptors (the plan step's default shard). */
+const MAX_DEPLOYED_SHARD_SIZE = DEFAULT_SHARD_SIZE;
+
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Visible ASCII, space, tab and obs-text: what an HTTP header value may hold. */
+const HEADER_TEXT = /^[\t\x20-\x7e\x80-\xff]*$/;
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+
+/** An error message for a field: what is allowed, with the value given unless `showInput` is false (secrets, URLs). */
+function allowed(text: string, showInput = true): { error: (issue: { input?: unknown }) => string } {
+  return {
+    error: (issue) =>
+      issue.input === undefined ? `is required: ${text}` : `must be ${text}${showInput ? `, got ${shown(issue.input)}` : ''}`,
+  };
+}
+
+/** A short rendering of a value given in the file. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * A JSON object with exactly these fields: an unknown field is refused with
+ * the allowed ones listed. A value that is not an object is not echoed (it
+ * could be a URL with credentials put in the wrong place).
+ */
+function strictObject<const Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string) {
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `is not a field here; allowed: ${Object.keys(shape).join(', ')}`
+        : allowed(what, false).error(issue),
+  });
+}
+
+const wholeNumber = (min: number, max: number) => {
+  const message = allowed(`a whole number from ${min} to ${max}`);
+  return z.number(message).int(message).min(min, message).max(max, message);
+};
+
+const decimal = (min: number, max: number, unit: string) => {
+  const message = allowed(`a number of ${unit} from ${min} to ${max}`);
+  return z.number(message).min(min, message).max(max, message);
+};
+
+const flag = z.boolean(allowed('true or false'));
+
+/** A text that must match `pattern`; `what` says what is allowed. */
+const matching = (pattern: RegExp, what: string, showInput = true) => z.string(allowed(what, showInput)).regex(pattern, allowed(what, showInput));
+
+/** A list without repeats; `what` names one element in the error. */
+const uniqueList = <Element extends z.ZodType>(element: Element, what: string) =>
+  z.array(element, allowed(`a list of ${what}`, false)).superRefine((list, context) => {
+    list.forEach((item, index) => {
+      if (list.indexOf(item) !== index) context.addIssue({ code: 'custom', path: [index], message: `repeats ${shown(item)}; each ${what} may appear once` });
+    });
+  });
+
+const targetId = matching(TARGET_ID_PATTERN, '1 to 48 lower-case letters, digits or "-", starting with a letter or digit (e.g. chat-prod)');
+const region = matching(AWS_REGION_PATTERN, 'an AWS region name such as eu-west-1');
+const hostName = matching(HOST_NAME, 'a lower-case host name such as chat.example.com (no scheme, port or path)');
+
+const targetUrl = z.string(allowed('a ws:// or wss:// URL such as wss://chat.example.com/socket', false)).superRefine((text, context) => {
+  const problem = urlProblem(text, ['ws:', 'wss:'], 'ws:// or wss://');
+  if (problem) context.addIssue({ code: 'custom', message: `${problem}; credentials go in headers, as secret references` });
+});
+
+const httpsUrl = z.string(allowed('an https:// URL', false)).superRefine((text, context) => {
+  const problem = urlProblem(text, ['https:'], 'https://');
+  if (problem) context.addIssue({ code: 'custom', message: problem });
+});
+
+const schedule = strictObject(
+  {
+    cron: z.string(allowed('an EventBridge Scheduler cron body such as "0 2 * * ? *"')).superRefine((cron, context) => {
+      const parsed = parseCron(cron);
+      if ('problem' in parsed) context.addIssue({ code: 'custom', message: `"${cron}" ${parsed.problem}` });
+    }),
+    timeZone: z.string(allowed('an IANA time zone such as Europe/Paris or UTC')).refine(isTimeZone, allowed('an IANA time zone such as Europe/Paris or UTC')),
+    expectedEveryHours: wholeNumber(1, 168).default(24),
+  },
+  '{"cron": "0 2 * * ? *", "timeZone": "UTC"}',
+);
+
+const secretReference = strictObject(
+  {
+    secretName: matching(SECRET_NAME, 'a Secrets Manager secret name (letters, digits and /_+=.@-, up to 512; not an ARN)'),
+    jsonKey: z.string(allowed('the key of a JSON secret')).min(1, allowed('a non-empty key of a JSON secret')).optional(),
+    prefix: matching(HEADER_TEXT, 'text without control characters such as line breaks', false).optional(),
+  },
+  'a secret reference {"secretName": "…", "jsonKey"?: "…", "prefix"?: "…"}',
+);
+
+const headerValue = z.union([matching(HEADER_TEXT, 'text without control characters such as line breaks', false), secretReference], {
+  error: () => 'must be a text value, or a secret reference {"secretName": "…", "jsonKey"?: "…", "prefix"?: "…"}',
+}) satisfies z.ZodType<HeaderValue>;
+
+const headers = z
+  .record(z.string().regex(HTTP_TOKEN), headerValue, {
+    error: (issue) =>
+      issue.code === 'invalid_key'
+        ? 'is not a valid header name: use letters, digits and !#$%&\'*+.^_`|~-'
+        : 'must be an object of header names to values or secret references',
+  })
+  .superRefine((entries, context) => {
+    const names = Object.keys(entries);
+    names.forEach((name, index) => {
+      const twin = names.findIndex((other) => other.toLowerCase() === name.toLowerCase());
+      if (twin !== index) context.addIssue({ code: 'custom', path: [name], message: `repeats header ${names[twin]} (header names ignore case)` });
+    });
+  });
+
+const heartbeatKinds = 'one of {"kind": "ping", "intervalSeconds"?: 20, "pongTimeoutSeconds"?: 10}, {"kind": "message", "payload": "…", "intervalSeconds"?: 20} or {"kind": "off"}';
+const heartbeat = z.discriminatedUnion(
+  'kind',
+  [
+    strictObject({ kind: z.literal('off') }, heartbeatKinds),
+    strictObject(
+      {
+        kind: z.literal('ping'),
+        intervalSeconds: decimal(0.1, 3600, 'seconds').default(20),
+        pongTimeoutSeconds: decimal(0.1, 600, 'seconds').default(10),
+      },
+      heartbeatKinds,
+    ),
+    strictObject(
+      {
+        kind: z.literal('message'),
+        intervalSeconds: decimal(0.1, 3600, 'seconds').default(20),
+        payload: z.string(allowed('the application message to send')).min(1, allowed('a non-empty application message')),
+      },
+      heartbeatKinds,
+    ),
+  ],
+  allowed(heartbeatKinds, false),
+);
+
+const toleranceKinds = 'a whole number of failures per stage (e.g. 2), a percentage of the stage target from 0% to 100% (e.g. "0.5%"), or {"kind": "count" | "percent", "value": …}';
+const tolerance = z.union(
+  [
+    wholeNumber(0, HARD_MAX_CONNECTIONS).transform((value) => ({ kind: 'count' as const, value })),
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?%$/)
+      .transform((text) => Number(text.slice(0, -1)))
+      .pipe(decimal(0, 100, 'percent'))
+      .transform((value) => ({ kind: 'percent' as const, value })),
+    z.discriminatedUnion('kind', [
+      strictObject({ kind: z.literal('count'), value: wholeNumber(0, HARD_MAX_CONNECTIONS) }, toleranceKinds),
+      strictObject({ kind: z.literal('percent'), value: decimal(0, 100, 'percent') }, toleranceKinds),
+    ]),
+  ],
+  allowed(toleranceKinds),
+);
+
+const onCallEndpoint = z.discriminatedUnion(
+  'kind',
+  [
+    strictObject({ kind: z.literal('email'), address: matching(EMAIL, 'an e-mail address such as oncall@example.com') }, 'an e-mail endpoint'),
+    strictObject({ kind: z.literal('https'), url: httpsUrl }, 'an https endpoint'),
+  ],
+  allowed('{"kind": "email", "address": "…"} or {"kind": "https", "url": "https://…"}', false),
+) satisfies z.ZodType<OnCallEndpoint>;
+
+const stage = wholeNumber(1, HARD_MAX_CONNECTIONS);
+const plan = strictObject(
+  {
+    stages: z.array(stage, allowed('a list of rising stage targets such as [50, 100, 150]')).min(1, allowed('a non-empty list of stage targets')).optional(),
+    start: stage.optional(),
+    step: stage.optional(),
+    max: stage.optional(),
+    holdSeconds: decimal(0.1, 86_400, 'seconds').default(60),
+    connectRate: decimal(0.1, HARD_MAX_RATE, 'new connections per second').default(50),
+    maxInFlight: wholeNumber(1, 10_000).default(100),
+    handshakeTimeoutSeconds: decimal(0.1, 300, 'seconds').default(10),
+    shardSize: wholeNumber(1, MAX_DEPLOYED_SHARD_SIZE).default(MAX_DEPLOYED_SHARD_SIZE),
+    maxConnections: wholeNumber(1, HARD_MAX_CONNECTIONS).default(2000),
+    stopAtFirstFailingStage: flag.default(true),
+  },
+  'a plan object',
+)
+  .transform((raw, context): PlanConfig => {
+    const { stages: given, start, step, max, ...rest } = raw;
+    if (given !== undefined && (start ?? step ?? max) !== undefined) {
+      context.addIssue({ code: 'custom', path: ['stages'], message: 'give either stages or start/step/max, not both' });
+      return z.NEVER;
+    }
+    const range = { start: start ?? DEFAULT_RANGE.start, step: step ?? DEFAULT_RANGE.step, max: max ?? DEFAULT_RANGE.max };
+    if (given === undefined && range.start > range.max) {
+      context.addIssue({ code: 'custom', path: ['start'], message: `${range.start} is above max ${range.max}` });
+      return z.NEVER;
+    }
+    const normalised = { stages: given ?? stagesFromRange(range), ...rest };
+    const problem = stagesProblem(normalised) ?? budgetProblem(normalised);
+    if (problem) {
+      context.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+      return z.NEVER;
+    }
+    return normalised;
+  })
+  .prefault({});
+
+const targetSchema = strictObject(
+  {
+    id: targetId,
+    url: targetUrl,
+    regions: uniqueList(region, 'region').min(1, allowed('a list of at least one AWS region such as ["eu-west-1"]')),
+    schedule,
+    enabled: flag.default(true),
+    headers: headers.default({}),
+    subprotocols: uniqueList(matching(HTTP_TOKEN, 'a subprotocol token of letters, digits or -'), 'subprotocol').default([]),
+    heartbeat: heartbeat.prefault({ kind: 'ping' }),
+    plan,
+    tolerance: tolerance.default({ kind: 'count', value: 0 }),
+    regressionTolerance: decimal(0, 1, 'a fraction (0.1 is 10 %)').default(DEFAULT_REGRESSION_TOLERANCE),
+    baselineRuns: wholeNumber(1, MAX_BASELINE_RUNS).default(DEFAULT_BASELINE_RUNS),
+    floor: wholeNumber(1, HARD_MAX_CONNECTIONS).optional(),
+    workerMemoryMb: wholeNumber(128, 10_240).default(512),
+  },
+  'a target object with id, url, regions and schedule',
+)
+  .transform((target, context) => {
+    const max = target.plan.stages[target.plan.stages.length - 1] ?? 0;
+    if (target.floor !== undefined && target.floor > max) {
+      context.addIssue({ code: 'custom', path: ['floor'], message: `${target.floor} is above the plan's last stage ${max}, so no run could prove it; raise the plan or lower the floor` });
+    }
+    return target;
+  }) satisfies z.ZodType<TargetConfig>;
+
+const configSchema = strictObject(
+  {
+    allowedHosts: uniqueList(hostName, 'host').min(1, allowed('a list of at least one host name such as ["chat.example.com"]')),
+    onCall: z.array(onCallEndpoint, allowed('a list of on-call endpoints', false)).default([]),
+    targets: z.array(targetSchema, allowed('a list of targets', false)).min(1, allowed('a list of at least one target', false)),
+  },
+  'a config object with allowedHosts, onCall and targets',
+).transform((config, context) => {
+  const ids = config.targets.map((target) => target.id);
+  config.targets.forEach((target, index) => {
+    if (ids.indexOf(target.id) !== index) {
+      context.addIssue({ code: 'custom', path: ['targets', index, 'id'], message: `repeats "${target.id}"; each target id may appear once` });
+    }
+    const host = new URL(target.url).hostname;
+    if (!config.allowedHosts.includes(host)) {
+      context.addIssue({ code: 'custom', path: ['targets', index, 'url'], message: `host ${host} is not in allowedHosts (${config.allowedHosts.join(', ')}); add it there on purpose` });
+    }
+  });
+  return config;
+}) satisfies z.ZodType<WsCeilingConfig>;
+
+/** True when `A` and `B` are assignable both ways: the same type. */
+type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Fails to compile unless `Condition` is `true`. */
+type Assert<Condition extends true> = Condition;
+/** Compile-time proof that the schemas produce exactly the types of config-types.ts, no field more or less. */
+type SchemaOutputsMatchConfigTypes = [
+  Assert<SameType<z.output<typeof configSchema>, WsCeilingConfig>>,
+  Assert<SameType<z.output<typeof targetSchema>, TargetConfig>>,
+];
+
+/**
+ * Validates a parsed config file and fills every default. `source` names
+ * where it came from (a file path) in the error. Throws InvalidInputError
+ * naming the first bad field, e.g. `targets[1].plan.holdSeconds`.
+ */
+export function parseConfig(value: unknown, source: string): WsCeilingConfig {
+  return parseWith(configSchema, value, source, 'config');
+}
+
+/**
+ * Reads and validates a JSON config file, synchronously (the CDK app calls
+ * it while it builds the stacks). An unreadable file or bad JSON throws
+ * InvalidInputError naming the file.
+ */
+export function loadConfigFile(path: string): WsCeilingConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InvalidInputError(path, `cannot read the config file (${error instanceof Error ? error.message : String(error)})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidInputError(path, `is not valid JSON: ${jsonErrorAt(text, error)}`);
+  }
+  return parseConfig(value, path);
+}
+
+/**
+ * Validates one target, as the plan step does with the target of a run
+ * request. It accepts the schema's own output (a normalised target), so a
+ * target that passed {@link parseConfig} passes again unchanged. The
+ * allowlist is not checked here: the stack does that with its own list.
+ */
+export function parseTargetConfig(value: unknown, source: string): TargetConfig {
+  return parseWith(targetSchema, value, source, 'target');
+}
+
+/** The config with only the targets probed from `region` (the stack of that region). */
+export function configForRegion(config: WsCeilingConfig, region: string): WsCeilingConfig {
+  if (!AWS_REGION_PATTERN.test(region)) throw new InvalidInputError('region', `must be an AWS region name such as eu-west-1, got ${shown(region)}`);
+  return { ...config, targets: config.targets.filter((target) => target.regions.includes(region)) };
+}
+
+/** Runs a schema and turns its first issue into an InvalidInputError naming the field path. */
+function parseWith<Output>(schema: z.ZodType<Output>, value: unknown, source: string, root: string): Output {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  if (!issue) throw new InvalidInputError(root, `is not valid (${source})`);
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, ...issue.keys.slice(0, 1)] : issue.path;
+  throw new InvalidInputError(fieldPath(path) || root, `${issue.message} (in ${source})`);
+}
+
+/** `targets[1].plan.holdSeconds` from `['targets', 1, 'plan', 'holdSeconds']`. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, index) => {
+      if (typeof key === 'number') return `[${key}]`;
+      const name = String(key);
+      if (!/^[A-Za-z_$][\w$-]*$/.test(name)) return `[${JSON.stringify(name)}]`;
+      return index === 0 ? name : `.${name}`;
+    })
+    .join('');
+}
+
+/** The problem with a URL: not a URL, the wrong scheme, or user-info in it. Never quotes the URL. */
+function urlProblem(text: string, protocols: readonly string[], schemes: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `must be a ${schemes} URL (this is not a URL)`;
+  }
+  if (!protocols.includes(url.protocol)) return `must be a ${schemes} URL, got ${url.protocol}//`;
+  if (url.username || url.password) return 'must not hold a user name or password';
+  return undefined;
+}
+
+/** True for a time zone name the runtime knows, e.g. `Europe/Paris`, `UTC`. */
+function isTimeZone(name: string): boolean {
+  if (!TIME_ZONE_NAME.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The stages of a start/step/max range: start, start + step, … and always max last (as `ws-ceiling run`). */
+function stagesFromRange({ start, step, max }: { start: number; step: number; max: number }): number[] {
+  const stages: number[] = [];
+  for (let target = start; target < max; target += step) stages.push(target);
+  stages.push(max);
+  return stages;
+}
+
+/** A plan whose stages do not rise, or go past `maxConnections`. */
+function stagesProblem(plan: PlanConfig): { field: string; message: string } | undefined {
+  const falling = plan.stages.findIndex((target, index) => index > 0 && target <= (plan.stages[index - 1] ?? 0));
+  if (falling > 0) {
+    return { field: 'stages', message: `must rise: ${plan.stages[falling]} follows ${plan.stages[falling - 1]} in [${plan.stages.join(', ')}]` };
+  }
+  const max = plan.stages[plan.stages.length - 1] ?? 0;
+  if (max > plan.maxConnections) {
+    return { field: 'stages', message: `go up to ${max} connections, above maxConnections ${plan.maxConnections}; raise maxConnections on purpose or plan fewer` };
+  }
+  return undefined;
+}
+
+/** A plan one worker Lambda cannot run within Lambda's 15-minute limit. */
+function budgetProblem(plan: PlanConfig): { field: string; message: string } | undefined {
+  const timeout = workerTimeoutSeconds(plan);
+  if (timeout <= LAMBDA_MAX_TIMEOUT_SECONDS) return undefined;
+  const overhead = WORKER_START_DELAY_SECONDS + WORKER_CLOSE_GRACE_SECONDS + WORKER_STOP_MARGIN_MS / 1000;
+  return {
+    field: 'holdSeconds',
+    message:
+      `makes the plan too long for one worker Lambda run: ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'} held ${plan.holdSeconds} s take ${Math.ceil(planSeconds(plan))} s, ` +
+      `and with ${overhead} s for start, close and upload a worker needs ${timeout} s, above Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s; ` +
+      `keep the plan to ${LAMBDA_MAX_TIMEOUT_SECONDS - overhead} s or less with fewer stages or a shorter holdSeconds`,
+  };
+}
+
+/**
+ * A JSON.parse error in words: with the line and column when the message
+ * gives a position, and without the copy of the file's text some messages carry.
+ */
+function jsonErrorAt(text: string, error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).replace(/, ".*" is not valid JSON$/s, '');
+  const position = /^(.*) in JSON at position (\d+)/s.exec(message);
+  if (!position) return message;
+  const before = text.slice(0, Number(position[2]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `${position[1]} at line ${line}, column ${column}`;
+}

@@ -1,0 +1,40 @@
+/**
+ * The worker Lambda: runs one shard of a deployed run (one item of the
+ * worker map). Wrapped once with middy, whose abort signal fires
+ * `WORKER_STOP_MARGIN_MS` before the Lambda deadline: the worker step then
+ * stops opening, closes with 1000, writes its records to S3 and returns,
+ * all inside that margin. Adapters are built once per cold start.
+ */
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { createWorkerAdapters } from '../adapters/step-adapters.js';
+import { WORKER_STOP_MARGIN_MS } from '../config/worker-budget.js';
+import { readWorkerEnvironment } from '../engine/function-environment.js';
+import type { ShardTask, WorkerOutput } from '../engine/step-payloads.js';
+import { workerStep } from '../engine/worker-step.js';
+import { oncePerColdStart } from './cold-start.js';
+import { createLogger } from './log.js';
+
+const setup = oncePerColdStart(() => {
+  const environment = readWorkerEnvironment(process.env);
+  return { allowedHosts: environment.allowedHosts, ...createWorkerAdapters(environment) };
+});
+
+/**
+ * Runs the shard of `task` and returns where its records are.
+ *
+ * middy races the handler against its early timeout and, by default, answers
+ * with a TimeoutError the moment the signal fires, which would drop the
+ * records. Here the early-timeout response never settles, so the signal only
+ * tells the worker to stop, and the answer is the worker's own output.
+ */
+export const handler = middy(
+  async (task: ShardTask, context: Context, { signal }: { signal: AbortSignal }): Promise<WorkerOutput> =>
+    workerStep(task, {
+      ...setup(),
+      deadline: signal,
+      stopMarginMs: WORKER_STOP_MARGIN_MS,
+      log: createLogger({ step: 'worker', requestId: context.awsRequestId }),
+    }),
+  { timeoutEarlyInMillis: WORKER_STOP_MARGIN_MS, timeoutEarlyResponse: () => new Promise<never>(() => undefined) },
+);
