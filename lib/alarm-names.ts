@@ -1,0 +1,16 @@
+/**
+ * Names of the per-target alarms. Every name starts with one prefix, which
+ * the alarm topic and its key use to let CloudWatch publish for these alarms
+ * and no others.
+ */
+
+/** Prefix of every ws-ceiling alarm name. */
+export const ALARM_NAME_PREFIX = 'ws-ceiling-';
+
+/** The three alarms of a target. */
+export type AlarmKind = 'regressed' | 'below-floor' | 'probe-failed';
+
+/** CloudWatch alarm name of one of a target's alarms, e.g. `ws-ceiling-chat-regressed`. */
+export function alarmName(targetId: string, kind: AlarmKind): string {
+  return `${ALARM_NAME_PREFIX}${targetId}-${kind}`;
+}

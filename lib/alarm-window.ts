@@ -1,0 +1,35 @@
+/**
+ * How the probe-failed alarm watches a target: the window in which a
+ * successful run is expected (`schedule.expectedEveryHours`) cut into
+ * CloudWatch alarm periods. CloudWatch allows a period of at most one day
+ * (a multiple of 60 s) and an evaluation range (period × periods) of at most
+ * seven days, so a window longer than a day is split into equal periods,
+ * each of which must breach (a failed run or no run) for the alarm to fire.
+ */
+
+/** Longest alarm period used: one day. */
+export const MAX_ALARM_PERIOD_SECONDS = 86_400;
+
+/** Longest evaluation range CloudWatch allows for periods of an hour or more: seven days. */
+export const MAX_EVALUATION_RANGE_SECONDS = 604_800;
+
+/** An alarm's period and how many periods it evaluates. */
+export interface AlarmWindow {
+  periodSeconds: number;
+  evaluationPeriods: number;
+}
+
+/**
+ * The period and evaluation periods covering `expectedEveryHours` (1 to 168):
+ * one period when it fits a day, otherwise the fewest equal periods of whole
+ * minutes, each at most a day.
+ */
+export function missingRunWindow(expectedEveryHours: number): AlarmWindow {
+  const seconds = expectedEveryHours * 3600;
+  if (!Number.isFinite(seconds) || expectedEveryHours < 1 || seconds > MAX_EVALUATION_RANGE_SECONDS) {
+    throw new RangeError(`schedule.expectedEveryHours must be from 1 to 168 hours, got ${expectedEveryHours}`);
+  }
+  const evaluationPeriods = Math.ceil(seconds / MAX_ALARM_PERIOD_SECONDS);
+  const periodSeconds = Math.ceil(seconds / evaluationPeriods / 60) * 60;
+  return { periodSeconds, evaluationPeriods };
+}

@@ -1,0 +1,125 @@
+/**
+ * The alarms of one target, all notifying the region's on-call topic (on
+ * ALARM and on OK), each telling on-call what it means and what to run next:
+ * - regressed: the ceiling fell under baseline × (1 − regression tolerance);
+ * - below floor: the ceiling fell under the declared floor (only with a floor);
+ * - probe failed: a run failed or was inconclusive, or no run reported within
+ *   `schedule.expectedEveryHours` (missing data breaches, so silence pages).
+ * The first two keep their state while no new run reports (a run is daily, not
+ * continuous), so they return to OK only when a later run is back in bounds.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import type { TargetConfig } from '../functions/config/config-types.js';
+import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
+import { alarmName } from './alarm-names.js';
+import { missingRunWindow } from './alarm-window.js';
+
+/** Period of the regression and floor alarms: one run's datapoints fall in one period. */
+export const RESULT_ALARM_PERIOD = Duration.hours(1);
+
+/** What a target's alarms need. */
+export interface ProbeAlarmsProps {
+  target: TargetConfig;
+  topic: ITopic;
+}
+
+/** A ws-ceiling metric of one target in this region. */
+export function targetMetric(scope: Construct, targetId: string, metricName: string, statistic: string, period: Duration): Metric {
+  return new Metric({
+    namespace: METRIC_NAMESPACE,
+    metricName,
+    dimensionsMap: { [DIMENSION.target]: targetId, [DIMENSION.region]: Stack.of(scope).region },
+    statistic,
+    period,
+  });
+}
+
+/** A target's regression, floor and probe-failed alarms. */
+export class ProbeAlarms extends Construct {
+  /** Ceiling under baseline × (1 − regression tolerance). */
+  readonly regressed: Alarm;
+  /** Ceiling under the floor; absent when the target declares none. */
+  readonly belowFloor?: Alarm;
+  /** A failed or inconclusive run, or no run in the expected window. */
+  readonly probeFailed: Alarm;
+
+  constructor(scope: Construct, id: string, props: ProbeAlarmsProps) {
+    super(scope, id);
+    const { target } = props;
+    const region = Stack.of(this).region;
+    const commands = nextCommands(target.id, region);
+    const ratio = 1 - target.regressionTolerance;
+
+    this.regressed = new Alarm(this, 'Regressed', {
+      alarmName: alarmName(target.id, 'regressed'),
+      alarmDescription:
+        `ws-ceiling: the WebSocket ceiling of ${target.id} probed from ${region} fell under ${round(ratio * 100)} % of its baseline ` +
+        `(the median of its last ${target.baselineRuns} completed runs): the endpoint now holds fewer concurrent connections than it did. ` +
+        `It returns to OK when a later run is back within tolerance. ${commands}`,
+      metric: targetMetric(this, target.id, METRIC.ceilingToBaseline, Stats.MINIMUM, RESULT_ALARM_PERIOD),
+      threshold: ratio,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.IGNORE,
+      actionsEnabled: target.enabled,
+    });
+
+    if (target.floor !== undefined) {
+      this.belowFloor = new Alarm(this, 'BelowFloor', {
+        alarmName: alarmName(target.id, 'below-floor'),
+        alarmDescription:
+          `ws-ceiling: the WebSocket ceiling of ${target.id} probed from ${region} is under its declared floor of ${target.floor} ` +
+          `concurrent connections (the pre-launch requirement). It returns to OK when a later run holds the floor. ${commands}`,
+        metric: targetMetric(this, target.id, METRIC.ceiling, Stats.MINIMUM, RESULT_ALARM_PERIOD),
+        threshold: target.floor,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.IGNORE,
+        actionsEnabled: target.enabled,
+      });
+    }
+
+    const window = missingRunWindow(target.schedule.expectedEveryHours);
+    this.probeFailed = new Alarm(this, 'ProbeFailed', {
+      alarmName: alarmName(target.id, 'probe-failed'),
+      alarmDescription:
+        `ws-ceiling: the probe of ${target.id} from ${region} did not succeed: a run failed (config error, unreachable) or was inconclusive ` +
+        `(probe-limited, a worker failed or timed out), or no run reported in ${target.schedule.expectedEveryHours} h. ` +
+        `The ceiling is unknown, not low. Read the run's reason, fix the probe or the target, then run it again. ${commands}`,
+      metric: targetMetric(this, target.id, METRIC.probeSucceeded, Stats.MINIMUM, Duration.seconds(window.periodSeconds)),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: window.evaluationPeriods,
+      datapointsToAlarm: window.evaluationPeriods,
+      treatMissingData: TreatMissingData.BREACHING,
+      actionsEnabled: target.enabled,
+    });
+
+    for (const alarm of this.all) {
+      alarm.addAlarmAction(new SnsAction(props.topic));
+      alarm.addOkAction(new SnsAction(props.topic));
+    }
+  }
+
+  /** Every alarm of the target. */
+  get all(): Alarm[] {
+    return [this.regressed, ...(this.belowFloor ? [this.belowFloor] : []), this.probeFailed];
+  }
+}
+
+/** The commands on-call runs next, in every alarm description. */
+function nextCommands(targetId: string, region: string): string {
+  return (
+    `Next: \`ws-ceiling history --region ${region} --target-id ${targetId}\` (the runs, their cause and baseline), ` +
+    `\`ws-ceiling invoke --target-id ${targetId} --region ${region}\` (run again now and wait for the verdict), ` +
+    `\`ws-ceiling pause --target-id ${targetId} --region ${region}\` (stop the schedule while you investigate).`
+  );
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
+}

@@ -1,0 +1,128 @@
+/**
+ * The three functions of a deployed run and exactly what each may do:
+ * - plan (one per region): nothing beyond its logs;
+ * - worker (one per target): write its shard result under `runs/`, read stop
+ *   requests (`GetItem`, no write), read only the secrets its target's headers name;
+ * - record (one per region): read shard results, `PutItem`/`Query` on the runs
+ *   table, `PutMetricData` in the ws-ceiling namespace only.
+ */
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import type { TargetConfig } from '../functions/config/config-types.js';
+import { workerTimeoutSeconds } from '../functions/config/worker-budget.js';
+import { planVariables, recordVariables, workerVariables } from '../functions/engine/function-environment.js';
+import { METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
+import { ProbeFunction } from './probe-function.js';
+import { PLAN_TIMEOUT_SECONDS, RECORD_TIMEOUT_SECONDS } from './run-timeouts.js';
+import type { RunsTable } from './runs-table.js';
+import { SHARD_OBJECTS_WILDCARD, type ShardResultsBucket } from './shard-results-bucket.js';
+
+/** Plan function memory: it only validates and lays out the plan. */
+export const PLAN_MEMORY_MB = 256;
+
+/** Record function memory: it merges every shard's connection records. */
+export const RECORD_MEMORY_MB = 1024;
+
+/** The plan function of a region. */
+export class PlanFunction extends ProbeFunction {
+  constructor(scope: Construct, id: string, props: { allowedHosts: string[] }) {
+    super(scope, id, {
+      handler: 'plan-handler',
+      description: 'ws-ceiling plan step: validates the target, sets the synchronized start, splits into shards',
+      memorySize: PLAN_MEMORY_MB,
+      timeout: Duration.seconds(PLAN_TIMEOUT_SECONDS),
+      environment: planVariables({ allowedHosts: props.allowedHosts }),
+    });
+  }
+}
+
+/** What the record function works with. */
+export interface RecordFunctionProps {
+  table: RunsTable;
+  bucket: ShardResultsBucket;
+}
+
+/** The record function of a region. */
+export class RecordFunction extends ProbeFunction {
+  constructor(scope: Construct, id: string, props: RecordFunctionProps) {
+    super(scope, id, {
+      handler: 'record-handler',
+      description: 'ws-ceiling record step: merges shards, decides the verdict, writes the run once, publishes metrics',
+      memorySize: RECORD_MEMORY_MB,
+      timeout: Duration.seconds(RECORD_TIMEOUT_SECONDS),
+      environment: recordVariables({ shardResultsBucket: props.bucket.bucket.bucketName, runsTable: props.table.table.tableName }),
+    });
+    props.bucket.grantShardRead(this.role);
+    props.table.grantRunRecord(this.role);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        // PutMetricData has no resource-level permission: the namespace condition is the limit.
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+      }),
+    );
+    this.acknowledgeWildcards([
+      SHARD_OBJECTS_WILDCARD,
+      {
+        matches: (resource) => resource === '*',
+        reason: `cloudwatch:PutMetricData supports no resource-level permission; the statement is limited by the condition cloudwatch:namespace = ${METRIC_NAMESPACE}`,
+      },
+    ]);
+  }
+}
+
+/** What a worker function works with. */
+export interface WorkerFunctionProps {
+  target: TargetConfig;
+  allowedHosts: string[];
+  table: RunsTable;
+  bucket: ShardResultsBucket;
+}
+
+/** The worker function of one target: memory from the config, timeout from the plan. */
+export class WorkerFunction extends ProbeFunction {
+  /** Secrets Manager secret names the worker may read (its target's secret headers). */
+  readonly secretNames: string[];
+
+  constructor(scope: Construct, id: string, props: WorkerFunctionProps) {
+    super(scope, id, {
+      handler: 'worker-handler',
+      description: `ws-ceiling worker of target ${props.target.id}: runs one shard of the ramp`,
+      memorySize: props.target.workerMemoryMb,
+      timeout: Duration.seconds(workerTimeoutSeconds(props.target.plan)),
+      environment: workerVariables({
+        allowedHosts: props.allowedHosts,
+        shardResultsBucket: props.bucket.bucket.bucketName,
+        runsTable: props.table.table.tableName,
+      }),
+    });
+    props.bucket.grantShardWrite(this.role);
+    props.table.grantStopRequestRead(this.role);
+    this.secretNames = secretNamesOf(props.target);
+    if (this.secretNames.length > 0) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: this.secretNames.map((name) => secretArnPattern(this, name)) }),
+      );
+    }
+    this.acknowledgeWildcards([SHARD_OBJECTS_WILDCARD]);
+  }
+}
+
+/** The distinct secret names a target's headers refer to, sorted. */
+export function secretNamesOf(target: TargetConfig): string[] {
+  const names = new Set<string>();
+  for (const value of Object.values(target.headers)) {
+    if (typeof value !== 'string') names.add(value.secretName);
+  }
+  return [...names].sort();
+}
+
+/**
+ * The ARN of a secret by name: Secrets Manager appends `-` and six random
+ * characters to a secret's name in its ARN, hence `-??????`.
+ */
+export function secretArnPattern(scope: Construct, secretName: string): string {
+  return Stack.of(scope).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${secretName}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+}

@@ -1,0 +1,198 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
+import { ALARM_NAME_PREFIX, alarmName } from '../lib/alarm-names.js';
+import { dashboardName } from '../lib/probe-dashboard.js';
+import type { RegionStack } from '../lib/region-stack.js';
+import { buildApp, logicalIdOf, resourcesOf, stackOf, TEST_ACCOUNT, TEST_REGION, removeAssemblies } from './support/cdk.js';
+
+let stack: RegionStack;
+let template: Template;
+
+beforeAll(() => {
+  stack = stackOf(buildApp());
+  template = Template.fromStack(stack);
+});
+
+afterAll(removeAssemblies);
+
+/** The synthesized properties of the alarm named `name`. */
+function alarm(name: string): Record<string, unknown> {
+  const found = resourcesOf(template, 'AWS::CloudWatch::Alarm').find(([, resource]) => resource.Properties.AlarmName === name);
+  if (!found) throw new Error(`no alarm ${name}`);
+  return found[1].Properties;
+}
+
+const dimensions = (targetId: string) => [
+  { Name: DIMENSION.region, Value: TEST_REGION },
+  { Name: DIMENSION.target, Value: targetId },
+];
+const topic = () => ({ Ref: logicalIdOf(stack.alarmTopic.topic) });
+
+describe('ProbeAlarms', () => {
+  it('gives each target a regression, a probe-failed and, with a floor only, a below-floor alarm', () => {
+    const names = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, resource]) => resource.Properties.AlarmName);
+    expect(names.sort()).toEqual([
+      'ws-ceiling-bulk-probe-failed',
+      'ws-ceiling-bulk-regressed',
+      'ws-ceiling-chat-below-floor',
+      'ws-ceiling-chat-probe-failed',
+      'ws-ceiling-chat-regressed',
+      'ws-ceiling-feed-probe-failed',
+      'ws-ceiling-feed-regressed',
+    ]);
+  });
+
+  it('alarms when the ceiling falls under baseline × (1 − regression tolerance), keeping its state between runs', () => {
+    expect(alarm(alarmName('chat', 'regressed'))).toMatchObject({
+      Namespace: METRIC_NAMESPACE,
+      MetricName: METRIC.ceilingToBaseline,
+      Dimensions: dimensions('chat'),
+      Statistic: 'Minimum',
+      Period: 3600,
+      EvaluationPeriods: 1,
+      Threshold: 0.85,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'ignore',
+    });
+    expect(alarm(alarmName('feed', 'regressed'))).toMatchObject({ MetricName: METRIC.ceilingToBaseline, Dimensions: dimensions('feed'), Threshold: 0.9 });
+  });
+
+  it('alarms when the ceiling falls under the declared floor', () => {
+    expect(alarm(alarmName('chat', 'below-floor'))).toMatchObject({
+      Namespace: METRIC_NAMESPACE,
+      MetricName: METRIC.ceiling,
+      Dimensions: dimensions('chat'),
+      Statistic: 'Minimum',
+      Period: 3600,
+      EvaluationPeriods: 1,
+      Threshold: 150,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'ignore',
+    });
+  });
+
+  it('alarms on a failed run or on no run in the expected window: missing data breaches', () => {
+    expect(alarm(alarmName('chat', 'probe-failed'))).toMatchObject({
+      Namespace: METRIC_NAMESPACE,
+      MetricName: METRIC.probeSucceeded,
+      Dimensions: dimensions('chat'),
+      Statistic: 'Minimum',
+      Period: 86_400,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    expect(alarm(alarmName('bulk', 'probe-failed'))).toMatchObject({ Period: 64_800, EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'breaching' });
+    expect(alarm(alarmName('feed', 'probe-failed'))).toMatchObject({ Period: 86_400, EvaluationPeriods: 7, DatapointsToAlarm: 7, TreatMissingData: 'breaching' });
+  });
+
+  it('notifies the on-call topic on ALARM and on OK', () => {
+    for (const [, resource] of resourcesOf(template, 'AWS::CloudWatch::Alarm')) {
+      expect(resource.Properties).toMatchObject({ AlarmActions: [topic()], OKActions: [topic()] });
+    }
+  });
+
+  it('keeps the actions of a disabled target off, so its silence does not page', () => {
+    expect(alarm(alarmName('chat', 'probe-failed')).ActionsEnabled).toBe(true);
+    expect(alarm(alarmName('feed', 'probe-failed')).ActionsEnabled).toBe(false);
+    expect(alarm(alarmName('feed', 'regressed')).ActionsEnabled).toBe(false);
+  });
+
+  it('tells on-call what the alarm means and which commands to run next', () => {
+    for (const [, resource] of resourcesOf(template, 'AWS::CloudWatch::Alarm')) {
+      const description = String(resource.Properties.AlarmDescription);
+      const id = String(resource.Properties.AlarmName).slice(ALARM_NAME_PREFIX.length).replace(/-(regressed|below-floor|probe-failed)$/, '');
+      expect(description).toContain(`ws-ceiling history --region ${TEST_REGION} --target-id ${id}`);
+      expect(description).toContain(`ws-ceiling invoke --target-id ${id} --region ${TEST_REGION}`);
+      expect(description.length).toBeLessThanOrEqual(1024);
+    }
+    expect(alarm(alarmName('chat', 'regressed')).AlarmDescription).toMatch(/fell under 85 % of its baseline \(the median of its last 7 completed runs\)/);
+    expect(alarm(alarmName('chat', 'below-floor')).AlarmDescription).toMatch(/under its declared floor of 150 concurrent connections/);
+    expect(alarm(alarmName('feed', 'probe-failed')).AlarmDescription).toMatch(/no run reported in 168 h\. The ceiling is unknown, not low/);
+  });
+});
+
+describe('alarmName', () => {
+  it('starts every alarm name with the prefix the topic lets CloudWatch publish for', () => {
+    expect(alarmName('chat-prod', 'below-floor')).toBe('ws-ceiling-chat-prod-below-floor');
+  });
+});
+
+describe('AlarmTopic', () => {
+  it('subscribes every on-call endpoint of the config', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 2);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: topic() });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://hooks.example.com/ws-ceiling', TopicArn: topic() });
+  });
+
+  it('is encrypted with its own rotating key and refuses publishers without TLS', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [logicalIdOf(stack.alarmTopic.key), 'Arn'] } });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+      },
+    });
+  });
+
+  it("lets CloudWatch publish and use the key only for this account's ws-ceiling alarms", () => {
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': TEST_ACCOUNT },
+      ArnLike: { 'aws:SourceArn': `arn:aws:cloudwatch:${TEST_REGION}:${TEST_ACCOUNT}:alarm:ws-ceiling-*` },
+    };
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Allow', Action: 'sns:Publish', Principal: { Service: 'cloudwatch.amazonaws.com' }, Resource: topic(), Condition: fromOurAlarms }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Resource: '*',
+            Condition: fromOurAlarms,
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('ProbeDashboard', () => {
+  /** The dashboard body, with every token written as `<token>`. */
+  function dashboardBody(): { start: string; widgets: Array<{ type: string; properties: Record<string, unknown> }> } {
+    const [, resource] = resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0] ?? [];
+    const [, parts] = (resource?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join(''));
+  }
+
+  it("shows each target's ceiling and drop onset over time, with its floor, and whether each run succeeded", () => {
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: dashboardName(TEST_REGION) });
+    const body = dashboardBody();
+    expect(body.start).toBe('-P30D');
+    const chatCeiling = body.widgets.find((widget) => widget.properties.title === 'chat: ceiling and drop onset (connections)');
+    expect(chatCeiling?.properties.metrics).toEqual([
+      [METRIC_NAMESPACE, METRIC.ceiling, 'Region', TEST_REGION, 'Target', 'chat', { label: 'Ceiling', period: 3600, stat: 'Minimum' }],
+      [METRIC_NAMESPACE, METRIC.dropOnset, 'Region', TEST_REGION, 'Target', 'chat', { label: 'Drop onset', period: 3600, stat: 'Minimum' }],
+    ]);
+    expect(chatCeiling?.properties.annotations).toEqual({ horizontal: [{ value: 150, label: 'Floor 150', yAxis: 'left' }] });
+    const titles = body.widgets.map((widget) => widget.properties.title);
+    for (const id of ['chat', 'feed', 'bulk']) {
+      expect(titles).toContain(`${id}: ceiling and drop onset (connections)`);
+      expect(titles).toContain(`${id}: probe succeeded (1 / 0)`);
+    }
+  });
+
+  it('lists the state of every alarm of the region', () => {
+    const status = dashboardBody().widgets.find((widget) => widget.type === 'alarm');
+    expect(status?.properties.alarms).toHaveLength(7);
+  });
+});
