@@ -1,0 +1,143 @@
+/**
+ * `ws-ceiling invoke --target-id X --region R`: starts a run of a deployed
+ * target now, with the same input its schedule sends, and waits (bounded) for
+ * the record step's verdict. The exit code follows the verdict, as for `run`.
+ */
+import { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
+import { ProbeSchedules } from '../../functions/adapters/probe-schedules.js';
+import { parseTargetConfig } from '../../functions/config/target-config.js';
+import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
+import { SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/engine/deployment-names.js';
+import { WsCeilingError } from '../../functions/engine/errors.js';
+import type { RecordStepOutput, RunRequest } from '../../functions/engine/step-payloads.js';
+import {
+  awsCall,
+  DEFAULT_DEPLOYED_DEPS,
+  findStateMachine,
+  parseDeployedTarget,
+  withClients,
+  type DeployedDeps,
+  type DeployedTargetFlags,
+  type TextIo,
+} from './deployed-common.js';
+import { stateMachineTimeoutSeconds } from '../../lib/run-timeouts.js';
+import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
+
+/** How often the execution is polled while waiting. */
+export const INVOKE_POLL_MS = 5_000;
+/** Time waited past the state machine's own timeout, by when the execution has ended one way or another. */
+export const INVOKE_WAIT_SLACK_SECONDS = 30;
+/** Longest error cause of a failed execution shown. */
+const MAX_CAUSE_LENGTH = 500;
+
+/** Flags of `ws-ceiling invoke`. */
+export interface InvokeFlags extends DeployedTargetFlags {
+  /** False with `--no-wait`: start the run and return its execution ARN. */
+  wait: boolean;
+  json?: boolean;
+}
+
+/** Starts a run of the target now and, unless `--no-wait`, prints its verdict; returns the exit code. */
+export async function invokeCommand(flags: InvokeFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+  const { targetId, region } = parseDeployedTarget(flags);
+  return withClients(region, deps, async (clients) => {
+    const executions = new ProbeExecutions({ client: clients.sfn });
+    const stateMachineArn = await findStateMachine(executions, targetId, region);
+    const request = await scheduledRunRequest(new ProbeSchedules({ client: clients.scheduler }), targetId, region);
+    const executionArn = await awsCall(`start a run of ${targetId}`, region, () => executions.start(stateMachineArn, request));
+    if (!flags.wait) {
+      io.stdout.write(flags.json ? `${JSON.stringify({ executionArn, region, status: 'RUNNING' }, null, 2)}\n` : `${executionArn}\n`);
+      return EXIT_CODES.completed;
+    }
+    const waitSeconds = stateMachineTimeoutSeconds(workerTimeoutSeconds(request.target.plan)) + INVOKE_WAIT_SLACK_SECONDS;
+    io.stderr.write(
+      `Started a run of ${targetId} in ${region}: ${executionArn}\n` +
+        `Waiting up to ${waitSeconds} s for its verdict (ws-ceiling stop --target-id ${targetId} --region ${region} stops it).\n`,
+    );
+    const output = await awaitVerdict(executions, executionArn, region, waitSeconds, deps);
+    io.stdout.write(flags.json ? `${JSON.stringify({ executionArn, region, ...output }, null, 2)}\n` : `${describeVerdict(output, region)}\n`);
+    return exitCodeForVerdict(output.verdict);
+  });
+}
+
+/** The run input the target's schedule sends, re-validated, marked as started by `invoke`. */
+async function scheduledRunRequest(schedules: ProbeSchedules, targetId: string, region: string): Promise<RunRequest> {
+  const name = scheduleName(targetId);
+  const schedule = await awsCall(`read the schedule ${name}`, region, () => schedules.read(targetId));
+  if (schedule?.input === undefined) {
+    throw new WsCeilingError(
+      `target ${targetId} has ${schedule ? 'no run input on' : 'no'} schedule ${name} in group ${SCHEDULE_GROUP_NAME} in ${region}; deploy the stack again`,
+      EXIT_CODES.probeFailed,
+    );
+  }
+  const source = `the input of schedule ${name} in ${region}`;
+  let input: unknown;
+  try {
+    input = JSON.parse(schedule.input);
+  } catch {
+    throw new WsCeilingError(`${source} is not JSON; deploy the stack again`, EXIT_CODES.probeFailed);
+  }
+  const target = typeof input === 'object' && input !== null && 'target' in input ? input.target : undefined;
+  return { target: parseTargetConfig(target, source), trigger: 'invoke' };
+}
+
+/** Polls the execution until it ends or `waitSeconds` pass; the record step's output when it SUCCEEDED. */
+async function awaitVerdict(
+  executions: ProbeExecutions,
+  executionArn: string,
+  region: string,
+  waitSeconds: number,
+  deps: DeployedDeps,
+): Promise<RecordStepOutput> {
+  const polls = Math.ceil((waitSeconds * 1000) / INVOKE_POLL_MS);
+  for (let poll = 0; ; poll += 1) {
+    const state = await awsCall('read the execution', region, () => executions.describe(executionArn));
+    if (state.status === 'SUCCEEDED') return recordOutput(state.output, executionArn);
+    if (state.status !== 'RUNNING') {
+      const cause = (state.cause ?? '').slice(0, MAX_CAUSE_LENGTH);
+      throw new WsCeilingError(
+        `the run ${executionArn} ended ${state.status}${state.error ? ` (${state.error}${cause ? `: ${cause}` : ''})` : ''}`,
+        EXIT_CODES.probeFailed,
+      );
+    }
+    if (poll >= polls) {
+      throw new WsCeilingError(
+        `the run ${executionArn} is still running after ${waitSeconds} s; follow it in the Step Functions console, or stop it with ws-ceiling stop`,
+        EXIT_CODES.probeFailed,
+      );
+    }
+    await deps.sleep(INVOKE_POLL_MS);
+  }
+}
+
+/** The record step's output from the execution's output JSON. */
+function recordOutput(output: string | undefined, executionArn: string): RecordStepOutput {
+  try {
+    const parsed = JSON.parse(output ?? '') as Partial<RecordStepOutput>;
+    if (typeof parsed.verdict === 'string' && typeof parsed.runId === 'string') return parsed as RecordStepOutput;
+  } catch {
+    // Reported below.
+  }
+  throw new WsCeilingError(`the run ${executionArn} succeeded without a verdict in its output`, EXIT_CODES.probeFailed);
+}
+
+/** The verdict in plain words. */
+function describeVerdict(output: RecordStepOutput, region: string): string {
+  const { ceiling } = output;
+  const ceilingText =
+    ceiling.value === null
+      ? 'not measured'
+      : ceiling.reached
+        ? `${ceiling.value} concurrent connections`
+        : `>= ${ceiling.value} (the plan's maximum held; no limit found)`;
+  return [
+    `Run ${output.runId} of ${output.targetId} in ${region}: ${output.verdict.toUpperCase()}`,
+    `  Ceiling:     ${ceilingText}`,
+    `  Drops began: ${output.dropOnset === null ? 'no drops' : `at ${output.dropOnset} open connections`}`,
+    `  Cause:       ${output.limitingFactor ?? 'none: nothing failed'}`,
+    '',
+    `  ${output.verdictReason}`,
+    '',
+    `${output.stored === 'written' ? 'Stored' : 'Already stored'} (see: ws-ceiling history --target-id ${output.targetId} --region ${region})`,
+  ].join('\n');
+}

@@ -1,0 +1,93 @@
+/**
+ * The kill switch of a deployed target. `ws-ceiling stop` stops a run in
+ * progress: it records a stop request in the runs table, which every worker
+ * polls (they stop opening, close with 1000 and return), and stops the
+ * RUNNING executions of the target's state machine. StopExecution alone would
+ * not do: Step Functions cannot end a Lambda invocation already running, so
+ * without the stop request the workers would keep their connections open
+ * until their plan or timeout ends. `ws-ceiling pause|resume` disable or
+ * enable the target's schedule.
+ */
+import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-requests.js';
+import { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
+import { ProbeSchedules } from '../../functions/adapters/probe-schedules.js';
+import { RUNS_TABLE_NAME, SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/engine/deployment-names.js';
+import { WsCeilingError } from '../../functions/engine/errors.js';
+import {
+  awsCall,
+  DEFAULT_DEPLOYED_DEPS,
+  findStateMachine,
+  parseDeployedTarget,
+  withClients,
+  type DeployedDeps,
+  type DeployedTargetFlags,
+  type TextIo,
+} from './deployed-common.js';
+import { EXIT_CODES } from './exit-codes.js';
+
+/** Stops every run of the target in progress in the region; returns the exit code. */
+export async function stopCommand(flags: DeployedTargetFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+  const { targetId, region } = parseDeployedTarget(flags);
+  return withClients(region, deps, async (clients) => {
+    const executions = new ProbeExecutions({ client: clients.sfn });
+    const stateMachineArn = await findStateMachine(executions, targetId, region);
+    const at = deps.now();
+    await new DynamoStopRequests({ client: clients.dynamo, tableName: RUNS_TABLE_NAME }).requestStop(targetId, at);
+    io.stdout.write(
+      `Stop requested for ${targetId} in ${region} at ${at.toISOString()}: the workers of every run planned before it stop opening, ` +
+        `close their connections with 1000 and return.\n`,
+    );
+    const running = await awsCall(`list the running executions of ${targetId}`, region, () => executions.runningExecutions(stateMachineArn));
+    for (const executionArn of running) {
+      await awsCall(`stop the execution ${executionArn}`, region, () =>
+        executions.stop(executionArn, `ws-ceiling stop at ${at.toISOString()}`),
+      );
+    }
+    io.stdout.write(
+      running.length === 0
+        ? 'No execution was running.\n'
+        : `Stopped ${running.length} running execution${running.length === 1 ? '' : 's'} (not recorded):\n${running.map((arn) => `  ${arn}\n`).join('')}`,
+    );
+    return EXIT_CODES.completed;
+  });
+}
+
+/** Disables the target's schedule in the region; returns the exit code. */
+export function pauseCommand(flags: DeployedTargetFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+  return setScheduleState(flags, 'DISABLED', io, deps);
+}
+
+/** Enables the target's schedule in the region; returns the exit code. */
+export function resumeCommand(flags: DeployedTargetFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+  return setScheduleState(flags, 'ENABLED', io, deps);
+}
+
+/** GetSchedule then UpdateSchedule with every field kept and `state` set. */
+async function setScheduleState(flags: DeployedTargetFlags, state: 'ENABLED' | 'DISABLED', io: TextIo, deps: DeployedDeps): Promise<number> {
+  const { targetId, region } = parseDeployedTarget(flags);
+  const name = scheduleName(targetId);
+  return withClients(region, deps, async (clients) => {
+    const schedules = new ProbeSchedules({ client: clients.scheduler });
+    const before = await awsCall(`update the schedule ${name}`, region, () => schedules.setState(targetId, state));
+    if (!before) {
+      throw new WsCeilingError(
+        `target ${targetId} has no schedule ${name} in group ${SCHEDULE_GROUP_NAME} in ${region}; check --target-id and --region against the config`,
+        EXIT_CODES.probeFailed,
+      );
+    }
+    const when = `${before.expression}${before.timeZone ? ` ${before.timeZone}` : ''}`;
+    const lines =
+      before.state === state
+        ? [`The schedule ${name} in ${region} is already ${state === 'ENABLED' ? 'enabled' : 'paused'} (${when}).`]
+        : state === 'DISABLED'
+          ? [
+              `Paused the schedule ${name} in ${region} (${when}).`,
+              `A run in progress goes on: ws-ceiling stop --target-id ${targetId} --region ${region} stops it.`,
+              'The probe-missing alarm fires once no run has succeeded for the target\'s expectedEveryHours.',
+            ]
+          : [`Resumed the schedule ${name} in ${region}: it runs again at ${when}.`];
+    lines.push('A cdk deploy that changes this schedule sets it back to the config\'s "enabled"; set "enabled": false there to pause for good.');
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return EXIT_CODES.completed;
+  });
+}
