@@ -1,5 +1,7 @@
 /**
- * `ws-ceiling history`: lists stored runs, newest first, from the local store.
+ * `ws-ceiling history`: lists stored runs, newest first, from the local store,
+ * with the ceiling trend (baseline, ratio, change, a bar per run). `--json`
+ * prints the stored runs themselves.
  */
 import { openLocalStore } from './local-store.js';
 import type { CommandIo } from './run-command.js';
@@ -13,7 +15,7 @@ export interface HistoryFlags {
   store: string;
 }
 
-/** Prints the stored runs of one target, or of every target, and returns the exit code. */
+/** Prints the stored runs of one target, or of every target, with their trend, and returns the exit code. */
 export async function historyCommand(flags: HistoryFlags, io: CommandIo): Promise<number> {
   const local = await openLocalStore(flags.store);
   try {

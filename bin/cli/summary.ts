@@ -1,10 +1,27 @@
 /**
  * Plain-words text for people: the plan before a run, the answer after it
  * (ceiling, where drops began, the cause and its evidence, a stage table), and
- * the history list. Everything shown here comes from secret-free data.
+ * the history with its ceiling trend, and what changed between two runs.
+ * Everything shown here comes from secret-free data.
  */
 import { expectedSeconds } from '../../functions/engine/plan.js';
-import type { LatencyPercentiles, ProbePlan, PublicSettings, RunResult } from '../../functions/engine/types.js';
+import type { ProbePlan, PublicSettings, RunResult } from '../../functions/engine/types.js';
+import {
+  describeCeiling,
+  explainRun,
+  formatBaseline,
+  formatCeiling,
+  formatChange,
+  formatFailureClasses,
+  formatFailureCodes,
+  formatLatency,
+  formatMs,
+  formatPercent,
+  formatUtc,
+  NONE,
+} from '../../functions/report/format.js';
+import type { FigureChange, RunComparison } from '../../functions/report/run-comparison.js';
+import { buildTrend, trendScale, type TrendRow } from '../../functions/report/trend.js';
 
 /** The plan as one paragraph: stages, hold, rate, shards and expected duration. */
 export function describePlan(plan: ProbePlan, settings: PublicSettings, url: string, stopsAtFirstFailure: boolean): string {
@@ -29,16 +46,13 @@ export function describeResult(run: RunResult): string {
   lines.push(`  Ceiling:     ${describeCeiling(run)}`);
   lines.push(`  Drops began: ${run.dropOnset === null ? 'no drops' : `at ${run.dropOnset} open connections`}`);
   lines.push(`  Cause:       ${run.limitingFactor ? run.limitingFactor.kind : 'none: nothing failed'}`);
-  lines.push('', wrap(run.verdictReason, 78, '  '), '');
+  if (run.baseline) lines.push(`  Baseline:    ${formatBaseline(run.baseline)}`);
+  for (const paragraph of explainRun(run)) lines.push('', wrap(paragraph, 78, '  '));
+  lines.push('');
   lines.push(stageTable(run));
-  const failures = Object.entries(run.failures.byClass);
-  if (failures.length) {
-    lines.push('', `  Failures: ${failures.map(([name, count]) => `${name} ${count}`).join(', ')}`);
-    const details = [
-      ...Object.entries(run.failures.byStatus).map(([status, count]) => `HTTP ${status} × ${count}`),
-      ...Object.entries(run.failures.byCloseCode).map(([code, count]) => `close ${code} × ${count}`),
-      ...Object.entries(run.failures.byErrorCode).map(([code, count]) => `${code} × ${count}`),
-    ];
+  if (run.failures.total > 0) {
+    lines.push('', `  Failures: ${formatFailureClasses(run.failures)}`);
+    const details = formatFailureCodes(run.failures);
     if (details.length) lines.push(`            ${details.join(', ')}`);
     const retryAfter = run.limitingFactor?.evidence.retryAfter;
     if (retryAfter?.length) lines.push(`            Retry-After: ${retryAfter.join(', ')}`);
@@ -46,28 +60,110 @@ export function describeResult(run: RunResult): string {
   return lines.join('\n');
 }
 
-/** The ceiling in words: a number, `>= max` when the plan's maximum held, or why there is none. */
-function describeCeiling(run: Pick<RunResult, 'ceiling' | 'settings' | 'stages'>): string {
-  if (run.ceiling.value === null) return 'not measured';
-  const held = `${run.settings.holdSeconds} s`;
-  if (!run.ceiling.reached) return `>= ${run.ceiling.value} (the plan's maximum held ${held}; no limit found)`;
-  return `${run.ceiling.value} concurrent connections (held ${held} within tolerance)`;
-}
+/** Width in characters of a full trend bar. */
+const TREND_BAR_WIDTH = 20;
 
-/** Runs newest first, one line each. */
+/**
+ * Runs newest first, one line each, with the ceiling trend: the baseline, the
+ * ceiling as a share of it, the change since the previous run with the same
+ * settings, and a bar of the ceiling on one scale per target.
+ */
 export function describeHistory(runs: readonly RunResult[]): string {
   if (runs.length === 0) return 'No runs stored yet.';
-  const header = ['started (UTC)', 'target', 'verdict', 'ceiling', 'drops at', 'cause', 'run id'];
-  const rows = runs.map((run) => [
-    run.startedAt.replace('T', ' ').slice(0, 19),
-    run.targetId,
-    run.verdict,
-    run.ceiling.value === null ? '–' : `${run.ceiling.reached ? '' : '>='}${run.ceiling.value}`,
-    run.dropOnset === null ? '–' : String(run.dropOnset),
-    run.limitingFactor?.kind ?? '–',
-    run.runId,
+  const trend = buildTrend(runs);
+  const scales = new Map<string, number>();
+  for (const targetId of new Set(trend.map((row) => row.targetId))) {
+    scales.set(targetId, trendScale(trend.filter((row) => row.targetId === targetId)));
+  }
+  const header = ['started (UTC)', 'target', 'verdict', 'ceiling', 'baseline', 'ratio', 'change', 'ceiling trend', 'drops at', 'cause', 'run id'];
+  const rows = trend.map((row) => [
+    row.startedAt.replace('T', ' ').slice(0, 19),
+    row.targetId,
+    row.verdict,
+    formatCeiling(row.ceiling),
+    row.baseline === null ? NONE : String(row.baseline),
+    row.ratio === null ? NONE : formatPercent(row.ratio),
+    row.changeFromPrevious === null ? NONE : formatChange(row.changeFromPrevious),
+    trendBar(row, scales.get(row.targetId) ?? 1),
+    row.dropOnset === null ? NONE : String(row.dropOnset),
+    row.limitingFactor ?? NONE,
+    row.runId,
   ]);
-  return table([header, ...rows]);
+  const legend =
+    'ceiling trend: █ the ceiling on one scale per target, | its baseline, + the plan\'s maximum held (no limit found). change: against the previous run with the same settings.';
+  return `${table([header, ...rows])}\n\n${wrap(legend, 78, '')}`;
+}
+
+/** The ceiling as a bar of up to TREND_BAR_WIDTH blocks, the baseline marked `|`, `+` when no limit was found. */
+function trendBar(row: TrendRow, scale: number): string {
+  const cells = (value: number) => Math.round((value / scale) * TREND_BAR_WIDTH);
+  const filled = row.ceiling.value === null ? 0 : cells(row.ceiling.value);
+  const marker = row.baseline === null ? -1 : Math.max(1, cells(row.baseline)) - 1;
+  const bar = Array.from({ length: Math.max(filled, marker + 1) }, (_, index) => (index === marker ? '|' : index < filled ? '█' : ' '));
+  return `${bar.join('')}${row.ceiling.value !== null && !row.ceiling.reached ? '+' : ''}` || NONE;
+}
+
+/** What changed between two runs: settings, headline figures side by side, causes, failure mix. */
+export function describeComparison(comparison: RunComparison): string {
+  const { before, after } = comparison;
+  const lines = [
+    `Comparing run ${before.runId} (${before.targetId}, ${formatUtc(before.startedAt)})`,
+    `     with run ${after.runId} (${after.targetId}, ${formatUtc(after.startedAt)})`,
+    '',
+  ];
+  if (comparison.comparable) lines.push('  Same URL and settings: the runs are directly comparable.');
+  else {
+    lines.push('  Not directly comparable: the runs were probed with different settings.');
+    const changes = comparison.settingChanges.map((change) => [`    ${change.setting}`, change.before ?? '(not set)', '→', change.after ?? '(not set)']);
+    if (changes.length) lines.push(table(changes));
+    else lines.push('    (the settings hash differs, but no listed setting does)');
+  }
+  const ceilingChange = describeCeilingChange(comparison);
+  const figures = [
+    ['', 'first', 'second', 'change'],
+    ['verdict', before.verdict, after.verdict, before.verdict === after.verdict ? '' : 'changed'],
+    ['ceiling', formatCeiling(before.ceiling), formatCeiling(after.ceiling), ceilingChange],
+    ['drops at', countOrNone(before.dropOnset), countOrNone(after.dropOnset), signed(comparison.dropOnset)],
+    ['cause', before.limitingFactor?.kind ?? NONE, after.limitingFactor?.kind ?? NONE, comparison.limitingFactorChanged ? 'changed' : 'same'],
+    ...(['p50', 'p95', 'p99'] as const).map((p) => [
+      `handshake ${p} ms`,
+      formatMs(before.handshakeMs[p]),
+      formatMs(after.handshakeMs[p]),
+      signed(comparison.handshakeMs[p], (value) => value.toFixed(1)),
+    ]),
+    ['failures', String(comparison.failures.total.before), String(comparison.failures.total.after), signed(comparison.failures.total)],
+  ];
+  lines.push('', table(figures).replace(/^/gm, '  '));
+  lines.push('', wrap(`First: ${before.limitingFactor?.summary ?? 'nothing limited the run.'}`, 78, '  '));
+  lines.push(wrap(`Second: ${after.limitingFactor?.summary ?? 'nothing limited the run.'}`, 78, '  '));
+  if (comparison.failures.mix.length) {
+    const names = { class: '', status: 'HTTP ', 'close-code': 'close ', 'error-code': '' } as const;
+    const mix = comparison.failures.mix.map((count) => [
+      `${names[count.group]}${count.key}`,
+      String(count.before),
+      String(count.after),
+      count.difference === 0 ? '' : `${count.difference > 0 ? '+' : ''}${count.difference}`,
+    ]);
+    lines.push('', table([['failure mix', 'first', 'second', 'change'], ...mix]).replace(/^/gm, '  '));
+  }
+  return lines.join('\n');
+}
+
+function describeCeilingChange(comparison: RunComparison): string {
+  const { difference, fraction, exact } = comparison.ceiling;
+  if (difference === null) return '';
+  if (!exact && !comparison.before.ceiling.reached && !comparison.after.ceiling.reached) return 'no limit found in either';
+  const figure = `${difference > 0 ? '+' : ''}${difference}${fraction === null ? '' : ` (${formatChange(fraction)})`}`;
+  return exact ? figure : `at least ${figure}`;
+}
+
+function signed(change: FigureChange, show: (value: number) => string = String): string {
+  if (change.difference === null || change.difference === 0) return '';
+  return `${change.difference > 0 ? '+' : ''}${show(change.difference)}`;
+}
+
+function countOrNone(value: number | null): string {
+  return value === null ? NONE : String(value);
 }
 
 function stageTable(run: RunResult): string {
@@ -82,11 +178,6 @@ function stageTable(run: RunResult): string {
     stage.held ? 'yes' : 'no',
   ]);
   return table([header, ...rows]).replace(/^/gm, '  ');
-}
-
-function formatLatency(latency: LatencyPercentiles): string {
-  const show = (value: number | null) => (value === null ? '–' : value.toFixed(1));
-  return `${show(latency.p50)} / ${show(latency.p95)} / ${show(latency.p99)}`;
 }
 
 function table(rows: readonly string[][]): string {

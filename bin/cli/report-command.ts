@@ -1,0 +1,66 @@
+/**
+ * `ws-ceiling report <runId|latest>`: writes one stored run as a
+ * self-contained HTML report (see functions/report/html-report.ts), with the
+ * earlier runs of its target for the history trend, and prints the path it
+ * wrote. A run is named as in `compare`: its id, a unique start of it,
+ * `latest` or `previous` (of `--target-id` when given).
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidInputError } from '../../functions/engine/errors.js';
+import type { RunResult } from '../../functions/engine/types.js';
+import { renderHtmlReport } from '../../functions/report/html-report.js';
+import { findRun, RUN_LOOKUP_LIMIT } from './compare-command.js';
+import { openLocalStore } from './local-store.js';
+
+/** Flags of `ws-ceiling report`. */
+export interface ReportFlags {
+  targetId?: string;
+  /** File to write (default `ws-ceiling-report-<runId>.html` in the current directory). */
+  out?: string;
+  store: string;
+}
+
+/** Where the command prints: the path written goes to `stdout`. */
+export interface ReportIo {
+  stdout: { write(text: string): unknown };
+}
+
+/** Most runs of the target shown in the report's history trend, this one included. */
+export const REPORT_HISTORY_RUNS = 20;
+
+/** Writes the report of run `name` and returns the exit code; bad input throws InvalidInputError. */
+export async function reportCommand(name: string, flags: ReportFlags, io: ReportIo): Promise<number> {
+  const { run, history } = await readRun(name, flags);
+  const file = path.resolve(flags.out ?? defaultReportFile(run.runId));
+  const report = renderHtmlReport(run, { generatedAt: new Date().toISOString(), history });
+  try {
+    await writeFile(file, report);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new InvalidInputError('--out', `cannot write "${flags.out ?? file}" (${reason}): give a file in a directory that exists and is writable`);
+  }
+  io.stdout.write(`${file}\n`);
+  return 0;
+}
+
+/** The default report file name of a run: `ws-ceiling-report-<runId>.html`. */
+export function defaultReportFile(runId: string): string {
+  return `ws-ceiling-report-${runId}.html`;
+}
+
+/** The named run and the stored runs of its target up to it, newest first. */
+async function readRun(name: string, flags: ReportFlags): Promise<{ run: RunResult; history: RunResult[] }> {
+  const local = await openLocalStore(flags.store);
+  try {
+    const runs =
+      flags.targetId === undefined ? await local.store.recentRuns(RUN_LOOKUP_LIMIT) : await local.store.latestRuns(flags.targetId, RUN_LOOKUP_LIMIT);
+    const run = findRun(runs, name, '<run>', flags);
+    const history = runs
+      .filter((candidate) => candidate.targetId === run.targetId && candidate.startedAt <= run.startedAt)
+      .slice(0, REPORT_HISTORY_RUNS);
+    return { run, history };
+  } finally {
+    await local.close();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * A run's public settings spoken as the `ws-ceiling run` flags that produce
+ * them: for a command that reproduces the run, and for naming the settings in
+ * which two runs differ. Header values and query values were never stored,
+ * so the command carries placeholders where they go.
+ */
+import type { PublicSettings, RunResult } from '../engine/types.js';
+
+/** Placeholder for a header value or heartbeat payload the reader fills in. */
+export const VALUE_PLACEHOLDER = '<value>';
+
+/** One flag as given on the command line; repeatable flags appear once per value. */
+export interface SettingFlag {
+  flag: string;
+  value: string;
+}
+
+/** The `run` flags that reproduce `settings`, in the order of `ws-ceiling run --help`. */
+export function settingsFlags(settings: PublicSettings): SettingFlag[] {
+  const flags: SettingFlag[] = [
+    { flag: '--stages', value: settings.stages.join(',') },
+    { flag: '--hold', value: String(settings.holdSeconds) },
+    { flag: '--rate', value: String(settings.connectRate) },
+    { flag: '--max-in-flight', value: String(settings.maxInFlight) },
+    { flag: '--handshake-timeout', value: String(settings.handshakeTimeoutSeconds) },
+  ];
+  const { heartbeat } = settings;
+  if (heartbeat.kind === 'off') flags.push({ flag: '--ping', value: 'off' });
+  else {
+    flags.push({ flag: '--ping', value: String(heartbeat.intervalSeconds) });
+    if (heartbeat.kind === 'ping') flags.push({ flag: '--pong-timeout', value: String(heartbeat.pongTimeoutSeconds) });
+    else flags.push({ flag: '--heartbeat-message', value: VALUE_PLACEHOLDER });
+  }
+  for (const name of settings.headerNames) flags.push({ flag: '--header', value: `${name}: ${VALUE_PLACEHOLDER}` });
+  for (const name of settings.subprotocols) flags.push({ flag: '--subprotocol', value: name });
+  const tolerance = settings.tolerance.kind === 'percent' ? `${settings.tolerance.value}%` : String(settings.tolerance.value);
+  flags.push(
+    { flag: '--tolerance', value: tolerance },
+    { flag: '--max-connections', value: String(settings.maxConnections) },
+    { flag: '--shard-size', value: String(settings.shardSize) },
+  );
+  if (settings.minCeiling !== undefined) flags.push({ flag: '--min-ceiling', value: String(settings.minCeiling) });
+  return flags;
+}
+
+/**
+ * The `ws-ceiling run` command line for `run`, secret-free: the stored URL
+ * (query values read `redacted`) and `<value>` where header values and a
+ * heartbeat payload go. Every argument is quoted for a POSIX shell when needed.
+ */
+export function reproduceCommand(run: Pick<RunResult, 'url' | 'targetId' | 'settings'>): string {
+  const words = ['ws-ceiling', 'run', run.url, '--target-id', run.targetId];
+  for (const { flag, value } of settingsFlags(run.settings)) words.push(flag, value);
+  return words.map(shellQuote).join(' ');
+}
+
+/** Quotes a word for a POSIX shell when it holds anything but safe characters. */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import {
+  describeCeiling,
+  explainRun,
+  formatBaseline,
+  formatCeiling,
+  formatChange,
+  formatFailureClasses,
+  formatFailureCodes,
+  formatLatency,
+  formatMs,
+  formatPercent,
+  formatUtc,
+} from '../functions/report/format.js';
+import { recordedRun } from './support/report-fixtures.js';
+import { cappedRun } from './support/run-results.js';
+
+describe('formatCeiling', () => {
+  it('gives the value, >= when the plan maximum held, and a dash without a ceiling', () => {
+    expect(formatCeiling({ value: 150, reached: true })).toBe('150');
+    expect(formatCeiling({ value: 200, reached: false })).toBe('>= 200');
+    expect(formatCeiling({ value: null, reached: false })).toBe('–');
+  });
+});
+
+describe('describeCeiling', () => {
+  it('says how long the ceiling held, or that no limit was found, or that none was measured', () => {
+    expect(describeCeiling(cappedRun)).toBe('150 concurrent connections (held 30 s within tolerance)');
+    expect(describeCeiling({ ...cappedRun, ceiling: { value: 200, reached: false } })).toBe(">= 200 (the plan's maximum held 30 s; no limit found)");
+    expect(describeCeiling(recordedRun('idle-timeout'))).toBe('not measured');
+  });
+});
+
+describe('explainRun', () => {
+  it('adds the limiting factor summary only when the verdict reason does not already hold it', () => {
+    expect(explainRun(cappedRun)).toEqual([cappedRun.verdictReason, cappedRun.limitingFactor?.summary]);
+    const cap = recordedRun('concurrency-cap');
+    expect(explainRun(cap)).toEqual([cap.verdictReason]);
+    expect(explainRun({ verdictReason: 'Every stage held.', limitingFactor: null })).toEqual(['Every stage held.']);
+  });
+});
+
+describe('formatMs', () => {
+  it('rounds to one decimal or gives a dash', () => {
+    expect(formatMs(12.345)).toBe('12.3');
+    expect(formatMs(null)).toBe('–');
+  });
+});
+
+describe('formatLatency', () => {
+  it('joins p50, p95 and p99', () => {
+    expect(formatLatency({ p50: 1, p95: 2.25, p99: null })).toBe('1.0 / 2.3 / –');
+  });
+});
+
+describe('formatChange', () => {
+  it('signs the change and keeps at most one decimal', () => {
+    expect(formatChange(-0.25)).toBe('-25 %');
+    expect(formatChange(1 / 12)).toBe('+8.3 %');
+    expect(formatChange(0)).toBe('0 %');
+    expect(formatChange(-0.0001)).toBe('0 %');
+  });
+});
+
+describe('formatPercent', () => {
+  it('keeps at most one decimal', () => {
+    expect(formatPercent(2 / 3)).toBe('66.7 %');
+    expect(formatPercent(1)).toBe('100 %');
+  });
+});
+
+describe('formatBaseline', () => {
+  it('gives the baseline, the run against it and the regression threshold', () => {
+    expect(formatBaseline({ value: 200, runs: 7, ratio: 0.75, regressionTolerance: 0.1 })).toBe(
+      '200 (median of 7 earlier runs): this run is 75 % of it; under 180 is a regression',
+    );
+    expect(formatBaseline({ value: 90, runs: 1, ratio: null, regressionTolerance: 0.2 })).toBe(
+      '90 (median of 1 earlier run): no ceiling to compare; under 72 is a regression',
+    );
+  });
+});
+
+describe('formatFailureClasses', () => {
+  it('lists each class with its count', () => {
+    expect(formatFailureClasses(cappedRun.failures)).toBe('handshake-rejected 48, abnormal-closure 2');
+  });
+});
+
+describe('formatFailureCodes', () => {
+  it('lists statuses, close codes and error codes in that order', () => {
+    expect(formatFailureCodes({ ...cappedRun.failures, byErrorCode: { ECONNRESET: 1 } })).toEqual(['HTTP 503 × 48', 'close 1006 × 2', 'ECONNRESET × 1']);
+  });
+});
+
+describe('formatUtc', () => {
+  it('gives an ISO time as date, time and UTC', () => {
+    expect(formatUtc('2025-03-01T10:00:00.500Z')).toBe('2025-03-01 10:00:00 UTC');
+  });
+});
