@@ -284,7 +284,7 @@ describe('invokeCommand', () => {
 });
 
 describe('stopCommand', () => {
-  it('records a stop request the workers see, then stops only the RUNNING executions', async () => {
+  it('with --force, records a stop request the workers see, then stops only the RUNNING executions', async () => {
     const table = await embeddedTable();
     mockStateMachines();
     sfn
@@ -294,7 +294,7 @@ describe('stopCommand', () => {
     sfn.on(StopExecutionCommand).resolves({ stopDate: NOW });
     const { io, written } = capture();
 
-    expect(await stopCommand({ targetId: 'chat', region: REGION }, io, deps(table.endpoint))).toBe(0);
+    expect(await stopCommand({ targetId: 'chat', region: REGION, force: true }, io, deps(table.endpoint))).toBe(0);
 
     const stops = new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME });
     expect(await stops.stopRequestedSince('chat', NOW.getTime())).toBe(true);
@@ -308,6 +308,17 @@ describe('stopCommand', () => {
     );
     expect(written.stdout).toContain('Stop requested for chat in eu-west-1 at 2026-03-01T10:00:00.000Z');
     expect(written.stdout).toContain(`Stopped 2 running executions (not recorded):\n  ${EXECUTION_ARN}-a\n  ${EXECUTION_ARN}-b\n`);
+  });
+
+  it('without --force, lets running executions record the stopped run', async () => {
+    const table = await embeddedTable();
+    mockStateMachines();
+    sfn.on(ListExecutionsCommand).resolves({ executions: [{ executionArn: `${EXECUTION_ARN}-a`, stateMachineArn: STATE_MACHINE_ARN, name: 'a', status: 'RUNNING', startDate: NOW }] });
+    const { io, written } = capture();
+    expect(await stopCommand({ targetId: 'chat', region: REGION }, io, deps(table.endpoint))).toBe(0);
+    expect(await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).stopRequestedSince('chat', NOW.getTime())).toBe(true);
+    expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
+    expect(written.stdout).toContain(`1 running execution will record the run as inconclusive once the workers return (within seconds); add --force to stop it at once without a record:\n  ${EXECUTION_ARN}-a\n`);
   });
 
   it('still records the stop request when no execution is running', async () => {

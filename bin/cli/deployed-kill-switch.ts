@@ -1,12 +1,14 @@
 /**
  * The kill switch of a deployed target. `ws-ceiling stop` stops a run in
  * progress: it records a stop request in the runs table, which every worker
- * polls (they stop opening, close with 1000 and return), and stops the
- * RUNNING executions of the target's state machine. StopExecution alone would
- * not do: Step Functions cannot end a Lambda invocation already running, so
- * without the stop request the workers would keep their connections open
- * until their plan or timeout ends. `ws-ceiling pause|resume` disable or
- * enable the target's schedule.
+ * polls (they stop opening, close with 1000 and return), so the run still
+ * reaches its record step and is kept as `inconclusive`. `--force` also stops
+ * the RUNNING executions of the target's state machine, for a run whose
+ * workers do not answer; such a run is not recorded. StopExecution alone
+ * would not do: Step Functions cannot end a Lambda invocation already
+ * running, so without the stop request the workers would keep their
+ * connections open until their plan or timeout ends. `ws-ceiling
+ * pause|resume` disable or enable the target's schedule.
  */
 import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-requests.js';
 import { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
@@ -25,8 +27,14 @@ import {
 } from './deployed-common.js';
 import { EXIT_CODES } from './exit-codes.js';
 
+/** Flags of `ws-ceiling stop`. */
+export interface StopFlags extends DeployedTargetFlags {
+  /** Also stop the running executions at once (the run is then not recorded). */
+  force?: boolean;
+}
+
 /** Stops every run of the target in progress in the region; returns the exit code. */
-export async function stopCommand(flags: DeployedTargetFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
   const { targetId, region } = parseDeployedTarget(flags);
   return withClients(region, deps, async (clients) => {
     const executions = new ProbeExecutions({ client: clients.sfn });
@@ -38,6 +46,15 @@ export async function stopCommand(flags: DeployedTargetFlags, io: TextIo, deps: 
         `close their connections with 1000 and return.\n`,
     );
     const running = await awsCall(`list the running executions of ${targetId}`, region, () => executions.runningExecutions(stateMachineArn));
+    if (!flags.force) {
+      io.stdout.write(
+        running.length === 0
+          ? 'No execution was running.\n'
+          : `${running.length} running execution${running.length === 1 ? '' : 's'} will record the run as inconclusive once the workers return ` +
+              `(within seconds); add --force to stop ${running.length === 1 ? 'it' : 'them'} at once without a record:\n${running.map((arn) => `  ${arn}\n`).join('')}`,
+      );
+      return EXIT_CODES.completed;
+    }
     for (const executionArn of running) {
       await awsCall(`stop the execution ${executionArn}`, region, () =>
         executions.stop(executionArn, `ws-ceiling stop at ${at.toISOString()}`),
