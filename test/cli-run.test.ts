@@ -118,9 +118,8 @@ describe('ws-ceiling run', () => {
     expect(run.ceiling.value).toBeNull();
   });
 
-  it('makes a run that runs out of file descriptors inconclusive, never a low ceiling', async () => {
+  it('refuses a plan above the descriptor limit before sending anything: inconclusive, the limit and the fix named, never a ceiling', async () => {
     const target = await simulator({});
-    // Node itself needs ~30 descriptors to load; 200 leaves room for about 170 connections.
     const result = await runCli(['run', target.url, '--json', '--store', store.directory, '--stages', '100,200,400', '--hold', '0.5', '--rate', '400'], {
       descriptorLimit: 200,
     });
@@ -128,14 +127,18 @@ describe('ws-ceiling run', () => {
     expect(result.code).toBe(3);
     expect(run.verdict).toBe('inconclusive');
     expect(run.limitingFactor?.kind).toBe('probe-limited');
-    expect(run.failures.byErrorCode).toHaveProperty('EMFILE');
+    expect(run.verdictReason).toMatch(/^The probe would run out of file descriptors: 400 connections need 400 descriptors, but the descriptor limit of 200 \(ulimit -n\) less \d+ already open and 32 headroom leaves \d+\. Fix: raise the descriptor limit to at least \d+ \(ulimit -n \d+\)/);
     expect(run.ceiling.value).toBeNull();
+    expect(target.stats().accepted).toBe(0);
+    const history = JSON.parse((await runCli(['history', '--json', '--store', store.directory])).stdout) as RunResult[];
+    expect(history).toEqual([]);
   });
 
   it('stops on Ctrl-C, closes every connection with 1000 and records the run as inconclusive', async () => {
     const target = await simulator({});
     const result = await runCli(['run', target.url, '--json', '--store', store.directory, '--stages', '10,20', '--hold', '60'], {
-      onStart: (child) => setTimeout(() => child.kill('SIGINT'), 1500),
+      // Ctrl-C once the run has started (the plan is printed), however long the CLI took to load.
+      onStart: (child) => child.stderr?.once('data', () => setTimeout(() => child.kill('SIGINT'), 1000)),
     });
     const run = JSON.parse(result.stdout) as RunResult;
     expect(result.code).toBe(3);

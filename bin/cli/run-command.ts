@@ -1,19 +1,27 @@
 /**
  * `ws-ceiling run`: the local probe. Composes the same three steps as the
  * deployed run: plan, every shard's runShard in this process, then record
- * into the embedded store. Prints the plan, live progress and the answer.
+ * into the embedded store. Before it sends anything, a self-check compares
+ * the plan with this process's descriptors, local ports and memory; a plan
+ * the probe cannot carry is `inconclusive`, never a ceiling. `probeOnce` is
+ * the one path `run` and `diagnose` share.
  */
 import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
 import { runShard, type ShardEvent } from '../../functions/connection/shard-runner.js';
+import type { PlanRequest } from '../../functions/diagnose/experiment-probe.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { planRun } from '../../functions/engine/plan.js';
 import { RampControl } from '../../functions/engine/ramp-control.js';
-import { publicSettings, recordRun } from '../../functions/engine/record.js';
+import { publicSettings, recordRun, type RecordedRun } from '../../functions/engine/record.js';
 import { redactUrl } from '../../functions/engine/redact.js';
-import type { ProbePlan, ProbeSettings, ShardResult } from '../../functions/engine/types.js';
+import { checkProbeBudget, describeSelfCheckProblems, type SelfCheck } from '../../functions/engine/self-check.js';
+import type { LimitingFactor, ProbePlan, ProbeSettings, ShardResult, Verdict } from '../../functions/engine/types.js';
+import { readHostBudget } from '../../functions/probe-host/host-budget.js';
+import { checkCiOutputPaths, writeCiOutputs } from '../../functions/report/ci-outputs.js';
 import { describeSimulator, parseSimulatorSpec } from '../../functions/simulator/simulator-spec.js';
 import { startTargetSimulator } from '../../functions/simulator/target-simulator.js';
-import { exitCodeForVerdict } from './exit-codes.js';
+import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
 import { openLocalStore } from './local-store.js';
 import { startProgressDisplay } from './progress.js';
 import { parseRunFlags, RUN_DEFAULTS, type RawRunFlags } from './run-options.js';
@@ -27,6 +35,10 @@ export interface RunCommandFlags extends RawRunFlags {
   simulate?: string;
   json?: boolean;
   store: string;
+  /** Also write the run's JUnit XML report here, one test case per gate. */
+  junit?: string;
+  /** Also write the run's Markdown summary here. */
+  markdown?: string;
 }
 
 /** Where the command writes: results to `stdout`, plan and progress to `stderr`. */
@@ -35,72 +47,216 @@ export interface CommandIo {
   stderr: NodeJS.WriteStream;
 }
 
+/** What a command probes: validated settings, and whether the bundled simulator runs in this process. */
+export interface ProbeTarget {
+  settings: ProbeSettings;
+  /** True with --simulate: each connection then costs this process two descriptors. */
+  simulated: boolean;
+}
+
+/** A run the self-check refused before sending anything: printed like a run, never stored, never a ceiling. */
+export interface PreflightRefusal {
+  targetId: string;
+  url: string;
+  verdict: Extract<Verdict, 'inconclusive'>;
+  verdictReason: string;
+  ceiling: { value: null; reached: false };
+  dropOnset: null;
+  limitingFactor: LimitingFactor;
+  selfCheck: SelfCheck;
+}
+
+/** The outcome of one probe: refused by the self-check, or run and recorded with its raw shard results. */
+export type ProbeOutcome =
+  | { kind: 'refused'; refusal: PreflightRefusal }
+  | { kind: 'recorded'; recorded: RecordedRun; plan: ProbePlan; shards: ShardResult[]; selfCheck: SelfCheck };
+
 /** Runs a probe and returns the process exit code. */
 export async function runCommand(urlArgument: string | undefined, flags: RunCommandFlags, io: CommandIo): Promise<number> {
+  return withProbeTarget(urlArgument, flags, io, async (target) => {
+    const outcome = await probeOnce(target, flags, io);
+    if (outcome.kind === 'refused') return printRefusal(outcome.refusal, flags, io);
+    const { run, stored } = outcome.recorded;
+    if (flags.json) io.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    else {
+      io.stdout.write(`\n${describeResult(run)}\n\n`);
+      io.stdout.write(`${stored === 'written' ? 'Stored' : 'Already stored'} in ${flags.store} (see: ws-ceiling history --target-id ${run.targetId}${storeFlag(flags)})\n`);
+    }
+    return exitCodeForVerdict(run.verdict);
+  });
+}
+
+/**
+ * Resolves what to probe, a URL or the bundled simulator (--simulate, started
+ * here and stopped after `body`), validates the run flags and hands the
+ * target to `body`.
+ */
+export async function withProbeTarget<T>(
+  urlArgument: string | undefined,
+  flags: RunCommandFlags,
+  io: CommandIo,
+  body: (target: ProbeTarget) => Promise<T>,
+): Promise<T> {
   if (urlArgument !== undefined && flags.simulate !== undefined) {
     throw new InvalidInputError('--simulate', 'probes the bundled simulator, so give either a URL or --simulate, not both');
   }
   if (urlArgument === undefined && flags.simulate === undefined) {
     throw new InvalidInputError('url', 'give a ws:// or wss:// URL, or --simulate <spec> to probe the bundled simulator (e.g. --simulate cap=150)');
   }
+  await checkCiOutputPaths(flags);
   const simulatorOptions = flags.simulate !== undefined ? parseSimulatorSpec(flags.simulate) : undefined;
   const simulator = simulatorOptions ? await startTargetSimulator(simulatorOptions) : undefined;
   try {
     const url = simulator ? simulator.url : (urlArgument as string);
     const settings = parseRunFlags(url, flags, simulator ? 'simulator' : undefined);
     if (simulator && simulatorOptions) io.stderr.write(`Started the target simulator at ${simulator.url}: ${describeSimulator(simulatorOptions)}\n`);
-    return await probeAndRecord(settings, flags, io);
+    return await body({ settings, simulated: simulator !== undefined });
   } finally {
     await simulator?.stop();
   }
 }
 
-async function probeAndRecord(settings: ProbeSettings, flags: RunCommandFlags, io: CommandIo): Promise<number> {
+/**
+ * One probe, as `run` does it: opens the store, plans, prints the plan,
+ * self-checks the plan against this host, runs every shard in this process
+ * with live progress (Ctrl-C stops the run and still records it), records
+ * the run and writes the --junit and --markdown files. A plan the host cannot carry is refused before anything is sent.
+ */
+export async function probeOnce(target: ProbeTarget, flags: RunCommandFlags, io: CommandIo): Promise<ProbeOutcome> {
+  const { settings } = target;
   const local = await openLocalStore(flags.store);
   try {
     const plan = planRun(settings, { now: Date.now, newRunId: randomUUID, startDelayMs: LOCAL_START_DELAY_MS });
     const planText = describePlan(plan, publicSettings(settings, plan), redactUrl(settings.url), settings.stopAtFirstFailingStage);
     (flags.json ? io.stderr : io.stdout).write(`${planText}\n\n`);
-    const shards = await runAllShards(settings, plan, io);
-    const { run, stored } = await recordRun({ settings, plan, shards, region: 'local', finishedAt: Date.now() }, { store: local.store });
-    if (flags.json) io.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
-    else {
-      io.stdout.write(`\n${describeResult(run)}\n\n`);
-      const storeFlag = flags.store === RUN_DEFAULTS.store ? '' : ` --store ${flags.store}`;
-      io.stdout.write(`${stored === 'written' ? 'Stored' : 'Already stored'} in ${flags.store} (see: ws-ceiling history --target-id ${run.targetId}${storeFlag})\n`);
-    }
-    return exitCodeForVerdict(run.verdict);
+    const selfCheck = await selfCheckPlan(target);
+    if (!selfCheck.ok) return { kind: 'refused', refusal: preflightRefusal(settings, selfCheck) };
+    const shards = await runWithProgress(settings, plan, io);
+    const recorded = await recordRun({ settings, plan, shards, region: 'local', finishedAt: Date.now() }, { store: local.store });
+    for (const file of await writeCiOutputs(recorded.run, flags)) io.stderr.write(`Wrote ${file}\n`);
+    return { kind: 'recorded', recorded, plan, shards, selfCheck };
   } finally {
     await local.close();
   }
 }
 
-/** Runs every shard in this process with live progress; Ctrl-C stops the run and still records it. */
-async function runAllShards(settings: ProbeSettings, plan: ProbePlan, io: CommandIo): Promise<ShardResult[]> {
+/** The pre-flight: every shard runs in this process, so it must carry the plan's largest stage. */
+async function selfCheckPlan(target: ProbeTarget): Promise<SelfCheck> {
+  const peak = Math.max(...target.settings.stages);
+  const demand = {
+    connectionsPerProcess: peak,
+    costPerConnection: target.simulated ? 2 : 1,
+    connectionsPerTargetAddress: peak,
+    shardsShareProcess: true,
+  };
+  return checkProbeBudget(demand, await readHostBudget());
+}
+
+/** Prints a refused run (plain or --json) and returns exit code 3. */
+export function printRefusal(refusal: PreflightRefusal, flags: Pick<RunCommandFlags, 'json'>, io: CommandIo): number {
+  if (flags.json) io.stdout.write(`${JSON.stringify(refusal, null, 2)}\n`);
+  else io.stdout.write(`Run of ${refusal.targetId}: INCONCLUSIVE (self-check; nothing was sent)\n  ${refusal.verdictReason}\n`);
+  return EXIT_CODES.probeFailed;
+}
+
+/** Runs every shard of `plan` in this process; the experiments of `diagnose` use it too. */
+export async function runPlanShards(request: PlanRequest): Promise<ShardResult[]> {
+  const { settings, plan, control } = request;
+  return Promise.all(
+    plan.shards.map((shard) =>
+      runShard(
+        {
+          url: settings.url,
+          headers: settings.headers,
+          subprotocols: settings.subprotocols,
+          handshakeTimeoutSeconds: settings.handshakeTimeoutSeconds,
+          heartbeat: request.heartbeatOf?.(shard.index) ?? settings.heartbeat,
+          stages: plan.stages,
+          shard,
+          ...(request.nextStage ? { nextStage: request.nextStage } : {}),
+        },
+        { control, ...(request.onEvent ? { onEvent: request.onEvent } : {}) },
+      ),
+    ),
+  );
+}
+
+/** Ctrl-C as a kill switch: aborts the returned signal until `dispose` is called. */
+export function interruptOnSigint(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(new Error('stopped by SIGINT'));
+  process.once('SIGINT', interrupt);
+  return { signal: controller.signal, dispose: () => process.removeListener('SIGINT', interrupt) };
+}
+
+/**
+ * Registers the flags `run` and `diagnose` share on `command`, with their
+ * defaults, so both commands accept exactly the same probe settings.
+ */
+export function addRunFlags(command: Command): Command {
+  const collect = (value: string, previous: string[]) => [...previous, value];
+  return command
+    .option('--simulate <spec>', 'probe the bundled simulator instead of a URL, e.g. cap=150 or idle-timeout=4 (see README)')
+    .option('--stages <list>', 'stage targets in global open connections, e.g. 50,100,150')
+    .option('--start <n>', `first stage target when no --stages (default ${RUN_DEFAULTS.start})`)
+    .option('--step <n>', `added per stage when no --stages (default ${RUN_DEFAULTS.step})`)
+    .option('--max <n>', `last stage target when no --stages (default ${RUN_DEFAULTS.max})`)
+    .option('--hold <seconds>', 'how long each stage is held', RUN_DEFAULTS.hold)
+    .option('--rate <per-second>', 'new connections per second', RUN_DEFAULTS.rate)
+    .option('--max-in-flight <n>', 'handshakes in flight at once', RUN_DEFAULTS.maxInFlight)
+    .option('--handshake-timeout <seconds>', 'time an opening handshake may take', RUN_DEFAULTS.handshakeTimeout)
+    .option('--ping <seconds|off>', 'protocol ping interval, or off for no heartbeat', RUN_DEFAULTS.ping)
+    .option('--pong-timeout <seconds>', 'a connection whose pong is later than this is dropped', RUN_DEFAULTS.pongTimeout)
+    .option('--heartbeat-message <payload>', 'send this application message every --ping seconds instead of a protocol ping')
+    .option('--header <name:value>', 'request header, repeatable (values are never printed or stored)', collect, [])
+    .option('--subprotocol <name>', 'WebSocket subprotocol to request, repeatable', collect, [])
+    .option('--target-id <id>', 'name of the target in the history (default: from the URL host, port and path)')
+    .option('--tolerance <n|n%>', 'failures per stage that still count as held', RUN_DEFAULTS.tolerance)
+    .option('--max-connections <n>', 'safety cap: refuse a plan above this many connections', RUN_DEFAULTS.maxConnections)
+    .option('--min-ceiling <n>', 'pre-launch gate: exit 1 when the ceiling is under n')
+    .option('--regression-tolerance <percent>', 'allowed fall of the ceiling under its baseline before the verdict is regressed, e.g. 10 or 12.5%', RUN_DEFAULTS.regressionTolerance)
+    .option('--baseline-runs <n>', 'earlier completed runs with the same settings the baseline is the median of', RUN_DEFAULTS.baselineRuns)
+    .option('--shard-size <n>', 'connections per shard (each shard under the Lambda descriptor budget)', RUN_DEFAULTS.shardSize)
+    .option('--continue-after-failure', 'keep ramping after the first failing stage')
+    .option('--json', 'print the result as one JSON object on stdout (plan and progress go to stderr)')
+    .option('--junit <file>', 'also write a JUnit XML report with one test case per gate, for CI')
+    .option('--markdown <file>', 'also write a short Markdown summary, for a pull request or change ticket')
+    .option('--store <dir>', 'directory of the embedded run store', RUN_DEFAULTS.store);
+}
+
+/** `--store DIR` for the history hint, or nothing for the default store. */
+export function storeFlag(flags: Pick<RunCommandFlags, 'store'>): string {
+  return flags.store === RUN_DEFAULTS.store ? '' : ` --store ${flags.store}`;
+}
+
+function preflightRefusal(settings: ProbeSettings, selfCheck: SelfCheck): PreflightRefusal {
+  const summary = `${describeSelfCheckProblems(selfCheck)} Nothing was sent, and no ceiling is claimed.`;
+  return {
+    targetId: settings.targetId,
+    url: redactUrl(settings.url),
+    verdict: 'inconclusive',
+    verdictReason: summary,
+    ceiling: { value: null, reached: false },
+    dropOnset: null,
+    limitingFactor: {
+      kind: 'probe-limited',
+      summary,
+      evidence: { failures: { total: 0, byClass: {}, byStatus: {}, byCloseCode: {}, byErrorCode: {} }, message: 'self-check before the run' },
+    },
+    selfCheck,
+  };
+}
+
+/** Runs every shard with live progress; Ctrl-C stops the run and it is still recorded. */
+async function runWithProgress(settings: ProbeSettings, plan: ProbePlan, io: CommandIo): Promise<ShardResult[]> {
   const control = new RampControl(settings.tolerance, settings.stages, settings.stopAtFirstFailingStage);
   const display = startProgressDisplay(plan, io.stderr);
-  const onEvent = (event: ShardEvent) => display.onEvent(event);
-  const interrupt = () => control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' });
-  process.once('SIGINT', interrupt);
+  const interrupt = interruptOnSigint();
+  interrupt.signal.addEventListener('abort', () => control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' }));
   try {
-    return await Promise.all(
-      plan.shards.map((shard) =>
-        runShard(
-          {
-            url: settings.url,
-            headers: settings.headers,
-            subprotocols: settings.subprotocols,
-            handshakeTimeoutSeconds: settings.handshakeTimeoutSeconds,
-            heartbeat: settings.heartbeat,
-            stages: plan.stages,
-            shard,
-          },
-          { control, onEvent },
-        ),
-      ),
-    );
+    return await runPlanShards({ settings, plan, control, onEvent: (event: ShardEvent) => display.onEvent(event) });
   } finally {
-    process.removeListener('SIGINT', interrupt);
+    interrupt.dispose();
     display.stop();
   }
 }

@@ -32,6 +32,19 @@ export interface ShardInput {
   heartbeat: HeartbeatSettings;
   stages: readonly StagePlan[];
   shard: ShardPlan;
+  /**
+   * Optional, for adaptive experiments (diagnose's refinement): called after
+   * the last stage has been held, and after every stage it returns; gives the
+   * next stage and this shard's new connections in it, or undefined to end.
+   * Stages it returns need not follow `shard.newPerStage`.
+   */
+  nextStage?: (ended: StagePlan) => AdaptiveStage | undefined;
+}
+
+/** A stage decided while the shard runs, with this shard's new connections in it. */
+export interface AdaptiveStage {
+  stage: StagePlan;
+  newConnections: number;
 }
 
 /** Something that happened in a shard, for live progress. */
@@ -67,6 +80,8 @@ class ShardRun {
   readonly #connections: ProbeConnection[] = [];
   readonly #loopDelay: LoopDelaySample[] = [];
   readonly #slotWaiters: (() => void)[] = [];
+  /** New connections of stages given by `nextStage`, by stage index. */
+  readonly #adaptiveNew = new Map<number, number>();
   #inFlight = 0;
   #anyOpened = false;
   #currentStage = 0;
@@ -84,7 +99,7 @@ class ShardRun {
     histogram.enable();
     let stagesRun = 0;
     try {
-      for (const stage of this.input.stages) {
+      for (let position = 0, stage = this.input.stages[0]; stage; stage = this.#stageAfter(stage, (position += 1))) {
         if (control.signal.aborted) break;
         await this.#sleepUntil(stage.startAt);
         if (control.signal.aborted) break;
@@ -112,9 +127,18 @@ class ShardRun {
     };
   }
 
+  /** The planned stage at `position`, or else the one `nextStage` decides after `ended`. */
+  #stageAfter(ended: StagePlan, position: number): StagePlan | undefined {
+    const planned = this.input.stages[position];
+    if (planned || !this.input.nextStage) return planned;
+    const next = this.input.nextStage(ended);
+    if (next) this.#adaptiveNew.set(next.stage.index, next.newConnections);
+    return next?.stage;
+  }
+
   async #ramp(stage: StagePlan): Promise<void> {
     const { shard } = this.input;
-    const count = shard.newPerStage[stage.index] ?? 0;
+    const count = this.#adaptiveNew.get(stage.index) ?? shard.newPerStage[stage.index] ?? 0;
     const intervalMs = 1000 / shard.connectRate;
     const rampStart = Math.max(this.#now(), stage.startAt);
     for (let k = 0; k < count; k += 1) {

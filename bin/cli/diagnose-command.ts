@@ -1,0 +1,86 @@
+/**
+ * `ws-ceiling diagnose`: the same probe as `run` (same flags, same
+ * self-check, recorded in the store the same way), then, from the first
+ * failing level, the follow-up experiments that settle why it failed: rate or
+ * count, queueing gateway, idle timeout, refinement. Prints the run, the
+ * experiments' evidence and one plain sentence per finding; `--json` prints
+ * the diagnosis as one object.
+ */
+import type { Command } from 'commander';
+import { DEFAULT_EXPERIMENT_BUDGET_SECONDS, DEFAULT_RESOLUTION, diagnoseRun, type DiagnoseOptions } from '../../functions/diagnose/diagnose.js';
+import type { Diagnosis } from '../../functions/diagnose/findings.js';
+import { describeDiagnosis } from '../../functions/diagnose/report.js';
+import { InvalidInputError } from '../../functions/engine/errors.js';
+import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
+import { interruptOnSigint, printRefusal, probeOnce, runPlanShards, storeFlag, withProbeTarget, type CommandIo, type RunCommandFlags } from './run-command.js';
+import { describeResult } from './summary.js';
+
+/** Defaults of the flags only `diagnose` has. */
+export const DIAGNOSE_DEFAULTS = { resolution: String(DEFAULT_RESOLUTION), experimentBudget: String(DEFAULT_EXPERIMENT_BUDGET_SECONDS) } as const;
+
+/** Flags of `ws-ceiling diagnose`: every run flag, and the experiments' own. */
+export interface DiagnoseCommandFlags extends RunCommandFlags {
+  resolution: string;
+  experimentBudget: string;
+}
+
+/** Registers the flags only `diagnose` has (use with addRunFlags). */
+export function addDiagnoseFlags(command: Command): Command {
+  return command
+    .option('--resolution <n>', 'connections to which the refinement finds the exact ceiling', DIAGNOSE_DEFAULTS.resolution)
+    .option('--experiment-budget <seconds>', 'time each follow-up experiment may take, pauses included', DIAGNOSE_DEFAULTS.experimentBudget);
+}
+
+/** Validates the experiments' flags; throws InvalidInputError naming the flag. */
+export function parseDiagnoseFlags(flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>): DiagnoseOptions {
+  const resolution = Number(flags.resolution);
+  if (!/^\s*\d+\s*$/.test(flags.resolution) || resolution < 1 || resolution > 10_000) {
+    throw new InvalidInputError('--resolution', `must be a whole number of connections from 1 to 10000, got "${flags.resolution}"`);
+  }
+  const budgetSeconds = Number(flags.experimentBudget);
+  if (flags.experimentBudget.trim() === '' || !Number.isFinite(budgetSeconds) || budgetSeconds < 1 || budgetSeconds > 86_400) {
+    throw new InvalidInputError('--experiment-budget', `must be a number of seconds from 1 to 86400, got "${flags.experimentBudget}"`);
+  }
+  return { resolution, budgetSeconds };
+}
+
+/** Probes, records the ramp, runs the follow-up experiments and returns the exit code. */
+export async function diagnoseCommand(urlArgument: string | undefined, flags: DiagnoseCommandFlags, io: CommandIo): Promise<number> {
+  const options = parseDiagnoseFlags(flags);
+  return withProbeTarget(urlArgument, flags, io, async (target) => {
+    const outcome = await probeOnce(target, flags, io);
+    if (outcome.kind === 'refused') return printRefusal(outcome.refusal, flags, io);
+    const { run, stored } = outcome.recorded;
+    if (!flags.json) {
+      io.stdout.write(`\n${describeResult(run)}\n\n`);
+      io.stdout.write(`${stored === 'written' ? 'Stored' : 'Already stored'} in ${flags.store} (see: ws-ceiling history --target-id ${run.targetId}${storeFlag(flags)})\n\n`);
+    }
+    const interrupt = interruptOnSigint();
+    let diagnosis: Diagnosis;
+    try {
+      diagnosis = await diagnoseRun(
+        { settings: target.settings, plan: outcome.plan, shards: outcome.shards, run, selfCheck: outcome.selfCheck },
+        { runPlan: runPlanShards, now: Date.now, signal: interrupt.signal, onProgress: (line) => io.stderr.write(`${line}\n`) },
+        options,
+      );
+    } finally {
+      interrupt.dispose();
+    }
+    io.stdout.write(flags.json ? `${JSON.stringify(diagnosis, null, 2)}\n` : `${describeDiagnosis(diagnosis)}\n`);
+    return exitCodeForDiagnosis(diagnosis);
+  });
+}
+
+/** 0 explained or no limit found (1 when the ramp was below --min-ceiling or regressed), 3 inconclusive or failed. */
+function exitCodeForDiagnosis(diagnosis: Diagnosis): number {
+  switch (diagnosis.verdict) {
+    case 'explained':
+    case 'no-limit-found':
+      return diagnosis.run.verdict === 'below-floor' || diagnosis.run.verdict === 'regressed'
+        ? exitCodeForVerdict(diagnosis.run.verdict)
+        : EXIT_CODES.completed;
+    case 'inconclusive':
+    case 'failed':
+      return EXIT_CODES.probeFailed;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The vocabulary of a diagnosis: what each follow-up experiment found, as
+ * data (kind, values, evidence, probe-seconds), and the diagnosis as a whole.
+ * report.ts turns each finding into one plain sentence.
+ */
+import type { SelfCheck } from '../engine/self-check.js';
+import type { FailureClass, HeartbeatSettings, RunResult } from '../engine/types.js';
+
+/** The experiments of `diagnose`, and the ramp and self-check they start from. */
+export type ExperimentName = 'self-check' | 'ramp' | 'rate-or-count' | 'queueing-gateway' | 'idle-timeout' | 'refinement';
+
+/** What an experiment saw, in numbers a person can check. */
+export interface FindingEvidence {
+  /** Refusals by HTTP status, e.g. {"503": 10}. */
+  statuses?: Partial<Record<string, number>>;
+  /** Failures by class. */
+  failureClasses?: Partial<Record<FailureClass, number>>;
+  /** Distinct Retry-After values seen. */
+  retryAfter?: string[];
+  /** One line per step or attempt, e.g. "40 connections at 25/s: 30 opened, 10 refused (HTTP 503 × 10)". */
+  steps?: string[];
+  /** Anything else worth saying. */
+  note?: string;
+}
+
+/** One group of the idle-timeout experiment: its heartbeat and how many of its connections survived the hold. */
+export interface HeartbeatGroupResult {
+  heartbeat: HeartbeatSettings['kind'];
+  intervalSeconds: number | null;
+  kept: number;
+  of: number;
+  /** Median seconds after opening at which the target closed this group's connections; null when it closed none. */
+  closedAfterSeconds: number | null;
+}
+
+/** The values of each kind of finding. */
+export interface FindingValuesByKind {
+  /** Upgrades refused once `count` connections were open, at every rate tried. */
+  'concurrency-cap': { count: number; rates: number[] };
+  /** Upgrades left unanswered once `count` connections were open: a full accept queue. */
+  'accept-queue': { count: number; rates: number[]; handshakeTimeoutSeconds: number };
+  /** A handshake rate limit: sustainable handshakes per second and the burst, and the slowest rate still refused. */
+  'handshake-rate-limit': { perSecond: number | null; burst: number | null; cleanAtRate: number | null; rates: number[] };
+  /** Connections without traffic closed after `seconds`; which heartbeats kept them alive. */
+  'idle-timeout': { seconds: number; groups: HeartbeatGroupResult[] };
+  /** Connections closed `seconds` after they opened, whatever the heartbeat. */
+  'max-lifetime': { seconds: number; groups: HeartbeatGroupResult[] };
+  /** The highest count held for the hold, to `resolution`; `failsAt` did not hold. */
+  'exact-ceiling': { value: number; failsAt: number; resolution: number; steps: number };
+  /** Every stage held: no limit up to the plan's maximum. */
+  'no-limit': { max: number };
+  /** The probe itself was the limit. */
+  'probe-limited': { summary: string };
+  /** The run failed (config error, unreachable): nothing to diagnose. */
+  'probe-failure': { summary: string };
+  /** An experiment could not decide. */
+  undetermined: { about: ExperimentName; reason: string };
+}
+
+/** The kinds of findings. */
+export type FindingKind = keyof FindingValuesByKind;
+
+/** One finding: its kind and values, the experiment that found it, the evidence, what it cost, and its sentence. */
+export type Finding = {
+  [K in FindingKind]: {
+    kind: K;
+    values: FindingValuesByKind[K];
+    experiment: ExperimentName;
+    evidence: FindingEvidence;
+    /** Seconds spent opening and holding connections for this finding (0 when the ramp's data sufficed). */
+    probeSeconds: number;
+    /** One plain sentence, see report.ts. */
+    sentence: string;
+  };
+}[FindingKind];
+
+/** The answer of `diagnose`. */
+export type DiagnosisVerdict = 'explained' | 'no-limit-found' | 'inconclusive' | 'failed';
+
+/** A whole diagnosis: the ramp run it started from, the self-check and every finding. Holds no secret. */
+export interface Diagnosis {
+  verdict: DiagnosisVerdict;
+  /** Why the verdict is what it is, in plain words. */
+  reason: string;
+  runId: string;
+  targetId: string;
+  url: string;
+  findings: Finding[];
+  /** Seconds the ramp and the follow-up experiments took, and the pauses between experiment steps (Retry-After, refills). */
+  seconds: { ramp: number; experiments: number; waits: number };
+  selfCheck: SelfCheck;
+  /** The recorded ramp run. */
+  run: RunResult;
+}

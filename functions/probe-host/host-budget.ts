@@ -1,0 +1,70 @@
+/**
+ * Reads what the probe's own machine can give a run before it starts: the
+ * process's file-descriptor limit and the descriptors already open, the
+ * ephemeral port range (each connection to one target address takes one
+ * local port), free memory and the V8 heap left. The self-check
+ * (functions/engine/self-check.ts) judges a plan against these figures.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import type { HostBudget } from '../engine/self-check.js';
+
+/** Where the reader looks; tests point `procRoot` at a folder of fixture files. */
+export interface HostBudgetSources {
+  /** Root of the proc filesystem (default `/proc`). */
+  procRoot?: string;
+  /** Free memory in bytes (default `os.freemem`). */
+  freeMemory?: () => number;
+  /** V8 heap limit and use in bytes (default from `v8.getHeapStatistics`). */
+  heap?: () => { limitBytes: number; usedBytes: number };
+}
+
+/** Reads the budget of this process and host. Never throws: a figure that cannot be read is null. */
+export async function readHostBudget(sources: HostBudgetSources = {}): Promise<HostBudget> {
+  const procRoot = sources.procRoot ?? '/proc';
+  const heap = (sources.heap ?? defaultHeap)();
+  const [limits, descriptors, portRange] = await Promise.all([
+    readText(path.join(procRoot, 'self', 'limits')),
+    readdir(path.join(procRoot, 'self', 'fd')).catch(() => null),
+    readText(path.join(procRoot, 'sys', 'net', 'ipv4', 'ip_local_port_range')),
+  ]);
+  return {
+    descriptorLimit: limits === null ? null : parseDescriptorLimit(limits),
+    // Listing the folder opens one descriptor of its own, which is closed again.
+    openDescriptors: descriptors === null ? null : Math.max(0, descriptors.length - 1),
+    ephemeralPorts: portRange === null ? null : parsePortRange(portRange),
+    freeMemoryBytes: (sources.freeMemory ?? os.freemem)(),
+    heapAvailableBytes: Math.max(0, heap.limitBytes - heap.usedBytes),
+  };
+}
+
+/** The soft limit of the `Max open files` line of a /proc/<pid>/limits text; null when unlimited or absent. */
+export function parseDescriptorLimit(limitsText: string): number | null {
+  const line = limitsText.split('\n').find((candidate) => candidate.startsWith('Max open files'));
+  const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+  return soft !== undefined && /^\d+$/.test(soft) ? Number(soft) : null;
+}
+
+/** The `low high` pair of net.ipv4.ip_local_port_range; null when it does not parse. */
+export function parsePortRange(text: string): { low: number; high: number } | null {
+  const match = /^\s*(\d+)\s+(\d+)\s*$/.exec(text);
+  if (!match) return null;
+  const low = Number(match[1]);
+  const high = Number(match[2]);
+  return low <= high ? { low, high } : null;
+}
+
+function defaultHeap(): { limitBytes: number; usedBytes: number } {
+  const stats = v8.getHeapStatistics();
+  return { limitBytes: stats.heap_size_limit, usedBytes: stats.used_heap_size };
+}
+
+async function readText(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+}

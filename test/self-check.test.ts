@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { checkProbeBudget, describeSelfCheckProblems, MEMORY_PER_CONNECTION_BYTES, type HostBudget, type ProbeDemand } from '../functions/engine/self-check.js';
+
+const GIB = 1024 ** 3;
+const roomy: HostBudget = {
+  descriptorLimit: 20_000, openDescriptors: 40, ephemeralPorts: { low: 32768, high: 60999 }, freeMemoryBytes: 16 * GIB, heapAvailableBytes: 4 * GIB,
+};
+const demand = (connections: number, overrides: Partial<ProbeDemand> = {}): ProbeDemand => ({
+  connectionsPerProcess: connections, costPerConnection: 1, connectionsPerTargetAddress: connections, shardsShareProcess: true, ...overrides,
+});
+
+describe('checkProbeBudget', () => {
+  it('passes a plan that fits every budget', () => {
+    expect(checkProbeBudget(demand(2000), roomy)).toEqual({ ok: true, problems: [], unchecked: [] });
+  });
+
+  it('refuses a plan above the descriptor limit less open descriptors and headroom, and names ulimit -n as the fix', () => {
+    const check = checkProbeBudget(demand(400), { ...roomy, descriptorLimit: 200, openDescriptors: 38 });
+    expect(check.ok).toBe(false);
+    expect(check.problems).toEqual([
+      expect.objectContaining({ resource: 'descriptors', needed: 400, available: 200 - 38 - 32 }),
+    ]);
+    expect(check.problems[0]?.summary).toContain('the descriptor limit of 200 (ulimit -n) less 38 already open and 32 headroom leaves 130');
+    expect(check.problems[0]?.fix).toContain('ulimit -n 495');
+    expect(describeSelfCheckProblems(check)).toMatch(/^The probe would run out of file descriptors: .* Fix: raise the descriptor limit/);
+  });
+
+  it('counts two descriptors per connection when the simulator runs in the same process', () => {
+    const check = checkProbeBudget(demand(100, { costPerConnection: 2 }), { ...roomy, descriptorLimit: 200, openDescriptors: 38 });
+    expect(check.problems[0]).toMatchObject({ resource: 'descriptors', needed: 200 });
+    expect(check.problems[0]?.summary).toContain('2 each: the simulator runs in this process too');
+  });
+
+  it('suggests a smaller --shard-size when each shard has a process of its own', () => {
+    // A Lambda's 1,024 descriptors less 5 % headroom (52) carry the default shard of 900 while at most 72 are open.
+    const check = checkProbeBudget(demand(900, { shardsShareProcess: false }), { ...roomy, descriptorLimit: 1024, openDescriptors: 100 });
+    expect(check.problems[0]?.fix).toContain('lower --shard-size to 872');
+    expect(checkProbeBudget(demand(900, { shardsShareProcess: false }), { ...roomy, descriptorLimit: 1024, openDescriptors: 72 }).ok).toBe(true);
+  });
+
+  it('refuses more connections to one address than the ephemeral port range gives, and names source addresses as the fix', () => {
+    const check = checkProbeBudget(demand(1500), { ...roomy, ephemeralPorts: { low: 60000, high: 60999 } });
+    expect(check.problems).toEqual([expect.objectContaining({ resource: 'ephemeral-ports', needed: 1500, available: 950 })]);
+    expect(check.problems[0]?.fix).toContain('more source addresses');
+  });
+
+  it('refuses a plan the free memory or the V8 heap cannot carry', () => {
+    const check = checkProbeBudget(demand(10_000), { ...roomy, freeMemoryBytes: 512 * 1024 ** 2, heapAvailableBytes: 100 * 1024 ** 2 });
+    expect(check.problems.map((problem) => problem.resource)).toEqual(['memory', 'heap']);
+    expect(check.problems[0]?.needed).toBe(10_000 * MEMORY_PER_CONNECTION_BYTES);
+    expect(check.problems[1]?.fix).toContain('--max-old-space-size=');
+  });
+
+  it('lists what it could not read instead of guessing', () => {
+    const check = checkProbeBudget(demand(100_000 / 20), { ...roomy, descriptorLimit: null, openDescriptors: null, ephemeralPorts: null });
+    expect(check).toEqual({ ok: true, problems: [], unchecked: ['descriptors', 'ephemeral-ports'] });
+  });
+});
