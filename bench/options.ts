@@ -1,0 +1,147 @@
+/**
+ * The flags of `npm run bench`, validated into one BenchOptions object, and
+ * the most connections one probe process may hold on this host: what the
+ * probe's own self-check admits for descriptors (the open-file limit less
+ * what is open and its headroom; node raises the soft limit to the hard
+ * limit at startup, so every benchmark process has the same) and for the
+ * ephemeral ports toward one address.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidInputError } from '../functions/engine/errors.js';
+import { checkProbeBudget, type HostBudget } from '../functions/engine/self-check.js';
+
+/** Usage text printed by `--help`. */
+export const BENCH_USAGE = `Usage: npm run bench -- [flags]
+
+Compares the probe's connection layer (runShard) with a plain ws client on a
+loopback server, each in its own process, and prints medians and ratios.
+
+  --repeat N              repetitions of each client, alternating (default 5)
+  --connections N         connections each client opens and holds (default: the
+                          descriptor limit less the self-check's headroom)
+  --rate N                new connections per second (default 100000: in effect
+                          unpaced, only --max-in-flight bounds the ramp)
+  --max-in-flight N       opening handshakes in flight at once (default 100)
+  --hold S                seconds all connections are held after the ramp (default 10)
+  --ping S                protocol ping interval; a pong later than one interval
+                          ends the connection (default 5)
+  --handshake-timeout S   time an opening handshake may take (default 10)
+  --quick                 smoke run: 300 connections, 1 repetition, hold 1 s, ping 0.5 s
+  --help                  this text`;
+
+/** What the ramp of one client may take at the slowest before the benchmark gives up on it. */
+const MIN_RAMP_TIMEOUT_SECONDS = 30;
+const SLOWEST_HANDSHAKES_PER_SECOND = 100;
+
+/** The most connections one probe process may hold here, by the probe's own self-check. */
+export interface ConnectionBudget {
+  /** Connections the self-check admits for one process and one target address: the hold target. */
+  limitTarget: number;
+  /** What bounds it. */
+  bound: 'descriptors' | 'ephemeral ports';
+  /** The limit it is taken from: the open-file limit, or the ports in the ephemeral range. */
+  limit: number;
+}
+
+/** Asks the self-check how many connections one process holding all shards may open toward one address on this host. */
+export function connectionBudget(host: HostBudget): ConnectionBudget {
+  const descriptorLimit = host.descriptorLimit;
+  if (descriptorLimit === null || host.openDescriptors === null) {
+    throw new Error('cannot read the open-file limit or the open descriptors of this process (/proc/self); the benchmark sizes its run from them');
+  }
+  const demand = { connectionsPerProcess: descriptorLimit, costPerConnection: 1, connectionsPerTargetAddress: descriptorLimit, shardsShareProcess: true };
+  const { problems } = checkProbeBudget(demand, host);
+  const byDescriptors = problems.find((problem) => problem.resource === 'descriptors')?.available ?? descriptorLimit;
+  const byPorts = problems.find((problem) => problem.resource === 'ephemeral-ports')?.available;
+  if (byPorts !== undefined && host.ephemeralPorts && byPorts < byDescriptors) {
+    return { limitTarget: byPorts, bound: 'ephemeral ports', limit: host.ephemeralPorts.high - host.ephemeralPorts.low + 1 };
+  }
+  return { limitTarget: byDescriptors, bound: 'descriptors', limit: descriptorLimit };
+}
+
+/** Everything one benchmark invocation needs, validated. */
+export interface BenchOptions {
+  repeat: number;
+  /** Connections each client opens and holds. */
+  connections: number;
+  /** The most connections one process may hold here, and what bounds it. */
+  budget: ConnectionBudget;
+  connectRate: number;
+  maxInFlight: number;
+  holdSeconds: number;
+  pingSeconds: number;
+  handshakeTimeoutSeconds: number;
+  /** Bound on one client's ramp; past it the client is closed and the run counts as not held. */
+  rampTimeoutSeconds: number;
+}
+
+/** What `--help` asks for instead of a run. */
+export type BenchRequest = { kind: 'help' } | { kind: 'run'; options: BenchOptions };
+
+/** Validates the benchmark flags against the connection budget, or throws InvalidInputError naming the flag. */
+export function parseBenchArgs(argv: readonly string[], budget: ConnectionBudget): BenchRequest {
+  const { values } = parseFlags(argv);
+  if (values.help) return { kind: 'help' };
+  const quick = values.quick ?? false;
+  const limit = budget.bound === 'descriptors' ? `the open-file limit of ${budget.limit}` : `the ${budget.limit} ephemeral ports`;
+  if (budget.limitTarget < 1) throw new InvalidInputError('--connections', `${limit} leaves no room for connections after the self-check's headroom`);
+  const connections =
+    wholeNumber('--connections', values.connections, 1, budget.limitTarget, `what ${limit} allows after the self-check's headroom`) ??
+    (quick ? Math.min(300, budget.limitTarget) : budget.limitTarget);
+  const handshakeTimeoutSeconds = decimal('--handshake-timeout', values['handshake-timeout'], 0.1, 300) ?? 10;
+  return {
+    kind: 'run',
+    options: {
+      repeat: wholeNumber('--repeat', values.repeat, 1, 50) ?? (quick ? 1 : 5),
+      connections,
+      budget,
+      connectRate: decimal('--rate', values.rate, 1, 1_000_000) ?? 100_000,
+      maxInFlight: wholeNumber('--max-in-flight', values['max-in-flight'], 1, 10_000) ?? 100,
+      holdSeconds: decimal('--hold', values.hold, 0.5, 600) ?? (quick ? 1 : 10),
+      pingSeconds: decimal('--ping', values.ping, 0.1, 60) ?? (quick ? 0.5 : 5),
+      handshakeTimeoutSeconds,
+      rampTimeoutSeconds: Math.max(MIN_RAMP_TIMEOUT_SECONDS, connections / SLOWEST_HANDSHAKES_PER_SECOND) + handshakeTimeoutSeconds,
+    },
+  };
+}
+
+function parseFlags(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        repeat: { type: 'string' },
+        connections: { type: 'string' },
+        rate: { type: 'string' },
+        'max-in-flight': { type: 'string' },
+        hold: { type: 'string' },
+        ping: { type: 'string' },
+        'handshake-timeout': { type: 'string' },
+        quick: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    throw new InvalidInputError('flags', `${(error as Error).message.split('\n')[0]}; see --help`);
+  }
+}
+
+function wholeNumber(flag: string, text: string | undefined, min: number, max: number, why?: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+    throw new InvalidInputError(flag, `must be a whole number from ${min} to ${max}${why ? ` (${why})` : ''}, got "${text}"`);
+  }
+  return value;
+}
+
+function decimal(flag: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidInputError(flag, `must be a number from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}

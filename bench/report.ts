@@ -1,0 +1,136 @@
+/**
+ * Turns the benchmark's repeated client runs into medians, probe/plain
+ * ratios and the issue's targets, and prints them as a plain table.
+ */
+import { percentile } from '../functions/engine/percentiles.js';
+import type { ClientMeasurement } from './measure.js';
+import type { BenchOptions } from './options.js';
+
+/** Targets from the issue: the probe against the plain client. */
+export const TARGETS = { minHandshakeRateRatio: 0.9, maxMemoryRatio: 1.2 } as const;
+
+/** One figure: medians of both clients and their ratio (NaN when the plain median is 0). */
+export interface Figure {
+  label: string;
+  probe: number;
+  plain: number;
+  ratio: number;
+  decimals: number;
+}
+
+/** How the probe did against one target; `met` is null when this run could not measure it. */
+export interface TargetCheck {
+  target: string;
+  value: string;
+  met: boolean | null;
+}
+
+/** Everything the report prints. */
+export interface BenchSummary {
+  figures: Figure[];
+  /** Runs of each client that held every connection to the end with no false drop. */
+  cleanRuns: { probe: number; plain: number };
+  runs: number;
+  /** Failures and drops over every run, by reason. */
+  reasons: { probe: Record<string, number>; plain: Record<string, number> };
+  /** Runs whose ramp did not settle within its bound. */
+  unsettledRuns: { probe: number; plain: number };
+  targets: TargetCheck[];
+}
+
+/** Medians, ratios and target checks over every repetition of both clients. */
+export function summarize(probe: readonly ClientMeasurement[], plain: readonly ClientMeasurement[], options: BenchOptions): BenchSummary {
+  const figure = (label: string, decimals: number, pick: (run: ClientMeasurement) => number): Figure => {
+    const probeMedian = median(probe.map(pick));
+    const plainMedian = median(plain.map(pick));
+    return { label, probe: probeMedian, plain: plainMedian, ratio: plainMedian === 0 ? Number.NaN : probeMedian / plainMedian, decimals };
+  };
+  const figures = [
+    figure('connections held at the end of the hold', 0, (run) => run.heldAtEnd),
+    figure('handshakes per second while ramping', 0, (run) => run.handshakesPerSecond),
+    figure('client CPU per handshake (µs)', 0, (run) => run.cpuMicrosPerHandshake),
+    figure('RSS per 1,000 held connections (MiB)', 2, (run) => run.rssMiBPerThousand),
+    figure('event-loop delay p99 while holding (ms)', 1, (run) => run.loopDelayP99Ms),
+  ];
+  const clean = (runs: readonly ClientMeasurement[]) => runs.filter(isClean).length;
+  const cleanRuns = { probe: clean(probe), plain: clean(plain) };
+  const [, rate, , memory] = figures;
+  return {
+    figures,
+    cleanRuns,
+    runs: probe.length,
+    reasons: { probe: sumReasons(probe), plain: sumReasons(plain) },
+    unsettledRuns: { probe: probe.filter((run) => !run.rampSettled).length, plain: plain.filter((run) => !run.rampSettled).length },
+    targets: [
+      ratioTarget(`handshake rate ≥ ${TARGETS.minHandshakeRateRatio}× plain`, rate?.ratio ?? Number.NaN, (ratio) => ratio >= TARGETS.minHandshakeRateRatio),
+      ratioTarget(`memory per connection ≤ ${TARGETS.maxMemoryRatio}× plain`, memory?.ratio ?? Number.NaN, (ratio) => ratio <= TARGETS.maxMemoryRatio),
+      holdTarget(cleanRuns.probe, probe.length, options),
+    ],
+  };
+}
+
+/** The report: settings line, figure table, held line, targets. */
+export function formatSummary(summary: BenchSummary, options: BenchOptions): string {
+  const rows = [
+    ['figure (median)', 'probe', 'plain ws', 'probe/plain'],
+    ...summary.figures.map((f) => [f.label, formatNumber(f.probe, f.decimals), formatNumber(f.plain, f.decimals), formatRatio(f.ratio)]),
+  ];
+  const lines = [table(rows), ''];
+  lines.push(heldLine('Probe', 'probe', summary, options));
+  lines.push(heldLine('Plain ws', 'plain', summary, options));
+  lines.push('', table([['target', 'value', 'result'], ...summary.targets.map((t) => [t.target, t.value, t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET'])]));
+  return lines.join('\n');
+}
+
+/** A median by the same nearest-rank rule as every other percentile in ws-ceiling. */
+function median(values: readonly number[]): number {
+  return percentile(values, 50) ?? Number.NaN;
+}
+
+function isClean(run: ClientMeasurement): boolean {
+  return run.rampSettled && run.falseDrops === 0 && run.heldAtEnd === run.connections;
+}
+
+function sumReasons(runs: readonly ClientMeasurement[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const run of runs) for (const [reason, count] of Object.entries(run.byReason)) total[reason] = (total[reason] ?? 0) + count;
+  return total;
+}
+
+function ratioTarget(target: string, ratio: number, meets: (ratio: number) => boolean): TargetCheck {
+  return Number.isFinite(ratio) ? { target, value: formatRatio(ratio), met: meets(ratio) } : { target, value: '–', met: null };
+}
+
+function holdTarget(cleanRuns: number, runs: number, options: BenchOptions): TargetCheck {
+  const { budget } = options;
+  const target = `holds the ${budget.bound === 'descriptors' ? 'descriptor limit' : 'ephemeral ports'} less headroom (${budget.limitTarget}) with no false drops`;
+  const value = `${cleanRuns} of ${runs} runs clean at ${options.connections}`;
+  return { target, value, met: options.connections < budget.limitTarget ? null : cleanRuns === runs };
+}
+
+function heldLine(who: string, client: 'probe' | 'plain', summary: BenchSummary, options: BenchOptions): string {
+  const held = `${who}: held ${options.connections} with 0 false drops`;
+  const cleanRuns = summary.cleanRuns[client];
+  if (cleanRuns === summary.runs) return `${held} in each of the ${summary.runs} runs.`;
+  const reasons = summary.reasons[client];
+  const falseDrops = Object.values(reasons).reduce((sum, count) => sum + count, 0);
+  const detail = Object.entries(reasons).map(([reason, count]) => `${reason} × ${count}`).join(', ');
+  const unsettled = summary.unsettledRuns[client];
+  const slow = unsettled > 0 ? `; the ramp did not finish within ${options.rampTimeoutSeconds} s in ${unsettled}` : '';
+  return `${held} in ${cleanRuns} of ${summary.runs} runs; ${falseDrops} false drops in all${detail ? ` (${detail})` : ''}${slow}.`;
+}
+
+function formatNumber(value: number, decimals: number): string {
+  return Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) : '–';
+}
+
+function formatRatio(ratio: number): string {
+  return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '–';
+}
+
+function table(rows: readonly string[][]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows
+    .map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ').trimEnd())
+    .join('\n');
+}
