@@ -14,15 +14,9 @@ import { workerTimeoutSeconds } from '../functions/config/worker-budget.js';
 import { planVariables, recordVariables, workerVariables } from '../functions/engine/function-environment.js';
 import { METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import { ProbeFunction } from './probe-function.js';
-import { PLAN_TIMEOUT_SECONDS, RECORD_TIMEOUT_SECONDS } from './run-timeouts.js';
+import { PLAN_MEMORY_MB, PLAN_TIMEOUT_SECONDS, RECORD_MEMORY_MB, RECORD_TIMEOUT_SECONDS } from '../functions/config/run-budget.js';
 import type { RunsTable } from './runs-table.js';
 import { SHARD_OBJECTS_WILDCARD, type ShardResultsBucket } from './shard-results-bucket.js';
-
-/** Plan function memory: it only validates and lays out the plan. */
-export const PLAN_MEMORY_MB = 256;
-
-/** Record function memory: it merges every shard's connection records. */
-export const RECORD_MEMORY_MB = 1024;
 
 /** The plan function of a region. */
 export class PlanFunction extends ProbeFunction {

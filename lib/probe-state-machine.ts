@@ -27,7 +27,7 @@ import { shardCount, workerTimeoutSeconds } from '../functions/config/worker-bud
 import { stateMachineName } from '../functions/engine/deployment-names.js';
 import { acknowledgeWildcards, defaultPolicyOf, flatResource } from './nag-acknowledgements.js';
 import { FUNCTION_LOG_RETENTION } from './probe-function.js';
-import { RECORD_RETRY, stateMachineTimeoutSeconds } from './run-timeouts.js';
+import { RECORD_RETRY, stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
 
 /** The most iterations an inline Map state runs at once; more shards need a Distributed Map. */
 export const INLINE_MAP_MAX_CONCURRENCY = 40;

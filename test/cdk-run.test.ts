@@ -9,7 +9,7 @@ import { scheduledRunRequest } from '../lib/probe-schedule.js';
 import { INLINE_MAP_MAX_CONCURRENCY, MAP_PATHS } from '../lib/probe-state-machine.js';
 import type { ProbeTarget } from '../lib/probe-target.js';
 import type { RegionStack } from '../lib/region-stack.js';
-import { stateMachineTimeoutSeconds } from '../lib/run-timeouts.js';
+import { stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
 import { actionsOfRole, buildApp, logicalIdOf, resourcesOf, stackOf, statementsOfRole, TEST_ACCOUNT, testConfig, removeAssemblies } from './support/cdk.js';
 
 let stack: RegionStack;

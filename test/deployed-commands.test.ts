@@ -26,7 +26,7 @@ import { startEmbeddedDynamo, type EmbeddedDynamo } from '../functions/adapters/
 import { loadConfigFile } from '../functions/config/target-config.js';
 import { workerTimeoutSeconds } from '../functions/config/worker-budget.js';
 import { RUNS_TABLE_NAME } from '../functions/engine/deployment-names.js';
-import { stateMachineTimeoutSeconds } from '../lib/run-timeouts.js';
+import { stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
 import { InvalidInputError, WsCeilingError } from '../functions/engine/errors.js';
 import type { RecordStepOutput } from '../functions/engine/step-payloads.js';
 import { cappedRun, heldRun } from './support/run-results.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FAN_OUT_ALLOWANCE_SECONDS, PLAN_TIMEOUT_SECONDS, RECORD_RETRY, RECORD_TIMEOUT_SECONDS, recordBudgetSeconds, stateMachineTimeoutSeconds } from '../lib/run-timeouts.js';
+import { FAN_OUT_ALLOWANCE_SECONDS, PLAN_TIMEOUT_SECONDS, RECORD_RETRY, RECORD_TIMEOUT_SECONDS, recordBudgetSeconds, stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
 
 describe('recordBudgetSeconds', () => {
   it('counts every record attempt timing out plus the growing waits between them', () => {

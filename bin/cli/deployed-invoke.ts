@@ -20,7 +20,7 @@ import {
   type DeployedTargetFlags,
   type TextIo,
 } from './deployed-common.js';
-import { stateMachineTimeoutSeconds } from '../../lib/run-timeouts.js';
+import { stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
 
 /** How often the execution is polled while waiting. */

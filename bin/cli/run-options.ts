@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../../functions/engine/baseline.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
-import { DEFAULT_SHARD_SIZE } from '../../functions/engine/plan.js';
+import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../../functions/engine/limits.js';
+import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
 
 /** Defaults of the run flags, shown in `--help`. */
@@ -27,14 +28,6 @@ export const RUN_DEFAULTS = {
   baselineRuns: String(DEFAULT_BASELINE_RUNS),
   store: '.ws-ceiling',
 } as const;
-
-/** Most earlier runs `--baseline-runs` may ask the median of. */
-export const MAX_BASELINE_RUNS = 100;
-
-/** Highest value `--max-connections` accepts: one machine cannot honestly hold more. */
-export const HARD_MAX_CONNECTIONS = 100_000;
-/** Highest connect rate accepted, new connections per second. */
-export const HARD_MAX_RATE = 2_000;
 
 /** Flags as commander hands them over. */
 export interface RawRunFlags {
@@ -215,7 +208,7 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
   if (raw.stages !== undefined && (raw.start ?? raw.step ?? raw.max) !== undefined) {
     throw new InvalidInputError('--stages', 'give either --stages or --start/--step/--max, not both');
   }
-  const stages = flags.stages ?? stagesFromRange(flags.start, flags.step, flags.max);
+  const stages = flags.stages ?? stagesFromFlags(flags.start, flags.step, flags.max);
   const max = stages[stages.length - 1] ?? 0;
   if (max > flags.maxConnections) {
     throw new InvalidInputError('--max-connections', `the plan goes up to ${max} connections, above the safety cap of ${flags.maxConnections}; raise --max-connections on purpose or plan fewer`);
@@ -263,12 +256,9 @@ function validateUrl(url: string): URL {
   return parsed;
 }
 
-function stagesFromRange(start: number, step: number, max: number): number[] {
+function stagesFromFlags(start: number, step: number, max: number): number[] {
   if (start > max) throw new InvalidInputError('--start', `${start} is above --max ${max}`);
-  const stages: number[] = [];
-  for (let target = start; target < max; target += step) stages.push(target);
-  stages.push(max);
-  return stages;
+  return stagesFromRange(start, step, max);
 }
 
 function heartbeatFrom(ping: number | 'off', pongTimeoutSeconds: number, message: string | undefined): HeartbeatSettings {

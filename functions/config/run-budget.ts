@@ -1,9 +1,15 @@
 /**
- * The time budget of a deployed run: how long the plan and record functions
- * may take, how the record step is retried, and the state machine's timeout
- * built from those and the worker's timeout. Pure arithmetic, so it is tested
- * on its own.
+ * The budget of a deployed run's plan and record functions (memory, timeout,
+ * retries) and the state machine's timeout built from those and the worker's
+ * timeout. Pure arithmetic shared by the CDK constructs, the cost estimate
+ * and `ws-ceiling invoke`, so it is tested on its own.
  */
+
+/** Plan function memory. */
+export const PLAN_MEMORY_MB = 256;
+
+/** Record function memory: it holds every shard's records at once. */
+export const RECORD_MEMORY_MB = 1024;
 
 /** Plan function timeout: validation and arithmetic only. */
 export const PLAN_TIMEOUT_SECONDS = 30;

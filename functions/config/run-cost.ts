@@ -5,6 +5,7 @@
  * and per month from the schedule. Step Functions, DynamoDB, S3, CloudWatch
  * and data transfer are not included. Pure.
  */
+import { PLAN_MEMORY_MB, PLAN_TIMEOUT_SECONDS, RECORD_MEMORY_MB, RECORD_TIMEOUT_SECONDS } from './run-budget.js';
 import { InvalidInputError } from '../engine/errors.js';
 import type { TargetConfig } from './config-types.js';
 import { parseCron, runsPerMonth } from './cron-schedule.js';
@@ -21,14 +22,10 @@ export const LAMBDA_ARM64_USD_PER_GB_SECOND = 0.0000133334;
 /** AWS Lambda request price, USD per invocation ($0.20 per million), same source and date. */
 export const LAMBDA_USD_PER_REQUEST = 0.2 / 1_000_000;
 
-/**
- * Memory and timeout of the plan and record Lambdas, billed in full once per
- * run. The same values as the CDK constructs (lib/probe-functions.ts and
- * lib/run-timeouts.ts), which this Lambda-side module cannot import.
- */
+/** The plan and record functions of every run, with the budget the CDK constructs give them. */
 export const STEP_LAMBDAS = [
-  { name: 'plan', memoryMb: 256, timeoutSeconds: 30 },
-  { name: 'record', memoryMb: 1024, timeoutSeconds: 120 },
+  { name: 'plan', memoryMb: PLAN_MEMORY_MB, timeoutSeconds: PLAN_TIMEOUT_SECONDS },
+  { name: 'record', memoryMb: RECORD_MEMORY_MB, timeoutSeconds: RECORD_TIMEOUT_SECONDS },
 ] as const;
 
 /** The Lambda cost of one target's runs. */

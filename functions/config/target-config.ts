@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../engine/baseline.js';
 import { InvalidInputError } from '../engine/errors.js';
 import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../engine/limits.js';
-import { DEFAULT_SHARD_SIZE } from '../engine/plan.js';
+import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../engine/plan.js';
 import type { HeaderValue, OnCallEndpoint, PlanConfig, TargetConfig, WsCeilingConfig } from './config-types.js';
 import { parseCron } from './cron-schedule.js';
 import {
@@ -227,7 +227,7 @@ const plan = strictObject(
       context.addIssue({ code: 'custom', path: ['start'], message: `${range.start} is above max ${range.max}` });
       return z.NEVER;
     }
-    const normalised = { stages: given ?? stagesFromRange(range), ...rest };
+    const normalised = { stages: given ?? stagesFromRange(range.start, range.step, range.max), ...rest };
     const problem = stagesProblem(normalised) ?? budgetProblem(normalised);
     if (problem) {
       context.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
@@ -388,13 +388,6 @@ function isTimeZone(name: string): boolean {
 }
 
 /** The stages of a start/step/max range: start, start + step, … and always max last (as `ws-ceiling run`). */
-function stagesFromRange({ start, step, max }: { start: number; step: number; max: number }): number[] {
-  const stages: number[] = [];
-  for (let target = start; target < max; target += step) stages.push(target);
-  stages.push(max);
-  return stages;
-}
-
 /** A plan whose stages do not rise, or go past `maxConnections`. */
 function stagesProblem(plan: PlanConfig): { field: string; message: string } | undefined {
   const falling = plan.stages.findIndex((target, index) => index > 0 && target <= (plan.stages[index - 1] ?? 0));

@@ -92,3 +92,11 @@ function splitIntoShards(settings: ProbeSettings): ShardPlan[] {
     };
   });
 }
+
+/** Stage targets from `start` up by `step`, always ending exactly at `max` (which must be at least `start`). */
+export function stagesFromRange(start: number, step: number, max: number): number[] {
+  const stages: number[] = [];
+  for (let target = start; target < max; target += step) stages.push(target);
+  stages.push(max);
+  return stages;
+}
