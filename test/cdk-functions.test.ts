@@ -1,13 +1,12 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TargetConfig } from '../functions/config/config-types.js';
 import { workerTimeoutSeconds } from '../functions/config/worker-budget.js';
 import { RUNS_TABLE_NAME } from '../functions/engine/deployment-names.js';
 import { METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import type { ProbeFunction } from '../lib/probe-function.js';
 import { secretArnPattern, secretNamesOf } from '../lib/probe-functions.js';
 import type { RegionStack } from '../lib/region-stack.js';
-import { actionsOfRole, buildApp, logicalIdOf, stackOf, statementsOfRole, TEST_ACCOUNT, testConfig, type Statement, removeAssemblies } from './support/cdk.js';
+import { actionsOfRole, buildApp, logicalIdOf, stackOf, statementsOfRole, TEST_ACCOUNT, testTarget, probeTargetOf, type Statement, removeAssemblies } from './support/cdk.js';
 
 let stack: RegionStack;
 let template: Template;
@@ -19,16 +18,10 @@ beforeAll(() => {
 
 afterAll(removeAssemblies);
 
-function target(id: string): TargetConfig {
-  const found = testConfig().targets.find((candidate) => candidate.id === id);
-  if (!found) throw new Error(id);
-  return found;
-}
+const target = testTarget;
 
 function worker(id: string): ProbeFunction {
-  const found = stack.targets.find((candidate) => candidate.node.id === `Target-${id}`);
-  if (!found) throw new Error(id);
-  return found.worker;
+  return probeTargetOf(stack, id).worker;
 }
 
 const fn = (probe: ProbeFunction) => logicalIdOf(probe.function);

@@ -1,6 +1,5 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TargetConfig } from '../functions/config/config-types.js';
 import { parseTargetConfig } from '../functions/config/target-config.js';
 import { shardCount, workerTimeoutSeconds } from '../functions/config/worker-budget.js';
 import { SCHEDULE_GROUP_NAME, scheduleName, stateMachineName } from '../functions/engine/deployment-names.js';
@@ -10,7 +9,7 @@ import { INLINE_MAP_MAX_CONCURRENCY, MAP_PATHS } from '../lib/probe-state-machin
 import type { ProbeTarget } from '../lib/probe-target.js';
 import type { RegionStack } from '../lib/region-stack.js';
 import { stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
-import { actionsOfRole, buildApp, logicalIdOf, resourcesOf, stackOf, statementsOfRole, TEST_ACCOUNT, testConfig, removeAssemblies } from './support/cdk.js';
+import { actionsOfRole, buildApp, logicalIdOf, resourcesOf, stackOf, statementsOfRole, TEST_ACCOUNT, testTarget, probeTargetOf, removeAssemblies } from './support/cdk.js';
 
 let stack: RegionStack;
 let template: Template;
@@ -22,16 +21,10 @@ beforeAll(() => {
 
 afterAll(removeAssemblies);
 
-function target(id: string): TargetConfig {
-  const found = testConfig().targets.find((candidate) => candidate.id === id);
-  if (!found) throw new Error(id);
-  return found;
-}
+const target = testTarget;
 
 function probeTarget(id: string): ProbeTarget {
-  const found = stack.targets.find((candidate) => candidate.node.id === `Target-${id}`);
-  if (!found) throw new Error(id);
-  return found;
+  return probeTargetOf(stack, id);
 }
 
 /** One state of an Amazon States Language definition. */

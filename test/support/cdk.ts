@@ -9,11 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WsCeilingConfig } from '../../functions/config/config-types.js';
+import type { TargetConfig, WsCeilingConfig } from '../../functions/config/config-types.js';
 import type { IConstruct } from 'constructs';
 import { parseConfig } from '../../functions/config/target-config.js';
 import { addRegionStacks } from '../../lib/probe-app.js';
 import type { RegionStack } from '../../lib/region-stack.js';
+import type { ProbeTarget } from '../../lib/probe-target.js';
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -73,6 +74,20 @@ export const TEST_CONFIG_FILE = {
 /** A validated config, from the config file form (the real schema fills the defaults). */
 export function testConfig(): WsCeilingConfig {
   return parseConfig(TEST_CONFIG_FILE, 'test config');
+}
+
+/** The test config's target `id`. */
+export function testTarget(id: string): TargetConfig {
+  const found = testConfig().targets.find((candidate) => candidate.id === id);
+  if (!found) throw new Error(`no target ${id} in the test config`);
+  return found;
+}
+
+/** The ProbeTarget construct of target `id` in `stack`. */
+export function probeTargetOf(stack: RegionStack, id: string): ProbeTarget {
+  const found = stack.targets.find((candidate) => candidate.node.id === `Target-${id}`);
+  if (!found) throw new Error(`no target ${id} in the stack`);
+  return found;
 }
 
 /** A synthesized app of the test config. */
