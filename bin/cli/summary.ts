@@ -111,7 +111,7 @@ export function describeComparison(comparison: RunComparison): string {
     `     with run ${after.runId} (${after.targetId}, ${formatUtc(after.startedAt)})`,
     '',
   ];
-  if (comparison.comparable) lines.push('  Same URL and settings: the runs are directly comparable.');
+  if (comparison.comparable) lines.push('  Same target and settings: the runs are directly comparable.');
   else {
     lines.push('  Not directly comparable: the runs were probed with different settings.');
     const changes = comparison.settingChanges.map((change) => [`    ${change.setting}`, change.before ?? '(not set)', '→', change.after ?? '(not set)']);

@@ -378,7 +378,7 @@ function spread(value: { count: number; medianSeconds: number; minSeconds: numbe
 function baselineSection(run: RunResult): SafeHtml {
   const { baseline } = run;
   if (!baseline) {
-    return html`<section class="baseline"><h2>Baseline</h2><p>No baseline: there are too few earlier comparable runs of this target (same URL and settings), or this run is not comparable.</p></section>`;
+    return html`<section class="baseline"><h2>Baseline</h2><p>No baseline: there are too few earlier comparable runs of this target (same settings, completed with a ceiling; at least 3 are needed), or this run has no ceiling to compare.</p></section>`;
   }
   const ceiling = run.ceiling.value;
   const judgement = isRegression(run, baseline)

@@ -1,9 +1,9 @@
 /**
  * What changed between two runs: ceiling, drop onset, limiting factor,
  * handshake latency, the failure mix, and the settings. Pure: `compare`
- * prints it and `--json` emits it as is. Runs whose config hashes differ were
- * probed with different settings (or URLs) and are not directly comparable;
- * the differing settings are listed by the flag that sets them.
+ * prints it and `--json` emits it as is. Runs of different targets, or whose
+ * config hashes differ (different settings), are not directly comparable;
+ * the differing target, URL and settings are listed by the flag that sets them.
  */
 import type { LatencyPercentiles, LimitingFactorKind, RunResult, Verdict } from '../engine/types.js';
 import { settingsFlags } from './settings-flags.js';
@@ -51,7 +51,7 @@ export interface SettingChange {
 export interface RunComparison {
   before: ComparedRun;
   after: ComparedRun;
-  /** True when both runs have the same config hash: same URL and public settings. */
+  /** True when both runs are of one target with the same config hash (the settings that shape the measurement), as baselines require. */
   comparable: boolean;
   /** Settings that differ; empty when comparable. */
   settingChanges: SettingChange[];
@@ -70,7 +70,7 @@ export interface RunComparison {
 
 /** Compares run `before` with run `after` (the order given, whatever their start times). */
 export function compareRuns(before: RunResult, after: RunResult): RunComparison {
-  const comparable = before.configHash === after.configHash;
+  const comparable = before.targetId === after.targetId && before.configHash === after.configHash;
   return {
     before: comparedRun(before),
     after: comparedRun(after),
