@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { runShard, type ShardInput } from '../functions/connection/shard-runner.js';
+import { runShard, type ShardEvent, type ShardInput } from '../functions/connection/shard-runner.js';
 import { classifyRecord } from '../functions/engine/classify.js';
 import { planRun } from '../functions/engine/plan.js';
 import { RampControl } from '../functions/engine/ramp-control.js';
@@ -28,11 +28,22 @@ function settingsFor(url: string, overrides: Partial<ProbeSettings> = {}): Probe
   };
 }
 
-async function runOneShard(settings: ProbeSettings, control?: RampControl) {
+async function runOneShard(settings: ProbeSettings, control?: RampControl, onEvent?: (event: ShardEvent) => void) {
   const plan = planRun(settings, { now: Date.now, newRunId: () => 'run', startDelayMs: 50 });
   const rampControl = control ?? new RampControl(settings.tolerance, settings.stages, settings.stopAtFirstFailingStage);
   const input: ShardInput = { ...settings, stages: plan.stages, shard: plan.shards[0]! };
-  return { result: await runShard(input, { control: rampControl }), plan };
+  return { result: await runShard(input, { control: rampControl, ...(onEvent ? { onEvent } : {}) }), plan };
+}
+
+/** A plain ws server on 127.0.0.1 port 0, stopped (every client terminated) after the test. */
+async function wsServer(options: { autoPong?: boolean } = {}): Promise<{ server: WebSocketServer; url: string }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
+  cleanups.push(() => {
+    for (const client of server.clients) client.terminate();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { server, url: `ws://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
 describe('runShard', () => {
@@ -108,6 +119,47 @@ describe('runShard', () => {
     const { result } = await runOneShard(settingsFor(url, { stages: [3], holdSeconds: 1, heartbeat }));
     expect(result.records.every((r) => r.close?.closedBy === 'pong-timeout')).toBe(true);
     expect(result.records.every((r) => classifyRecord(r, { anyOpenedBefore: true }) === 'pong-timeout')).toBe(true);
+  });
+
+  it('drops connections as pong timeouts when the pong timeout is longer than the ping interval', async () => {
+    const { url } = await wsServer({ autoPong: false });
+    const heartbeat: HeartbeatSettings = { kind: 'ping', intervalSeconds: 0.2, pongTimeoutSeconds: 0.5 };
+    const { result } = await runOneShard(settingsFor(url, { stages: [3], holdSeconds: 1.5, heartbeat }));
+    expect(result.records).toHaveLength(3);
+    expect(result.records.every((r) => r.close?.closedBy === 'pong-timeout')).toBe(true);
+    // The first ping goes out 0.2 s after opening; its pong is overdue 0.5 s later.
+    expect(result.records.every((r) => r.close!.ageMs >= 700)).toBe(true);
+  });
+
+  it('never records a connection the probe is closing as a drop while the server is slow to answer the close', async () => {
+    // The server never answers pings, and stops reading at the end of the hold so the close
+    // handshake never completes; pongs fall due during the probe's close grace.
+    const { server, url } = await wsServer({ autoPong: false });
+    const heartbeat: HeartbeatSettings = { kind: 'ping', intervalSeconds: 0.2, pongTimeoutSeconds: 1.5 };
+    const stopReading = (event: ShardEvent) => {
+      if (event.type === 'stage-ended') for (const client of server.clients) client.pause();
+    };
+    const { result } = await runOneShard(settingsFor(url, { stages: [3], holdSeconds: 0.3, heartbeat }), undefined, stopReading);
+    expect(result.records).toHaveLength(3);
+    expect(result.records.every((r) => r.close?.closedBy === 'probe' && r.close.code === 1006)).toBe(true);
+    expect(result.records.every((r) => classifyRecord(r, { anyOpenedBefore: true }) === undefined)).toBe(true);
+  });
+
+  it('runs 20 shards on one RampControl without a MaxListenersExceededWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    cleanups.push(() => void process.off('warning', onWarning));
+    const target = await simulator({});
+    const settings = settingsFor(target.url, { stages: [20], shardSize: 1, holdSeconds: 0.3 });
+    const plan = planRun(settings, { now: Date.now, newRunId: () => 'run', startDelayMs: 100 });
+    expect(plan.shards).toHaveLength(20);
+    const control = new RampControl(settings.tolerance, settings.stages, true);
+    const results = await Promise.all(plan.shards.map((shard) => runShard({ ...settings, stages: plan.stages, shard }, { control })));
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(results.flatMap((r) => r.records).filter((r) => r.outcome === 'opened')).toHaveLength(20);
+    expect(warnings).toEqual([]);
   });
 
   it('aborts at once as unreachable when nothing listens', async () => {
