@@ -17,7 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DeployedDeps, type TextIo } from '../bin/cli/deployed-common.js';
 import { deployedHistoryCommand, openDeployedRunStore, printHistory } from '../bin/cli/deployed-history.js';
 import { INVOKE_POLL_MS, INVOKE_WAIT_SLACK_SECONDS, invokeCommand } from '../bin/cli/deployed-invoke.js';
-import { pauseCommand, resumeCommand, stopCommand } from '../bin/cli/deployed-kill-switch.js';
+import { pauseCommand, resumeCommand, stopCommand, stopRequestTime } from '../bin/cli/deployed-kill-switch.js';
 import { describeHistory } from '../bin/cli/summary.js';
 import type { DeployedClients } from '../functions/adapters/deployed-clients.js';
 import { DynamoRunStore } from '../functions/adapters/dynamo-run-store.js';
@@ -26,7 +26,7 @@ import { startEmbeddedDynamo, type EmbeddedDynamo } from '../functions/adapters/
 import { loadConfigFile } from '../functions/config/target-config.js';
 import { workerTimeoutSeconds } from '../functions/config/worker-budget.js';
 import { RUNS_TABLE_NAME } from '../functions/engine/deployment-names.js';
-import { stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
+import { PLAN_TIMEOUT_SECONDS, stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
 import { InvalidInputError, WsCeilingError } from '../functions/engine/errors.js';
 import type { RecordStepOutput } from '../functions/engine/step-payloads.js';
 import { cappedRun, heldRun } from './support/run-results.js';
@@ -296,17 +296,19 @@ describe('stopCommand', () => {
 
     expect(await stopCommand({ targetId: 'chat', region: REGION, force: true }, io, deps(table.endpoint))).toBe(0);
 
+    // Both executions started at NOW: their runs are planned by NOW + the plan step's timeout at the latest.
+    const plannedBy = NOW.getTime() + PLAN_TIMEOUT_SECONDS * 1000;
     const stops = new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME });
-    expect(await stops.stopRequestedSince('chat', NOW.getTime())).toBe(true);
-    expect(await stops.stopRequestedSince('chat', NOW.getTime() + 1)).toBe(false);
+    expect(await stops.stopRequestedSince('chat', plannedBy)).toBe(true);
+    expect(await stops.stopRequestedSince('chat', plannedBy + 1)).toBe(false);
     expect(sfn.commandCalls(ListExecutionsCommand).map((call) => call.args[0].input)).toEqual([
       { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', nextToken: undefined },
       { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', nextToken: 'more' },
     ]);
     expect(sfn.commandCalls(StopExecutionCommand).map((call) => call.args[0].input)).toEqual(
-      ['a', 'b'].map((suffix) => ({ executionArn: `${EXECUTION_ARN}-${suffix}`, error: 'WsCeiling.Stopped', cause: 'ws-ceiling stop at 2026-03-01T10:00:00.000Z' })),
+      ['a', 'b'].map((suffix) => ({ executionArn: `${EXECUTION_ARN}-${suffix}`, error: 'WsCeiling.Stopped', cause: `ws-ceiling stop at ${new Date(plannedBy).toISOString()}` })),
     );
-    expect(written.stdout).toContain('Stop requested for chat in eu-west-1 at 2026-03-01T10:00:00.000Z');
+    expect(written.stdout).toContain(`Stop requested for chat in eu-west-1 at ${new Date(plannedBy).toISOString()}`);
     expect(written.stdout).toContain(`Stopped 2 running executions (not recorded):\n  ${EXECUTION_ARN}-a\n  ${EXECUTION_ARN}-b\n`);
   });
 
@@ -319,6 +321,15 @@ describe('stopCommand', () => {
     expect(await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).stopRequestedSince('chat', NOW.getTime())).toBe(true);
     expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
     expect(written.stdout).toContain(`1 running execution will record the run as inconclusive once the workers return (within seconds); add --force to stop it at once without a record:\n  ${EXECUTION_ARN}-a\n`);
+  });
+
+  it('stamps the request late enough for a run in progress when the caller\'s clock is behind AWS\'s', () => {
+    const laptop = new Date('2026-03-01T10:00:00.000Z');
+    const started = new Date('2026-03-01T10:00:05.000Z');
+    expect(stopRequestTime(laptop, [{ arn: 'a', startedAt: started }]).getTime()).toBe(started.getTime() + PLAN_TIMEOUT_SECONDS * 1000);
+    expect(stopRequestTime(laptop, []).getTime()).toBe(laptop.getTime());
+    const longAgo = new Date('2026-03-01T09:00:00.000Z');
+    expect(stopRequestTime(laptop, [{ arn: 'b', startedAt: longAgo }]).getTime()).toBe(laptop.getTime());
   });
 
   it('still records the stop request when no execution is running', async () => {

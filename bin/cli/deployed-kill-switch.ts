@@ -1,7 +1,8 @@
 /**
  * The kill switch of a deployed target. `ws-ceiling stop` stops a run in
  * progress: it records a stop request in the runs table, which every worker
- * polls (they stop opening, close with 1000 and return), so the run still
+ * polls (they stop opening, close with 1000 and return; the request is
+ * stamped late enough for runs in progress whatever the caller's clock says), so the run still
  * reaches its record step and is kept as `inconclusive`. `--force` also stops
  * the RUNNING executions of the target's state machine, for a run whose
  * workers do not answer; such a run is not recorded. StopExecution alone
@@ -11,7 +12,8 @@
  * pause|resume` disable or enable the target's schedule.
  */
 import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-requests.js';
-import { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
+import { ProbeExecutions, type RunningExecution } from '../../functions/adapters/probe-executions.js';
+import { PLAN_TIMEOUT_SECONDS } from '../../functions/config/run-budget.js';
 import { ProbeSchedules } from '../../functions/adapters/probe-schedules.js';
 import { RUNS_TABLE_NAME, SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/engine/deployment-names.js';
 import { WsCeilingError } from '../../functions/engine/errors.js';
@@ -39,13 +41,14 @@ export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDe
   return withClients(region, deps, async (clients) => {
     const executions = new ProbeExecutions({ client: clients.sfn });
     const stateMachineArn = await findStateMachine(executions, targetId, region);
-    const at = deps.now();
+    const executionsRunning = await awsCall(`list the running executions of ${targetId}`, region, () => executions.runningExecutions(stateMachineArn));
+    const at = stopRequestTime(deps.now(), executionsRunning);
     await new DynamoStopRequests({ client: clients.dynamo, tableName: RUNS_TABLE_NAME }).requestStop(targetId, at);
     io.stdout.write(
       `Stop requested for ${targetId} in ${region} at ${at.toISOString()}: the workers of every run planned before it stop opening, ` +
         `close their connections with 1000 and return.\n`,
     );
-    const running = await awsCall(`list the running executions of ${targetId}`, region, () => executions.runningExecutions(stateMachineArn));
+    const running = executionsRunning.map((execution) => execution.arn);
     if (!flags.force) {
       io.stdout.write(
         running.length === 0
@@ -67,6 +70,18 @@ export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDe
     );
     return EXIT_CODES.completed;
   });
+}
+
+/**
+ * When the stop request is stamped. Workers compare it with their run's
+ * plan time, taken on AWS's clock, so a laptop a few seconds behind would
+ * otherwise miss a run planned just before. The stamp is therefore never
+ * earlier than the newest running execution's start (Step Functions' clock)
+ * plus the plan step's timeout, by which that run is planned.
+ */
+export function stopRequestTime(now: Date, running: readonly RunningExecution[]): Date {
+  const plannedBy = running.map((execution) => execution.startedAt.getTime() + PLAN_TIMEOUT_SECONDS * 1000);
+  return new Date(Math.max(now.getTime(), ...plannedBy));
 }
 
 /** Disables the target's schedule in the region; returns the exit code. */

@@ -14,6 +14,13 @@ import {
 } from '@aws-sdk/client-sfn';
 import type { RunRequest } from '../engine/step-payloads.js';
 
+/** An execution in progress. */
+export interface RunningExecution {
+  arn: string;
+  /** Step Functions' own clock, not the caller's. */
+  startedAt: Date;
+}
+
 /** Where an execution stands; `output` is the execution's output JSON once it SUCCEEDED. */
 export interface ExecutionState {
   status: ExecutionStatus;
@@ -65,16 +72,18 @@ export class ProbeExecutions {
     };
   }
 
-  /** The ARNs of the executions of a state machine that are RUNNING now (every page). */
-  async runningExecutions(stateMachineArn: string): Promise<string[]> {
-    const arns: string[] = [];
+  /** The executions of a state machine that are RUNNING now (every page), with when Step Functions started them. */
+  async runningExecutions(stateMachineArn: string): Promise<RunningExecution[]> {
+    const running: RunningExecution[] = [];
     let nextToken: string | undefined;
     do {
       const page = await this.#client.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', nextToken }));
-      for (const execution of page.executions ?? []) if (execution.executionArn) arns.push(execution.executionArn);
+      for (const execution of page.executions ?? []) {
+        if (execution.executionArn && execution.startDate) running.push({ arn: execution.executionArn, startedAt: execution.startDate });
+      }
       nextToken = page.nextToken;
     } while (nextToken);
-    return arns;
+    return running;
   }
 
   /** Stops an execution, recording why. */
