@@ -160,6 +160,8 @@ describe('runShard', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(results.flatMap((r) => r.records).filter((r) => r.outcome === 'opened')).toHaveLength(20);
     expect(warnings).toEqual([]);
+    // Each shard still reports the event-loop delay of the stage it held.
+    expect(results.every((r) => r.loopDelay.length === 1 && r.loopDelay[0]!.stage === 0 && r.loopDelay[0]!.maxMs >= r.loopDelay[0]!.p99Ms)).toBe(true);
   });
 
   it('aborts at once as unreachable when nothing listens', async () => {

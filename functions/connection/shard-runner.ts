@@ -6,7 +6,7 @@
  * still open with 1000. Fatal failures (config error, unreachable, the probe's
  * own limits) stop every shard at once through the shared RampControl.
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { classifyRecord, isFatal } from '../engine/classify.js';
 import type { RampControl } from '../engine/ramp-control.js';
 import type {
@@ -18,10 +18,12 @@ import type {
   ShardResult,
   StagePlan,
 } from '../engine/types.js';
-import { openProbeConnection, type ProbeConnection } from './probe-connection.js';
+import { openConnectionGroup, type ConnectionGroup, type ProbeConnection } from './probe-connection.js';
 
 /** How long connections get to complete the closing handshake before they are destroyed. */
 const CLOSE_GRACE_MS = 3000;
+/** Sampling interval of the event-loop delay monitor. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
 
 /** What one shard runs. */
 export interface ShardInput {
@@ -70,6 +72,42 @@ function preciseNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * Event-loop delay monitors shared by the shards of this process: they run on
+ * one loop and the shards of a run hold the same stage windows, so each window
+ * gets one monitor however many shards sample it. A monitor's histogram can
+ * take some 400 KiB resident (all of it once reset), which with a monitor per
+ * shard of ~900 connections came to ~0.4 KiB per held connection.
+ */
+class LoopDelayWindows {
+  readonly #open = new Map<string, { histogram: IntervalHistogram; users: number }>();
+
+  /** Starts sampling the window `key`, or joins it; returns what ends this shard's part and gives the window's figures so far. */
+  join(key: string): () => Omit<LoopDelaySample, 'stage'> {
+    let window = this.#open.get(key);
+    if (!window) {
+      const histogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+      histogram.enable();
+      window = { histogram, users: 0 };
+      this.#open.set(key, window);
+    }
+    window.users += 1;
+    const joined = window;
+    return () => {
+      const { histogram } = joined;
+      const sample = { p99Ms: histogram.percentile(99) / 1e6, maxMs: histogram.max / 1e6 };
+      joined.users -= 1;
+      if (joined.users === 0) {
+        histogram.disable();
+        this.#open.delete(key);
+      }
+      return sample;
+    };
+  }
+}
+
+const loopDelayWindows = new LoopDelayWindows();
+
 /** Runs the shard to its end (or until the control aborts) and returns every record. */
 export async function runShard(input: ShardInput, deps: ShardDependencies): Promise<ShardResult> {
   return new ShardRun(input, deps).run();
@@ -77,6 +115,7 @@ export async function runShard(input: ShardInput, deps: ShardDependencies): Prom
 
 class ShardRun {
   readonly #now: () => number;
+  readonly #group: ConnectionGroup;
   readonly #connections: ProbeConnection[] = [];
   readonly #loopDelay: LoopDelaySample[] = [];
   readonly #slotWaiters: (() => void)[] = [];
@@ -91,12 +130,21 @@ class ShardRun {
     private readonly deps: ShardDependencies,
   ) {
     this.#now = deps.now ?? preciseNow;
+    this.#group = openConnectionGroup({
+      url: input.url,
+      headers: input.headers,
+      subprotocols: input.subprotocols,
+      handshakeTimeoutMs: input.handshakeTimeoutSeconds * 1000,
+      heartbeat: input.heartbeat,
+      shard: input.shard.index,
+      now: this.#now,
+      onSettled: (record) => this.#onSettled(record),
+      onClosed: (record) => this.#onClosed(record),
+    });
   }
 
   async run(): Promise<ShardResult> {
     const { control } = this.deps;
-    const histogram = monitorEventLoopDelay({ resolution: 10 });
-    histogram.enable();
     let stagesRun = 0;
     try {
       for (let position = 0, stage = this.input.stages[0]; stage; stage = this.#stageAfter(stage, (position += 1))) {
@@ -104,18 +152,14 @@ class ShardRun {
         await this.#sleepUntil(stage.startAt);
         if (control.signal.aborted) break;
         this.#currentStage = stage.index;
-        histogram.reset();
         this.deps.onEvent?.({ type: 'stage-started', shard: this.input.shard.index, stage: stage.index });
-        await this.#ramp(stage);
-        await this.#sleepUntil(stage.holdEndsAt);
-        this.#loopDelay.push({ stage: stage.index, p99Ms: histogram.percentile(99) / 1e6, maxMs: histogram.max / 1e6 });
+        await this.#rampAndHold(stage);
         if (control.signal.aborted) break;
         this.deps.onEvent?.({ type: 'stage-ended', shard: this.input.shard.index, stage: stage.index });
         stagesRun += 1;
         if (control.shouldStopAfter(stage.index)) break;
       }
     } finally {
-      histogram.disable();
       await this.#closeAll();
     }
     return {
@@ -136,6 +180,17 @@ class ShardRun {
     return next?.stage;
   }
 
+  /** Ramps and holds one stage, sampling this process's event-loop delay meanwhile. */
+  async #rampAndHold(stage: StagePlan): Promise<void> {
+    const endSampling = loopDelayWindows.join(`${stage.startAt}-${stage.holdEndsAt}`);
+    try {
+      await this.#ramp(stage);
+      await this.#sleepUntil(stage.holdEndsAt);
+    } finally {
+      this.#loopDelay.push({ stage: stage.index, ...endSampling() });
+    }
+  }
+
   async #ramp(stage: StagePlan): Promise<void> {
     const { shard } = this.input;
     const count = this.#adaptiveNew.get(stage.index) ?? shard.newPerStage[stage.index] ?? 0;
@@ -152,22 +207,8 @@ class ShardRun {
   }
 
   #launch(stage: number): void {
-    const { input } = this;
     this.#inFlight += 1;
-    const connection = openProbeConnection({
-      url: input.url,
-      headers: input.headers,
-      subprotocols: input.subprotocols,
-      handshakeTimeoutMs: input.handshakeTimeoutSeconds * 1000,
-      heartbeat: input.heartbeat,
-      shard: input.shard.index,
-      id: this.#connections.length,
-      stage,
-      now: this.#now,
-      onSettled: (record) => this.#onSettled(record),
-      onClosed: (record) => this.#onClosed(record),
-    });
-    this.#connections.push(connection);
+    this.#connections.push(this.#group.open(this.#connections.length, stage));
   }
 
   #onSettled(record: ConnectionRecord): void {
@@ -194,23 +235,25 @@ class ShardRun {
   /** Sleeps until `at` (epoch ms), waking early if the run is aborted. */
   #sleepUntil(at: number): Promise<void> {
     const delay = at - this.#now();
-    const { signal } = this.deps.control;
-    if (delay <= 0 || signal.aborted) return Promise.resolve();
+    const { control } = this.deps;
+    if (delay <= 0 || control.signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', wake);
+      let stopWaiting = (): void => undefined;
+      const timer = setTimeout(() => {
+        stopWaiting();
         resolve();
-      };
-      const timer = setTimeout(wake, delay);
-      signal.addEventListener('abort', wake, { once: true });
+      }, delay);
+      stopWaiting = control.onAbort(() => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
   }
 
   async #closeAll(): Promise<void> {
     this.#slotWaiters.splice(0).forEach((wake) => wake());
     for (const connection of this.#connections) connection.closeByProbe();
-    const allEnded = Promise.all(this.#connections.map((connection) => connection.ended));
+    const allEnded = this.#group.allEnded();
     let graceTimer: NodeJS.Timeout | undefined;
     const grace = new Promise<'late'>((resolve) => (graceTimer = setTimeout(() => resolve('late'), CLOSE_GRACE_MS)));
     if ((await Promise.race([allEnded, grace])) === 'late') {

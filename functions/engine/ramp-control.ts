@@ -14,6 +14,7 @@ export function allowedFailures(tolerance: Tolerance, target: number): number {
 export class RampControl {
   readonly #abortController = new AbortController();
   readonly #failuresByStage = new Map<number, number>();
+  readonly #abortListeners = new Set<() => void>();
   #abortReason: ShardAbort | undefined;
 
   /**
@@ -42,6 +43,23 @@ export class RampControl {
     if (this.#abortReason) return;
     this.#abortReason = reason;
     this.#abortController.abort(new Error(reason.message));
+    const listeners = [...this.#abortListeners];
+    this.#abortListeners.clear();
+    for (const listener of listeners) listener();
+  }
+
+  /**
+   * Calls `listener` once when the run is stopped (at once if it is already)
+   * and returns what removes it. However many shards wait on the control,
+   * none of them adds a listener to `signal`.
+   */
+  onAbort(listener: () => void): () => void {
+    if (this.signal.aborted) {
+      listener();
+      return () => undefined;
+    }
+    this.#abortListeners.add(listener);
+    return () => this.#abortListeners.delete(listener);
   }
 
   /** Counts one failure observed during `stage`. */
