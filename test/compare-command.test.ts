@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareCommand, findRun } from '../bin/cli/compare-command.js';
+import { compareCommand } from '../bin/cli/compare-command.js';
 import { openLocalStore } from '../bin/cli/local-store.js';
 import type { CommandIo } from '../bin/cli/run-command.js';
+import { findRun } from '../bin/cli/run-lookup.js';
 import { InvalidInputError } from '../functions/engine/errors.js';
 import type { RunResult } from '../functions/engine/types.js';
 import { compareRuns } from '../functions/report/run-comparison.js';

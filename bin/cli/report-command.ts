@@ -10,8 +10,8 @@ import path from 'node:path';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { RunResult } from '../../functions/engine/types.js';
 import { renderHtmlReport } from '../../functions/report/html-report.js';
-import { findRun, RUN_LOOKUP_LIMIT } from './compare-command.js';
 import { openLocalStore } from './local-store.js';
+import { findRun, storedRuns } from './run-lookup.js';
 
 /** Flags of `ws-ceiling report`. */
 export interface ReportFlags {
@@ -53,8 +53,7 @@ export function defaultReportFile(runId: string): string {
 async function readRun(name: string, flags: ReportFlags): Promise<{ run: RunResult; history: RunResult[] }> {
   const local = await openLocalStore(flags.store);
   try {
-    const runs =
-      flags.targetId === undefined ? await local.store.recentRuns(RUN_LOOKUP_LIMIT) : await local.store.latestRuns(flags.targetId, RUN_LOOKUP_LIMIT);
+    const runs = await storedRuns(local.store, flags.targetId);
     const run = findRun(runs, name, '<run>', flags);
     const history = runs
       .filter((candidate) => candidate.targetId === run.targetId && candidate.startedAt <= run.startedAt)
