@@ -15,9 +15,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DeployedDeps, type TextIo } from '../bin/cli/deployed-common.js';
-import { deployedHistoryCommand, openDeployedRunStore, printHistory } from '../bin/cli/deployed-history.js';
+import { deployedHistoryCommand } from '../bin/cli/deployed-history.js';
 import { INVOKE_POLL_MS, INVOKE_WAIT_SLACK_SECONDS, invokeCommand } from '../bin/cli/deployed-invoke.js';
 import { pauseCommand, resumeCommand, stopCommand, stopRequestTime } from '../bin/cli/deployed-kill-switch.js';
+import { printHistory } from '../bin/cli/history-command.js';
 import { describeHistory } from '../bin/cli/summary.js';
 import type { DeployedClients } from '../functions/adapters/deployed-clients.js';
 import { DynamoRunStore } from '../functions/adapters/dynamo-run-store.js';
@@ -409,21 +410,6 @@ describe('resumeCommand', () => {
   });
 });
 
-describe('openDeployedRunStore', () => {
-  it('opens the runs table of the region through the region clients', async () => {
-    const table = await embeddedTable();
-    await new DynamoRunStore({ client: table.client, tableName: RUNS_TABLE_NAME }).putRun(cappedRun);
-    const injected = deps(table.endpoint);
-    const deployed = openDeployedRunStore('us-east-1', injected.clientsFor);
-    try {
-      expect(await deployed.store.latestRuns(cappedRun.targetId, 5)).toStrictEqual([cappedRun]);
-    } finally {
-      await deployed.close();
-    }
-    expect(injected.regions).toEqual(['us-east-1']);
-  });
-});
-
 describe('printHistory', () => {
   it('prints the runs of one target or of all, as a table or JSON', async () => {
     const table = await embeddedTable();
@@ -452,6 +438,16 @@ describe('deployedHistoryCommand', () => {
     expect(await deployedHistoryCommand({ region: REGION, limit: 20 }, io, injected)).toBe(0);
     expect(written.stdout).toBe(`${describeHistory([cappedRun])}\n`);
     expect(injected.regions).toEqual([REGION]);
+  });
+
+  it('reads one target as JSON from the runs table of --region, through the region clients', async () => {
+    const table = await embeddedTable();
+    await new DynamoRunStore({ client: table.client, tableName: RUNS_TABLE_NAME }).putRun(cappedRun);
+    const injected = deps(table.endpoint);
+    const { io, written } = capture();
+    expect(await deployedHistoryCommand({ region: 'us-east-1', targetId: cappedRun.targetId, limit: 5, json: true }, io, injected)).toBe(0);
+    expect(JSON.parse(written.stdout)).toStrictEqual([cappedRun]);
+    expect(injected.regions).toEqual(['us-east-1']);
   });
 
   it.each([

@@ -59,7 +59,7 @@ export function parseRegion(region: string): string {
 }
 
 /** Runs `action` with the clients of `region`, releasing them afterwards. */
-export async function withClients<T>(region: string, deps: DeployedDeps, action: (clients: DeployedClients) => Promise<T>): Promise<T> {
+export async function withClients<T>(region: string, deps: Pick<DeployedDeps, 'clientsFor'>, action: (clients: DeployedClients) => Promise<T>): Promise<T> {
   const clients = deps.clientsFor(region);
   try {
     return await action(clients);

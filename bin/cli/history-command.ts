@@ -1,17 +1,24 @@
 /**
  * `ws-ceiling history`: lists stored runs, newest first, from the local store,
  * with the ceiling trend (baseline, ratio, change, a bar per run). `--json`
- * prints the stored runs themselves.
+ * prints the stored runs themselves. The listing itself (printHistory) is
+ * shared with the deployed history (bin/cli/deployed-history.ts).
  */
+import type { RunStore } from '../../functions/engine/run-store.js';
+import { EXIT_CODES } from './exit-codes.js';
 import { openLocalStore } from './local-store.js';
 import type { CommandIo } from './run-command.js';
 import { describeHistory } from './summary.js';
 
-/** Flags of `ws-ceiling history`. */
-export interface HistoryFlags {
+/** What to list and how. */
+export interface HistoryListing {
   targetId?: string;
   limit: number;
   json?: boolean;
+}
+
+/** Flags of `ws-ceiling history`. */
+export interface HistoryFlags extends HistoryListing {
   store: string;
 }
 
@@ -19,12 +26,19 @@ export interface HistoryFlags {
 export async function historyCommand(flags: HistoryFlags, io: CommandIo): Promise<number> {
   const local = await openLocalStore(flags.store);
   try {
-    const runs = flags.targetId
-      ? await local.store.latestRuns(flags.targetId, flags.limit)
-      : await local.store.recentRuns(flags.limit);
-    io.stdout.write(flags.json ? `${JSON.stringify(runs, null, 2)}\n` : `${describeHistory(runs)}\n`);
-    return 0;
+    return await printHistory(local.store, flags, io);
   } finally {
     await local.close();
   }
+}
+
+/**
+ * Prints the runs of one target or of every target, newest first, as a
+ * table or JSON; returns the exit code. Shared by the local and the
+ * deployed history.
+ */
+export async function printHistory(store: RunStore, listing: HistoryListing, io: { stdout: { write(text: string): unknown } }): Promise<number> {
+  const runs = listing.targetId ? await store.latestRuns(listing.targetId, listing.limit) : await store.recentRuns(listing.limit);
+  io.stdout.write(listing.json ? `${JSON.stringify(runs, null, 2)}\n` : `${describeHistory(runs)}\n`);
+  return EXIT_CODES.completed;
 }
