@@ -46,10 +46,10 @@ describe('createLogger', () => {
     expect(entry?.target).toEqual({ url: 'ws://h/?t=redacted' });
   });
 
-  it('writes an entry given as one object, the shape recordRun logs in', () => {
+  it('writes each entry at its own level with the logger\'s fields, as recordRun logs a metrics failure', () => {
     const { logger, entries } = capture({ runId: 'run-1' });
-    logger.entry({ level: 'error', message: 'metrics not published; the run is stored', error: 'Throttling' });
-    logger.entry({ message: 'no level given' });
+    logger.error('metrics not published; the run is stored', { error: 'Throttling' });
+    logger.info('no level given');
     expect(entries()).toMatchObject([
       { level: 'error', message: 'metrics not published; the run is stored', error: 'Throttling', runId: 'run-1' },
       { level: 'info', message: 'no level given' },

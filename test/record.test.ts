@@ -12,6 +12,7 @@ import { planRun } from '../functions/engine/plan.js';
 import { buildRunResult, configHash, historyLimit, publicSettings, recordRun, type RecordInput } from '../functions/engine/record.js';
 import type { RunStore } from '../functions/engine/run-store.js';
 import type { ConnectionRecord, ProbePlan, ProbeSettings, RunResult } from '../functions/engine/types.js';
+import { createLogger } from '../functions/handlers/log.js';
 import { connectError, openMany, refused, shardOf, T0 } from './support/records.js';
 
 const TABLE = 'ws-ceiling-runs';
@@ -179,19 +180,21 @@ describe('recordRun', () => {
     const { embedded, store } = await openStore();
     const cw = cloudWatch();
     cw.mock.on(PutMetricDataCommand).rejects(new Error('connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com'));
-    const logged: Array<Record<string, unknown>> = [];
+    const lines: string[] = [];
+    const log = createLogger({}, (line) => lines.push(line));
 
-    const recorded = await recordRun(cappedInput('run-now', 0, 150), { store, metrics: cw.sink, log: (entry) => logged.push(entry) });
+    const recorded = await recordRun(cappedInput('run-now', 0, 150), { store, metrics: cw.sink, log });
 
     expect(recorded.stored).toBe('written');
     expect(recorded.metrics).toBe('failed');
     expect(await countItems(embedded)).toBe(1);
     expect((await store.latestRuns('chat-prod', 1))[0]?.runId).toBe('run-now');
     expect(cw.mock.commandCalls(PutMetricDataCommand)).toHaveLength(3);
-    expect(logged).toEqual([
+    expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
       {
         level: 'error',
         message: 'metrics not published; the run is stored',
+        time: expect.any(String),
         runId: 'run-now',
         targetId: 'chat-prod',
         region: 'eu-west-1',
@@ -199,7 +202,7 @@ describe('recordRun', () => {
           'MetricsPublishError: cannot publish 5 datapoints to CloudWatch namespace WsCeiling after 3 attempts: Error: connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com',
       },
     ]);
-    expect(JSON.stringify(logged)).not.toContain(SECRET);
+    expect(lines.join('\n')).not.toContain(SECRET);
   });
 
   it('publishes ProbeSucceeded 0 and no Ceiling for an inconclusive run, and stores it', async () => {

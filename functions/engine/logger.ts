@@ -17,8 +17,6 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
-  /** Writes an entry given as one object: its `level` (default `info`), its `message` and the other fields (the shape `recordRun` logs in). */
-  entry(entry: LogFields): void;
   /** A logger whose entries also carry `fields` (later fields win). */
   with(fields: LogFields): Logger;
 }

@@ -47,7 +47,7 @@ export async function recordStep(input: RecordStepInput, deps: RecordStepDepende
   }
   const { run, stored, metrics } = await recordRun(
     { settings: settingsWithoutSecrets(input.target), plan: input.plan, shards, region: deps.region, finishedAt: deps.now() },
-    { store: deps.store, ...(deps.metrics ? { metrics: deps.metrics } : {}), log: (entry) => log.entry(entry) },
+    { store: deps.store, ...(deps.metrics ? { metrics: deps.metrics } : {}), log },
   );
   const output: RecordStepOutput = {
     runId: run.runId,

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { analyzeRun } from './analysis.js';
 import { judgeAgainstHistory } from './baseline.js';
+import type { Logger } from './logger.js';
 import type { MetricsSink } from './metrics-sink.js';
 import { redactUrl } from './redact.js';
 import { runDatapoints } from './run-metrics.js';
@@ -49,8 +50,8 @@ export interface RecordDependencies {
   store: RunStore;
   /** Where the run's datapoints go; none (the local CLI) skips publishing. */
   metrics?: MetricsSink;
-  /** Structured log of what went wrong (default: one JSON line on stderr). Entries hold no secret. */
-  log?: (entry: Record<string, unknown>) => void;
+  /** Where a metrics publishing failure is logged; without one it is only reported as `metrics: 'failed'`. */
+  log?: Logger;
 }
 
 /**
@@ -78,7 +79,7 @@ export async function recordRun(input: RecordInput, deps: RecordDependencies): P
   const judged = judgeAgainstHistory(measured, history, input.settings);
   const stored = await deps.store.putRun(judged);
   const run = stored === 'duplicate' ? (history.find((earlier) => earlier.runId === judged.runId) ?? judged) : judged;
-  const metrics = deps.metrics ? await publishRunMetrics(run, deps.metrics, deps.log ?? logToStderr) : 'skipped';
+  const metrics = deps.metrics ? await publishRunMetrics(run, deps.metrics, deps.log) : 'skipped';
   return { run, stored, metrics };
 }
 
@@ -88,14 +89,12 @@ export function historyLimit(baselineRuns: number): number {
 }
 
 /** Publishes the run's datapoints; a failure is logged (its message, no secret) and returned as `failed`. */
-async function publishRunMetrics(run: RunResult, sink: MetricsSink, log: (entry: Record<string, unknown>) => void): Promise<MetricsOutcome> {
+async function publishRunMetrics(run: RunResult, sink: MetricsSink, log: Logger | undefined): Promise<MetricsOutcome> {
   try {
     await sink.publish(runDatapoints(run));
     return 'published';
   } catch (error) {
-    log({
-      level: 'error',
-      message: 'metrics not published; the run is stored',
+    log?.error('metrics not published; the run is stored', {
       runId: run.runId,
       targetId: run.targetId,
       region: run.region,
@@ -103,11 +102,6 @@ async function publishRunMetrics(run: RunResult, sink: MetricsSink, log: (entry:
     });
     return 'failed';
   }
-}
-
-/** The default log: one JSON line on stderr. */
-function logToStderr(entry: Record<string, unknown>): void {
-  console.error(JSON.stringify(entry));
 }
 
 /** The RunResult of a finished run: pure, holds no secret. */

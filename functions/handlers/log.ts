@@ -13,8 +13,6 @@ import { redactUrl } from '../engine/redact.js';
 /** Where a line goes; a line has no trailing newline. */
 export type LineWriter = (line: string) => void;
 
-/** The levels an entry may name. */
-const LEVELS: ReadonlySet<LogLevel> = new Set(['debug', 'info', 'warn', 'error']);
 /** Nesting depth past which values are logged as `[nested]`. */
 const MAX_DEPTH = 6;
 /** Field names whose value is a header map: only its names are logged. */
@@ -36,14 +34,8 @@ export function createLogger(fields: LogFields = {}, write: LineWriter = writeTo
     info: writeAt('info'),
     warn: writeAt('warn'),
     error: writeAt('error'),
-    entry: ({ level, message, ...rest }) => writeAt(levelOf(level))(String(message ?? ''), rest),
     with: (more) => createLogger({ ...base, ...more }, write),
   };
-}
-
-/** The level an entry names, `info` when it names none or an unknown one. */
-function levelOf(value: unknown): LogLevel {
-  return LEVELS.has(value as LogLevel) ? (value as LogLevel) : 'info';
 }
 
 /** Writes a line to stdout. */
