@@ -11,8 +11,9 @@
  * - an idle timeout or maximum lifetime: the heartbeat groups;
  * - the probe's own limits or a failed run: nothing to experiment on.
  */
+import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
 import type { SelfCheck } from '../engine/self-check.js';
-import type { FailureClass, ProbePlan, ProbeSettings, RunResult, ShardResult } from '../engine/types.js';
+import type { ProbePlan, ProbeSettings, RunResult, ShardResult } from '../engine/types.js';
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from './experiment-probe.js';
 import type { Diagnosis, DiagnosisVerdict, Finding } from './findings.js';
 import { runIdleTimeout } from './idle-timeout.js';
@@ -24,8 +25,6 @@ import { makeFinding } from './report.js';
 export const DEFAULT_RESOLUTION = 1;
 /** Default seconds each follow-up experiment may take (probing and pauses). */
 export const DEFAULT_EXPERIMENT_BUDGET_SECONDS = 300;
-
-const REFUSAL_CLASSES: readonly FailureClass[] = ['handshake-rejected', 'handshake-timeout', 'connect-error'];
 
 /** The recorded ramp the diagnosis starts from, with its raw shard results. */
 export interface RampOutcome {
@@ -98,7 +97,7 @@ async function experimentsFor(ramp: RampOutcome, context: ExperimentContext, opt
   if (!factor) return [undetermined(run.verdictReason)];
   const records = ramp.shards.flatMap((shard) => shard.records);
   const findings: Finding[] = [];
-  const refused = REFUSAL_CLASSES.some((failureClass) => (failing.failedByClass[failureClass] ?? 0) > 0);
+  const refused = [...REFUSAL_CLASSES].some((failureClass) => (failing.failedByClass[failureClass] ?? 0) > 0);
   if (refused) {
     context.onProgress('rate or count: reopening around the failing level at slower connect rates');
     findings.push(...(await runRateOrCount(context, { records, stages: plan.stages, failingStage, rate: ramp.settings.connectRate })));

@@ -8,14 +8,13 @@
  * second and the burst from an attempt long enough to be exact.
  */
 import { collectFailures, countFailures } from '../engine/failures.js';
+import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
 import type { ConnectionRecord, FailureClass, StagePlan } from '../engine/types.js';
 import { abortedFinding, openAndHold, pause, startBudget, type ExperimentContext, type ExperimentRun } from './experiment-probe.js';
 import type { Finding, FindingEvidence } from './findings.js';
 import { acceptQueueFinding, isUnanswered } from './queueing-gateway.js';
 import { describeRate, makeFinding } from './report.js';
 
-/** Failure classes that refuse a new connection (as opposed to dropping an open one). */
-const REFUSAL_CLASSES = new Set<FailureClass>(['handshake-rejected', 'handshake-timeout', 'connect-error']);
 /** Fractions of the ramp's connect rate tried, fastest first. */
 const SLOWER_RATE_FACTORS = [0.5, 0.25] as const;
 /** Connections opened beyond the onset in each attempt: at least this many, or 10 % of the onset. */

@@ -10,10 +10,11 @@
  */
 import type { AdaptiveStage, ShardEvent } from '../connection/shard-runner.js';
 import { collectFailures } from '../engine/failures.js';
+import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
 import { planRun } from '../engine/plan.js';
 import { allowedFailures } from '../engine/ramp-control.js';
 import { OpenTimeline } from '../engine/timeline.js';
-import type { ConnectionRecord, FailureClass, StagePlan } from '../engine/types.js';
+import type { ConnectionRecord, StagePlan } from '../engine/types.js';
 import { abortedFinding, experimentSettings, runExperimentPlan, startBudget, type ExperimentContext, type ExperimentRun } from './experiment-probe.js';
 import type { Finding } from './findings.js';
 import { makeFinding } from './report.js';
@@ -22,8 +23,6 @@ import { makeFinding } from './report.js';
 const SETTLE_SECONDS = 0.1;
 /** Bisection steps at most, whatever the gap. */
 const MAX_STEPS = 40;
-
-const REFUSAL_CLASSES = new Set<FailureClass>(['handshake-rejected', 'handshake-timeout', 'connect-error']);
 
 /** What one stage proved: a count held for the whole hold, and the smallest count that failed. */
 export interface StepJudgement {

@@ -24,7 +24,8 @@ export const STARVED_LOOP_DELAY_MS = 500;
 /** Fewest drops that can establish a duration limit. */
 const MIN_DROPS_FOR_DURATION_LIMIT = 3;
 
-const REFUSAL_CLASSES = new Set<FailureClass>(['handshake-rejected', 'handshake-timeout', 'connect-error']);
+/** Failure classes that refuse a new connection (as opposed to dropping an open one). */
+export const REFUSAL_CLASSES: ReadonlySet<FailureClass> = new Set<FailureClass>(['handshake-rejected', 'handshake-timeout', 'connect-error']);
 const DROP_CLASSES = new Set<FailureClass>(['abnormal-closure', 'server-close', 'pong-timeout']);
 
 /** A limiting factor with the open count at which it first showed. */
