@@ -8,21 +8,22 @@ import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../../funct
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../../functions/engine/limits.js';
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan.js';
+import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
 
 /** Defaults of the run flags, shown in `--help`. */
 export const RUN_DEFAULTS = {
-  start: '50',
-  step: '50',
-  max: '500',
-  hold: '60',
-  rate: '50',
-  maxInFlight: '100',
-  handshakeTimeout: '10',
-  ping: '20',
-  pongTimeout: '10',
+  start: String(PROBE_DEFAULTS.range.start),
+  step: String(PROBE_DEFAULTS.range.step),
+  max: String(PROBE_DEFAULTS.range.max),
+  hold: String(PROBE_DEFAULTS.holdSeconds),
+  rate: String(PROBE_DEFAULTS.connectRate),
+  maxInFlight: String(PROBE_DEFAULTS.maxInFlight),
+  handshakeTimeout: String(PROBE_DEFAULTS.handshakeTimeoutSeconds),
+  ping: String(PROBE_DEFAULTS.heartbeatIntervalSeconds),
+  pongTimeout: String(PROBE_DEFAULTS.pongTimeoutSeconds),
   tolerance: '0',
-  maxConnections: '2000',
+  maxConnections: String(PROBE_DEFAULTS.maxConnections),
   shardSize: String(DEFAULT_SHARD_SIZE),
   regressionTolerance: `${DEFAULT_REGRESSION_TOLERANCE * 100}%`,
   baselineRuns: String(DEFAULT_BASELINE_RUNS),

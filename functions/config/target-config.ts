@@ -12,6 +12,7 @@ import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../engine/b
 import { InvalidInputError } from '../engine/errors.js';
 import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../engine/limits.js';
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../engine/plan.js';
+import { PROBE_DEFAULTS } from '../engine/probe-defaults.js';
 import type { HeaderValue, OnCallEndpoint, PlanConfig, TargetConfig, WsCeilingConfig } from './config-types.js';
 import { parseCron } from './cron-schedule.js';
 import {
@@ -29,8 +30,6 @@ export const TARGET_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,47}$/;
 /** An AWS region name such as `eu-west-1` or `us-gov-west-1`. */
 export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
-/** The stage range used when a plan gives neither `stages` nor all of start/step/max (as `ws-ceiling run`). */
-const DEFAULT_RANGE = { start: 50, step: 50, max: 500 } as const;
 /** Most connections one worker Lambda opens: a Lambda has 1,024 file descriptors (the plan step's default shard). */
 const MAX_DEPLOYED_SHARD_SIZE = DEFAULT_SHARD_SIZE;
 
@@ -147,7 +146,7 @@ const headers = z
     });
   });
 
-const heartbeatKinds = 'one of {"kind": "ping", "intervalSeconds"?: 20, "pongTimeoutSeconds"?: 10}, {"kind": "message", "payload": "…", "intervalSeconds"?: 20} or {"kind": "off"}';
+const heartbeatKinds = `one of {"kind": "ping", "intervalSeconds"?: ${PROBE_DEFAULTS.heartbeatIntervalSeconds}, "pongTimeoutSeconds"?: ${PROBE_DEFAULTS.pongTimeoutSeconds}}, {"kind": "message", "payload": "…", "intervalSeconds"?: ${PROBE_DEFAULTS.heartbeatIntervalSeconds}} or {"kind": "off"}`;
 const heartbeat = z.discriminatedUnion(
   'kind',
   [
@@ -155,15 +154,15 @@ const heartbeat = z.discriminatedUnion(
     strictObject(
       {
         kind: z.literal('ping'),
-        intervalSeconds: decimal(0.1, 3600, 'seconds').default(20),
-        pongTimeoutSeconds: decimal(0.1, 600, 'seconds').default(10),
+        intervalSeconds: decimal(0.1, 3600, 'seconds').default(PROBE_DEFAULTS.heartbeatIntervalSeconds),
+        pongTimeoutSeconds: decimal(0.1, 600, 'seconds').default(PROBE_DEFAULTS.pongTimeoutSeconds),
       },
       heartbeatKinds,
     ),
     strictObject(
       {
         kind: z.literal('message'),
-        intervalSeconds: decimal(0.1, 3600, 'seconds').default(20),
+        intervalSeconds: decimal(0.1, 3600, 'seconds').default(PROBE_DEFAULTS.heartbeatIntervalSeconds),
         payload: z.string(allowed('the application message to send')).min(1, allowed('a non-empty application message')),
       },
       heartbeatKinds,
@@ -206,12 +205,12 @@ const plan = strictObject(
     start: stage.optional(),
     step: stage.optional(),
     max: stage.optional(),
-    holdSeconds: decimal(0.1, 86_400, 'seconds').default(60),
-    connectRate: decimal(0.1, HARD_MAX_RATE, 'new connections per second').default(50),
-    maxInFlight: wholeNumber(1, 10_000).default(100),
-    handshakeTimeoutSeconds: decimal(0.1, 300, 'seconds').default(10),
+    holdSeconds: decimal(0.1, 86_400, 'seconds').default(PROBE_DEFAULTS.holdSeconds),
+    connectRate: decimal(0.1, HARD_MAX_RATE, 'new connections per second').default(PROBE_DEFAULTS.connectRate),
+    maxInFlight: wholeNumber(1, 10_000).default(PROBE_DEFAULTS.maxInFlight),
+    handshakeTimeoutSeconds: decimal(0.1, 300, 'seconds').default(PROBE_DEFAULTS.handshakeTimeoutSeconds),
     shardSize: wholeNumber(1, MAX_DEPLOYED_SHARD_SIZE).default(MAX_DEPLOYED_SHARD_SIZE),
-    maxConnections: wholeNumber(1, HARD_MAX_CONNECTIONS).default(2000),
+    maxConnections: wholeNumber(1, HARD_MAX_CONNECTIONS).default(PROBE_DEFAULTS.maxConnections),
     stopAtFirstFailingStage: flag.default(true),
   },
   'a plan object',
@@ -222,7 +221,7 @@ const plan = strictObject(
       context.addIssue({ code: 'custom', path: ['stages'], message: 'give either stages or start/step/max, not both' });
       return z.NEVER;
     }
-    const range = { start: start ?? DEFAULT_RANGE.start, step: step ?? DEFAULT_RANGE.step, max: max ?? DEFAULT_RANGE.max };
+    const range = { start: start ?? PROBE_DEFAULTS.range.start, step: step ?? PROBE_DEFAULTS.range.step, max: max ?? PROBE_DEFAULTS.range.max };
     if (given === undefined && range.start > range.max) {
       context.addIssue({ code: 'custom', path: ['start'], message: `${range.start} is above max ${range.max}` });
       return z.NEVER;
