@@ -15,6 +15,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
 import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
+import { round } from '../functions/engine/percentiles.js';
 import { alarmName } from './alarm-names.js';
 import { missingRunWindow } from './alarm-window.js';
 
@@ -57,7 +58,7 @@ export class ProbeAlarms extends Construct {
     this.regressed = new Alarm(this, 'Regressed', {
       alarmName: alarmName(target.id, 'regressed'),
       alarmDescription:
-        `ws-ceiling: the WebSocket ceiling of ${target.id} probed from ${region} fell under ${round(ratio * 100)} % of its baseline ` +
+        `ws-ceiling: the WebSocket ceiling of ${target.id} probed from ${region} fell under ${round(ratio * 100, 1)} % of its baseline ` +
         `(the median of its last ${target.baselineRuns} completed runs): the endpoint now holds fewer concurrent connections than it did. ` +
         `It returns to OK when a later run is back within tolerance. ${commands}`,
       metric: targetMetric(this, target.id, METRIC.ceilingToBaseline, Stats.MINIMUM, RESULT_ALARM_PERIOD),
@@ -118,8 +119,4 @@ function nextCommands(targetId: string, region: string): string {
     `\`ws-ceiling invoke --target-id ${targetId} --region ${region}\` (run again now and wait for the verdict), ` +
     `\`ws-ceiling pause --target-id ${targetId} --region ${region}\` (stop the schedule while you investigate).`
   );
-}
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
 }

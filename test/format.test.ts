@@ -29,6 +29,11 @@ describe('describeCeiling', () => {
     expect(describeCeiling({ ...cappedRun, ceiling: { value: 200, reached: false } })).toBe(">= 200 (the plan's maximum held 30 s; no limit found)");
     expect(describeCeiling(recordedRun('idle-timeout'))).toBe('not measured');
   });
+
+  it('leaves the hold out without settings, as for a deployed run\'s verdict', () => {
+    expect(describeCeiling({ ceiling: { value: 1500, reached: true } })).toBe('1500 concurrent connections');
+    expect(describeCeiling({ ceiling: { value: 200, reached: false } })).toBe(">= 200 (the plan's maximum held; no limit found)");
+  });
 });
 
 describe('explainRun', () => {

@@ -362,7 +362,7 @@ describe('reportCommand', () => {
     await storeRuns([loadRecordedRun('held')]);
     await expect(report('no-such-run')).rejects.toThrow(InvalidInputError);
     await expect(report('no-such-run')).rejects.toThrow('<run>: no run "no-such-run"');
-    await expect(report('latest', { out: path.join(store.directory, 'missing', 'report.html') })).rejects.toThrow(/^--out: cannot write ".*missing\/report\.html" \(ENOENT\)/);
+    await expect(report('latest', { out: path.join(store.directory, 'missing', 'report.html') })).rejects.toThrow(/^--out: cannot write ".*missing\/report\.html": its directory does not exist$/);
   });
 
   it('names the default file after the run id', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeComparison, describeHistory, describeResult } from '../bin/cli/summary.js';
+import { describeComparison, describeHistory, describeResult, describeStored } from '../bin/cli/summary.js';
 import { compareRuns } from '../functions/report/run-comparison.js';
 import { recordedRun, rerun, withBaseline } from './support/report-fixtures.js';
 
@@ -33,5 +33,14 @@ describe('describeComparison', () => {
   it('claims no change when both runs held their plan maximum', () => {
     const held = (runId: string, value: number) => rerun(cap, runId, '2026-11-23T00:00:00.000Z', { ceiling: { value, reached: false } });
     expect(describeComparison(compareRuns(held('a', 200), held('b', 300)))).toContain('ceiling           >= 200           >= 300           no limit found in either');
+  });
+});
+
+describe('describeStored', () => {
+  it('names the local store, or none for a deployed run, and the history command to list the run', () => {
+    expect(describeStored('written', 'chat', { store: '.ws-ceiling', historyFlags: '' })).toBe('Stored in .ws-ceiling (see: ws-ceiling history --target-id chat)');
+    expect(describeStored('duplicate', 'chat', { historyFlags: ' --region eu-west-1' })).toBe(
+      'Already stored (see: ws-ceiling history --target-id chat --region eu-west-1)',
+    );
   });
 });

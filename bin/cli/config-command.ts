@@ -9,6 +9,7 @@ import type { OnCallEndpoint, TargetConfig, WsCeilingConfig } from '../../functi
 import { estimateTargetCost, type TargetCost } from '../../functions/config/run-cost.js';
 import { configForRegion, loadConfigFile } from '../../functions/config/target-config.js';
 import { planSeconds } from '../../functions/config/worker-budget.js';
+import { round } from '../../functions/engine/percentiles.js';
 import { redactUrl } from '../../functions/engine/redact.js';
 import { parseRegion, type TextIo } from './deployed-common.js';
 import { EXIT_CODES } from './exit-codes.js';
@@ -91,7 +92,7 @@ function describeCheck(file: string, config: WsCeilingConfig, targets: TargetChe
 function describeTarget(target: TargetCheck, region: string | undefined): string[] {
   const { cost, schedule } = target;
   const runs = target.enabled
-    ? `about ${round(cost.runsPerMonth)} runs a month${region ? '' : ' per region'}; alarm after ${schedule.expectedEveryHours} h without a successful run`
+    ? `about ${round(cost.runsPerMonth, 1)} runs a month${region ? '' : ' per region'}; alarm after ${schedule.expectedEveryHours} h without a successful run`
     : 'disabled: runs only on ws-ceiling invoke';
   const monthly = target.enabled ? `${usd(cost.usdPerMonth)} a month${cost.regions > 1 ? ` (${cost.regions} regions)` : ''}` : 'nothing a month';
   return [
@@ -112,10 +113,6 @@ function shownEndpoint(endpoint: OnCallEndpoint): { kind: string; address?: stri
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
 }
 
 /** Dollars with four decimals under $1 (a run), two above. */

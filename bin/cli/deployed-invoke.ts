@@ -10,6 +10,7 @@ import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
 import { SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/engine/deployment-names.js';
 import { WsCeilingError } from '../../functions/engine/errors.js';
 import type { RecordStepOutput, RunRequest } from '../../functions/engine/step-payloads.js';
+import { describeCeiling } from '../../functions/report/format.js';
 import {
   awsCall,
   DEFAULT_DEPLOYED_DEPS,
@@ -22,6 +23,7 @@ import {
 } from './deployed-common.js';
 import { stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
+import { describeStored } from './summary.js';
 
 /** How often the execution is polled while waiting. */
 export const INVOKE_POLL_MS = 5_000;
@@ -123,21 +125,14 @@ function recordOutput(output: string | undefined, executionArn: string): RecordS
 
 /** The verdict in plain words. */
 function describeVerdict(output: RecordStepOutput, region: string): string {
-  const { ceiling } = output;
-  const ceilingText =
-    ceiling.value === null
-      ? 'not measured'
-      : ceiling.reached
-        ? `${ceiling.value} concurrent connections`
-        : `>= ${ceiling.value} (the plan's maximum held; no limit found)`;
   return [
     `Run ${output.runId} of ${output.targetId} in ${region}: ${output.verdict.toUpperCase()}`,
-    `  Ceiling:     ${ceilingText}`,
+    `  Ceiling:     ${describeCeiling(output)}`,
     `  Drops began: ${output.dropOnset === null ? 'no drops' : `at ${output.dropOnset} open connections`}`,
     `  Cause:       ${output.limitingFactor ?? 'none: nothing failed'}`,
     '',
     `  ${output.verdictReason}`,
     '',
-    `${output.stored === 'written' ? 'Stored' : 'Already stored'} (see: ws-ceiling history --target-id ${output.targetId} --region ${region})`,
+    describeStored(output.stored, output.targetId, { historyFlags: ` --region ${region}` }),
   ].join('\n');
 }

@@ -10,10 +10,10 @@ import type { Command } from 'commander';
 import { DEFAULT_EXPERIMENT_BUDGET_SECONDS, DEFAULT_RESOLUTION, diagnoseRun, type DiagnoseOptions } from '../../functions/diagnose/diagnose.js';
 import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import { describeDiagnosis } from '../../functions/diagnose/report.js';
-import { InvalidInputError } from '../../functions/engine/errors.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
+import { parseFlag, seconds, wholeNumber } from './flag-numbers.js';
 import { interruptOnSigint, printRefusal, probeOnce, runPlanShards, storeFlag, withProbeTarget, type CommandIo, type RunCommandFlags } from './run-command.js';
-import { describeResult } from './summary.js';
+import { describeResult, describeStored } from './summary.js';
 
 /** Defaults of the flags only `diagnose` has. */
 export const DIAGNOSE_DEFAULTS = { resolution: String(DEFAULT_RESOLUTION), experimentBudget: String(DEFAULT_EXPERIMENT_BUDGET_SECONDS) } as const;
@@ -33,14 +33,8 @@ export function addDiagnoseFlags(command: Command): Command {
 
 /** Validates the experiments' flags; throws InvalidInputError naming the flag. */
 export function parseDiagnoseFlags(flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>): DiagnoseOptions {
-  const resolution = Number(flags.resolution);
-  if (!/^\s*\d+\s*$/.test(flags.resolution) || resolution < 1 || resolution > 10_000) {
-    throw new InvalidInputError('--resolution', `must be a whole number of connections from 1 to 10000, got "${flags.resolution}"`);
-  }
-  const budgetSeconds = Number(flags.experimentBudget);
-  if (flags.experimentBudget.trim() === '' || !Number.isFinite(budgetSeconds) || budgetSeconds < 1 || budgetSeconds > 86_400) {
-    throw new InvalidInputError('--experiment-budget', `must be a number of seconds from 1 to 86400, got "${flags.experimentBudget}"`);
-  }
+  const resolution = parseFlag(wholeNumber(1, 10_000, 'connections'), '--resolution', flags.resolution);
+  const budgetSeconds = parseFlag(seconds(1, 86_400), '--experiment-budget', flags.experimentBudget);
   return { resolution, budgetSeconds };
 }
 
@@ -53,7 +47,7 @@ export async function diagnoseCommand(urlArgument: string | undefined, flags: Di
     const { run, stored } = outcome.recorded;
     if (!flags.json) {
       io.stdout.write(`\n${describeResult(run)}\n\n`);
-      io.stdout.write(`${stored === 'written' ? 'Stored' : 'Already stored'} in ${flags.store} (see: ws-ceiling history --target-id ${run.targetId}${storeFlag(flags)})\n\n`);
+      io.stdout.write(`${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n\n`);
     }
     const interrupt = interruptOnSigint();
     let diagnosis: Diagnosis;

@@ -7,8 +7,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { RunResult } from '../../functions/engine/types.js';
+import { attemptWrite } from '../../functions/report/ci-outputs.js';
 import { renderHtmlReport } from '../../functions/report/html-report.js';
 import { openLocalStore } from './local-store.js';
 import { findRun, storedRuns } from './run-lookup.js';
@@ -34,12 +34,7 @@ export async function reportCommand(name: string, flags: ReportFlags, io: Report
   const { run, history } = await readRun(name, flags);
   const file = path.resolve(flags.out ?? defaultReportFile(run.runId));
   const report = renderHtmlReport(run, { generatedAt: new Date().toISOString(), history });
-  try {
-    await writeFile(file, report);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new InvalidInputError('--out', `cannot write "${flags.out ?? file}" (${reason}): give a file in a directory that exists and is writable`);
-  }
+  await attemptWrite('--out', flags.out ?? file, () => writeFile(file, report));
   io.stdout.write(`${file}\n`);
   return 0;
 }

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { runShard, type ShardEvent } from '../../functions/connection/shard-runner.js';
 import type { PlanRequest } from '../../functions/diagnose/experiment-probe.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
+import { countFailures } from '../../functions/engine/failures.js';
 import { planRun } from '../../functions/engine/plan.js';
 import { RampControl } from '../../functions/engine/ramp-control.js';
 import { publicSettings, recordRun, type RecordedRun } from '../../functions/engine/record.js';
@@ -25,7 +26,7 @@ import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
 import { openLocalStore } from './local-store.js';
 import { startProgressDisplay } from './progress.js';
 import { parseRunFlags, RUN_DEFAULTS, type RawRunFlags } from './run-options.js';
-import { describePlan, describeResult } from './summary.js';
+import { describePlan, describeResult, describeStored } from './summary.js';
 
 /** Delay before the first stage so every shard is ready. */
 const LOCAL_START_DELAY_MS = 250;
@@ -80,7 +81,7 @@ export async function runCommand(urlArgument: string | undefined, flags: RunComm
     if (flags.json) io.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else {
       io.stdout.write(`\n${describeResult(run)}\n\n`);
-      io.stdout.write(`${stored === 'written' ? 'Stored' : 'Already stored'} in ${flags.store} (see: ws-ceiling history --target-id ${run.targetId}${storeFlag(flags)})\n`);
+      io.stdout.write(`${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n`);
     }
     return exitCodeForVerdict(run.verdict);
   });
@@ -241,7 +242,7 @@ function preflightRefusal(settings: ProbeSettings, selfCheck: SelfCheck): Prefli
     limitingFactor: {
       kind: 'probe-limited',
       summary,
-      evidence: { failures: { total: 0, byClass: {}, byStatus: {}, byCloseCode: {}, byErrorCode: {} }, message: 'self-check before the run' },
+      evidence: { failures: countFailures([]), message: 'self-check before the run' },
     },
     selfCheck,
   };

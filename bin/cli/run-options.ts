@@ -10,6 +10,7 @@ import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../../fu
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan.js';
 import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
+import { decimal, seconds, wholeNumber } from './flag-numbers.js';
 
 /** Defaults of the run flags, shown in `--help`. */
 export const RUN_DEFAULTS = {
@@ -80,28 +81,6 @@ const FLAG_NAMES: Record<string, string> = {
   regressionTolerance: '--regression-tolerance',
   baselineRuns: '--baseline-runs',
 };
-
-const wholeNumber = (min: number, max: number) =>
-  z.string().transform((text, context) => {
-    const value = Number(text.trim());
-    if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
-      context.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}, got "${text}"` });
-      return z.NEVER;
-    }
-    return value;
-  });
-
-/** A decimal number within bounds; `unit` names what it counts in the error. */
-const decimal = (min: number, max: number, unit: string) =>
-  z.string().transform((text, context) => {
-    const value = Number(text.trim());
-    if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-      context.addIssue({ code: 'custom', message: `must be a number of ${unit} from ${min} to ${max}, got "${text}"` });
-      return z.NEVER;
-    }
-    return value;
-  });
-const seconds = (min: number, max: number) => decimal(min, max, 'seconds');
 
 const stageList = z.string().transform((text, context) => {
   const parts = text.split(',').map((part) => part.trim());

@@ -1,10 +1,12 @@
 /**
  * Plain-words text for people: the plan before a run, the answer after it
- * (ceiling, where drops began, the cause and its evidence, a stage table), and
- * the history with its ceiling trend, and what changed between two runs.
+ * (ceiling, where drops began, the cause and its evidence, a stage table)
+ * and where it was stored, the history with its ceiling trend, and what
+ * changed between two runs.
  * Everything shown here comes from secret-free data.
  */
 import { expectedSeconds } from '../../functions/engine/plan.js';
+import type { PutRunOutcome } from '../../functions/engine/run-store.js';
 import type { ProbePlan, PublicSettings, RunResult } from '../../functions/engine/types.js';
 import {
   describeCeiling,
@@ -22,6 +24,17 @@ import {
 } from '../../functions/report/format.js';
 import type { FigureChange, RunComparison } from '../../functions/report/run-comparison.js';
 import { buildTrend, trendScale, type TrendRow } from '../../functions/report/trend.js';
+
+/**
+ * Where a recorded run went and how to list it: `Stored in .ws-ceiling (see:
+ * ws-ceiling history --target-id chat)`, `Already stored …` for a repeat.
+ * `store` names the local store (none for a deployed run); `historyFlags`
+ * are the flags the history command needs besides `--target-id`.
+ */
+export function describeStored(stored: PutRunOutcome, targetId: string, where: { store?: string; historyFlags: string }): string {
+  const place = where.store === undefined ? '' : ` in ${where.store}`;
+  return `${stored === 'written' ? 'Stored' : 'Already stored'}${place} (see: ws-ceiling history --target-id ${targetId}${where.historyFlags})`;
+}
 
 /** The plan as one paragraph: stages, hold, rate, shards and expected duration. */
 export function describePlan(plan: ProbePlan, settings: PublicSettings, url: string, stopsAtFirstFailure: boolean): string {

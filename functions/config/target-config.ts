@@ -386,7 +386,6 @@ function isTimeZone(name: string): boolean {
   }
 }
 
-/** The stages of a start/step/max range: start, start + step, … and always max last (as `ws-ceiling run`). */
 /** A plan whose stages do not rise, or go past `maxConnections`. */
 function stagesProblem(plan: PlanConfig): { field: string; message: string } | undefined {
   const falling = plan.stages.findIndex((target, index) => index > 0 && target <= (plan.stages[index - 1] ?? 0));

@@ -5,7 +5,7 @@
  * `baseline × (1 − regression tolerance)` is `regressed`. Pure: the record
  * step reads the history from the store and hands it in.
  */
-import { percentile } from './percentiles.js';
+import { percentile, round } from './percentiles.js';
 import type { Baseline, ProbeSettings, RunResult, Verdict } from './types.js';
 
 /** Completed runs the baseline is the median of, unless told otherwise. */
@@ -140,10 +140,4 @@ export function describeRegression(ceiling: number, baseline: Baseline): string 
 /** A fraction as a percentage with at most one decimal, e.g. 0.125 → "12.5 %". */
 function percentText(fraction: number): string {
   return `${round(fraction * 100, 1)} %`;
-}
-
-/** `value` rounded to `digits` decimals. */
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }

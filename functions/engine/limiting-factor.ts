@@ -7,6 +7,7 @@
  */
 import type { FailureEvent } from './failures.js';
 import { countFailures } from './failures.js';
+import { round } from './percentiles.js';
 import { isDegradationCloseCode } from './classify.js';
 import type { OpenTimeline } from './timeline.js';
 import type {
@@ -152,7 +153,7 @@ export function findCapacityLimit(
   const how = describeRefusals(failures);
   if (peakAfter > onsetAtRefusal) {
     const windowSeconds = (lastRefusal.at - firstRefusal.at) / 1000;
-    const rate = windowSeconds > 0 ? Math.round((openedAfter / windowSeconds) * 10) / 10 : undefined;
+    const rate = windowSeconds > 0 ? round(openedAfter / windowSeconds, 1) : undefined;
     return {
       dropOnset,
       factor: {
@@ -286,9 +287,4 @@ function seconds(value: number): string {
 
 function range(spread: DurationSpread): string {
   return `${spread.minSeconds.toFixed(1)}–${spread.maxSeconds.toFixed(1)} s`;
-}
-
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
 }

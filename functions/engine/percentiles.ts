@@ -1,6 +1,7 @@
 /**
  * Small statistics over samples: nearest-rank percentiles and medians, used
- * for handshake latency, idle ages and event-loop delay.
+ * for handshake latency, idle ages and event-loop delay, and the rounding
+ * every figure shown or stored goes through.
  */
 import type { LatencyPercentiles } from './types.js';
 
@@ -14,10 +15,16 @@ export function percentile(samples: readonly number[], p: number): number | null
 
 /** p50, p95 and p99 of `samples`, rounded to 0.1 ms. */
 export function latencyPercentiles(samples: readonly number[]): LatencyPercentiles {
-  const round = (value: number | null) => (value === null ? null : Math.round(value * 10) / 10);
+  const tenth = (value: number | null) => (value === null ? null : round(value, 1));
   return {
-    p50: round(percentile(samples, 50)),
-    p95: round(percentile(samples, 95)),
-    p99: round(percentile(samples, 99)),
+    p50: tenth(percentile(samples, 50)),
+    p95: tenth(percentile(samples, 95)),
+    p99: tenth(percentile(samples, 99)),
   };
+}
+
+/** `value` rounded to `digits` decimals (half away from zero for positives, as Math.round). */
+export function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
 }

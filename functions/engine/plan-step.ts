@@ -13,6 +13,7 @@ import { WORKER_START_DELAY_SECONDS } from '../config/worker-budget.js';
 import { assertAllowedHost } from './allowed-hosts.js';
 import { InvalidInputError } from './errors.js';
 import type { Logger } from './logger.js';
+import { round } from './percentiles.js';
 import { expectedSeconds, planRun } from './plan.js';
 import { redactUrl } from './redact.js';
 import type { PlanStepOutput, RunRequest } from './step-payloads.js';
@@ -126,10 +127,4 @@ function targetOf(request: unknown): unknown {
 function triggerOf(request: unknown): string {
   const trigger = typeof request === 'object' && request !== null ? (request as Partial<RunRequest>).trigger : undefined;
   return typeof trigger === 'string' ? trigger : 'unknown';
-}
-
-/** `value` rounded to `digits` decimals. */
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }

@@ -2,7 +2,8 @@
  * Writes a run's CI outputs (`--junit <file>`, `--markdown <file>`) so no
  * reader ever sees a half-written file: each is written to a temporary file
  * beside its destination and renamed into place only once every output has
- * been written. Errors name the flag and the path.
+ * been written. Errors name the flag and the path, in plain words that
+ * `report --out` shares (attemptWrite).
  */
 import { randomBytes } from 'node:crypto';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -44,13 +45,13 @@ export async function checkCiOutputPaths(paths: CiOutputPaths): Promise<void> {
 }
 
 /**
- * Writes the JUnit XML and Markdown summary of `run` to the paths given.
- * Each file is either written completely or left as it was; when any text
- * cannot be written, no file is changed. Failures throw an InvalidInputError
- * naming the flag and path. Returns the files written, in flag order.
+ * Writes the JUnit XML and Markdown summary of `run` to the paths given
+ * (checked before the run with {@link checkCiOutputPaths}). Each file is
+ * either written completely or left as it was; when any text cannot be
+ * written, no file is changed. Failures throw an InvalidInputError naming
+ * the flag and path. Returns the files written, in flag order.
  */
 export async function writeCiOutputs(run: RunResult, paths: CiOutputPaths): Promise<string[]> {
-  await checkCiOutputPaths(paths);
   const outputs: PendingOutput[] = entries(paths).map(([flag, file]) => ({
     flag,
     file,
@@ -61,10 +62,10 @@ export async function writeCiOutputs(run: RunResult, paths: CiOutputPaths): Prom
     for (const output of outputs) {
       const temporary = temporaryPath(output.file);
       temporaries.push(temporary);
-      await attempt(output, () => writeFile(temporary, output.text, { encoding: 'utf8', flag: 'wx' }));
+      await attemptWrite(output.flag, output.file, () => writeFile(temporary, output.text, { encoding: 'utf8', flag: 'wx' }));
     }
     for (const [index, output] of outputs.entries()) {
-      await attempt(output, () => rename(temporaries[index] as string, output.file));
+      await attemptWrite(output.flag, output.file, () => rename(temporaries[index] as string, output.file));
     }
   } finally {
     // A temporary that was renamed or never created is already gone; removing it must not hide the real error.
@@ -85,12 +86,18 @@ function temporaryPath(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-async function attempt(output: PendingOutput, write: () => Promise<void>): Promise<void> {
+/**
+ * Runs `write`, which writes `file` given by `flag`; a failure throws an
+ * InvalidInputError naming the flag and the path, with the file-system error
+ * in plain words (e.g. `--out: cannot write "x.html": its directory does not
+ * exist`).
+ */
+export async function attemptWrite(flag: string, file: string, write: () => Promise<void>): Promise<void> {
   try {
     await write();
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
-    throw new InvalidInputError(output.flag, `cannot write "${output.file}": ${WRITE_ERRORS[code] ?? (code || String(error))}`);
+    throw new InvalidInputError(flag, `cannot write "${file}": ${WRITE_ERRORS[code] ?? (code || String(error))}`);
   }
 }
 

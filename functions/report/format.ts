@@ -4,7 +4,7 @@
  * failure mix by status, close code and error code, a UTC time.
  */
 import { regressionThreshold } from '../engine/baseline.js';
-import type { Baseline, FailureCounts, LatencyPercentiles, RunResult } from '../engine/types.js';
+import type { Baseline, FailureCounts, LatencyPercentiles, PublicSettings, RunResult } from '../engine/types.js';
 
 /** Placeholder for a figure that does not exist (no ceiling, no latency). */
 export const NONE = '–';
@@ -18,13 +18,16 @@ export function formatCeiling(ceiling: RunResult['ceiling']): string {
 /**
  * A ceiling in a phrase: `150 concurrent connections (held 30 s within
  * tolerance)`, `>= 200 (the plan's maximum held 30 s; no limit found)`, or
- * `not measured`.
+ * `not measured`. Without settings (a deployed run's verdict) the hold is
+ * left out: `150 concurrent connections`, `>= 200 (the plan's maximum held;
+ * no limit found)`.
  */
-export function describeCeiling(run: Pick<RunResult, 'ceiling' | 'settings'>): string {
-  if (run.ceiling.value === null) return 'not measured';
-  const held = `${run.settings.holdSeconds} s`;
-  if (!run.ceiling.reached) return `>= ${run.ceiling.value} (the plan's maximum held ${held}; no limit found)`;
-  return `${run.ceiling.value} concurrent connections (held ${held} within tolerance)`;
+export function describeCeiling(run: Pick<RunResult, 'ceiling'> & { settings?: Pick<PublicSettings, 'holdSeconds'> }): string {
+  const { ceiling, settings } = run;
+  if (ceiling.value === null) return 'not measured';
+  const held = settings ? ` ${settings.holdSeconds} s` : '';
+  if (!ceiling.reached) return `${formatCeiling(ceiling)} (the plan's maximum held${held}; no limit found)`;
+  return `${formatCeiling(ceiling)} concurrent connections${settings ? ` (held${held} within tolerance)` : ''}`;
 }
 
 /**

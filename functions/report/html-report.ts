@@ -9,6 +9,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { describeRegression, isRegression } from '../engine/baseline.js';
+import { round } from '../engine/percentiles.js';
 import type { FailureCounts, LimitingFactor, LimitingFactorKind, RunResult, StageSummary, Verdict } from '../engine/types.js';
 import {
   describeCeiling,
@@ -414,7 +415,7 @@ function historySection(run: RunResult, history: readonly RunResult[]): SafeHtml
 function trendRow(row: TrendRow, scale: number, current: boolean): SafeHtml {
   const ceilingWidth = ((row.ceiling.value ?? 0) / scale) * 100;
   const baselineLeft = row.baseline === null ? null : (row.baseline / scale) * 100;
-  return html`<tr class="${current ? 'current' : ''}"><td>${formatUtc(row.startedAt)}${current && html` <span class="sub">this run</span>`}</td><td><span class="badge badge-${row.verdict}">${VERDICT_LABELS[row.verdict]}</span></td><td class="num">${formatCeiling(row.ceiling)}</td><td class="num">${row.baseline ?? NONE}</td><td class="num">${row.changeFromPrevious === null ? NONE : formatChange(row.changeFromPrevious)}</td><td>${row.limitingFactor ?? NONE}</td><td class="bar-cell"><span class="trend-bar"><span class="ceiling" style="width:${round1(ceilingWidth)}%"></span>${baselineLeft !== null && html`<span class="baseline-mark" style="left:${round1(baselineLeft)}%"></span>`}</span></td></tr>`;
+  return html`<tr class="${current ? 'current' : ''}"><td>${formatUtc(row.startedAt)}${current && html` <span class="sub">this run</span>`}</td><td><span class="badge badge-${row.verdict}">${VERDICT_LABELS[row.verdict]}</span></td><td class="num">${formatCeiling(row.ceiling)}</td><td class="num">${row.baseline ?? NONE}</td><td class="num">${row.changeFromPrevious === null ? NONE : formatChange(row.changeFromPrevious)}</td><td>${row.limitingFactor ?? NONE}</td><td class="bar-cell"><span class="trend-bar"><span class="ceiling" style="width:${round(ceilingWidth, 1)}%"></span>${baselineLeft !== null && html`<span class="baseline-mark" style="left:${round(baselineLeft, 1)}%"></span>`}</span></td></tr>`;
 }
 
 function settingsSection(run: RunResult): SafeHtml {
@@ -465,10 +466,6 @@ function formatDuration(ms: number): string {
   if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
   const total = Math.round(ms / 1000);
   return `${Math.floor(total / 60)} min ${total % 60} s`;
-}
-
-function round1(value: number): number {
-  return Math.round(value * 10) / 10;
 }
 
 /** The page's only stylesheet: light on screen and on paper, readable from 1024 px wide. */
