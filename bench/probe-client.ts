@@ -5,7 +5,7 @@
  * process sharing one RampControl. The stage's hold is planned long enough
  * for any ramp; the benchmark ends it with the kill switch, as Ctrl-C does.
  */
-import { runShard, type ShardEvent } from '../functions/connection/shard-runner.js';
+import { runShard, shardInputOf, type ShardEvent } from '../functions/connection/shard-runner.js';
 import { classifyRecord } from '../functions/engine/classify.js';
 import { DEFAULT_SHARD_SIZE, planRun } from '../functions/engine/plan.js';
 import { RampControl } from '../functions/engine/ramp-control.js';
@@ -80,18 +80,7 @@ export function createProbeClient(workload: Workload): LoadClient {
         const plan = probePlan(workload);
         shardsDone = Promise.all(
           plan.shards.map((shard) =>
-            runShard(
-              {
-                url: settings.url,
-                headers: settings.headers,
-                subprotocols: settings.subprotocols,
-                handshakeTimeoutSeconds: settings.handshakeTimeoutSeconds,
-                heartbeat: settings.heartbeat,
-                stages: plan.stages,
-                shard,
-              },
-              { control, onEvent },
-            ),
+            runShard(shardInputOf(settings, plan.stages, shard), { control, onEvent }),
           ),
         );
       });

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { runShard, type ShardEvent } from '../../functions/connection/shard-runner.js';
+import { runShard, shardInputOf, type ShardEvent } from '../../functions/connection/shard-runner.js';
 import type { PlanRequest } from '../../functions/diagnose/experiment-probe.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { countFailures } from '../../functions/engine/failures.js';
@@ -167,13 +167,8 @@ export async function runPlanShards(request: PlanRequest): Promise<ShardResult[]
     plan.shards.map((shard) =>
       runShard(
         {
-          url: settings.url,
-          headers: settings.headers,
-          subprotocols: settings.subprotocols,
-          handshakeTimeoutSeconds: settings.handshakeTimeoutSeconds,
+          ...shardInputOf(settings, plan.stages, shard),
           heartbeat: request.heartbeatOf?.(shard.index) ?? settings.heartbeat,
-          stages: plan.stages,
-          shard,
           ...(request.nextStage ? { nextStage: request.nextStage } : {}),
         },
         { control, ...(request.onEvent ? { onEvent: request.onEvent } : {}) },

@@ -14,6 +14,7 @@ import type {
   FailureClass,
   HeartbeatSettings,
   LoopDelaySample,
+  ProbeSettings,
   ShardPlan,
   ShardResult,
   StagePlan,
@@ -41,6 +42,26 @@ export interface ShardInput {
    * Stages it returns need not follow `shard.newPerStage`.
    */
   nextStage?: (ended: StagePlan) => AdaptiveStage | undefined;
+}
+
+/** The run settings a shard connects with. */
+export type ShardConnectionSettings = Pick<
+  ProbeSettings,
+  'url' | 'headers' | 'subprotocols' | 'handshakeTimeoutSeconds' | 'heartbeat'
+>;
+
+/**
+ * The input of `shard` in a run with `settings` over `stages`: the one place
+ * the run settings become a shard's, for the CLI, the worker Lambda, the
+ * benchmark and the test fixtures alike.
+ */
+export function shardInputOf(
+  settings: ShardConnectionSettings,
+  stages: readonly StagePlan[],
+  shard: ShardPlan,
+): ShardInput {
+  const { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat } = settings;
+  return { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat, stages, shard };
 }
 
 /** A stage decided while the shard runs, with this shard's new connections in it. */

@@ -9,7 +9,7 @@
  */
 import type { SecretReference } from '../config/config-types.js';
 import { resolveTargetHeaders, targetProbeSettings } from '../config/target-settings.js';
-import { runShard } from '../connection/shard-runner.js';
+import { runShard, shardInputOf } from '../connection/shard-runner.js';
 import { assertAllowedHost } from './allowed-hosts.js';
 import type { Logger } from './logger.js';
 import { RampControl } from './ramp-control.js';
@@ -66,18 +66,7 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
   const stopWatch = watchForStops(task, control, deps, log);
   let result: ShardResult;
   try {
-    result = await runShard(
-      {
-        url: settings.url,
-        headers: settings.headers,
-        subprotocols: settings.subprotocols,
-        handshakeTimeoutSeconds: settings.handshakeTimeoutSeconds,
-        heartbeat: settings.heartbeat,
-        stages: task.stages,
-        shard: task.shard,
-      },
-      { control },
-    );
+    result = await runShard(shardInputOf(settings, task.stages, task.shard), { control });
   } finally {
     await stopWatch.stop();
   }
