@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoRunStore, runItemKey } from '../functions/adapters/dynamo-run-store.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../functions/adapters/embedded-dynamo.js';
@@ -153,6 +154,23 @@ describe('DynamoRunStore on the embedded store', () => {
     expect(held).not.toHaveProperty('ceiling');
     expect(held).not.toHaveProperty('dropOnset');
     expect(held).not.toHaveProperty('limitingFactor');
+  });
+
+  it('reads a run stored before baselines and timelines existed as having neither', async () => {
+    const { embedded, store } = await openStore(await tempDir());
+    await store.putRun(heldRun);
+    const { baseline: _baseline, timeline: _timeline, ...olderRun } = heldRun;
+    await embedded.client.send(
+      new UpdateItemCommand({
+        TableName: TABLE,
+        Key: { pk: { S: runItemKey(heldRun).pk }, sk: { S: runItemKey(heldRun).sk } },
+        UpdateExpression: 'SET #run = :run',
+        ExpressionAttributeNames: { '#run': 'run' },
+        ExpressionAttributeValues: { ':run': { M: marshall(olderRun, { removeUndefinedValues: true }) } },
+      }),
+    );
+    const [read] = await store.latestRuns(heldRun.targetId, 1);
+    expect(read).toStrictEqual({ ...olderRun, baseline: null, timeline: { open: [], stages: [], failures: [], failuresOmitted: 0 } });
   });
 
   it('keeps runs across a stop and a restart on the same directory in the same process', async () => {

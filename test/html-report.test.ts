@@ -215,6 +215,13 @@ describe('renderHtmlReport', () => {
     expect(textOf(report('held').page, 'baseline')).toContain('No baseline');
   });
 
+  it('says a run stored before timelines existed has none, instead of drawing an empty chart', () => {
+    const page = renderHtmlReport({ ...cappedRun, timeline: { open: [], stages: [], failures: [], failuresOmitted: 0 } }, { generatedAt: GENERATED_AT });
+    expect(textOf(page, 'timeline')).toContain('No timeline was recorded with this run: it was stored by an earlier version of ws-ceiling.');
+    expect(page).not.toContain('<svg');
+    expect(textOf(renderHtmlReport(cappedRun, { generatedAt: GENERATED_AT }), 'timeline')).not.toContain('No timeline');
+  });
+
   it('draws the history trend of the target, newest first, marking this run', () => {
     const run = loadRecordedRun('concurrency-cap');
     const older = { ...run, runId: 'older-run', startedAt: '2026-01-01T00:00:00.000Z', ceiling: { value: 40, reached: true }, verdict: 'ok' as const };

@@ -19,6 +19,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { StoreError } from '../engine/errors.js';
 import type { PutRunOutcome, RunStore } from '../engine/run-store.js';
+import { currentRunOf, type StoredRun } from '../engine/stored-run.js';
 import type { RunResult } from '../engine/types.js';
 
 /** Days a run item lives before DynamoDB's TTL removes it, unless told otherwise. */
@@ -235,9 +236,9 @@ async function collectRuns(
   return runs;
 }
 
-/** The run stored in an item's `run` map. */
+/** The run stored in an item's `run` map, by whichever version wrote it. */
 function runOf(item: ItemKey): RunResult {
-  return unmarshall(item).run as RunResult;
+  return currentRunOf(unmarshall(item).run as StoredRun);
 }
 
 /** Orders runs by `startedAt`, newest first (ISO-8601 strings sort as text). */

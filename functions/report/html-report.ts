@@ -10,6 +10,7 @@
 import { STATUS_CODES } from 'node:http';
 import { describeRegression, isRegression } from '../engine/baseline.js';
 import { round } from '../engine/percentiles.js';
+import { hasTimeline } from '../engine/stored-run.js';
 import type { FailureCounts, LimitingFactor, LimitingFactorKind, RunResult, StageSummary, Verdict } from '../engine/types.js';
 import {
   describeCeiling,
@@ -243,6 +244,12 @@ function ceilingNote(run: RunResult): string {
 }
 
 function timelineSection(run: RunResult): SafeHtml {
+  if (!hasTimeline(run.timeline)) {
+    return html`<section class="timeline">
+<h2>Timeline</h2>
+<p>No timeline was recorded with this run: it was stored by an earlier version of ws-ceiling. The stages and failures below are complete.</p>
+</section>`;
+  }
   const marked = run.timeline.failures.length;
   const omitted = run.timeline.failuresOmitted;
   return html`<section class="timeline">
