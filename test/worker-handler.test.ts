@@ -11,9 +11,11 @@ import { DynamoStopRequests } from '../functions/adapters/dynamo-stop-requests.j
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../functions/adapters/embedded-dynamo.js';
 import { WORKER_STOP_MARGIN_MS } from '../functions/config/worker-budget.js';
 import { InvalidInputError } from '../functions/engine/errors.js';
-import type { ShardTask, WorkerOutput } from '../functions/engine/step-payloads.js';
+import { MAP_RESULT_ALLOWANCE_BYTES } from '../functions/engine/plan-step.js';
+import type { FailedShard, ShardTask, WorkerOutput } from '../functions/engine/step-payloads.js';
 import type { ShardResult } from '../functions/engine/types.js';
 import { shardRampRule } from '../functions/engine/worker-step.js';
+import { compactError, MAX_REPORTED_MESSAGE_LENGTH } from '../functions/handlers/compact-error.js';
 import { handler } from '../functions/handlers/worker-handler.js';
 import { startTargetSimulator, type RunningSimulator, type SimulatorOptions } from '../functions/simulator/target-simulator.js';
 import {
@@ -174,6 +176,21 @@ describe('handler (worker)', () => {
     expect(s3.objects.size).toBe(0);
   });
 
+  it('logs a failure in full but reports it to Step Functions small enough for the plan’s per-shard allowance', async () => {
+    const target = await simulator({});
+    const task = onlyTask(testTarget(target.url.replace('127.0.0.1', 'localhost')));
+    const error = await handler(task, lambdaContext()).then(
+      () => expect.fail('the worker should refuse the host'),
+      (caught: Error) => caught,
+    );
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error.stack).toBe('InvalidInputError');
+    const logged = log.entries().find((entry) => entry.message === 'worker failed');
+    expect(logged?.error).toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('host localhost is not allowed') });
+    expect(String((logged?.error as { stack?: string }).stack).split('\n').length).toBeGreaterThan(2);
+    expect(Buffer.byteLength(JSON.stringify(failedShardOf(error)))).toBeLessThanOrEqual(MAP_RESULT_ALLOWANCE_BYTES);
+  });
+
   it('fails naming the header and the secret when the secret cannot be read', async () => {
     secretsManager
       .on(GetSecretValueCommand)
@@ -182,6 +199,32 @@ describe('handler (worker)', () => {
     const task = onlyTask(testTarget(target.url, { headers: secretHeaders }));
     await expect(handler(task, lambdaContext())).rejects.toThrow('header Authorization: secret chat/probe-token: cannot be read from Secrets Manager');
     expect(target.stats().accepted).toBe(0);
+  });
+});
+
+/** The map catch's FailedShard for `error`, its cause the document Lambda's Node runtime makes of a thrown error. */
+function failedShardOf(error: Error): FailedShard {
+  const cause = JSON.stringify({ errorType: error.name, errorMessage: error.message, trace: error.stack?.split('\n') });
+  return { shard: 99, failed: { error: error.name, cause } };
+}
+
+describe('compactError', () => {
+  it('cuts a long message to its limit and the stack to the name, keeping the class', () => {
+    const error = compactError(new InvalidInputError('url', `bad value ${'x'.repeat(5000)}`));
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error.message).toHaveLength(MAX_REPORTED_MESSAGE_LENGTH);
+    expect(error.message.endsWith('…')).toBe(true);
+    expect(error.stack).toBe(error.name);
+    expect(Buffer.byteLength(JSON.stringify(failedShardOf(error)))).toBeLessThanOrEqual(MAP_RESULT_ALLOWANCE_BYTES);
+  });
+
+  it('cuts a message of quotes and non-Latin text sooner, as it takes more room escaped twice', () => {
+    for (const text of ['"'.repeat(5000), '\\'.repeat(5000), 'ж'.repeat(5000), '\u0001'.repeat(5000)]) {
+      const error = compactError(new Error(text));
+      expect(error.message.endsWith('…')).toBe(true);
+      expect(Buffer.byteLength(JSON.stringify(failedShardOf(error)))).toBeLessThanOrEqual(MAP_RESULT_ALLOWANCE_BYTES);
+    }
+    expect(compactError(new Error('short')).message).toBe('short');
   });
 });
 

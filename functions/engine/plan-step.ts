@@ -27,7 +27,8 @@ export const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
 
 /**
  * Room kept per shard for its map result in the record step's input: a
- * WorkerOutput is about 150 bytes, a FailedShard holds the error's cause.
+ * WorkerOutput is about 150 bytes; a FailedShard holds the error's cause,
+ * which the worker handler keeps under this (functions/handlers/compact-error.ts).
  */
 export const MAP_RESULT_ALLOWANCE_BYTES = 512;
 

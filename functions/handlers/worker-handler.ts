@@ -13,6 +13,7 @@ import { readWorkerEnvironment } from '../engine/function-environment.js';
 import type { ShardTask, WorkerOutput } from '../engine/step-payloads.js';
 import { workerStep } from '../engine/worker-step.js';
 import { oncePerColdStart } from './cold-start.js';
+import { compactErrors } from './compact-error.js';
 import { createLogger } from './log.js';
 
 const setup = oncePerColdStart(() => {
@@ -26,7 +27,9 @@ const setup = oncePerColdStart(() => {
  * middy races the handler against its early timeout and, by default, answers
  * with a TimeoutError the moment the signal fires, which would drop the
  * records. Here the early-timeout response never settles, so the signal only
- * tells the worker to stop, and the answer is the worker's own output.
+ * tells the worker to stop, and the answer is the worker's own output. An
+ * error is logged in full and reaches Step Functions shortened (see
+ * compact-error.ts).
  */
 export const handler = middy(
   async (task: ShardTask, context: Context, { signal }: { signal: AbortSignal }): Promise<WorkerOutput> =>
@@ -34,7 +37,12 @@ export const handler = middy(
       ...setup(),
       deadline: signal,
       stopMarginMs: WORKER_STOP_MARGIN_MS,
-      log: createLogger({ step: 'worker', requestId: context.awsRequestId }),
+      log: workerLogger(context),
     }),
   { timeoutEarlyInMillis: WORKER_STOP_MARGIN_MS, timeoutEarlyResponse: () => new Promise<never>(() => undefined) },
-);
+).use(compactErrors(workerLogger));
+
+/** The worker's log, carrying the invocation's request id. */
+function workerLogger(context: Context) {
+  return createLogger({ step: 'worker', requestId: context.awsRequestId });
+}
