@@ -202,7 +202,7 @@ export function addRunFlags(command: Command): Command {
     .option('--max-in-flight <n>', 'handshakes in flight at once', RUN_DEFAULTS.maxInFlight)
     .option('--handshake-timeout <seconds>', 'time an opening handshake may take', RUN_DEFAULTS.handshakeTimeout)
     .option('--ping <seconds|off>', 'protocol ping interval, or off for no heartbeat', RUN_DEFAULTS.ping)
-    .option('--pong-timeout <seconds>', 'a connection whose pong is later than this is dropped', RUN_DEFAULTS.pongTimeout)
+    .option('--pong-timeout <seconds>', 'a connection whose oldest unanswered ping waited longer than this is dropped (may exceed --ping)', RUN_DEFAULTS.pongTimeout)
     .option('--heartbeat-message <payload>', 'send this application message every --ping seconds instead of a protocol ping')
     .option('--header <name:value>', 'request header, repeatable (values are never printed or stored)', collect, [])
     .option('--subprotocol <name>', 'WebSocket subprotocol to request, repeatable', collect, [])
