@@ -58,10 +58,20 @@ describe('parseSimulatorSpec', () => {
     expect(parseSimulatorSpec('port=0')).toEqual({ port: 0 });
   });
 
+  it('reads degrade-after with a handshake delay of 20 ms per connection beyond it, or degrade-delay', () => {
+    expect(parseSimulatorSpec('degrade-after=20')).toEqual({ degradeAfter: { open: 20, handshakeDelayMs: 20 } });
+    expect(parseSimulatorSpec('degrade-after=5,degrade-delay=0')).toEqual({ degradeAfter: { open: 5, handshakeDelayMs: 0 } });
+    expect(parseError('degrade-after=0').message).toBe('--simulate: degrade-after must be a whole number of open connections from 1 to 100000, got "0"');
+    expect(parseError('degrade-after=5,degrade-delay=soon').message).toBe(
+      '--simulate: degrade-delay must be a whole number of milliseconds from 0 to 10000, got "soon"',
+    );
+    expect(parseError('degrade-delay=5').message).toBe('--simulate: degrade-delay needs degrade-after');
+  });
+
   it('names an unknown key and lists the allowed ones', () => {
     expect(parseError('cpa=5').message).toBe(
       '--simulate: unknown key "cpa" (allowed: cap, cap-response, retry-after, rate, burst, idle-timeout, ' +
-        'close-after, close-code, reject, port)',
+        'close-after, close-code, reject, degrade-after, degrade-delay, port)',
     );
   });
 
@@ -117,5 +127,8 @@ describe('describeSimulator', () => {
     );
     expect(describeSimulator(parseSimulatorSpec('close-after=30'))).toBe('closes after 30 s with 1001');
     expect(describeSimulator(parseSimulatorSpec('reject=403'))).toBe('rejects every upgrade with 403');
+    expect(describeSimulator(parseSimulatorSpec('degrade-after=20'))).toBe(
+      'degrades beyond 20 open (no pongs, handshakes 20 ms later per connection beyond)',
+    );
   });
 });

@@ -1,6 +1,6 @@
 // Tests of the target simulator against the real server on 127.0.0.1 with
 // real ws clients: each limit (cap with status, reset or queue; rate limit;
-// idle timeout; lifetime; reject-all), the client-close bookkeeping and stop().
+// idle timeout; lifetime; degradation under load; reject-all), the client-close bookkeeping and stop().
 import { get } from 'node:http';
 import { describe, it, expect, afterEach } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
@@ -194,6 +194,40 @@ describe('target simulator', () => {
     expect((at - openedAt) / 1000).toBeGreaterThanOrEqual(0.25);
     await waitFor(() => simulator.stats().open === 0);
     expect(simulator.stats()).toMatchObject({ closedAfterLifetime: 1, clientCloseCodes: {}, abnormalClientCloses: 0 });
+  });
+
+  it('stops answering pings beyond degradeAfter and answers those handshakes later the more are open', async () => {
+    const simulator = await start({ degradeAfter: { open: 2, handshakeDelayMs: 150 } });
+    const timed = async () => {
+      const started = performance.now();
+      const { ws, openedAt } = await openClient(simulator.url);
+      return { ws, handshakeMs: openedAt - started };
+    };
+    const healthy = [await timed(), await timed()];
+    const third = await timed();
+    const fourth = await timed();
+    expect(healthy.every((client) => client.handshakeMs < 100)).toBe(true);
+    expect(third.handshakeMs).toBeGreaterThanOrEqual(140);
+    expect(fourth.handshakeMs).toBeGreaterThanOrEqual(290);
+    const pong = (ws: WebSocket) =>
+      new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 400);
+        ws.once('pong', () => (clearTimeout(timer), resolve(true)));
+        ws.ping();
+      });
+    expect(await Promise.all([...healthy, third, fourth].map((client) => pong(client.ws)))).toEqual([true, true, false, false]);
+    expect(simulator.stats()).toMatchObject({ open: 4, accepted: 4, degraded: 2 });
+  });
+
+  it('stop() returns promptly with a degraded handshake still waiting', async () => {
+    const simulator = await start({ degradeAfter: { open: 1, handshakeDelayMs: 5_000 } });
+    await openClient(simulator.url);
+    const waiting = attempt(simulator.url);
+    await waitFor(() => simulator.stats().open === 2);
+    const started = performance.now();
+    await simulator.stop();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect((await waiting).kind).toBe('error');
   });
 
   it('refuses a close code that cannot be sent in a close frame', async () => {

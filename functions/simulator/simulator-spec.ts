@@ -11,6 +11,8 @@ import { isSendableCloseCode, type CapResponse, type SimulatorOptions } from './
 const DEFAULT_CAP_STATUS = 503;
 const DEFAULT_RATE_RETRY_AFTER_SECONDS = 1;
 const DEFAULT_CLOSE_CODE = 1001;
+const DEFAULT_DEGRADE_DELAY_MS = 20;
+const MAX_DELAY_MS = 10_000;
 const MAX_COUNT = 100_000;
 const MAX_SECONDS = 86_400;
 
@@ -30,6 +32,8 @@ const specSchema = z.strictObject({
   'close-after': positiveNumber(MAX_SECONDS).optional(),
   'close-code': whole(1000, 4999).refine(isSendableCloseCode).optional(),
   reject: httpErrorStatus.optional(),
+  'degrade-after': whole(1, MAX_COUNT).optional(),
+  'degrade-delay': whole(0, MAX_DELAY_MS).optional(),
   port: whole(0, 65_535).optional(),
 });
 
@@ -47,6 +51,8 @@ const ALLOWED: Record<SpecKey, string> = {
   'close-after': `a number of seconds above 0, at most ${MAX_SECONDS}`,
   'close-code': 'a close code that may be sent: 1000-1003, 1007-1014 or 3000-4999',
   reject: 'an HTTP status from 400 to 599',
+  'degrade-after': `a whole number of open connections from 1 to ${MAX_COUNT}`,
+  'degrade-delay': `a whole number of milliseconds from 0 to ${MAX_DELAY_MS}`,
   port: 'a whole number from 0 to 65535',
 };
 
@@ -56,6 +62,7 @@ const NEEDS: ReadonlyArray<{ key: SpecKey; needs: SpecKey[] }> = [
   { key: 'burst', needs: ['rate'] },
   { key: 'close-code', needs: ['close-after'] },
   { key: 'retry-after', needs: ['cap', 'rate'] },
+  { key: 'degrade-delay', needs: ['degrade-after'] },
 ];
 
 /** A problem with a spec, named by {@link parseSimulatorSpec} after the flag or argument it came from. */
@@ -64,7 +71,8 @@ class SpecProblem extends Error {}
 /**
  * Parses a simulator spec: `accept` (accept everything) or comma-separated
  * `key=value` pairs with keys cap, cap-response, retry-after, rate, burst,
- * idle-timeout, close-after, close-code, reject, port.
+ * idle-timeout, close-after, close-code, reject, degrade-after,
+ * degrade-delay, port.
  * @param field the flag or argument the spec came from, named in errors
  * @throws InvalidInputError naming `field`, the bad key or value and what is allowed.
  */
@@ -136,6 +144,9 @@ function toOptions(values: SpecValues): SimulatorOptions {
   if (values['close-after'] !== undefined) {
     options.closeAfter = { seconds: values['close-after'], code: values['close-code'] ?? DEFAULT_CLOSE_CODE };
   }
+  if (values['degrade-after'] !== undefined) {
+    options.degradeAfter = { open: values['degrade-after'], handshakeDelayMs: values['degrade-delay'] ?? DEFAULT_DEGRADE_DELAY_MS };
+  }
   return options;
 }
 
@@ -160,6 +171,10 @@ export function describeSimulator(options: SimulatorOptions): string {
   if (options.cap) parts.push(`cap ${options.cap.limit} (${describeCapResponse(options.cap.response)})`);
   if (options.idleTimeoutSeconds !== undefined) parts.push(`idle timeout ${options.idleTimeoutSeconds} s`);
   if (options.closeAfter) parts.push(`closes after ${options.closeAfter.seconds} s with ${options.closeAfter.code}`);
+  if (options.degradeAfter) {
+    const { open, handshakeDelayMs } = options.degradeAfter;
+    parts.push(`degrades beyond ${open} open (no pongs, handshakes ${handshakeDelayMs} ms later per connection beyond)`);
+  }
   return parts.length === 0 ? 'accepts everything' : parts.join(', ');
 }
 

@@ -1,10 +1,10 @@
 /**
  * The bundled target simulator: a WebSocket server with configurable limits
  * (concurrency cap, handshake rate limit, idle timeout, connection lifetime,
- * blanket rejection) that ws-ceiling's tests and the `target` / `run
- * --simulate` commands probe. Every admission decision is made synchronously
- * in the HTTP upgrade handler, so limits are exact under concurrency. It
- * binds to loopback by default.
+ * degradation under load, blanket rejection) that ws-ceiling's tests and the
+ * `target` / `run --simulate` commands probe. Every admission decision is
+ * made synchronously in the HTTP upgrade handler, so limits are exact under
+ * concurrency. It binds to loopback by default.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -32,6 +32,13 @@ export interface SimulatorOptions {
   closeAfter?: { seconds: number; code: number; reason?: string };
   /** Answers every upgrade with this HTTP status (e.g. 401, 403, 404) — for config-error tests. */
   rejectAll?: number;
+  /**
+   * Degrades under load once `open` connections are open: every connection
+   * accepted beyond them never answers a ping, and its handshake is answered
+   * `handshakeDelayMs` late for each connection open beyond `open` (itself
+   * included), so handshake latency rises with the count.
+   */
+  degradeAfter?: { open: number; handshakeDelayMs: number };
 }
 
 /** What the simulator has seen since it started. */
@@ -52,6 +59,8 @@ export interface SimulatorStats {
   idleTimeouts: number;
   /** Connections the simulator closed because their lifetime (`closeAfter`) ran out. */
   closedAfterLifetime: number;
+  /** Connections accepted beyond `degradeAfter.open`: they never answer a ping. */
+  degraded: number;
   /** Close codes of closes the client initiated, e.g. {"1000": 150}. */
   clientCloseCodes: Record<string, number>;
   /** Connections that ended without any close frame from the client and not by the simulator's own doing. */
@@ -90,6 +99,10 @@ interface SimulatorState {
   stats: SimulatorStats;
   bucket: TokenBucket;
   wss: WebSocketServer;
+  /** Hands over the connections accepted beyond `degradeAfter.open`: no automatic pong. */
+  degradedWss: WebSocketServer;
+  /** Handshakes waiting out their `degradeAfter` delay. */
+  delayedHandshakes: Set<NodeJS.Timeout>;
   connections: Map<WebSocket, Connection>;
   /** Upgrade sockets not (yet) handed to ws: refused, queued or mid-handshake. */
   rawSockets: Set<Duplex>;
@@ -138,11 +151,14 @@ function createState(options: SimulatorOptions): SimulatorState {
       queued: 0,
       idleTimeouts: 0,
       closedAfterLifetime: 0,
+      degraded: 0,
       clientCloseCodes: {},
       abnormalClientCloses: 0,
     },
     bucket: { tokens: options.rateLimit?.burst ?? 0, refilledAt: performance.now() },
     wss: new WebSocketServer({ noServer: true, perMessageDeflate: false }),
+    degradedWss: new WebSocketServer({ noServer: true, perMessageDeflate: false, autoPong: false }),
+    delayedHandshakes: new Set(),
     connections: new Map(),
     rawSockets: new Set(),
     stopping: false,
@@ -226,7 +242,9 @@ function refuseWithStatus(state: SimulatorState, socket: Duplex, status: number,
 
 /**
  * Counts the connection as open before the handshake completes, so the cap
- * is exact; gives the slot back if the handshake never completes.
+ * is exact; gives the slot back if the handshake never completes. Beyond
+ * `degradeAfter.open` the handshake is answered late, by a server that never
+ * answers pings.
  */
 function accept(state: SimulatorState, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const { stats } = state;
@@ -236,12 +254,28 @@ function accept(state: SimulatorState, req: IncomingMessage, socket: Duplex, hea
   socket.once('close', () => {
     if (!upgraded) stats.open -= 1;
   });
-  state.wss.handleUpgrade(req, socket, head, (ws) => {
-    upgraded = true;
-    state.rawSockets.delete(socket);
-    stats.accepted += 1;
-    watchConnection(state, ws);
-  });
+  const degrade = state.options.degradeAfter;
+  const beyond = degrade ? stats.open - degrade.open : 0;
+  const server = beyond > 0 ? state.degradedWss : state.wss;
+  const upgrade = (): void => {
+    server.handleUpgrade(req, socket, head, (ws) => {
+      upgraded = true;
+      state.rawSockets.delete(socket);
+      stats.accepted += 1;
+      if (beyond > 0) stats.degraded += 1;
+      watchConnection(state, ws);
+    });
+  };
+  const delayMs = beyond > 0 && degrade ? beyond * degrade.handshakeDelayMs : 0;
+  if (delayMs === 0) {
+    upgrade();
+    return;
+  }
+  const timer = setTimeout(() => {
+    state.delayedHandshakes.delete(timer);
+    if (!state.stopping && !socket.destroyed) upgrade();
+  }, delayMs);
+  state.delayedHandshakes.add(timer);
 }
 
 function watchConnection(state: SimulatorState, ws: WebSocket): void {
@@ -300,7 +334,9 @@ function onConnectionClosed(state: SimulatorState, ws: WebSocket, connection: Co
 async function stopSimulator(state: SimulatorState, server: Server): Promise<void> {
   state.stopping = true;
   const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-  const wssClosed = new Promise<void>((resolve) => state.wss.close(() => resolve()));
+  const wssClosed = Promise.all([state.wss, state.degradedWss].map((wss) => new Promise<void>((resolve) => wss.close(() => resolve()))));
+  for (const timer of state.delayedHandshakes) clearTimeout(timer);
+  state.delayedHandshakes.clear();
   for (const [ws, connection] of state.connections) {
     clearTimers(connection);
     connection.endedBy = 'stop';
