@@ -14,6 +14,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
+import { regressionRatioThreshold } from '../functions/engine/baseline.js';
 import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import { round } from '../functions/engine/percentiles.js';
 import { alarmName } from './alarm-names.js';
@@ -53,7 +54,8 @@ export class ProbeAlarms extends Construct {
     const { target } = props;
     const region = Stack.of(this).region;
     const commands = nextCommands(target.id, region);
-    const ratio = 1 - target.regressionTolerance;
+    // The verdict's own threshold, so a run judged `ok` never fires the alarm.
+    const ratio = regressionRatioThreshold(target.regressionTolerance);
 
     this.regressed = new Alarm(this, 'Regressed', {
       alarmName: alarmName(target.id, 'regressed'),

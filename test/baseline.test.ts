@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyRegression,
+  ceilingRatio,
   comparableCeilings,
   completedCeiling,
   computeBaseline,
@@ -8,6 +9,7 @@ import {
   isRegression,
   isSuccessfulVerdict,
   judgeAgainstHistory,
+  regressionRatioThreshold,
   regressionThreshold,
 } from '../functions/engine/baseline.js';
 import type { Baseline, RunResult, Verdict } from '../functions/engine/types.js';
@@ -165,11 +167,11 @@ describe('computeBaseline and applyRegression over a table of histories', () => 
       verdict: 'regressed',
     },
     {
-      name: 'the ratio is rounded to 6 decimals',
+      name: 'the ratio is rounded to 12 decimals',
       run: current(100),
       history: completed([150], 7),
       settings: { baselineRuns: 7, regressionTolerance: 0.5 },
-      baseline: { value: 150, runs: 7, ratio: 0.666667, regressionTolerance: 0.5 },
+      baseline: { value: 150, runs: 7, ratio: 0.666666666667, regressionTolerance: 0.5 },
       verdict: 'ok',
     },
     {
@@ -295,6 +297,38 @@ describe('regressionThreshold', () => {
     expect(regressionThreshold({ value: 150, regressionTolerance: 0.18 })).toBe(123);
     expect(regressionThreshold({ value: 450, regressionTolerance: 0.125 })).toBe(393.75);
     expect(regressionThreshold({ value: 450, regressionTolerance: 0 })).toBe(450);
+  });
+});
+
+describe('regressionRatioThreshold', () => {
+  it.each([
+    [0.18, 0.82],
+    [0.41, 0.59],
+    [0.57, 0.43],
+    [0.7, 0.3],
+    [0.83, 0.17],
+    [0.95, 0.05],
+    [0.1, 0.9],
+  ])('is 1 − %f = %f exactly, without floating-point noise', (tolerance, threshold) => {
+    expect(regressionRatioThreshold(tolerance)).toBe(threshold);
+  });
+});
+
+describe('ceilingRatio', () => {
+  it('puts a regressed ceiling under the ratio threshold and any other at or over it, for every baseline up to 100,000', () => {
+    const mismatches: string[] = [];
+    for (const regressionTolerance of [0.01, 0.1, 0.18, 0.41, 0.57, 0.7, 0.83, 0.95, 0.123456]) {
+      const threshold = regressionRatioThreshold(regressionTolerance);
+      for (let value = 1; value <= 100_000; value += 1) {
+        const lowest = regressionThreshold({ value, regressionTolerance });
+        for (const ceiling of [Math.ceil(lowest) - 1, Math.ceil(lowest)]) {
+          if (ceiling < 0) continue;
+          const regressed = ceiling < lowest;
+          if (ceilingRatio(ceiling, value) < threshold !== regressed) mismatches.push(`${ceiling} / ${value} at ${regressionTolerance}`);
+        }
+      }
+    }
+    expect(mismatches.slice(0, 5)).toEqual([]);
   });
 });
 

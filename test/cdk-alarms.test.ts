@@ -1,5 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../functions/config/target-config.js';
+import { ceilingRatio, isRegression } from '../functions/engine/baseline.js';
 import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import { ALARM_NAME_PREFIX, alarmName } from '../lib/alarm-names.js';
 import { dashboardName } from '../lib/probe-dashboard.js';
@@ -112,6 +114,48 @@ describe('ProbeAlarms', () => {
     expect(alarm(alarmName('chat', 'regressed')).AlarmDescription).toMatch(/fell under 85 % of its baseline \(the median of its last 7 completed runs\)/);
     expect(alarm(alarmName('chat', 'below-floor')).AlarmDescription).toMatch(/under its declared floor of 150 concurrent connections/);
     expect(alarm(alarmName('feed', 'probe-failed')).AlarmDescription).toMatch(/no run reported in 168 h\. The ceiling is unknown, not low/);
+  });
+});
+
+describe('ProbeAlarms regression threshold', () => {
+  const tolerances = [0.18, 0.41, 0.57, 0.7, 0.83, 0.95];
+
+  it('fires exactly for the runs the verdict calls regressed, at every baseline up to 100,000', () => {
+    const config = parseConfig(
+      {
+        allowedHosts: ['chat.example.com'],
+        targets: tolerances.map((regressionTolerance, index) => ({
+          id: `t${index}`,
+          url: 'wss://chat.example.com/',
+          regions: [TEST_REGION],
+          schedule: { cron: '0 2 * * ? *', timeZone: 'UTC' },
+          plan: { stages: [50], holdSeconds: 1 },
+          regressionTolerance,
+        })),
+      },
+      'tolerance config',
+    );
+    const synthesized = Template.fromStack(stackOf(buildApp(config)));
+    const thresholds = tolerances.map((_, index) => {
+      const found = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').find(([, resource]) => resource.Properties.AlarmName === alarmName(`t${index}`, 'regressed'));
+      return Number(found?.[1].Properties.Threshold);
+    });
+    expect(thresholds).toEqual([0.82, 0.59, 0.43, 0.3, 0.17, 0.05]);
+    const mismatches: string[] = [];
+    tolerances.forEach((regressionTolerance, index) => {
+      const threshold = thresholds[index] as number;
+      for (let value = 1; value <= 100_000; value += 1) {
+        const lowestOk = Math.ceil(value * threshold - 1e-6);
+        for (const ceiling of [lowestOk - 1, lowestOk]) {
+          if (ceiling < 0) continue;
+          const ratio = ceilingRatio(ceiling, value);
+          const regressed = isRegression({ verdict: 'ok', ceiling: { value: ceiling, reached: true } }, { value, runs: 7, ratio, regressionTolerance });
+          const fires = ratio < threshold;
+          if (fires !== regressed) mismatches.push(`ceiling ${ceiling} of baseline ${value} at tolerance ${regressionTolerance}: alarm ${fires}, verdict regressed ${regressed}`);
+        }
+      }
+    });
+    expect(mismatches.slice(0, 5)).toEqual([]);
   });
 });
 

@@ -25,13 +25,18 @@ export type BaselineSettings = Pick<ProbeSettings, 'baselineRuns' | 'regressionT
 const SUCCESSFUL_VERDICTS: ReadonlySet<Verdict> = new Set(['ok', 'regressed', 'below-floor']);
 
 /**
- * Digits a ratio is rounded to before it is stored and published: enough that
- * a regressed run's ratio stays under `1 − tolerance` for ceilings up to
- * 100,000 (one connection under the threshold is at least 1e-5 of the baseline).
+ * Digits the regression thresholds are rounded to, so 1 − 0.18 is exactly
+ * 0.82 and 200 × (1 − 0.1) is exactly 180.
  */
-const RATIO_DIGITS = 6;
-/** Digits the regression threshold is rounded to, so 200 × (1 − 0.1) is exactly 180. */
 const THRESHOLD_DIGITS = 6;
+/**
+ * Digits a ratio is rounded to before it is stored and published. The ratio
+ * threshold has {@link THRESHOLD_DIGITS} digits, so a ceiling under the
+ * threshold has a ratio at least 1e-6 / 100,000 = 1e-11 under it: twelve
+ * digits keep it under, so the published ratio is under the alarm's
+ * threshold exactly when the verdict is a regression.
+ */
+const RATIO_DIGITS = 12;
 
 /** True when the verdict is one of a run that measured something: `ok`, `regressed` or `below-floor`. */
 export function isSuccessfulVerdict(verdict: Verdict): boolean {
@@ -90,14 +95,29 @@ export function computeBaseline(run: RunResult, history: readonly RunResult[], s
   return {
     value,
     runs: ceilings.length,
-    ratio: ceiling === null ? null : round(ceiling / value, RATIO_DIGITS),
+    ratio: ceiling === null ? null : ceilingRatio(ceiling, value),
     regressionTolerance: settings.regressionTolerance,
   };
 }
 
-/** The ceiling a run must reach not to be `regressed`: `baseline × (1 − regression tolerance)`. */
+/** A ceiling over its baseline as stored and published (`CeilingToBaseline`), rounded to {@link RATIO_DIGITS} digits. */
+export function ceilingRatio(ceiling: number, baselineValue: number): number {
+  return round(ceiling / baselineValue, RATIO_DIGITS);
+}
+
+/**
+ * The ratio under which a ceiling is a regression: `1 − regression tolerance`,
+ * rounded to {@link THRESHOLD_DIGITS} digits (0.82 for 0.18, never
+ * 0.8200000000000001). The verdict and the regression alarm's threshold both
+ * come from here.
+ */
+export function regressionRatioThreshold(regressionTolerance: number): number {
+  return round(1 - regressionTolerance, THRESHOLD_DIGITS);
+}
+
+/** The ceiling a run must reach not to be `regressed`: `baseline × (1 − regression tolerance)`, from {@link regressionRatioThreshold}. */
 export function regressionThreshold(baseline: Pick<Baseline, 'value' | 'regressionTolerance'>): number {
-  return round(baseline.value * (1 - baseline.regressionTolerance), THRESHOLD_DIGITS);
+  return round(baseline.value * regressionRatioThreshold(baseline.regressionTolerance), THRESHOLD_DIGITS);
 }
 
 /**
