@@ -1,22 +1,25 @@
 /**
  * The three functions of a deployed run and exactly what each may do:
  * - plan (one per region): nothing beyond its logs;
- * - worker (one per target): write its shard result under `runs/`, read stop
- *   requests (`GetItem`, no write), read only the secrets its target's headers name;
- * - record (one per region): read shard results, `PutItem`/`Query` on the runs
- *   table, `PutMetricData` in the ws-ceiling namespace only.
+ * - worker (one per target): write its shard result under `runs/<targetId>/`,
+ *   read its target's stop request (`GetItem` on `STOP#<targetId>`, no write),
+ *   read only the secrets its target's headers name;
+ * - record (one per region): read shard results, `PutItem`/`Query` on the run
+ *   partitions (`TARGET#…`) of the runs table, `PutMetricData` in the
+ *   ws-ceiling namespace only.
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
 import { workerTimeoutSeconds } from '../functions/config/worker-budget.js';
+import { SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/engine/deployment-names.js';
 import { planVariables, recordVariables, workerVariables } from '../functions/engine/function-environment.js';
 import { METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import { ProbeFunction } from './probe-function.js';
 import { PLAN_MEMORY_MB, PLAN_TIMEOUT_SECONDS, RECORD_MEMORY_MB, RECORD_TIMEOUT_SECONDS } from '../functions/config/run-budget.js';
 import type { RunsTable } from './runs-table.js';
-import { SHARD_OBJECTS_WILDCARD, type ShardResultsBucket } from './shard-results-bucket.js';
+import { shardObjectsWildcard, type ShardResultsBucket } from './shard-results-bucket.js';
 
 /** The plan function of a region. */
 export class PlanFunction extends ProbeFunction {
@@ -58,7 +61,7 @@ export class RecordFunction extends ProbeFunction {
       }),
     );
     this.acknowledgeWildcards([
-      SHARD_OBJECTS_WILDCARD,
+      shardObjectsWildcard(SHARD_RESULTS_PREFIX),
       {
         matches: (resource) => resource === '*',
         reason: `cloudwatch:PutMetricData supports no resource-level permission; the statement is limited by the condition cloudwatch:namespace = ${METRIC_NAMESPACE}`,
@@ -92,15 +95,15 @@ export class WorkerFunction extends ProbeFunction {
         runsTable: props.table.table.tableName,
       }),
     });
-    props.bucket.grantShardWrite(this.role);
-    props.table.grantStopRequestRead(this.role);
+    props.bucket.grantShardWrite(this.role, props.target.id);
+    props.table.grantStopRequestRead(this.role, props.target.id);
     this.secretNames = secretNamesOf(props.target);
     if (this.secretNames.length > 0) {
       this.role.addToPrincipalPolicy(
         new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: this.secretNames.map((name) => secretArnPattern(this, name)) }),
       );
     }
-    this.acknowledgeWildcards([SHARD_OBJECTS_WILDCARD]);
+    this.acknowledgeWildcards([shardObjectsWildcard(targetShardResultsPrefix(props.target.id))]);
   }
 }
 

@@ -1,28 +1,32 @@
 /**
  * The bucket where each worker leaves its shard's full result
- * (`runs/<runId>/shard-<n>.json`) for the record step: results are too large
- * for Step Functions payloads. Private, TLS only, S3-managed encryption, and
- * objects expire after a few days (the run item in DynamoDB is the history).
+ * (`runs/<targetId>/<runId>/shard-<n>.json`) for the record step: results
+ * are too large for Step Functions payloads. Private, TLS only, S3-managed
+ * encryption, and objects expire after a few days (the run item in DynamoDB
+ * is the history). A worker may write only under its own target's prefix.
  */
 import { Duration } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/engine/deployment-names.js';
 import type { WildcardReason } from './nag-acknowledgements.js';
 import { acknowledgeRule } from './nag-acknowledgements.js';
-
-/** Key prefix of every shard result: workers write and the record step reads only under it. */
-export const SHARD_RESULTS_PREFIX = 'runs/';
 
 /** Days a shard result is kept: long enough to investigate a run, short enough to cost nothing. */
 export const SHARD_RESULTS_EXPIRY_DAYS = 3;
 
-/** Why a grant on `runs/*` is as narrow as it can be. */
-export const SHARD_OBJECTS_WILDCARD: WildcardReason = {
-  matches: (resource) => resource.endsWith(`/${SHARD_RESULTS_PREFIX}*`),
-  reason: `Shard result keys hold the run id and shard number (${SHARD_RESULTS_PREFIX}<runId>/shard-<n>.json), known only at run time; the grant is limited to the ${SHARD_RESULTS_PREFIX} prefix of this stack's bucket`,
-};
+/**
+ * Why a grant on the shard objects under `prefix` (`runs/` for the record
+ * step, `runs/<targetId>/` for a worker) is as narrow as it can be.
+ */
+export function shardObjectsWildcard(prefix: string): WildcardReason {
+  return {
+    matches: (resource) => resource.endsWith(`/${prefix}*`),
+    reason: `Shard result keys (${SHARD_RESULTS_PREFIX}<targetId>/<runId>/shard-<n>.json) hold the run id, known only at run time; the grant is limited to the ${prefix} prefix of this stack's bucket`,
+  };
+}
 
 /** The shard-results bucket and the grants on it. */
 export class ShardResultsBucket extends Construct {
@@ -46,18 +50,16 @@ export class ShardResultsBucket extends Construct {
     );
   }
 
-  /** The objects under the shard-results prefix, as an IAM resource. */
-  get shardObjectsArn(): string {
-    return this.bucket.arnForObjects(`${SHARD_RESULTS_PREFIX}*`);
+  /** Lets a target's worker write its shard results: `PutObject` under `runs/<targetId>/` only. */
+  grantShardWrite(grantee: IGrantable, targetId: string): void {
+    const prefix = targetShardResultsPrefix(targetId);
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${prefix}*`)] }));
   }
 
-  /** Lets a worker write its shard result: `PutObject` under the prefix only. */
-  grantShardWrite(grantee: IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.shardObjectsArn] }));
-  }
-
-  /** Lets the record step read shard results: `GetObject` under the prefix only. */
+  /** Lets the record step read every target's shard results: `GetObject` under `runs/` only. */
   grantShardRead(grantee: IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.shardObjectsArn] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${SHARD_RESULTS_PREFIX}*`)] }),
+    );
   }
 }

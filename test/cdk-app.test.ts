@@ -99,6 +99,7 @@ describe('checkWithCdkNag', () => {
         'AwsSolutions-S1',
         'AwsSolutions-IAM5[Resource::*]',
         `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/runs/*]`,
+        ...['chat', 'feed', 'bulk'].map((id) => `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/runs/${id}/*]`),
         ...['Plan', 'Record'].map((fn) => `AwsSolutions-IAM5[Resource::<${logicalIdOf(europe.node.findChild(fn).node.findChild('Function'))}.Arn>:*]`),
         ...['chat', 'feed', 'bulk'].map(
           (id) => `AwsSolutions-IAM5[Resource::<${logicalIdOf(europe.node.findChild(`Target-${id}`).node.findChild('Worker').node.findChild('Function'))}.Arn>:*]`,

@@ -1,11 +1,15 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workerTimeoutSeconds } from '../functions/config/worker-budget.js';
-import { RUNS_TABLE_NAME } from '../functions/engine/deployment-names.js';
+import { runItemKey } from '../functions/adapters/dynamo-run-store.js';
+import { stopRequestKey } from '../functions/adapters/dynamo-stop-requests.js';
+import { RUNS_TABLE_NAME, RUNS_TABLE_TTL_ATTRIBUTE } from '../functions/engine/deployment-names.js';
+import { shardResultKey } from '../functions/engine/shard-results.js';
 import { METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import type { ProbeFunction } from '../lib/probe-function.js';
 import { secretArnPattern, secretNamesOf } from '../lib/probe-functions.js';
 import type { RegionStack } from '../lib/region-stack.js';
+import { heldRun } from './support/run-results.js';
 import { actionsOfRole, buildApp, logicalIdOf, stackOf, statementsOfRole, TEST_ACCOUNT, testTarget, probeTargetOf, type Statement, removeAssemblies } from './support/cdk.js';
 
 let stack: RegionStack;
@@ -32,7 +36,8 @@ function functionProperties(probe: ProbeFunction): Record<string, unknown> {
   return template.toJSON().Resources[fn(probe)].Properties as Record<string, unknown>;
 }
 
-const bucketObjects = () => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(stack.bucket.bucket), 'Arn'] }, '/runs/*']] });
+/** The bucket's objects under `prefix`, as the template names them. */
+const bucketObjects = (prefix = 'runs/') => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(stack.bucket.bucket), 'Arn'] }, `/${prefix}*`]] });
 const tableArn = () => ({ 'Fn::GetAtt': [logicalIdOf(stack.table.table), 'Arn'] });
 const logActions = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 
@@ -90,11 +95,13 @@ describe('WorkerFunction', () => {
     });
   });
 
-  it('may put shard results under runs/, read stop requests and read its own secrets, and nothing else', () => {
+  it("may put shard results under its target's prefix, read its stop request and read its own secrets, and nothing else", () => {
     const statements = statementsOfRole(template, role(worker('chat')));
     expect(actionsOfRole(template, role(worker('chat')))).toEqual(['dynamodb:GetItem', ...logActions, 's3:PutObject', 'secretsmanager:GetSecretValue']);
-    expect(statements).toContainEqual({ Effect: 'Allow', Action: 's3:PutObject', Resource: bucketObjects() });
-    expect(statements).toContainEqual({ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn() });
+    expect(statements.filter((statement) => statement.Action === 's3:PutObject')).toEqual([{ Effect: 'Allow', Action: 's3:PutObject', Resource: bucketObjects('runs/chat/') }]);
+    expect(statements.filter((statement) => statement.Action === 'dynamodb:GetItem')).toEqual([
+      { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn(), Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['STOP#chat'] } } },
+    ]);
     expect(statements).toContainEqual({
       Effect: 'Allow',
       Action: 'secretsmanager:GetSecretValue',
@@ -116,6 +123,19 @@ describe('WorkerFunction', () => {
   it('reads no secret when its target names none', () => {
     expect(actionsOfRole(template, role(worker('feed')))).toEqual(['dynamodb:GetItem', ...logActions, 's3:PutObject']);
   });
+
+  it("writes and reads under the same keys as the adapters: its target's shard prefix and stop request", () => {
+    for (const each of ['chat', 'feed', 'bulk']) {
+      const statements = statementsOfRole(template, role(worker(each)));
+      const key = shardResultKey({ targetId: each, runId: 'run-1' }, 0);
+      const [put] = statements.filter((statement) => statement.Action === 's3:PutObject');
+      const prefix = String((put?.Resource as { 'Fn::Join': [string, [unknown, string]] })['Fn::Join'][1][1]).replace(/^\/|\*$/g, '');
+      expect(key.startsWith(prefix)).toBe(true);
+      expect(shardResultKey({ targetId: 'other', runId: 'run-1' }, 0).startsWith(prefix)).toBe(false);
+      const [get] = statements.filter((statement) => statement.Action === 'dynamodb:GetItem');
+      expect(get?.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [stopRequestKey(each).pk.S] } });
+    }
+  });
 });
 
 describe('RecordFunction', () => {
@@ -128,11 +148,19 @@ describe('RecordFunction', () => {
     });
   });
 
-  it('may read shard results, put and query runs, and publish metrics in the ws-ceiling namespace only', () => {
+  it('may read shard results, put and query runs (never stop requests), and publish metrics in the ws-ceiling namespace only', () => {
     const statements = statementsOfRole(template, role(stack.record));
     expect(actionsOfRole(template, role(stack.record))).toEqual(['cloudwatch:PutMetricData', 'dynamodb:PutItem', 'dynamodb:Query', ...logActions, 's3:GetObject']);
     expect(statements).toContainEqual({ Effect: 'Allow', Action: 's3:GetObject', Resource: bucketObjects() });
-    expect(statements).toContainEqual({ Effect: 'Allow', Action: ['dynamodb:PutItem', 'dynamodb:Query'], Resource: tableArn() });
+    expect(statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('dynamodb:')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:PutItem', 'dynamodb:Query'],
+        Resource: tableArn(),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TARGET#*'] } },
+      },
+    ]);
+    expect(runItemKey(heldRun).pk).toMatch(/^TARGET#/);
     expect(statements).toContainEqual<Statement>({
       Effect: 'Allow',
       Action: 'cloudwatch:PutMetricData',
@@ -158,7 +186,8 @@ describe('secretArnPattern', () => {
 });
 
 describe('RunsTable', () => {
-  it('is on demand with point-in-time recovery, TTL on expiresAt and encryption at rest', () => {
+  it('is on demand with point-in-time recovery, TTL on the attribute the adapters write, and encryption at rest', () => {
+    expect(RUNS_TABLE_TTL_ATTRIBUTE).toBe('expiresAt');
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       TableName: RUNS_TABLE_NAME,
       KeySchema: [
@@ -171,7 +200,7 @@ describe('RunsTable', () => {
       ],
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      TimeToLiveSpecification: { AttributeName: RUNS_TABLE_TTL_ATTRIBUTE, Enabled: true },
       SSESpecification: { SSEEnabled: true },
     });
   });

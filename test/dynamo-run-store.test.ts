@@ -8,6 +8,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoRunStore, runItemKey } from '../functions/adapters/dynamo-run-store.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../functions/adapters/embedded-dynamo.js';
+import { RUN_PARTITION_PREFIX, RUNS_TABLE_TTL_ATTRIBUTE } from '../functions/engine/deployment-names.js';
 import { StoreError } from '../functions/engine/errors.js';
 import type { RunResult } from '../functions/engine/types.js';
 import { cappedRun, heldRun } from './support/run-results.js';
@@ -74,6 +75,8 @@ async function holdLevelInAnotherProcess(location: string): Promise<void> {
 describe('runItemKey', () => {
   it('keys a run by target, then start time and run id', () => {
     expect(runItemKey(cappedRun)).toEqual({ pk: 'TARGET#chat-prod', sk: 'RUN#2025-03-01T10:00:00.000Z#run-capped' });
+    // The record step's grant is limited to partitions with this prefix.
+    expect(runItemKey(cappedRun).pk.startsWith(RUN_PARTITION_PREFIX)).toBe(true);
   });
 });
 
@@ -145,7 +148,7 @@ describe('DynamoRunStore on the embedded store', () => {
       limitingFactor: { S: 'concurrency-cap' },
       configHash: { S: 'sha256:5f1c0a' },
       probeVersion: { S: '0.1.0' },
-      expiresAt: { N: String(now.getTime() / 1000 + 30 * 86_400) },
+      [RUNS_TABLE_TTL_ATTRIBUTE]: { N: String(now.getTime() / 1000 + 30 * 86_400) },
     });
     expect(capped?.run?.M).toBeDefined();
 

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoRunStore } from '../functions/adapters/dynamo-run-store.js';
 import { DynamoStopRequests, stopRequestKey } from '../functions/adapters/dynamo-stop-requests.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../functions/adapters/embedded-dynamo.js';
+import { RUNS_TABLE_TTL_ATTRIBUTE, stopRequestPartitionKey } from '../functions/engine/deployment-names.js';
 import { StoreError } from '../functions/engine/errors.js';
 import { closedPort } from './support/ports.js';
 import { cappedRun, heldRun } from './support/run-results.js';
@@ -36,6 +37,10 @@ describe('stopRequestKey', () => {
   it('keys a stop request by target, apart from its runs', () => {
     expect(stopRequestKey('chat')).toEqual({ pk: { S: 'STOP#chat' }, sk: { S: 'STOP' } });
   });
+
+  it("uses the partition key a worker's grant is limited to", () => {
+    expect(stopRequestKey('chat').pk.S).toBe(stopRequestPartitionKey('chat'));
+  });
 });
 
 describe('DynamoStopRequests on the embedded store', () => {
@@ -58,7 +63,7 @@ describe('DynamoStopRequests on the embedded store', () => {
       sk: { S: 'STOP' },
       targetId: { S: 'chat' },
       requestedAt: { N: String(PLANNED_AT + 1_500) },
-      expiresAt: { N: String(Math.floor((PLANNED_AT + 1_500) / 1000) + 86_400) },
+      [RUNS_TABLE_TTL_ATTRIBUTE]: { N: String(Math.floor((PLANNED_AT + 1_500) / 1000) + 86_400) },
     });
   });
 

@@ -162,10 +162,10 @@ describe('handler (record)', () => {
   });
 
   it('makes a run inconclusive when a worker’s result is missing from S3 or absent from the map results', async () => {
-    const lost = { ...workerOutputs[1]!, resultKey: 'runs/elsewhere/shard-1.json' };
+    const lost = { ...workerOutputs[1]!, resultKey: 'runs/chat/elsewhere/shard-1.json' };
     const missing = (await recordHandler(recordInput('missing-object-run', [workerOutputs[0]!, lost]), lambdaContext())) as RecordStepOutput;
     expect(missing.verdict).toBe('inconclusive');
-    expect(missing.verdictReason).toContain("worker 1's result runs/elsewhere/shard-1.json is missing");
+    expect(missing.verdictReason).toContain("worker 1's result runs/chat/elsewhere/shard-1.json is missing");
 
     const absent = (await recordHandler(recordInput('absent-worker-run', [workerOutputs[1]!]), lambdaContext())) as RecordStepOutput;
     expect(absent.verdict).toBe('inconclusive');

@@ -104,7 +104,7 @@ describe('handler (worker)', () => {
 
     expect(seen).toHaveLength(3);
     expect(seen.every((headers) => headers.authorization === `Bearer ${SECRET}` && headers['x-tenant'] === 'acme')).toBe(true);
-    expect(output).toEqual({ shard: 0, resultKey: `runs/${task.runId}/shard-0.json`, records: 3, opened: 3 });
+    expect(output).toEqual({ shard: 0, resultKey: `runs/chat/${task.runId}/shard-0.json`, records: 3, opened: 3 });
     expect(storedResult(output).records.map((record) => record.outcome)).toEqual(['opened', 'opened', 'opened']);
     expect([...s3.objects.values()].join('\n')).not.toContain('sekrit');
     expect(log.lines.join('\n')).not.toContain('sekrit');

@@ -2,8 +2,10 @@
  * The run store on DynamoDB: one item per run under `pk = TARGET#<targetId>`,
  * `sk = RUN#<startedAt>#<runId>` (see DESIGN.md "Data"). The item carries the
  * whole run as a map plus top-level copies of the fields people query or
- * alarm on, and an `expiresAt` TTL. The same adapter serves real DynamoDB in
- * Lambda and the embedded store of the CLI; the client is passed in.
+ * alarm on, and an `expiresAt` TTL (key and attribute names from
+ * deployment-names.ts, which the table's grants use too). The same adapter
+ * serves real DynamoDB in Lambda and the embedded store of the CLI; the
+ * client is passed in.
  */
 import {
   ConditionalCheckFailedException,
@@ -17,6 +19,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { runPartitionKey, RUNS_TABLE_TTL_ATTRIBUTE } from '../engine/deployment-names.js';
 import { StoreError } from '../engine/errors.js';
 import type { PutRunOutcome, RunStore } from '../engine/run-store.js';
 import { currentRunOf, type StoredRun } from '../engine/stored-run.js';
@@ -55,7 +58,7 @@ export interface DynamoRunStoreOptions {
 
 /** The primary key of a run's item: `pk = TARGET#<targetId>`, `sk = RUN#<startedAt>#<runId>`. */
 export function runItemKey(run: Pick<RunResult, 'targetId' | 'startedAt' | 'runId'>): { pk: string; sk: string } {
-  return { pk: partitionKey(run.targetId), sk: `${RUN_SORT_KEY_PREFIX}${run.startedAt}#${run.runId}` };
+  return { pk: runPartitionKey(run.targetId), sk: `${RUN_SORT_KEY_PREFIX}${run.startedAt}#${run.runId}` };
 }
 
 /** {@link RunStore} on a DynamoDB table keyed by `pk` (string) and `sk` (string). */
@@ -99,7 +102,7 @@ export class DynamoRunStore implements RunStore {
             new QueryCommand({
               TableName: this.#tableName,
               KeyConditionExpression: 'pk = :pk',
-              ExpressionAttributeValues: { ':pk': { S: partitionKey(targetId) } },
+              ExpressionAttributeValues: { ':pk': { S: runPartitionKey(targetId) } },
               ScanIndexForward: false,
               Limit: remaining,
               ExclusiveStartKey: startKey,
@@ -190,7 +193,7 @@ export class DynamoRunStore implements RunStore {
         limitingFactor: run.limitingFactor?.kind,
         configHash: run.configHash,
         probeVersion: run.probeVersion,
-        expiresAt: Math.floor(this.#now().getTime() / 1000) + this.#ttlDays * SECONDS_PER_DAY,
+        [RUNS_TABLE_TTL_ATTRIBUTE]: Math.floor(this.#now().getTime() / 1000) + this.#ttlDays * SECONDS_PER_DAY,
         run,
       },
       MARSHALL_OPTIONS,
@@ -211,11 +214,6 @@ export class DynamoRunStore implements RunStore {
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new StoreError(`cannot ${operation} in DynamoDB table ${this.#tableName}: ${reason}`, { cause });
   }
-}
-
-/** The partition key of a target. */
-function partitionKey(targetId: string): string {
-  return `TARGET#${targetId}`;
 }
 
 /**

@@ -7,6 +7,7 @@
  * holds the runs (`sk` beginning with `RUN#`), so run reads skip these items.
  */
 import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { RUNS_TABLE_TTL_ATTRIBUTE, stopRequestPartitionKey } from '../engine/deployment-names.js';
 import { StoreError } from '../engine/errors.js';
 import type { StopRequests } from '../engine/stop-requests.js';
 
@@ -22,7 +23,7 @@ export interface DynamoStopRequestsOptions {
 
 /** The primary key of a target's stop request item. */
 export function stopRequestKey(targetId: string): { pk: { S: string }; sk: { S: string } } {
-  return { pk: { S: `STOP#${targetId}` }, sk: { S: 'STOP' } };
+  return { pk: { S: stopRequestPartitionKey(targetId) }, sk: { S: 'STOP' } };
 }
 
 /** {@link StopRequests} on the runs table. */
@@ -49,7 +50,7 @@ export class DynamoStopRequests implements StopRequests {
             ...stopRequestKey(targetId),
             targetId: { S: targetId },
             requestedAt: { N: String(requestedAt) },
-            expiresAt: { N: String(Math.floor(requestedAt / 1000) + STOP_REQUEST_TTL_SECONDS) },
+            [RUNS_TABLE_TTL_ATTRIBUTE]: { N: String(Math.floor(requestedAt / 1000) + STOP_REQUEST_TTL_SECONDS) },
           },
           ConditionExpression: 'attribute_not_exists(pk) OR requestedAt < :requestedAt',
           ExpressionAttributeValues: { ':requestedAt': { N: String(requestedAt) } },

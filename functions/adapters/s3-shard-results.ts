@@ -1,12 +1,12 @@
 /**
  * Shard results on S3: each worker Lambda writes its whole ShardResult as one
- * JSON object to `runs/<runId>/shard-<n>.json` in the shard-results bucket,
+ * JSON object to `runs/<targetId>/<runId>/shard-<n>.json` in the shard-results bucket,
  * and the record Lambda reads them back. The bucket's lifecycle rule (in the
  * CDK stack) expires these objects; the run item in DynamoDB is the record.
  */
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StoreError } from '../engine/errors.js';
-import { shardResultKey, type ShardResultStore } from '../engine/shard-results.js';
+import { shardResultKey, type ShardResultOwner, type ShardResultStore } from '../engine/shard-results.js';
 import type { ShardResult } from '../engine/types.js';
 
 /** How an {@link S3ShardResults} reaches its bucket. */
@@ -27,8 +27,8 @@ export class S3ShardResults implements ShardResultStore {
   }
 
   /** Writes the result as JSON and returns its key; a retried worker overwrites its own object. */
-  async putShardResult(runId: string, result: ShardResult): Promise<string> {
-    const key = shardResultKey(runId, result.shard);
+  async putShardResult(owner: ShardResultOwner, result: ShardResult): Promise<string> {
+    const key = shardResultKey(owner, result.shard);
     try {
       await this.#client.send(
         new PutObjectCommand({

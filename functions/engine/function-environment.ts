@@ -11,7 +11,7 @@ import { InvalidInputError } from './errors.js';
 export const FUNCTION_ENVIRONMENT = {
   /** Comma-separated hosts a target URL may point at (the stack's allowlist). */
   allowedHosts: 'ALLOWED_HOSTS',
-  /** Name of the S3 bucket that holds every shard's full result (`runs/<runId>/shard-<n>.json`). */
+  /** Name of the S3 bucket that holds every shard's full result (`runs/<targetId>/<runId>/shard-<n>.json`). */
   shardResultsBucket: 'SHARD_RESULTS_BUCKET',
   /** Name of the runs table (run items and stop requests). */
   runsTable: 'RUNS_TABLE',

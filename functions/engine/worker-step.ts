@@ -70,7 +70,7 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
   } finally {
     await stopWatch.stop();
   }
-  const resultKey = await deps.shardResults.putShardResult(task.runId, result);
+  const resultKey = await deps.shardResults.putShardResult({ targetId: task.target.id, runId: task.runId }, result);
   const output: WorkerOutput = {
     shard: result.shard,
     resultKey,
