@@ -4,7 +4,9 @@
  * own iteration and becomes a `FailedShard`, so the run always reaches the
  * record step, which makes it inconclusive (never a low ceiling). Up to
  * {@link INLINE_MAP_MAX_CONCURRENCY} shards run in an inline Map; more need a
- * Distributed Map, whose child executions can all run at once.
+ * Distributed Map, whose child executions can all run at once. The map's
+ * concurrency is fixed here from the deployed plan, and the plan state hands
+ * it to the plan step, which refuses a run with another shard count.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Policy } from 'aws-cdk-lib/aws-iam';
@@ -13,11 +15,13 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import {
   DefinitionBody,
   DistributedMap,
+  JsonPath,
   LogLevel,
   Map as MapState,
   Pass,
   StateMachine,
   StateMachineType,
+  TaskInput,
   type IChainable,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -25,6 +29,7 @@ import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
 import { shardCount, workerTimeoutSeconds } from '../functions/config/worker-budget.js';
 import { stateMachineName } from '../functions/engine/deployment-names.js';
+import type { PlanStepInput } from '../functions/engine/step-payloads.js';
 import { acknowledgeWildcards, defaultPolicyOf, flatResource } from './nag-acknowledgements.js';
 import { FUNCTION_LOG_RETENTION } from './probe-function.js';
 import { RECORD_RETRY, stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
@@ -53,10 +58,12 @@ export class ProbeStateMachine extends Construct {
   constructor(scope: Construct, id: string, props: ProbeStateMachineProps) {
     super(scope, id);
     this.shards = shardCount(props.target.plan);
+    const planInput: Record<keyof PlanStepInput, unknown> = { request: JsonPath.entirePayload, shardsAtOnce: this.shards };
     const plan = LambdaInvoke.jsonPath(this, 'Plan', {
       lambdaFunction: props.plan,
       payloadResponseOnly: true,
-      comment: 'Validate the target and lay out the run (output: PlanStepOutput)',
+      payload: TaskInput.fromObject(planInput),
+      comment: `Validate the target and lay out the run of ${this.shards} shard(s), all started at once (input: PlanStepInput, output: PlanStepOutput)`,
     });
     const record = LambdaInvoke.jsonPath(this, 'Record', {
       lambdaFunction: props.record,

@@ -9,7 +9,9 @@ import { INLINE_MAP_MAX_CONCURRENCY, MAP_PATHS } from '../lib/probe-state-machin
 import type { ProbeTarget } from '../lib/probe-target.js';
 import type { RegionStack } from '../lib/region-stack.js';
 import { stateMachineTimeoutSeconds } from '../functions/config/run-budget.js';
-import { actionsOfRole, buildApp, logicalIdOf, resourcesOf, stackOf, statementsOfRole, TEST_ACCOUNT, testTarget, probeTargetOf, removeAssemblies } from './support/cdk.js';
+import { planStep } from '../functions/engine/plan-step.js';
+import { createLogger } from '../functions/handlers/log.js';
+import { actionsOfRole, buildApp, logicalIdOf, resourcesOf, stackOf, statementsOfRole, TEST_ACCOUNT, testConfig, testTarget, probeTargetOf, removeAssemblies } from './support/cdk.js';
 
 let stack: RegionStack;
 let template: Template;
@@ -57,10 +59,8 @@ function applyParameters(parameters: unknown, input: unknown): unknown {
   return Object.fromEntries(
     Object.entries(parameters).map(([key, value]) => {
       if (!key.endsWith('.$')) return [key, applyParameters(value, input)];
-      const found = String(value)
-        .replace(/^\$\.?/, '')
-        .split('.')
-        .reduce<unknown>((node, field) => (node as Record<string, unknown>)[field], input);
+      const path = String(value).replace(/^\$\.?/, '');
+      const found = path === '' ? input : path.split('.').reduce<unknown>((node, field) => (node as Record<string, unknown>)[field], input);
       return [key.slice(0, -2), found];
     }),
   );
@@ -76,6 +76,22 @@ describe('ProbeStateMachine', () => {
     expect(States.Record).toMatchObject({ Type: 'Task', Resource: arnOf(stack.record), End: true });
     expect(Object.keys(States).sort()).toEqual(['Plan', 'Record', 'Shards']);
     expect(chat.run.shards).toBe(1);
+  });
+
+  it("hands the plan step the execution input and the map's shard count, which the schedule's own input plans to", () => {
+    for (const id of ['chat', 'feed', 'bulk']) {
+      const { States } = definitionOf(id);
+      const maxConcurrency = Number(States.Shards?.MaxConcurrency);
+      expect(States.Plan?.Parameters).toEqual({ 'request.$': '$', shardsAtOnce: maxConcurrency });
+      const scheduleInput = JSON.parse(template.toJSON().Resources[logicalIdOf(probeTarget(id).schedule.schedule)].Properties.Target.Input);
+      const event = applyParameters(States.Plan?.Parameters, scheduleInput);
+      const planned = planStep(event, { allowedHosts: testConfig().allowedHosts, now: () => 0, newRunId: () => 'run-1', log: createLogger({}, () => undefined) });
+      expect(planned.shardTasks).toHaveLength(maxConcurrency);
+      const handStarted = { target: { ...scheduleInput.target, plan: { ...scheduleInput.target.plan, shardSize: 10 } } };
+      expect(() => planStep(applyParameters(States.Plan?.Parameters, handStarted), { allowedHosts: testConfig().allowedHosts, now: () => 0, newRunId: () => 'run-2', log: createLogger({}, () => undefined) })).toThrow(
+        `but the deployed state machine starts ${maxConcurrency} at once`,
+      );
+    }
   });
 
   it('starts every shard at once in an inline Map up to 40 shards', () => {

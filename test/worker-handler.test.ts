@@ -240,6 +240,12 @@ describe('shardRampRule', () => {
     expect(withTolerance(1).map((tolerance) => tolerance.value)).toEqual([1, 0, 0, 0, 0, 0]);
   });
 
+  it('takes the shard count from its task, not from the rates', () => {
+    // One shard of four planned at the run's own rate: rates alone would say one shard and give it all 8.
+    const task = { ...tasks[0]!, shard: { ...tasks[0]!.shard, connectRate: target.plan.connectRate }, shardCount: 4 };
+    expect(shardRampRule({ ...task, target: { ...target, tolerance: { kind: 'count', value: 8 } } }).tolerance).toEqual({ kind: 'count', value: 2 });
+  });
+
   it('applies a percent tolerance to the shard’s own share of each stage', () => {
     const rule = shardRampRule({ ...tasks[0]!, target: { ...target, tolerance: { kind: 'percent', value: 10 } } });
     expect(rule).toEqual({ tolerance: { kind: 'percent', value: 10 }, stageTargets: [5, 10] });

@@ -20,6 +20,19 @@ export interface RunRequest {
   trigger?: 'schedule' | 'invoke';
 }
 
+/**
+ * What the state machine hands the plan Lambda: the execution's input as it
+ * came, and the number of shards the deployed map starts at once. The second
+ * is written into the state machine at synth, so an execution started by
+ * hand cannot change it.
+ */
+export interface PlanStepInput {
+  /** The execution input: a RunRequest, until the plan step has validated it. */
+  request: unknown;
+  /** The map's MaxConcurrency: the deployed plan's shard count. */
+  shardsAtOnce: number;
+}
+
 /** One worker's task: its share of every stage, with the run's absolute stage times. */
 export interface ShardTask {
   runId: string;
@@ -28,6 +41,8 @@ export interface ShardTask {
   plannedAt: number;
   stages: StagePlan[];
   shard: ShardPlan;
+  /** Shards in the run (each worker's share of a count tolerance depends on it). */
+  shardCount: number;
 }
 
 /** The plan step's output, which is the state the worker map runs over (`$.shardTasks`). */

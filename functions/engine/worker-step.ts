@@ -1,29 +1,45 @@
 /**
  * The deployed worker step: runs one shard of a planned run and puts its
- * records where the record step will read them. A worker sees only its own
- * connections, so it gets its own RampControl with a fair share of the run's
- * tolerance, and three things stop it early: a fatal failure (as locally),
- * the Lambda deadline coming (an abort signal fired a margin ahead of it),
- * and a stop request for its target (the kill switch, polled every few seconds).
- * Every stop closes the connections with 1000 and still returns the records.
+ * records where the record step will read them. Before opening anything it
+ * checks that the shard fits its own Lambda (descriptors, ports, memory,
+ * heap); a shard that does not fit opens nothing and returns a result that
+ * makes the run inconclusive with the reason and the fix, never a ceiling.
+ * A worker sees only its own connections, so it gets its own RampControl
+ * with a fair share of the run's tolerance, and three things stop it early:
+ * a fatal failure (as locally), the Lambda deadline coming (an abort signal
+ * fired a margin ahead of it), and a stop request for its target (the kill
+ * switch, polled every few seconds). Every stop closes the connections with
+ * 1000 and still returns the records. The connections themselves are opened
+ * by the shard runner it is given (the connection layer's, in Lambda).
  */
 import type { SecretReference } from '../config/config-types.js';
 import { resolveTargetHeaders, targetProbeSettings } from '../config/target-settings.js';
-import { runShard, shardInputOf } from '../connection/shard-runner.js';
 import { assertAllowedHost } from './allowed-hosts.js';
 import type { Logger } from './logger.js';
 import { RampControl } from './ramp-control.js';
 import { redactUrl } from './redact.js';
+import { checkProbeBudget, describeSelfCheckProblems, type HostBudget, type ProbeDemand, type SelfCheck } from './self-check.js';
 import type { ShardResultStore } from './shard-results.js';
 import type { ShardTask, WorkerOutput } from './step-payloads.js';
 import type { StopRequests } from './stop-requests.js';
-import type { ShardAbort, ShardResult, Tolerance } from './types.js';
+import type { ProbeSettings, ShardAbort, ShardPlan, ShardResult, StagePlan, Tolerance } from './types.js';
 
 /** How often a worker asks whether a stop was requested, unless told otherwise. */
 export const STOP_POLL_INTERVAL_MS = 3000;
 
+/**
+ * Opens one shard's share of the stages with `settings`, ramping under
+ * `control`, and returns every connection's record: the connection layer's
+ * `runShard` in Lambda (see functions/handlers/worker-handler.ts).
+ */
+export type ShardRunner = (settings: ProbeSettings, stages: readonly StagePlan[], shard: ShardPlan, control: RampControl) => Promise<ShardResult>;
+
 /** What the worker step needs besides its task. */
 export interface WorkerStepDependencies {
+  /** Runs the shard's connections. */
+  runShard: ShardRunner;
+  /** Reads this Lambda's budget (descriptor limit, open descriptors, ports, memory, heap) just before the shard. */
+  readHostBudget: () => Promise<HostBudget>;
   /** Hosts a target URL may point at (the stack's allowlist), checked again here. */
   allowedHosts: readonly string[];
   /** Reads a secret header's value (Secrets Manager in Lambda). */
@@ -43,33 +59,20 @@ export interface WorkerStepDependencies {
  * Runs one shard:
  * 1. checks the URL's host against the allowlist again;
  * 2. resolves the secret headers (values go to the connections only);
- * 3. runs the shard with its own RampControl (its share of the tolerance),
- *    aborted with `interrupted` by the deadline signal or a stop request;
- * 4. writes the whole ShardResult to the shard-results store;
- * 5. returns where it is, with counts and how the shard ended.
+ * 3. runs the self-check against this Lambda's budget: a shard that does not
+ *    fit opens nothing and is stored as stopped, with the reason and the fix;
+ * 4. otherwise runs the shard with its own RampControl (its share of the
+ *    tolerance), aborted with `interrupted` by the deadline signal or a stop request;
+ * 5. writes the whole ShardResult to the shard-results store;
+ * 6. returns where it is, with counts and how the shard ended.
  */
 export async function workerStep(task: ShardTask, deps: WorkerStepDependencies): Promise<WorkerOutput> {
   const log = deps.log.with({ runId: task.runId, targetId: task.target.id, shard: task.shard.index });
   assertAllowedHost(task.target.url, deps.allowedHosts);
   const headers = await resolveTargetHeaders(task.target, deps.readSecret);
   const settings = targetProbeSettings(task.target, headers);
-  const rule = shardRampRule(task);
-  const control = new RampControl(rule.tolerance, rule.stageTargets, settings.stopAtFirstFailingStage);
-  log.info('shard starting', {
-    url: redactUrl(settings.url),
-    headers: Object.keys(headers),
-    startAt: new Date(task.stages[0]?.startAt ?? task.plannedAt).toISOString(),
-    newPerStage: task.shard.newPerStage,
-    connectRate: task.shard.connectRate,
-    tolerance: rule.tolerance,
-  });
-  const stopWatch = watchForStops(task, control, deps, log);
-  let result: ShardResult;
-  try {
-    result = await runShard(shardInputOf(settings, task.stages, task.shard), { control });
-  } finally {
-    await stopWatch.stop();
-  }
+  const selfCheck = checkProbeBudget(shardDemand(task), await deps.readHostBudget());
+  const result = selfCheck.ok ? await runWatchedShard(task, settings, deps, log) : refusedShard(task, selfCheck, log);
   const resultKey = await deps.shardResults.putShardResult({ targetId: task.target.id, runId: task.runId }, result);
   const output: WorkerOutput = {
     shard: result.shard,
@@ -80,6 +83,43 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
   };
   log.info('shard finished', { ...output, stagesRun: result.stagesRun });
   return output;
+}
+
+/**
+ * What a shard asks of its Lambda: every connection it opens is held at once
+ * in this one process, from one source address, and more shards (each its
+ * own Lambda) would spread them.
+ */
+export function shardDemand(task: Pick<ShardTask, 'shard'>): ProbeDemand {
+  const connections = task.shard.newPerStage.reduce((total, count) => total + count, 0);
+  return { connectionsPerProcess: connections, costPerConnection: 1, connectionsPerTargetAddress: connections, shardsShareProcess: false };
+}
+
+/** The result of a shard whose self-check failed: nothing opened, stopped with the self-check's reasons and fixes. */
+function refusedShard(task: ShardTask, selfCheck: SelfCheck, log: Logger): ShardResult {
+  const message = `worker ${task.shard.index} opened nothing, as its shard does not fit its Lambda: ${describeSelfCheckProblems(selfCheck)}`;
+  log.warn('shard refused by its self-check', { reason: message, problems: selfCheck.problems.map((problem) => problem.resource) });
+  return { shard: task.shard.index, records: [], loopDelay: [], stagesRun: 0, aborted: { failureClass: 'interrupted', message } };
+}
+
+/** Runs the shard under its own RampControl, stopped early by the deadline or a stop request. */
+async function runWatchedShard(task: ShardTask, settings: ProbeSettings, deps: WorkerStepDependencies, log: Logger): Promise<ShardResult> {
+  const rule = shardRampRule(task);
+  const control = new RampControl(rule.tolerance, rule.stageTargets, settings.stopAtFirstFailingStage);
+  log.info('shard starting', {
+    url: redactUrl(settings.url),
+    headers: Object.keys(settings.headers),
+    startAt: new Date(task.stages[0]?.startAt ?? task.plannedAt).toISOString(),
+    newPerStage: task.shard.newPerStage,
+    connectRate: task.shard.connectRate,
+    tolerance: rule.tolerance,
+  });
+  const stopWatch = watchForStops(task, control, deps, log);
+  try {
+    return await deps.runShard(settings, task.stages, task.shard, control);
+  } finally {
+    await stopWatch.stop();
+  }
 }
 
 /** The tolerance a worker judges its own stages by, and the stage targets it applies to. */
@@ -105,21 +145,13 @@ export interface ShardRampRule {
  * within tolerance; the record step still judges each stage on the run's
  * totals.
  */
-export function shardRampRule(task: Pick<ShardTask, 'target' | 'shard'>): ShardRampRule {
+export function shardRampRule(task: Pick<ShardTask, 'target' | 'shard' | 'shardCount'>): ShardRampRule {
   const { tolerance } = task.target;
   const stageTargets = cumulative(task.shard.newPerStage);
   if (tolerance.kind === 'percent') return { tolerance, stageTargets };
-  const shards = shardCountOf(task);
+  const shards = task.shardCount;
   const share = Math.floor(tolerance.value / shards) + (task.shard.index < tolerance.value % shards ? 1 : 0);
   return { tolerance: { kind: 'count', value: share }, stageTargets };
-}
-
-/**
- * Shards in the run: every shard's connect rate is the run's rate divided by
- * the shard count (see `planRun`).
- */
-function shardCountOf(task: Pick<ShardTask, 'target' | 'shard'>): number {
-  return Math.max(1, Math.round(task.target.plan.connectRate / task.shard.connectRate));
 }
 
 /** Running totals of `values`. */

@@ -3,18 +3,25 @@
  * worker map). Wrapped once with middy, whose abort signal fires
  * `WORKER_STOP_MARGIN_MS` before the Lambda deadline: the worker step then
  * stops opening, closes with 1000, writes its records to S3 and returns,
- * all inside that margin. Adapters are built once per cold start.
+ * all inside that margin. Adapters are built once per cold start; the
+ * connection layer's shard runner and the /proc reader of this Lambda's
+ * budget are handed to the step.
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createWorkerAdapters } from '../adapters/step-adapters.js';
 import { WORKER_STOP_MARGIN_MS } from '../config/worker-budget.js';
+import { runShard, shardInputOf } from '../connection/shard-runner.js';
 import { readWorkerEnvironment } from '../engine/function-environment.js';
 import type { ShardTask, WorkerOutput } from '../engine/step-payloads.js';
-import { workerStep } from '../engine/worker-step.js';
+import { workerStep, type ShardRunner } from '../engine/worker-step.js';
+import { readHostBudget } from '../probe-host/host-budget.js';
 import { oncePerColdStart } from './cold-start.js';
 import { compactErrors } from './compact-error.js';
 import { createLogger } from './log.js';
+
+/** The connection layer's runShard, called the way the worker step calls its shard runner. */
+const runShardOfTask: ShardRunner = (settings, stages, shard, control) => runShard(shardInputOf(settings, stages, shard), { control });
 
 const setup = oncePerColdStart(() => {
   const environment = readWorkerEnvironment(process.env);
@@ -35,6 +42,8 @@ export const handler = middy(
   async (task: ShardTask, context: Context, { signal }: { signal: AbortSignal }): Promise<WorkerOutput> =>
     workerStep(task, {
       ...setup(),
+      runShard: runShardOfTask,
+      readHostBudget: () => readHostBudget(),
       deadline: signal,
       stopMarginMs: WORKER_STOP_MARGIN_MS,
       log: workerLogger(context),

@@ -41,7 +41,7 @@ export function plannedRun(target: TargetConfig, startDelayMs = 200): PlanStepOu
     target,
     plannedAt,
     plan,
-    shardTasks: plan.shards.map((shard) => ({ runId: plan.runId, target, plannedAt, stages: plan.stages, shard })),
+    shardTasks: plan.shards.map((shard) => ({ runId: plan.runId, target, plannedAt, stages: plan.stages, shard, shardCount: plan.shards.length })),
   };
 }
 
