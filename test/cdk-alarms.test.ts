@@ -80,9 +80,10 @@ describe('ProbeAlarms', () => {
       MetricName: METRIC.probeSucceeded,
       Dimensions: dimensions('chat'),
       Statistic: 'Minimum',
+      // 02:00 in Paris: 47 h between runs over the spring change, so 48 h.
       Period: 86_400,
-      EvaluationPeriods: 1,
-      DatapointsToAlarm: 1,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
       Threshold: 1,
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',

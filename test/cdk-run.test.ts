@@ -194,7 +194,7 @@ describe('ProbeSchedule', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       Name: scheduleName('feed'),
       GroupName: SCHEDULE_GROUP_NAME,
-      ScheduleExpression: 'cron(30 3 ? * MON *)',
+      ScheduleExpression: 'cron(30 3 ? * MON,THU *)',
       ScheduleExpressionTimezone: 'UTC',
       State: 'DISABLED',
       FlexibleTimeWindow: { Mode: 'OFF' },

@@ -47,6 +47,25 @@ describe('parseCron', () => {
   });
 });
 
+describe('parseCron values', () => {
+  it.each([
+    ['0 2 * * ? *', { kind: 'days-of-month', days: Array.from({ length: 31 }, (_, i) => i + 1) }],
+    ['30 3 ? * MON-FRI *', { kind: 'weekdays', weekdays: [2, 3, 4, 5, 6] }],
+    ['0 2 ? * L *', { kind: 'weekdays', weekdays: [7] }],
+    ['0 2 L * ? *', { kind: 'last-day-of-month' }],
+    ['0 2 LW * ? *', { kind: 'last-working-day' }],
+    ['0 2 15W * ? *', { kind: 'nearest-working-day', day: 15 }],
+    ['0 2 ? * 2#1 *', { kind: 'nth-weekday', weekday: 2, nth: 1 }],
+    ['0 2 ? * FRIL *', { kind: 'last-weekday', weekday: 6 }],
+  ])('reads the days of %s', (expression, days) => {
+    expect(parsed(expression).days).toEqual(days);
+  });
+
+  it('lists the minutes, hours and months each field matches, ascending', () => {
+    expect(parsed('45,0/20 */6 * SEP,JAN-FEB ? *')).toMatchObject({ minutes: [0, 20, 40, 45], hours: [0, 6, 12, 18], months: [1, 2, 9] });
+  });
+});
+
 describe('runsPerMonth', () => {
   const daysPerMonth = 365.2425 / 12;
 

@@ -57,7 +57,8 @@ describe('parseConfig', () => {
       id: 'chat',
       url: 'wss://chat.example.com/socket',
       regions: ['eu-west-1'],
-      schedule: { cron: '0 2 * * ? *', timeZone: 'UTC', expectedEveryHours: 24 },
+      // A day between runs, plus the 26 min a run of the default plan may take to report.
+      schedule: { cron: '0 2 * * ? *', timeZone: 'UTC', expectedEveryHours: 25 },
       enabled: true,
       headers: {},
       subprotocols: [],
@@ -114,6 +115,44 @@ describe('parseConfig', () => {
     const message = parseConfig(configWith({ heartbeat: { kind: 'message', payload: '{"type":"ping"}' } }), 'test.json');
     expect(message.targets[0]?.heartbeat).toEqual({ kind: 'message', payload: '{"type":"ping"}', intervalSeconds: 20 });
     expect(parseConfig(configWith({ heartbeat: { kind: 'off' } }), 'test.json').targets[0]?.heartbeat).toEqual({ kind: 'off' });
+  });
+
+  it.each([
+    ['0 2 * * ? *', 'UTC', 25],
+    ['0 3 * * ? *', 'Europe/Paris', 26],
+    ['0 2 * * ? *', 'Europe/Paris', 48],
+    ['30 3 ? * MON-FRI *', 'UTC', 73],
+    ['0 */6 * * ? *', 'UTC', 7],
+  ])('defaults expectedEveryHours for %s in %s to %i: its longest gap between runs plus a run, in whole hours', (cron, timeZone, hours) => {
+    expect(parseConfig(configWith({ schedule: { cron, timeZone } }), 'test.json').targets[0]?.schedule.expectedEveryHours).toBe(hours);
+  });
+
+  it('refuses an expectedEveryHours not longer than the longest gap of its cron plus a run, naming the minimum', () => {
+    // 02:00 in Paris does not exist on the spring change, so that day has no run: 47 h between two runs.
+    const paris = (expectedEveryHours: number) => configWith({ schedule: { cron: '0 2 * * ? *', timeZone: 'Europe/Paris', expectedEveryHours } });
+    for (const hours of [24, 25, 47]) {
+      const error = invalidInput(() => parseConfig(paris(hours), 'test.json'));
+      expect(error.field).toBe('targets[0].schedule.expectedEveryHours');
+      expect(error.message).toContain(`must be at least 48, got ${hours}: "0 2 * * ? *" goes up to 47 h between runs in Europe/Paris (daylight saving included) and a run takes up to 26 min to report`);
+    }
+    expect(parseConfig(paris(48), 'test.json').targets[0]?.schedule.expectedEveryHours).toBe(48);
+  });
+
+  it('counts the run in: a plan that takes longer to report needs a longer window', () => {
+    // Runs at 00:00 and 00:30: 23.5 h apart at most. The default plan reports within 26 min, one held 854 s within 30.1 min.
+    const schedule = { cron: '0,30 0 * * ? *', timeZone: 'UTC', expectedEveryHours: 24 };
+    expect(parseConfig(configWith({ schedule }), 'test.json').targets[0]?.schedule.expectedEveryHours).toBe(24);
+    const long = { stages: [50], connectRate: 50, holdSeconds: 854 };
+    const error = invalidInput(() => parseConfig(configWith({ plan: long, schedule }), 'test.json'));
+    expect(error.field).toBe('targets[0].schedule.expectedEveryHours');
+    expect(error.message).toContain('must be at least 25, got 24: "0,30 0 * * ? *" goes up to 23.5 h between runs in UTC (daylight saving included) and a run takes up to 30.1 min to report');
+  });
+
+  it('refuses a cron whose longest gap leaves no window CloudWatch can watch', () => {
+    const error = invalidInput(() => parseConfig(configWith({ schedule: { cron: '0 6 ? * SUN *', timeZone: 'UTC' } }), 'test.json'));
+    expect(error.field).toBe('targets[0].schedule.cron');
+    expect(error.message).toContain('"0 6 ? * SUN *" goes up to 168 h between runs in UTC');
+    expect(error.message).toContain('CloudWatch alarms look back at most 168 h: schedule it more often');
   });
 
   it('accepts a plan that just fits one worker Lambda run and refuses one a second longer', () => {

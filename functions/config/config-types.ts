@@ -29,7 +29,11 @@ export interface ScheduleConfig {
   cron: string;
   /** IANA time zone the cron is read in, e.g. `Europe/Paris`. */
   timeZone: string;
-  /** A successful run is expected at least this often; none for this long pages on-call (default 24, 1 to 168). */
+  /**
+   * A successful run is expected at least this often; none for this long pages
+   * on-call. 1 to 168, and longer than the cron's longest gap plus a run's
+   * reporting time, which (rounded up to whole hours) is also the default.
+   */
   expectedEveryHours: number;
 }
 

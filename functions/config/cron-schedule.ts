@@ -1,8 +1,9 @@
 /**
  * EventBridge Scheduler cron expressions: the six fields a target's schedule
  * is written in (minutes hours day-of-month month day-of-week year), checked
- * field by field, and how many runs a month one of them makes (for the cost
- * estimate of `ws-ceiling config check`). Pure.
+ * field by field and reduced to the values each field matches, and how many
+ * runs a month one of them makes (for the cost estimate of `ws-ceiling
+ * config check`). When it fires in a time zone is cron-fire-times.ts. Pure.
  */
 
 /** Days in an average Gregorian month (365.2425 / 12). */
@@ -25,14 +26,33 @@ const MONTH: FieldSpec = { name: 'month', min: 1, max: 12, names: MONTH_NAMES };
 const DAY_OF_WEEK: FieldSpec = { name: 'day-of-week', min: 1, max: 7, names: WEEKDAY_NAMES };
 const YEAR: FieldSpec = { name: 'year', min: 1970, max: 2199 };
 
-/** A valid cron expression, reduced to what the run count needs. */
+/**
+ * The days a cron fires on, from whichever of its two day fields is not `?`.
+ * Weekdays are numbered as EventBridge does: 1 = SUN … 7 = SAT.
+ */
+export type CronDays =
+  /** Listed days of the month (a day a month lacks, such as 31 in April, does not fire). */
+  | { kind: 'days-of-month'; days: number[] }
+  /** `L`: the last day of the month. */
+  | { kind: 'last-day-of-month' }
+  /** `LW`: the last Monday-to-Friday of the month. */
+  | { kind: 'last-working-day' }
+  /** `nW`: the Monday-to-Friday nearest day `n`, within the month. */
+  | { kind: 'nearest-working-day'; day: number }
+  /** Listed weekdays (`L` alone is 7, Saturday). */
+  | { kind: 'weekdays'; weekdays: number[] }
+  /** `n#k`: the k-th weekday `n` of the month. */
+  | { kind: 'nth-weekday'; weekday: number; nth: number }
+  /** `nL`: the last weekday `n` of the month. */
+  | { kind: 'last-weekday'; weekday: number };
+
+/** A valid cron expression: the values each field matches, ascending (the year field is assumed to match). */
 export interface ParsedCron {
-  minutes: number;
-  hours: number;
-  /** Expected matching days in an average month. */
-  daysPerMonth: number;
-  /** Matching months out of twelve. */
-  months: number;
+  minutes: number[];
+  hours: number[];
+  days: CronDays;
+  /** 1 = JAN … 12 = DEC. */
+  months: number[];
 }
 
 /** A parsed expression, or what is wrong with it in plain words. */
@@ -58,21 +78,21 @@ export function parseCron(expression: string): CronParse {
   if (typeof minuteValues === 'string') return { problem: minuteValues };
   const hourValues = expand(hours, HOURS);
   if (typeof hourValues === 'string') return { problem: hourValues };
-  const daysPerMonth = dayOfMonth === '?' ? weekdaysPerMonth(dayOfWeek) : monthDaysPerMonth(dayOfMonth);
-  if (typeof daysPerMonth === 'string') return { problem: daysPerMonth };
+  const days = dayOfMonth === '?' ? parseWeekdays(dayOfWeek) : parseMonthDays(dayOfMonth);
+  if (typeof days === 'string') return { problem: days };
   const monthValues = expand(month, MONTH);
   if (typeof monthValues === 'string') return { problem: monthValues };
   const yearValues = expand(year, YEAR);
   if (typeof yearValues === 'string') return { problem: yearValues };
-  return { cron: { minutes: minuteValues.length, hours: hourValues.length, daysPerMonth, months: monthValues.length } };
+  return { cron: { minutes: minuteValues, hours: hourValues, days, months: monthValues } };
 }
 
 /** Runs an expression makes in an average month (the year field is assumed to match). */
 export function runsPerMonth(cron: ParsedCron): number {
-  return cron.minutes * cron.hours * cron.daysPerMonth * (cron.months / 12);
+  return cron.minutes.length * cron.hours.length * daysPerMonth(cron.days) * (cron.months.length / 12);
 }
 
-/** The values a numeric field matches, or the problem with it. */
+/** The values a numeric field matches, ascending, or the problem with it. */
 function expand(field: string, spec: FieldSpec): number[] | string {
   const values = new Set<number>();
   for (const part of field.split(',')) {
@@ -80,7 +100,7 @@ function expand(field: string, spec: FieldSpec): number[] | string {
     if (typeof range === 'string') return range;
     for (let value = range.from; value <= range.to; value += range.step) values.add(value);
   }
-  return [...values];
+  return [...values].sort((a, b) => a - b);
 }
 
 /** `*`, `a`, `a-b`, each with an optional `/step`. */
@@ -106,17 +126,41 @@ function valueOf(text: string, spec: FieldSpec): number | undefined {
   return value >= spec.min && value <= spec.max ? value : undefined;
 }
 
-/** Expected matching days a month of a day-of-month field (`L`, `LW` and `nW` are one day each). */
-function monthDaysPerMonth(field: string): number | string {
-  if (field === 'L' || field === 'LW') return 1;
+/** The days of a day-of-month field: a list, `L`, `LW` or `nW`. */
+function parseMonthDays(field: string): CronDays | string {
+  if (field === 'L') return { kind: 'last-day-of-month' };
+  if (field === 'LW') return { kind: 'last-working-day' };
   const weekday = /^(\d+)W$/.exec(field);
   if (weekday) {
     const day = Number(weekday[1]);
-    return day >= 1 && day <= 31 ? 1 : `day-of-month field "${field}" must name a day from 1 to 31 before W`;
+    return day >= 1 && day <= 31 ? { kind: 'nearest-working-day', day } : `day-of-month field "${field}" must name a day from 1 to 31 before W`;
   }
   const days = expand(field, DAY_OF_MONTH);
-  if (typeof days === 'string') return days;
-  return days.reduce((sum, day) => sum + shareOfMonthsWithDay(day), 0);
+  return typeof days === 'string' ? days : { kind: 'days-of-month', days };
+}
+
+/** The days of a day-of-week field: a list, `L` (Saturday), `n#k` or `nL`. */
+function parseWeekdays(field: string): CronDays | string {
+  const special = /^([0-9A-Za-z]+)(#[1-5]|L)$/.exec(field);
+  if (special) {
+    const weekday = valueOf(special[1] ?? '', DAY_OF_WEEK);
+    if (weekday === undefined) return `day-of-week field "${field}" must start with a weekday 1-7 or SUN-SAT`;
+    return special[2] === 'L' ? { kind: 'last-weekday', weekday } : { kind: 'nth-weekday', weekday, nth: Number(special[2]?.slice(1)) };
+  }
+  const weekdays = expand(field === 'L' ? '7' : field, DAY_OF_WEEK);
+  return typeof weekdays === 'string' ? weekdays : { kind: 'weekdays', weekdays };
+}
+
+/** Expected matching days in an average month (`L`, `LW`, `nW`, `n#k` and `nL` count as one day each). */
+function daysPerMonth(days: CronDays): number {
+  switch (days.kind) {
+    case 'days-of-month':
+      return days.days.reduce((sum, day) => sum + shareOfMonthsWithDay(day), 0);
+    case 'weekdays':
+      return (days.weekdays.length * DAYS_PER_MONTH) / 7;
+    default:
+      return 1;
+  }
 }
 
 /** Share of months that have a day numbered `day` (29: all but most Februaries; 31: seven months). */
@@ -126,15 +170,3 @@ function shareOfMonthsWithDay(day: number): number {
   return day === 30 ? 11 / 12 : 7 / 12;
 }
 
-/** Expected matching days a month of a day-of-week field (`n#k` and `nL` are one day a month). */
-function weekdaysPerMonth(field: string): number | string {
-  const special = /^([0-9A-Za-z]+)(#[1-5]|L)$/.exec(field);
-  if (special) {
-    return valueOf(special[1] ?? '', DAY_OF_WEEK) === undefined
-      ? `day-of-week field "${field}" must start with a weekday 1-7 or SUN-SAT`
-      : 1;
-  }
-  const weekdays = expand(field === 'L' ? '7' : field, DAY_OF_WEEK);
-  if (typeof weekdays === 'string') return weekdays;
-  return (weekdays.length * DAYS_PER_MONTH) / 7;
-}

@@ -5,6 +5,8 @@
  * file is refused with an InvalidInputError whose field is the path of the
  * bad field (e.g. `targets[1].plan.holdSeconds`) and whose message says what
  * is allowed. Header values are never echoed back, and neither are URLs.
+ * `schedule.expectedEveryHours` is checked against the cron's gaps over the
+ * calendar years from the current one (see expected-every-hours.ts).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -12,9 +14,11 @@ import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../engine/b
 import { InvalidInputError } from '../engine/errors.js';
 import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../engine/limits.js';
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../engine/plan.js';
+import { round } from '../engine/percentiles.js';
 import { PROBE_DEFAULTS } from '../engine/probe-defaults.js';
 import type { HeaderValue, OnCallEndpoint, PlanConfig, TargetConfig, WsCeilingConfig } from './config-types.js';
 import { parseCron } from './cron-schedule.js';
+import { MAX_EXPECTED_EVERY_HOURS, minimumExpectedEveryHours, type ExpectedEveryMinimum } from './expected-every-hours.js';
 import {
   LAMBDA_MAX_TIMEOUT_SECONDS,
   planSeconds,
@@ -113,7 +117,7 @@ const schedule = strictObject(
       if ('problem' in parsed) context.addIssue({ code: 'custom', message: `"${cron}" ${parsed.problem}` });
     }),
     timeZone: z.string(allowed('an IANA time zone such as Europe/Paris or UTC')).refine(isTimeZone, allowed('an IANA time zone such as Europe/Paris or UTC')),
-    expectedEveryHours: wholeNumber(1, 168).default(24),
+    expectedEveryHours: wholeNumber(1, MAX_EXPECTED_EVERY_HOURS).optional(),
   },
   '{"cron": "0 2 * * ? *", "timeZone": "UTC"}',
 );
@@ -260,7 +264,13 @@ const targetSchema = strictObject(
     if (target.floor !== undefined && target.floor > max) {
       context.addIssue({ code: 'custom', path: ['floor'], message: `${target.floor} is above the plan's last stage ${max}, so no run could prove it; raise the plan or lower the floor` });
     }
-    return target;
+    const minimum = minimumExpectedEveryHours(target.schedule, target.plan, new Date().getUTCFullYear());
+    const problem = expectedEveryProblem(target.schedule, minimum);
+    if (problem) {
+      context.addIssue({ code: 'custom', path: ['schedule', problem.field], message: problem.message });
+      return z.NEVER;
+    }
+    return { ...target, schedule: { ...target.schedule, expectedEveryHours: target.schedule.expectedEveryHours ?? minimum.hours } };
   }) satisfies z.ZodType<TargetConfig>;
 
 const configSchema = strictObject(
@@ -384,6 +394,31 @@ function isTimeZone(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A schedule whose `expectedEveryHours` would page between two good runs
+ * (not longer than the cron's longest gap plus a run's reporting time), or
+ * whose cron leaves no window CloudWatch can watch.
+ */
+function expectedEveryProblem(
+  schedule: { cron: string; timeZone: string; expectedEveryHours?: number | undefined },
+  minimum: ExpectedEveryMinimum,
+): { field: 'cron' | 'expectedEveryHours'; message: string } | undefined {
+  const gap = Number.isFinite(minimum.gapSeconds) ? `goes up to ${round(minimum.gapSeconds / 3600, 1)} h between runs in ${schedule.timeZone} (daylight saving included)` : 'never fires';
+  const reporting = `a run takes up to ${round(minimum.runSeconds / 60, 1)} min to report`;
+  if (minimum.hours > MAX_EXPECTED_EVERY_HOURS) {
+    return {
+      field: 'cron',
+      message: `"${schedule.cron}" ${gap} and ${reporting}, so a missing run could be told only after ${Number.isFinite(minimum.hours) ? `${minimum.hours} h` : 'forever'}; CloudWatch alarms look back at most ${MAX_EXPECTED_EVERY_HOURS} h: schedule it more often (e.g. twice a week)`,
+    };
+  }
+  const given = schedule.expectedEveryHours;
+  if (given === undefined || given >= minimum.hours) return undefined;
+  return {
+    field: 'expectedEveryHours',
+    message: `must be at least ${minimum.hours}, got ${given}: "${schedule.cron}" ${gap} and ${reporting}, so a shorter window would page between two good runs; leave it out to get ${minimum.hours}`,
+  };
 }
 
 /** A plan whose stages do not rise, or go past `maxConnections`. */

@@ -28,7 +28,7 @@ export const TEST_REGION = 'eu-west-1';
 /**
  * The config most tests use, in the file's own form (defaults are filled by the schema):
  * - `chat`: enabled, a floor, a secret header, daily at 02:00 Paris time, probed from two regions;
- * - `feed`: disabled, no floor, weekly, expected every 168 h;
+ * - `feed`: disabled, no floor, twice a week, expected every 168 h;
  * - `bulk`: 45,000 connections at 900 per shard (50 shards: a Distributed Map).
  */
 export const TEST_CONFIG_FILE = {
@@ -57,7 +57,7 @@ export const TEST_CONFIG_FILE = {
       url: 'wss://feed.example.com/live',
       regions: ['eu-west-1'],
       enabled: false,
-      schedule: { cron: '30 3 ? * MON *', timeZone: 'UTC', expectedEveryHours: 168 },
+      schedule: { cron: '30 3 ? * MON,THU *', timeZone: 'UTC', expectedEveryHours: 168 },
       plan: { start: 100, step: 100, max: 1000, holdSeconds: 30 },
       workerMemoryMb: 1024,
     },

@@ -1,0 +1,50 @@
+/**
+ * How long a target may go without a successful run before its probe-missing
+ * alarm pages (`schedule.expectedEveryHours`). A run's datapoint is stamped
+ * with its start and arrives when its record step ends, so the alarm's window
+ * must be longer than the longest gap between two scheduled starts (its cron
+ * in its time zone, daylight saving included) plus the longest a run can take
+ * to report. Anything shorter pages between two good runs. The smallest
+ * allowed value, in whole hours, is also the default.
+ */
+import type { PlanConfig, ScheduleConfig } from './config-types.js';
+import { largestFireGapSeconds } from './cron-fire-times.js';
+import { parseCron } from './cron-schedule.js';
+import { stateMachineTimeoutSeconds } from './run-budget.js';
+import { workerTimeoutSeconds } from './worker-budget.js';
+
+/** The longest window CloudWatch evaluates an alarm over: seven days. */
+export const MAX_EXPECTED_EVERY_HOURS = 168;
+
+/** EventBridge Scheduler starts a run up to this long after its minute (it fires with 60-second precision). */
+export const SCHEDULE_START_PRECISION_SECONDS = 60;
+
+/** What the smallest `expectedEveryHours` of a target is made of. */
+export interface ExpectedEveryMinimum {
+  /** Longest time between two scheduled starts, seconds. */
+  gapSeconds: number;
+  /** Longest a run takes to report after its scheduled minute: the start precision and the state machine's timeout, seconds. */
+  runSeconds: number;
+  /** Smallest whole number of hours longer than both together (may be above {@link MAX_EXPECTED_EVERY_HOURS}). */
+  hours: number;
+}
+
+const gapCache = new Map<string, number>();
+
+/**
+ * The smallest `expectedEveryHours` for a target scheduled on `schedule` with
+ * `plan`, its cron's gaps read over the calendar years from `fromYear`. The
+ * cron must be valid (the schema checks it first).
+ */
+export function minimumExpectedEveryHours(schedule: Pick<ScheduleConfig, 'cron' | 'timeZone'>, plan: PlanConfig, fromYear: number): ExpectedEveryMinimum {
+  const key = `${schedule.cron}\n${schedule.timeZone}\n${fromYear}`;
+  let gapSeconds = gapCache.get(key);
+  if (gapSeconds === undefined) {
+    const parsed = parseCron(schedule.cron);
+    if ('problem' in parsed) throw new RangeError(`schedule.cron "${schedule.cron}" ${parsed.problem}`);
+    gapSeconds = largestFireGapSeconds(parsed.cron, schedule.timeZone, fromYear);
+    gapCache.set(key, gapSeconds);
+  }
+  const runSeconds = SCHEDULE_START_PRECISION_SECONDS + stateMachineTimeoutSeconds(workerTimeoutSeconds(plan));
+  return { gapSeconds, runSeconds, hours: Math.floor((gapSeconds + runSeconds) / 3600) + 1 };
+}
