@@ -7,8 +7,8 @@
 /** Prefix of every ws-ceiling alarm name. */
 export const ALARM_NAME_PREFIX = 'ws-ceiling-';
 
-/** The three alarms of a target. */
-export type AlarmKind = 'regressed' | 'below-floor' | 'probe-failed';
+/** The alarms of a target (`below-floor` only when it declares a floor). */
+export type AlarmKind = 'regressed' | 'below-floor' | 'probe-failed' | 'probe-missing';
 
 /** CloudWatch alarm name of one of a target's alarms, e.g. `ws-ceiling-chat-regressed`. */
 export function alarmName(targetId: string, kind: AlarmKind): string {

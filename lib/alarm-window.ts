@@ -1,10 +1,10 @@
 /**
- * How the probe-failed alarm watches a target: the window in which a
- * successful run is expected (`schedule.expectedEveryHours`) cut into
- * CloudWatch alarm periods. CloudWatch allows a period of at most one day
- * (a multiple of 60 s) and an evaluation range (period × periods) of at most
- * seven days, so a window longer than a day is split into equal periods,
- * each of which must breach (a failed run or no run) for the alarm to fire.
+ * How the probe-missing alarm watches a target: the window in which a run is
+ * expected to report (`schedule.expectedEveryHours`) cut into CloudWatch
+ * alarm periods. CloudWatch allows a period of at most one day (a multiple
+ * of 60 s) and an evaluation range (period × periods) of at most seven days,
+ * so a window longer than a day is split into equal periods, each of which
+ * must breach (no run reported in it) for the alarm to fire.
  */
 
 /** Longest alarm period used: one day. */
@@ -15,7 +15,9 @@ export const MAX_EVALUATION_RANGE_SECONDS = 604_800;
 
 /** An alarm's period and how many periods it evaluates. */
 export interface AlarmWindow {
+  /** Length of one period, seconds (a multiple of 60, at most a day). */
   periodSeconds: number;
+  /** Periods evaluated; every one of them must breach. */
   evaluationPeriods: number;
 }
 

@@ -3,10 +3,12 @@
  * ALARM and on OK), each telling on-call what it means and what to run next:
  * - regressed: the ceiling fell under baseline × (1 − regression tolerance);
  * - below floor: the ceiling fell under the declared floor (only with a floor);
- * - probe failed: a run failed or was inconclusive, or no run reported within
- *   `schedule.expectedEveryHours` (missing data breaches, so silence pages).
- * The first two keep their state while no new run reports (a run is daily, not
- * continuous), so they return to OK only when a later run is back in bounds.
+ * - probe failed: the last run failed or was inconclusive;
+ * - probe missing: no run reported within `schedule.expectedEveryHours`
+ *   (missing data breaches, so silence pages).
+ * The first three keep their state while no new run reports (a run is daily,
+ * not continuous), so they return to OK only when a later run is back in
+ * bounds, which can be a run started at once with `ws-ceiling invoke`.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
@@ -15,12 +17,13 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
 import { regressionRatioThreshold } from '../functions/engine/baseline.js';
+import { stateMachineName } from '../functions/engine/deployment-names.js';
 import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import { round } from '../functions/engine/percentiles.js';
 import { alarmName } from './alarm-names.js';
 import { missingRunWindow } from './alarm-window.js';
 
-/** Period of the regression and floor alarms: one run's datapoints fall in one period. */
+/** Period of the alarms on a run's result (regressed, below floor, probe failed): one run's datapoints fall in one period. */
 export const RESULT_ALARM_PERIOD = Duration.hours(1);
 
 /** What a target's alarms need. */
@@ -40,14 +43,16 @@ export function targetMetric(scope: Construct, targetId: string, metricName: str
   });
 }
 
-/** A target's regression, floor and probe-failed alarms. */
+/** A target's regression, floor, probe-failed and probe-missing alarms. */
 export class ProbeAlarms extends Construct {
   /** Ceiling under baseline × (1 − regression tolerance). */
   readonly regressed: Alarm;
   /** Ceiling under the floor; absent when the target declares none. */
   readonly belowFloor?: Alarm;
-  /** A failed or inconclusive run, or no run in the expected window. */
+  /** The last run failed or was inconclusive; OK again once a run succeeds. */
   readonly probeFailed: Alarm;
+  /** No run reported within `schedule.expectedEveryHours`. */
+  readonly probeMissing: Alarm;
 
   constructor(scope: Construct, id: string, props: ProbeAlarmsProps) {
     super(scope, id);
@@ -86,14 +91,30 @@ export class ProbeAlarms extends Construct {
       });
     }
 
-    const window = missingRunWindow(target.schedule.expectedEveryHours);
     this.probeFailed = new Alarm(this, 'ProbeFailed', {
       alarmName: alarmName(target.id, 'probe-failed'),
       alarmDescription:
-        `ws-ceiling: the probe of ${target.id} from ${region} did not succeed: a run failed (config error, unreachable) or was inconclusive ` +
-        `(probe-limited, a worker failed or timed out), or no run reported in ${target.schedule.expectedEveryHours} h. ` +
-        `The ceiling is unknown, not low. Read the run's reason, fix the probe or the target, then run it again. ${commands}`,
-      metric: targetMetric(this, target.id, METRIC.probeSucceeded, Stats.MINIMUM, Duration.seconds(window.periodSeconds)),
+        `ws-ceiling: the last run of ${target.id} probed from ${region} did not succeed: it failed (config error, unreachable) or was inconclusive ` +
+        `(probe-limited, a worker failed or timed out, stopped). The ceiling is unknown, not low. ` +
+        `Read the run's reason in history, fix the probe or the target, then run it again with invoke: the alarm returns to OK when a run succeeds. ${commands}`,
+      metric: targetMetric(this, target.id, METRIC.probeSucceeded, Stats.MINIMUM, RESULT_ALARM_PERIOD),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      treatMissingData: TreatMissingData.IGNORE,
+      actionsEnabled: target.enabled,
+    });
+
+    const window = missingRunWindow(target.schedule.expectedEveryHours);
+    this.probeMissing = new Alarm(this, 'ProbeMissing', {
+      alarmName: alarmName(target.id, 'probe-missing'),
+      alarmDescription:
+        `ws-ceiling: no run of ${target.id} probed from ${region} has reported for ${target.schedule.expectedEveryHours} h, ` +
+        `the longest its schedule (${target.schedule.cron}, ${target.schedule.timeZone}) may go between runs. ` +
+        `The schedule may be paused, the run may have failed before its record step (see the executions of the state machine ${stateMachineName(target.id)}), ` +
+        `or its metrics were not published. It returns to OK when a run reports. ${commands}`,
+      metric: targetMetric(this, target.id, METRIC.probeSucceeded, Stats.SAMPLE_COUNT, Duration.seconds(window.periodSeconds)),
       threshold: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: window.evaluationPeriods,
@@ -110,7 +131,7 @@ export class ProbeAlarms extends Construct {
 
   /** Every alarm of the target. */
   get all(): Alarm[] {
-    return [this.regressed, ...(this.belowFloor ? [this.belowFloor] : []), this.probeFailed];
+    return [this.regressed, ...(this.belowFloor ? [this.belowFloor] : []), this.probeFailed, this.probeMissing];
   }
 }
 

@@ -1,10 +1,10 @@
 /**
  * The region's dashboard: for each target, its ceiling and drop onset over
  * time (with the floor, when declared) and whether each run succeeded, plus
- * the state of every ws-ceiling alarm of the region.
+ * the state of every ws-ceiling alarm of the region, those in ALARM first.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
-import { AlarmStatusWidget, Dashboard, GraphWidget, Stats, TextWidget, type IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { AlarmStatusWidget, AlarmStatusWidgetSortBy, Dashboard, GraphWidget, Stats, TextWidget, type IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
 import { METRIC } from '../functions/engine/metric-names.js';
@@ -38,7 +38,7 @@ export class ProbeDashboard extends Construct {
     });
     this.dashboard.addWidgets(
       new TextWidget({
-        markdown: `# ws-ceiling in ${region}\nConcurrent WebSocket connections each target held (ceiling) and where drops began (drop onset), per run. A run that failed or was inconclusive has no ceiling point and a 0 in *Probe succeeded*.`,
+        markdown: `# ws-ceiling in ${region}\nConcurrent WebSocket connections each target held (ceiling) and where drops began (drop onset), per run. A run that failed or was inconclusive has no ceiling point and a 0 in *Probe succeeded* (its probe-failed alarm fires); no point at all for longer than the target's expected window means no run reported (its probe-missing alarm fires).`,
         width: 24,
         height: 2,
       }),
@@ -66,7 +66,16 @@ export class ProbeDashboard extends Construct {
       );
     }
     if (props.alarms.length > 0) {
-      this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'ws-ceiling alarms', alarms: props.alarms, width: 24 }));
+      this.dashboard.addWidgets(
+        new AlarmStatusWidget({
+          title: 'ws-ceiling alarms: regressed, below floor, probe failed (last run), probe missing (no run)',
+          alarms: props.alarms,
+          width: 24,
+          // Room for every target's four alarms, firing ones first.
+          height: 2 + Math.ceil(props.alarms.length / 4),
+          sortBy: AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+        }),
+      );
     }
   }
 }

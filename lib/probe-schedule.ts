@@ -14,7 +14,7 @@ import type { TargetConfig } from '../functions/config/config-types.js';
 import { scheduleName } from '../functions/engine/deployment-names.js';
 import type { RunRequest } from '../functions/engine/step-payloads.js';
 
-/** A start that cannot be made within this long is dropped (the probe-failed alarm then reports the missing run). */
+/** A start that cannot be made within this long is dropped (the probe-missing alarm then reports the missing run). */
 export const SCHEDULE_MAX_EVENT_AGE = Duration.hours(1);
 
 /** Retries of a failed StartExecution call. */

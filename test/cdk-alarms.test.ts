@@ -32,15 +32,18 @@ const dimensions = (targetId: string) => [
 const topic = () => ({ Ref: logicalIdOf(stack.alarmTopic.topic) });
 
 describe('ProbeAlarms', () => {
-  it('gives each target a regression, a probe-failed and, with a floor only, a below-floor alarm', () => {
+  it('gives each target a regression, a probe-failed, a probe-missing and, with a floor only, a below-floor alarm', () => {
     const names = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, resource]) => resource.Properties.AlarmName);
     expect(names.sort()).toEqual([
       'ws-ceiling-bulk-probe-failed',
+      'ws-ceiling-bulk-probe-missing',
       'ws-ceiling-bulk-regressed',
       'ws-ceiling-chat-below-floor',
       'ws-ceiling-chat-probe-failed',
+      'ws-ceiling-chat-probe-missing',
       'ws-ceiling-chat-regressed',
       'ws-ceiling-feed-probe-failed',
+      'ws-ceiling-feed-probe-missing',
       'ws-ceiling-feed-regressed',
     ]);
   });
@@ -74,22 +77,41 @@ describe('ProbeAlarms', () => {
     });
   });
 
-  it('alarms on a failed run or on no run in the expected window: missing data breaches', () => {
-    expect(alarm(alarmName('chat', 'probe-failed'))).toMatchObject({
+  it('alarms on the first failed or inconclusive run and clears on the next successful one, whatever the window', () => {
+    for (const id of ['chat', 'feed', 'bulk']) {
+      expect(alarm(alarmName(id, 'probe-failed'))).toMatchObject({
+        Namespace: METRIC_NAMESPACE,
+        MetricName: METRIC.probeSucceeded,
+        Dimensions: dimensions(id),
+        Statistic: 'Minimum',
+        Period: 3600,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        // Between runs it keeps its state: a failed run pages until a run succeeds.
+        TreatMissingData: 'ignore',
+        AlarmActions: [topic()],
+        OKActions: [topic()],
+      });
+    }
+  });
+
+  it('alarms when no run reported over the whole expected window, cut into periods that must all breach: missing data breaches', () => {
+    const missing = {
       Namespace: METRIC_NAMESPACE,
       MetricName: METRIC.probeSucceeded,
-      Dimensions: dimensions('chat'),
-      Statistic: 'Minimum',
-      // 02:00 in Paris: 47 h between runs over the spring change, so 48 h.
-      Period: 86_400,
-      EvaluationPeriods: 2,
-      DatapointsToAlarm: 2,
+      Statistic: 'SampleCount',
       Threshold: 1,
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
-    });
-    expect(alarm(alarmName('bulk', 'probe-failed'))).toMatchObject({ Period: 64_800, EvaluationPeriods: 2, DatapointsToAlarm: 2, TreatMissingData: 'breaching' });
-    expect(alarm(alarmName('feed', 'probe-failed'))).toMatchObject({ Period: 86_400, EvaluationPeriods: 7, DatapointsToAlarm: 7, TreatMissingData: 'breaching' });
+      AlarmActions: [topic()],
+      OKActions: [topic()],
+    };
+    // chat runs at 02:00 in Paris: 47 h between runs over the spring change, so 48 h by default.
+    expect(alarm(alarmName('chat', 'probe-missing'))).toMatchObject({ ...missing, Dimensions: dimensions('chat'), Period: 86_400, EvaluationPeriods: 2, DatapointsToAlarm: 2 });
+    expect(alarm(alarmName('bulk', 'probe-missing'))).toMatchObject({ ...missing, Dimensions: dimensions('bulk'), Period: 64_800, EvaluationPeriods: 2, DatapointsToAlarm: 2 });
+    expect(alarm(alarmName('feed', 'probe-missing'))).toMatchObject({ ...missing, Dimensions: dimensions('feed'), Period: 86_400, EvaluationPeriods: 7, DatapointsToAlarm: 7 });
   });
 
   it('notifies the on-call topic on ALARM and on OK', () => {
@@ -100,21 +122,24 @@ describe('ProbeAlarms', () => {
 
   it('keeps the actions of a disabled target off, so its silence does not page', () => {
     expect(alarm(alarmName('chat', 'probe-failed')).ActionsEnabled).toBe(true);
-    expect(alarm(alarmName('feed', 'probe-failed')).ActionsEnabled).toBe(false);
-    expect(alarm(alarmName('feed', 'regressed')).ActionsEnabled).toBe(false);
+    expect(alarm(alarmName('chat', 'probe-missing')).ActionsEnabled).toBe(true);
+    for (const kind of ['regressed', 'probe-failed', 'probe-missing'] as const) expect(alarm(alarmName('feed', kind)).ActionsEnabled).toBe(false);
   });
 
   it('tells on-call what the alarm means and which commands to run next', () => {
     for (const [, resource] of resourcesOf(template, 'AWS::CloudWatch::Alarm')) {
       const description = String(resource.Properties.AlarmDescription);
-      const id = String(resource.Properties.AlarmName).slice(ALARM_NAME_PREFIX.length).replace(/-(regressed|below-floor|probe-failed)$/, '');
+      const id = String(resource.Properties.AlarmName).slice(ALARM_NAME_PREFIX.length).replace(/-(regressed|below-floor|probe-failed|probe-missing)$/, '');
       expect(description).toContain(`ws-ceiling history --region ${TEST_REGION} --target-id ${id}`);
       expect(description).toContain(`ws-ceiling invoke --target-id ${id} --region ${TEST_REGION}`);
       expect(description.length).toBeLessThanOrEqual(1024);
     }
     expect(alarm(alarmName('chat', 'regressed')).AlarmDescription).toMatch(/fell under 85 % of its baseline \(the median of its last 7 completed runs\)/);
     expect(alarm(alarmName('chat', 'below-floor')).AlarmDescription).toMatch(/under its declared floor of 150 concurrent connections/);
-    expect(alarm(alarmName('feed', 'probe-failed')).AlarmDescription).toMatch(/no run reported in 168 h\. The ceiling is unknown, not low/);
+    expect(alarm(alarmName('chat', 'probe-failed')).AlarmDescription).toMatch(/the last run of chat probed from eu-west-1 did not succeed.*The ceiling is unknown, not low.*returns to OK when a run succeeds/);
+    expect(alarm(alarmName('feed', 'probe-missing')).AlarmDescription).toMatch(
+      /no run of feed probed from eu-west-1 has reported for 168 h.*\(30 3 \? \* MON,THU \*, UTC\).*executions of the state machine ws-ceiling-feed.*returns to OK when a run reports/,
+    );
   });
 });
 
@@ -236,8 +261,13 @@ describe('ProbeDashboard', () => {
     }
   });
 
-  it('lists the state of every alarm of the region', () => {
+  it('lists the state of every alarm of the region, both probe alarms of each target included, those in ALARM first', () => {
     const status = dashboardBody().widgets.find((widget) => widget.type === 'alarm');
-    expect(status?.properties.alarms).toHaveLength(7);
+    expect(status?.properties.alarms).toHaveLength(10);
+    expect(status?.properties.sortBy).toBe('stateUpdatedTimestamp');
+    const body = JSON.stringify(resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties.DashboardBody);
+    for (const target of stack.targets) {
+      for (const each of [target.alarms.probeFailed, target.alarms.probeMissing]) expect(body).toContain(JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(each), 'Arn'] }));
+    }
   });
 });

@@ -37,13 +37,13 @@ describe('configCheckCommand', () => {
       [
         'chat  wss://chat.example.com/socket',
         '  regions      eu-west-1, us-east-1',
-        '  schedule     0 2 * * ? * (Europe/Paris), about 30.4 runs a month per region; alarm after 48 h without a successful run',
+        '  schedule     0 2 * * ? * (Europe/Paris), about 30.4 runs a month per region; probe-missing alarm after 48 h without a run',
         '  stages       250 → 500 → 1000 → 1500 → 2000 → 2500, each held 60 s at 100 new connections/s; floor 1500',
         '  workers      3 × 512 MB, timeout 430 s (plan 385 s)',
         '  Lambda cost  at most $0.0103 a run, $0.6271 a month (2 regions)',
       ].join('\n'),
     );
-    expect(text).toContain('  schedule     30 3 ? * MON-FRI * (UTC), about 21.7 runs a month per region; alarm after 80 h without a successful run');
+    expect(text).toContain('  schedule     30 3 ? * MON-FRI * (UTC), about 21.7 runs a month per region; probe-missing alarm after 80 h without a run');
     expect(text).toContain('agent-desktop  wss://agents.example.com/v1/stream  (disabled)');
     expect(text).toContain('  Lambda cost  at most $0.0124 a run, nothing a month');
     expect(text).toContain('Scheduled runs cost at most $0.7623 a month in Lambda.');

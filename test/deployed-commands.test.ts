@@ -380,6 +380,7 @@ describe('pauseCommand', () => {
     ]);
     expect(written.stdout).toContain('Paused the schedule ws-ceiling-chat in eu-west-1 (cron(0 2 * * ? *) Europe/Paris).');
     expect(written.stdout).toContain('A run in progress goes on: ws-ceiling stop --target-id chat --region eu-west-1 stops it.');
+    expect(written.stdout).toContain("Its probe-missing alarm pages once no run has reported for the target's expectedEveryHours.");
   });
 
   it('leaves a schedule that is already paused alone', async () => {

@@ -92,7 +92,7 @@ function describeCheck(file: string, config: WsCeilingConfig, targets: TargetChe
 function describeTarget(target: TargetCheck, region: string | undefined): string[] {
   const { cost, schedule } = target;
   const runs = target.enabled
-    ? `about ${round(cost.runsPerMonth, 1)} runs a month${region ? '' : ' per region'}; alarm after ${schedule.expectedEveryHours} h without a successful run`
+    ? `about ${round(cost.runsPerMonth, 1)} runs a month${region ? '' : ' per region'}; probe-missing alarm after ${schedule.expectedEveryHours} h without a run`
     : 'disabled: runs only on ws-ceiling invoke';
   const monthly = target.enabled ? `${usd(cost.usdPerMonth)} a month${cost.regions > 1 ? ` (${cost.regions} regions)` : ''}` : 'nothing a month';
   return [

@@ -115,7 +115,7 @@ async function setScheduleState(flags: DeployedTargetFlags, state: 'ENABLED' | '
           ? [
               `Paused the schedule ${name} in ${region} (${when}).`,
               `A run in progress goes on: ws-ceiling stop --target-id ${targetId} --region ${region} stops it.`,
-              'The probe-missing alarm fires once no run has succeeded for the target\'s expectedEveryHours.',
+              'Its probe-missing alarm pages once no run has reported for the target\'s expectedEveryHours.',
             ]
           : [`Resumed the schedule ${name} in ${region}: it runs again at ${when}.`];
     lines.push('A cdk deploy that changes this schedule sets it back to the config\'s "enabled"; set "enabled": false there to pause for good.');
