@@ -315,6 +315,14 @@ describe('configHash', () => {
     expect(hashOf({ ...SETTINGS, regressionTolerance: 0.5, baselineRuns: 30 })).toBe(base);
   });
 
+  it('keeps the --simulate spec in the public settings but out of the hash, as it names the target like a URL', () => {
+    const simulated = { ...SETTINGS, simulate: 'cap=120' };
+    expect(publicSettings(simulated, plan).simulate).toBe('cap=120');
+    expect(publicSettings(SETTINGS, plan)).not.toHaveProperty('simulate');
+    expect(hashOf(simulated)).toBe(hashOf({ ...SETTINGS, simulate: 'cap=150' }));
+    expect(hashOf(simulated)).toBe(hashOf(SETTINGS));
+  });
+
   it('changes with what shapes the measurement', () => {
     const base = hashOf(SETTINGS);
     expect(hashOf({ ...SETTINGS, stages: [50, 100] })).not.toBe(base);

@@ -56,6 +56,8 @@ export interface RawRunFlags {
   /** Percent, e.g. `10` or `10%`; RUN_DEFAULTS when not given. */
   regressionTolerance?: string;
   baselineRuns?: string;
+  /** The `--simulate` spec when the URL is the bundled simulator's: kept with the run so it can be repeated. */
+  simulate?: string;
 }
 
 const FLAG_NAMES: Record<string, string> = {
@@ -214,6 +216,7 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
     regressionTolerance: flags.regressionTolerance,
     baselineRuns: flags.baselineRuns,
     ...(flags.minCeiling !== undefined ? { minCeiling: flags.minCeiling } : {}),
+    ...(raw.simulate !== undefined ? { simulate: raw.simulate.trim() } : {}),
   };
 }
 

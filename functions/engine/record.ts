@@ -154,6 +154,7 @@ export function publicSettings(settings: ProbeSettings, plan: ProbePlan): Public
     shardSize: settings.shardSize,
     shards: plan.shards.length,
     ...(settings.minCeiling !== undefined ? { minCeiling: settings.minCeiling } : {}),
+    ...(settings.simulate !== undefined ? { simulate: settings.simulate } : {}),
   };
 }
 
@@ -163,9 +164,11 @@ export function publicSettings(settings: ProbeSettings, plan: ProbePlan): Public
  * id names the endpoint (and a simulator's port changes on every run). The floor (`minCeiling`) and
  * the safety cap (`maxConnections`) judge or guard a run without changing it,
  * and the regression tolerance and baseline size are not settings of the run
- * at all, so changing any of them keeps the baseline.
+ * at all, so changing any of them keeps the baseline. The `--simulate` spec
+ * describes the target, like the URL, so a simulator given a lower cap is
+ * judged against its earlier runs (and shows as regressed).
  */
 export function configHash(settings: PublicSettings): string {
-  const { minCeiling: _floor, maxConnections: _cap, ...measured } = settings;
+  const { minCeiling: _floor, maxConnections: _cap, simulate: _target, ...measured } = settings;
   return createHash('sha256').update(JSON.stringify(measured)).digest('hex').slice(0, 16);
 }

@@ -42,6 +42,8 @@ export interface ProbeSettings {
   regressionTolerance: number;
   /** Completed comparable runs the baseline is the median of. */
   baselineRuns: number;
+  /** The `--simulate` spec when the target is the bundled simulator (its URL's port is gone after the run). */
+  simulate?: string;
 }
 
 /** One step of the ramp, with absolute epoch-millisecond times shared by every shard. */
@@ -151,6 +153,8 @@ export interface ShardResult {
   loopDelay: LoopDelaySample[];
   stagesRun: number;
   aborted?: ShardAbort;
+  /** True when every shard of the run ran in this one process (the local CLI), so more shards would not relieve the probe; absent for a Lambda worker's shard. */
+  sharesProcess?: boolean;
 }
 
 /** Failure classes, one per observable way a connection fails. See README "Failure classes". */
@@ -279,6 +283,8 @@ export interface PublicSettings {
   shardSize: number;
   shards: number;
   minCeiling?: number;
+  /** The `--simulate` spec when the run probed the bundled simulator, so the run can be repeated. */
+  simulate?: string;
 }
 
 /** One failure drawn on the timeline chart. */

@@ -15,7 +15,7 @@ import {
   formatUtc,
   NONE,
 } from './format.js';
-import { reproduceCommand, VALUE_PLACEHOLDER } from './settings-flags.js';
+import { reproduceCommand, VALUE_PLACEHOLDER, valuesToFillIn } from './settings-flags.js';
 
 /** The one status word per verdict, as a CI gate reads it. */
 export const STATUS_WORDS: Record<Verdict, string> = {
@@ -48,7 +48,7 @@ export function markdownSummary(run: RunResult): string {
   const command = reproduceCommand(run);
   lines.push(
     '',
-    `Run \`${run.runId}\` started ${formatUtc(run.startedAt)}, probe ${run.probeVersion}, region ${run.region}. To reproduce${fillIn(run, command)}:`,
+    `Run \`${run.runId}\` started ${formatUtc(run.startedAt)}, probe ${run.probeVersion}, region ${run.region}. To reproduce${fillIn(run)}:`,
     '',
     '```sh',
     command,
@@ -59,10 +59,11 @@ export function markdownSummary(run: RunResult): string {
 }
 
 /** What the reader must put back into the reproduce command: header values, a payload, query values. */
-function fillIn(run: RunResult, command: string): string {
+function fillIn(run: RunResult): string {
+  const { placeholders, redactedQuery } = valuesToFillIn(run);
   const missing = [
-    ...(command.includes(VALUE_PLACEHOLDER) ? [`each \`${VALUE_PLACEHOLDER}\``] : []),
-    ...(new URL(run.url).search.includes(`=${REDACTED}`) ? [`the query values shown as \`${REDACTED}\``] : []),
+    ...(placeholders ? [`each \`${VALUE_PLACEHOLDER}\``] : []),
+    ...(redactedQuery ? [`the query values shown as \`${REDACTED}\``] : []),
   ];
   return missing.length ? ` (fill in ${missing.join(' and ')})` : '';
 }

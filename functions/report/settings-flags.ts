@@ -2,8 +2,11 @@
  * A run's public settings spoken as the `ws-ceiling run` flags that produce
  * them: for a command that reproduces the run, and for naming the settings in
  * which two runs differ. Header values and query values were never stored,
- * so the command carries placeholders where they go.
+ * so the command carries placeholders where they go. A run of the bundled
+ * simulator is repeated with its `--simulate` spec, not its URL, whose port
+ * was gone when the run ended.
  */
+import { REDACTED } from '../engine/redact.js';
 import type { PublicSettings, RunResult } from '../engine/types.js';
 
 /** Placeholder for a header value or heartbeat payload the reader fills in. */
@@ -18,6 +21,7 @@ export interface SettingFlag {
 /** The `run` flags that reproduce `settings`, in the order of `ws-ceiling run --help`. */
 export function settingsFlags(settings: PublicSettings): SettingFlag[] {
   const flags: SettingFlag[] = [
+    ...(settings.simulate !== undefined ? [{ flag: '--simulate', value: settings.simulate }] : []),
     { flag: '--stages', value: settings.stages.join(',') },
     { flag: '--hold', value: String(settings.holdSeconds) },
     { flag: '--rate', value: String(settings.connectRate) },
@@ -45,13 +49,30 @@ export function settingsFlags(settings: PublicSettings): SettingFlag[] {
 
 /**
  * The `ws-ceiling run` command line for `run`, secret-free: the stored URL
- * (query values read `redacted`) and `<value>` where header values and a
- * heartbeat payload go. Every argument is quoted for a POSIX shell when needed.
+ * (query values read `redacted`), or `--simulate <spec>` for a run of the
+ * bundled simulator, and `<value>` where header values and a heartbeat
+ * payload go. Every argument is quoted for a POSIX shell when needed.
  */
 export function reproduceCommand(run: Pick<RunResult, 'url' | 'targetId' | 'settings'>): string {
-  const words = ['ws-ceiling', 'run', run.url, '--target-id', run.targetId];
+  const words = ['ws-ceiling', 'run', ...(run.settings.simulate === undefined ? [run.url] : []), '--target-id', run.targetId];
   for (const { flag, value } of settingsFlags(run.settings)) words.push(flag, value);
   return words.map(shellQuote).join(' ');
+}
+
+/** What the reader must put back into {@link reproduceCommand}'s command before running it. */
+export interface ValuesToFillIn {
+  /** The command holds `<value>` for header values or a heartbeat payload. */
+  placeholders: boolean;
+  /** The command's URL holds query values shown as `redacted`. */
+  redactedQuery: boolean;
+}
+
+/** Which values were left out of the reproduce command of `run`. */
+export function valuesToFillIn(run: Pick<RunResult, 'url' | 'targetId' | 'settings'>): ValuesToFillIn {
+  return {
+    placeholders: reproduceCommand(run).includes(VALUE_PLACEHOLDER),
+    redactedQuery: run.settings.simulate === undefined && new URL(run.url).search.includes(`=${REDACTED}`),
+  };
 }
 
 /** Quotes a word for a POSIX shell when it holds anything but safe characters. */
