@@ -162,12 +162,13 @@ export function describeComparison(comparison: RunComparison): string {
   return lines.join('\n');
 }
 
+/** `-50 (-33.3 %)`, or a bound of it when a run held its plan's maximum: `at least +50 (+33.3 %)`, `at most -10 (-50 %)`. */
 function describeCeilingChange(comparison: RunComparison): string {
-  const { difference, fraction, exact } = comparison.ceiling;
-  if (difference === null) return '';
-  if (!exact && !comparison.before.ceiling.reached && !comparison.after.ceiling.reached) return 'no limit found in either';
+  const { difference, fraction, bound } = comparison.ceiling;
+  if (difference === null || bound === null) return '';
+  if (bound === 'unknown') return 'no limit found in either';
   const figure = `${difference > 0 ? '+' : ''}${difference}${fraction === null ? '' : ` (${formatChange(fraction)})`}`;
-  return exact ? figure : `at least ${figure}`;
+  return bound === 'exact' ? figure : `${bound === 'at-least' ? 'at least' : 'at most'} ${figure}`;
 }
 
 function signed(change: FigureChange, show: (value: number) => string = String): string {

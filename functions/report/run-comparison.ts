@@ -47,6 +47,9 @@ export interface SettingChange {
   after: string | null;
 }
 
+/** What a ceiling difference is: the change, a lower or upper bound of it, or no bound at all. */
+export type CeilingBound = 'exact' | 'at-least' | 'at-most' | 'unknown';
+
 /** What changed from the first run to the second. */
 export interface RunComparison {
   before: ComparedRun;
@@ -57,10 +60,13 @@ export interface RunComparison {
   settingChanges: SettingChange[];
   /**
    * The ceiling change. `exact` is false when a side held the plan's maximum
-   * (`>= value`): the true change is then at least `difference` in size, or
-   * unknown when both sides held their maximum.
+   * (`>= value`), and `bound` says what `difference` then is: when only the
+   * second run held its maximum, its true ceiling is higher still, so the
+   * change is `at-least` `difference`; when only the first did, the change is
+   * `at-most` `difference`; when both did, it is `unknown`. `exact` when
+   * neither did; null when either run has no ceiling.
    */
-  ceiling: FigureChange & { exact: boolean };
+  ceiling: FigureChange & { exact: boolean; bound: CeilingBound | null };
   dropOnset: FigureChange;
   /** True when the kind of limiting factor differs (including one side having none). */
   limitingFactorChanged: boolean;
@@ -79,6 +85,7 @@ export function compareRuns(before: RunResult, after: RunResult): RunComparison 
     ceiling: {
       ...figureChange(before.ceiling.value, after.ceiling.value),
       exact: before.ceiling.reached && after.ceiling.reached,
+      bound: ceilingBound(before.ceiling, after.ceiling),
     },
     dropOnset: figureChange(before.dropOnset, after.dropOnset),
     limitingFactorChanged: (before.limitingFactor?.kind ?? null) !== (after.limitingFactor?.kind ?? null),
@@ -89,6 +96,14 @@ export function compareRuns(before: RunResult, after: RunResult): RunComparison 
     },
     failures: { total: figureChange(before.failures.total, after.failures.total), mix: failureMix(before, after) },
   };
+}
+
+/** Which way a `>= value` ceiling (the plan's maximum held) leaves the change open. */
+function ceilingBound(before: RunResult['ceiling'], after: RunResult['ceiling']): CeilingBound | null {
+  if (before.value === null || after.value === null) return null;
+  if (before.reached && after.reached) return 'exact';
+  if (before.reached) return 'at-least';
+  return after.reached ? 'at-most' : 'unknown';
 }
 
 function comparedRun(run: RunResult): ComparedRun {
@@ -131,10 +146,15 @@ function failureMix(before: RunResult, after: RunResult): CountChange[] {
   });
 }
 
-/** The URL, target and every `run` flag whose value differs; repeatable flags are compared as a list. */
+/**
+ * The URL, target and every `run` flag whose value differs; repeatable flags
+ * are compared as a list. Two runs of the bundled simulator differ by their
+ * `--simulate` spec, not by the free port each was given.
+ */
 function settingChanges(before: RunResult, after: RunResult): SettingChange[] {
   const changes: SettingChange[] = [];
-  if (before.url !== after.url) changes.push({ setting: 'url', before: before.url, after: after.url });
+  const bothSimulated = before.settings.simulate !== undefined && after.settings.simulate !== undefined;
+  if (before.url !== after.url && !bothSimulated) changes.push({ setting: 'url', before: before.url, after: after.url });
   if (before.targetId !== after.targetId) changes.push({ setting: 'target', before: before.targetId, after: after.targetId });
   const a = flagValues(before);
   const b = flagValues(after);
