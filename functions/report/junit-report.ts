@@ -1,8 +1,10 @@
 /**
  * A run as a JUnit XML report, so any CI (GitLab, Jenkins, GitHub test
- * reporters) shows the pre-launch gates as passed, failed or skipped: one
- * suite `ws-ceiling`, one test case per gate, each failure in plain words.
- * Pure: returns the XML text.
+ * reporters) shows the pre-launch gates as passed, failed, errored or
+ * skipped: one suite `ws-ceiling`, one test case per gate, each failure in
+ * plain words. A probe that failed (config error, unreachable) is an error
+ * of the `probe completed` case, as a test that could not run; a gate the
+ * run did not meet is a failure. Pure: returns the XML text.
  */
 import { completedCeiling, describeRegression, isRegression, regressionThreshold } from '../engine/baseline.js';
 import type { RunResult } from '../engine/types.js';
@@ -18,10 +20,11 @@ export const JUNIT_GATES = {
   regression: 'no regression against baseline',
 } as const;
 
-/** The outcome of one gate. */
+/** The outcome of one gate: `error` when the probe itself failed, so the gate could not be judged. */
 export type GateOutcome =
   | { status: 'passed' }
   | { status: 'failed'; message: string }
+  | { status: 'error'; message: string }
   | { status: 'skipped'; message: string };
 
 /** One gate of a run, as one JUnit test case. */
@@ -49,18 +52,18 @@ export function runGates(run: RunResult): Gate[] {
 /** The JUnit XML text of a run: one `ws-ceiling` suite with a test case per gate. */
 export function junitReport(run: RunResult): string {
   const gates = runGates(run);
-  const failures = gates.filter((gate) => gate.outcome.status === 'failed').length;
-  const skipped = gates.filter((gate) => gate.outcome.status === 'skipped').length;
+  const count = (status: GateOutcome['status']) => gates.filter((gate) => gate.outcome.status === status).length;
   const seconds = Math.max(0, (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000).toFixed(3);
   // Jenkins' junit-10.xsd allows `skipped` on a testsuite but not on testsuites.
-  const counts = `tests="${gates.length}" failures="${failures}" errors="0" time="${seconds}"`;
+  const counts = `tests="${gates.length}" failures="${count('failed')}" errors="${count('error')}" time="${seconds}"`;
   const properties: Array<[string, string]> = [
     ['runId', run.runId],
     ['targetId', run.targetId],
     ['url', run.url],
     ['region', run.region],
     ['verdict', run.verdict],
-    ['ceiling', formatCeiling(run.ceiling)],
+    // An empty value means none, for every figure alike.
+    ['ceiling', run.ceiling.value === null ? '' : formatCeiling(run.ceiling)],
     ['dropOnset', run.dropOnset === null ? '' : String(run.dropOnset)],
     ['limitingFactor', run.limitingFactor?.kind ?? ''],
     ['probeVersion', run.probeVersion],
@@ -71,7 +74,7 @@ export function junitReport(run: RunResult): string {
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="${JUNIT_SUITE}" ${counts}>`,
     // Jenkins' schema wants a timestamp without a zone; the run's times are UTC.
-    `  <testsuite name="${JUNIT_SUITE}" ${counts} skipped="${skipped}" timestamp="${run.startedAt.slice(0, 19)}">`,
+    `  <testsuite name="${JUNIT_SUITE}" ${counts} skipped="${count('skipped')}" timestamp="${run.startedAt.slice(0, 19)}">`,
     '    <properties>',
     ...properties.map(([name, value]) => `      <property name="${name}" value="${escapeXml(value)}"/>`),
     '    </properties>',
@@ -107,14 +110,17 @@ function testCase(gate: Gate, className: string): string {
   if (outcome.status === 'passed') return `${open}</testcase>`;
   const message = escapeXml(outcome.message);
   const body =
-    outcome.status === 'failed'
-      ? `      <failure message="${message}" type="${escapeXml(gate.name)}">${message}</failure>`
-      : `      <skipped message="${message}"/>`;
+    outcome.status === 'skipped'
+      ? `      <skipped message="${message}"/>`
+      : `      <${ELEMENTS[outcome.status]} message="${message}" type="${escapeXml(gate.name)}">${message}</${ELEMENTS[outcome.status]}>`;
   return [open, body, '    </testcase>'].join('\n');
 }
 
+/** The JUnit element of a gate that did not pass. */
+const ELEMENTS = { failed: 'failure', error: 'error' } as const;
+
 function completedGate(run: RunResult): GateOutcome {
-  if (run.verdict === 'failed') return { status: 'failed', message: `The probe failed: ${run.verdictReason}` };
+  if (run.verdict === 'failed') return { status: 'error', message: `The probe failed: ${run.verdictReason}` };
   if (run.verdict === 'inconclusive') {
     return { status: 'failed', message: `The run was inconclusive, so it does not show a ceiling: ${run.verdictReason}` };
   }
