@@ -1,14 +1,18 @@
 /**
  * `ws-ceiling history`: lists stored runs, newest first, from the local store,
  * with the ceiling trend (baseline, ratio, change, a bar per run). `--json`
- * prints the stored runs themselves. The listing itself (printHistory) is
- * shared with the deployed history (bin/cli/deployed-history.ts).
+ * prints the stored runs themselves; a --target-id with no runs names the
+ * targets that have some. The listing itself (printHistory) is shared with
+ * the deployed history (bin/cli/deployed-history.ts).
  */
 import type { RunStore } from '../../functions/engine/run-store.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { openLocalStore } from './local-store.js';
 import type { CommandIo } from './run-command.js';
-import { describeHistory } from './summary.js';
+import { describeHistory, describeNoRunsOf } from './summary.js';
+
+/** Newest runs read to name the targets that are stored when the one asked for has no runs. */
+const TARGET_LISTING_RUNS = 1000;
 
 /** What to list and how. */
 export interface HistoryListing {
@@ -24,7 +28,7 @@ export interface HistoryFlags extends HistoryListing {
 
 /** Prints the stored runs of one target, or of every target, with their trend, and returns the exit code. */
 export async function historyCommand(flags: HistoryFlags, io: CommandIo): Promise<number> {
-  const local = await openLocalStore(flags.store);
+  const local = await openLocalStore(flags.store, { existing: true });
   try {
     return await printHistory(local.store, flags, io);
   } finally {
@@ -39,6 +43,10 @@ export async function historyCommand(flags: HistoryFlags, io: CommandIo): Promis
  */
 export async function printHistory(store: RunStore, listing: HistoryListing, io: { stdout: { write(text: string): unknown } }): Promise<number> {
   const runs = listing.targetId ? await store.latestRuns(listing.targetId, listing.limit) : await store.recentRuns(listing.limit);
-  io.stdout.write(listing.json ? `${JSON.stringify(runs, null, 2)}\n` : `${describeHistory(runs)}\n`);
+  if (listing.json) io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+  else if (runs.length === 0 && listing.targetId !== undefined) {
+    const others = new Set((await store.recentRuns(TARGET_LISTING_RUNS)).map((run) => run.targetId));
+    io.stdout.write(`${describeNoRunsOf(listing.targetId, [...others].sort())}\n`);
+  } else io.stdout.write(`${describeHistory(runs)}\n`);
   return EXIT_CODES.completed;
 }

@@ -3,12 +3,13 @@
  * self-contained HTML report (see functions/report/html-report.ts), with the
  * earlier runs of its target for the history trend, and prints the path it
  * wrote. A run is named as in `compare`: its id, a unique start of it,
- * `latest` or `previous` (of `--target-id` when given).
+ * `latest` or `previous` (of `--target-id` when given). An `--out` that
+ * cannot be written is refused before the store is read.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunResult } from '../../functions/engine/types.js';
-import { attemptWrite } from '../../functions/report/ci-outputs.js';
+import { attemptWrite, checkOutputPath } from '../../functions/report/ci-outputs.js';
 import { renderHtmlReport } from '../../functions/report/html-report.js';
 import { openLocalStore } from './local-store.js';
 import { findRun, storedRuns } from './run-lookup.js';
@@ -31,6 +32,7 @@ export const REPORT_HISTORY_RUNS = 20;
 
 /** Writes the report of run `name` and returns the exit code; bad input throws InvalidInputError. */
 export async function reportCommand(name: string, flags: ReportFlags, io: ReportIo): Promise<number> {
+  if (flags.out !== undefined) await checkOutputPath('--out', flags.out);
   const { run, history } = await readRun(name, flags);
   const file = path.resolve(flags.out ?? defaultReportFile(run.runId));
   const report = renderHtmlReport(run, { generatedAt: new Date().toISOString(), history });
@@ -46,7 +48,7 @@ export function defaultReportFile(runId: string): string {
 
 /** The named run and the stored runs of its target up to it, newest first. */
 async function readRun(name: string, flags: ReportFlags): Promise<{ run: RunResult; history: RunResult[] }> {
-  const local = await openLocalStore(flags.store);
+  const local = await openLocalStore(flags.store, { existing: true });
   try {
     const runs = await storedRuns(local.store, flags.targetId);
     const run = findRun(runs, name, '<run>', flags);

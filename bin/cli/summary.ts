@@ -73,6 +73,15 @@ export function describeResult(run: RunResult): string {
   return lines.join('\n');
 }
 
+/**
+ * What history says when `targetId` has no stored runs: `No runs of target
+ * "nosuch" are stored. Stored targets: demo, idle.` (or that none are).
+ */
+export function describeNoRunsOf(targetId: string, storedTargets: readonly string[]): string {
+  const others = storedTargets.length === 0 ? 'No runs of any target are stored yet.' : `Stored targets: ${storedTargets.join(', ')}.`;
+  return `No runs of target "${targetId}" are stored. ${others}`;
+}
+
 /** Width in characters of a full trend bar. */
 const TREND_BAR_WIDTH = 20;
 
