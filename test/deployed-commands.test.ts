@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetScheduleCommand, ResourceNotFoundException, SchedulerClient, UpdateScheduleCommand, type GetScheduleOutput } from '@aws-sdk/client-scheduler';
 import {
   DescribeExecutionCommand,
@@ -333,15 +333,38 @@ describe('stopCommand', () => {
     expect(stopRequestTime(laptop, [{ arn: 'b', startedAt: longAgo }]).getTime()).toBe(laptop.getTime());
   });
 
-  it('still records the stop request when no execution is running', async () => {
-    const table = await embeddedTable();
+  it('writes no stop request when no run is in progress, so a clock ahead of AWS cannot stop the next scheduled run', async () => {
+    for (const force of [false, true]) {
+      sfn.reset();
+      mockStateMachines();
+      sfn.on(ListExecutionsCommand).resolves({ executions: [] });
+      const dynamo = new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const dynamoMock = mockClient(dynamo);
+      dynamoMock.onAnyCommand().rejects(new Error('no DynamoDB call was expected'));
+      const { io, written } = capture();
+      // The laptop's clock is a day ahead of AWS's.
+      const ahead = { ...deps(), now: () => new Date(NOW.getTime() + 86_400_000), clientsFor: (region: string) => ({ ...deps().clientsFor(region), dynamo }) };
+
+      expect(await stopCommand({ targetId: 'chat', region: REGION, force }, io, ahead)).toBe(0);
+
+      expect(dynamoMock.calls()).toHaveLength(0);
+      expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
+      expect(written.stdout).toBe(
+        'No run of chat is in progress in eu-west-1: there is nothing to stop, and no stop request was written, so the next scheduled run starts as usual. ' +
+          'To keep the target from running: ws-ceiling pause --target-id chat --region eu-west-1.\n',
+      );
+    }
+  });
+
+  it('writes the stop request through PutItem when a run is in progress', async () => {
     mockStateMachines();
-    sfn.on(ListExecutionsCommand).resolves({ executions: [] });
-    const { io, written } = capture();
-    expect(await stopCommand({ targetId: 'chat', region: REGION }, io, deps(table.endpoint))).toBe(0);
-    expect(written.stdout).toContain('No execution was running.');
-    expect(await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).stopRequestedSince('chat', NOW.getTime())).toBe(true);
-    expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
+    sfn.on(ListExecutionsCommand).resolves({ executions: [{ executionArn: `${EXECUTION_ARN}-a`, stateMachineArn: STATE_MACHINE_ARN, name: 'a', status: 'RUNNING', startDate: NOW }] });
+    const dynamo = new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const dynamoMock = mockClient(dynamo);
+    dynamoMock.on(PutItemCommand).resolves({});
+    const { io } = capture();
+    expect(await stopCommand({ targetId: 'chat', region: REGION }, io, { ...deps(), clientsFor: (region) => ({ ...deps().clientsFor(region), dynamo }) })).toBe(0);
+    expect(dynamoMock.commandCalls(PutItemCommand).map((call) => call.args[0].input.Item?.pk)).toEqual([{ S: 'STOP#chat' }]);
   });
 
   it('records nothing for a target that is not deployed in the region, exit 3', async () => {

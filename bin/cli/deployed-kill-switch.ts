@@ -2,8 +2,10 @@
  * The kill switch of a deployed target. `ws-ceiling stop` stops a run in
  * progress: it records a stop request in the runs table, which every worker
  * polls (they stop opening, close with 1000 and return; the request is
- * stamped late enough for runs in progress whatever the caller's clock says), so the run still
- * reaches its record step and is kept as `inconclusive`. `--force` also stops
+ * stamped late enough for runs in progress whatever the caller's clock
+ * says), so the run still reaches its record step and is kept as
+ * `inconclusive`. With no run in progress it writes nothing: a request
+ * stamped by a clock ahead of AWS's would also stop the next scheduled run. `--force` also stops
  * the RUNNING executions of the target's state machine, for a run whose
  * workers do not answer; such a run is not recorded. StopExecution alone
  * would not do: Step Functions cannot end a Lambda invocation already
@@ -42,6 +44,13 @@ export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDe
     const executions = new ProbeExecutions({ client: clients.sfn });
     const stateMachineArn = await findStateMachine(executions, targetId, region);
     const executionsRunning = await awsCall(`list the running executions of ${targetId}`, region, () => executions.runningExecutions(stateMachineArn));
+    if (executionsRunning.length === 0) {
+      io.stdout.write(
+        `No run of ${targetId} is in progress in ${region}: there is nothing to stop, and no stop request was written, so the next scheduled run starts as usual. ` +
+          `To keep the target from running: ws-ceiling pause --target-id ${targetId} --region ${region}.\n`,
+      );
+      return EXIT_CODES.completed;
+    }
     const at = stopRequestTime(deps.now(), executionsRunning);
     await new DynamoStopRequests({ client: clients.dynamo, tableName: RUNS_TABLE_NAME }).requestStop(targetId, at);
     io.stdout.write(
@@ -51,10 +60,8 @@ export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDe
     const running = executionsRunning.map((execution) => execution.arn);
     if (!flags.force) {
       io.stdout.write(
-        running.length === 0
-          ? 'No execution was running.\n'
-          : `${running.length} running execution${running.length === 1 ? '' : 's'} will record the run as inconclusive once the workers return ` +
-              `(within seconds); add --force to stop ${running.length === 1 ? 'it' : 'them'} at once without a record:\n${running.map((arn) => `  ${arn}\n`).join('')}`,
+        `${running.length} running execution${running.length === 1 ? '' : 's'} will record the run as inconclusive once the workers return ` +
+          `(within seconds); add --force to stop ${running.length === 1 ? 'it' : 'them'} at once without a record:\n${running.map((arn) => `  ${arn}\n`).join('')}`,
       );
       return EXIT_CODES.completed;
     }
@@ -63,11 +70,7 @@ export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDe
         executions.stop(executionArn, `ws-ceiling stop at ${at.toISOString()}`),
       );
     }
-    io.stdout.write(
-      running.length === 0
-        ? 'No execution was running.\n'
-        : `Stopped ${running.length} running execution${running.length === 1 ? '' : 's'} (not recorded):\n${running.map((arn) => `  ${arn}\n`).join('')}`,
-    );
+    io.stdout.write(`Stopped ${running.length} running execution${running.length === 1 ? '' : 's'} (not recorded):\n${running.map((arn) => `  ${arn}\n`).join('')}`);
     return EXIT_CODES.completed;
   });
 }
