@@ -8,8 +8,10 @@
  * Every string taken from the run is escaped by the `html` template.
  */
 import { STATUS_CODES } from 'node:http';
-import { describeRegression, isRegression } from '../engine/baseline.js';
+import { comparableCeilings, completedCeiling, describeRegression, isRegression, MIN_BASELINE_RUNS } from '../engine/baseline.js';
 import { round } from '../engine/percentiles.js';
+import { REDACTED } from '../engine/redact.js';
+import { MAX_MARKED_FAILURES_PER_KIND } from '../engine/run-timeline.js';
 import { hasTimeline } from '../engine/stored-run.js';
 import type { FailureCounts, LimitingFactor, LimitingFactorKind, RunResult, StageSummary, Verdict } from '../engine/types.js';
 import {
@@ -25,7 +27,7 @@ import {
   NONE,
 } from './format.js';
 import { html, SafeHtml, type HtmlValue } from './html-escape.js';
-import { reproduceCommand } from './settings-flags.js';
+import { reproduceWords, VALUE_PLACEHOLDER, valuesToFillIn } from './settings-flags.js';
 import { renderTimelineChart } from './timeline-chart.js';
 import { buildTrend, trendScale, type TrendRow } from './trend.js';
 
@@ -125,7 +127,7 @@ ${timelineSection(run)}
 ${stagesSection(run)}
 ${failuresSection(run)}
 ${evidenceSection(run)}
-${baselineSection(run)}
+${baselineSection(run, options.history ?? [])}
 ${historySection(run, options.history ?? [])}
 ${settingsSection(run)}
 <footer>Made by ws-ceiling at ${formatUtc(options.generatedAt)} from run ${run.runId} (probe ${run.probeVersion}). This page loads nothing from the network.</footer>
@@ -165,7 +167,7 @@ export function describeCause(run: RunResult): string {
     case 'max-lifetime':
       return `The server closed connections ${closes(evidence.failures)} ${seconds(factor.valueSeconds)} after they opened, even with heartbeats: a maximum connection lifetime, so no ceiling was measured.`;
     case 'server-degradation':
-      return `The server dropped open connections (${drops(evidence.failures)}) once ${onset} were open, instead of refusing new ones: server degradation.`;
+      return `The server dropped open connections (${drops(evidence.failures)}) once ${onset} were open, instead of refusing new ones${slowdown(evidence.handshakeP95Ms)}: server degradation.`;
     case 'probe-limited':
       return first?.errorCode !== undefined
         ? `The probe itself ran out (${first.errorCode}) at ${onset} open connections: this run says nothing about the target's limit.`
@@ -200,6 +202,15 @@ function drops(failures: FailureCounts): string {
   return [...formatFailureCodes(failures), ...(pongTimeouts ? [`pong timeout × ${pongTimeouts}`] : [])].join(', ');
 }
 
+/** Handshake p95 at least this many times the first stage's is a slowdown worth naming in the headline. */
+const SLOWDOWN_FACTOR = 2;
+
+/** `, and handshakes slowed from p95 3.3 ms to 202.5 ms`, when the failing stage's were much slower than the first's. */
+function slowdown(p95: { first: number | null; failing: number | null } | undefined): string {
+  if (!p95 || p95.first === null || p95.failing === null || p95.failing < p95.first * SLOWDOWN_FACTOR) return '';
+  return `, and handshakes slowed from p95 ${formatMs(p95.first)} ms to ${formatMs(p95.failing)} ms`;
+}
+
 function header(run: RunResult): SafeHtml {
   const duration = Date.parse(run.finishedAt) - Date.parse(run.startedAt);
   return html`<header>
@@ -215,8 +226,8 @@ function summarySection(run: RunResult): SafeHtml {
 <p class="headline"><span class="badge badge-${run.verdict}">${VERDICT_LABELS[run.verdict]}</span> ${describeCause(run)}</p>
 ${factor && html`<p class="reason">${run.verdictReason}</p>`}
 <dl class="figures">
-${figure('Ceiling', formatCeiling(run.ceiling) === NONE ? 'none' : formatCeiling(run.ceiling), ceilingNote(run))}
-${figure('Drops began', run.dropOnset === null ? 'no drops' : `at ${run.dropOnset}`, run.dropOnset === null ? 'no failure of a limiting kind' : 'open connections')}
+${figure('Ceiling', ceilingValue(run), ceilingNote(run))}
+${figure('Drops began', ...dropOnsetFigure(run))}
 ${figure('Limiting factor', factor ? CAUSE_NAMES[factor.kind] : 'none found', factor ? factor.kind : 'every stage held')}
 ${run.baseline && figure('Baseline', String(run.baseline.value), run.baseline.ratio === null ? 'no ceiling to compare' : `this run is ${formatPercent(run.baseline.ratio)} of it (${formatChange(run.baseline.ratio - 1)})`)}
 </dl>
@@ -227,8 +238,24 @@ function figure(name: string, value: string, note: string): SafeHtml {
   return html`<div class="figure"><dt>${name}</dt><dd><span class="value">${value}</span><span class="note">${note}</span></dd></div>`;
 }
 
+/** Kinds of limiting factor that are failures of the probe, not limits of the target. */
+const PROBE_FAILURES: ReadonlySet<LimitingFactorKind> = new Set<LimitingFactorKind>(['probe-limited', 'config-error', 'unreachable']);
+
+/** The ceiling in the large type of its card: `150`, `>= 200`, `none`, or `>= 20` when a rate limit stopped the ramp first. */
+function ceilingValue(run: RunResult): string {
+  const ceiling = formatCeiling(run.ceiling);
+  if (ceiling === NONE) return 'none';
+  return run.limitingFactor?.kind === 'handshake-rate-limit' && run.ceiling.reached ? `>= ${run.ceiling.value}` : ceiling;
+}
+
 function ceilingNote(run: RunResult): string {
   const floor = run.settings.minCeiling !== undefined ? `; required at least ${run.settings.minCeiling}` : '';
+  const factor = run.limitingFactor;
+  if (factor?.kind === 'handshake-rate-limit' && run.ceiling.value !== null) {
+    const through = factor.evidence.sustainableHandshakesPerSecond;
+    const rate = through === undefined ? '' : ` (it let about ${through} handshakes/s through; this run opened ${run.settings.connectRate}/s)`;
+    return `a lower bound set by the handshake rate${rate}, not a cap on open connections: ramp more slowly (--rate) to measure the ceiling${floor}`;
+  }
   if (run.ceiling.value !== null) {
     const held = run.ceiling.reached ? `held ${run.settings.holdSeconds} s within tolerance` : "the plan's maximum held: no limit found";
     return `${held}${floor}`;
@@ -243,6 +270,17 @@ function ceilingNote(run: RunResult): string {
   return `not measured: ${why}${floor}`;
 }
 
+/** The "Drops began" card: where, or why there is no such point. */
+function dropOnsetFigure(run: RunResult): [string, string] {
+  const kind = run.limitingFactor?.kind;
+  const probeFailed = kind !== undefined && PROBE_FAILURES.has(kind);
+  if (run.dropOnset !== null) {
+    return [`at ${run.dropOnset}`, probeFailed ? 'open connections, when the probe itself ran out (not the target)' : 'open connections'];
+  }
+  if (probeFailed) return ['not measured', `the probe failed (${CAUSE_NAMES[kind]}): nothing about the target's connections was measured`];
+  return ['no drops', 'no failure of a limiting kind'];
+}
+
 function timelineSection(run: RunResult): SafeHtml {
   if (!hasTimeline(run.timeline)) {
     return html`<section class="timeline">
@@ -254,7 +292,7 @@ function timelineSection(run: RunResult): SafeHtml {
   const omitted = run.timeline.failuresOmitted;
   return html`<section class="timeline">
 <h2>Timeline</h2>
-<p class="hint">Open connections (blue) against each stage's planned ramp and target (dashed). Each band is a stage: connections are opened, then held. Symbols mark failures by class; hover one for its code.${omitted > 0 ? ` ${marked} failures are marked and ${omitted} more are counted but not drawn (at most 40 per class and code).` : ''}</p>
+<p class="hint">Open connections (blue) against each stage's planned ramp and target (dashed). Each band is a stage: connections are opened, then held. Symbols mark failures by class; the legend counts them by class and code, and hovering one shows its code and time.${omitted > 0 ? ` ${marked} failures are marked and ${omitted} more are counted but not drawn (at most ${MAX_MARKED_FAILURES_PER_KIND} per class and code).` : ''}</p>
 <figure class="chart">${renderTimelineChart(run)}</figure>
 </section>`;
 }
@@ -383,23 +421,34 @@ function spread(value: { count: number; medianSeconds: number; minSeconds: numbe
   return `median ${seconds(value.medianSeconds)}, from ${seconds(value.minSeconds)} to ${seconds(value.maxSeconds)} over ${value.count} drops`;
 }
 
-function baselineSection(run: RunResult): SafeHtml {
+function baselineSection(run: RunResult, history: readonly RunResult[]): SafeHtml {
   const { baseline } = run;
-  if (!baseline) {
-    return html`<section class="baseline"><h2>Baseline</h2><p>No baseline: there are too few earlier comparable runs of this target (same settings, completed with a ceiling; at least 3 are needed), or this run has no ceiling to compare.</p></section>`;
-  }
+  if (!baseline) return html`<section class="baseline"><h2>Baseline</h2><p>${noBaselineReason(run, history)}</p></section>`;
   const ceiling = run.ceiling.value;
   const judgement = isRegression(run, baseline)
     ? html`<strong>The ceiling regressed.</strong> ${describeRegression(ceiling ?? 0, baseline)}`
-    : ceiling === null
-      ? 'This run has no ceiling to compare.'
-      : run.ceiling.reached
-        ? 'Not a regression.'
-        : `This run's ceiling is only a lower bound (${formatCeiling(run.ceiling)}), so it cannot show a regression.`;
+    : html`Baseline ceiling ${formatBaseline(baseline)}. ${
+        ceiling === null
+          ? 'This run has no ceiling to compare.'
+          : run.ceiling.reached
+            ? 'Not a regression.'
+            : `This run's ceiling is only a lower bound (${formatCeiling(run.ceiling)}), so it cannot show a regression.`
+      }`;
   return html`<section class="baseline">
 <h2>Baseline</h2>
-<p>Baseline ceiling ${formatBaseline(baseline)}. ${judgement}</p>
+<p>${judgement}</p>
 </section>`;
+}
+
+/** Why a run has no baseline: it measured no ceiling, or too few earlier comparable runs are stored (counted from `history`). */
+function noBaselineReason(run: RunResult, history: readonly RunResult[]): string {
+  if (completedCeiling(run) === null) {
+    return `No baseline: this run measured no ceiling (verdict ${run.verdict}), so there is nothing to compare with earlier runs.`;
+  }
+  const earlier = comparableCeilings(run, history, Number.POSITIVE_INFINITY).length;
+  if (earlier >= MIN_BASELINE_RUNS) return 'No baseline was set when this run was recorded.';
+  const stored = earlier === 0 ? 'no earlier comparable run of' : `only ${earlier} earlier comparable run${earlier === 1 ? '' : 's'} of`;
+  return `No baseline yet: ${stored} ${run.targetId} ${earlier <= 1 ? 'was' : 'were'} stored (same settings, completed with a ceiling); a baseline needs ${MIN_BASELINE_RUNS}.`;
 }
 
 function historySection(run: RunResult, history: readonly RunResult[]): SafeHtml {
@@ -412,10 +461,10 @@ function historySection(run: RunResult, history: readonly RunResult[]): SafeHtml
   return html`<section class="history">
 <h2>History of ${run.targetId}</h2>
 <table>
-<thead><tr><th>started</th><th>verdict</th><th class="num">ceiling</th><th class="num">baseline</th><th class="num">change</th><th>cause</th><th class="bar-cell">ceiling</th></tr></thead>
+<thead><tr><th>started</th><th>verdict</th><th class="num">ceiling</th><th class="num">baseline</th><th class="num">change</th><th>cause</th><th class="bar-cell">trend</th></tr></thead>
 <tbody>${rows.map((row) => trendRow(row, scale, row.runId === run.runId))}</tbody>
 </table>
-<p class="hint">Newest first. Change is against the previous run of the same target with the same settings (same config hash). Bars share one scale; a black tick marks the baseline.</p>
+<p class="hint">Newest first. Change is against the previous run of the same target with the same settings (same config hash). Trend bars show each ceiling on one scale; a black tick marks the baseline.</p>
 </section>`;
 }
 
@@ -436,6 +485,9 @@ function settingsSection(run: RunResult): SafeHtml {
   const tolerance = settings.tolerance.kind === 'percent' ? `${settings.tolerance.value} % of each stage's target` : `${settings.tolerance.value} failures per stage`;
   const facts: Array<[string, HtmlValue]> = [
     ['Target URL', html`<code class="url">${run.url}</code> (credentials removed, query values redacted)`],
+    ...(settings.simulate !== undefined
+      ? [['Simulator', html`the bundled simulator, <code>--simulate ${settings.simulate}</code> (its port was free for this run only)`] as [string, HtmlValue]]
+      : []),
     ['Stages', settings.stages.join(' → ')],
     ['Hold', `${settings.holdSeconds} s per stage`],
     ['Connect rate', `${settings.connectRate} new connections per second, at most ${settings.maxInFlight} handshakes in flight`],
@@ -454,9 +506,19 @@ function settingsSection(run: RunResult): SafeHtml {
   return html`<section class="settings">
 <h2>Plan and settings</h2>
 <dl class="facts">${facts.map(([name, value]) => html`<div><dt>${name}</dt><dd>${value}</dd></div>`)}</dl>
-<p class="hint">To run it again (fill in each <code>&lt;value&gt;</code> and any query value shown as <code>redacted</code>):</p>
-<pre><code>${reproduceCommand(run)}</code></pre>
+<p class="hint">To run it again${fillInNote(run)}:</p>
+<pre class="command"><code>${reproduceWords(run).map((word, i) => html`${i ? ' ' : ''}<span class="word">${word}</span>`)}</code></pre>
 </section>`;
+}
+
+/** ` (fill in each <value> and the query values shown as redacted)`, or nothing when the command is complete. */
+function fillInNote(run: RunResult): SafeHtml | string {
+  const { placeholders, redactedQuery } = valuesToFillIn(run);
+  const missing = [
+    ...(placeholders ? [html`each <code>${VALUE_PLACEHOLDER}</code>`] : []),
+    ...(redactedQuery ? [html`the query values shown as <code>${REDACTED}</code>`] : []),
+  ];
+  return missing.length ? html` (fill in ${missing.map((part, i) => html`${i ? ' and ' : ''}${part}`)})` : '';
 }
 
 /** `12.5 ms`, or `none completed` when no handshake completed. */
@@ -488,7 +550,8 @@ h2 .count { color: var(--muted); font-weight: normal; }
 .meta { margin: 0; color: var(--muted); font-size: 13px; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .92em; }
 code.url { word-break: break-all; }
-pre { background: #f3f4f6; border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; white-space: pre-wrap; word-break: break-all; font-size: 13px; }
+pre { background: #f3f4f6; border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; white-space: pre-wrap; overflow-wrap: anywhere; font-size: 13px; }
+pre.command .word { display: inline-block; max-width: 100%; }
 .summary { margin-top: 18px; padding: 18px 20px; border: 1px solid var(--line); border-left: 6px solid var(--muted); border-radius: 8px; background: #fff; }
 .summary.verdict-ok { border-left-color: var(--ok); }
 .summary.verdict-inconclusive { border-left-color: #d97706; }
@@ -529,7 +592,7 @@ tr.current td { background: #eff6ff; }
 caption { text-align: left; font-weight: 600; padding: 4px 0; }
 table.counts td:first-child { white-space: nowrap; }
 dl.facts { display: grid; grid-template-columns: minmax(180px, max-content) 1fr; gap: 4px 16px; margin: 8px 0; }
-dl.facts div { display: contents; }
+dl.facts div { display: grid; grid-column: 1 / -1; grid-template-columns: subgrid; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
 footer { margin-top: 36px; padding-top: 10px; border-top: 1px solid var(--line); color: var(--muted); font-size: 12px; }

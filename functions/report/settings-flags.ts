@@ -54,9 +54,14 @@ export function settingsFlags(settings: PublicSettings): SettingFlag[] {
  * payload go. Every argument is quoted for a POSIX shell when needed.
  */
 export function reproduceCommand(run: Pick<RunResult, 'url' | 'targetId' | 'settings'>): string {
+  return reproduceWords(run).join(' ');
+}
+
+/** The words of {@link reproduceCommand}, each already quoted for a shell, for a page that keeps each word whole. */
+export function reproduceWords(run: Pick<RunResult, 'url' | 'targetId' | 'settings'>): string[] {
   const words = ['ws-ceiling', 'run', ...(run.settings.simulate === undefined ? [run.url] : []), '--target-id', run.targetId];
   for (const { flag, value } of settingsFlags(run.settings)) words.push(flag, value);
-  return words.map(shellQuote).join(' ');
+  return words.map(shellQuote);
 }
 
 /** What the reader must put back into {@link reproduceCommand}'s command before running it. */

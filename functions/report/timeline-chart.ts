@@ -3,15 +3,19 @@
  * timeline: open connections over time as a step line, each stage that ran
  * as a band with its planned ramp and target, every marked failure as a
  * symbol coloured by class (hover shows its status, close or error code),
- * the first failure of the limiting kind as a vertical rule, and a legend.
- * Pure: data in, markup out; colours are SVG attributes so the chart needs
- * no stylesheet and prints as it shows.
+ * the first failure of the limiting kind as a vertical rule, and a legend
+ * that names every kind of failure, class and code, with its count, so a
+ * printout loses nothing the hover shows. Pure: data in, markup out; colours
+ * are SVG attributes so the chart needs no stylesheet and prints as it shows.
  */
-import { FAILURE_CLASSES, type FailureClass, type RunResult, type TimelineFailure } from '../engine/types.js';
+import type { FailureClass, RunResult, TimelineFailure } from '../engine/types.js';
+import { describeFailureKind, failureKinds } from './failure-kinds.js';
 import { html, type SafeHtml } from './html-escape.js';
 
 /** What the chart reads from a run. */
-export type ChartRun = Pick<RunResult, 'timeline' | 'stages' | 'startedAt' | 'finishedAt' | 'limitingFactor' | 'failures'>;
+export type ChartRun = Pick<RunResult, 'timeline' | 'stages' | 'startedAt' | 'finishedAt' | 'limitingFactor' | 'failures'> & {
+  settings: Pick<RunResult['settings'], 'handshakeTimeoutSeconds'>;
+};
 
 /** How each failure class is drawn: symbol and colour (a colour-blind-safe palette). */
 const FAILURE_STYLES: Record<FailureClass, { shape: 'triangle' | 'circle' | 'square'; colour: string }> = {
@@ -30,7 +34,10 @@ const WIDTH = 960;
 const MARGIN = { left: 64, right: 24, bottom: 52 };
 const PLOT_HEIGHT = 300;
 const LEGEND_ROW_HEIGHT = 20;
-const LEGEND_ITEM_WIDTH = 232;
+/** Room of a legend item besides its text: the swatch and the gap to the next item. */
+const LEGEND_ITEM_PADDING = 52;
+/** Width of one character of a 12 px legend label, generously. */
+const LEGEND_CHARACTER_WIDTH = 6.6;
 const LEGEND_TOP = 18;
 /** The x axis spans at least this long, so a run that ended at once still has a readable axis. */
 const MIN_SPAN_MS = 1000;
@@ -54,12 +61,8 @@ interface Frame {
 /** The chart of `run` as an `<svg class="timeline-chart">` element. */
 export function renderTimelineChart(run: ChartRun): SafeHtml {
   const stages = stagesRun(run);
-  const classes = FAILURE_CLASSES.filter(
-    (failureClass) => (run.failures.byClass[failureClass] ?? 0) > 0 || run.timeline.failures.some((failure) => failure.failureClass === failureClass),
-  );
-  const legendItems = 2 + classes.length + (run.timeline.failuresOmitted > 0 ? 1 : 0);
-  const perRow = Math.floor((WIDTH - MARGIN.left - MARGIN.right) / LEGEND_ITEM_WIDTH);
-  const legendRows = Math.ceil(legendItems / perRow);
+  const items = layOutLegend(legendItems(run));
+  const legendRows = Math.max(1, ...items.map((item) => item.row + 1));
   const top = LEGEND_TOP + legendRows * LEGEND_ROW_HEIGHT + 22;
   const height = top + PLOT_HEIGHT + MARGIN.bottom;
   const frame = frameFor(run, stages, top);
@@ -70,7 +73,7 @@ ${axes(frame)}
 ${openLine(run.timeline.open, frame)}
 ${onsetRule(run, frame)}
 <g class="failure-markers">${run.timeline.failures.map((failure) => marker(failure, frame))}</g>
-${legend(classes, run, perRow)}
+<g class="legend" fill="#111827">${items.map((item) => html`<g transform="translate(${px(item.x)} ${LEGEND_TOP + item.row * LEGEND_ROW_HEIGHT})">${item.markup}</g>`)}</g>
 </svg>`;
 }
 
@@ -176,24 +179,52 @@ function marker(failure: TimelineFailure, frame: Frame): SafeHtml {
   return html`<path class="failure-marker" data-class="${failure.failureClass}" d="${symbol(style.shape, frame.x(failure.atMs), frame.y(failure.open), 5)}" fill="${style.colour}" stroke="#ffffff" stroke-width="1"><title>${title}</title></path>`;
 }
 
-function legend(classes: readonly FailureClass[], run: ChartRun, perRow: number): SafeHtml {
-  const items: SafeHtml[] = [
-    html`<line x1="0" x2="22" y1="0" y2="0" stroke="${OPEN_COLOUR}" stroke-width="2"/><text x="30" y="4">open connections</text>`,
-    html`<line x1="0" x2="22" y1="0" y2="0" stroke="${TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"/><text x="30" y="4">stage target (planned ramp)</text>`,
-    ...classes.map((failureClass) => {
-      const style = FAILURE_STYLES[failureClass];
-      const count = run.failures.byClass[failureClass] ?? 0;
-      return html`<path class="legend-swatch" data-class="${failureClass}" d="${symbol(style.shape, 11, 0, 5)}" fill="${style.colour}"/><text x="30" y="4">${failureClass} × ${count}</text>`;
-    }),
+/** One legend entry: its markup and its label, whose length sets the entry's width. */
+interface LegendItem {
+  markup: SafeHtml;
+  label: string;
+}
+
+/**
+ * The legend: the open line, the stage target, then every kind of failure
+ * (class and code) with its count. Handshake timeouts are marked when the
+ * timeout ran out, which the entry says, since that is after the attempt.
+ */
+function legendItems(run: ChartRun): LegendItem[] {
+  const items: LegendItem[] = [
+    { label: 'open connections', markup: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${OPEN_COLOUR}" stroke-width="2"/><text x="30" y="4">open connections</text>` },
+    {
+      label: 'stage target (planned ramp)',
+      markup: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"/><text x="30" y="4">stage target (planned ramp)</text>`,
+    },
   ];
-  if (run.timeline.failuresOmitted > 0) {
-    items.push(html`<text x="0" y="4" fill="#6b7280">${run.timeline.failuresOmitted} more failures not marked</text>`);
+  for (const kind of failureKinds(run)) {
+    const style = FAILURE_STYLES[kind.failureClass];
+    const timeout = kind.failureClass === 'handshake-timeout' ? `, marked when the ${run.settings.handshakeTimeoutSeconds} s timeout ran out` : '';
+    const label = `${describeFailureKind(kind)}${timeout}`;
+    items.push({
+      label,
+      markup: html`<path class="legend-swatch" data-class="${kind.failureClass}" d="${symbol(style.shape, 11, 0, 5)}" fill="${style.colour}"/><text x="30" y="4">${label}</text>`,
+    });
   }
-  return html`<g class="legend" fill="#111827">${items.map((item, i) => {
-    const x = MARGIN.left + (i % perRow) * LEGEND_ITEM_WIDTH;
-    const y = LEGEND_TOP + Math.floor(i / perRow) * LEGEND_ROW_HEIGHT;
-    return html`<g transform="translate(${x} ${y})">${item}</g>`;
-  })}</g>`;
+  return items;
+}
+
+/** Places legend entries left to right, starting a new row when the next would pass the plot's right edge. */
+function layOutLegend(items: readonly LegendItem[]): Array<LegendItem & { x: number; row: number }> {
+  const right = WIDTH - MARGIN.right;
+  let x = MARGIN.left;
+  let row = 0;
+  return items.map((item) => {
+    const width = LEGEND_ITEM_PADDING + item.label.length * LEGEND_CHARACTER_WIDTH;
+    if (x > MARGIN.left && x + width > right) {
+      x = MARGIN.left;
+      row += 1;
+    }
+    const placed = { ...item, x, row };
+    x += width;
+    return placed;
+  });
 }
 
 /** `, HTTP 503`, `, close 1006` or `, ECONNRESET`: what identifies the failure beyond its class. */
