@@ -28,7 +28,9 @@ export const RESULT_ALARM_PERIOD = Duration.hours(1);
 
 /** What a target's alarms need. */
 export interface ProbeAlarmsProps {
+  /** The validated target (its id, tolerances, floor, schedule and whether it is enabled). */
   target: TargetConfig;
+  /** The region's on-call topic, notified on ALARM and on OK. */
   topic: ITopic;
 }
 

@@ -2,12 +2,14 @@
  * One deployed ws-ceiling function with the project's defaults set once:
  * Node.js 22 on arm64, bundled by esbuild from node_modules (never Docker)
  * into minified ESM with source maps, its own log group with a retention,
- * and its own role that can write only to that log group. Callers add the
- * rest of what the function needs through grants on the role.
+ * Lambda's JSON log format (the handlers write one JSON object per line, and
+ * Lambda's own start, end and report lines come as JSON too), and its own
+ * role that can write only to that log group. Callers add the rest of what
+ * the function needs through grants on the role.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -69,6 +71,7 @@ export class ProbeFunction extends Construct {
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       role: this.role,
       logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
       bundling: {
         format: OutputFormat.ESM,
         mainFields: ['module', 'main'],

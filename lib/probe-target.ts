@@ -13,23 +13,35 @@ import { ProbeStateMachine } from './probe-state-machine.js';
 import type { RunsTable } from './runs-table.js';
 import type { ShardResultsBucket } from './shard-results-bucket.js';
 
-/** The region's shared parts a target uses. */
+/** The target and the region's shared parts it uses. */
 export interface ProbeTargetProps {
+  /** The validated target. */
   target: TargetConfig;
+  /** The config's host allowlist, checked again by the worker. */
   allowedHosts: string[];
+  /** The runs table (the worker reads its stop request there). */
   table: RunsTable;
+  /** The shard-results bucket (the worker writes under its target's prefix). */
   bucket: ShardResultsBucket;
+  /** The region's plan function, the first state of the run. */
   plan: PlanFunction;
+  /** The region's record function, the last state of the run. */
   record: RecordFunction;
+  /** The on-call topic the target's alarms notify. */
   topic: ITopic;
+  /** The region's schedule group the target's schedule belongs to. */
   scheduleGroup: IScheduleGroup;
 }
 
 /** One target's worker, state machine, schedule and alarms. */
 export class ProbeTarget extends Construct {
+  /** The worker function that runs one shard of the target's runs. */
   readonly worker: WorkerFunction;
+  /** The state machine of a run: plan, every shard at once, record. */
   readonly run: ProbeStateMachine;
+  /** The schedule that starts the run on the target's cron. */
   readonly schedule: ProbeSchedule;
+  /** The target's regression, floor, probe-failed and probe-missing alarms. */
   readonly alarms: ProbeAlarms;
 
   constructor(scope: Construct, id: string, props: ProbeTargetProps) {

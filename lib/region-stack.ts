@@ -24,13 +24,19 @@ export interface RegionStackProps extends StackProps {
 
 /** Every ws-ceiling resource of one region. */
 export class RegionStack extends Stack {
+  /** The runs table: run items and stop requests of every target of the region. */
   readonly table: RunsTable;
+  /** Where workers leave their shard results for the record step. */
   readonly bucket: ShardResultsBucket;
+  /** The on-call topic every alarm of the region notifies. */
   readonly alarmTopic: AlarmTopic;
+  /** The plan function every target's run starts with. */
   readonly plan: PlanFunction;
+  /** The record function every target's run ends with. */
   readonly record: RecordFunction;
   /** One per target, in config order. */
   readonly targets: ProbeTarget[];
+  /** The region's dashboard of every target's runs and alarms. */
   readonly dashboard: ProbeDashboard;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {

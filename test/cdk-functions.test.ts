@@ -10,7 +10,7 @@ import type { ProbeFunction } from '../lib/probe-function.js';
 import { secretArnPattern, secretNamesOf } from '../lib/probe-functions.js';
 import type { RegionStack } from '../lib/region-stack.js';
 import { heldRun } from './support/run-results.js';
-import { actionsOfRole, buildApp, logicalIdOf, stackOf, statementsOfRole, TEST_ACCOUNT, testTarget, probeTargetOf, type Statement, removeAssemblies } from './support/cdk.js';
+import { actionsOfRole, buildApp, logicalIdOf, resourcesOf, stackOf, statementsOfRole, TEST_ACCOUNT, testTarget, probeTargetOf, type Statement, removeAssemblies } from './support/cdk.js';
 
 let stack: RegionStack;
 let template: Template;
@@ -50,10 +50,14 @@ describe('ProbeFunction', () => {
     }
   });
 
-  it('gives each function its own log group kept for 30 days, and a role with no managed policy', () => {
-    for (const probe of [stack.plan, stack.record, worker('chat')]) {
-      expect(functionProperties(probe).LoggingConfig).toEqual({ LogGroup: { Ref: logicalIdOf(probe.logGroup) } });
-      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  it('gives each function its own log group kept for 30 days, JSON log lines, and a role with no managed policy', () => {
+    const functions = [stack.plan, stack.record, ...stack.targets.map((each) => each.worker)];
+    expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(functions.length);
+    const logGroups = functions.map((probe) => logicalIdOf(probe.logGroup));
+    expect(new Set(logGroups).size).toBe(functions.length);
+    for (const probe of functions) {
+      expect(functionProperties(probe).LoggingConfig).toEqual({ LogGroup: { Ref: logicalIdOf(probe.logGroup) }, LogFormat: 'JSON' });
+      expect(template.toJSON().Resources[logicalIdOf(probe.logGroup)]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
       expect(template.toJSON().Resources[role(probe)].Properties.ManagedPolicyArns).toBeUndefined();
     }
   });

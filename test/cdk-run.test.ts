@@ -216,6 +216,13 @@ describe('ProbeSchedule', () => {
     expect(chatInput.target.headers.Authorization).toEqual({ secretName: 'chat/probe-token', prefix: 'Bearer ' });
   });
 
+  it('retries a failed start 3 times and drops a start it cannot make within an hour', () => {
+    for (const id of ['chat', 'feed', 'bulk']) {
+      const schedule = template.toJSON().Resources[logicalIdOf(probeTarget(id).schedule.schedule)].Properties;
+      expect(schedule.Target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 });
+    }
+  });
+
   it("uses a role of its own that may only start its target's state machine", () => {
     const chat = probeTarget('chat');
     const role = logicalIdOf(chat.schedule.role);
