@@ -25,7 +25,7 @@ export interface RecordStepDependencies {
   metrics?: MetricsSink;
   /** The AWS region the run was probed from. */
   region: string;
-  /** Current time, epoch milliseconds (the run's finish time). */
+  /** Current time, epoch milliseconds: when the record step runs, which the run keeps as its `finishedAt` (its workers ended shortly before). */
   now: () => number;
   log: Logger;
 }
