@@ -1,18 +1,13 @@
 /**
- * Records the report tests' fixture runs: probes the bundled simulator once
+ * Records the fixture runs the tests read: probes the bundled simulator once
  * per scenario of test/fixtures/simulator-runs.ts (one per limiting factor),
  * checks each run found what its scenario expects, and writes it as
  * test/fixtures/runs/<scenario>.json. Run it again after a change to the
- * RunResult shape:
- *
- *   npx esbuild scripts/record-fixture-runs.ts --bundle --platform=node --format=esm \
- *     --packages=external --outfile=node_modules/.cache/record-fixture-runs.mjs \
- *     && node node_modules/.cache/record-fixture-runs.mjs [scenario…]
- *
- * from the repository root (the files are written under the current directory).
- * (Node 20 cannot run TypeScript itself.) The probe-limited scenario runs its
- * probe in a child process under `ulimit -n`, started from this same file
- * with `--probe <scenario> <url>`.
+ * RunResult shape, from the repository root, with
+ * `npm run record-fixtures [-- scenario…]` (the package script bundles this
+ * file with esbuild first: Node 20 cannot run TypeScript itself). The
+ * probe-limited scenario runs its probe in a child process under
+ * `ulimit -n`, started from this same file with `--probe <scenario> <url>`.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -23,6 +18,7 @@ import { startTargetSimulator } from '../functions/simulator/target-simulator.js
 import {
   FIXTURE_SECRETS,
   probeInProcess,
+  scenarioFlags,
   scenarioNamed,
   SCENARIOS,
   type Scenario,
@@ -36,7 +32,7 @@ const OUTPUT_DIRECTORY = path.resolve('test/fixtures/runs');
 async function main(argv: readonly string[]): Promise<void> {
   if (argv[0] === '--probe') {
     const [, name, url] = argv;
-    const run = await probeInProcess(url as string, scenarioNamed(name as ScenarioName).flags);
+    const run = await probeInProcess(url as string, scenarioFlags(scenarioNamed(name as ScenarioName)));
     process.stdout.write(JSON.stringify(run));
     return;
   }
@@ -64,7 +60,7 @@ async function recordScenario(scenario: Scenario): Promise<RunResult> {
 
 function probe(scenario: Scenario, base: string): Promise<RunResult> {
   const url = scenario.url ? scenario.url(base) : base;
-  if (scenario.descriptorLimit === undefined) return probeInProcess(url, scenario.flags);
+  if (scenario.descriptorLimit === undefined) return probeInProcess(url, scenarioFlags(scenario));
   return probeInChild(scenario.name, url, scenario.descriptorLimit);
 }
 

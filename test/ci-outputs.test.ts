@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../functions/engine/errors.js';
-import { checkCiOutputPaths, writeCiOutputs } from '../functions/report/ci-outputs.js';
+import { attemptWrite, checkCiOutputPaths, checkOutputPath, writeCiOutputs } from '../functions/report/ci-outputs.js';
 import { junitReport } from '../functions/report/junit-report.js';
 import { markdownSummary } from '../functions/report/markdown-summary.js';
-import { recordedRun } from './support/report-fixtures.js';
+import { loadRecordedRun } from './fixtures/simulator-runs.js';
 
-const run = recordedRun('concurrency-cap');
+const run = loadRecordedRun('concurrency-cap');
 const directories: string[] = [];
 
 afterEach(async () => {
@@ -31,8 +31,11 @@ async function rejection(promise: Promise<unknown>): Promise<InvalidInputError> 
   return error as InvalidInputError;
 }
 
-/** A file name that fits the file system but leaves no room for the temporary name beside it. */
-const LONGEST_NAME = `${'m'.repeat(240)}.md`;
+/** A file name near the file system's limit of 255 bytes: fine itself, too long with a temporary suffix added. */
+const LONG_NAME = `${'m'.repeat(247)}.md`;
+
+/** A directory that exists but in which no file can be created (procfs). */
+const NO_FILES_HERE = '/proc';
 
 describe('writeCiOutputs', () => {
   it('writes the JUnit XML and the Markdown summary of the run and leaves no temporary file', async () => {
@@ -54,25 +57,79 @@ describe('writeCiOutputs', () => {
     expect(await readdir(directory)).toEqual(['summary.md']);
   });
 
-  it('names the flag and path when the directory does not exist, and writes nothing', async () => {
+  it('writes a file whose name is near the longest the file system allows', async () => {
+    const directory = await tempDir();
+    const markdown = path.join(directory, LONG_NAME);
+    expect(await writeCiOutputs(run, { markdown })).toEqual([markdown]);
+    expect(await readFile(markdown, 'utf8')).toBe(markdownSummary(run));
+    expect(await readdir(directory)).toEqual([LONG_NAME]);
+  });
+
+  it('names the flag and the missing directory, and writes nothing', async () => {
     const directory = await tempDir();
     const junit = path.join(directory, 'ws-ceiling.xml');
     const markdown = path.join(directory, 'missing', 'summary.md');
     const error = await rejection(writeCiOutputs(run, { junit, markdown }));
     expect(error.field).toBe('--markdown');
-    expect(error.message).toBe(`--markdown: cannot write "${markdown}": its directory does not exist`);
+    expect(error.message).toBe(`--markdown: cannot write "${markdown}": the directory "${path.dirname(markdown)}" does not exist`);
     expect(await readdir(directory)).toEqual([]);
   });
 
-  it('changes no file when one output cannot be written after the other was', async () => {
+  it('changes no file when the second output cannot be written after the first was', async () => {
     const directory = await tempDir();
     const junit = path.join(directory, 'ws-ceiling.xml');
     await writeFile(junit, 'previous report');
-    const markdown = path.join(directory, LONGEST_NAME);
+    const markdown = path.join(NO_FILES_HERE, 'summary.md');
     const error = await rejection(writeCiOutputs(run, { junit, markdown }));
-    expect(error.message).toBe(`--markdown: cannot write "${markdown}": the file name is too long`);
+    expect(error.message).toBe(`--markdown: cannot write "${markdown}": the directory "${NO_FILES_HERE}" does not let files be created in it (ENOENT)`);
     expect(await readFile(junit, 'utf8')).toBe('previous report');
     expect(await readdir(directory)).toEqual(['ws-ceiling.xml']);
+  });
+
+  it('puts the first file back when the second cannot be renamed into place after the first was', async () => {
+    const directory = await tempDir();
+    const junit = path.join(directory, 'ws-ceiling.xml');
+    await writeFile(junit, 'previous report');
+    // A directory where the summary should go: its temporary is written, but the rename onto it fails.
+    const markdown = path.join(directory, 'summary.md');
+    await mkdir(markdown);
+    await writeFile(path.join(markdown, 'keep'), '');
+    const error = await rejection(writeCiOutputs(run, { junit, markdown }));
+    expect(error.field).toBe('--markdown');
+    expect(await readFile(junit, 'utf8')).toBe('previous report');
+    expect((await readdir(directory)).sort()).toEqual(['summary.md', 'ws-ceiling.xml']);
+  });
+
+  it('removes a first file that did not exist before when the second cannot be renamed into place', async () => {
+    const directory = await tempDir();
+    const junit = path.join(directory, 'ws-ceiling.xml');
+    const markdown = path.join(directory, 'summary.md');
+    await mkdir(markdown);
+    await writeFile(path.join(markdown, 'keep'), '');
+    await rejection(writeCiOutputs(run, { junit, markdown }));
+    expect(await readdir(directory)).toEqual(['summary.md']);
+  });
+});
+
+describe('attemptWrite', () => {
+  it('tells a directory that refuses new files from one that does not exist', async () => {
+    const refused = await rejection(attemptWrite('--out', '/proc/x.html', () => writeFile('/proc/x.html', 'x')));
+    expect(refused.message).toBe('--out: cannot write "/proc/x.html": the directory "/proc" does not let files be created in it (ENOENT)');
+    const directory = await tempDir();
+    const missing = path.join(directory, 'gone', 'x.html');
+    const absent = await rejection(attemptWrite('--out', missing, () => writeFile(missing, 'x')));
+    expect(absent.message).toBe(`--out: cannot write "${missing}": the directory "${path.dirname(missing)}" does not exist`);
+  });
+});
+
+describe('checkOutputPath', () => {
+  it('refuses a name the file system cannot hold, and a directory path that is a file', async () => {
+    const directory = await tempDir();
+    const tooLong = path.join(directory, `${'x'.repeat(300)}.xml`);
+    expect((await rejection(checkOutputPath('--junit', tooLong))).message).toBe(`--junit: cannot write "${tooLong}": the file name is too long`);
+    await writeFile(path.join(directory, 'file'), '');
+    const underFile = path.join(directory, 'file', 'x.xml');
+    expect((await rejection(checkOutputPath('--out', underFile))).message).toBe(`--out: cannot write "${underFile}": "${path.join(directory, 'file')}" is not a directory`);
   });
 });
 

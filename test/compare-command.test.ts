@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareCommand } from '../bin/cli/compare-command.js';
 import { openLocalStore } from '../bin/cli/local-store.js';
@@ -6,12 +7,26 @@ import { findRun } from '../bin/cli/run-lookup.js';
 import { InvalidInputError } from '../functions/engine/errors.js';
 import type { RunResult } from '../functions/engine/types.js';
 import { compareRuns } from '../functions/report/run-comparison.js';
+import { formatChange, formatMs } from '../functions/report/format.js';
 import { temporaryStore } from './support/cli.js';
-import { recordedRun, rerun } from './support/report-fixtures.js';
+import { rerun } from './fixtures/run-variants.js';
+import { loadRecordedRun } from './fixtures/simulator-runs.js';
 
-const cap = recordedRun('concurrency-cap');
-const rate = recordedRun('handshake-rate-limit');
-const idle = recordedRun('idle-timeout');
+const cap = loadRecordedRun('concurrency-cap');
+const rate = loadRecordedRun('handshake-rate-limit');
+const idle = loadRecordedRun('idle-timeout');
+/** A later run of the cap's target that found a lower cap. */
+const lower = rerun(cap, `${cap.runId.slice(0, 8)}-lower`, '2099-01-01T00:00:00.000Z', { ceiling: { value: 40, reached: true }, dropOnset: 40 });
+
+/** The cells of a line of a plain table: the words between runs of two or more spaces. */
+function cells(line: string): string[] {
+  return line.trim().split(/\s{2,}/);
+}
+
+/** A signed difference as the comparison prints it. */
+function signed(value: number): string {
+  return `${value > 0 ? '+' : ''}${value}`;
+}
 
 /** Command output collected in memory. */
 function captureIo(): { io: CommandIo; stdout: () => string } {
@@ -26,7 +41,7 @@ beforeAll(async () => {
   store = await temporaryStore();
   const local = await openLocalStore(store.directory);
   try {
-    for (const run of [cap, rate, idle]) await local.store.putRun(run);
+    for (const run of [cap, rate, idle, lower]) await local.store.putRun(run);
   } finally {
     await local.close();
   }
@@ -41,53 +56,61 @@ async function compare(first: string, second: string, flags: { targetId?: string
 }
 
 describe('compareCommand', () => {
-  it('prints what changed from a stored cap run to a stored rate-limit run', async () => {
-    const { code, stdout } = await compare('previous', 'latest', { targetId: 'demo' });
+  it('prints what changed between two stored runs of one target, directly comparable', async () => {
+    const { code, stdout } = await compare('previous', 'latest', { targetId: cap.targetId });
     expect(code).toBe(0);
-    expect(stdout).toBe(
-      [
-        'Comparing run ff259185-14fc-47ba-8596-5b8264eff2a3 (demo, 2026-11-22 02:21:42 UTC)',
-        '     with run e0bc51ae-76fe-44a5-b65d-50a0fff02957 (demo, 2026-11-22 02:22:07 UTC)',
-        '',
-        '  Not directly comparable: the runs were probed with different settings.',
-        '    url       ws://127.0.0.1:36279/  →  ws://127.0.0.1:45211/',
-        '    --stages  50,100,150,200         →  20,60,100',
-        '',
-        '                    first            second                change',
-        '  verdict           ok               ok',
-        '  ceiling           150              20                    -130 (-86.7 %)',
-        '  drops at          150              44                    -106',
-        '  cause             concurrency-cap  handshake-rate-limit  changed',
-        '  handshake p50 ms  1.7              1.9                   +0.2',
-        '  handshake p95 ms  6.0              6.6                   +0.6',
-        '  handshake p99 ms  10.4             14.9                  +4.5',
-        '  failures          50               13                    -37',
-        '',
-        '  First: Concurrency cap at 150: upgrades failed (50 × HTTP 503) once 150',
-        '  connections were open, and none opened after the first refusal.',
-        '  Second: Handshake rate limit: upgrades were refused (13 × HTTP 429,',
-        '  Retry-After 1) while connections kept opening at about 20.8 per second; the',
-        '  open count rose from 44 to 47 after the first refusal, so the limit is on the',
-        '  rate, not the count. Ramp more slowly (--rate) to pass it.',
-        '',
-        '  failure mix         first  second  change',
-        '  handshake-rejected  50     13      -37',
-        '  HTTP 503            50     0       -50',
-        '  HTTP 429            0      13      +13',
-        '',
-      ].join('\n'),
-    );
+    const lines = stdout.split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      `Comparing run ${cap.runId} (${cap.targetId}, ${cap.startedAt.replace('T', ' ').slice(0, 19)} UTC)`,
+      `     with run ${lower.runId} (${cap.targetId}, 2099-01-01 00:00:00 UTC)`,
+      '',
+      '  Same target and settings: the runs are directly comparable.',
+      '',
+    ]);
+    const rows = new Map(lines.slice(5, 15).filter((line) => line.trim()).map((line) => [cells(line)[0], cells(line)]));
+    expect(rows.get('first')).toEqual(['first', 'second', 'change']);
+    expect(rows.get('verdict')).toEqual(['verdict', 'ok', 'ok']);
+    expect(rows.get('ceiling')).toEqual(['ceiling', String(cap.ceiling.value), '40', `${signed(40 - (cap.ceiling.value as number))} (${formatChange((40 - (cap.ceiling.value as number)) / (cap.ceiling.value as number))})`]);
+    expect(rows.get('drops at')).toEqual(['drops at', String(cap.dropOnset), '40', signed(40 - (cap.dropOnset as number))]);
+    expect(rows.get('cause')).toEqual(['cause', 'concurrency-cap', 'concurrency-cap', 'same']);
+    expect(rows.get('handshake p95 ms')).toEqual(['handshake p95 ms', formatMs(cap.handshakeMs.p95), formatMs(cap.handshakeMs.p95)]);
+    expect(stdout).toContain(`\n  First: Concurrency cap at ${cap.dropOnset}: upgrades failed`);
+  });
+
+  it('prints what changed from a stored cap run to a stored rate-limit run, and which settings differ', async () => {
+    const { stdout } = await compare(cap.runId, rate.runId);
+    const lines = stdout.split('\n');
+    expect(lines[3]).toBe('  Not directly comparable: the runs were probed with different settings.');
+    const changes = new Map(lines.slice(4).filter((line) => line.startsWith('    ')).map((line) => [cells(line)[0], cells(line)]));
+    expect(changes.get('url')).toEqual(['url', cap.url, '→', rate.url]);
+    expect(changes.get('--simulate')).toEqual(['--simulate', '(not set)', '→', rate.settings.simulate]);
+    expect(changes.get('--stages')).toEqual(['--stages', cap.settings.stages.join(','), '→', rate.settings.stages.join(',')]);
+    const row = (name: string) => cells(lines.find((line) => line.startsWith(`  ${name} `)) ?? '');
+    expect(row('cause')).toEqual(['cause', 'concurrency-cap', 'handshake-rate-limit', 'changed']);
+    expect(row('failures')).toEqual(['failures', String(cap.failures.total), String(rate.failures.total), signed(rate.failures.total - cap.failures.total)]);
+    expect(row('HTTP 429')).toEqual(['HTTP 429', '0', String(rate.failures.total), signed(rate.failures.total)]);
+    expect(row('HTTP 503')).toEqual(['HTTP 503', String(cap.failures.total), '0', signed(-cap.failures.total)]);
   });
 
   it('prints the comparison as JSON with --json, naming runs by id and by the start of an id', async () => {
-    const { code, stdout } = await compare(cap.runId, 'e0bc51ae', { json: true });
+    const { code, stdout } = await compare(cap.runId, rate.runId.slice(0, 8), { json: true });
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual(compareRuns(cap, rate));
   });
 
   it('takes latest and previous over every target without --target-id', async () => {
     const { stdout } = await compare('previous', 'latest', { json: true });
-    expect(JSON.parse(stdout)).toMatchObject({ before: { runId: rate.runId }, after: { runId: idle.runId } });
+    const [second, first] = [cap, rate, idle, lower].sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    expect(JSON.parse(stdout)).toMatchObject({ before: { runId: first?.runId }, after: { runId: second?.runId } });
+  });
+
+  it('refuses a --store directory that does not exist, naming the flag and the path', async () => {
+    const missing = `${store.directory}-mistyped`;
+    const error = await compareCommand('previous', 'latest', { store: missing }, captureIo().io).catch((reason: unknown) => reason);
+    expect((error as InvalidInputError).message).toBe(
+      `--store: no run store at "${missing}": the directory does not exist (ws-ceiling run creates it; check the path)`,
+    );
+    await expect(stat(missing)).rejects.toThrow('ENOENT');
   });
 
   it('refuses a run that is not stored, naming the argument', async () => {

@@ -12,8 +12,10 @@ import {
   formatPercent,
   formatUtc,
 } from '../functions/report/format.js';
-import { recordedRun } from './support/report-fixtures.js';
-import { cappedRun } from './support/run-results.js';
+import { loadRecordedRun } from './fixtures/simulator-runs.js';
+
+const cap = loadRecordedRun('concurrency-cap');
+const held = loadRecordedRun('held');
 
 describe('formatCeiling', () => {
   it('gives the value, >= when the plan maximum held, and a dash without a ceiling', () => {
@@ -25,9 +27,9 @@ describe('formatCeiling', () => {
 
 describe('describeCeiling', () => {
   it('says how long the ceiling held, or that no limit was found, or that none was measured', () => {
-    expect(describeCeiling(cappedRun)).toBe('150 concurrent connections (held 30 s within tolerance)');
-    expect(describeCeiling({ ...cappedRun, ceiling: { value: 200, reached: false } })).toBe(">= 200 (the plan's maximum held 30 s; no limit found)");
-    expect(describeCeiling(recordedRun('idle-timeout'))).toBe('not measured');
+    expect(describeCeiling(cap)).toBe(`${cap.ceiling.value} concurrent connections (held ${cap.settings.holdSeconds} s within tolerance)`);
+    expect(describeCeiling(held)).toBe(`>= ${held.ceiling.value} (the plan's maximum held ${held.settings.holdSeconds} s; no limit found)`);
+    expect(describeCeiling(loadRecordedRun('idle-timeout'))).toBe('not measured');
   });
 
   it('leaves the hold out without settings, as for a deployed run\'s verdict', () => {
@@ -38,10 +40,11 @@ describe('describeCeiling', () => {
 
 describe('explainRun', () => {
   it('adds the limiting factor summary only when the verdict reason does not already hold it', () => {
-    expect(explainRun(cappedRun)).toEqual([cappedRun.verdictReason, cappedRun.limitingFactor?.summary]);
-    const cap = recordedRun('concurrency-cap');
+    const regressed = { ...cap, verdictReason: 'Ceiling 60 is 50 % under the baseline of 120.' };
+    expect(explainRun(regressed)).toEqual([regressed.verdictReason, cap.limitingFactor?.summary]);
     expect(explainRun(cap)).toEqual([cap.verdictReason]);
-    expect(explainRun({ verdictReason: 'Every stage held.', limitingFactor: null })).toEqual(['Every stage held.']);
+    expect(explainRun(loadRecordedRun('handshake-rate-limit')).length).toBe(1);
+    expect(explainRun(held)).toEqual([held.verdictReason]);
   });
 });
 
@@ -87,13 +90,20 @@ describe('formatBaseline', () => {
 
 describe('formatFailureClasses', () => {
   it('lists each class with its count', () => {
-    expect(formatFailureClasses(cappedRun.failures)).toBe('handshake-rejected 48, abnormal-closure 2');
+    expect(formatFailureClasses(cap.failures)).toBe(`handshake-rejected ${cap.failures.total}`);
+    expect(formatFailureClasses({ ...cap.failures, byClass: { 'handshake-rejected': 48, 'abnormal-closure': 2 } })).toBe('handshake-rejected 48, abnormal-closure 2');
+    expect(formatFailureClasses(held.failures)).toBe('');
   });
 });
 
 describe('formatFailureCodes', () => {
   it('lists statuses, close codes and error codes in that order', () => {
-    expect(formatFailureCodes({ ...cappedRun.failures, byErrorCode: { ECONNRESET: 1 } })).toEqual(['HTTP 503 × 48', 'close 1006 × 2', 'ECONNRESET × 1']);
+    expect(formatFailureCodes(loadRecordedRun('idle-timeout').failures)).toEqual([`close 1006 × ${loadRecordedRun('idle-timeout').failures.total}`]);
+    expect(formatFailureCodes({ ...cap.failures, byCloseCode: { '1006': 2 }, byErrorCode: { ECONNRESET: 1 } })).toEqual([
+      `HTTP 503 × ${cap.failures.total}`,
+      'close 1006 × 2',
+      'ECONNRESET × 1',
+    ]);
   });
 });
 

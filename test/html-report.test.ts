@@ -5,14 +5,18 @@ import { defaultReportFile, reportCommand } from '../bin/cli/report-command.js';
 import { openLocalStore } from '../bin/cli/local-store.js';
 import { InvalidInputError } from '../functions/engine/errors.js';
 import type { FailureClass, RunResult } from '../functions/engine/types.js';
-import { describeRegression } from '../functions/engine/baseline.js';
-import { formatBaseline, formatChange, formatPercent } from '../functions/report/format.js';
+import { describeRegression, MIN_BASELINE_RUNS } from '../functions/engine/baseline.js';
+import { MAX_MARKED_FAILURES_PER_KIND } from '../functions/engine/run-timeline.js';
+import { formatBaseline, formatChange, formatMs, formatPercent } from '../functions/report/format.js';
 import { escapeHtml, html } from '../functions/report/html-escape.js';
 import { describeCause, renderHtmlReport } from '../functions/report/html-report.js';
 import { renderTimelineChart } from '../functions/report/timeline-chart.js';
+import { rerun, withBaseline } from './fixtures/run-variants.js';
 import { FIXTURE_RUNS_DIRECTORY, FIXTURE_SECRETS, loadRecordedRun, SCENARIOS, type ScenarioName } from './fixtures/simulator-runs.js';
 import { temporaryStore } from './support/cli.js';
-import { cappedRun, heldRun } from './support/run-results.js';
+
+const cappedRun = loadRecordedRun('concurrency-cap');
+const heldRun = loadRecordedRun('held');
 
 const GENERATED_AT = '2026-11-22T12:00:00.000Z';
 
@@ -60,7 +64,7 @@ describe('renderHtmlReport', () => {
     const { page } = report('concurrency-cap');
     expect(textOf(page, 'headline')).toBe('OK The server refused upgrades with HTTP 503 once 60 connections were open: a concurrency cap.');
     const figures = textOf(page, 'figures');
-    expect(figures).toContain('Ceiling 60 held 1 s within tolerance');
+    expect(figures).toContain('Ceiling 60 held 1 s within tolerance; required at least 40');
     expect(figures).toContain('Drops began at 60 open connections');
     expect(figures).toContain('Limiting factor concurrency cap concurrency-cap');
     expect(page.indexOf('class="headline"')).toBeLessThan(page.indexOf('class="timeline-chart"'));
@@ -68,10 +72,18 @@ describe('renderHtmlReport', () => {
 
   it('draws the capped run as one stage step per stage and one marker per marked refusal, with the 503 in each hover title', () => {
     const { run, page } = report('concurrency-cap');
-    expect(count(page, 'class="stage-step"')).toBe(4);
+    expect(count(page, 'class="stage-step"')).toBe(run.stages.length);
     expect(markersOf(page, 'handshake-rejected')).toBe(run.timeline.failures.length);
-    expect(run.timeline.failures.length).toBe(20);
-    expect(count(page, '<title>handshake-rejected, HTTP 503 at ')).toBe(20);
+    expect(run.timeline.failures.length).toBe(MAX_MARKED_FAILURES_PER_KIND);
+    expect(count(page, '<title>handshake-rejected, HTTP 503 at ')).toBe(MAX_MARKED_FAILURES_PER_KIND);
+  });
+
+  it('says how many failures are not drawn and the bound per class and code', () => {
+    const { run, page } = report('concurrency-cap');
+    expect(run.timeline.failuresOmitted).toBeGreaterThan(0);
+    expect(textOf(page, 'hint')).toContain(
+      `${run.timeline.failures.length} failures are marked and ${run.timeline.failuresOmitted} more are counted but not drawn (at most ${MAX_MARKED_FAILURES_PER_KIND} per class and code).`,
+    );
   });
 
   it('tabulates handshake latency per stage and failures by class and status', () => {
@@ -82,17 +94,18 @@ describe('renderHtmlReport', () => {
       expect(stages).toContain(`${stage.index + 1} ${stage.target} ${stage.opened} ${stage.openAtEnd} ${stage.failed}`);
       expect(stages).toContain(p95);
     }
-    expect(stages).toContain('4 80 0 60 20 handshake-rejected 20 no – – –');
+    const last = run.stages.at(-1)!;
+    expect(stages).toContain(`${last.index + 1} ${last.target} ${last.opened} ${last.openAtEnd} ${last.failed} handshake-rejected ${last.failed} no – – –`);
     const failures = textOf(page, 'failures');
-    expect(failures).toContain('handshake-rejected 20 the upgrade was answered with an HTTP error status');
-    expect(failures).toContain('503 20 Service Unavailable');
+    expect(failures).toContain(`handshake-rejected ${run.failures.total} the upgrade was answered with an HTTP error status`);
+    expect(failures).toContain(`503 ${run.failures.total} Service Unavailable`);
   });
 
   it('tells a queueing cap by the handshakes that were never answered', () => {
     const { run, page } = report('queueing-cap');
     expect(textOf(page, 'headline')).toBe('OK The server stopped answering upgrades (handshake timeouts) once 40 connections were open: a concurrency cap.');
     expect(markersOf(page, 'handshake-timeout')).toBe(run.failures.byClass['handshake-timeout']);
-    expect(textOf(page, 'failures')).toContain('handshake-timeout 20 TCP connected, but the upgrade was never answered');
+    expect(textOf(page, 'failures')).toContain(`handshake-timeout ${run.failures.total} TCP connected, but the upgrade was never answered`);
   });
 
   it('shows a rate limit with its Retry-After and the handshakes per second it let through, under a failed floor', () => {
@@ -101,7 +114,9 @@ describe('renderHtmlReport', () => {
     expect(textOf(page, 'headline')).toBe(
       `BELOW FLOOR The server refused upgrades with HTTP 429 (Retry-After 3) while connections kept opening at about ${rate} per second: a handshake rate limit, not a cap on open connections.`,
     );
-    expect(textOf(page, 'figures')).toContain('Ceiling 20 held 1 s within tolerance; required at least 50');
+    expect(textOf(page, 'figures')).toContain(
+      `Ceiling >= ${run.ceiling.value} a lower bound set by the handshake rate (it let about ${rate} handshakes/s through; this run opened ${run.settings.connectRate}/s), not a cap on open connections: ramp more slowly (--rate) to measure the ceiling; required at least ${run.settings.minCeiling}`,
+    );
     const evidence = textOf(page, 'evidence');
     expect(evidence).toContain('Retry-After 3');
     expect(evidence).toContain(`Handshakes per second while refusing ${rate} (the rate the target let through)`);
@@ -115,9 +130,9 @@ describe('renderHtmlReport', () => {
       `INCONCLUSIVE The server dropped connections without a close frame ${value} s after their last frame, whatever the open count: an idle timeout, so no ceiling was measured.`,
     );
     expect(textOf(page, 'figures')).toContain('Ceiling none not measured: a duration limit is not a capacity ceiling');
-    expect(textOf(page, 'evidence')).toMatch(/Age since the last frame at the drop median \d\.\d s, from \d\.\d s to \d\.\d s over 10 drops/);
-    expect(textOf(page, 'failures')).toContain('1006 10 no close frame: the connection was cut');
-    expect(markersOf(page, 'abnormal-closure')).toBe(10);
+    expect(textOf(page, 'evidence')).toMatch(new RegExp(`Age since the last frame at the drop median \\d\\.\\d s, from \\d\\.\\d s to \\d\\.\\d s over ${run.failures.total} drops`));
+    expect(textOf(page, 'failures')).toContain(`1006 ${run.failures.total} no close frame: the connection was cut`);
+    expect(markersOf(page, 'abnormal-closure')).toBe(run.failures.total);
     expect(count(page, 'class="stage-step"')).toBe(1);
   });
 
@@ -128,17 +143,19 @@ describe('renderHtmlReport', () => {
       `INCONCLUSIVE The server closed connections with close code 1001 ${value} s after they opened, even with heartbeats: a maximum connection lifetime, so no ceiling was measured.`,
     );
     expect(textOf(page, 'evidence')).toMatch(/Age since open at the drop median \d\.\d s/);
-    expect(markersOf(page, 'server-close')).toBe(10);
-    expect(count(page, '<title>server-close, close 1001 at ')).toBe(10);
+    expect(markersOf(page, 'server-close')).toBe(run.failures.total);
+    expect(count(page, '<title>server-close, close 1001 at ')).toBe(run.failures.total);
   });
 
-  it('tells server degradation by open connections dropped with 1011', () => {
-    const { page } = report('server-degradation');
+  it('tells server degradation by pongs that stopped and handshakes that slowed under load', () => {
+    const { run, page } = report('server-degradation');
+    const p95 = run.limitingFactor?.evidence.handshakeP95Ms;
     expect(textOf(page, 'headline')).toBe(
-      'OK The server dropped open connections (close 1011 × 10) once 20 were open, instead of refusing new ones: server degradation.',
+      `OK The server dropped open connections (pong timeout × ${run.failures.total}) once ${run.dropOnset} were open, instead of refusing new ones, and handshakes slowed from p95 ${formatMs(p95?.first ?? null)} ms to ${formatMs(p95?.failing ?? null)} ms: server degradation.`,
     );
-    expect(textOf(page, 'failures')).toContain('1011 10 internal server error');
-    expect(markersOf(page, 'server-close')).toBe(10);
+    expect(textOf(page, 'failures')).toContain(`pong-timeout ${run.failures.total} no pong came in time after a ping`);
+    expect(textOf(page, 'evidence')).toContain(`Handshake p95 ${formatMs(p95?.first ?? null)} ms in the first stage, ${formatMs(p95?.failing ?? null)} ms in the failing stage`);
+    expect(markersOf(page, 'pong-timeout')).toBe(run.failures.total);
   });
 
   it('says a probe-limited run says nothing about the target, with the error code', () => {
@@ -146,8 +163,16 @@ describe('renderHtmlReport', () => {
     expect(textOf(page, 'headline')).toBe(
       `INCONCLUSIVE The probe itself ran out (EMFILE) at ${run.dropOnset} open connections: this run says nothing about the target's limit.`,
     );
-    expect(textOf(page, 'failures')).toContain('EMFILE 1 the probe process ran out of file descriptors');
-    expect(markersOf(page, 'probe-limited')).toBe(1);
+    expect(textOf(page, 'failures')).toContain(`EMFILE ${run.failures.byErrorCode.EMFILE} the probe process ran out of file descriptors`);
+    expect(markersOf(page, 'probe-limited')).toBe(run.failures.byClass['probe-limited']);
+    expect(textOf(page, 'figures')).toContain(`Drops began at ${run.dropOnset} open connections, when the probe itself ran out (not the target)`);
+  });
+
+  it.each(['config-error', 'unreachable'] as const)('makes the cards of the failed %s run agree: the probe failed, no drop was measured', (name) => {
+    const figures = textOf(report(name).page, 'figures');
+    expect(figures).toContain('Ceiling none not measured: the probe could not measure one');
+    expect(figures).toMatch(/Drops began not measured the probe failed \((configuration error|target unreachable)\): nothing about the target's connections was measured/);
+    expect(figures).not.toContain('no failure of a limiting kind');
   });
 
   it('reports a config error and an unreachable target as probe failures with their status or error code', () => {
@@ -161,9 +186,11 @@ describe('renderHtmlReport', () => {
   });
 
   it('reports a run that held every stage as a ceiling of at least its maximum', () => {
-    const { page } = report('held');
-    expect(textOf(page, 'headline')).toBe('OK Every stage held: 20 connections stayed open with no failures, so the ceiling is at least 20; no limit was found.');
-    expect(textOf(page, 'figures')).toContain(">= 20 the plan's maximum held: no limit found");
+    const { run, page } = report('held');
+    const maximum = run.ceiling.value;
+    expect(textOf(page, 'headline')).toBe(`OK Every stage held: ${maximum} connections stayed open with no failures, so the ceiling is at least ${maximum}; no limit was found.`);
+    expect(textOf(page, 'figures')).toContain(`>= ${maximum} the plan's maximum held: no limit found`);
+    expect(textOf(page, 'figures')).toContain('Drops began no drops no failure of a limiting kind');
     expect(textOf(page, 'failures')).toBe('Failures No connection failed.');
     expect(count(page, 'class="failure-marker"')).toBe(0);
   });
@@ -204,15 +231,36 @@ describe('renderHtmlReport', () => {
     expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&quot;&#39;&amp;');
   });
 
-  it('shows the baseline and whether the ceiling regressed against it', () => {
-    const baseline = cappedRun.baseline;
-    if (!baseline) throw new Error('the capped fixture has a baseline');
-    const page = renderHtmlReport(cappedRun, { generatedAt: GENERATED_AT });
-    expect(textOf(page, 'baseline')).toBe(`Baseline Baseline ceiling ${formatBaseline(baseline)}. The ceiling regressed. ${describeRegression(150, baseline)}`);
-    expect(textOf(page, 'figures')).toContain(`Baseline 200 this run is ${formatPercent(0.75)} of it (${formatChange(-0.25)})`);
-    const held = renderHtmlReport({ ...cappedRun, ceiling: { value: 190, reached: true }, baseline: { ...baseline, ratio: 0.95 } }, { generatedAt: GENERATED_AT });
-    expect(textOf(held, 'baseline')).toContain('Not a regression.');
-    expect(textOf(report('held').page, 'baseline')).toContain('No baseline');
+  it('says once, for a regressed run, how far under its baseline it fell', () => {
+    const ceiling = cappedRun.ceiling.value as number;
+    const regressed = { ...withBaseline(cappedRun, ceiling * 2, 7), verdict: 'regressed' as const };
+    const page = renderHtmlReport(regressed, { generatedAt: GENERATED_AT });
+    const text = textOf(page, 'baseline');
+    expect(text).toBe(`Baseline The ceiling regressed. ${describeRegression(ceiling, regressed.baseline!)}`);
+    expect(text.split(`baseline of ${ceiling * 2}`).length - 1).toBe(1);
+    expect(text.split('median of').length - 1).toBe(1);
+    expect(textOf(page, 'figures')).toContain(`Baseline ${ceiling * 2} this run is ${formatPercent(0.5)} of it (${formatChange(-0.5)})`);
+  });
+
+  it('shows the baseline of a run that did not regress', () => {
+    const judged = withBaseline(cappedRun, (cappedRun.ceiling.value as number) + 1, 4);
+    expect(textOf(renderHtmlReport(judged, { generatedAt: GENERATED_AT }), 'baseline')).toBe(`Baseline Baseline ceiling ${formatBaseline(judged.baseline!)}. Not a regression.`);
+  });
+
+  it('says which reason leaves a run without a baseline: no ceiling, or how few earlier comparable runs are stored', () => {
+    const baselineOf = (run: RunResult, history: RunResult[] = []) => textOf(renderHtmlReport(run, { generatedAt: GENERATED_AT, history }), 'baseline');
+    const idle = loadRecordedRun('idle-timeout');
+    expect(baselineOf(idle)).toBe('Baseline No baseline: this run measured no ceiling (verdict inconclusive), so there is nothing to compare with earlier runs.');
+    expect(baselineOf(cappedRun)).toBe(
+      `Baseline No baseline yet: no earlier comparable run of ${cappedRun.targetId} was stored (same settings, completed with a ceiling); a baseline needs ${MIN_BASELINE_RUNS}.`,
+    );
+    const earlier = [
+      rerun(cappedRun, 'earlier-1', '2000-01-01T00:00:00.000Z'),
+      rerun(cappedRun, 'earlier-2', '2000-01-02T00:00:00.000Z'),
+      rerun(cappedRun, 'other-settings', '2000-01-03T00:00:00.000Z', { configHash: 'other' }),
+      rerun(idle, 'no-ceiling', '2000-01-04T00:00:00.000Z', { targetId: cappedRun.targetId, configHash: cappedRun.configHash }),
+    ];
+    expect(baselineOf(cappedRun, [cappedRun, ...earlier])).toContain(`only 2 earlier comparable runs of ${cappedRun.targetId} were stored`);
   });
 
   it('says a run stored before timelines existed has none, instead of drawing an empty chart', () => {
@@ -220,6 +268,24 @@ describe('renderHtmlReport', () => {
     expect(textOf(page, 'timeline')).toContain('No timeline was recorded with this run: it was stored by an earlier version of ws-ceiling.');
     expect(page).not.toContain('<svg');
     expect(textOf(renderHtmlReport(cappedRun, { generatedAt: GENERATED_AT }), 'timeline')).not.toContain('No timeline');
+  });
+
+  it('heads the history bar column "trend", so only one column is headed "ceiling"', () => {
+    const run = loadRecordedRun('concurrency-cap');
+    const page = renderHtmlReport(run, { generatedAt: GENERATED_AT, history: [run, rerun(run, 'older-run', '2000-01-01T00:00:00.000Z')] });
+    const headers = [...page.matchAll(/<section class="history">[\s\S]*?<\/thead>/g)][0]?.[0] ?? '';
+    expect([...headers.matchAll(/<th[^>]*>([^<]*)<\/th>/g)].map((match) => match[1])).toEqual(['started', 'verdict', 'ceiling', 'baseline', 'change', 'cause', 'trend']);
+  });
+
+  it('repeats a run of the bundled simulator with --simulate and names the spec in the settings', () => {
+    const { run, page } = report('server-degradation');
+    const settings = textOf(page, 'settings');
+    expect(settings).toContain(`Simulator the bundled simulator, --simulate ${run.settings.simulate} (its port was free for this run only)`);
+    expect(settings).toContain(`ws-ceiling run --target-id ${run.targetId} --simulate ${run.settings.simulate} --stages`);
+    expect(settings).toContain('To run it again:');
+    const capped = textOf(report('concurrency-cap').page, 'settings');
+    expect(capped).toContain('To run it again (fill in each <value> and the query values shown as redacted');
+    expect(capped).not.toContain('--simulate');
   });
 
   it('draws the history trend of the target, newest first, marking this run', () => {
@@ -274,13 +340,25 @@ describe('renderTimelineChart', () => {
     expect(chart).toContain('stage 1 · 10');
   });
 
-  it('lists each failure class in the legend with its count, and says how many failures were left off', () => {
+  it('names each kind of failure, class and code, in the legend with its count, those left unmarked included', () => {
     const chart = renderTimelineChart(cappedRun).markup;
-    expect(count(chart, 'class="legend-swatch"')).toBe(2);
-    expect(chart).toContain('handshake-rejected × 48');
-    expect(chart).toContain('abnormal-closure × 2');
-    expect(chart).toContain('49 more failures not marked');
-    expect(markersOf(chart, 'handshake-rejected')).toBe(1);
+    expect(cappedRun.timeline.failuresOmitted).toBeGreaterThan(0);
+    expect(count(chart, 'class="legend-swatch"')).toBe(1);
+    expect(chart).toContain(`handshake-rejected · HTTP 503 × ${cappedRun.failures.byStatus['503']}</text>`);
+    expect(markersOf(chart, 'handshake-rejected')).toBe(MAX_MARKED_FAILURES_PER_KIND);
+  });
+
+  it.each(SCENARIOS.map((scenario) => scenario.name))('counts every failure of the recorded %s run in the legend', (name) => {
+    const run = loadRecordedRun(name);
+    const counts = [...renderTimelineChart(run).markup.matchAll(/<text x="30" y="4">[^<]* × (\d+)[^<]*<\/text>/g)].map((match) => Number(match[1]));
+    expect(counts.reduce((sum, value) => sum + value, 0)).toBe(run.failures.total);
+  });
+
+  it('says in the legend that handshake timeouts are marked when the timeout ran out, not at the attempt', () => {
+    const queue = loadRecordedRun('queueing-cap');
+    expect(renderTimelineChart(queue).markup).toContain(
+      `handshake-timeout × ${queue.failures.total}, marked when the ${queue.settings.handshakeTimeoutSeconds} s timeout ran out</text>`,
+    );
   });
 
   it('marks the first failure of the limiting kind with a rule at its open count', () => {
@@ -365,11 +443,23 @@ describe('reportCommand', () => {
     expect(textOf(page, 'history')).toContain('This is the only stored run of chat-sim so far.');
   });
 
-  it('refuses an unknown run id and an --out in a missing directory, naming the argument', async () => {
+  it('refuses an unknown run id, and an --out that cannot be written before reading the store, naming the argument', async () => {
     await storeRuns([loadRecordedRun('held')]);
     await expect(report('no-such-run')).rejects.toThrow(InvalidInputError);
     await expect(report('no-such-run')).rejects.toThrow('<run>: no run "no-such-run"');
-    await expect(report('latest', { out: path.join(store.directory, 'missing', 'report.html') })).rejects.toThrow(/^--out: cannot write ".*missing\/report\.html": its directory does not exist$/);
+    const missing = path.join(store.directory, 'missing', 'report.html');
+    await expect(report('no-such-run', { out: missing })).rejects.toThrow(`--out: cannot write "${missing}": the directory "${path.dirname(missing)}" does not exist`);
+    await expect(report('latest', { out: '/proc/report.html' })).rejects.toThrow(
+      '--out: cannot write "/proc/report.html": the directory "/proc" does not let files be created in it (ENOENT)',
+    );
+  });
+
+  it('refuses a --store directory that does not exist, naming the flag and the path, and creates nothing', async () => {
+    const missing = path.join(store.directory, 'mistyped');
+    await expect(reportCommand('latest', { store: missing }, { stdout: { write: () => true } })).rejects.toThrow(
+      `--store: no run store at "${missing}": the directory does not exist (ws-ceiling run creates it; check the path)`,
+    );
+    expect(await readdir(store.directory)).toEqual([]);
   });
 
   it('names the default file after the run id', () => {

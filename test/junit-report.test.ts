@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { formatCeiling } from '../functions/report/format.js';
 import { escapeXml, JUNIT_GATES, junitReport, runGates } from '../functions/report/junit-report.js';
 import type { RunResult } from '../functions/engine/types.js';
-import { recordedRun, withBaseline } from './support/report-fixtures.js';
+import { withBaseline } from './fixtures/run-variants.js';
+import { loadRecordedRun, SCENARIOS } from './fixtures/simulator-runs.js';
 
 /** An element of a parsed XML document. */
 interface XmlElement {
@@ -88,69 +90,112 @@ function parseReport(run: RunResult) {
   return { root, suite, cases, byName: new Map(cases.map((node) => [node.attributes.name, node])) };
 }
 
-const cap = recordedRun('concurrency-cap');
+const cap = loadRecordedRun('concurrency-cap');
+
+/** The gate outcome a run's verdict gives the `probe completed` case. */
+const COMPLETED_BY_VERDICT = { ok: 'passed', regressed: 'passed', 'below-floor': 'passed', inconclusive: 'failure', failed: 'error' } as const;
+
+/** How a parsed test case ended: passed (no child), or the name of its one child element. */
+function outcomeOf(node: XmlElement | undefined): string {
+  if (!node) throw new Error('no such test case');
+  return node.children[0]?.name ?? 'passed';
+}
 
 describe('junitReport', () => {
-  it('writes one ws-ceiling suite whose counts match its passed test cases for a run that completed', () => {
-    const { root, suite, cases } = parseReport(cap);
-    expect(suite.attributes).toMatchObject({ name: 'ws-ceiling', tests: '2', failures: '0', errors: '0', skipped: '1', time: '10.095' });
-    expect(root.attributes).toEqual({ name: 'ws-ceiling', tests: '2', failures: '0', errors: '0', time: '10.095' });
-    expect(suite.attributes.timestamp).toBe('2026-11-22T02:21:42');
-    expect(cases.map((node) => node.attributes.name)).toEqual([JUNIT_GATES.completed, JUNIT_GATES.regression]);
-    expect(cases.every((node) => node.attributes.classname === 'ws-ceiling.demo')).toBe(true);
-    expect(cases[0]?.children).toEqual([]);
-    const properties = Object.fromEntries(child(suite, 'properties').children.map((node) => [node.attributes.name, node.attributes.value]));
-    expect(properties).toMatchObject({ runId: cap.runId, targetId: 'demo', verdict: 'ok', ceiling: '150', dropOnset: '150', limitingFactor: 'concurrency-cap' });
+  it.each(SCENARIOS.map((scenario) => scenario.name))('writes suite counts that match the test cases of the recorded %s run', (name) => {
+    const run = loadRecordedRun(name);
+    const { root, suite, cases, byName } = parseReport(run);
+    const outcomes = cases.map((node) => outcomeOf(node));
+    const counted = (outcome: string) => String(outcomes.filter((candidate) => candidate === outcome).length);
+    const counts = { tests: String(cases.length), failures: counted('failure'), errors: counted('error') };
+    expect(root.attributes).toMatchObject(counts);
+    expect(suite.attributes).toMatchObject({ ...counts, skipped: counted('skipped') });
+    expect(outcomeOf(byName.get(JUNIT_GATES.completed))).toBe(COMPLETED_BY_VERDICT[run.verdict]);
+    expect(byName.has(JUNIT_GATES.floor)).toBe(run.settings.minCeiling !== undefined);
+    for (const node of cases) {
+      const body = node.children[0];
+      if (body && body.name !== 'skipped') expect(body.text).toBe(body.attributes.message);
+    }
   });
 
-  it('skips the regression gate without a baseline and leaves out the floor gate without a floor', () => {
+  it.each(SCENARIOS.map((scenario) => scenario.name))('leaves every property of the recorded %s run empty when the figure does not exist, alike', (name) => {
+    const run = loadRecordedRun(name);
+    const properties = Object.fromEntries(child(parseReport(run).suite, 'properties').children.map((node) => [node.attributes.name, node.attributes.value]));
+    expect(properties).toMatchObject({
+      runId: run.runId,
+      targetId: run.targetId,
+      url: run.url,
+      verdict: run.verdict,
+      ceiling: run.ceiling.value === null ? '' : formatCeiling(run.ceiling),
+      dropOnset: run.dropOnset === null ? '' : String(run.dropOnset),
+      limitingFactor: run.limitingFactor?.kind ?? '',
+      configHash: run.configHash,
+    });
+  });
+
+  it('writes one ws-ceiling suite, timed and stamped from the run, with a class name per target', () => {
+    const { root, suite, cases } = parseReport(cap);
+    const time = ((Date.parse(cap.finishedAt) - Date.parse(cap.startedAt)) / 1000).toFixed(3);
+    expect(root.attributes).toEqual({ name: 'ws-ceiling', tests: '3', failures: '0', errors: '0', time });
+    expect(suite.attributes).toEqual({ name: 'ws-ceiling', tests: '3', failures: '0', errors: '0', time, skipped: '1', timestamp: cap.startedAt.slice(0, 19) });
+    expect(cases.map((node) => node.attributes.name)).toEqual([JUNIT_GATES.completed, JUNIT_GATES.floor, JUNIT_GATES.regression]);
+    expect(cases.every((node) => node.attributes.classname === `ws-ceiling.${cap.targetId}`)).toBe(true);
+  });
+
+  it('skips the regression gate without a baseline', () => {
     const { byName } = parseReport(cap);
-    expect(byName.has(JUNIT_GATES.floor)).toBe(false);
     expect(child(byName.get(JUNIT_GATES.regression)!, 'skipped').attributes.message).toBe(
       'No baseline yet: too few earlier comparable runs of this target.',
     );
   });
 
   it('fails the probe-completed gate of an inconclusive run, in plain words', () => {
-    const { suite, byName } = parseReport(recordedRun('idle-timeout'));
-    expect(suite.attributes).toMatchObject({ failures: '1', skipped: '1' });
-    const failure = child(byName.get(JUNIT_GATES.completed)!, 'failure');
-    expect(failure.attributes.message).toMatch(/^The run was inconclusive, so it does not show a ceiling: Idle timeout of 1\.0 s: 10 connections/);
-    expect(failure.text).toBe(failure.attributes.message);
+    const idle = loadRecordedRun('idle-timeout');
+    const failure = child(parseReport(idle).byName.get(JUNIT_GATES.completed)!, 'failure');
+    expect(failure.attributes.message).toBe(`The run was inconclusive, so it does not show a ceiling: ${idle.verdictReason}`);
   });
 
-  it('fails both the completed and floor gates of a failed run with a floor', () => {
-    const { suite, byName } = parseReport(recordedRun('config-error'));
-    expect(suite.attributes).toMatchObject({ tests: '3', failures: '2', skipped: '1' });
-    expect(child(byName.get(JUNIT_GATES.completed)!, 'failure').attributes.message).toMatch(
-      /^The probe failed: The target refused the connection as misconfigured \(HTTP 401\)/,
-    );
+  it('makes a failed probe an error, counted as one, and fails its floor gate', () => {
+    const failed = loadRecordedRun('config-error');
+    const { root, suite, byName } = parseReport(failed);
+    expect(root.attributes).toMatchObject({ tests: '3', failures: '1', errors: '1' });
+    expect(suite.attributes).toMatchObject({ tests: '3', failures: '1', errors: '1', skipped: '1' });
+    const error = child(byName.get(JUNIT_GATES.completed)!, 'error');
+    expect(error.attributes).toEqual({ message: `The probe failed: ${failed.verdictReason}`, type: JUNIT_GATES.completed });
     expect(child(byName.get(JUNIT_GATES.floor)!, 'failure').attributes.message).toBe(
-      'No ceiling was measured, so the floor of 15 connections is not shown to hold.',
+      `No ceiling was measured, so the floor of ${failed.settings.minCeiling} connections is not shown to hold.`,
     );
   });
 
-  it('passes the floor gate at the floor and fails it under, and fails a regression against the baseline', () => {
-    const atFloor = parseReport({ ...cap, settings: { ...cap.settings, minCeiling: 150 } });
+  it('fails the floor gate of a run under its floor', () => {
+    const rate = loadRecordedRun('handshake-rate-limit');
+    const { byName } = parseReport(rate);
+    expect(child(byName.get(JUNIT_GATES.floor)!, 'failure').attributes.message).toBe(
+      `The ceiling of ${rate.ceiling.value} connections is under the floor of ${rate.settings.minCeiling}.`,
+    );
+  });
+
+  it('passes the floor gate at the floor and fails a regression against the baseline', () => {
+    const ceiling = cap.ceiling.value as number;
+    const atFloor = parseReport({ ...cap, settings: { ...cap.settings, minCeiling: ceiling } });
     expect(atFloor.byName.get(JUNIT_GATES.floor)?.children).toEqual([]);
-    const regressed = withBaseline({ ...cap, verdict: 'below-floor', settings: { ...cap.settings, minCeiling: 151 } }, 200, 7);
+    const regressed = withBaseline({ ...cap, verdict: 'regressed' }, ceiling * 2, 7);
     const { suite, byName } = parseReport(regressed);
-    expect(suite.attributes).toMatchObject({ tests: '3', failures: '2', skipped: '0' });
-    expect(child(byName.get(JUNIT_GATES.floor)!, 'failure').attributes.message).toBe('The ceiling of 150 connections is under the floor of 151.');
+    expect(suite.attributes).toMatchObject({ tests: '3', failures: '1', errors: '0', skipped: '0' });
     expect(child(byName.get(JUNIT_GATES.regression)!, 'failure').attributes.message).toBe(
-      'Ceiling 150 is 25 % under the baseline of 200 (median of 7 runs); tolerance 10 %.',
+      `Ceiling ${ceiling} is 50 % under the baseline of ${ceiling * 2} (median of 7 runs); tolerance 10 %.`,
     );
   });
 
   it('passes the regression gate within the tolerance', () => {
-    const { byName } = parseReport(withBaseline(cap, 160));
+    const { byName } = parseReport(withBaseline(cap, Math.round((cap.ceiling.value as number) * 1.05)));
     expect(byName.get(JUNIT_GATES.regression)?.children).toEqual([]);
   });
 
   it('keeps markup, quotes and line breaks in a message intact through an XML parser', () => {
-    const tricky = { ...recordedRun('unreachable'), targetId: 'a&b <"x">', verdictReason: `Refused <script> & 'quotes'\nsecond line` };
+    const tricky = { ...loadRecordedRun('unreachable'), targetId: 'a&b <"x">', verdictReason: `Refused <script> & 'quotes'\nsecond line` };
     const { suite, byName } = parseReport(tricky);
-    const message = child(byName.get(JUNIT_GATES.completed)!, 'failure').attributes.message;
+    const message = child(byName.get(JUNIT_GATES.completed)!, 'error').attributes.message;
     expect(message).toBe(`The probe failed: Refused <script> & 'quotes'\nsecond line`);
     expect(byName.get(JUNIT_GATES.completed)?.attributes.classname).toBe('ws-ceiling.a&b <"x">');
     expect(child(suite, 'system-out').text).toBe(`failed: Refused <script> & 'quotes'\nsecond line`);
@@ -159,35 +204,40 @@ describe('junitReport', () => {
 
 describe('runGates', () => {
   it('names the floor gate only when a floor was set', () => {
-    expect(runGates(cap).map((gate) => gate.name)).toEqual(['probe completed', 'no regression against baseline']);
-    expect(runGates({ ...cap, settings: { ...cap.settings, minCeiling: 10 } }).map((gate) => gate.outcome.status)).toEqual([
-      'passed',
-      'passed',
-      'skipped',
-    ]);
+    const { minCeiling: _floor, ...withoutFloor } = cap.settings;
+    expect(runGates({ ...cap, settings: withoutFloor }).map((gate) => gate.name)).toEqual(['probe completed', 'no regression against baseline']);
+    expect(runGates(cap).map((gate) => gate.outcome.status)).toEqual(['passed', 'passed', 'skipped']);
+  });
+
+  it('errors the probe-completed gate of a failed run, and fails it for an inconclusive one', () => {
+    const status = (run: RunResult) => runGates(run).find((gate) => gate.name === JUNIT_GATES.completed)?.outcome.status;
+    expect(status(loadRecordedRun('unreachable'))).toBe('error');
+    expect(status(loadRecordedRun('probe-limited'))).toBe('failed');
   });
 
   it('fails the floor gate when the plan maximum held under the floor, telling to plan higher', () => {
-    const held = { ...cap, ceiling: { value: 100, reached: false }, settings: { ...cap.settings, minCeiling: 200 } };
-    const floor = runGates(held).find((gate) => gate.name === JUNIT_GATES.floor);
+    const held = loadRecordedRun('held');
+    const maximum = held.ceiling.value as number;
+    const floor = runGates({ ...held, settings: { ...held.settings, minCeiling: maximum * 2 } }).find((gate) => gate.name === JUNIT_GATES.floor);
     expect(floor?.outcome).toEqual({
       status: 'failed',
-      message: "The plan's maximum of 100 connections held, which is under the floor of 200: plan stages up to at least 200 to check the floor.",
+      message: `The plan's maximum of ${maximum} connections held, which is under the floor of ${maximum * 2}: plan stages up to at least ${maximum * 2} to check the floor.`,
     });
   });
 
   it('judges a held plan maximum against the baseline only when it is at or over the threshold', () => {
-    const held = (value: number) => withBaseline({ ...cap, ceiling: { value, reached: false } }, 200);
+    const held = loadRecordedRun('held');
+    const maximum = held.ceiling.value as number;
     const regression = (run: RunResult) => runGates(run).find((gate) => gate.name === JUNIT_GATES.regression)?.outcome;
-    expect(regression(held(180))).toEqual({ status: 'passed' });
-    expect(regression(held(100))).toEqual({
+    expect(regression(withBaseline(held, maximum))).toEqual({ status: 'passed' });
+    expect(regression(withBaseline(held, maximum * 2))).toEqual({
       status: 'skipped',
-      message: "The plan's maximum of 100 connections held, under the regression threshold of 180 (baseline 200): plan stages up to at least 180 to compare.",
+      message: `The plan's maximum of ${maximum} connections held, under the regression threshold of ${maximum * 1.8} (baseline ${maximum * 2}): plan stages up to at least ${maximum * 1.8} to compare.`,
     });
   });
 
   it('skips the regression gate when a baseline exists but the run has no ceiling', () => {
-    const gate = runGates(withBaseline(recordedRun('idle-timeout'), 150)).find((candidate) => candidate.name === JUNIT_GATES.regression);
+    const gate = runGates(withBaseline(loadRecordedRun('idle-timeout'), 150)).find((candidate) => candidate.name === JUNIT_GATES.regression);
     expect(gate?.outcome).toEqual({ status: 'skipped', message: 'No ceiling was measured to compare with the baseline of 150.' });
   });
 });

@@ -1,96 +1,89 @@
 import { describe, expect, it } from 'vitest';
+import { formatLatency, formatUtc } from '../functions/report/format.js';
 import { markdownSummary, STATUS_WORDS } from '../functions/report/markdown-summary.js';
-import { recordedRun, withBaseline } from './support/report-fixtures.js';
-import { cappedRun } from './support/run-results.js';
+import { reproduceCommand } from '../functions/report/settings-flags.js';
+import { withBaseline } from './fixtures/run-variants.js';
+import { FIXTURE_SECRETS, loadRecordedRun, SCENARIOS } from './fixtures/simulator-runs.js';
+
+const cap = loadRecordedRun('concurrency-cap');
+
+/** The rows of the stage table of `run`, as the summary writes them. */
+function stageRows(run: typeof cap): string[] {
+  return run.stages.map(
+    (stage) =>
+      `| ${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed} | ${formatLatency(stage.handshakeMs)} | ${stage.held ? 'yes' : 'no'} |`,
+  );
+}
 
 describe('markdownSummary', () => {
   it('summarises a regressed run with its cause, baseline, floor, stages and a secret-free reproduce command', () => {
-    const run = { ...cappedRun, url: 'wss://chat.example.com/socket?token=redacted' };
+    const ceiling = cap.ceiling.value as number;
+    const run = { ...withBaseline(cap, ceiling * 2, 7), verdict: 'regressed' as const, verdictReason: `Ceiling ${ceiling} is 50 % under the baseline.` };
     expect(markdownSummary(run)).toBe(
       [
-        '### ws-ceiling FAIL: `chat-prod` (regressed)',
+        `### ws-ceiling FAIL: \`${cap.targetId}\` (regressed)`,
         '',
-        'The ceiling of 150 is 25% under the baseline of 200.',
+        run.verdictReason,
         '',
-        'The server refuses new connections above 150 open ones (HTTP 503).',
+        cap.limitingFactor?.summary,
         '',
         '| | |',
         '| --- | --- |',
-        '| Ceiling | 150 concurrent connections (held 30 s within tolerance) |',
-        '| Drops began | at 151 open connections |',
+        `| Ceiling | ${ceiling} concurrent connections (held ${cap.settings.holdSeconds} s within tolerance) |`,
+        `| Drops began | at ${cap.dropOnset} open connections |`,
         '| Cause | `concurrency-cap` |',
-        '| Baseline | 200 (median of 7 earlier runs): this run is 75 % of it; under 180 is a regression |',
-        '| Floor | 100 (`--min-ceiling`) |',
-        '| Handshake ms p50 / p95 / p99 | 4.3 / 12.5 / 31.8 |',
-        '| Failures | handshake-rejected 48, abnormal-closure 2 (HTTP 503 × 48, close 1006 × 2) |',
+        `| Baseline | ${ceiling * 2} (median of 7 earlier runs): this run is 50 % of it; under ${ceiling * 1.8} is a regression |`,
+        `| Floor | ${cap.settings.minCeiling} (\`--min-ceiling\`) |`,
+        `| Handshake ms p50 / p95 / p99 | ${formatLatency(cap.handshakeMs)} |`,
+        `| Failures | handshake-rejected ${cap.failures.total} (HTTP 503 × ${cap.failures.total}) |`,
         '',
         '| stage | target | opened | open at end | failed | handshake ms p50 / p95 / p99 | held |',
         '| ---: | ---: | ---: | ---: | ---: | --- | --- |',
-        '| 1 | 50 | 50 | 50 | 0 | 4.3 / 12.5 / 20.0 | yes |',
-        '| 4 | 200 | 0 | 148 | 50 | – / – / – | no |',
+        ...stageRows(cap),
         '',
-        'Run `run-capped` started 2025-03-01 10:00:00 UTC, probe 0.1.0, region eu-west-1. To reproduce (fill in each `<value>` and the query values shown as `redacted`):',
+        `Run \`${cap.runId}\` started ${formatUtc(cap.startedAt)}, probe ${cap.probeVersion}, region local. To reproduce (fill in each \`<value>\` and the query values shown as \`redacted\`):`,
         '',
         '```sh',
-        "ws-ceiling run 'wss://chat.example.com/socket?token=redacted' --target-id chat-prod --stages 50,100,150,200 --hold 30 --rate 100 --max-in-flight 50 --handshake-timeout 10 --ping 20 --pong-timeout 10 --header 'Authorization: <value>' --subprotocol chat.v1 --tolerance 0 --max-connections 5000 --shard-size 900 --min-ceiling 100",
+        reproduceCommand(cap),
         '```',
         '',
       ].join('\n'),
     );
+    expect(reproduceCommand(cap)).toContain(`'${cap.url}'`);
   });
 
-  it('summarises a recorded rate-limit run that kept its baseline', () => {
-    expect(markdownSummary(withBaseline(recordedRun('handshake-rate-limit'), 20, 3))).toBe(
-      [
-        '### ws-ceiling PASS: `demo` (ok)',
-        '',
-        'Handshake rate limit: upgrades were refused (13 × HTTP 429, Retry-After 1) while connections kept opening at about 20.8 per second; the open count rose from 44 to 47 after the first refusal, so the limit is on the rate, not the count. Ramp more slowly (--rate) to pass it.',
-        '',
-        '| | |',
-        '| --- | --- |',
-        '| Ceiling | 20 concurrent connections (held 2 s within tolerance) |',
-        '| Drops began | at 44 open connections |',
-        '| Cause | `handshake-rate-limit` |',
-        '| Baseline | 20 (median of 3 earlier runs): this run is 100 % of it; under 18 is a regression |',
-        '| Handshake ms p50 / p95 / p99 | 1.9 / 6.6 / 14.9 |',
-        '| Failures | handshake-rejected 13 (HTTP 429 × 13) |',
-        '',
-        '| stage | target | opened | open at end | failed | handshake ms p50 / p95 / p99 | held |',
-        '| ---: | ---: | ---: | ---: | ---: | --- | --- |',
-        '| 1 | 20 | 20 | 20 | 0 | 2.2 / 6.6 / 6.9 | yes |',
-        '| 2 | 60 | 27 | 47 | 13 | 1.8 / 6.6 / 14.9 | no |',
-        '',
-        'Run `e0bc51ae-76fe-44a5-b65d-50a0fff02957` started 2026-11-22 02:22:07 UTC, probe 0.1.0, region local. To reproduce:',
-        '',
-        '```sh',
-        'ws-ceiling run ws://127.0.0.1:45211/ --target-id demo --stages 20,60,100 --hold 2 --rate 100 --max-in-flight 100 --handshake-timeout 10 --ping 20 --pong-timeout 10 --tolerance 0 --max-connections 2000 --shard-size 900',
-        '```',
-        '',
-      ].join('\n'),
-    );
+  it.each(SCENARIOS.map((scenario) => scenario.name))('gives the recorded %s run its status word, cause, stages and the command that repeats it', (name) => {
+    const run = loadRecordedRun(name);
+    const text = markdownSummary(run);
+    const lines = text.split('\n');
+    expect(lines[0]).toBe(`### ws-ceiling ${STATUS_WORDS[run.verdict]}: \`${run.targetId}\` (${run.verdict})`);
+    expect(lines[2]).toBe(run.verdictReason);
+    expect(text).toContain(`| Cause | ${run.limitingFactor ? `\`${run.limitingFactor.kind}\`` : 'none: nothing failed'} |`);
+    expect(text.includes('| stage | target |')).toBe(run.stages.length > 0);
+    expect(text).toContain(`\n\`\`\`sh\n${reproduceCommand(run)}\n\`\`\`\n`);
+    if (run.settings.simulate !== undefined) {
+      expect(reproduceCommand(run)).toContain(`--simulate ${run.settings.simulate}`);
+      expect(reproduceCommand(run)).not.toContain(run.url);
+    }
+    for (const secret of FIXTURE_SECRETS) expect(text).not.toContain(secret);
   });
 
   it('says an inconclusive run measured no ceiling and names the duration limit', () => {
-    const text = markdownSummary(recordedRun('idle-timeout'));
-    expect(text.split('\n').slice(0, 3)).toEqual([
-      '### ws-ceiling INCONCLUSIVE: `idle` (inconclusive)',
-      '',
-      'Idle timeout of 1.0 s: 10 connections were closed (1006, no close frame) 1.0 s after their last frame (1.0–1.0 s), whatever the open count. Keep connections alive with --ping under 1.0 s to measure the concurrency ceiling. No concurrency ceiling was measured.',
-    ]);
-    expect(text).toContain('| Ceiling | not measured |\n| Drops began | at 10 open connections |\n| Cause | `idle-timeout` |\n| Baseline | none yet |');
+    const idle = loadRecordedRun('idle-timeout');
+    const text = markdownSummary(idle);
+    expect(text).toContain(`| Ceiling | not measured |\n| Drops began | at ${idle.dropOnset} open connections |\n| Cause | \`idle-timeout\` |\n| Baseline | none yet |`);
     expect(text).toContain('--ping off');
   });
 
-  it('uses an emoji-free status word for every verdict and keeps header values out', () => {
-    const failed = markdownSummary(recordedRun('config-error'));
-    expect(failed.split('\n')[0]).toBe('### ws-ceiling ERROR: `auth` (failed)');
+  it('keeps header values out and asks for them as placeholders', () => {
+    const failed = markdownSummary(loadRecordedRun('config-error'));
     expect(failed).toContain("--header 'Authorization: <value>'");
-    expect(failed).not.toMatch(/Bearer|s3cret/);
+    expect(failed).toContain('To reproduce (fill in each `<value>`):');
     expect(Object.values(STATUS_WORDS).every((word) => /^[A-Z]+$/.test(word))).toBe(true);
   });
 
   it('keeps table cells on one line and escapes pipes in free text', () => {
-    const text = markdownSummary({ ...recordedRun('unreachable'), targetId: 'a`b', verdictReason: 'one | two\nthree' });
+    const text = markdownSummary({ ...loadRecordedRun('unreachable'), targetId: 'a`b', verdictReason: 'one | two\nthree' });
     expect(text.split('\n')[0]).toBe('### ws-ceiling ERROR: `` a`b `` (failed)');
     expect(text.split('\n')[2]).toBe('one \\| two three');
   });

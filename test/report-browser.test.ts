@@ -7,6 +7,7 @@ import { reportCommand } from '../bin/cli/report-command.js';
 import type { RunResult } from '../functions/engine/types.js';
 import { startTargetSimulator, type RunningSimulator } from '../functions/simulator/target-simulator.js';
 import { renderHtmlReport } from '../functions/report/html-report.js';
+import { reproduceCommand } from '../functions/report/settings-flags.js';
 import { loadRecordedRun, probeInProcess } from './fixtures/simulator-runs.js';
 import { temporaryStore } from './support/cli.js';
 import { CHROMIUM_INSTALL_TIMEOUT_MS, ensureChromium } from './support/chromium.js';
@@ -101,5 +102,21 @@ describe('the HTML report in headless Chromium', () => {
     expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).toBe('rgb(255, 255, 255)');
     await expect(page.locator('svg.timeline-chart').isVisible()).resolves.toBe(true);
     await page.screenshot({ path: PRINT_SCREENSHOT, fullPage: true });
+  });
+
+  it('keeps each fact whole on paper and wraps the reproduce command between words, not inside a flag', async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    await writeFile(PRINT_REPORT_FILE, renderHtmlReport(loadRecordedRun('concurrency-cap'), { generatedAt: new Date().toISOString() }));
+    const { page } = await openPage(PRINT_REPORT_FILE);
+    await page.emulateMedia({ media: 'print' });
+    const style = (selector: string, properties: string[]) =>
+      page.evaluate(`(() => { const style = getComputedStyle(document.querySelector(${JSON.stringify(selector)})); return ${JSON.stringify(properties)}.map((name) => style[name]); })()`);
+    expect(await style('dl.facts > div', ['display', 'breakInside'])).toEqual(['grid', 'avoid']);
+    await page.setViewportSize({ width: 560, height: 800 });
+    const words = await page.evaluate(`[...document.querySelectorAll('pre.command .word')].map((word) => ({ text: word.textContent, lines: Math.round(word.getBoundingClientRect().height / parseFloat(getComputedStyle(word).lineHeight || '16')) }))`);
+    const flags = (words as Array<{ text: string; lines: number }>).filter((word) => word.text.startsWith('--'));
+    expect(flags.length).toBeGreaterThan(10);
+    expect(flags.filter((word) => word.lines !== 1)).toEqual([]);
+    expect((words as Array<{ text: string }>).map((word) => word.text).join(' ')).toBe(reproduceCommand(loadRecordedRun('concurrency-cap')));
   });
 });

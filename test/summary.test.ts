@@ -1,18 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { describeComparison, describeHistory, describeResult, describeStored } from '../bin/cli/summary.js';
+import { describeComparison, describeHistory, describeNoRunsOf, describeResult, describeStored } from '../bin/cli/summary.js';
+import { formatBaseline } from '../functions/report/format.js';
 import { compareRuns } from '../functions/report/run-comparison.js';
-import { recordedRun, rerun, withBaseline } from './support/report-fixtures.js';
+import { rerun, withBaseline } from './fixtures/run-variants.js';
+import { loadRecordedRun, SCENARIOS } from './fixtures/simulator-runs.js';
 
-const cap = recordedRun('concurrency-cap');
+const cap = loadRecordedRun('concurrency-cap');
+const held = loadRecordedRun('held');
+
+/** The cells of a line of a plain table: the words between runs of two or more spaces. */
+function cells(line: string | undefined): string[] {
+  return (line ?? '').trim().split(/\s{2,}/);
+}
+
+/** The `ceiling` row of a comparison. */
+function ceilingRow(text: string): string[] {
+  return cells(text.split('\n').find((line) => line.startsWith('  ceiling ')));
+}
 
 describe('describeResult', () => {
   it('shows the baseline and where the run stands against it when there is one', () => {
-    const lines = describeResult(withBaseline(cap, 160, 4)).split('\n');
-    expect(lines[4]).toBe('  Baseline:    160 (median of 4 earlier runs): this run is 93.8 % of it; under 144 is a regression');
+    const judged = withBaseline(cap, 160, 4);
+    const lines = describeResult(judged).split('\n');
+    expect(lines[4]).toBe(`  Baseline:    ${formatBaseline(judged.baseline!)}`);
   });
 
-  it('leaves the baseline line out without a baseline', () => {
-    expect(describeResult(cap)).not.toContain('Baseline:');
+  it.each(SCENARIOS.map((scenario) => scenario.name))('leaves the baseline line out of the recorded %s run, which has none, and names its cause', (name) => {
+    const run = loadRecordedRun(name);
+    const text = describeResult(run);
+    expect(text).not.toContain('Baseline:');
+    expect(text).toContain(`  Cause:       ${run.limitingFactor?.kind ?? 'none: nothing failed'}`);
   });
 });
 
@@ -22,17 +39,35 @@ describe('describeHistory', () => {
   });
 });
 
+describe('describeNoRunsOf', () => {
+  it('says the target has no runs and names the targets that have some', () => {
+    expect(describeNoRunsOf('nosuch', ['chat-sim', 'idle-sim'])).toBe('No runs of target "nosuch" are stored. Stored targets: chat-sim, idle-sim.');
+    expect(describeNoRunsOf('nosuch', [])).toBe('No runs of target "nosuch" are stored. No runs of any target are stored yet.');
+  });
+});
+
 describe('describeComparison', () => {
-  it('calls a change against a held plan maximum a bound, and says when no listed setting differs', () => {
-    const held = rerun(cap, 'held', '2026-11-23T00:00:00.000Z', { ceiling: { value: 200, reached: false }, configHash: 'other' });
+  it('gives a change towards a run that held its plan maximum as a lower bound: at least', () => {
     const text = describeComparison(compareRuns(cap, held));
-    expect(text).toContain('  ceiling           150              >= 200           at least +50 (+33.3 %)');
-    expect(text).toContain('    (the settings hash differs, but no listed setting does)');
+    const difference = (held.ceiling.value as number) - (cap.ceiling.value as number);
+    const percent = Math.round((difference / (cap.ceiling.value as number)) * 1000) / 10;
+    expect(ceilingRow(text)).toEqual(['ceiling', String(cap.ceiling.value), `>= ${held.ceiling.value}`, `at least ${difference} (${percent} %)`]);
   });
 
-  it('claims no change when both runs held their plan maximum', () => {
-    const held = (runId: string, value: number) => rerun(cap, runId, '2026-11-23T00:00:00.000Z', { ceiling: { value, reached: false } });
-    expect(describeComparison(compareRuns(held('a', 200), held('b', 300)))).toContain('ceiling           >= 200           >= 300           no limit found in either');
+  it('gives a change away from a run that held its plan maximum as an upper bound: at most', () => {
+    const text = describeComparison(compareRuns(held, cap));
+    const difference = (cap.ceiling.value as number) - (held.ceiling.value as number);
+    const percent = Math.round((difference / (held.ceiling.value as number)) * 1000) / 10;
+    expect(ceilingRow(text)).toEqual(['ceiling', `>= ${held.ceiling.value}`, String(cap.ceiling.value), `at most +${difference} (+${percent} %)`]);
+    const lower = rerun(held, 'lower', '2099-01-01T00:00:00.000Z', { ceiling: { value: (held.ceiling.value as number) / 2, reached: true } });
+    expect(ceilingRow(describeComparison(compareRuns(held, lower))).at(-1)).toBe(`at most -${(held.ceiling.value as number) / 2} (-50 %)`);
+  });
+
+  it('claims no change when both runs held their plan maximum, and says when no listed setting differs', () => {
+    const higher = rerun(held, 'higher', '2099-01-01T00:00:00.000Z', { ceiling: { value: 300, reached: false }, configHash: 'other' });
+    const text = describeComparison(compareRuns(held, higher));
+    expect(ceilingRow(text)).toEqual(['ceiling', `>= ${held.ceiling.value}`, '>= 300', 'no limit found in either']);
+    expect(text).toContain('    (the settings hash differs, but no listed setting does)');
   });
 });
 

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { buildTrend, trendScale } from '../functions/report/trend.js';
-import { recordedRun, rerun, withBaseline } from './support/report-fixtures.js';
-import { cappedRun, heldRun } from './support/run-results.js';
+import { rerun, withBaseline } from './fixtures/run-variants.js';
+import { loadRecordedRun, SCENARIOS } from './fixtures/simulator-runs.js';
 
-const cap = recordedRun('concurrency-cap');
+const cap = loadRecordedRun('concurrency-cap');
+const held = loadRecordedRun('held');
 
 describe('buildTrend', () => {
   it('gives one row per run in the order given, with ceiling, baseline, ratio, verdict and cause', () => {
@@ -12,13 +13,13 @@ describe('buildTrend', () => {
     const rows = buildTrend([newest, older]);
     expect(rows.map((row) => row.runId)).toEqual(['run-3', 'run-2']);
     expect(rows[0]).toMatchObject({
-      targetId: 'demo',
+      targetId: cap.targetId,
       startedAt: '2025-03-03T10:00:00.000Z',
       verdict: 'regressed',
-      ceiling: { value: 150, reached: true },
-      dropOnset: 150,
+      ceiling: cap.ceiling,
+      dropOnset: cap.dropOnset,
       baseline: 200,
-      ratio: 0.75,
+      ratio: (cap.ceiling.value as number) / 200,
       regressionTolerance: 0.1,
       limitingFactor: 'concurrency-cap',
       configHash: cap.configHash,
@@ -40,25 +41,40 @@ describe('buildTrend', () => {
     expect(change).toMatchObject({ 'other-target': null, 'other-settings': null, 'no-ceiling': null, 'no-limit-found': null, 'run-1': null });
   });
 
-  it('keeps a run with no ceiling on the trend with its verdict and cause', () => {
-    const [row] = buildTrend([recordedRun('idle-timeout')]);
-    expect(row).toMatchObject({ verdict: 'inconclusive', ceiling: { value: null, reached: false }, limitingFactor: 'idle-timeout' });
+  it.each(SCENARIOS.map((scenario) => scenario.name))('keeps the recorded %s run on the trend with its verdict, ceiling, onset and cause', (name) => {
+    const run = loadRecordedRun(name);
+    const [row] = buildTrend([run]);
+    expect(row).toEqual({
+      runId: run.runId,
+      targetId: run.targetId,
+      startedAt: run.startedAt,
+      verdict: run.verdict,
+      ceiling: run.ceiling,
+      dropOnset: run.dropOnset,
+      baseline: null,
+      ratio: null,
+      regressionTolerance: null,
+      limitingFactor: run.limitingFactor?.kind ?? null,
+      configHash: run.configHash,
+      changeFromPrevious: null,
+    });
   });
 
-  it('marks a run that held every stage as not reached and without a cause', () => {
-    const [row] = buildTrend([{ ...heldRun, ceiling: { value: 200, reached: false } }]);
-    expect(row).toMatchObject({ ceiling: { value: 200, reached: false }, limitingFactor: null, dropOnset: null });
+  it.each(SCENARIOS.map((scenario) => scenario.name))('measures a change only when the recorded %s run and the one before both found a limit', (name) => {
+    const run = loadRecordedRun(name);
+    const [row] = buildTrend([run, rerun(run, 'before', '2000-01-01T00:00:00.000Z')]);
+    expect(row?.changeFromPrevious).toBe(run.ceiling.reached ? 0 : null);
   });
 });
 
 describe('trendScale', () => {
   it('is the largest ceiling or baseline of the rows', () => {
-    expect(trendScale(buildTrend([cappedRun, heldRun]))).toBe(200);
+    expect(trendScale(buildTrend([cap, held]))).toBe(Math.max(cap.ceiling.value as number, held.ceiling.value as number));
     expect(trendScale(buildTrend([withBaseline(cap, 400)]))).toBe(400);
   });
 
   it('is at least 1 when no row has a ceiling or baseline', () => {
-    expect(trendScale(buildTrend([recordedRun('unreachable')]))).toBe(1);
+    expect(trendScale(buildTrend([loadRecordedRun('unreachable')]))).toBe(1);
     expect(trendScale([])).toBe(1);
   });
 });
