@@ -108,16 +108,21 @@ function holdTarget(cleanRuns: number, runs: number, options: BenchOptions): Tar
   return { target, value, met: options.connections < budget.limitTarget ? null : cleanRuns === runs };
 }
 
+/**
+ * One client's line: "held N with 0 false drops in each of the R runs" only
+ * when every run was clean; otherwise how many runs were clean, the false
+ * drops in all by reason, and the runs whose ramp did not finish.
+ */
 function heldLine(who: string, client: 'probe' | 'plain', summary: BenchSummary, options: BenchOptions): string {
-  const held = `${who}: held ${options.connections} with 0 false drops`;
   const cleanRuns = summary.cleanRuns[client];
-  if (cleanRuns === summary.runs) return `${held} in each of the ${summary.runs} runs.`;
+  if (cleanRuns === summary.runs) return `${who}: held ${options.connections} with 0 false drops in ${summary.runs === 1 ? 'the one run' : `each of the ${summary.runs} runs`}.`;
   const reasons = summary.reasons[client];
   const falseDrops = Object.values(reasons).reduce((sum, count) => sum + count, 0);
   const detail = Object.entries(reasons).map(([reason, count]) => `${reason} × ${count}`).join(', ');
   const unsettled = summary.unsettledRuns[client];
   const slow = unsettled > 0 ? `; the ramp did not finish within ${options.rampTimeoutSeconds} s in ${unsettled}` : '';
-  return `${held} in ${cleanRuns} of ${summary.runs} runs; ${falseDrops} false drops in all${detail ? ` (${detail})` : ''}${slow}.`;
+  const drops = `${falseDrops} false drop${falseDrops === 1 ? '' : 's'} in all${detail ? ` (${detail})` : ''}`;
+  return `${who}: held all ${options.connections} with no false drop in ${cleanRuns} of ${summary.runs} runs; ${drops}${slow}.`;
 }
 
 function formatNumber(value: number, decimals: number): string {
