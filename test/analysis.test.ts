@@ -147,6 +147,35 @@ describe('analyzeRun', () => {
     expect(analysis.limitingFactor?.evidence.eventLoopDelayMaxMs).toBe(1200);
   });
 
+  it.each([
+    [true, 'EMFILE', 'Fix: raise the descriptor limit (ulimit -n) before starting the probe and keep it there for the whole run; every shard runs in this one process, so more shards (--shard-size) do not help here.'],
+    [false, 'EMFILE', 'Fix: lower the shard size (shardSize in the config) so more shards share the load.'],
+    [true, 'EADDRNOTAVAIL', 'Fix: spread the load over more source addresses or machines, or widen net.ipv4.ip_local_port_range; every shard here takes its ports from this one host.'],
+  ])('gives the one fix for a probe that ran out, by whether its shards shared one process (%s, %s)', (sharesProcess, code, fix) => {
+    const records = [...openMany(0, 50, 0, 20), connectError(1, 3100, code)];
+    const shard = shardOf(records, 1, { aborted: { failureClass: 'probe-limited', message: `probe-limited: ${code}` }, ...(sharesProcess ? { sharesProcess } : {}) });
+    expect(analyzeRun(input([shard])).limitingFactor?.summary).toContain(fix);
+  });
+
+  it('gives a starved event loop on the local CLI a fix other than more shards', () => {
+    const records = capRecords().filter((record) => record.stage < 2);
+    const analysis = analyzeRun(input([shardOf(records, 2, { loopDelay: [{ stage: 1, p99Ms: 800, maxMs: 1200 }], sharesProcess: true })]));
+    expect(analysis.limitingFactor?.summary).toBe(
+      "The probe's event loop was starved (p99 delay 800 ms, up to 1200 ms; 500 ms or more is starved), so its timings cannot be trusted. Fix: probe with fewer connections (--stages) or from a larger, quieter machine; every shard runs in this one process, so more shards (--shard-size) do not help here.",
+    );
+  });
+
+  it('makes a run the resource watch stopped inconclusive with its reason, although its refusals look like a rate limit', () => {
+    // Resets while the open count keeps rising read as a rate limit, unless the probe itself ran short meanwhile.
+    const records = [...openMany(0, 50, 0, 20), ...openMany(1, 30, 3000, 20), connectError(1, 3650, 'ECONNRESET'), ...openMany(1, 5, 3700, 20)];
+    const message = "While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit (ulimit -n) of 200, fewer than the 16 it keeps in reserve. So this run cannot say where the target's limit is. Fix: raise the descriptor limit.";
+    const analysis = analyzeRun(input([shardOf(records, 1, { aborted: { failureClass: 'probe-limited', message } })]));
+    expect(analysis.verdict).toBe('inconclusive');
+    expect(analysis.ceiling.value).toBeNull();
+    expect(analysis.limitingFactor).toMatchObject({ kind: 'probe-limited', evidence: { message } });
+    expect(analysis.verdictReason).toBe(message);
+  });
+
   it('fails the run on a 401 as a config error with no ceiling', () => {
     const analysis = analyzeRun(input([shardOf([refused(0, 0, 401)], 0, { aborted: { failureClass: 'config-error', message: 'x' } })]));
     expect(analysis.verdict).toBe('failed');

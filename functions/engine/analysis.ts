@@ -2,7 +2,9 @@
  * Merges every shard's records into one run analysis: per-stage summaries,
  * the ceiling (highest stage held for its whole hold within tolerance), the
  * drop onset, the limiting factor with its evidence, the verdict, and the
- * condensed timeline that reports draw.
+ * condensed timeline that reports draw. The probe's own limits come first:
+ * a run the probe limited (running out, a starved event loop, a shortfall
+ * the resource watch saw) is inconclusive, never a ceiling.
  */
 import { collectFailures, countFailures, type FailureEvent } from './failures.js';
 import { findCapacityLimit, findDurationLimit, findProbeFailure, type Finding } from './limiting-factor.js';
@@ -60,7 +62,8 @@ export function analyzeRun(input: AnalysisInput): RunAnalysis {
     timeline: buildRunTimeline(input.plan.startAt, input.plan.stages, records, events, timeline),
   };
   const aborted = input.shards.find((shard) => shard.aborted)?.aborted;
-  const probeFailure = findProbeFailure(aborted, events, loopDelay, timeline, input.url);
+  const shardsShareProcess = input.shards.some((shard) => shard.sharesProcess === true);
+  const probeFailure = findProbeFailure(aborted, events, loopDelay, timeline, { url: input.url, shardsShareProcess });
   if (probeFailure === 'interrupted') {
     const reason = `The run was stopped before it finished (${aborted?.message}).`;
     return { ...common, ...noCeiling('inconclusive', reason, null) };

@@ -4,13 +4,21 @@
  * few classes are fatal to the run (the target is misconfigured or cannot be
  * reached, or the probe itself ran out of resources).
  */
+import type { SelfCheckResource } from './self-check.js';
 import type { ConnectionRecord, FailureClass } from './types.js';
 
 /** HTTP statuses that mean the request itself is wrong (auth, path, protocol), not a limit. */
 const CONFIG_ERROR_STATUSES = new Set([300, 301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 407, 410, 426]);
 
-/** Connect errors that come from the probe's own machine running out of something. */
-const PROBE_LIMIT_CODES = new Set(['EMFILE', 'ENFILE', 'EADDRNOTAVAIL', 'EADDRINUSE', 'ENOBUFS', 'ENOMEM']);
+/** Connect errors that come from the probe's own machine running out of something, and what ran out. */
+const PROBE_LIMIT_CODES = new Map<string, SelfCheckResource>([
+  ['EMFILE', 'descriptors'],
+  ['ENFILE', 'descriptors'],
+  ['EADDRNOTAVAIL', 'ephemeral-ports'],
+  ['EADDRINUSE', 'ephemeral-ports'],
+  ['ENOBUFS', 'memory'],
+  ['ENOMEM', 'memory'],
+]);
 
 /** Connect errors that mean the target's name or certificate is wrong: never a capacity signal. */
 const UNREACHABLE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EPROTO']);
@@ -49,6 +57,11 @@ export function classifyRecord(record: ConnectionRecord, context: ClassifyContex
 /** Whether a failure class ends the run at once. */
 export function isFatal(failureClass: FailureClass): boolean {
   return FATAL_CLASSES.has(failureClass);
+}
+
+/** The resource of the probe's host that a `probe-limited` connect error ran out of (EMFILE: descriptors, EADDRNOTAVAIL: ports…). */
+export function probeResourceOf(errorCode: string | undefined): SelfCheckResource | undefined {
+  return PROBE_LIMIT_CODES.get(errorCode ?? '');
 }
 
 /** Whether a server close code says the server is overloaded or failing (1011, 1012, 1013, 1014). */

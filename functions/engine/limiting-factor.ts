@@ -8,7 +8,8 @@
 import type { FailureEvent } from './failures.js';
 import { countFailures } from './failures.js';
 import { round } from './percentiles.js';
-import { isDegradationCloseCode } from './classify.js';
+import { isDegradationCloseCode, probeResourceOf } from './classify.js';
+import { probeLimitFix } from './self-check.js';
 import type { OpenTimeline } from './timeline.js';
 import type {
   DurationSpread,
@@ -29,37 +30,61 @@ const MIN_DROPS_FOR_DURATION_LIMIT = 3;
 export const REFUSAL_CLASSES: ReadonlySet<FailureClass> = new Set<FailureClass>(['handshake-rejected', 'handshake-timeout', 'connect-error']);
 const DROP_CLASSES = new Set<FailureClass>(['abnormal-closure', 'server-close', 'pong-timeout']);
 
+/** What each resource of the probe's host is called in a sentence. */
+const RESOURCE_WORDS = { descriptors: 'file descriptors', 'ephemeral-ports': 'local ports', memory: 'memory', heap: 'V8 heap' } as const;
+
 /** A limiting factor with the open count at which it first showed. */
 export interface Finding {
   factor: LimitingFactor;
   dropOnset: number | null;
 }
 
+/** Where the analysed shards ran, for the fix of the probe's own limits (see probeLimitFix). */
+export interface ProbeContext {
+  /** The target URL with secrets redacted, for messages. */
+  url: string;
+  /** True when every shard ran in one process (the local CLI); false for a Lambda worker per shard. */
+  shardsShareProcess: boolean;
+}
+
 /**
  * A failure of the probe rather than of the target: the run was aborted
- * (config error, unreachable, out of descriptors or ports, interrupted) or the
- * probe's event loop was starved. Undefined when the probe worked.
+ * (config error, unreachable, out of descriptors or ports, interrupted, or
+ * stopped by the resource watch) or the probe's event loop was starved.
+ * Undefined when the probe worked.
  */
 export function findProbeFailure(
   aborted: ShardAbort | undefined,
   events: readonly FailureEvent[],
   loopDelay: readonly LoopDelaySample[],
   timeline: OpenTimeline,
-  url: string,
+  probe: ProbeContext,
 ): Finding | 'interrupted' | undefined {
   const fatalOrder: FailureClass[] = ['config-error', 'unreachable', 'probe-limited'];
   for (const failureClass of fatalOrder) {
     const first = events.find((event) => event.failureClass === failureClass);
-    if (first) return probeFinding(failureClass, first, events, timeline, url);
+    if (first) return probeFinding(failureClass, first, events, timeline, probe);
   }
-  const starved = loopDelay.filter((sample) => sample.p99Ms >= STARVED_LOOP_DELAY_MS);
-  if (starved.length > 0) {
-    const worst = Math.max(...starved.map((sample) => sample.maxMs));
+  if (aborted?.failureClass === 'probe-limited') {
+    // Stopped by the resource watch: its message names what ran short, with the fix.
     return {
       dropOnset: null,
       factor: {
         kind: 'probe-limited',
-        summary: `The probe's event loop was starved (delay up to ${Math.round(worst)} ms), so its timings cannot be trusted: run fewer connections per process (--shard-size) or on a larger machine.`,
+        summary: aborted.message,
+        evidence: { failures: countFailures(events), message: aborted.message },
+      },
+    };
+  }
+  const starved = loopDelay.filter((sample) => sample.p99Ms >= STARVED_LOOP_DELAY_MS);
+  if (starved.length > 0) {
+    const worst = Math.max(...starved.map((sample) => sample.maxMs));
+    const p99 = Math.max(...starved.map((sample) => sample.p99Ms));
+    return {
+      dropOnset: null,
+      factor: {
+        kind: 'probe-limited',
+        summary: `The probe's event loop was starved (p99 delay ${Math.round(p99)} ms, up to ${Math.round(worst)} ms; ${STARVED_LOOP_DELAY_MS} ms or more is starved), so its timings cannot be trusted. Fix: ${probeLimitFix('event-loop', probe.shardsShareProcess)}.`,
         evidence: { failures: countFailures(events), eventLoopDelayMaxMs: worst },
       },
     };
@@ -183,8 +208,9 @@ function probeFinding(
   first: FailureEvent,
   events: readonly FailureEvent[],
   timeline: OpenTimeline,
-  url: string,
+  probe: ProbeContext,
 ): Finding {
+  const { url } = probe;
   const openCount = timeline.openAt(first.at);
   const failures = countFailures(events);
   const evidence = { failures, firstFailure: firstFailureOf(first, openCount) };
@@ -214,11 +240,12 @@ function probeFinding(
       },
     };
   }
+  const resource = probeResourceOf(errorCode) ?? 'descriptors';
   return {
     dropOnset: openCount,
     factor: {
       kind: 'probe-limited',
-      summary: `The probe itself ran out (${errorCode ?? 'resources'}) at ${openCount} open connections, so this run cannot say where the target's limit is: raise the descriptor limit (ulimit -n), add source addresses, or split the load over more shards (--shard-size).`,
+      summary: `The probe itself ran out of ${RESOURCE_WORDS[resource]} (${errorCode ?? 'resources'}) at ${openCount} open connections, so this run cannot say where the target's limit is. Fix: ${probeLimitFix(resource, probe.shardsShareProcess)}.`,
       evidence,
     },
   };
