@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -133,6 +135,40 @@ describe('ws-ceiling run', () => {
     const history = JSON.parse((await runCli(['history', '--json', '--store', store.directory])).stdout) as RunResult[];
     expect(history).toEqual([]);
   });
+
+  it.runIf(existsSync('/usr/bin/prlimit') || existsSync('/bin/prlimit'))(
+    'is inconclusive, naming the descriptors and the fix, when the descriptor limit is lowered while it runs (prlimit), never a ceiling',
+    async () => {
+      let lowered = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const result = await runCli(['run', '--simulate', 'accept', '--stages', '50,100,150', '--hold', '2', '--rate', '100', '--json', '--store', store.directory], {
+        onStart: (child) => {
+          child.stderr?.on('data', (chunk: Buffer) => {
+            if (timer || !chunk.toString().includes('Plan for')) return;
+            // Stage 1 opens 50 in 0.5 s after a 0.25 s start delay, then holds 2 s: lower the limit 1.2 s in, during that hold,
+            // to 10 over the descriptors in use (under the 16 kept in reserve), so nothing new can open after it.
+            timer = setTimeout(() => {
+              lowered = readdirSync(`/proc/${child.pid}/fd`).length + 10;
+              execFileSync('prlimit', ['--pid', String(child.pid), `--nofile=${lowered}:${lowered}`]);
+            }, 1200);
+          });
+        },
+      });
+      clearTimeout(timer);
+      expect(lowered).toBeGreaterThan(0);
+      expect(result.code, result.stderr).toBe(3);
+      const run = JSON.parse(result.stdout) as RunResult;
+      expect(run.verdict).toBe('inconclusive');
+      expect(run.ceiling.value).toBeNull();
+      expect(run.limitingFactor?.kind).toBe('probe-limited');
+      expect(run.failures.total).toBe(0);
+      expect(run.verdictReason).toMatch(
+        new RegExp(`^While the run went on, the probe ran short of file descriptors: \\d+ open against a descriptor limit \\(ulimit -n\\) of ${lowered}, changed from \\d+ since the run started, fewer than the 16 it keeps in reserve\\. So this run cannot say where the target's limit is\\. Fix: raise the descriptor limit to at least \\d+ \\(ulimit -n \\d+\\) before starting the probe and keep it there for the whole run`),
+      );
+      const history = JSON.parse((await runCli(['history', '--json', '--store', store.directory])).stdout) as RunResult[];
+      expect(history.map((stored) => [stored.verdict, stored.limitingFactor?.kind])).toEqual([['inconclusive', 'probe-limited']]);
+    },
+  );
 
   it('stops on Ctrl-C, closes every connection with 1000 and records the run as inconclusive', async () => {
     const target = await simulator({});

@@ -50,6 +50,16 @@ describe('readHostBudget', () => {
     expect(budget.openDescriptors).toBeGreaterThan(2);
     expect(budget.ephemeralPorts?.high).toBeGreaterThan(budget.ephemeralPorts?.low ?? Infinity);
   });
+
+  it('says the descriptors are exhausted when it has none left to read them with', () => {
+    // Under a limit of 64, open files until EMFILE, then read the budget (from the build in dist/).
+    const module = new URL('../dist/functions/probe-host/host-budget.js', import.meta.url).href;
+    const script = `import fs from 'node:fs'; import { readHostBudget } from '${module}';
+      const held = []; try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch {}
+      const budget = await readHostBudget(); process.stdout.write(JSON.stringify(budget));`;
+    const output = execFileSync('bash', ['-c', 'ulimit -n 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script]).toString();
+    expect(JSON.parse(output)).toMatchObject({ descriptorsExhausted: true, openDescriptors: null });
+  });
 });
 
 describe('parseDescriptorLimit', () => {

@@ -34,4 +34,14 @@ describe('RampControl', () => {
     control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' });
     expect(control.abortReason).toEqual({ failureClass: 'unreachable', message: 'unreachable: ECONNREFUSED' });
   });
+
+  it('holds new upgrades off until the latest time asked for, never shortening a hold-off', () => {
+    const control = new RampControl({ kind: 'count', value: 0 }, [50], true);
+    expect(control.resumeAt).toBe(0);
+    control.holdOff(2000);
+    control.holdOff(1500);
+    expect(control.resumeAt).toBe(2000);
+    control.holdOff(2500);
+    expect(control.resumeAt).toBe(2500);
+  });
 });

@@ -186,5 +186,27 @@ describe('runShard', () => {
     expect(result.records).toHaveLength(5);
     expect(result.records.every((r) => r.close?.closedBy === 'probe')).toBe(true);
   });
-});
 
+  it('sends nothing while the control holds new upgrades off, then goes on at its pace and holds the stage that much longer', async () => {
+    const target = await simulator({});
+    const settings = settingsFor(target.url, { stages: [10], connectRate: 100, holdSeconds: 0.3 });
+    const control = new RampControl(settings.tolerance, settings.stages, true);
+    let held = false;
+    const { result, plan } = await runOneShard(settings, control, (event) => {
+      if (!held && event.type === 'settled' && event.record.id === 2) {
+        held = true;
+        control.holdOff(event.record.settledAt + 500);
+      }
+    });
+    const attempts = result.records.map((record) => record.attemptedAt).sort((a, b) => a - b);
+    const gaps = attempts.slice(1).map((at, index) => at - (attempts[index] ?? at));
+    // One gap of the hold-off; after it the pace of 100/s again, not a burst to catch up (timers are only ever late).
+    expect(gaps.filter((gap) => gap >= 450)).toHaveLength(1);
+    const after = attempts.slice(gaps.findIndex((gap) => gap >= 450) + 1);
+    expect(after.length).toBeGreaterThan(3);
+    expect((after[after.length - 1] ?? 0) - (after[0] ?? 0)).toBeGreaterThanOrEqual((after.length - 1) * 8);
+    // The stage's hold ends about 0.5 s later than planned: the first close by the probe comes after that.
+    const firstClose = Math.min(...result.records.map((record) => record.close?.at ?? Number.POSITIVE_INFINITY));
+    expect(firstClose).toBeGreaterThanOrEqual((plan.stages[0]?.holdEndsAt ?? 0) + 400);
+  });
+});

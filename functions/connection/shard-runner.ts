@@ -2,9 +2,13 @@
  * Runs one shard of a staged ramp: at each stage's absolute start time it
  * opens the shard's share of new connections at the paced rate with a bound
  * on handshakes in flight, holds everything open until the stage's hold ends,
- * samples its own event-loop delay, and at the end closes every connection
- * still open with 1000. Fatal failures (config error, unreachable, the probe's
- * own limits) stop every shard at once through the shared RampControl.
+ * samples its own event-loop delay (and, given a resource watch, the host's
+ * resources at each stage end), and at the end closes every connection still
+ * open with 1000. Fatal failures (config error, unreachable, the probe's own
+ * limits) stop every shard at once through the shared RampControl. While the
+ * control holds new upgrades off (an experiment honouring Retry-After), the
+ * ramp sends nothing, then resumes at its pace, and the stage's hold ends
+ * that much later.
  */
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { classifyRecord, isFatal } from '../engine/classify.js';
@@ -20,6 +24,7 @@ import type {
   StagePlan,
 } from '../engine/types.js';
 import { openConnectionGroup, type ConnectionGroup, type ProbeConnection } from './probe-connection.js';
+import type { ResourceWatch } from './resource-watch.js';
 
 /** How long connections get to complete the closing handshake before they are destroyed. */
 const CLOSE_GRACE_MS = 3000;
@@ -86,6 +91,8 @@ export interface ShardDependencies {
   /** Epoch milliseconds; defaults to a monotonic high-resolution clock. */
   now?: () => number;
   onEvent?: (event: ShardEvent) => void;
+  /** Samples the host's resources at each stage end, before the next stage or the close (see resource-watch.ts). */
+  watch?: Pick<ResourceWatch, 'sampleAtStageEnd'>;
 }
 
 /** A monotonic wall clock with sub-millisecond resolution. */
@@ -201,29 +208,57 @@ class ShardRun {
     return next?.stage;
   }
 
-  /** Ramps and holds one stage, sampling this process's event-loop delay meanwhile. */
+  /** Ramps and holds one stage, sampling this process's event-loop delay meanwhile, then the host's resources. */
   async #rampAndHold(stage: StagePlan): Promise<void> {
     const endSampling = loopDelayWindows.join(`${stage.startAt}-${stage.holdEndsAt}`);
     try {
-      await this.#ramp(stage);
-      await this.#sleepUntil(stage.holdEndsAt);
+      const heldOffMs = await this.#ramp(stage);
+      await this.#sleepUntil(stage.holdEndsAt + heldOffMs);
     } finally {
       this.#loopDelay.push({ stage: stage.index, ...endSampling() });
     }
+    await this.deps.watch?.sampleAtStageEnd(stage.index);
   }
 
-  async #ramp(stage: StagePlan): Promise<void> {
+  /** Opens the stage's new connections at the shard's pace; returns the milliseconds the control held them off. */
+  async #ramp(stage: StagePlan): Promise<number> {
     const { shard } = this.input;
     const count = this.#adaptiveNew.get(stage.index) ?? shard.newPerStage[stage.index] ?? 0;
     const intervalMs = 1000 / shard.connectRate;
-    const rampStart = Math.max(this.#now(), stage.startAt);
+    let slot = Math.max(this.#now(), stage.startAt);
+    let heldOffMs = 0;
     for (let k = 0; k < count; k += 1) {
-      await this.#sleepUntil(rampStart + k * intervalMs);
-      while (this.#inFlight >= shard.maxInFlight && !this.deps.control.signal.aborted) {
-        await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+      await this.#sleepUntil(slot);
+      const heldOff = await this.#awaitClearance();
+      if (this.deps.control.signal.aborted) break;
+      if (heldOff > 0) {
+        // After a hold-off the pace starts again from now: no burst to catch up.
+        heldOffMs += heldOff;
+        slot = Math.max(slot, this.#now());
       }
-      if (this.deps.control.signal.aborted) return;
       this.#launch(stage.index);
+      slot += intervalMs;
+    }
+    return heldOffMs;
+  }
+
+  /**
+   * Waits until a new upgrade may go: no hold-off in force and a handshake
+   * slot free (a refusal that frees a slot may also start a hold-off, so both
+   * are checked again after every wait). Returns the milliseconds spent held off.
+   */
+  async #awaitClearance(): Promise<number> {
+    const { control } = this.deps;
+    let heldOff = 0;
+    for (;;) {
+      const now = this.#now();
+      if (control.signal.aborted) return heldOff;
+      if (control.resumeAt > now) {
+        await this.#sleepUntil(control.resumeAt);
+        heldOff += this.#now() - now;
+      } else if (this.#inFlight >= this.input.shard.maxInFlight) {
+        await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+      } else return heldOff;
     }
   }
 

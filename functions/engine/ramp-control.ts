@@ -1,7 +1,9 @@
 /**
  * Shared control of a ramp in progress: counts failures per stage against the
- * tolerance to decide whether ramping stops after a stage, and carries the
- * kill switch that stops every shard at once (fatal failure, Ctrl-C, deadline).
+ * tolerance to decide whether ramping stops after a stage, carries the kill
+ * switch that stops every shard at once (fatal failure, Ctrl-C, deadline),
+ * and a hold-off: a time before which no shard sends a new upgrade (an
+ * experiment honouring a Retry-After sets it; a plain run never does).
  */
 import type { ShardAbort, Tolerance } from './types.js';
 
@@ -16,6 +18,7 @@ export class RampControl {
   readonly #failuresByStage = new Map<number, number>();
   readonly #abortListeners = new Set<() => void>();
   #abortReason: ShardAbort | undefined;
+  #resumeAt = 0;
 
   /**
    * @param tolerance failures tolerated per stage
@@ -60,6 +63,16 @@ export class RampControl {
     }
     this.#abortListeners.add(listener);
     return () => this.#abortListeners.delete(listener);
+  }
+
+  /** Epoch milliseconds before which no shard sends a new upgrade; 0 when nothing holds them off. */
+  get resumeAt(): number {
+    return this.#resumeAt;
+  }
+
+  /** Holds off every shard's new upgrades until `until` (epoch ms); a later hold-off extends it, an earlier one changes nothing. */
+  holdOff(until: number): void {
+    this.#resumeAt = Math.max(this.#resumeAt, until);
   }
 
   /** Counts one failure observed during `stage`. */

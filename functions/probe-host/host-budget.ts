@@ -1,9 +1,13 @@
 /**
- * Reads what the probe's own machine can give a run before it starts: the
- * process's file-descriptor limit and the descriptors already open, the
- * ephemeral port range (each connection to one target address takes one
- * local port), free memory and the V8 heap left. The self-check
- * (functions/engine/self-check.ts) judges a plan against these figures.
+ * Reads what the probe's own machine can give a run, before it starts and
+ * while it runs: the process's file-descriptor limit and the descriptors open
+ * now, the ephemeral port range (each connection to one target address takes
+ * one local port), free memory and the V8 heap left. The self-check
+ * (functions/engine/self-check.ts) judges a plan, and each sample taken
+ * during the run, against these figures. Ports in use are not read: /proc
+ * counts them only host-wide, where other programs and the in-process
+ * simulator's own sockets would blur them; running out of them shows as
+ * EADDRNOTAVAIL, which is `probe-limited` anyway.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,22 +25,31 @@ export interface HostBudgetSources {
   heap?: () => { limitBytes: number; usedBytes: number };
 }
 
-/** Reads the budget of this process and host. Never throws: a figure that cannot be read is null. */
+/** Errors that mean this process (or the host) has no descriptor left to open. */
+const OUT_OF_DESCRIPTORS = new Set(['EMFILE', 'ENFILE']);
+
+/**
+ * Reads the budget of this process and host. Never throws: a figure that
+ * cannot be read is null, and a read that failed for want of a descriptor
+ * sets `descriptorsExhausted`.
+ */
 export async function readHostBudget(sources: HostBudgetSources = {}): Promise<HostBudget> {
   const procRoot = sources.procRoot ?? '/proc';
   const heap = (sources.heap ?? defaultHeap)();
   const [limits, descriptors, portRange] = await Promise.all([
-    readText(path.join(procRoot, 'self', 'limits')),
-    readdir(path.join(procRoot, 'self', 'fd')).catch(() => null),
-    readText(path.join(procRoot, 'sys', 'net', 'ipv4', 'ip_local_port_range')),
+    attempt(() => readFile(path.join(procRoot, 'self', 'limits'), 'utf8')),
+    attempt(() => readdir(path.join(procRoot, 'self', 'fd'))),
+    attempt(() => readFile(path.join(procRoot, 'sys', 'net', 'ipv4', 'ip_local_port_range'), 'utf8')),
   ]);
+  const exhausted = [limits, descriptors, portRange].some((read) => read.outOfDescriptors);
   return {
-    descriptorLimit: limits === null ? null : parseDescriptorLimit(limits),
+    descriptorLimit: limits.value === null ? null : parseDescriptorLimit(limits.value),
     // Listing the folder opens one descriptor of its own, which is closed again.
-    openDescriptors: descriptors === null ? null : Math.max(0, descriptors.length - 1),
-    ephemeralPorts: portRange === null ? null : parsePortRange(portRange),
+    openDescriptors: descriptors.value === null ? null : Math.max(0, descriptors.value.length - 1),
+    ephemeralPorts: portRange.value === null ? null : parsePortRange(portRange.value),
     freeMemoryBytes: (sources.freeMemory ?? os.freemem)(),
     heapAvailableBytes: Math.max(0, heap.limitBytes - heap.usedBytes),
+    ...(exhausted ? { descriptorsExhausted: true } : {}),
   };
 }
 
@@ -61,10 +74,11 @@ function defaultHeap(): { limitBytes: number; usedBytes: number } {
   return { limitBytes: stats.heap_size_limit, usedBytes: stats.used_heap_size };
 }
 
-async function readText(file: string): Promise<string | null> {
+/** A read's value, or null with whether it failed for want of a descriptor. */
+async function attempt<T>(read: () => Promise<T>): Promise<{ value: T | null; outOfDescriptors: boolean }> {
   try {
-    return await readFile(file, 'utf8');
-  } catch {
-    return null;
+    return { value: await read(), outOfDescriptors: false };
+  } catch (error) {
+    return { value: null, outOfDescriptors: OUT_OF_DESCRIPTORS.has((error as NodeJS.ErrnoException).code ?? '') };
   }
 }
