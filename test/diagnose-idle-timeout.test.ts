@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ProbeLedger, type ExperimentContext } from '../functions/diagnose/experiment-probe.js';
+import { runPlanShards } from '../bin/cli/run-command.js';
+import { ProbeLedger, type ExperimentContext, type PlanRunner } from '../functions/diagnose/experiment-probe.js';
 import { heartbeatGroups, judgeHeartbeatGroups, runIdleTimeout } from '../functions/diagnose/idle-timeout.js';
 import type { ProbeSettings } from '../functions/engine/types.js';
 import { startTargetSimulator } from '../functions/simulator/target-simulator.js';
@@ -112,5 +113,23 @@ describe('runIdleTimeout', () => {
     if (finding?.kind !== 'idle-timeout') throw new Error(`expected an idle timeout, got ${finding?.sentence}`);
     expect(finding.values.groups.map((group) => [group.heartbeat, group.kept])).toEqual([['off', 0], ['ping', 0], ['message', 5]]);
     expect(finding.sentence).toContain('an application message every 0.5 s kept its connections alive; a protocol ping every 0.5 s did not (5 of 5 closed)');
+  });
+
+  it('is probe-limited, never an idle timeout, when the probe\'s event loop was blocked while the groups were held', async () => {
+    const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
+    cleanups.push(() => target.stop());
+    // Three 600 ms stalls of this process's event loop while the groups are held (2.5 s): its p99 delay is then over 500 ms.
+    const blocking: PlanRunner = (request) => {
+      const stalls = [400, 1100, 1800].map((delay) =>
+        setTimeout(() => {
+          const until = Date.now() + 600;
+          while (Date.now() < until);
+        }, delay),
+      );
+      return runPlanShards(request).finally(() => stalls.forEach(clearTimeout));
+    };
+    const findings = await runIdleTimeout({ ...contextFor(target.url), runPlan: blocking }, 1);
+    expect(findings.map((finding) => finding.kind)).toEqual(['probe-limited']);
+    expect(findings[0]?.sentence).toMatch(/^In the idle-timeout experiment: The probe's event loop was starved/);
   });
 });

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { ProbeLedger, type ExperimentContext } from '../functions/diagnose/experiment-probe.js';
-import { fitTokenBucket, judgeRateOrCount, observeAttempt, retryAfterSeconds, runRateOrCount, type AttemptObservation } from '../functions/diagnose/rate-or-count.js';
-import type { ProbeSettings } from '../functions/engine/types.js';
+import { runPlanShards } from '../bin/cli/run-command.js';
+import { ProbeLedger, type ExperimentContext, type PlanRunner } from '../functions/diagnose/experiment-probe.js';
+import { fitTokenBucket, judgeRateOrCount, observeAttempt, runRateOrCount, type AttemptObservation } from '../functions/diagnose/rate-or-count.js';
+import type { ConnectionRecord, ProbeSettings } from '../functions/engine/types.js';
 import { startTargetSimulator, type RunningSimulator, type SimulatorOptions } from '../functions/simulator/target-simulator.js';
 import { diagnoseDependencies, rampAgainst } from './support/diagnose-ramp.js';
-import { opened, refused, stagesOf, T0 } from './support/records.js';
+import { opened, refused, stagesOf } from './support/records.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -18,49 +19,111 @@ async function simulator(options: SimulatorOptions): Promise<RunningSimulator> {
   return running;
 }
 
-function contextFor(settings: ProbeSettings, progress: string[] = []): ExperimentContext {
-  return { ...diagnoseDependencies(progress), settings, budgetSeconds: 60, ledger: new ProbeLedger() };
+function contextFor(settings: ProbeSettings, progress: string[] = [], overrides: Partial<ExperimentContext> = {}): ExperimentContext {
+  return { ...diagnoseDependencies(progress), settings, budgetSeconds: 60, ledger: new ProbeLedger(), ...overrides };
 }
 
 /** Runs the ramp against `url`, then the experiment from its failing stage. */
-async function rampThenExperiment(url: string, overrides: Partial<ProbeSettings>) {
+async function rampThenExperiment(url: string, overrides: Partial<ProbeSettings>, context: Partial<ExperimentContext> = {}) {
   const ramp = await rampAgainst(url, overrides);
   const failing = ramp.run.stages.find((stage) => !stage.held);
   const failingStage = ramp.plan.stages[failing?.index ?? -1];
   if (!failingStage) throw new Error(`the ramp did not fail: ${ramp.run.verdictReason}`);
-  const context = contextFor(ramp.settings);
+  const started = Date.now();
   const records = ramp.shards.flatMap((shard) => shard.records);
-  const findings = await runRateOrCount(context, { records, stages: ramp.plan.stages, failingStage, rate: ramp.settings.connectRate });
-  return { findings, context, ramp };
+  const findings = await runRateOrCount(contextFor(ramp.settings, [], context), { records, stages: ramp.plan.stages, failingStage, rate: ramp.settings.connectRate });
+  return { findings, ramp, started };
 }
 
 const observation = (overrides: Partial<AttemptObservation>): AttemptObservation => ({
   rate: 100, attempted: 40, opened: 30, refused: 10, byStatus: { '503': 10 }, byClass: { 'handshake-rejected': 10 }, retryAfter: [],
-  openBeforeFirstRefusal: 30, openedAfterFirstRefusal: 0, sustainedPerSecond: 0, refusalWindowSeconds: 0.1,
-  burst: null, lastRefusalAt: null, retryAfterSeconds: null, unanswered: false, ...overrides,
+  openBeforeFirstRefusal: 30, openedAfterFirstRefusal: 0, firstStretch: { opened: 30, seconds: 0.3 }, stretchesAfterWait: [], waits: 0,
+  steady: { opened: 0, seconds: 0.1 }, fromRefill: true, sustainedPerSecond: null, burst: null, lastRefusalAt: null, retryAfterSeconds: null,
+  unanswered: false, ...overrides,
 });
+
+/**
+ * The records of one attempt against an ideal token bucket (refill
+ * `perSecond`, size `burst`, full at the start): upgrades every 1 / `rate` s;
+ * a refusal carries Retry-After `retryAfter`, and when `honour` is set
+ * nothing more is sent until it has passed.
+ */
+function bucketAttempt(bucket: { perSecond: number; burst: number; retryAfter: number }, rate: number, count: number, honour: boolean): ConnectionRecord[] {
+  let tokens = bucket.burst;
+  let clock = 0;
+  let at = 0;
+  const records: ConnectionRecord[] = [];
+  for (let k = 0; k < count; k += 1) {
+    tokens = Math.min(bucket.burst, tokens + ((at - clock) / 1000) * bucket.perSecond);
+    clock = at;
+    if (tokens >= 1) {
+      tokens -= 1;
+      records.push(opened(0, at + 1));
+      at += 1000 / rate;
+    } else {
+      records.push(refused(0, at + 1, 429, String(bucket.retryAfter)));
+      at += honour && bucket.retryAfter > 0 ? bucket.retryAfter * 1000 + 1 : 1000 / rate;
+    }
+  }
+  return records;
+}
+
+function observeBucket(bucket: { perSecond: number; burst: number; retryAfter: number }, rate: number, count: number, honour = true): AttemptObservation {
+  const records = bucketAttempt(bucket, rate, count, honour);
+  return observeAttempt(records, { allRecords: records, stages: stagesOf([count], 100_000, 500), rate, fromRefill: true });
+}
+
+/** A WebSocket server refusing with 429 and `Retry-After` by a token bucket, recording when each upgrade arrived. */
+async function tokenBucketServer(perSecond: number, burst: number, retryAfter: number): Promise<{ url: string; arrivals: { at: number; refused: boolean }[] }> {
+  const arrivals: { at: number; refused: boolean }[] = [];
+  let tokens = burst;
+  let refilledAt = performance.now();
+  const server = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    verifyClient: (_info, accept) => {
+      const now = performance.now();
+      tokens = Math.min(burst, tokens + ((now - refilledAt) / 1000) * perSecond);
+      refilledAt = now;
+      const refuse = tokens < 1;
+      if (!refuse) tokens -= 1;
+      arrivals.push({ at: Date.now(), refused: refuse });
+      if (refuse) accept(false, 429, 'Too Many Requests', { 'Retry-After': String(retryAfter) });
+      else accept(true);
+    },
+  });
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  server.on('connection', (socket) => cleanups.push(async () => socket.terminate()));
+  await new Promise((resolve) => server.once('listening', resolve));
+  return { url: `ws://127.0.0.1:${(server.address() as { port: number }).port}`, arrivals };
+}
 
 describe('observeAttempt', () => {
   it('sees a cap: refusals from the 31st upgrade and nothing opened after the first', () => {
     const stages = stagesOf([40], 400, 500);
     const records = [...Array.from({ length: 30 }, (_, i) => opened(0, i * 10)), ...Array.from({ length: 10 }, (_, i) => refused(0, 300 + i * 10, 503))];
-    expect(observeAttempt(records, { allRecords: records, stages, rate: 100 })).toMatchObject({
+    expect(observeAttempt(records, { allRecords: records, stages, rate: 100, fromRefill: true })).toMatchObject({
       attempted: 40, opened: 30, refused: 10, byStatus: { '503': 10 }, openBeforeFirstRefusal: 30, openedAfterFirstRefusal: 0, unanswered: false,
     });
   });
 
-  it('sees a token bucket: the sustained rate between refusals and the burst before the first, with the longest Retry-After', () => {
-    // Attempts every 10 ms; the first 20 open (the burst), then one in five (20 per second) for a second.
+  it('sees a token bucket the probe kept sending to: the rate between the first and last refusal, the burst before the first', () => {
+    // Attempts every 10 ms; the first 20 open, then one in five (20 per second) for a second.
     const records = Array.from({ length: 121 }, (_, i) => (i < 20 || i % 5 === 4 ? opened(0, i * 10) : refused(0, i * 10, 429, i === 120 ? '3' : '1')));
-    const seen = observeAttempt(records, { allRecords: records, stages: stagesOf([121], 1210, 500), rate: 100 });
-    expect(seen.openBeforeFirstRefusal).toBe(20);
-    expect(seen.openedAfterFirstRefusal).toBe(20);
-    expect(seen.refusalWindowSeconds).toBe(1);
+    const seen = observeAttempt(records, { allRecords: records, stages: stagesOf([121], 1210, 500), rate: 100, fromRefill: true });
+    expect(seen).toMatchObject({ openBeforeFirstRefusal: 20, openedAfterFirstRefusal: 20, firstStretch: { opened: 20, seconds: 0.2 }, steady: { opened: 20, seconds: 1 }, waits: 0 });
     expect(seen.sustainedPerSecond).toBeCloseTo(20, 5);
-    // The 21st success came at 0.24 s: 21 − 20 × 0.24 = 16.2, plus half an attempt's worth of refill (20 / 2 / 100).
-    expect(seen.burst).toBeCloseTo(16.3, 5);
+    // 20 let through in 0.2 s at 20/s: 20 − 4, plus half a token and half an upgrade's refill (20 / 100 / 2).
+    expect(seen.burst).toBeCloseTo(16.6, 5);
     expect(seen.retryAfter).toEqual(['1', '3']);
     expect(seen.retryAfterSeconds).toBe(3);
+  });
+
+  it('splits an attempt that waited out Retry-After into stretches after each wait', () => {
+    const seen = observeBucket({ perSecond: 20, burst: 30, retryAfter: 1 }, 60, 100);
+    expect(seen.firstStretch?.opened).toBe(44);
+    expect(seen.waits).toBe(2);
+    expect(seen.stretchesAfterWait.map((stretch) => stretch.opened)).toEqual([30]);
   });
 });
 
@@ -92,16 +155,60 @@ describe('judgeRateOrCount', () => {
   });
 });
 
-describe('retryAfterSeconds', () => {
-  it('reads delta-seconds and HTTP dates', () => {
-    const at = Date.UTC(2026, 0, 1, 0, 0, 0);
-    expect(retryAfterSeconds('7', at)).toBe(7);
-    expect(retryAfterSeconds('Thu, 01 Jan 2026 00:00:30 GMT', at)).toBe(30);
-    expect(retryAfterSeconds('soon', at)).toBeNull();
-  });
-});
-
 describe('runRateOrCount', () => {
+  it.each([
+    // rate=20,burst=30 with Retry-After 1 and rate=40,burst=30 with Retry-After 1 are measured in the tests below.
+    [{ perSecond: 40, burst: 30, retryAfterSeconds: 0 }, { stages: [30, 150], connectRate: 120 }],
+    [{ perSecond: 100, burst: 50, retryAfterSeconds: 1 }, { stages: [50, 300], connectRate: 400 }],
+    [{ perSecond: 100, burst: 50, retryAfterSeconds: 0 }, { stages: [50, 300], connectRate: 400 }],
+  ])('measures the simulator\'s token bucket %o within 10 %, ramping %o', async (rateLimit, ramp) => {
+    const target = await simulator({ rateLimit });
+    const { findings } = await rampThenExperiment(target.url, { ...ramp, holdSeconds: 0.3, maxConnections: Math.max(...ramp.stages) });
+    const finding = findings[0];
+    if (finding?.kind !== 'handshake-rate-limit') throw new Error(`expected a rate limit, got ${finding?.sentence}`);
+    expect(Math.abs((finding.values.perSecond ?? 0) / rateLimit.perSecond - 1), finding.sentence).toBeLessThanOrEqual(0.1);
+    expect(Math.abs((finding.values.burst ?? 0) / rateLimit.burst - 1), finding.sentence).toBeLessThanOrEqual(0.1);
+  });
+
+  it('never attempts more than --max-connections when it equals the plan\'s largest stage, and still measures rate=20,burst=30 within 10 %', async () => {
+    const target = await simulator({ rateLimit: { perSecond: 20, burst: 30, retryAfterSeconds: 1 } });
+    const largest: number[] = [];
+    const runPlan: PlanRunner = (request) => {
+      largest.push(Math.max(...request.settings.stages));
+      return runPlanShards(request);
+    };
+    const { findings } = await rampThenExperiment(target.url, { stages: [30, 100], connectRate: 60, holdSeconds: 0.3, maxConnections: 100 }, { runPlan });
+    expect(largest.length).toBeGreaterThan(1);
+    expect(Math.max(...largest)).toBeLessThanOrEqual(100);
+    const finding = findings[0];
+    if (findings.length !== 1 || finding?.kind !== 'handshake-rate-limit') throw new Error(`expected one rate limit, got ${findings.map((f) => f.sentence).join(' ')}`);
+    expect(Math.abs((finding.values.perSecond ?? 0) / 20 - 1), finding.sentence).toBeLessThanOrEqual(0.1);
+    expect(Math.abs((finding.values.burst ?? 0) / 30 - 1), finding.sentence).toBeLessThanOrEqual(0.1);
+  });
+
+  it('sends nothing through a Retry-After window while it measures: after each refusal, the next upgrade waits it out', async () => {
+    const target = await tokenBucketServer(20, 30, 1);
+    const { findings, started } = await rampThenExperiment(target.url, { stages: [30, 100], connectRate: 60, holdSeconds: 0.3, maxConnections: 100 });
+    expect(findings[0]?.kind).toBe('handshake-rate-limit');
+    // The ½-rate attempt (30/s) passes, so every refusal after the ramp is the measurement's.
+    const measured = target.arrivals.filter((arrival) => arrival.at >= started);
+    const refusals = measured.filter((arrival) => arrival.refused);
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals.length).toBeLessThanOrEqual(4);
+    for (const refusal of refusals) {
+      const next = measured.find((arrival) => arrival.at > refusal.at + 20);
+      if (next) expect(next.at - refusal.at).toBeGreaterThanOrEqual(950);
+    }
+  });
+
+  it('is undetermined, naming the Retry-After, when the target asks to wait longer than the experiment budget allows', async () => {
+    const target = await simulator({ rateLimit: { perSecond: 20, burst: 30, retryAfterSeconds: 600 } });
+    const { findings, started } = await rampThenExperiment(target.url, { stages: [30, 100], connectRate: 60, holdSeconds: 0.3 }, { budgetSeconds: 20 });
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const undetermined = findings.find((finding) => finding.kind === 'undetermined');
+    expect(undetermined?.sentence).toMatch(/the target asked to wait 600 s \(Retry-After\) before the next upgrade, longer than the [\d.]+ s left of the experiment budget \(--experiment-budget 20\)/);
+  });
+
   it('reports a token bucket as a rate limit with its rate and burst within 10 %, and the slower rate that passed', async () => {
     const target = await simulator({ rateLimit: { perSecond: 40, burst: 30, retryAfterSeconds: 1 } });
     const { findings } = await rampThenExperiment(target.url, { stages: [30, 150], connectRate: 120, holdSeconds: 0.3 });
@@ -156,20 +263,27 @@ describe('runRateOrCount', () => {
 });
 
 describe('fitTokenBucket', () => {
-  it('recovers rate and burst from successes that came late or early by a few milliseconds', () => {
-    // A bucket of 50 refilling at 100/s, upgrades every 3 ms for a second, each seen up to ±4 ms off.
-    const jitter = [3, -4, 1, 4, -2, 0, -3, 2];
-    const opened = Array.from({ length: 150 }, (_, k) => ({ attemptedAt: 1000 * ((k + 1 - 50) / 100) + (jitter[k % jitter.length] ?? 0) })).filter((point) => point.attemptedAt > 10);
-    const records = opened.map((point, index) => ({ shard: 0, id: index, stage: 0, attemptedAt: point.attemptedAt, outcome: 'opened' as const, settledAt: point.attemptedAt + 1 }));
-    const firstSucceeded = Array.from({ length: 50 }, (_, index) => ({ shard: 0, id: 1000 + index, stage: 0, attemptedAt: index * 0.2, outcome: 'opened' as const, settledAt: index * 0.2 + 1 }));
-    const fit = fitTokenBucket([...firstSucceeded, ...records], 0, 10, 1000, 333);
-    expect(fit?.perSecond).toBeGreaterThan(95);
-    expect(fit?.perSecond).toBeLessThan(105);
-    expect(fit?.burst).toBeGreaterThan(47);
-    expect(fit?.burst).toBeLessThan(53);
+  it.each([
+    [{ perSecond: 20, burst: 30, retryAfter: 1 }, 60, 100],
+    [{ perSecond: 40, burst: 30, retryAfter: 0 }, 120, 150],
+    [{ perSecond: 100, burst: 50, retryAfter: 0 }, 400, 300],
+  ])('reads %o from one attempt at %d/s while the bucket stays under full between refusals', (bucket, rate, count) => {
+    const fit = fitTokenBucket([observeBucket(bucket, rate, count)]);
+    expect(fit?.perSecond).toBeCloseTo(bucket.perSecond, -0.5);
+    expect(Math.abs((fit?.burst ?? 0) - bucket.burst)).toBeLessThanOrEqual(1);
   });
 
-  it('declines with fewer than five successes to fit', () => {
-    expect(fitTokenBucket([opened(0, 5), opened(0, 50)], T0, T0 + 1, T0 + 100, 100)).toBeUndefined();
+  it('cannot tell rate from burst at one rate when every Retry-After wait refills the bucket to full, and can at two', () => {
+    const bucket = { perSecond: 40, burst: 30, retryAfter: 1 };
+    const fast = observeBucket(bucket, 120, 150);
+    expect(fast.stretchesAfterWait.every((stretch) => stretch.opened === fast.firstStretch?.opened)).toBe(true);
+    expect(fitTokenBucket([fast])).toBeUndefined();
+    const fit = fitTokenBucket([fast, observeBucket(bucket, 60, 150)]);
+    expect(Math.abs((fit?.perSecond ?? 0) - 40)).toBeLessThan(1);
+    expect(Math.abs((fit?.burst ?? 0) - 30)).toBeLessThanOrEqual(1);
+  });
+
+  it('declines with too few handshakes let through between refusals and one rate only', () => {
+    expect(fitTokenBucket([observation({ steady: { opened: 3, seconds: 0.5 } })])).toBeUndefined();
   });
 });

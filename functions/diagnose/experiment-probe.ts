@@ -1,16 +1,25 @@
 /**
  * What every follow-up experiment of `diagnose` runs on: a plan runner given
- * by the caller (the CLI's in-process shards), a clock, waits that Ctrl-C
- * cuts short, and a ledger of probe-seconds. `openAndHold` is the common
- * experiment step: open N connections at a rate (optionally as matched groups
- * with different heartbeats side by side), hold them, close them.
+ * by the caller (the CLI's in-process shards, which watch the host's
+ * resources), a clock, waits that Ctrl-C cuts short, and a ledger of
+ * probe-seconds. `openAndHold` is the common experiment step: open N
+ * connections at a rate (optionally as matched groups with different
+ * heartbeats side by side), hold them, close them. Every step stays within
+ * the plan's largest stage and --max-connections, can honour Retry-After
+ * (see retry-after.ts), and is judged for the probe's own limits exactly as a
+ * run is (running out, a starved event loop): such a step decides nothing.
  */
 import type { AdaptiveStage, ShardEvent } from '../connection/shard-runner.js';
+import { collectFailures } from '../engine/failures.js';
+import { findProbeFailure } from '../engine/limiting-factor.js';
 import { planRun } from '../engine/plan.js';
 import { RampControl } from '../engine/ramp-control.js';
-import type { ConnectionRecord, HeartbeatSettings, ProbePlan, ProbeSettings, ShardAbort, ShardResult, StagePlan } from '../engine/types.js';
+import { redactUrl } from '../engine/redact.js';
+import { OpenTimeline } from '../engine/timeline.js';
+import type { ConnectionRecord, HeartbeatSettings, LoopDelaySample, ProbePlan, ProbeSettings, ShardAbort, ShardResult, StagePlan } from '../engine/types.js';
 import type { ExperimentName, Finding } from './findings.js';
 import { makeFinding } from './report.js';
+import { honourRetryAfter, retryAfterReason, type RetryAfterBeyondBudget } from './retry-after.js';
 
 /** Delay before an experiment's first stage, so every shard is ready. */
 const EXPERIMENT_START_DELAY_MS = 100;
@@ -27,7 +36,7 @@ export interface PlanRequest {
   onEvent?: (event: ShardEvent) => void;
 }
 
-/** Runs a plan's shards and returns their results; the CLI gives `runPlanShards`. */
+/** Runs a plan's shards and returns their results; the CLI gives `runPlanShards` under its resource watch. */
 export type PlanRunner = (request: PlanRequest) => Promise<ShardResult[]>;
 
 /** What the experiments need from their caller. */
@@ -47,14 +56,27 @@ export interface ExperimentContext {
   ledger: ProbeLedger;
 }
 
+/** Why an experiment step decides nothing: the probe was the limit, or the step stopped early. */
+export type ExperimentStop =
+  /** The probe ran out, its event loop was starved, or the resource watch saw a shortfall. */
+  | { kind: 'probe-limited'; summary: string }
+  /** A Retry-After asked to wait past the experiment budget. */
+  | { kind: 'retry-after'; beyond: RetryAfterBeyondBudget }
+  /** Ctrl-C. */
+  | { kind: 'interrupted' }
+  /** Any other fatal failure (config error, unreachable). */
+  | { kind: 'aborted'; message: string };
+
 /** What one experiment step observed. */
 export interface ExperimentRun {
   records: ConnectionRecord[];
   stages: StagePlan[];
   /** Seconds from the first stage's start until every connection was closed. */
   probeSeconds: number;
-  /** Set when the step stopped early: Ctrl-C, or a fatal failure (the probe's own limits among them). */
-  aborted?: ShardAbort;
+  /** The probe process's event-loop delay per stage, from every shard. */
+  loopDelay: LoopDelaySample[];
+  /** Set when the step's data cannot be trusted or it stopped early. */
+  stop?: ExperimentStop;
 }
 
 /** One step of `openAndHold`. */
@@ -66,6 +88,13 @@ export interface HoldStep {
   holdSeconds: number;
   /** Matched groups side by side, one heartbeat each; `count` must divide evenly. */
   groups?: HeartbeatSettings[];
+  /** Honour Retry-After within the step, waiting at most `secondsLeft()` (see retry-after.ts). */
+  honourRetryAfter?: () => number;
+}
+
+/** Most connections an experiment may attempt in one step: the plan's largest stage, never above --max-connections. */
+export function maxExperimentConnections(settings: ProbeSettings): number {
+  return Math.min(Math.max(...settings.stages), settings.maxConnections);
 }
 
 /** Probe-seconds (connections being opened or held) and wait-seconds (pauses between steps) spent. */
@@ -104,27 +133,50 @@ export async function openAndHold(context: ExperimentContext, step: HoldStep): P
     shardSize: groups.length > 0 ? step.count / groups.length : context.settings.shardSize,
   });
   const plan = planRun(settings, { now: context.now, newRunId: () => 'experiment', startDelayMs: EXPERIMENT_START_DELAY_MS });
-  return runExperimentPlan(context, { settings, plan, ...(groups.length ? { heartbeatOf: (shard: number) => groups[shard] ?? settings.heartbeat } : {}) });
+  return runExperimentPlan(context, {
+    settings,
+    plan,
+    ...(groups.length ? { heartbeatOf: (shard: number) => groups[shard] ?? settings.heartbeat } : {}),
+    ...(step.honourRetryAfter ? { honourRetryAfter: step.honourRetryAfter } : {}),
+  });
 }
 
+/** One experiment plan: a plan request whose control, if not given, is made here. */
+export type ExperimentPlanRequest = Omit<PlanRequest, 'control'> & {
+  control?: RampControl;
+  /** Honour Retry-After within the plan, waiting at most `secondsLeft()`. */
+  honourRetryAfter?: () => number;
+};
+
 /**
- * Runs one experiment plan to its end: stops on Ctrl-C, and counts its
- * duration as probe-seconds. The plan's requests are made by the experiments.
+ * Runs one experiment plan to its end: stops on Ctrl-C, honours Retry-After
+ * when asked, counts its duration as probe-seconds, and judges the probe's
+ * own limits over its records and event-loop delay as a run's analysis
+ * does. The plan's requests are made by the experiments.
  */
-export async function runExperimentPlan(
-  context: ExperimentContext,
-  request: Omit<PlanRequest, 'control'> & { control?: RampControl },
-): Promise<ExperimentRun> {
+export async function runExperimentPlan(context: ExperimentContext, request: ExperimentPlanRequest): Promise<ExperimentRun> {
+  const { honourRetryAfter: retryAfterWithin, ...planRequest } = request;
   const control = request.control ?? new RampControl(request.settings.tolerance, request.settings.stages, false);
   const stop = () => control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' });
   if (context.signal.aborted) stop();
   context.signal.addEventListener('abort', stop, { once: true });
   const stages: StagePlan[] = [...request.plan.stages];
   const nextStage = request.nextStage;
+  let beyondBudget: RetryAfterBeyondBudget | undefined;
+  const onRetryAfter = retryAfterWithin ? honourRetryAfter(control, context.now, retryAfterWithin, (beyond) => (beyondBudget = beyond)) : undefined;
+  const onEvent = request.onEvent;
   try {
     const shards = await context.runPlan({
-      ...request,
+      ...planRequest,
       control,
+      ...(onRetryAfter || onEvent
+        ? {
+            onEvent: (event: ShardEvent) => {
+              onRetryAfter?.(event);
+              onEvent?.(event);
+            },
+          }
+        : {}),
       ...(nextStage
         ? {
             nextStage: (ended: StagePlan) => {
@@ -138,16 +190,35 @@ export async function runExperimentPlan(
     const endedAt = context.now();
     const startedAt = request.plan.startAt;
     context.ledger.addProbe(Math.max(0, endedAt - startedAt));
-    const aborted = control.abortReason;
+    const records = shards.flatMap((shard) => shard.records);
+    const loopDelay = shards.flatMap((shard) => shard.loopDelay);
+    const judged = beyondBudget
+      ? ({ kind: 'retry-after', beyond: beyondBudget } as const)
+      : stopOf(control.abortReason, records, stages, loopDelay, { url: redactUrl(request.settings.url), shardsShareProcess: shards.some((shard) => shard.sharesProcess === true) });
     return {
-      records: shards.flatMap((shard) => shard.records),
+      records,
       stages,
       probeSeconds: Math.round((endedAt - startedAt) / 100) / 10,
-      ...(aborted ? { aborted } : {}),
+      loopDelay,
+      ...(judged ? { stop: judged } : {}),
     };
   } finally {
     context.signal.removeEventListener('abort', stop);
   }
+}
+
+/** The probe's own limits over a step, judged as a run's analysis judges them, or why it stopped early. */
+function stopOf(
+  aborted: ShardAbort | undefined,
+  records: readonly ConnectionRecord[],
+  stages: readonly StagePlan[],
+  loopDelay: readonly LoopDelaySample[],
+  probe: { url: string; shardsShareProcess: boolean },
+): ExperimentStop | undefined {
+  const failure = findProbeFailure(aborted, collectFailures(records, stages), loopDelay, new OpenTimeline(records), probe);
+  if (failure === 'interrupted') return { kind: 'interrupted' };
+  if (failure) return failure.factor.kind === 'probe-limited' ? { kind: 'probe-limited', summary: failure.factor.summary } : { kind: 'aborted', message: failure.factor.summary };
+  return aborted ? { kind: 'aborted', message: aborted.message } : undefined;
 }
 
 /** The run's settings changed for one experiment: ramping never stops at a failure inside an experiment. */
@@ -178,15 +249,20 @@ export function startBudget(context: ExperimentContext): () => number {
 }
 
 /**
- * The finding of an experiment step that was stopped: by Ctrl-C
- * (undetermined), or by the probe's own limits (probe-limited, never a ceiling).
+ * The finding of an experiment step that decides nothing: the probe's own
+ * limits (probe-limited, never a ceiling), or a stop (undetermined: Ctrl-C,
+ * a Retry-After beyond the budget, another fatal failure).
  */
-export function abortedFinding(experiment: ExperimentName, run: ExperimentRun, probeSeconds: number, steps: string[]): Finding {
-  const aborted = run.aborted;
-  if (aborted?.failureClass === 'probe-limited') {
-    const summary = `The probe itself ran out during the ${experiment} experiment (${aborted.message}), so it cannot say where the target's limit is: raise the descriptor limit (ulimit -n), add source addresses, or plan fewer connections.`;
+export function stoppedFinding(context: ExperimentContext, experiment: ExperimentName, stop: ExperimentStop, probeSeconds: number, steps: string[]): Finding {
+  if (stop.kind === 'probe-limited') {
+    const summary = `In the ${experiment} experiment: ${stop.summary}`;
     return makeFinding({ kind: 'probe-limited', values: { summary }, experiment, evidence: { steps }, probeSeconds });
   }
-  const reason = aborted?.failureClass === 'interrupted' ? 'stopped by Ctrl-C' : `stopped early (${aborted?.message ?? 'unknown'})`;
+  const reason =
+    stop.kind === 'interrupted'
+      ? 'stopped by Ctrl-C'
+      : stop.kind === 'retry-after'
+        ? retryAfterReason(stop.beyond, context.budgetSeconds)
+        : `stopped early (${stop.message})`;
   return makeFinding({ kind: 'undetermined', values: { about: experiment, reason }, experiment, evidence: { steps }, probeSeconds });
 }

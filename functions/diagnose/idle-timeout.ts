@@ -10,7 +10,7 @@
  */
 import { percentile } from '../engine/percentiles.js';
 import type { ConnectionRecord, HeartbeatSettings } from '../engine/types.js';
-import { abortedFinding, openAndHold, startBudget, type ExperimentContext } from './experiment-probe.js';
+import { maxExperimentConnections, openAndHold, startBudget, stoppedFinding, type ExperimentContext } from './experiment-probe.js';
 import type { Finding, HeartbeatGroupResult } from './findings.js';
 import { makeFinding } from './report.js';
 
@@ -46,9 +46,11 @@ export function heartbeatGroups(suspectedSeconds: number, runHeartbeat: Heartbea
 }
 
 /**
- * Judges the groups: the silent group closed while a heartbeat group kept
- * all its connections (idle timeout, the silent group's median age); every
- * group closed at one age (maximum lifetime); or nothing closed.
+ * Judges the groups: every group closed at one age (maximum lifetime, the
+ * median age); else the silent group closed (idle timeout, the silent group's
+ * median age, whether or not a heartbeat group kept its connections: the
+ * group results say which did); else none, when the silent group kept all
+ * its connections.
  */
 export function judgeHeartbeatGroups(groups: readonly HeartbeatGroup[]): IdleVerdict {
   const results = groups.map(summarizeGroup);
@@ -64,7 +66,7 @@ export function judgeHeartbeatGroups(groups: readonly HeartbeatGroup[]): IdleVer
 export async function runIdleTimeout(context: ExperimentContext, suspectedSeconds: number): Promise<Finding[]> {
   const secondsLeft = startBudget(context);
   const heartbeats = heartbeatGroups(suspectedSeconds, context.settings.heartbeat);
-  const perGroup = Math.min(GROUP_SIZE, Math.floor(Math.max(...context.settings.stages) / heartbeats.length));
+  const perGroup = Math.min(GROUP_SIZE, Math.floor(maxExperimentConnections(context.settings) / heartbeats.length));
   // Past the suspected timeout by half of it and a second, to the half second.
   const holdSeconds = Math.ceil((suspectedSeconds * 1.5 + 1) * 2) / 2;
   const count = perGroup * heartbeats.length;
@@ -79,7 +81,7 @@ export async function runIdleTimeout(context: ExperimentContext, suspectedSecond
   context.onProgress(`idle timeout: holding ${heartbeats.length} groups of ${perGroup} for ${holdSeconds} s (no heartbeat, protocol ping, application message)`);
   const run = await openAndHold(context, { count, rate, holdSeconds, groups: heartbeats });
   const steps = [`${heartbeats.length} groups of ${perGroup} connections held ${holdSeconds} s side by side`];
-  if (run.aborted) return [abortedFinding('idle-timeout', run, run.probeSeconds, steps)];
+  if (run.stop) return [stoppedFinding(context, 'idle-timeout', run.stop, run.probeSeconds, steps)];
   const verdict = judgeHeartbeatGroups(heartbeats.map((heartbeat, shard) => ({ heartbeat, records: run.records.filter((record) => record.shard === shard) })));
   const evidence = { steps: [...steps, ...verdict.groups.map(describeGroupResult)] };
   if (verdict.kind === 'none') {

@@ -15,13 +15,14 @@ import { planRun } from '../engine/plan.js';
 import { allowedFailures } from '../engine/ramp-control.js';
 import { OpenTimeline } from '../engine/timeline.js';
 import type { ConnectionRecord, StagePlan } from '../engine/types.js';
-import { abortedFinding, experimentSettings, runExperimentPlan, startBudget, type ExperimentContext, type ExperimentRun } from './experiment-probe.js';
+import { experimentSettings, pause, runExperimentPlan, startBudget, stoppedFinding, type ExperimentContext, type ExperimentStop } from './experiment-probe.js';
 import type { Finding } from './findings.js';
 import { makeFinding } from './report.js';
+import { retryAfterOf } from './retry-after.js';
 
 /** Seconds the reopened last good level settles before the first step. */
 const SETTLE_SECONDS = 0.1;
-/** Bisection steps at most, whatever the gap. */
+/** Bisection steps at most, whatever the gap (40 halve any gap a plan can have). */
 const MAX_STEPS = 40;
 
 /** What one stage proved: a count held for the whole hold, and the smallest count that failed. */
@@ -99,17 +100,26 @@ export async function runRefinement(context: ExperimentContext, input: Refinemen
   let gap = fromRamp;
   let stepCount = 0;
   let probeSeconds = 0;
+  let resumeAt = 0;
   const secondsLeft = startBudget(context);
   const rate = context.settings.connectRate;
   const hold = context.settings.holdSeconds;
   while (gap.hi - gap.lo > input.resolution) {
-    if (stepCount >= MAX_STEPS || gap.lo / rate + hold > secondsLeft() || context.signal.aborted) {
-      return [undetermined(`stopped with the ceiling between ${gap.lo} and ${gap.hi - 1}: the experiment budget of ${context.budgetSeconds} s is spent`, probeSeconds, steps)];
+    const between = `stopped with the ceiling between ${gap.lo} and ${gap.hi - 1}`;
+    if (stepCount >= MAX_STEPS) return [undetermined(`${between}: it took the most steps allowed (${MAX_STEPS})`, probeSeconds, steps)];
+    if (context.signal.aborted) return [undetermined(`${between}: stopped by Ctrl-C`, probeSeconds, steps)];
+    // A Retry-After from the session before is waited out before the last good level is reopened.
+    const wait = Math.max(0, (resumeAt - context.now()) / 1000);
+    if (wait + gap.lo / rate + hold > secondsLeft()) {
+      const why = wait > 0 ? `a Retry-After of ${Math.round(wait * 10) / 10} s and the next step` : 'the next step';
+      return [undetermined(`${between}: ${why} would take longer than is left of the experiment budget of ${context.budgetSeconds} s (--experiment-budget); raise it, or give a coarser --resolution`, probeSeconds, steps)];
     }
+    await pause(context, wait);
     const session = await bisectFrom(context, gap, input.resolution, allowedAt, secondsLeft, steps);
     probeSeconds += session.probeSeconds;
     stepCount += session.steps;
-    if (session.aborted) return [abortedFinding('refinement', session.aborted, probeSeconds, steps)];
+    resumeAt = session.resumeAt;
+    if (session.stop) return [stoppedFinding(context, 'refinement', session.stop, Math.round(probeSeconds * 10) / 10, steps)];
     if (!session.gap) return [undetermined(session.reason ?? 'the limit moved between steps', probeSeconds, steps)];
     gap = session.gap;
   }
@@ -129,14 +139,18 @@ interface SessionOutcome {
   reason?: string;
   steps: number;
   probeSeconds: number;
-  /** The session's run, when it was stopped (Ctrl-C, the probe's own limits). */
-  aborted?: ExperimentRun;
+  /** When the session's data decides nothing: the probe's own limits, Ctrl-C, a Retry-After beyond the budget. */
+  stop?: ExperimentStop;
+  /** Epoch ms until which the target's last Retry-After asks the probe to wait (0 when none). */
+  resumeAt: number;
 }
 
 /**
  * One session: reopens the last good level, then adds connections step by
  * step while the gap narrows; ends when the gap is closed, the budget is
- * spent, or drops left more connections open than the next step wants.
+ * spent, or drops left more connections open than the next step wants. A
+ * refusal's Retry-After holds the session's next upgrades off until it has
+ * passed (a step's hold ends that much later).
  */
 async function bisectFrom(
   context: ExperimentContext,
@@ -191,12 +205,14 @@ async function bisectFrom(
     settings,
     plan,
     nextStage,
+    honourRetryAfter: secondsLeft,
     onEvent: (event: ShardEvent) => {
       if (event.type === 'settled') records.push(event.record);
     },
   });
-  if (run.aborted) return { steps, probeSeconds: run.probeSeconds, aborted: run };
-  return { ...(gap ? { gap } : {}), ...(reason ? { reason } : {}), steps, probeSeconds: run.probeSeconds };
+  const resumeAt = Math.max(0, ...records.map((record) => record.settledAt + (retryAfterOf(record) ?? 0) * 1000).filter((at) => at > context.now()));
+  if (run.stop) return { steps, probeSeconds: run.probeSeconds, stop: run.stop, resumeAt };
+  return { ...(gap ? { gap } : {}), ...(reason ? { reason } : {}), steps, probeSeconds: run.probeSeconds, resumeAt };
 }
 
 function undetermined(reason: string, probeSeconds: number, steps: string[]): Finding {

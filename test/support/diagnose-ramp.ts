@@ -1,7 +1,8 @@
 /**
- * Runs a ramp in this process exactly as `run` does (plan, every shard,
- * analysis) but without the store, so the diagnose experiments can be tested
- * against a real server on loopback in seconds.
+ * Runs a ramp in this process as `run` does (plan, every shard, analysis)
+ * but without the store and the resource watch (tests that want one pass it
+ * to runPlanShards), so the diagnose experiments can be tested against a real
+ * server on loopback in seconds.
  */
 import { randomUUID } from 'node:crypto';
 import { runPlanShards } from '../../bin/cli/run-command.js';
