@@ -58,6 +58,20 @@ describe('ws-ceiling diagnose', () => {
     expect(target.stats().accepted).toBe(0);
   });
 
+  it('prints the diagnosis shape with --json when the self-check refuses the plan: the self-check filled, no run', async () => {
+    const target = await startTargetSimulator({});
+    simulators.push(target);
+    const result = await runCli(['diagnose', target.url, '--json', '--stages', '100,200,400', '--hold', '0.5', '--store', store.directory], { descriptorLimit: 200 });
+    expect(result.code).toBe(3);
+    const diagnosis = JSON.parse(result.stdout) as Diagnosis;
+    expect(Object.keys(diagnosis)).toEqual(['verdict', 'reason', 'runId', 'targetId', 'url', 'findings', 'seconds', 'selfCheck', 'run']);
+    expect(diagnosis).toMatchObject({ verdict: 'inconclusive', runId: null, run: null, seconds: { ramp: 0, experiments: 0, waits: 0 }, selfCheck: { ok: false } });
+    expect(diagnosis.selfCheck.problems.map((problem) => problem.resource)).toEqual(['descriptors']);
+    expect(diagnosis.findings.map((finding) => [finding.kind, finding.experiment])).toEqual([['probe-limited', 'self-check']]);
+    expect(diagnosis.reason).toContain('the descriptor limit of 200 (ulimit -n)');
+    expect(target.stats().accepted).toBe(0);
+  });
+
   it.each([
     [['--resolution', '0'], '--resolution: must be a whole number of connections from 1 to 10000, got "0"'],
     [['--experiment-budget', 'long'], '--experiment-budget: must be a number of seconds from 1 to 86400, got "long"'],

@@ -20,7 +20,7 @@ describe('sentenceFor', () => {
       kind: 'handshake-rate-limit', values: { perSecond: 19.6, burst: 30, cleanAtRate: 30, rates: [60, 30] }, experiment: 'rate-or-count',
       evidence: { statuses: { '429': 100 }, retryAfter: ['1'] }, probeSeconds: 6,
     };
-    expect(sentenceFor(draft)).toBe('Handshake rate limit of 19.6 handshakes/s with a burst of 30 (HTTP 429 with Retry-After 1; refusals vanished at 30/s); ramp at most 19.6 connections/s (--rate) to pass it.');
+    expect(sentenceFor(draft)).toBe('Handshake rate limit of 19.6 handshakes/s with a burst of 30 (HTTP 429 with Retry-After 1; refusals vanished at 30/s); ramp at 17.6/s or slower (--rate, 90 % of the measured rate) to pass it.');
   });
 
   it('says a rate limit still refused at the slowest rate tried', () => {

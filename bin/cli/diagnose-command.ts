@@ -1,18 +1,20 @@
 /**
  * `ws-ceiling diagnose`: the same probe as `run` (same flags, same
- * self-check, recorded in the store the same way), then, from the first
- * failing level, the follow-up experiments that settle why it failed: rate or
- * count, queueing gateway, idle timeout, refinement. Prints the run, the
+ * self-check and resource watch, recorded in the store the same way), then,
+ * from the first failing level, the follow-up experiments that settle why it
+ * failed: rate or count, queueing gateway, idle timeout, refinement. The
+ * experiments run under the same resource watch. Prints the run, the
  * experiments' evidence and one plain sentence per finding; `--json` prints
- * the diagnosis as one object.
+ * the diagnosis as one object, of the same shape when the self-check refused
+ * the plan.
  */
 import type { Command } from 'commander';
-import { DEFAULT_EXPERIMENT_BUDGET_SECONDS, DEFAULT_RESOLUTION, diagnoseRun, type DiagnoseOptions } from '../../functions/diagnose/diagnose.js';
+import { DEFAULT_EXPERIMENT_BUDGET_SECONDS, DEFAULT_RESOLUTION, diagnoseRun, refusedDiagnosis, type DiagnoseOptions } from '../../functions/diagnose/diagnose.js';
 import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import { describeDiagnosis } from '../../functions/diagnose/report.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
 import { parseFlag, seconds, wholeNumber } from './flag-numbers.js';
-import { interruptOnSigint, printRefusal, probeOnce, runPlanShards, storeFlag, withProbeTarget, type CommandIo, type RunCommandFlags } from './run-command.js';
+import { interruptOnSigint, printRefusal, probeOnce, storeFlag, withProbeTarget, type CommandIo, type RunCommandFlags } from './run-command.js';
 import { describeResult, describeStored } from './summary.js';
 
 /** Defaults of the flags only `diagnose` has. */
@@ -43,7 +45,12 @@ export async function diagnoseCommand(urlArgument: string | undefined, flags: Di
   const options = parseDiagnoseFlags(flags);
   return withProbeTarget(urlArgument, flags, io, async (target) => {
     const outcome = await probeOnce(target, flags, io);
-    if (outcome.kind === 'refused') return printRefusal(outcome.refusal, flags, io);
+    if (outcome.kind === 'refused') {
+      if (!flags.json) return printRefusal(outcome.refusal, flags, io);
+      const { targetId, url, selfCheck } = outcome.refusal;
+      io.stdout.write(`${JSON.stringify(refusedDiagnosis({ targetId, url, selfCheck }), null, 2)}\n`);
+      return EXIT_CODES.probeFailed;
+    }
     const { run, stored } = outcome.recorded;
     if (!flags.json) {
       io.stdout.write(`\n${describeResult(run)}\n\n`);
@@ -54,7 +61,7 @@ export async function diagnoseCommand(urlArgument: string | undefined, flags: Di
     try {
       diagnosis = await diagnoseRun(
         { settings: target.settings, plan: outcome.plan, shards: outcome.shards, run, selfCheck: outcome.selfCheck },
-        { runPlan: runPlanShards, now: Date.now, signal: interrupt.signal, onProgress: (line) => io.stderr.write(`${line}\n`) },
+        { runPlan: outcome.runPlan, now: Date.now, signal: interrupt.signal, onProgress: (line) => io.stderr.write(`${line}\n`) },
         options,
       );
     } finally {
@@ -70,7 +77,7 @@ function exitCodeForDiagnosis(diagnosis: Diagnosis): number {
   switch (diagnosis.verdict) {
     case 'explained':
     case 'no-limit-found':
-      return diagnosis.run.verdict === 'below-floor' || diagnosis.run.verdict === 'regressed'
+      return diagnosis.run?.verdict === 'below-floor' || diagnosis.run?.verdict === 'regressed'
         ? exitCodeForVerdict(diagnosis.run.verdict)
         : EXIT_CODES.completed;
     case 'inconclusive':

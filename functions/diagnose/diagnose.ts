@@ -12,7 +12,7 @@
  * - the probe's own limits or a failed run: nothing to experiment on.
  */
 import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
-import type { SelfCheck } from '../engine/self-check.js';
+import { describeSelfCheckProblems, type SelfCheck } from '../engine/self-check.js';
 import type { ProbePlan, ProbeSettings, RunResult, ShardResult } from '../engine/types.js';
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from './experiment-probe.js';
 import type { Diagnosis, DiagnosisVerdict, Finding } from './findings.js';
@@ -110,6 +110,35 @@ async function experimentsFor(ramp: RampOutcome, context: ExperimentContext, opt
     findings.push(...(await runRefinement(context, { records, stages: plan.stages, failingStage, lastHeld: run.ceiling.value ?? 0, resolution: options.resolution })));
   }
   return findings.length ? findings : [undetermined(factor.summary)];
+}
+
+/** What a diagnosis the self-check refused starts from: the target, and the check that refused its plan. */
+export interface RefusedPlan {
+  targetId: string;
+  /** The target URL with secrets redacted. */
+  url: string;
+  selfCheck: SelfCheck;
+}
+
+/**
+ * The diagnosis of a plan the self-check refused before anything was sent:
+ * the same shape as any diagnosis, inconclusive, with one `probe-limited`
+ * finding from the `self-check` and no run.
+ */
+export function refusedDiagnosis(refused: RefusedPlan): Diagnosis {
+  const summary = `${describeSelfCheckProblems(refused.selfCheck)} Nothing was sent, and no ceiling is claimed.`;
+  const finding = makeFinding({ kind: 'probe-limited', values: { summary }, experiment: 'self-check', evidence: {}, probeSeconds: 0 });
+  return {
+    verdict: 'inconclusive',
+    reason: `The probe itself was the limit, so no ceiling is claimed. ${summary}`,
+    runId: null,
+    targetId: refused.targetId,
+    url: refused.url,
+    findings: [finding],
+    seconds: { ramp: 0, experiments: 0, waits: 0 },
+    selfCheck: refused.selfCheck,
+    run: null,
+  };
 }
 
 /** The verdict: the probe's own limits or an undecided experiment make it inconclusive; a failed run stays failed. */

@@ -6,7 +6,7 @@
 import type { SelfCheck } from '../engine/self-check.js';
 import type { FailureClass, HeartbeatSettings, RunResult } from '../engine/types.js';
 
-/** The experiments of `diagnose`, and the ramp and self-check they start from. */
+/** The experiments of `diagnose`, and the ramp and self-check they start from (a `self-check` finding: the plan was refused before anything was sent). */
 export type ExperimentName = 'self-check' | 'ramp' | 'rate-or-count' | 'queueing-gateway' | 'idle-timeout' | 'refinement';
 
 /** What an experiment saw, in numbers a person can check. */
@@ -82,13 +82,14 @@ export interface Diagnosis {
   verdict: DiagnosisVerdict;
   /** Why the verdict is what it is, in plain words. */
   reason: string;
-  runId: string;
+  /** The recorded ramp's id; null when the self-check refused the plan (nothing was sent or stored). */
+  runId: string | null;
   targetId: string;
   url: string;
   findings: Finding[];
   /** Seconds the ramp and the follow-up experiments took, and the pauses between experiment steps (Retry-After, refills). */
   seconds: { ramp: number; experiments: number; waits: number };
   selfCheck: SelfCheck;
-  /** The recorded ramp run. */
-  run: RunResult;
+  /** The recorded ramp run; null when the self-check refused the plan. */
+  run: RunResult | null;
 }

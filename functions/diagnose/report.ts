@@ -48,7 +48,8 @@ export function sentenceFor(finding: FindingDraft): string {
 
 /** The diagnosis as text: verdict, the evidence of each experiment, the time spent, then one sentence per finding. */
 export function describeDiagnosis(diagnosis: Diagnosis): string {
-  const lines = [`Diagnosis of ${diagnosis.targetId} (run ${diagnosis.runId}): ${diagnosis.verdict.toUpperCase()}`];
+  const of = diagnosis.runId === null ? 'self-check; nothing was sent' : `run ${diagnosis.runId}`;
+  const lines = [`Diagnosis of ${diagnosis.targetId} (${of}): ${diagnosis.verdict.toUpperCase()}`];
   for (const finding of diagnosis.findings) {
     const steps = finding.evidence.steps ?? [];
     if (steps.length === 0 && !finding.evidence.note) continue;
@@ -88,8 +89,16 @@ function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], 
   const slower = values.cleanAtRate !== null
     ? `refusals vanished at ${describeRate(values.cleanAtRate)}`
     : `still refused at ${describeRate(Math.min(...values.rates))}, the slowest rate tried`;
-  const advice = values.perSecond === null ? '' : `; ramp at most ${Math.max(0.1, Math.floor(values.perSecond * 10) / 10)} connections/s (--rate) to pass it`;
+  const advice = values.perSecond === null ? '' : `; ramp at ${describeRate(safeRate(values.perSecond))} or slower (--rate, ${Math.round(SAFE_RATE_FRACTION * 100)} % of the measured rate) to pass it`;
   return `${measured}${burst} (${statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refusals'}${retry}; ${slower})${advice}.`;
+}
+
+/** Fraction of a measured handshake rate advised as a ramp rate, so the advice stays under the true limit despite the measurement's error. */
+const SAFE_RATE_FRACTION = 0.9;
+
+/** A ramp rate safely under a measured limit, rounded down to 0.1/s (at least 0.1/s). */
+function safeRate(perSecond: number): number {
+  return Math.max(0.1, Math.floor(perSecond * SAFE_RATE_FRACTION * 10) / 10);
 }
 
 function idleSentence(values: FindingValuesByKind['idle-timeout']): string {
