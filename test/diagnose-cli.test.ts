@@ -31,6 +31,17 @@ describe('ws-ceiling diagnose', () => {
     expect(history.map((run) => [run.targetId, run.limitingFactor?.kind])).toEqual([['simulator', 'concurrency-cap']]);
   });
 
+  it('measures a handshake rate limit with --max-connections equal to the largest stage, within 10 %, and advises a rate under it', async () => {
+    const args = ['diagnose', '--simulate', 'rate=20,burst=30', '--stages', '30,100', '--hold', '2', '--rate', '60', '--max-connections', '100', '--store', store.directory];
+    const result = await runCli(args);
+    expect(result.code, result.stderr).toBe(0);
+    const last = result.stdout.trimEnd().split('\n').pop() ?? '';
+    const [, perSecond, burst, advised] = /^Handshake rate limit of ([\d.]+) handshakes\/s with a burst of (\d+) \(HTTP 429 with Retry-After 1; refusals vanished at 30\/s\); ramp at ([\d.]+)\/s or slower/.exec(last) ?? [];
+    expect(Math.abs(Number(perSecond) / 20 - 1), last).toBeLessThanOrEqual(0.1);
+    expect(Math.abs(Number(burst) / 30 - 1), last).toBeLessThanOrEqual(0.1);
+    expect(Number(advised)).toBeLessThan(Number(perSecond));
+  });
+
   it('prints the diagnosis as one JSON object with --json, with the recorded run in it', async () => {
     const target = await startTargetSimulator({});
     simulators.push(target);

@@ -42,6 +42,8 @@ const MEASURE_WINDOW_SECONDS = 1.5;
 const MEASURE_SUCCESSES = 30;
 /** Fewest handshakes let through between refusals that a sustained rate is read from. */
 const MIN_STEADY_SUCCESSES = 15;
+/** Fewest that a rough rate, only for planning the measurement and its refill pause, is read from. */
+const MIN_ROUGH_SUCCESSES = 2;
 /** Rates of a further measurement, as fractions of the first, when one rate cannot tell the rate from the burst. */
 const FURTHER_RATE_FACTORS = [0.5, 0.75] as const;
 /** A gap after a refusal of at least this fraction of its Retry-After means the probe waited it out. */
@@ -226,11 +228,12 @@ function stretchesOf(byAttempt: readonly ConnectionRecord[], refused: ReadonlySe
  *   bucket gives one point k = burst + rate × d; stretches at two or more
  *   connect rates put a line through them: rate the slope, burst the intercept.
  *
- * Undefined when neither has enough to go on.
+ * Undefined when neither has enough to go on (fewer than `minSteady`
+ * handshakes between refusals, and stretches at one rate only).
  */
-export function fitTokenBucket(observations: readonly AttemptObservation[]): TokenBucket | undefined {
+export function fitTokenBucket(observations: readonly AttemptObservation[], minSteady = MIN_STEADY_SUCCESSES): TokenBucket | undefined {
   const steady = observations
-    .filter((o) => o.firstStretch !== null && !refilledFully(o) && o.steady.seconds > 0 && o.steady.opened >= MIN_STEADY_SUCCESSES)
+    .filter((o) => o.firstStretch !== null && !refilledFully(o) && o.steady.seconds > 0 && o.steady.opened >= minSteady)
     .sort((a, b) => b.steady.seconds - a.steady.seconds)[0];
   if (steady?.firstStretch) {
     const perSecond = steady.steady.opened / steady.steady.seconds;
@@ -316,7 +319,7 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
   let blocked: RetryAfterBeyondBudget | undefined;
   for (const factor of SLOWER_RATE_FACTORS) {
     const rate = ramp.rate * factor;
-    const wait = pauseBefore(context, observations);
+    const wait = pauseBefore(context, observations, fitTokenBucket(observations, MIN_ROUGH_SUCCESSES));
     if (wait.retryAfter > secondsLeft()) {
       blocked = { seconds: wait.retryAfterAsked, secondsLeft: Math.max(0, Math.round(secondsLeft() * 10) / 10) };
       steps.push(`${describeRate(rate)}: not tried, the target's Retry-After of ${wait.retryAfterAsked} s is longer than the experiment budget has left`);
@@ -413,8 +416,7 @@ async function measureRateLimit(
   secondsLeft: () => number,
   steps: string[],
 ): Promise<Measurement> {
-  const rough = fitTokenBucket(observations);
-  if (!rough) return { attempts: [], probeSeconds: 0 };
+  const rough = roughBucket(observations);
   const askedToWait = observations.some((o) => (o.retryAfterSeconds ?? 0) > 0);
   const earlier = observations.filter((o) => o.fromRefill && o.steady.seconds >= MEASURE_WINDOW_SECONDS && o.steady.opened >= MEASURE_SUCCESSES);
   const done = askedToWait ? undefined : fitTokenBucket(earlier);
@@ -428,7 +430,7 @@ async function measureRateLimit(
     if (attempts.length > 0 && fitTokenBucket(attempts)) break;
     const estimate = fitTokenBucket([...observations, ...attempts]) ?? rough;
     const count = Math.min(maxAttempts, plannedAttempts(rate, estimate, index === 0));
-    const wait = pauseBefore(context, [...observations, ...attempts]);
+    const wait = pauseBefore(context, [...observations, ...attempts], estimate);
     const label = `measurement, ${count} upgrades at ${describeRate(rate)}`;
     if (wait.retryAfter > secondsLeft()) {
       const beyond = { seconds: wait.retryAfterAsked, secondsLeft: Math.max(0, Math.round(secondsLeft() * 10) / 10) };
@@ -456,6 +458,22 @@ async function measureRateLimit(
 }
 
 /**
+ * The token bucket as far as the attempts so far show it, for planning only:
+ * a fit from as few as MIN_ROUGH_SUCCESSES between refusals, or else a
+ * refill of the fastest rate that passed (half the slowest refused one
+ * without) and a burst of the most let through before a first refusal, which
+ * errs towards longer attempts and refill pauses.
+ */
+function roughBucket(observations: readonly AttemptObservation[]): TokenBucket {
+  const fit = fitTokenBucket(observations, MIN_ROUGH_SUCCESSES);
+  if (fit) return fit;
+  const passed = observations.filter((o) => o.refused === 0).map((o) => o.rate);
+  const refusedRates = observations.filter((o) => o.refused > 0).map((o) => o.rate);
+  const perSecond = passed.length ? Math.max(...passed) : Math.min(...refusedRates) / 2;
+  return { perSecond, burst: Math.max(1, ...observations.map((o) => o.firstStretch?.opened ?? 0)) };
+}
+
+/**
  * Upgrades a measurement attempt at `rate` plans for, from the bucket as
  * estimated so far: the first refusal from a full bucket comes after about
  * burst × rate / (rate − refill) upgrades; the first attempt then goes on
@@ -479,16 +497,14 @@ interface PauseBefore {
 
 /**
  * The pause before the next attempt: the longest Retry-After still running,
- * and time for a token bucket to refill (1.5 × burst / rate, from the
- * refusals so far) when they look like one.
+ * and time for `bucket`, as estimated so far, to refill (1.5 × burst / rate).
  */
-function pauseBefore(context: ExperimentContext, observations: readonly AttemptObservation[]): PauseBefore {
+function pauseBefore(context: ExperimentContext, observations: readonly AttemptObservation[], bucket: TokenBucket | undefined): PauseBefore {
   const now = context.now();
   const running = observations.flatMap((o) =>
     o.lastRefusalAt !== null && o.retryAfterSeconds !== null ? [{ left: (o.lastRefusalAt + o.retryAfterSeconds * 1000 - now) / 1000, asked: o.retryAfterSeconds }] : [],
   );
   const longest = running.reduce((best, entry) => (entry.left > best.left ? entry : best), { left: 0, asked: 0 });
-  const bucket = fitTokenBucket(observations);
   const refill = bucket ? Math.min(MAX_REFILL_SECONDS, (1.5 * bucket.burst) / bucket.perSecond) : 0;
   return { seconds: Math.max(MIN_PAUSE_SECONDS, longest.left, refill), retryAfter: longest.left, retryAfterAsked: longest.asked, refilled: bucket !== undefined };
 }
