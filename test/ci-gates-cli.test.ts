@@ -1,4 +1,4 @@
-// `ws-ceiling run --junit --markdown` through the built CLI, as a pipeline
+// `ws-ceiling run --junit --markdown` (and diagnose) through the built CLI, as a pipeline
 // runs it: the files and the `Wrote` lines, unchanged exit codes, a bad path
 // refused before the probe, a file that fails only at write time after the
 // result is printed and stored, and no secret in either file. The JUnit XML
@@ -166,5 +166,19 @@ describe('run --junit --markdown', () => {
     );
     expect(result.stderr).not.toContain('Wrote ');
     expect((await readdir(directory)).sort()).toEqual(['store']);
+  });
+
+  it('prints the diagnosis too before a file fails at write time, under diagnose', async () => {
+    const { url, directory } = await setUp();
+    const store = path.join(directory, 'store');
+    const markdown = '/proc/ws-ceiling-diagnosis.md';
+    const result = await runCli([
+      'diagnose', url, '--stages', '10,20,30', '--hold', '0.5', '--rate', '200', '--target-id', 'ci-gate',
+      '--store', store, '--markdown', markdown, '--experiment-budget', '20',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toContain(`Concurrency cap at ${CAP}`);
+    expect(result.stderr).toContain(`error: --markdown: cannot write "${markdown}"`);
+    expect(result.stderr).not.toContain('Wrote ');
   });
 });

@@ -14,7 +14,7 @@ import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import { describeDiagnosis } from '../../functions/diagnose/report.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
 import { parseFlag, seconds, wholeNumber } from './flag-numbers.js';
-import { interruptOnSigint, printRefusal, probeOnce, storeFlag, withProbeTarget, type CommandIo, type RunCommandFlags } from './run-command.js';
+import { interruptOnSigint, printRefusal, probeOnce, storeFlag, withProbeTarget, writeCiFiles, type CommandIo, type RunCommandFlags } from './run-command.js';
 import { describeResult, describeStored } from './summary.js';
 
 /** Defaults of the flags only `diagnose` has. */
@@ -68,6 +68,7 @@ export async function diagnoseCommand(urlArgument: string | undefined, flags: Di
       interrupt.dispose();
     }
     io.stdout.write(flags.json ? `${JSON.stringify(diagnosis, null, 2)}\n` : `${describeDiagnosis(diagnosis)}\n`);
+    await writeCiFiles(run, flags, io);
     return exitCodeForDiagnosis(diagnosis);
   });
 }

@@ -3,21 +3,24 @@
  * deployed run: plan, every shard's runShard in this process, then record
  * into the embedded store. Before it sends anything, a self-check compares
  * the plan with this process's descriptors, local ports and memory; a plan
- * the probe cannot carry is `inconclusive`, never a ceiling. `probeOnce` is
- * the one path `run` and `diagnose` share.
+ * the probe cannot carry is `inconclusive`, never a ceiling. While shards run,
+ * a resource watch keeps checking (once a second and at each stage end), and
+ * a shortfall stops the run as `probe-limited`. `probeOnce` is the one path
+ * `run` and `diagnose` share.
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { runShard, shardInputOf, type ShardEvent } from '../../functions/connection/shard-runner.js';
-import type { PlanRequest } from '../../functions/diagnose/experiment-probe.js';
+import { startResourceWatch, type ResourceWatchOptions } from '../../functions/connection/resource-watch.js';
+import type { PlanRequest, PlanRunner } from '../../functions/diagnose/experiment-probe.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { countFailures } from '../../functions/engine/failures.js';
 import { planRun } from '../../functions/engine/plan.js';
 import { RampControl } from '../../functions/engine/ramp-control.js';
 import { publicSettings, recordRun, type RecordedRun } from '../../functions/engine/record.js';
 import { redactUrl } from '../../functions/engine/redact.js';
-import { checkProbeBudget, describeSelfCheckProblems, type SelfCheck } from '../../functions/engine/self-check.js';
-import type { LimitingFactor, ProbePlan, ProbeSettings, ShardResult, Verdict } from '../../functions/engine/types.js';
+import { checkProbeBudget, checkRunningBudget, describeSelfCheckProblems, type SelfCheck } from '../../functions/engine/self-check.js';
+import type { LimitingFactor, ProbePlan, ProbeSettings, RunResult, ShardResult, Verdict } from '../../functions/engine/types.js';
 import { readHostBudget } from '../../functions/probe-host/host-budget.js';
 import { checkCiOutputPaths, writeCiOutputs } from '../../functions/report/ci-outputs.js';
 import { describeSimulator, parseSimulatorSpec } from '../../functions/simulator/simulator-spec.js';
@@ -70,7 +73,7 @@ export interface PreflightRefusal {
 /** The outcome of one probe: refused by the self-check, or run and recorded with its raw shard results. */
 export type ProbeOutcome =
   | { kind: 'refused'; refusal: PreflightRefusal }
-  | { kind: 'recorded'; recorded: RecordedRun; plan: ProbePlan; shards: ShardResult[]; selfCheck: SelfCheck };
+  | { kind: 'recorded'; recorded: RecordedRun; plan: ProbePlan; shards: ShardResult[]; selfCheck: SelfCheck; runPlan: PlanRunner };
 
 /** Runs a probe and returns the process exit code. */
 export async function runCommand(urlArgument: string | undefined, flags: RunCommandFlags, io: CommandIo): Promise<number> {
@@ -83,6 +86,7 @@ export async function runCommand(urlArgument: string | undefined, flags: RunComm
       io.stdout.write(`\n${describeResult(run)}\n\n`);
       io.stdout.write(`${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n`);
     }
+    await writeCiFiles(run, flags, io);
     return exitCodeForVerdict(run.verdict);
   });
 }
@@ -120,8 +124,11 @@ export async function withProbeTarget<T>(
 /**
  * One probe, as `run` does it: opens the store, plans, prints the plan,
  * self-checks the plan against this host, runs every shard in this process
- * with live progress (Ctrl-C stops the run and still records it), records
- * the run and writes the --junit and --markdown files. A plan the host cannot carry is refused before anything is sent.
+ * with live progress (Ctrl-C stops the run and still records it) and records
+ * the run. A plan the host cannot carry is refused before anything is sent.
+ * The caller prints the result and then writes the --junit and --markdown
+ * files with {@link writeCiFiles}, so a file that cannot be written never
+ * hides the result.
  */
 export async function probeOnce(target: ProbeTarget, flags: RunCommandFlags, io: CommandIo): Promise<ProbeOutcome> {
   const { settings } = target;
@@ -130,19 +137,39 @@ export async function probeOnce(target: ProbeTarget, flags: RunCommandFlags, io:
     const plan = planRun(settings, { now: Date.now, newRunId: randomUUID, startDelayMs: LOCAL_START_DELAY_MS });
     const planText = describePlan(plan, publicSettings(settings, plan), redactUrl(settings.url), settings.stopAtFirstFailingStage);
     (flags.json ? io.stderr : io.stdout).write(`${planText}\n\n`);
-    const selfCheck = await selfCheckPlan(target);
+    const { selfCheck, runPlan } = await selfCheckPlan(target);
     if (!selfCheck.ok) return { kind: 'refused', refusal: preflightRefusal(settings, selfCheck) };
-    const shards = await runWithProgress(settings, plan, io);
+    const shards = await runWithProgress(settings, plan, io, runPlan);
     const recorded = await recordRun({ settings, plan, shards, region: 'local', finishedAt: Date.now() }, { store: local.store });
-    for (const file of await writeCiOutputs(recorded.run, flags)) io.stderr.write(`Wrote ${file}\n`);
-    return { kind: 'recorded', recorded, plan, shards, selfCheck };
+    return { kind: 'recorded', recorded, plan, shards, selfCheck, runPlan };
   } finally {
     await local.close();
   }
 }
 
-/** The pre-flight: every shard runs in this process, so it must carry the plan's largest stage. */
-async function selfCheckPlan(target: ProbeTarget): Promise<SelfCheck> {
+/**
+ * Writes the run's --junit and --markdown files (paths checked before the
+ * run) and says `Wrote <file>` for each on stderr. The run is already stored:
+ * when a file cannot be written, this says so on stderr and rethrows the
+ * InvalidInputError (exit 2) that names the flag and the file.
+ */
+export async function writeCiFiles(run: RunResult, flags: Pick<RunCommandFlags, 'junit' | 'markdown'>, io: CommandIo): Promise<void> {
+  let written: string[];
+  try {
+    written = await writeCiOutputs(run, flags);
+  } catch (error) {
+    io.stderr.write(`Run ${run.runId} is stored; no --junit or --markdown file was changed.\n`);
+    throw error;
+  }
+  for (const file of written) io.stderr.write(`Wrote ${file}\n`);
+}
+
+/**
+ * The pre-flight: every shard runs in this process, so it must carry the
+ * plan's largest stage. Gives the check and the plan runner that keeps
+ * checking the host while shards run (once a second and at each stage end).
+ */
+async function selfCheckPlan(target: ProbeTarget): Promise<{ selfCheck: SelfCheck; runPlan: PlanRunner }> {
   const peak = Math.max(...target.settings.stages);
   const demand = {
     connectionsPerProcess: peak,
@@ -150,7 +177,9 @@ async function selfCheckPlan(target: ProbeTarget): Promise<SelfCheck> {
     connectionsPerTargetAddress: peak,
     shardsShareProcess: true,
   };
-  return checkProbeBudget(demand, await readHostBudget());
+  const atStart = await readHostBudget();
+  const host: HostWatch = { read: readHostBudget, judge: (now) => checkRunningBudget(demand, atStart, now) };
+  return { selfCheck: checkProbeBudget(demand, atStart), runPlan: (request) => runPlanShards(request, host) };
 }
 
 /** Prints a refused run (plain or --json) and returns exit code 3. */
@@ -160,21 +189,34 @@ export function printRefusal(refusal: PreflightRefusal, flags: Pick<RunCommandFl
   return EXIT_CODES.probeFailed;
 }
 
-/** Runs every shard of `plan` in this process; the experiments of `diagnose` use it too. */
-export async function runPlanShards(request: PlanRequest): Promise<ShardResult[]> {
+/** How to read this host and judge a reading while shards run (see functions/connection/resource-watch.ts). */
+export type HostWatch = Pick<ResourceWatchOptions, 'read' | 'judge'>;
+
+/**
+ * Runs every shard of `plan` in this process, under one resource watch when
+ * `host` is given (a shortfall stops the run as probe-limited); the
+ * experiments of `diagnose` use it too.
+ */
+export async function runPlanShards(request: PlanRequest, host?: HostWatch): Promise<ShardResult[]> {
   const { settings, plan, control } = request;
-  return Promise.all(
-    plan.shards.map((shard) =>
-      runShard(
-        {
-          ...shardInputOf(settings, plan.stages, shard),
-          heartbeat: request.heartbeatOf?.(shard.index) ?? settings.heartbeat,
-          ...(request.nextStage ? { nextStage: request.nextStage } : {}),
-        },
-        { control, ...(request.onEvent ? { onEvent: request.onEvent } : {}) },
+  const watch = host ? startResourceWatch({ ...host, control }) : undefined;
+  try {
+    const results = await Promise.all(
+      plan.shards.map((shard) =>
+        runShard(
+          {
+            ...shardInputOf(settings, plan.stages, shard),
+            heartbeat: request.heartbeatOf?.(shard.index) ?? settings.heartbeat,
+            ...(request.nextStage ? { nextStage: request.nextStage } : {}),
+          },
+          { control, ...(request.onEvent ? { onEvent: request.onEvent } : {}), ...(watch ? { watch } : {}) },
+        ),
       ),
-    ),
-  );
+    );
+    return results.map((result) => ({ ...result, sharesProcess: true }));
+  } finally {
+    await watch?.stop();
+  }
 }
 
 /** Ctrl-C as a kill switch: aborts the returned signal until `dispose` is called. */
@@ -244,13 +286,13 @@ function preflightRefusal(settings: ProbeSettings, selfCheck: SelfCheck): Prefli
 }
 
 /** Runs every shard with live progress; Ctrl-C stops the run and it is still recorded. */
-async function runWithProgress(settings: ProbeSettings, plan: ProbePlan, io: CommandIo): Promise<ShardResult[]> {
+async function runWithProgress(settings: ProbeSettings, plan: ProbePlan, io: CommandIo, runPlan: PlanRunner): Promise<ShardResult[]> {
   const control = new RampControl(settings.tolerance, settings.stages, settings.stopAtFirstFailingStage);
   const display = startProgressDisplay(plan, io.stderr);
   const interrupt = interruptOnSigint();
   interrupt.signal.addEventListener('abort', () => control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' }));
   try {
-    return await runPlanShards({ settings, plan, control, onEvent: (event: ShardEvent) => display.onEvent(event) });
+    return await runPlan({ settings, plan, control, onEvent: (event: ShardEvent) => display.onEvent(event) });
   } finally {
     interrupt.dispose();
     display.stop();
