@@ -70,6 +70,16 @@ describe('analyzeRun', () => {
     expect(analysis.ceiling).toEqual({ value: 40, reached: true });
   });
 
+  it('claims no rate let through when the refusals lasted too briefly to measure one', () => {
+    const stages = stagesOf([40, 100], 1000, 2000);
+    const records = [...openMany(0, 40, 0, 20), refused(1, 3000, 429), opened(1, 3040), refused(1, 3085, 429)];
+    const analysis = analyzeRun(input([shardOf(records, 2)], { plan: planOf(stages) }));
+    expect(analysis.limitingFactor?.kind).toBe('handshake-rate-limit');
+    // One open in 85 ms would read as 11.8 per second: too thin a stretch to say.
+    expect(analysis.limitingFactor?.evidence.sustainableHandshakesPerSecond).toBeUndefined();
+    expect(analysis.limitingFactor?.summary).toContain('too briefly to estimate the rate let through: ws-ceiling diagnose measures it');
+  });
+
   it('reports connections closing at one idle age as an idle timeout with its value, not as a ceiling', () => {
     const stages = stagesOf([20, 40], 1000, 5000);
     const records = Array.from({ length: 20 }, (_, i) => opened(0, i * 20, { at: i * 20 + 4000 + (i % 3) * 10 }));
@@ -105,6 +115,18 @@ describe('analyzeRun', () => {
     expect(analysis.limitingFactor?.evidence.failures.byClass).toEqual({ 'pong-timeout': 2, 'server-close': 1 });
     expect(analysis.ceiling).toEqual({ value: 100, reached: true });
     expect(analysis.dropOnset).toBe(103);
+  });
+
+  it('names the handshake slowdown in a degradation summary when the failing stage handshakes at least twice as slowly', () => {
+    const slow = (record: ConnectionRecord): ConnectionRecord => ({ ...record, handshakeMs: 40 });
+    const records = [...openMany(0, 50, 0, 20), ...openMany(1, 50, 3000, 20)];
+    records.push(slow(opened(2, 6000, { at: 6500, closedBy: 'pong-timeout' })));
+    records.push(slow(opened(2, 6040, { at: 8100, closedBy: 'pong-timeout' })));
+    const analysis = analyzeRun(input([shardOf(records, 3)]));
+    expect(analysis.limitingFactor?.kind).toBe('server-degradation');
+    expect(analysis.limitingFactor?.summary).toBe(
+      'Server degradation from 102 open connections: 2 pong timeouts, with handshake p95 rising from 1 ms in the first stage to 40 ms in the failing one. Open connections were dropped rather than new ones refused.',
+    );
   });
 
   it('counts a stage as held while its failures stay within the tolerance', () => {

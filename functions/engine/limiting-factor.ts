@@ -164,7 +164,7 @@ export function findCapacityLimit(
       dropOnset,
       factor: {
         kind: 'server-degradation',
-        summary: `Server degradation from ${dropOnset} open connections: ${describeDrops(failures)}. Open connections were dropped rather than new ones refused.`,
+        summary: `Server degradation from ${dropOnset} open connections: ${describeDrops(failures)}${describeSlowdown(handshakeP95Ms)}. Open connections were dropped rather than new ones refused.`,
         evidence,
       },
     };
@@ -177,13 +177,14 @@ export function findCapacityLimit(
   const retryAfter = distinct(refusals.map((event) => event.record.retryAfter));
   const how = describeRefusals(failures);
   if (peakAfter > onsetAtRefusal) {
-    const windowSeconds = (lastRefusal.at - firstRefusal.at) / 1000;
-    const rate = windowSeconds > 0 ? round(openedAfter / windowSeconds, 1) : undefined;
+    const rate = rateLetThrough(openedAfter, lastRefusal.at - firstRefusal.at);
+    const rateWords = rate !== undefined ? ` at about ${rate} per second` : '';
+    const tooBrief = rate === undefined ? ' The refusals lasted too briefly to estimate the rate let through: ws-ceiling diagnose measures it.' : '';
     return {
       dropOnset,
       factor: {
         kind: 'handshake-rate-limit',
-        summary: `Handshake rate limit: upgrades were refused (${how}${retryAfter.length ? `, Retry-After ${retryAfter.join(', ')}` : ''}) while connections kept opening${rate !== undefined ? ` at about ${rate} per second` : ''}; the open count rose from ${onsetAtRefusal} to ${peakAfter} after the first refusal, so the limit is on the rate, not the count. Ramp more slowly (--rate) to pass it.`,
+        summary: `Handshake rate limit: upgrades were refused (${how}${retryAfter.length ? `, Retry-After ${retryAfter.join(', ')}` : ''}) while connections kept opening${rateWords}; the open count rose from ${onsetAtRefusal} to ${peakAfter} after the first refusal, so the limit is on the rate, not the count. Ramp more slowly (--rate) to pass it.${tooBrief}`,
         evidence: {
           ...evidence,
           ...(retryAfter.length ? { retryAfter } : {}),
@@ -288,6 +289,30 @@ function describeRefusals(failures: ReturnType<typeof countFailures>): string {
   if (timeouts) parts.push(`${timeouts} × connected over TCP but never answered: a full accept queue`);
   for (const [code, count] of Object.entries(failures.byErrorCode)) parts.push(`${count} × ${code}`);
   return parts.join(', ');
+}
+
+/** Shortest stretch of refusals, and fewest connections let through in it, that a rate is estimated from. */
+const RATE_WINDOW_MIN_MS = 1000;
+const RATE_SAMPLES_MIN = 5;
+
+/**
+ * Handshakes per second let through between the first and last refusal, or
+ * undefined when that stretch is too short or too thin to say (a ramp that
+ * stops at its first failing stage often sees a fraction of a second).
+ */
+function rateLetThrough(openedBetween: number, windowMs: number): number | undefined {
+  if (windowMs < RATE_WINDOW_MIN_MS || openedBetween < RATE_SAMPLES_MIN) return undefined;
+  return round(openedBetween / (windowMs / 1000), 1);
+}
+
+/** Handshake p95 at least this many times the first stage's counts as a slowdown worth naming. */
+const SLOWDOWN_FACTOR = 2;
+
+/** ", with handshake p95 rising from A ms to B ms" when the failing stage's handshakes slowed markedly. */
+function describeSlowdown(handshakeP95Ms: { first: number | null; failing: number | null }): string {
+  const { first, failing } = handshakeP95Ms;
+  if (first === null || failing === null || first <= 0 || failing < first * SLOWDOWN_FACTOR) return '';
+  return `, with handshake p95 rising from ${round(first, 1)} ms in the first stage to ${round(failing, 1)} ms in the failing one`;
 }
 
 function describeDrops(failures: ReturnType<typeof countFailures>): string {
