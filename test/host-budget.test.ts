@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseDescriptorLimit, parsePortRange, readHostBudget } from '../functions/probe-host/host-budget.js';
+import { LAMBDA_MEMORY_HEADROOM_BYTES, lambdaBudgetSources, parseDescriptorLimit, parsePortRange, readHostBudget } from '../functions/probe-host/host-budget.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -59,6 +59,16 @@ describe('readHostBudget', () => {
       const budget = await readHostBudget(); process.stdout.write(JSON.stringify(budget));`;
     const output = execFileSync('bash', ['-c', 'ulimit -n 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script]).toString();
     expect(JSON.parse(output)).toMatchObject({ descriptorsExhausted: true, openDescriptors: null });
+  });
+});
+
+describe('lambdaBudgetSources', () => {
+  it("counts a Lambda sandbox's memory as its size less this process's resident set, with the sandbox's smaller headroom", async () => {
+    const MIB = 1024 ** 2;
+    const budget = await readHostBudget(lambdaBudgetSources(512, () => 90 * MIB));
+    expect(budget.freeMemoryBytes).toBe(422 * MIB);
+    expect(budget.memoryHeadroomBytes).toBe(LAMBDA_MEMORY_HEADROOM_BYTES);
+    expect((await readHostBudget(lambdaBudgetSources(128, () => 200 * MIB))).freeMemoryBytes).toBe(0);
   });
 });
 

@@ -66,6 +66,13 @@ describe('checkProbeBudget', () => {
     expect(check.problems[1]?.fix).toContain('--max-old-space-size=');
   });
 
+  it('keeps the headroom its host asks for: a small one in a Lambda sandbox, 256 MiB on a shared machine', () => {
+    const sandbox = { ...roomy, freeMemoryBytes: 150 * 1024 ** 2 };
+    const shard = demand(900, { shardsShareProcess: false });
+    expect(checkProbeBudget(shard, sandbox).problems.map((problem) => problem.resource)).toEqual(['memory']);
+    expect(checkProbeBudget(shard, { ...sandbox, memoryHeadroomBytes: 32 * 1024 ** 2 }).ok).toBe(true);
+  });
+
   it('lists what it could not read instead of guessing', () => {
     const check = checkProbeBudget(demand(100_000 / 20), { ...roomy, descriptorLimit: null, openDescriptors: null, ephemeralPorts: null });
     expect(check).toEqual({ ok: true, problems: [], unchecked: ['descriptors', 'ephemeral-ports'] });

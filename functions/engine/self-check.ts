@@ -18,8 +18,10 @@ export interface HostBudget {
   openDescriptors: number | null;
   /** Local port range for outgoing connections, inclusive; null when unknown. */
   ephemeralPorts: { low: number; high: number } | null;
-  /** Memory the OS reports free, bytes. */
+  /** Memory the probe may still use, bytes: what the OS reports free, or a Lambda sandbox's size less what this process holds. */
   freeMemoryBytes: number;
+  /** Memory kept free for everything but the probe's connections; default {@link MEMORY_HEADROOM_BYTES} (a machine shared with other programs). */
+  memoryHeadroomBytes?: number;
   /** V8 heap still available to this process, bytes. */
   heapAvailableBytes: number;
   /** True when reading the descriptors failed for want of one (EMFILE, ENFILE): none is left. */
@@ -73,8 +75,8 @@ const PORT_HEADROOM_FRACTION = 0.05;
 export const MEMORY_PER_CONNECTION_BYTES = 32 * 1024;
 /** V8 heap one connection costs, with room to spare (3.2 KB measured in the same run). */
 const HEAP_PER_CONNECTION_BYTES = 8 * 1024;
-/** Memory left free for the rest of the host. */
-const MEMORY_HEADROOM_BYTES = 256 * 1024 * 1024;
+/** Memory left free for the rest of a host shared with other programs (a laptop, a CI runner). */
+export const MEMORY_HEADROOM_BYTES = 256 * 1024 * 1024;
 /** V8 heap left free for everything but connections (records, analysis, the store). */
 const HEAP_HEADROOM_BYTES = 64 * 1024 * 1024;
 /**
@@ -239,19 +241,20 @@ function checkPorts(demand: ProbeDemand, budget: HostBudget, unchecked: SelfChec
 
 function checkMemory(demand: ProbeDemand, budget: HostBudget): SelfCheckProblem | undefined {
   const needed = demand.connectionsPerProcess * demand.costPerConnection * MEMORY_PER_CONNECTION_BYTES;
-  const available = Math.max(0, budget.freeMemoryBytes - MEMORY_HEADROOM_BYTES);
+  const headroom = budget.memoryHeadroomBytes ?? MEMORY_HEADROOM_BYTES;
+  const available = Math.max(0, budget.freeMemoryBytes - headroom);
   if (needed <= available) return undefined;
   return {
     resource: 'memory',
     needed,
     available,
-    summary: `The probe would run short of memory: ${demand.connectionsPerProcess} connections need about ${mib(needed)} MiB, but only ${mib(available)} MiB is free after ${mib(MEMORY_HEADROOM_BYTES)} MiB headroom.`,
+    summary: `The probe would run short of memory: ${demand.connectionsPerProcess} connections need about ${mib(needed)} MiB, but only ${mib(available)} MiB is free after ${mib(headroom)} MiB headroom.`,
     fix: probeLimitFix('memory', demand.shardsShareProcess, { connectionsThatFit: Math.floor(available / (demand.costPerConnection * MEMORY_PER_CONNECTION_BYTES)) }),
   };
 }
 
 function runningMemory(demand: ProbeDemand, now: HostBudget): SelfCheckProblem | undefined {
-  const reserve = MEMORY_HEADROOM_BYTES * RUNNING_RESERVE_FRACTION;
+  const reserve = (now.memoryHeadroomBytes ?? MEMORY_HEADROOM_BYTES) * RUNNING_RESERVE_FRACTION;
   if (now.freeMemoryBytes >= reserve) return undefined;
   return {
     resource: 'memory',

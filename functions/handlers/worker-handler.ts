@@ -15,7 +15,7 @@ import { runShard, shardInputOf } from '../connection/shard-runner.js';
 import { readWorkerEnvironment } from '../engine/function-environment.js';
 import type { ShardTask, WorkerOutput } from '../engine/step-payloads.js';
 import { workerStep, type ShardRunner } from '../engine/worker-step.js';
-import { readHostBudget } from '../probe-host/host-budget.js';
+import { lambdaBudgetSources, readHostBudget } from '../probe-host/host-budget.js';
 import { oncePerColdStart } from './cold-start.js';
 import { compactErrors } from './compact-error.js';
 import { createLogger } from './log.js';
@@ -43,13 +43,19 @@ export const handler = middy(
     workerStep(task, {
       ...setup(),
       runShard: runShardOfTask,
-      readHostBudget: () => readHostBudget(),
+      readHostBudget: () => readHostBudget(sandboxSources(context)),
       deadline: signal,
       stopMarginMs: WORKER_STOP_MARGIN_MS,
       log: workerLogger(context),
     }),
   { timeoutEarlyInMillis: WORKER_STOP_MARGIN_MS, timeoutEarlyResponse: () => new Promise<never>(() => undefined) },
 ).use(compactErrors(workerLogger));
+
+/** What the sandbox gives the probe: its memory size from the context, or the OS's figures where none is given. */
+function sandboxSources(context: Context) {
+  const memoryLimitMb = Number(context.memoryLimitInMB);
+  return Number.isFinite(memoryLimitMb) && memoryLimitMb > 0 ? lambdaBudgetSources(memoryLimitMb) : {};
+}
 
 /** The worker's log, carrying the invocation's request id. */
 function workerLogger(context: Context) {

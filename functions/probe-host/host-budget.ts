@@ -21,6 +21,8 @@ export interface HostBudgetSources {
   procRoot?: string;
   /** Free memory in bytes (default `os.freemem`). */
   freeMemory?: () => number;
+  /** Memory to keep free beyond the connections (default: the self-check's headroom for a shared machine). */
+  memoryHeadroomBytes?: number;
   /** V8 heap limit and use in bytes (default from `v8.getHeapStatistics`). */
   heap?: () => { limitBytes: number; usedBytes: number };
 }
@@ -49,7 +51,24 @@ export async function readHostBudget(sources: HostBudgetSources = {}): Promise<H
     ephemeralPorts: portRange.value === null ? null : parsePortRange(portRange.value),
     freeMemoryBytes: (sources.freeMemory ?? os.freemem)(),
     heapAvailableBytes: Math.max(0, heap.limitBytes - heap.usedBytes),
+    ...(sources.memoryHeadroomBytes !== undefined ? { memoryHeadroomBytes: sources.memoryHeadroomBytes } : {}),
     ...(exhausted ? { descriptorsExhausted: true } : {}),
+  };
+}
+
+/** Memory a Lambda worker keeps free beyond its connections: its sandbox runs nothing but the probe. */
+export const LAMBDA_MEMORY_HEADROOM_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Sources for a Lambda sandbox of `memoryLimitMb` (the function's memory
+ * size): the OS's free memory there says little about what the function may
+ * still use, so it is the sandbox's size less this process's resident set,
+ * with a headroom for a sandbox that runs nothing else.
+ */
+export function lambdaBudgetSources(memoryLimitMb: number, residentBytes: () => number = () => process.memoryUsage().rss): HostBudgetSources {
+  return {
+    freeMemory: () => Math.max(0, memoryLimitMb * 1024 * 1024 - residentBytes()),
+    memoryHeadroomBytes: LAMBDA_MEMORY_HEADROOM_BYTES,
   };
 }
 
