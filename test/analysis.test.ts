@@ -198,6 +198,19 @@ describe('analyzeRun', () => {
     expect(analysis.verdictReason).toBe(message);
   });
 
+  it('explains a run by the shard the probe\'s own limits stopped, whichever shard comes first', () => {
+    const message = 'worker 1 opened nothing, as its shard does not fit its Lambda: …';
+    const analysis = analyzeRun(
+      input([
+        shardOf(openMany(0, 50, 0, 20), 1, { aborted: { failureClass: 'interrupted', message: 'worker 0 stopped by the Lambda deadline' } }),
+        shardOf([], 0, { shard: 1, aborted: { failureClass: 'probe-limited', message } }),
+      ]),
+    );
+    expect(analysis.verdict).toBe('inconclusive');
+    expect(analysis.limitingFactor?.kind).toBe('probe-limited');
+    expect(analysis.verdictReason).toBe(message);
+  });
+
   it('fails the run on a 401 as a config error with no ceiling', () => {
     const analysis = analyzeRun(input([shardOf([refused(0, 0, 401)], 0, { aborted: { failureClass: 'config-error', message: 'x' } })]));
     expect(analysis.verdict).toBe('failed');

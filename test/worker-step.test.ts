@@ -108,7 +108,7 @@ describe('workerStep', () => {
     const output = await workerStep(task, deps);
 
     expect(runs).toHaveLength(0);
-    expect(output).toMatchObject({ shard: 0, records: 0, opened: 0, aborted: { failureClass: 'interrupted' } });
+    expect(output).toMatchObject({ shard: 0, records: 0, opened: 0, aborted: { failureClass: 'probe-limited' } });
     const selfCheck = checkProbeBudget(shardDemand(task), budget({ descriptorLimit: 64, openDescriptors: 20 }));
     expect(selfCheck.problems.map((problem) => problem.resource)).toEqual(['descriptors']);
     expect(output.aborted?.message).toBe(`worker 0 opened nothing, as its shard does not fit its Lambda: ${describeSelfCheckProblems(selfCheck)}`);
@@ -124,6 +124,7 @@ describe('workerStep', () => {
     expect(recorded.verdict).toBe('inconclusive');
     expect(recorded.ceiling.value).toBeNull();
     expect(recorded.verdictReason).toContain(describeSelfCheckProblems(selfCheck));
+    expect(recorded.limitingFactor).toBe('probe-limited');
     expect(store.runs).toHaveLength(1);
   });
 

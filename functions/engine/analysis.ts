@@ -61,7 +61,9 @@ export function analyzeRun(input: AnalysisInput): RunAnalysis {
     },
     timeline: buildRunTimeline(input.plan.startAt, input.plan.stages, records, events, timeline),
   };
-  const aborted = input.shards.find((shard) => shard.aborted)?.aborted;
+  // A shard the probe's own limits stopped explains the run better than one stopped by time or by hand.
+  const aborts = input.shards.flatMap((shard) => (shard.aborted ? [shard.aborted] : []));
+  const aborted = aborts.find((abort) => abort.failureClass === 'probe-limited') ?? aborts[0];
   const shardsShareProcess = input.shards.some((shard) => shard.sharesProcess === true);
   const probeFailure = findProbeFailure(aborted, events, loopDelay, timeline, { url: input.url, shardsShareProcess });
   if (probeFailure === 'interrupted') {

@@ -99,7 +99,7 @@ export function shardDemand(task: Pick<ShardTask, 'shard'>): ProbeDemand {
 function refusedShard(task: ShardTask, selfCheck: SelfCheck, log: Logger): ShardResult {
   const message = `worker ${task.shard.index} opened nothing, as its shard does not fit its Lambda: ${describeSelfCheckProblems(selfCheck)}`;
   log.warn('shard refused by its self-check', { reason: message, problems: selfCheck.problems.map((problem) => problem.resource) });
-  return { shard: task.shard.index, records: [], loopDelay: [], stagesRun: 0, aborted: { failureClass: 'interrupted', message } };
+  return { shard: task.shard.index, records: [], loopDelay: [], stagesRun: 0, aborted: { failureClass: 'probe-limited', message } };
 }
 
 /** Runs the shard under its own RampControl, stopped early by the deadline or a stop request. */
