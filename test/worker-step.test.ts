@@ -7,6 +7,7 @@ import { shardResultKey } from '../functions/engine/shard-results.js';
 import type { ShardTask } from '../functions/engine/step-payloads.js';
 import type { RunResult, ShardResult } from '../functions/engine/types.js';
 import { shardDemand, workerStep, type ShardRunner, type WorkerStepDependencies } from '../functions/engine/worker-step.js';
+import { underResourceWatch } from '../functions/connection/resource-watch.js';
 import { createLogger } from '../functions/handlers/log.js';
 import { plannedRun, testTarget } from './support/deployed-run.js';
 
@@ -126,6 +127,27 @@ describe('workerStep', () => {
     expect(recorded.verdictReason).toContain(describeSelfCheckProblems(selfCheck));
     expect(recorded.limitingFactor).toBe('probe-limited');
     expect(store.runs).toHaveLength(1);
+  });
+
+  it('stops its shard as probe-limited when the Lambda runs short of descriptors while it runs', async () => {
+    const planned = plannedHundred();
+    const task = planned.shardTasks[0] as ShardTask;
+    let readings = 0;
+    // Room at the start; then someone else's descriptors leave 4 of 1,024.
+    const readHostBudget = async () => (readings++ === 0 ? budget() : budget({ openDescriptors: 1020 }));
+    const runShard: ShardRunner = (_settings, _stages, shard, control, host) =>
+      underResourceWatch(host, control, async (watch) => {
+        await watch?.sampleAtStageEnd(0);
+        return { shard: shard.index, records: [], loopDelay: [], stagesRun: 1, ...(control.abortReason ? { aborted: control.abortReason } : {}) };
+      });
+    const { deps, shardResults } = dependencies({ readHostBudget, runShard });
+
+    const output = await workerStep(task, deps);
+
+    expect(output.aborted?.failureClass).toBe('probe-limited');
+    expect(output.aborted?.message).toContain('1020 open against a descriptor limit (ulimit -n) of 1024');
+    expect(output.aborted?.message).toContain('shardSize in the config');
+    expect(shardResults.objects.get(output.resultKey)?.aborted).toEqual(output.aborted);
   });
 
   it('runs a shard whose connections fit, even when a figure of the budget cannot be read', async () => {

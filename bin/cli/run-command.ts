@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { runShard, shardInputOf, type ShardEvent } from '../../functions/connection/shard-runner.js';
-import { startResourceWatch, type ResourceWatchOptions } from '../../functions/connection/resource-watch.js';
+import { underResourceWatch, type HostWatch } from '../../functions/connection/resource-watch.js';
 import type { PlanRequest, PlanRunner } from '../../functions/diagnose/experiment-probe.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { countFailures } from '../../functions/engine/failures.js';
@@ -189,9 +189,6 @@ export function printRefusal(refusal: PreflightRefusal, flags: Pick<RunCommandFl
   return EXIT_CODES.probeFailed;
 }
 
-/** How to read this host and judge a reading while shards run (see functions/connection/resource-watch.ts). */
-export type HostWatch = Pick<ResourceWatchOptions, 'read' | 'judge'>;
-
 /**
  * Runs every shard of `plan` in this process, under one resource watch when
  * `host` is given (a shortfall stops the run as probe-limited); the
@@ -199,8 +196,7 @@ export type HostWatch = Pick<ResourceWatchOptions, 'read' | 'judge'>;
  */
 export async function runPlanShards(request: PlanRequest, host?: HostWatch): Promise<ShardResult[]> {
   const { settings, plan, control } = request;
-  const watch = host ? startResourceWatch({ ...host, control }) : undefined;
-  try {
+  return underResourceWatch(host, control, async (watch) => {
     const results = await Promise.all(
       plan.shards.map((shard) =>
         runShard(
@@ -214,9 +210,7 @@ export async function runPlanShards(request: PlanRequest, host?: HostWatch): Pro
       ),
     );
     return results.map((result) => ({ ...result, sharesProcess: true }));
-  } finally {
-    await watch?.stop();
-  }
+  });
 }
 
 /** Ctrl-C as a kill switch: aborts the returned signal until `dispose` is called. */

@@ -78,3 +78,23 @@ export function startResourceWatch(options: ResourceWatchOptions): ResourceWatch
     },
   };
 }
+
+/** How to read the host and judge a reading while shards run: a watch's collaborators without its control. */
+export type HostWatch = Pick<ResourceWatchOptions, 'read' | 'judge'>;
+
+/**
+ * Runs `work` under one resource watch over `control` when `host` is given
+ * (without one when it is not), and ends the watch however `work` ends.
+ */
+export async function underResourceWatch<T>(
+  host: HostWatch | undefined,
+  control: RampControl,
+  work: (watch: ResourceWatch | undefined) => Promise<T>,
+): Promise<T> {
+  const watch = host ? startResourceWatch({ ...host, control }) : undefined;
+  try {
+    return await work(watch);
+  } finally {
+    await watch?.stop();
+  }
+}

@@ -18,7 +18,7 @@ import { assertAllowedHost } from './allowed-hosts.js';
 import type { Logger } from './logger.js';
 import { RampControl } from './ramp-control.js';
 import { redactUrl } from './redact.js';
-import { checkProbeBudget, describeSelfCheckProblems, type HostBudget, type ProbeDemand, type SelfCheck } from './self-check.js';
+import { checkProbeBudget, checkRunningBudget, describeSelfCheckProblems, type HostBudget, type ProbeDemand, type SelfCheck, type SelfCheckProblem } from './self-check.js';
 import type { ShardResultStore } from './shard-results.js';
 import type { ShardTask, WorkerOutput } from './step-payloads.js';
 import type { StopRequests } from './stop-requests.js';
@@ -32,13 +32,29 @@ export const STOP_POLL_INTERVAL_MS = 3000;
  * `control`, and returns every connection's record: the connection layer's
  * `runShard` in Lambda (see functions/handlers/worker-handler.ts).
  */
-export type ShardRunner = (settings: ProbeSettings, stages: readonly StagePlan[], shard: ShardPlan, control: RampControl) => Promise<ShardResult>;
+export type ShardRunner = (
+  settings: ProbeSettings,
+  stages: readonly StagePlan[],
+  shard: ShardPlan,
+  control: RampControl,
+  host: RunningHostCheck,
+) => Promise<ShardResult>;
+
+/**
+ * The self-check while the shard runs: how to read this Lambda's budget and
+ * judge a reading. The runner samples it (functions/connection/resource-watch.ts)
+ * and stops the shard as `probe-limited` at the first shortfall.
+ */
+export interface RunningHostCheck {
+  read: () => Promise<HostBudget>;
+  judge: (now: HostBudget) => SelfCheckProblem[];
+}
 
 /** What the worker step needs besides its task. */
 export interface WorkerStepDependencies {
   /** Runs the shard's connections. */
   runShard: ShardRunner;
-  /** Reads this Lambda's budget (descriptor limit, open descriptors, ports, memory, heap) just before the shard. */
+  /** Reads this Lambda's budget (descriptor limit, open descriptors, ports, memory, heap): just before the shard, then while it runs. */
   readHostBudget: () => Promise<HostBudget>;
   /** Hosts a target URL may point at (the stack's allowlist), checked again here. */
   allowedHosts: readonly string[];
@@ -71,8 +87,11 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
   assertAllowedHost(task.target.url, deps.allowedHosts);
   const headers = await resolveTargetHeaders(task.target, deps.readSecret);
   const settings = targetProbeSettings(task.target, headers);
-  const selfCheck = checkProbeBudget(shardDemand(task), await deps.readHostBudget());
-  const result = selfCheck.ok ? await runWatchedShard(task, settings, deps, log) : refusedShard(task, selfCheck, log);
+  const demand = shardDemand(task);
+  const atStart = await deps.readHostBudget();
+  const selfCheck = checkProbeBudget(demand, atStart);
+  const host: RunningHostCheck = { read: deps.readHostBudget, judge: (now) => checkRunningBudget(demand, atStart, now) };
+  const result = selfCheck.ok ? await runWatchedShard(task, settings, deps, host, log) : refusedShard(task, selfCheck, log);
   const resultKey = await deps.shardResults.putShardResult({ targetId: task.target.id, runId: task.runId }, result);
   const output: WorkerOutput = {
     shard: result.shard,
@@ -103,7 +122,13 @@ function refusedShard(task: ShardTask, selfCheck: SelfCheck, log: Logger): Shard
 }
 
 /** Runs the shard under its own RampControl, stopped early by the deadline or a stop request. */
-async function runWatchedShard(task: ShardTask, settings: ProbeSettings, deps: WorkerStepDependencies, log: Logger): Promise<ShardResult> {
+async function runWatchedShard(
+  task: ShardTask,
+  settings: ProbeSettings,
+  deps: WorkerStepDependencies,
+  host: RunningHostCheck,
+  log: Logger,
+): Promise<ShardResult> {
   const rule = shardRampRule(task);
   const control = new RampControl(rule.tolerance, rule.stageTargets, settings.stopAtFirstFailingStage);
   log.info('shard starting', {
@@ -116,7 +141,7 @@ async function runWatchedShard(task: ShardTask, settings: ProbeSettings, deps: W
   });
   const stopWatch = watchForStops(task, control, deps, log);
   try {
-    return await deps.runShard(settings, task.stages, task.shard, control);
+    return await deps.runShard(settings, task.stages, task.shard, control, host);
   } finally {
     await stopWatch.stop();
   }

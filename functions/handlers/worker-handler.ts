@@ -11,6 +11,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createWorkerAdapters } from '../adapters/step-adapters.js';
 import { WORKER_STOP_MARGIN_MS } from '../config/worker-budget.js';
+import { underResourceWatch } from '../connection/resource-watch.js';
 import { runShard, shardInputOf } from '../connection/shard-runner.js';
 import { readWorkerEnvironment } from '../engine/function-environment.js';
 import type { ShardTask, WorkerOutput } from '../engine/step-payloads.js';
@@ -20,8 +21,9 @@ import { oncePerColdStart } from './cold-start.js';
 import { compactErrors } from './compact-error.js';
 import { createLogger } from './log.js';
 
-/** The connection layer's runShard, called the way the worker step calls its shard runner. */
-const runShardOfTask: ShardRunner = (settings, stages, shard, control) => runShard(shardInputOf(settings, stages, shard), { control });
+/** The connection layer's runShard under a resource watch of this Lambda, called the way the worker step calls its shard runner. */
+const runShardOfTask: ShardRunner = (settings, stages, shard, control, host) =>
+  underResourceWatch(host, control, (watch) => runShard(shardInputOf(settings, stages, shard), { control, ...(watch ? { watch } : {}) }));
 
 const setup = oncePerColdStart(() => {
   const environment = readWorkerEnvironment(process.env);
