@@ -120,7 +120,7 @@ describe('renderHtmlReport', () => {
     const evidence = textOf(page, 'evidence');
     expect(evidence).toContain('Retry-After 3');
     expect(evidence).toContain(`Handshakes per second while refusing ${rate} (the rate the target let through)`);
-    expect(markersOf(page, 'handshake-rejected')).toBe(run.failures.byClass['handshake-rejected']);
+    expect(markersOf(page, 'handshake-rejected')).toBe(run.timeline.failures.length);
   });
 
   it('gives an idle timeout as a duration with the spread of idle ages, and no ceiling', () => {
@@ -318,6 +318,17 @@ describe('describeCause', () => {
       },
     };
     expect(describeCause(resets)).toBe('The server answered new connections with ECONNRESET once 60 connections were open: a concurrency cap.');
+  });
+
+  it('says the probe stopped itself when its self-check stopped the run, not that its event loop was starved', () => {
+    const message = 'While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit (ulimit -n) of 200.';
+    const stopped: RunResult = {
+      ...heldRun,
+      limitingFactor: { kind: 'probe-limited', summary: message, evidence: { failures: heldRun.failures, message } },
+    };
+    expect(describeCause(stopped)).toBe(
+      "The probe stopped itself because its own machine was running short (descriptors, memory or heap): this run says nothing about the target's limit.",
+    );
   });
 
   it("blames the probe's event loop when the probe was starved without an error code", () => {

@@ -169,9 +169,14 @@ export function describeCause(run: RunResult): string {
     case 'server-degradation':
       return `The server dropped open connections (${drops(evidence.failures)}) once ${onset} were open, instead of refusing new ones${slowdown(evidence.handshakeP95Ms)}: server degradation.`;
     case 'probe-limited':
-      return first?.errorCode !== undefined
-        ? `The probe itself ran out (${first.errorCode}) at ${onset} open connections: this run says nothing about the target's limit.`
-        : `The probe's own event loop was starved (delay up to ${formatMs(evidence.eventLoopDelayMaxMs ?? null)} ms), so its timings cannot be trusted: this run says nothing about the target's limit.`;
+      if (first?.errorCode !== undefined) {
+        return `The probe itself ran out (${first.errorCode}) at ${onset} open connections: this run says nothing about the target's limit.`;
+      }
+      if (evidence.eventLoopDelayMaxMs !== undefined) {
+        return `The probe's own event loop was starved (delay up to ${formatMs(evidence.eventLoopDelayMaxMs)} ms), so its timings cannot be trusted: this run says nothing about the target's limit.`;
+      }
+      // Stopped by its own self-check (before a shard or while the run went on); the verdict reason has the figures and the fix.
+      return `The probe stopped itself because its own machine was running short (descriptors, memory or heap): this run says nothing about the target's limit.`;
     case 'config-error':
       return `The target refused the first connection ${first?.status !== undefined ? `with HTTP ${first.status}` : `(${first?.errorCode ?? 'handshake not accepted'})`}: a configuration problem (URL, headers or subprotocol), not a ceiling.`;
     case 'unreachable':
