@@ -8,15 +8,12 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
-import { startEmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
+import { EMBEDDED_DATA_DIRECTORY, startEmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { RunStore } from '../../functions/engine/run-store.js';
 
 /** Name of the runs table in the local store. */
 export const LOCAL_RUNS_TABLE = 'ws-ceiling-runs';
-
-/** Where the embedded store keeps its data inside the store directory (see embedded-dynamo.ts). */
-const DATA_DIRECTORY = 'dynamodb';
 
 /** An open local store; `close()` stops the embedded server. */
 export interface LocalStore {
@@ -53,7 +50,7 @@ async function checkStoreExists(directory: string): Promise<void> {
     throw new InvalidInputError('--store', `no run store at "${directory}": the directory does not exist (ws-ceiling run creates it; check the path)`);
   }
   if (!found.isDirectory()) throw new InvalidInputError('--store', `"${directory}" is not a directory`);
-  if (!(await stat(path.join(directory, DATA_DIRECTORY)).catch(() => undefined))?.isDirectory()) {
+  if (!(await stat(path.join(directory, EMBEDDED_DATA_DIRECTORY)).catch(() => undefined))?.isDirectory()) {
     throw new InvalidInputError('--store', `no run store at "${directory}": the directory holds no ws-ceiling runs (ws-ceiling run creates them; check the path)`);
   }
 }

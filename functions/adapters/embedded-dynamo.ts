@@ -39,6 +39,9 @@ export interface EmbeddedDynamoOptions {
 /** The part of a LevelDB handle the lock checks use (the same `level` major as dynalite's, deduplicated by npm). */
 type LevelDatabase = Pick<Level, 'open' | 'close'>;
 
+/** Folder inside a store directory where the embedded server keeps its data; present once a store has been opened there. */
+export const EMBEDDED_DATA_DIRECTORY = 'dynamodb';
+
 /**
  * Starts the embedded store in `options.directory` on 127.0.0.1 (a free port).
  * Throws {@link StoreError} when another process uses the directory or the
@@ -49,7 +52,7 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions): Promi
   await createDirectory(directory);
   const lock = await openLevel(path.join(directory, 'lock'), directory);
   try {
-    const dataPath = path.join(directory, 'dynamodb');
+    const dataPath = path.join(directory, EMBEDDED_DATA_DIRECTORY);
     await (await openLevel(dataPath, directory)).close();
     const server = dynalite({ path: dataPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     const endpoint = await listenOnLoopback(server, directory);
