@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { runShard, shardInputOf, type ShardEvent } from '../../functions/connection/shard-runner.js';
-import { underResourceWatch, type HostWatch } from '../../functions/connection/resource-watch.js';
+import { underResourceWatch } from '../../functions/connection/resource-watch.js';
 import type { PlanRequest, PlanRunner } from '../../functions/diagnose/experiment-probe.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { countFailures } from '../../functions/engine/failures.js';
@@ -19,7 +19,7 @@ import { planRun } from '../../functions/engine/plan.js';
 import { RampControl } from '../../functions/engine/ramp-control.js';
 import { publicSettings, recordRun, type RecordedRun } from '../../functions/engine/record.js';
 import { redactUrl } from '../../functions/engine/redact.js';
-import { checkProbeBudget, checkRunningBudget, describeSelfCheckProblems, type SelfCheck } from '../../functions/engine/self-check.js';
+import { describeSelfCheckProblems, selfCheckHost, type RunningHostCheck, type SelfCheck } from '../../functions/engine/self-check.js';
 import type { LimitingFactor, ProbePlan, ProbeSettings, RunResult, ShardResult, Verdict } from '../../functions/engine/types.js';
 import { readHostBudget } from '../../functions/probe-host/host-budget.js';
 import { checkCiOutputPaths, writeCiOutputs } from '../../functions/report/ci-outputs.js';
@@ -177,9 +177,8 @@ async function selfCheckPlan(target: ProbeTarget): Promise<{ selfCheck: SelfChec
     connectionsPerTargetAddress: peak,
     shardsShareProcess: true,
   };
-  const atStart = await readHostBudget();
-  const host: HostWatch = { read: readHostBudget, judge: (now) => checkRunningBudget(demand, atStart, now) };
-  return { selfCheck: checkProbeBudget(demand, atStart), runPlan: (request) => runPlanShards(request, host) };
+  const { selfCheck, running } = await selfCheckHost(demand, () => readHostBudget());
+  return { selfCheck, runPlan: (request) => runPlanShards(request, running) };
 }
 
 /** Prints a refused run (plain or --json) and returns exit code 3. */
@@ -194,7 +193,7 @@ export function printRefusal(refusal: PreflightRefusal, flags: Pick<RunCommandFl
  * `host` is given (a shortfall stops the run as probe-limited); the
  * experiments of `diagnose` use it too.
  */
-export async function runPlanShards(request: PlanRequest, host?: HostWatch): Promise<ShardResult[]> {
+export async function runPlanShards(request: PlanRequest, host?: RunningHostCheck): Promise<ShardResult[]> {
   const { settings, plan, control } = request;
   return underResourceWatch(host, control, async (watch) => {
     const results = await Promise.all(

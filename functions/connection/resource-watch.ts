@@ -8,17 +8,17 @@
  * (functions/probe-host/host-budget.ts, functions/engine/self-check.ts).
  */
 import type { RampControl } from '../engine/ramp-control.js';
-import { describeRunningShortfall, type HostBudget, type SelfCheckProblem } from '../engine/self-check.js';
+import { describeRunningShortfall, type RunningHostCheck, type SelfCheckProblem } from '../engine/self-check.js';
 
 /** Default time between two samples. */
 const RESOURCE_SAMPLE_INTERVAL_MS = 1000;
 
-/** What a watch needs: how to read the host now and how to judge a reading. */
-export interface ResourceWatchOptions {
-  /** Reads the host's figures now; must not throw (a figure it cannot read is null). */
-  read: () => Promise<HostBudget>;
-  /** The problems of one reading (empty when it has headroom). */
-  judge: (budget: HostBudget) => SelfCheckProblem[];
+/**
+ * What a watch needs: how to read the host now (`read` must not throw: a
+ * figure it cannot read is null) and how to judge a reading (the problems of
+ * one reading, empty when it has headroom), and the run's control.
+ */
+export interface ResourceWatchOptions extends RunningHostCheck {
   /** The run's control: stopped with `probe-limited` at the first short sample. */
   control: RampControl;
   /** Time between samples (default 1 s). */
@@ -79,15 +79,12 @@ export function startResourceWatch(options: ResourceWatchOptions): ResourceWatch
   };
 }
 
-/** How to read the host and judge a reading while shards run: a watch's collaborators without its control. */
-export type HostWatch = Pick<ResourceWatchOptions, 'read' | 'judge'>;
-
 /**
  * Runs `work` under one resource watch over `control` when `host` is given
  * (without one when it is not), and ends the watch however `work` ends.
  */
 export async function underResourceWatch<T>(
-  host: HostWatch | undefined,
+  host: RunningHostCheck | undefined,
   control: RampControl,
   work: (watch: ResourceWatch | undefined) => Promise<T>,
 ): Promise<T> {

@@ -154,6 +154,27 @@ export function probeLimitFix(resource: ProbeResource, shardsShareProcess: boole
 }
 
 /**
+ * The self-check while a run goes on: how to read the host and judge a
+ * reading. The connection layer's resource watch samples it
+ * (functions/connection/resource-watch.ts) and stops the run as
+ * `probe-limited` at the first shortfall.
+ */
+export interface RunningHostCheck {
+  read: () => Promise<HostBudget>;
+  judge: (now: HostBudget) => SelfCheckProblem[];
+}
+
+/**
+ * The self-check of `demand` on the host that `read` reads, before and while
+ * the run goes on: the check of a first reading, and the judge of every later
+ * one against it (the CLI and the Lambda worker alike).
+ */
+export async function selfCheckHost(demand: ProbeDemand, read: () => Promise<HostBudget>): Promise<{ selfCheck: SelfCheck; running: RunningHostCheck }> {
+  const atStart = await read();
+  return { selfCheck: checkProbeBudget(demand, atStart), running: { read, judge: (now) => checkRunningBudget(demand, atStart, now) } };
+}
+
+/**
  * Judges one sample of the host taken while the run goes on: fewer
  * descriptors left than half their headroom (or none left to read them
  * with), free memory or V8 heap under half of theirs. `atStart` is the

@@ -18,7 +18,7 @@ import { assertAllowedHost } from './allowed-hosts.js';
 import type { Logger } from './logger.js';
 import { RampControl } from './ramp-control.js';
 import { redactUrl } from './redact.js';
-import { checkProbeBudget, checkRunningBudget, describeSelfCheckProblems, type HostBudget, type ProbeDemand, type SelfCheck, type SelfCheckProblem } from './self-check.js';
+import { describeSelfCheckProblems, selfCheckHost, type HostBudget, type ProbeDemand, type RunningHostCheck, type SelfCheck } from './self-check.js';
 import type { ShardResultStore } from './shard-results.js';
 import type { ShardTask, WorkerOutput } from './step-payloads.js';
 import type { StopRequests } from './stop-requests.js';
@@ -29,8 +29,9 @@ export const STOP_POLL_INTERVAL_MS = 3000;
 
 /**
  * Opens one shard's share of the stages with `settings`, ramping under
- * `control`, and returns every connection's record: the connection layer's
- * `runShard` in Lambda (see functions/handlers/worker-handler.ts).
+ * `control` while it samples `host` (the running self-check), and returns
+ * every connection's record: the connection layer's `runShard` under its
+ * resource watch in Lambda (see functions/handlers/worker-handler.ts).
  */
 export type ShardRunner = (
   settings: ProbeSettings,
@@ -39,16 +40,6 @@ export type ShardRunner = (
   control: RampControl,
   host: RunningHostCheck,
 ) => Promise<ShardResult>;
-
-/**
- * The self-check while the shard runs: how to read this Lambda's budget and
- * judge a reading. The runner samples it (functions/connection/resource-watch.ts)
- * and stops the shard as `probe-limited` at the first shortfall.
- */
-export interface RunningHostCheck {
-  read: () => Promise<HostBudget>;
-  judge: (now: HostBudget) => SelfCheckProblem[];
-}
 
 /** What the worker step needs besides its task. */
 export interface WorkerStepDependencies {
@@ -87,11 +78,8 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
   assertAllowedHost(task.target.url, deps.allowedHosts);
   const headers = await resolveTargetHeaders(task.target, deps.readSecret);
   const settings = targetProbeSettings(task.target, headers);
-  const demand = shardDemand(task);
-  const atStart = await deps.readHostBudget();
-  const selfCheck = checkProbeBudget(demand, atStart);
-  const host: RunningHostCheck = { read: deps.readHostBudget, judge: (now) => checkRunningBudget(demand, atStart, now) };
-  const result = selfCheck.ok ? await runWatchedShard(task, settings, deps, host, log) : refusedShard(task, selfCheck, log);
+  const { selfCheck, running } = await selfCheckHost(shardDemand(task), deps.readHostBudget);
+  const result = selfCheck.ok ? await runWatchedShard(task, settings, deps, running, log) : refusedShard(task, selfCheck, log);
   const resultKey = await deps.shardResults.putShardResult({ targetId: task.target.id, runId: task.runId }, result);
   const output: WorkerOutput = {
     shard: result.shard,
