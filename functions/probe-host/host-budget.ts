@@ -13,6 +13,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
+import { probeResourceOf } from '../engine/classify.js';
 import type { HostBudget } from '../engine/self-check.js';
 
 /** Where the reader looks; tests point `procRoot` at a folder of fixture files. */
@@ -26,9 +27,6 @@ export interface HostBudgetSources {
   /** V8 heap limit and use in bytes (default from `v8.getHeapStatistics`). */
   heap?: () => { limitBytes: number; usedBytes: number };
 }
-
-/** Errors that mean this process (or the host) has no descriptor left to open. */
-const OUT_OF_DESCRIPTORS = new Set(['EMFILE', 'ENFILE']);
 
 /**
  * Reads the budget of this process and host. Never throws: a figure that
@@ -98,6 +96,7 @@ async function attempt<T>(read: () => Promise<T>): Promise<{ value: T | null; ou
   try {
     return { value: await read(), outOfDescriptors: false };
   } catch (error) {
-    return { value: null, outOfDescriptors: OUT_OF_DESCRIPTORS.has((error as NodeJS.ErrnoException).code ?? '') };
+    // EMFILE or ENFILE: the process (or the host) has no descriptor left to open.
+    return { value: null, outOfDescriptors: probeResourceOf((error as NodeJS.ErrnoException).code) === 'descriptors' };
   }
 }
