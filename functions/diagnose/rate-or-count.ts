@@ -11,6 +11,7 @@
  */
 import { collectFailures, countFailures } from '../engine/failures.js';
 import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
+import { round } from '../engine/percentiles.js';
 import type { ConnectionRecord, FailureClass, StagePlan } from '../engine/types.js';
 import {
   maxExperimentConnections,
@@ -24,7 +25,7 @@ import {
 import type { Finding, FindingEvidence } from './findings.js';
 import { acceptQueueFinding, isUnanswered } from './queueing-gateway.js';
 import { describeRate, makeFinding } from './report.js';
-import { retryAfterOf, retryAfterReason, type RetryAfterBeyondBudget } from './retry-after.js';
+import { beyondBudget, retryAfterOf, retryAfterReason, type RetryAfterBeyondBudget } from './retry-after.js';
 
 /** Fractions of the ramp's connect rate tried, fastest first. */
 const SLOWER_RATE_FACTORS = [0.5, 0.25] as const;
@@ -321,7 +322,7 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
     const rate = ramp.rate * factor;
     const wait = pauseBefore(context, observations, fitTokenBucket(observations, MIN_ROUGH_SUCCESSES));
     if (wait.retryAfter > secondsLeft()) {
-      blocked = { seconds: wait.retryAfterAsked, secondsLeft: Math.max(0, Math.round(secondsLeft() * 10) / 10) };
+      blocked = beyondBudget(wait.retryAfterAsked, secondsLeft());
       steps.push(`${describeRate(rate)}: not tried, the target's Retry-After of ${wait.retryAfterAsked} s is longer than the experiment budget has left`);
       break;
     }
@@ -362,7 +363,7 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
     makeFinding({
       kind: 'handshake-rate-limit',
       values: {
-        perSecond: bucket ? Math.round(bucket.perSecond * 10) / 10 : null,
+        perSecond: bucket ? round(bucket.perSecond, 1) : null,
         burst: bucket ? Math.round(bucket.burst) : null,
         cleanAtRate: verdict.cleanAtRate,
         rates,
@@ -433,8 +434,7 @@ async function measureRateLimit(
     const wait = pauseBefore(context, [...observations, ...attempts], estimate);
     const label = `measurement, ${count} upgrades at ${describeRate(rate)}`;
     if (wait.retryAfter > secondsLeft()) {
-      const beyond = { seconds: wait.retryAfterAsked, secondsLeft: Math.max(0, Math.round(secondsLeft() * 10) / 10) };
-      return { attempts, probeSeconds, stop: { kind: 'retry-after', beyond } };
+      return { attempts, probeSeconds, stop: { kind: 'retry-after', beyond: beyondBudget(wait.retryAfterAsked, secondsLeft()) } };
     }
     if (context.signal.aborted || wait.seconds + count / rate + SETTLE_SECONDS > secondsLeft()) {
       steps.push(`${label}: not tried, it would take longer than the experiment budget of ${context.budgetSeconds} s`);

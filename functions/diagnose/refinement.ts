@@ -11,6 +11,7 @@
 import type { AdaptiveStage, ShardEvent } from '../connection/shard-runner.js';
 import { collectFailures } from '../engine/failures.js';
 import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
+import { round } from '../engine/percentiles.js';
 import { planRun } from '../engine/plan.js';
 import { allowedFailures } from '../engine/ramp-control.js';
 import { OpenTimeline } from '../engine/timeline.js';
@@ -111,7 +112,7 @@ export async function runRefinement(context: ExperimentContext, input: Refinemen
     // A Retry-After from the session before is waited out before the last good level is reopened.
     const wait = Math.max(0, (resumeAt - context.now()) / 1000);
     if (wait + gap.lo / rate + hold > secondsLeft()) {
-      const why = wait > 0 ? `a Retry-After of ${Math.round(wait * 10) / 10} s and the next step` : 'the next step';
+      const why = wait > 0 ? `a Retry-After of ${round(wait, 1)} s and the next step` : 'the next step';
       return [undetermined(`${between}: ${why} would take longer than is left of the experiment budget of ${context.budgetSeconds} s (--experiment-budget); raise it, or give a coarser --resolution`, probeSeconds, steps)];
     }
     await pause(context, wait);
@@ -119,7 +120,7 @@ export async function runRefinement(context: ExperimentContext, input: Refinemen
     probeSeconds += session.probeSeconds;
     stepCount += session.steps;
     resumeAt = session.resumeAt;
-    if (session.stop) return [stoppedFinding(context, 'refinement', session.stop, Math.round(probeSeconds * 10) / 10, steps)];
+    if (session.stop) return [stoppedFinding(context, 'refinement', session.stop, round(probeSeconds, 1), steps)];
     if (!session.gap) return [undetermined(session.reason ?? 'the limit moved between steps', probeSeconds, steps)];
     gap = session.gap;
   }
@@ -129,7 +130,7 @@ export async function runRefinement(context: ExperimentContext, input: Refinemen
       values: { value: gap.lo, failsAt: gap.hi, resolution: input.resolution, steps: stepCount },
       experiment: 'refinement',
       evidence: { steps },
-      probeSeconds: Math.round(probeSeconds * 10) / 10,
+      probeSeconds: round(probeSeconds, 1),
     }),
   ];
 }
@@ -217,5 +218,5 @@ async function bisectFrom(
 
 function undetermined(reason: string, probeSeconds: number, steps: string[]): Finding {
   const values = { about: 'refinement' as const, reason };
-  return makeFinding({ kind: 'undetermined', values, experiment: 'refinement', evidence: { steps }, probeSeconds: Math.round(probeSeconds * 10) / 10 });
+  return makeFinding({ kind: 'undetermined', values, experiment: 'refinement', evidence: { steps }, probeSeconds: round(probeSeconds, 1) });
 }

@@ -6,6 +6,7 @@
  * stops the plan instead, so the experiment can say so rather than ignore it.
  */
 import type { ShardEvent } from '../connection/shard-runner.js';
+import { round } from '../engine/percentiles.js';
 import type { RampControl } from '../engine/ramp-control.js';
 import type { ConnectionRecord } from '../engine/types.js';
 
@@ -13,6 +14,11 @@ import type { ConnectionRecord } from '../engine/types.js';
 export interface RetryAfterBeyondBudget {
   seconds: number;
   secondsLeft: number;
+}
+
+/** A Retry-After of `seconds` the budget cannot wait out, with the `secondsLeft` of it to a tenth of a second. */
+export function beyondBudget(seconds: number, secondsLeft: number): RetryAfterBeyondBudget {
+  return { seconds, secondsLeft: Math.max(0, round(secondsLeft, 1)) };
 }
 
 /** Seconds a Retry-After value asks for: delta-seconds or an HTTP date relative to `at`; null when it does not parse. */
@@ -47,7 +53,7 @@ export function honourRetryAfter(
     const left = secondsLeft();
     if ((until - now()) / 1000 > left) {
       if (control.signal.aborted) return;
-      onBeyondBudget({ seconds, secondsLeft: Math.max(0, Math.round(left * 10) / 10) });
+      onBeyondBudget(beyondBudget(seconds, left));
       control.abort({ failureClass: 'interrupted', message: `Retry-After ${seconds} s is beyond the experiment budget` });
       return;
     }
