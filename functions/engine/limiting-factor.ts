@@ -308,11 +308,24 @@ function rateLetThrough(openedBetween: number, windowMs: number): number | undef
 /** Handshake p95 at least this many times the first stage's counts as a slowdown worth naming. */
 const SLOWDOWN_FACTOR = 2;
 
+/**
+ * The handshake p95 of the first and the failing stage when the failing
+ * stage's handshakes were at least SLOWDOWN_FACTOR times slower (a
+ * degradation's summary and the report's headline both name it); undefined
+ * otherwise.
+ */
+export function handshakeSlowdown(p95: { first: number | null; failing: number | null } | undefined): { first: number; failing: number } | undefined {
+  if (!p95) return undefined;
+  const { first, failing } = p95;
+  if (first === null || failing === null || first <= 0 || failing < first * SLOWDOWN_FACTOR) return undefined;
+  return { first, failing };
+}
+
 /** ", with handshake p95 rising from A ms to B ms" when the failing stage's handshakes slowed markedly. */
 function describeSlowdown(handshakeP95Ms: { first: number | null; failing: number | null }): string {
-  const { first, failing } = handshakeP95Ms;
-  if (first === null || failing === null || first <= 0 || failing < first * SLOWDOWN_FACTOR) return '';
-  return `, with handshake p95 rising from ${round(first, 1)} ms in the first stage to ${round(failing, 1)} ms in the failing one`;
+  const slowed = handshakeSlowdown(handshakeP95Ms);
+  if (!slowed) return '';
+  return `, with handshake p95 rising from ${round(slowed.first, 1)} ms in the first stage to ${round(slowed.failing, 1)} ms in the failing one`;
 }
 
 function describeDrops(failures: ReturnType<typeof countFailures>): string {

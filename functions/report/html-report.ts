@@ -9,6 +9,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { comparableCeilings, completedCeiling, describeRegression, isRegression, MIN_BASELINE_RUNS } from '../engine/baseline.js';
+import { handshakeSlowdown } from '../engine/limiting-factor.js';
 import { round } from '../engine/percentiles.js';
 import { REDACTED } from '../engine/redact.js';
 import { MAX_MARKED_FAILURES_PER_KIND } from '../engine/run-timeline.js';
@@ -207,13 +208,10 @@ function drops(failures: FailureCounts): string {
   return [...formatFailureCodes(failures), ...(pongTimeouts ? [`pong timeout × ${pongTimeouts}`] : [])].join(', ');
 }
 
-/** Handshake p95 at least this many times the first stage's is a slowdown worth naming in the headline. */
-const SLOWDOWN_FACTOR = 2;
-
-/** `, and handshakes slowed from p95 3.3 ms to 202.5 ms`, when the failing stage's were much slower than the first's. */
+/** `, and handshakes slowed from p95 3.3 ms to 202.5 ms`, when the failing stage's were much slower than the first's (see handshakeSlowdown). */
 function slowdown(p95: { first: number | null; failing: number | null } | undefined): string {
-  if (!p95 || p95.first === null || p95.failing === null || p95.failing < p95.first * SLOWDOWN_FACTOR) return '';
-  return `, and handshakes slowed from p95 ${formatMs(p95.first)} ms to ${formatMs(p95.failing)} ms`;
+  const slowed = handshakeSlowdown(p95);
+  return slowed ? `, and handshakes slowed from p95 ${formatMs(slowed.first)} ms to ${formatMs(slowed.failing)} ms` : '';
 }
 
 function header(run: RunResult): SafeHtml {
