@@ -30,8 +30,8 @@ export interface ScheduleConfig {
   /** IANA time zone the cron is read in, e.g. `Europe/Paris`. */
   timeZone: string;
   /**
-   * A successful run is expected at least this often; none for this long pages
-   * on-call. 1 to 168, and longer than the cron's longest gap plus a run's
+   * A run is expected to report at least this often; none for this long pages
+   * on-call (probe-missing). 1 to 168, and longer than the cron's longest gap plus a run's
    * reporting time, which (rounded up to whole hours) is also the default.
    */
   expectedEveryHours: number;

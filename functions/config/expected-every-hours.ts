@@ -1,5 +1,5 @@
 /**
- * How long a target may go without a successful run before its probe-missing
+ * How long a target may go without any run reporting before its probe-missing
  * alarm pages (`schedule.expectedEveryHours`). A run's datapoint is stamped
  * with its start and arrives when its record step ends, so the alarm's window
  * must be longer than the longest gap between two scheduled starts (its cron
