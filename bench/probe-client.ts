@@ -5,11 +5,11 @@
  * process sharing one RampControl. The stage's hold is planned long enough
  * for any ramp; the benchmark ends it with the kill switch, as Ctrl-C does.
  */
-import { runShard, shardInputOf, type ShardEvent } from '../functions/connection/shard-runner.js';
+import { runShard, shardInputOf } from '../functions/connection/shard-runner.js';
 import { classifyRecord } from '../functions/engine/classify.js';
 import { DEFAULT_SHARD_SIZE, planRun } from '../functions/engine/plan.js';
 import { RampControl } from '../functions/engine/ramp-control.js';
-import type { ConnectionRecord, ProbePlan, ProbeSettings, ShardResult } from '../functions/engine/types.js';
+import type { ConnectionRecord, ProbePlan, ProbeSettings, ShardEvent, ShardResult } from '../functions/engine/types.js';
 import { countReason, type LoadClient, type Tally, type Workload } from './measure.js';
 
 /** The same delay before the first stage as the CLI's. */

@@ -17,7 +17,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
 import { regressionRatioThreshold } from '../functions/engine/baseline.js';
-import { stateMachineName } from '../functions/engine/deployment-names.js';
+import { stateMachineName } from '../functions/steps/deployment-names.js';
 import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import { round } from '../functions/engine/percentiles.js';
 import { alarmName } from './alarm-names.js';

@@ -6,7 +6,7 @@ import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { WsCeilingConfig } from '../functions/config/config-types.js';
 import { configForRegion } from '../functions/config/target-config.js';
-import { stackName } from '../functions/engine/deployment-names.js';
+import { stackName } from '../functions/steps/deployment-names.js';
 import { RegionStack } from './region-stack.js';
 
 /** Where the stacks are deployed. */

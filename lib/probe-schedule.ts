@@ -11,8 +11,8 @@ import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
-import { scheduleName } from '../functions/engine/deployment-names.js';
-import type { RunRequest } from '../functions/engine/step-payloads.js';
+import { scheduleName } from '../functions/steps/deployment-names.js';
+import type { RunRequest } from '../functions/steps/step-payloads.js';
 
 /** A start that cannot be made within this long is dropped (the probe-missing alarm then reports the missing run). */
 export const SCHEDULE_MAX_EVENT_AGE = Duration.hours(1);

@@ -8,7 +8,7 @@ import { Stack, type StackProps } from 'aws-cdk-lib';
 import { ScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
 import type { Construct } from 'constructs';
 import type { WsCeilingConfig } from '../functions/config/config-types.js';
-import { SCHEDULE_GROUP_NAME } from '../functions/engine/deployment-names.js';
+import { SCHEDULE_GROUP_NAME } from '../functions/steps/deployment-names.js';
 import { AlarmTopic } from './alarm-topic.js';
 import { ProbeDashboard } from './probe-dashboard.js';
 import { PlanFunction, RecordFunction } from './probe-functions.js';

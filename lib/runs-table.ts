@@ -15,7 +15,7 @@ import {
   RUNS_TABLE_NAME,
   RUNS_TABLE_TTL_ATTRIBUTE,
   stopRequestPartitionKey,
-} from '../functions/engine/deployment-names.js';
+} from '../functions/steps/deployment-names.js';
 
 /** The runs table and the grants on it. */
 export class RunsTable extends Construct {

@@ -10,7 +10,7 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/engine/deployment-names.js';
+import { SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/steps/deployment-names.js';
 import type { WildcardReason } from './nag-acknowledgements.js';
 import { acknowledgeRule } from './nag-acknowledgements.js';
 

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createDeployedClients, destroyDeployedClients, type DeployedClients, type DeployedClientsFactory } from '../../functions/adapters/deployed-clients.js';
 import type { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
 import { AWS_REGION_PATTERN, TARGET_ID_PATTERN } from '../../functions/config/target-config.js';
-import { stackName, stateMachineName } from '../../functions/engine/deployment-names.js';
+import { stackName, stateMachineName } from '../../functions/steps/deployment-names.js';
 import { InvalidInputError, WsCeilingError } from '../../functions/engine/errors.js';
 import { EXIT_CODES } from './exit-codes.js';
 

@@ -4,7 +4,7 @@
  * listing as the local history.
  */
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
-import { RUNS_TABLE_NAME } from '../../functions/engine/deployment-names.js';
+import { RUNS_TABLE_NAME } from '../../functions/steps/deployment-names.js';
 import { DEFAULT_DEPLOYED_DEPS, parseRegion, parseTargetId, withClients, type DeployedDeps, type TextIo } from './deployed-common.js';
 import { printHistory, type HistoryListing } from './history-command.js';
 

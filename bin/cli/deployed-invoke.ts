@@ -7,9 +7,9 @@ import { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
 import { ProbeSchedules } from '../../functions/adapters/probe-schedules.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
-import { SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/engine/deployment-names.js';
+import { SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/steps/deployment-names.js';
 import { WsCeilingError } from '../../functions/engine/errors.js';
-import type { RecordStepOutput, RunRequest } from '../../functions/engine/step-payloads.js';
+import type { RecordStepOutput, RunRequest } from '../../functions/steps/step-payloads.js';
 import { describeCeiling } from '../../functions/report/format.js';
 import {
   awsCall,

@@ -17,7 +17,7 @@ import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-request
 import { ProbeExecutions, type RunningExecution } from '../../functions/adapters/probe-executions.js';
 import { PLAN_TIMEOUT_SECONDS } from '../../functions/config/run-budget.js';
 import { ProbeSchedules } from '../../functions/adapters/probe-schedules.js';
-import { RUNS_TABLE_NAME, SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/engine/deployment-names.js';
+import { RUNS_TABLE_NAME, SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/steps/deployment-names.js';
 import { WsCeilingError } from '../../functions/engine/errors.js';
 import {
   awsCall,

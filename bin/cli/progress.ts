@@ -5,7 +5,7 @@
  */
 import { createLogUpdate } from 'log-update';
 import { percentile } from '../../functions/engine/percentiles.js';
-import type { ShardEvent } from '../../functions/connection/shard-runner.js';
+import type { ShardEvent } from '../../functions/engine/types.js';
 import type { FailureClass, ProbePlan } from '../../functions/engine/types.js';
 
 /** A point-in-time view of the run for display. */

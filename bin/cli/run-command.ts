@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { runShard, shardInputOf, type ShardEvent } from '../../functions/connection/shard-runner.js';
+import { runShard, shardInputOf } from '../../functions/connection/shard-runner.js';
 import { underResourceWatch } from '../../functions/connection/resource-watch.js';
 import type { PlanRequest, PlanRunner } from '../../functions/diagnose/experiment-probe.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
@@ -20,7 +20,7 @@ import { RampControl } from '../../functions/engine/ramp-control.js';
 import { publicSettings, recordRun, type RecordedRun } from '../../functions/engine/record.js';
 import { redactUrl } from '../../functions/engine/redact.js';
 import { describeSelfCheckProblems, selfCheckHost, type RunningHostCheck, type SelfCheck } from '../../functions/engine/self-check.js';
-import type { LimitingFactor, ProbePlan, ProbeSettings, RunResult, ShardResult, Verdict } from '../../functions/engine/types.js';
+import type { LimitingFactor, ProbePlan, ProbeSettings, RunResult, ShardEvent, ShardResult, Verdict } from '../../functions/engine/types.js';
 import { readHostBudget } from '../../functions/probe-host/host-budget.js';
 import { checkCiOutputPaths, writeCiOutputs } from '../../functions/report/ci-outputs.js';
 import { describeSimulator, parseSimulatorSpec } from '../../functions/simulator/simulator-spec.js';

@@ -19,7 +19,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { runPartitionKey, RUNS_TABLE_TTL_ATTRIBUTE } from '../engine/deployment-names.js';
+import { runPartitionKey, RUNS_TABLE_TTL_ATTRIBUTE } from '../steps/deployment-names.js';
 import { StoreError } from '../engine/errors.js';
 import type { PutRunOutcome, RunStore } from '../engine/run-store.js';
 import { currentRunOf, type StoredRun } from '../engine/stored-run.js';

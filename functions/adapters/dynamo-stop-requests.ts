@@ -7,9 +7,9 @@
  * holds the runs (`sk` beginning with `RUN#`), so run reads skip these items.
  */
 import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { RUNS_TABLE_TTL_ATTRIBUTE, stopRequestPartitionKey } from '../engine/deployment-names.js';
+import { RUNS_TABLE_TTL_ATTRIBUTE, stopRequestPartitionKey } from '../steps/deployment-names.js';
 import { StoreError } from '../engine/errors.js';
-import type { StopRequests } from '../engine/stop-requests.js';
+import type { StopRequests } from '../steps/stop-requests.js';
 
 /** How long a stop request item lives before DynamoDB's TTL removes it: no run lasts longer. */
 const STOP_REQUEST_TTL_SECONDS = 86_400;

@@ -12,7 +12,7 @@ import {
   type ExecutionStatus,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
-import type { RunRequest } from '../engine/step-payloads.js';
+import type { RunRequest } from '../steps/step-payloads.js';
 
 /** An execution in progress. */
 export interface RunningExecution {

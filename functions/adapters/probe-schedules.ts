@@ -12,7 +12,7 @@ import {
   type ScheduleState,
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { SCHEDULE_GROUP_NAME, scheduleName } from '../engine/deployment-names.js';
+import { SCHEDULE_GROUP_NAME, scheduleName } from '../steps/deployment-names.js';
 
 /** The parts of a target's schedule the CLI shows. */
 export interface TargetSchedule {

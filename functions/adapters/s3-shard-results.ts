@@ -6,7 +6,7 @@
  */
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { StoreError } from '../engine/errors.js';
-import { shardResultKey, type ShardResultOwner, type ShardResultStore } from '../engine/shard-results.js';
+import { shardResultKey, type ShardResultOwner, type ShardResultStore } from '../steps/shard-results.js';
 import type { ShardResult } from '../engine/types.js';
 
 /** How an {@link S3ShardResults} reaches its bucket. */

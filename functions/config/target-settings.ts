@@ -57,6 +57,15 @@ export function targetProbeSettings(target: TargetConfig, headers: Record<string
 }
 
 /**
+ * The ProbeSettings of `target` with its header names but no header values
+ * (every value empty): all the plan and record steps need, since only the
+ * workers send headers.
+ */
+export function settingsWithoutSecrets(target: TargetConfig): ProbeSettings {
+  return targetProbeSettings(target, Object.fromEntries(Object.keys(target.headers).map((name) => [name, ''])));
+}
+
+/**
  * The target's headers with every secret reference read through
  * `readSecret` and its `prefix` put in front. A failed read throws a
  * WsCeilingError naming the header and the secret (never a value), keeping

@@ -14,12 +14,13 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import { classifyRecord, isFatal } from '../engine/classify.js';
 import type { RampControl } from '../engine/ramp-control.js';
 import type {
+  AdaptiveStage,
   ConnectionRecord,
-  FailureClass,
   HeartbeatSettings,
   LoopDelaySample,
   ProbeSettings,
   ShardPlan,
+  ShardEvent,
   ShardResult,
   StagePlan,
 } from '../engine/types.js';
@@ -68,21 +69,6 @@ export function shardInputOf(
   const { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat } = settings;
   return { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat, stages, shard };
 }
-
-/** A stage decided while the shard runs, with this shard's new connections in it. */
-export interface AdaptiveStage {
-  stage: StagePlan;
-  newConnections: number;
-}
-
-/** Something that happened in a shard, for live progress. */
-export type ShardEvent =
-  | { type: 'stage-started'; shard: number; stage: number }
-  | { type: 'stage-ended'; shard: number; stage: number }
-  /** A handshake settled; `failureClass` is set when it failed. */
-  | { type: 'settled'; record: ConnectionRecord; failureClass?: FailureClass }
-  /** An opened connection closed; `failureClass` is set when that was a drop. */
-  | { type: 'closed'; record: ConnectionRecord; failureClass?: FailureClass };
 
 /** What a shard needs besides its input. */
 export interface ShardDependencies {

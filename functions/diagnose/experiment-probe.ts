@@ -9,7 +9,7 @@
  * (see retry-after.ts), and is judged for the probe's own limits exactly as a
  * run is (running out, a starved event loop): such a step decides nothing.
  */
-import type { AdaptiveStage, ShardEvent } from '../connection/shard-runner.js';
+import type { AdaptiveStage, ShardEvent } from '../engine/types.js';
 import { collectFailures } from '../engine/failures.js';
 import { findProbeFailure } from '../engine/limiting-factor.js';
 import { planRun } from '../engine/plan.js';

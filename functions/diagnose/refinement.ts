@@ -8,7 +8,7 @@
  * adaptive stage per step, so a count is never re-ramped from zero unless
  * drops left more connections open than the next step wants.
  */
-import type { AdaptiveStage, ShardEvent } from '../connection/shard-runner.js';
+import type { AdaptiveStage, ShardEvent } from '../engine/types.js';
 import { collectFailures } from '../engine/failures.js';
 import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
 import { round } from '../engine/percentiles.js';

@@ -5,7 +5,7 @@
  * (RampControl.holdOff); one that asks to wait past the experiment's budget
  * stops the plan instead, so the experiment can say so rather than ignore it.
  */
-import type { ShardEvent } from '../connection/shard-runner.js';
+import type { ShardEvent } from '../engine/types.js';
 import { round } from '../engine/percentiles.js';
 import type { RampControl } from '../engine/ramp-control.js';
 import type { ConnectionRecord } from '../engine/types.js';

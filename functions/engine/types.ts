@@ -157,6 +157,21 @@ export interface ShardResult {
   sharesProcess?: boolean;
 }
 
+/** A stage decided while the shard runs, with this shard's new connections in it. */
+export interface AdaptiveStage {
+  stage: StagePlan;
+  newConnections: number;
+}
+
+/** Something that happened in a shard, for live progress. */
+export type ShardEvent =
+  | { type: 'stage-started'; shard: number; stage: number }
+  | { type: 'stage-ended'; shard: number; stage: number }
+  /** A handshake settled; `failureClass` is set when it failed. */
+  | { type: 'settled'; record: ConnectionRecord; failureClass?: FailureClass }
+  /** An opened connection closed; `failureClass` is set when that was a drop. */
+  | { type: 'closed'; record: ConnectionRecord; failureClass?: FailureClass };
+
 /** Failure classes, one per observable way a connection fails. See README "Failure classes". */
 export const FAILURE_CLASSES = [
   'handshake-rejected',

@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { readPlanEnvironment } from '../engine/function-environment.js';
-import { planStep } from '../engine/plan-step.js';
-import type { PlanStepOutput } from '../engine/step-payloads.js';
+import { readPlanEnvironment } from '../steps/function-environment.js';
+import { planStep } from '../steps/plan-step.js';
+import type { PlanStepOutput } from '../steps/step-payloads.js';
 import { oncePerColdStart } from './cold-start.js';
 import { createLogger } from './log.js';
 

@@ -8,9 +8,9 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createRecordAdapters } from '../adapters/step-adapters.js';
 import { InvalidInputError } from '../engine/errors.js';
-import { readRecordEnvironment } from '../engine/function-environment.js';
-import { recordStep } from '../engine/record-step.js';
-import type { RecordStepInput, RecordStepOutput } from '../engine/step-payloads.js';
+import { readRecordEnvironment } from '../steps/function-environment.js';
+import { recordStep } from '../steps/record-step.js';
+import type { RecordStepInput, RecordStepOutput } from '../steps/step-payloads.js';
 import { oncePerColdStart } from './cold-start.js';
 import { createLogger } from './log.js';
 

@@ -13,8 +13,8 @@ import { vi } from 'vitest';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import type { TargetConfig } from '../../functions/config/config-types.js';
 import { planRun } from '../../functions/engine/plan.js';
-import { settingsWithoutSecrets } from '../../functions/engine/plan-step.js';
-import type { PlanStepOutput } from '../../functions/engine/step-payloads.js';
+import { settingsWithoutSecrets } from '../../functions/config/target-settings.js';
+import type { PlanStepOutput } from '../../functions/steps/step-payloads.js';
 
 /** A validated target probing `url` with `fields` over a small default plan (one stage of 3, held 0.5 s). */
 export function testTarget(url: string, fields: Record<string, unknown> = {}): TargetConfig {

@@ -1,0 +1,65 @@
+/**
+ * Smoke test of `npm run bench` (bench/bench.ts, run from the build in
+ * dist/bench/ as `npm test` builds it; WS_CEILING_BENCH points at another
+ * build): a quick run with few connections and one repetition prints every
+ * figure for the probe and the plain client with a finite ratio, and bad
+ * flags exit 2 naming the flag. No timing thresholds: the speed targets are
+ * the benchmark's to report, not this test's to assert.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const BENCH = process.env.WS_CEILING_BENCH ?? fileURLToPath(new URL('../../dist/bench/bench.js', import.meta.url));
+
+const FIGURES = [
+  'connections held at the end of the hold',
+  'handshakes per second while ramping',
+  'client CPU per handshake (µs)',
+  'RSS per 1,000 held connections (MiB)',
+  'event-loop delay p99 while holding (ms)',
+];
+
+/** Runs the built benchmark; kills it after 60 s so its traffic is bounded. */
+function runBench(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [BENCH, ...args]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const killer = setTimeout(() => child.kill('SIGINT'), 60_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+describe('npm run bench', () => {
+  it('prints every figure for the probe and plain ws, each with a finite probe/plain ratio, in --quick mode', async () => {
+    const { code, stdout, stderr } = await runBench(['--quick', '--connections', '200']);
+    expect(code, stderr).toBe(0);
+    const lines = stdout.split('\n');
+    for (const figure of FIGURES) {
+      const row = lines.find((line) => line.startsWith(figure));
+      const [, probe, plain, ratio] = /^.+?\s{2,}(\S+)\s+(\S+)\s+(\S+)×$/.exec(row ?? '') ?? [];
+      expect(row && Number.isFinite(Number(probe?.replaceAll(',', ''))) && Number.isFinite(Number(plain?.replaceAll(',', ''))), row ?? figure).toBe(true);
+      expect(Number.isFinite(Number(ratio)), row).toBe(true);
+    }
+    // The loopback server never refuses or closes: any false drop is the client's, and fails this test.
+    expect(lines).toContain('Probe: held 200 with 0 false drops in the one run.');
+    expect(lines).toContain('Plain ws: held 200 with 0 false drops in the one run.');
+    expect(stdout).toMatch(/^handshake rate ≥ 0\.9× plain\s+\S+×\s+(met|NOT MET)$/m);
+    expect(stdout).toMatch(/^memory per connection ≤ 1\.2× plain\s+\S+×\s+(met|NOT MET)$/m);
+    expect(stdout).toMatch(/^holds the (descriptor limit|ephemeral ports) less headroom \(\d+\) with no false drops\s+1 of 1 runs clean at 200\s+not measured$/m);
+    expect(stderr).toMatch(/^run 1\/1 probe: held \d+\/200/m);
+    expect(stderr).toMatch(/^run 1\/1 plain: held \d+\/200/m);
+  });
+
+  it('exits 2 naming the flag when a flag is out of range', async () => {
+    const { code, stderr } = await runBench(['--repeat', '0']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('error: --repeat: must be a whole number from 1 to 50, got "0"');
+  });
+});
