@@ -25,7 +25,10 @@ const SERVER_SCRIPT = fileURLToPath(new URL('./loopback-server.js', import.meta.
 const CLIENT_SCRIPT = fileURLToPath(new URL('./client-worker.js', import.meta.url));
 
 /** Runs the benchmark as asked by `argv` and returns the exit code. */
-async function runBench(argv: readonly string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
+async function runBench(
+  argv: readonly string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+): Promise<number> {
   const request = parseBenchArgs(argv, connectionBudget(await readHostBudget()));
   if (request.kind === 'help') {
     io.stdout.write(`${BENCH_USAGE}\n`);
@@ -51,7 +54,11 @@ async function runBench(argv: readonly string[], io: { stdout: NodeJS.WritableSt
       const order: ClientKind[] = repetition % 2 === 1 ? ['probe', 'plain'] : ['plain', 'probe'];
       for (const kind of order) {
         // The plain client gets the in-flight bound the probe's shards add up to.
-        const measurement = await measureInChild(children, kind, kind === 'plain' ? { ...workload, maxInFlight: inFlight } : workload);
+        const measurement = await measureInChild(
+          children,
+          kind,
+          kind === 'plain' ? { ...workload, maxInFlight: inFlight } : workload,
+        );
         runs[kind].push(measurement);
         io.stderr.write(`${describeRun(repetition, options.repeat, kind, measurement)}\n`);
       }
@@ -79,12 +86,21 @@ function baseWorkload(options: BenchOptions): Workload {
 }
 
 /** One client run: a fresh loopback server, the client in its own process, both stopped before returning. */
-async function measureInChild(children: ChildProcesses, kind: ClientKind, workload: Workload): Promise<ClientMeasurement> {
+async function measureInChild(
+  children: ChildProcesses,
+  kind: ClientKind,
+  workload: Workload,
+): Promise<ClientMeasurement> {
   const server = children.start(SERVER_SCRIPT, []);
   try {
     const { port } = (await server.firstJsonLine(SERVER_START_TIMEOUT_MS)) as { port: number };
-    const client = children.start(CLIENT_SCRIPT, [kind, JSON.stringify({ ...workload, url: `ws://127.0.0.1:${port}/` })]);
-    const boundMs = (workload.rampTimeoutSeconds + workload.holdSeconds + workload.handshakeTimeoutSeconds) * 1000 + CHILD_OVERHEAD_MS;
+    const client = children.start(CLIENT_SCRIPT, [
+      kind,
+      JSON.stringify({ ...workload, url: `ws://127.0.0.1:${port}/` }),
+    ]);
+    const boundMs =
+      (workload.rampTimeoutSeconds + workload.holdSeconds + workload.handshakeTimeoutSeconds) * 1000 +
+      CHILD_OVERHEAD_MS;
     try {
       const measurement = (await client.firstJsonLine(boundMs)) as ClientMeasurement;
       await client.exited;
@@ -104,18 +120,22 @@ function describeSetup(options: BenchOptions, shards: number, inFlight: number):
       ? `the open-file limit ${budget.limit} less what is open and the self-check's headroom leaves ${budget.limitTarget}`
       : `the ${budget.limit} ephemeral ports toward one address less the self-check's headroom leave ${budget.limitTarget}`;
   return [
-    `ws-ceiling bench: the probe (runShard, ${shards} shard${shards === 1 ? '' : 's'} in one process) against plain ws,`,
+    `ws-ceiling bench: the probe (runShard, ${shards} shard${shards === 1 ? '' : 's'} in one process) against ` +
+      'plain ws,',
     `each client in its own process, each run against a fresh ws server in a third process, all on 127.0.0.1.`,
     `  ${options.connections} connections per run (${limit})`,
-    `  ramp at ${options.connectRate}/s with ${inFlight} handshakes in flight (--max-in-flight ${options.maxInFlight} split over the shards, rounded up; the plain client gets the same total)`,
+    `  ramp at ${options.connectRate}/s with ${inFlight} handshakes in flight (--max-in-flight ${options.maxInFlight}` +
+      ' split over the shards, rounded up; the plain client gets the same total)',
     `  hold ${options.holdSeconds} s with protocol pings every ${options.pingSeconds} s, close with 1000`,
-    `  ${options.repeat} repetition${options.repeat === 1 ? '' : 's'}, probe and plain alternating; figures are medians`,
+    `  ${options.repeat} repetition${options.repeat === 1 ? '' : 's'}, probe and plain alternating; figures are ` +
+      'medians',
   ].join('\n');
 }
 
 function describeRun(repetition: number, repeat: number, kind: ClientKind, run: ClientMeasurement): string {
   return (
-    `run ${repetition}/${repeat} ${kind.padEnd(5)}: held ${run.heldAtEnd}/${run.connections}, ${run.falseDrops} false drops, ` +
+    `run ${repetition}/${repeat} ${kind.padEnd(5)}: held ${run.heldAtEnd}/${run.connections}, ${run.falseDrops} ` +
+    'false drops, ' +
     `${Math.round(run.handshakesPerSecond)} handshakes/s, ${Math.round(run.cpuMicrosPerHandshake)} µs CPU/handshake, ` +
     `${run.rssMiBPerThousand.toFixed(2)} MiB RSS/1,000, loop p99 ${run.loopDelayP99Ms.toFixed(1)} ms`
   );

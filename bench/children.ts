@@ -13,7 +13,10 @@ const STDERR_TAIL = 800;
 
 /** One running child process. */
 export interface BenchChild {
-  /** The first line the child prints on stdout, parsed as JSON; rejects when it exits first or after `timeoutMs` (and then kills it). */
+  /**
+   * The first line the child prints on stdout, parsed as JSON; rejects when it exits first or after `timeoutMs` (and
+   * then kills it).
+   */
   firstJsonLine(timeoutMs: number): Promise<unknown>;
   /** Resolves with the exit code once the child has exited. */
   readonly exited: Promise<number | null>;
@@ -39,7 +42,8 @@ export class ChildProcesses {
         resolve(code);
       }),
     );
-    const describeFailure = (what: string) => `${script.split('/').pop()} ${what}${stderr ? `: ${stderr.slice(-STDERR_TAIL).trim()}` : ''}`;
+    const describeFailure = (what: string) =>
+      `${script.split('/').pop()} ${what}${stderr ? `: ${stderr.slice(-STDERR_TAIL).trim()}` : ''}`;
 
     return {
       exited,
@@ -47,7 +51,9 @@ export class ChildProcesses {
         new Promise((resolve, reject) => {
           const timer = setTimeout(() => {
             child.kill('SIGKILL');
-            reject(new Error(describeFailure(`printed no result within ${Math.round(timeoutMs / 1000)} s and was killed`)));
+            reject(
+              new Error(describeFailure(`printed no result within ${Math.round(timeoutMs / 1000)} s and was killed`)),
+            );
           }, timeoutMs);
           const onData = () => {
             const newline = stdout.indexOf('\n');
@@ -64,7 +70,8 @@ export class ChildProcesses {
           onData();
           void exited.then((code) => {
             clearTimeout(timer);
-            if (!stdout.includes('\n')) reject(new Error(describeFailure(`exited with code ${code} before printing a result`)));
+            if (!stdout.includes('\n'))
+              reject(new Error(describeFailure(`exited with code ${code} before printing a result`)));
           });
         }),
       stop: async () => {

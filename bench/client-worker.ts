@@ -12,7 +12,8 @@ process.stdin.once('end', () => process.exit(1));
 process.stdin.resume();
 
 const [kind, workloadJson = '{}'] = process.argv.slice(2);
-if (kind !== 'probe' && kind !== 'plain') throw new Error(`client-worker: the client must be "probe" or "plain", got "${kind}"`);
+if (kind !== 'probe' && kind !== 'plain')
+  throw new Error(`client-worker: the client must be "probe" or "plain", got "${kind}"`);
 const workload = JSON.parse(workloadJson) as Workload;
 const client = kind === 'probe' ? createProbeClient(workload) : createPlainClient(workload);
 const measurement = await measureClient(client, workload);

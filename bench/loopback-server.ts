@@ -9,7 +9,9 @@ import { WebSocketServer } from 'ws';
 
 const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
 server.on('connection', (socket) => socket.on('error', () => undefined));
-server.on('listening', () => process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`));
+server.on('listening', () =>
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`),
+);
 server.on('error', (error) => {
   process.stderr.write(`loopback server: ${error.message}\n`);
   process.exit(1);

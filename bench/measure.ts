@@ -37,7 +37,10 @@ export interface Tally {
 
 /** A client under measurement. */
 export interface LoadClient {
-  /** Opens the workload's connections; calls `onRampStart` just before the first attempt; resolves once every attempt has settled or the client stopped on its own. */
+  /**
+   * Opens the workload's connections; calls `onRampStart` just before the first attempt; resolves once every attempt
+   * has settled or the client stopped on its own.
+   */
   ramp(onRampStart: () => void): Promise<void>;
   /** Handshakes that succeeded so far. */
   readonly opened: number;

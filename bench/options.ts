@@ -47,14 +47,26 @@ export interface ConnectionBudget {
 export function connectionBudget(host: HostBudget): ConnectionBudget {
   const descriptorLimit = host.descriptorLimit;
   if (descriptorLimit === null || host.openDescriptors === null) {
-    throw new Error('cannot read the open-file limit or the open descriptors of this process (/proc/self); the benchmark sizes its run from them');
+    throw new Error(
+      'cannot read the open-file limit or the open descriptors of this process (/proc/self); the benchmark sizes ' +
+        'its run from them',
+    );
   }
-  const demand = { connectionsPerProcess: descriptorLimit, costPerConnection: 1, connectionsPerTargetAddress: descriptorLimit, shardsShareProcess: true };
+  const demand = {
+    connectionsPerProcess: descriptorLimit,
+    costPerConnection: 1,
+    connectionsPerTargetAddress: descriptorLimit,
+    shardsShareProcess: true,
+  };
   const { problems } = checkProbeBudget(demand, host);
   const byDescriptors = problems.find((problem) => problem.resource === 'descriptors')?.available ?? descriptorLimit;
   const byPorts = problems.find((problem) => problem.resource === 'ephemeral-ports')?.available;
   if (byPorts !== undefined && host.ephemeralPorts && byPorts < byDescriptors) {
-    return { limitTarget: byPorts, bound: 'ephemeral ports', limit: host.ephemeralPorts.high - host.ephemeralPorts.low + 1 };
+    return {
+      limitTarget: byPorts,
+      bound: 'ephemeral ports',
+      limit: host.ephemeralPorts.high - host.ephemeralPorts.low + 1,
+    };
   }
   return { limitTarget: byDescriptors, bound: 'descriptors', limit: descriptorLimit };
 }
@@ -83,11 +95,21 @@ export function parseBenchArgs(argv: readonly string[], budget: ConnectionBudget
   const { values } = parseFlags(argv);
   if (values.help) return { kind: 'help' };
   const quick = values.quick ?? false;
-  const limit = budget.bound === 'descriptors' ? `the open-file limit of ${budget.limit}` : `the ${budget.limit} ephemeral ports`;
-  if (budget.limitTarget < 1) throw new InvalidInputError('--connections', `${limit} leaves no room for connections after the self-check's headroom`);
+  const limit =
+    budget.bound === 'descriptors' ? `the open-file limit of ${budget.limit}` : `the ${budget.limit} ephemeral ports`;
+  if (budget.limitTarget < 1)
+    throw new InvalidInputError(
+      '--connections',
+      `${limit} leaves no room for connections after the self-check's headroom`,
+    );
   const connections =
-    wholeNumber('--connections', values.connections, 1, budget.limitTarget, `what ${limit} allows after the self-check's headroom`) ??
-    (quick ? Math.min(300, budget.limitTarget) : budget.limitTarget);
+    wholeNumber(
+      '--connections',
+      values.connections,
+      1,
+      budget.limitTarget,
+      `what ${limit} allows after the self-check's headroom`,
+    ) ?? (quick ? Math.min(300, budget.limitTarget) : budget.limitTarget);
   const handshakeTimeoutSeconds = decimal('--handshake-timeout', values['handshake-timeout'], 0.1, 300) ?? 10;
   return {
     kind: 'run',
@@ -100,7 +122,8 @@ export function parseBenchArgs(argv: readonly string[], budget: ConnectionBudget
       holdSeconds: decimal('--hold', values.hold, 0.5, 600) ?? (quick ? 1 : 10),
       pingSeconds: decimal('--ping', values.ping, 0.1, 60) ?? (quick ? 0.5 : 5),
       handshakeTimeoutSeconds,
-      rampTimeoutSeconds: Math.max(MIN_RAMP_TIMEOUT_SECONDS, connections / SLOWEST_HANDSHAKES_PER_SECOND) + handshakeTimeoutSeconds,
+      rampTimeoutSeconds:
+        Math.max(MIN_RAMP_TIMEOUT_SECONDS, connections / SLOWEST_HANDSHAKES_PER_SECOND) + handshakeTimeoutSeconds,
     },
   };
 }
@@ -128,11 +151,20 @@ function parseFlags(argv: readonly string[]) {
   }
 }
 
-function wholeNumber(flag: string, text: string | undefined, min: number, max: number, why?: string): number | undefined {
+function wholeNumber(
+  flag: string,
+  text: string | undefined,
+  min: number,
+  max: number,
+  why?: string,
+): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text.trim());
   if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
-    throw new InvalidInputError(flag, `must be a whole number from ${min} to ${max}${why ? ` (${why})` : ''}, got "${text}"`);
+    throw new InvalidInputError(
+      flag,
+      `must be a whole number from ${min} to ${max}${why ? ` (${why})` : ''}, got "${text}"`,
+    );
   }
   return value;
 }

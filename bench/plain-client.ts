@@ -37,7 +37,10 @@ export function createPlainClient(workload: Workload): LoadClient {
 
   const connect = () => {
     inFlight += 1;
-    const socket = new WebSocket(workload.url, { perMessageDeflate: false, handshakeTimeout: workload.handshakeTimeoutSeconds * 1000 });
+    const socket = new WebSocket(workload.url, {
+      perMessageDeflate: false,
+      handshakeTimeout: workload.handshakeTimeoutSeconds * 1000,
+    });
     sockets.push(socket);
     let isOpen = false;
     let alive = true;
@@ -97,7 +100,8 @@ export function createPlainClient(workload: Workload): LoadClient {
       for (let k = 0; k < workload.connections && !closing; k += 1) {
         const wait = rampStart + k * intervalMs - performance.now();
         if (wait > 0) await sleep(wait);
-        while (inFlight >= workload.maxInFlight && !closing) await new Promise<void>((resolve) => slotWaiters.push(resolve));
+        while (inFlight >= workload.maxInFlight && !closing)
+          await new Promise<void>((resolve) => slotWaiters.push(resolve));
         if (closing) break;
         connect();
       }

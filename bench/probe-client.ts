@@ -79,9 +79,7 @@ export function createProbeClient(workload: Workload): LoadClient {
         control.signal.addEventListener('abort', () => resolve(), { once: true });
         const plan = probePlan(workload);
         shardsDone = Promise.all(
-          plan.shards.map((shard) =>
-            runShard(shardInputOf(settings, plan.stages, shard), { control, onEvent }),
-          ),
+          plan.shards.map((shard) => runShard(shardInputOf(settings, plan.stages, shard), { control, onEvent })),
         );
       });
     },

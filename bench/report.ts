@@ -39,11 +39,21 @@ export interface BenchSummary {
 }
 
 /** Medians, ratios and target checks over every repetition of both clients. */
-export function summarize(probe: readonly ClientMeasurement[], plain: readonly ClientMeasurement[], options: BenchOptions): BenchSummary {
+export function summarize(
+  probe: readonly ClientMeasurement[],
+  plain: readonly ClientMeasurement[],
+  options: BenchOptions,
+): BenchSummary {
   const figure = (label: string, decimals: number, pick: (run: ClientMeasurement) => number): Figure => {
     const probeMedian = median(probe.map(pick));
     const plainMedian = median(plain.map(pick));
-    return { label, probe: probeMedian, plain: plainMedian, ratio: plainMedian === 0 ? Number.NaN : probeMedian / plainMedian, decimals };
+    return {
+      label,
+      probe: probeMedian,
+      plain: plainMedian,
+      ratio: plainMedian === 0 ? Number.NaN : probeMedian / plainMedian,
+      decimals,
+    };
   };
   const figures = [
     figure('connections held at the end of the hold', 0, (run) => run.heldAtEnd),
@@ -60,10 +70,21 @@ export function summarize(probe: readonly ClientMeasurement[], plain: readonly C
     cleanRuns,
     runs: probe.length,
     reasons: { probe: sumReasons(probe), plain: sumReasons(plain) },
-    unsettledRuns: { probe: probe.filter((run) => !run.rampSettled).length, plain: plain.filter((run) => !run.rampSettled).length },
+    unsettledRuns: {
+      probe: probe.filter((run) => !run.rampSettled).length,
+      plain: plain.filter((run) => !run.rampSettled).length,
+    },
     targets: [
-      ratioTarget(`handshake rate ≥ ${TARGETS.minHandshakeRateRatio}× plain`, rate?.ratio ?? Number.NaN, (ratio) => ratio >= TARGETS.minHandshakeRateRatio),
-      ratioTarget(`memory per connection ≤ ${TARGETS.maxMemoryRatio}× plain`, memory?.ratio ?? Number.NaN, (ratio) => ratio <= TARGETS.maxMemoryRatio),
+      ratioTarget(
+        `handshake rate ≥ ${TARGETS.minHandshakeRateRatio}× plain`,
+        rate?.ratio ?? Number.NaN,
+        (ratio) => ratio >= TARGETS.minHandshakeRateRatio,
+      ),
+      ratioTarget(
+        `memory per connection ≤ ${TARGETS.maxMemoryRatio}× plain`,
+        memory?.ratio ?? Number.NaN,
+        (ratio) => ratio <= TARGETS.maxMemoryRatio,
+      ),
       holdTarget(cleanRuns.probe, probe.length, options),
     ],
   };
@@ -73,12 +94,23 @@ export function summarize(probe: readonly ClientMeasurement[], plain: readonly C
 export function formatSummary(summary: BenchSummary, options: BenchOptions): string {
   const rows = [
     ['figure (median)', 'probe', 'plain ws', 'probe/plain'],
-    ...summary.figures.map((f) => [f.label, formatNumber(f.probe, f.decimals), formatNumber(f.plain, f.decimals), formatRatio(f.ratio)]),
+    ...summary.figures.map((f) => [
+      f.label,
+      formatNumber(f.probe, f.decimals),
+      formatNumber(f.plain, f.decimals),
+      formatRatio(f.ratio),
+    ]),
   ];
   const lines = [table(rows), ''];
   lines.push(heldLine('Probe', 'probe', summary, options));
   lines.push(heldLine('Plain ws', 'plain', summary, options));
-  lines.push('', table([['target', 'value', 'result'], ...summary.targets.map((t) => [t.target, t.value, t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET'])]));
+  lines.push(
+    '',
+    table([
+      ['target', 'value', 'result'],
+      ...summary.targets.map((t) => [t.target, t.value, t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET']),
+    ]),
+  );
   return lines.join('\n');
 }
 
@@ -93,17 +125,22 @@ function isClean(run: ClientMeasurement): boolean {
 
 function sumReasons(runs: readonly ClientMeasurement[]): Record<string, number> {
   const total: Record<string, number> = {};
-  for (const run of runs) for (const [reason, count] of Object.entries(run.byReason)) total[reason] = (total[reason] ?? 0) + count;
+  for (const run of runs)
+    for (const [reason, count] of Object.entries(run.byReason)) total[reason] = (total[reason] ?? 0) + count;
   return total;
 }
 
 function ratioTarget(target: string, ratio: number, meets: (ratio: number) => boolean): TargetCheck {
-  return Number.isFinite(ratio) ? { target, value: formatRatio(ratio), met: meets(ratio) } : { target, value: '–', met: null };
+  return Number.isFinite(ratio)
+    ? { target, value: formatRatio(ratio), met: meets(ratio) }
+    : { target, value: '–', met: null };
 }
 
 function holdTarget(cleanRuns: number, runs: number, options: BenchOptions): TargetCheck {
   const { budget } = options;
-  const target = `holds the ${budget.bound === 'descriptors' ? 'descriptor limit' : 'ephemeral ports'} less headroom (${budget.limitTarget}) with no false drops`;
+  const target =
+    `holds the ${budget.bound === 'descriptors' ? 'descriptor limit' : 'ephemeral ports'} less ` +
+    `headroom (${budget.limitTarget}) with no false drops`;
   const value = `${cleanRuns} of ${runs} runs clean at ${options.connections}`;
   return { target, value, met: options.connections < budget.limitTarget ? null : cleanRuns === runs };
 }
@@ -115,18 +152,29 @@ function holdTarget(cleanRuns: number, runs: number, options: BenchOptions): Tar
  */
 function heldLine(who: string, client: 'probe' | 'plain', summary: BenchSummary, options: BenchOptions): string {
   const cleanRuns = summary.cleanRuns[client];
-  if (cleanRuns === summary.runs) return `${who}: held ${options.connections} with 0 false drops in ${summary.runs === 1 ? 'the one run' : `each of the ${summary.runs} runs`}.`;
+  if (cleanRuns === summary.runs)
+    return (
+      `${who}: held ${options.connections} with 0 false drops in ${summary.runs === 1 ? 'the one run' : `each of the ${summary.runs} runs`}` +
+      '.'
+    );
   const reasons = summary.reasons[client];
   const falseDrops = Object.values(reasons).reduce((sum, count) => sum + count, 0);
-  const detail = Object.entries(reasons).map(([reason, count]) => `${reason} × ${count}`).join(', ');
+  const detail = Object.entries(reasons)
+    .map(([reason, count]) => `${reason} × ${count}`)
+    .join(', ');
   const unsettled = summary.unsettledRuns[client];
   const slow = unsettled > 0 ? `; the ramp did not finish within ${options.rampTimeoutSeconds} s in ${unsettled}` : '';
   const drops = `${falseDrops} false drop${falseDrops === 1 ? '' : 's'} in all${detail ? ` (${detail})` : ''}`;
-  return `${who}: held all ${options.connections} with no false drop in ${cleanRuns} of ${summary.runs} runs; ${drops}${slow}.`;
+  return (
+    `${who}: held all ${options.connections} with no false drop in ${cleanRuns} of ${summary.runs} runs; ${drops}` +
+    `${slow}.`
+  );
 }
 
 function formatNumber(value: number, decimals: number): string {
-  return Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) : '–';
+  return Number.isFinite(value)
+    ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+    : '–';
 }
 
 function formatRatio(ratio: number): string {
@@ -136,6 +184,11 @@ function formatRatio(ratio: number): string {
 function table(rows: readonly string[][]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   return rows
-    .map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }

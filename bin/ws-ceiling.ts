@@ -37,7 +37,8 @@ function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Comma
   addRunFlags(
     program
       .command('run')
-      .description('Ramp staged batches of connections against a ws:// or wss:// URL and find the ceiling, the drop onset and the cause.')
+      .description('Ramp staged batches of connections against a ws:// or wss:// URL and find the ceiling, the ' +
+'drop onset and the cause.')
       .argument('[url]', 'WebSocket URL to probe (credentials and query values are never printed or stored)'),
   ).action(async (url: string | undefined, flags: RunCommandFlags) => setExitCode(await runCommand(url, flags, io)));
 
@@ -45,7 +46,9 @@ function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Comma
     addRunFlags(
       program
         .command('diagnose')
-        .description('Run the ramp, then the follow-up experiments that settle why it stopped: cap or rate limit, queueing gateway, idle timeout and the heartbeat that prevents it, the exact ceiling.')
+        .description('Run the ramp, then the follow-up experiments that settle why it stopped: cap or rate ' +
+'limit, queueing gateway, idle timeout and the heartbeat that prevents it, the exact ' +
+'ceiling.')
         .argument('[url]', 'WebSocket URL to probe (credentials and query values are never printed or stored)'),
     ),
   ).action(async (url: string | undefined, flags: DiagnoseCommandFlags) => setExitCode(await diagnoseCommand(url, flags, io)));
@@ -64,7 +67,8 @@ function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Comma
 
   program
     .command('report')
-    .description('Write a stored run as one self-contained HTML page (cause, timeline chart, latency, failures, evidence, history, settings) and print its path.')
+    .description('Write a stored run as one self-contained HTML page (cause, timeline chart, latency, failures, ' +
+'evidence, history, settings) and print its path.')
     .argument('<run>', 'run id (or its first 4+ characters), latest or previous')
     .option('--target-id <id>', "only this target's runs (latest = the newest run of this target)")
     .option('--out <file>', 'file to write (default: ws-ceiling-report-<runId>.html in the current directory)')
@@ -73,7 +77,8 @@ function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Comma
 
   program
     .command('compare')
-    .description('Show what changed between two stored runs: ceiling, limiting factor, handshake latency, failure mix and settings.')
+    .description('Show what changed between two stored runs: ceiling, limiting factor, handshake latency, ' +
+'failure mix and settings.')
     .argument('<runA>', 'the first run: a run id, its first 4 or more characters, latest or previous')
     .argument('<runB>', 'the second run, named the same way')
     .option('--target-id <id>', "look among this target's runs only (latest and previous are then this target's)")
@@ -84,14 +89,16 @@ function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Comma
   program
     .command('target')
     .description('Start the bundled target simulator on 127.0.0.1 until Ctrl-C.')
-    .argument('[spec]', 'limits, e.g. cap=150,cap-response=503 or rate=20 or idle-timeout=45 (default: accept everything)', 'accept')
+    .argument('[spec]', 'limits, e.g. cap=150,cap-response=503 or rate=20 or idle-timeout=45 (default: accept ' +
+'everything)', 'accept')
     .action(async (spec: string) => setExitCode(await targetCommand(spec, io)));
 
   program
     .command('config')
     .description("Work with the deployed probe's config file.")
     .command('check')
-    .description('Validate a config file and show, per target, its regions, schedule, stages, worker Lambdas, timeout and Lambda cost.')
+    .description('Validate a config file and show, per target, its regions, schedule, stages, worker Lambdas, ' +
+'timeout and Lambda cost.')
     .argument('<file>', 'the JSON config file, e.g. config/example.config.json')
     .option('--region <region>', 'only the targets probed from this AWS region, and their cost there')
     .option('--json', 'print the check as one JSON object')
@@ -108,7 +115,8 @@ function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Comma
 
   program
     .command('stop')
-    .description('Kill switch: every worker of a run of the target in progress stops opening, closes with 1000 and returns; the run is recorded as inconclusive.')
+    .description('Kill switch: every worker of a run of the target in progress stops opening, closes with 1000 ' +
+'and returns; the run is recorded as inconclusive.')
     .requiredOption('--target-id <id>', 'target id from the config')
     .requiredOption('--region <region>', 'AWS region the target is deployed in')
     .option('--force', 'also stop the running executions at once (the run is then not recorded)')

@@ -43,13 +43,34 @@ export class AlarmTopic extends Construct {
     const fromOurAlarms = {
       StringEquals: { 'aws:SourceAccount': stack.account },
       ArnLike: {
-        'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${ALARM_NAME_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: `${ALARM_NAME_PREFIX}*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
       },
     };
-    this.topic.addToResourcePolicy(new PolicyStatement({ principals: [cloudWatch], actions: ['sns:Publish'], resources: [this.topic.topicArn], conditions: fromOurAlarms }));
-    this.key.addToResourcePolicy(new PolicyStatement({ principals: [cloudWatch], actions: ['kms:Decrypt', 'kms:GenerateDataKey*'], resources: ['*'], conditions: fromOurAlarms }));
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: fromOurAlarms,
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [cloudWatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: fromOurAlarms,
+      }),
+    );
     for (const endpoint of props.onCall) {
-      this.topic.addSubscription(endpoint.kind === 'email' ? new EmailSubscription(endpoint.address) : new UrlSubscription(endpoint.url));
+      this.topic.addSubscription(
+        endpoint.kind === 'email' ? new EmailSubscription(endpoint.address) : new UrlSubscription(endpoint.url),
+      );
     }
   }
 }

@@ -57,7 +57,9 @@ export function acknowledgeRule(scope: IConstruct, rule: string, reason: string)
  * reason matches, with that reason. Call it once every statement is added.
  */
 export function acknowledgeWildcards(policy: Policy, reasons: WildcardReason[]): void {
-  const document = Stack.of(policy).resolve(policy.document) as { Statement?: Array<{ Effect: string; Resource?: unknown }> };
+  const document = Stack.of(policy).resolve(policy.document) as {
+    Statement?: Array<{ Effect: string; Resource?: unknown }>;
+  };
   for (const statement of document.Statement ?? []) {
     if (statement.Effect !== 'Allow') continue;
     const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
@@ -65,7 +67,8 @@ export function acknowledgeWildcards(policy: Policy, reasons: WildcardReason[]):
       const flat = flattenReference(resource);
       if (!flat.includes('*')) continue;
       const reason = reasons.find((candidate) => candidate.matches(flat));
-      if (reason) Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason: reason.reason });
+      if (reason)
+        Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason: reason.reason });
     }
   }
 }

@@ -23,7 +23,10 @@ import { round } from '../functions/engine/percentiles.js';
 import { alarmName } from './alarm-names.js';
 import { missingRunWindow } from './alarm-window.js';
 
-/** Period of the alarms on a run's result (regressed, below floor, probe failed): one run's datapoints fall in one period. */
+/**
+ * Period of the alarms on a run's result (regressed, below floor, probe failed): one run's datapoints fall in one
+ * period.
+ */
 export const RESULT_ALARM_PERIOD = Duration.hours(1);
 
 /** What a target's alarms need. */
@@ -35,7 +38,13 @@ export interface ProbeAlarmsProps {
 }
 
 /** A ws-ceiling metric of one target in this region. */
-export function targetMetric(scope: Construct, targetId: string, metricName: string, statistic: string, period: Duration): Metric {
+export function targetMetric(
+  scope: Construct,
+  targetId: string,
+  metricName: string,
+  statistic: string,
+  period: Duration,
+): Metric {
   return new Metric({
     namespace: METRIC_NAMESPACE,
     metricName,
@@ -67,8 +76,10 @@ export class ProbeAlarms extends Construct {
     this.regressed = new Alarm(this, 'Regressed', {
       alarmName: alarmName(target.id, 'regressed'),
       alarmDescription:
-        `ws-ceiling: the WebSocket ceiling of ${target.id} probed from ${region} fell under ${round(ratio * 100, 1)} % of its baseline ` +
-        `(the median of its last ${target.baselineRuns} completed runs): the endpoint now holds fewer concurrent connections than it did. ` +
+        `ws-ceiling: the WebSocket ceiling of ${target.id} probed from ${region} fell under ${round(ratio * 100, 1)}` +
+        ' % of its baseline ' +
+        `(the median of its last ${target.baselineRuns} completed runs): the endpoint now holds fewer concurrent ` +
+        'connections than it did. ' +
         `It returns to OK when a later run is back within tolerance. ${commands}`,
       metric: targetMetric(this, target.id, METRIC.ceilingToBaseline, Stats.MINIMUM, RESULT_ALARM_PERIOD),
       threshold: ratio,
@@ -82,8 +93,10 @@ export class ProbeAlarms extends Construct {
       this.belowFloor = new Alarm(this, 'BelowFloor', {
         alarmName: alarmName(target.id, 'below-floor'),
         alarmDescription:
-          `ws-ceiling: the WebSocket ceiling of ${target.id} probed from ${region} is under its declared floor of ${target.floor} ` +
-          `concurrent connections (the pre-launch requirement). It returns to OK when a later run holds the floor. ${commands}`,
+          `ws-ceiling: the WebSocket ceiling of ${target.id} probed from ${region} is under its declared floor ` +
+          `of ${target.floor} ` +
+          'concurrent connections (the pre-launch requirement). It returns to OK when a later run holds the ' +
+          `floor. ${commands}`,
         metric: targetMetric(this, target.id, METRIC.ceiling, Stats.MINIMUM, RESULT_ALARM_PERIOD),
         threshold: target.floor,
         comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -96,9 +109,11 @@ export class ProbeAlarms extends Construct {
     this.probeFailed = new Alarm(this, 'ProbeFailed', {
       alarmName: alarmName(target.id, 'probe-failed'),
       alarmDescription:
-        `ws-ceiling: the last run of ${target.id} probed from ${region} did not succeed: it failed (config error, unreachable) or was inconclusive ` +
+        `ws-ceiling: the last run of ${target.id} probed from ${region} did not succeed: it failed (config ` +
+        'error, unreachable) or was inconclusive ' +
         `(probe-limited, a worker failed or timed out, stopped). The ceiling is unknown, not low. ` +
-        `Read the run's reason in history, fix the probe or the target, then run it again with invoke: the alarm returns to OK when a run succeeds. ${commands}`,
+        `Read the run's reason in history, fix the probe or the target, then run it again with invoke: the alarm ` +
+        `returns to OK when a run succeeds. ${commands}`,
       metric: targetMetric(this, target.id, METRIC.probeSucceeded, Stats.MINIMUM, RESULT_ALARM_PERIOD),
       threshold: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
@@ -112,11 +127,19 @@ export class ProbeAlarms extends Construct {
     this.probeMissing = new Alarm(this, 'ProbeMissing', {
       alarmName: alarmName(target.id, 'probe-missing'),
       alarmDescription:
-        `ws-ceiling: no run of ${target.id} probed from ${region} has reported for ${target.schedule.expectedEveryHours} h, ` +
+        `ws-ceiling: no run of ${target.id} probed from ${region} has reported for ${target.schedule.expectedEveryHours}` +
+        ' h, ' +
         `the longest its schedule (${target.schedule.cron}, ${target.schedule.timeZone}) may go between runs. ` +
-        `The schedule may be paused, the run may have failed before its record step (see the executions of the state machine ${stateMachineName(target.id)}), ` +
+        'The schedule may be paused, the run may have failed before its record step (see the executions of the ' +
+        `state machine ${stateMachineName(target.id)}), ` +
         `or its metrics were not published. It returns to OK when a run reports. ${commands}`,
-      metric: targetMetric(this, target.id, METRIC.probeSucceeded, Stats.SAMPLE_COUNT, Duration.seconds(window.periodSeconds)),
+      metric: targetMetric(
+        this,
+        target.id,
+        METRIC.probeSucceeded,
+        Stats.SAMPLE_COUNT,
+        Duration.seconds(window.periodSeconds),
+      ),
       threshold: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: window.evaluationPeriods,

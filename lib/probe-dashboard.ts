@@ -4,7 +4,15 @@
  * the state of every ws-ceiling alarm of the region, those in ALARM first.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
-import { AlarmStatusWidget, AlarmStatusWidgetSortBy, Dashboard, GraphWidget, Stats, TextWidget, type IAlarm } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  AlarmStatusWidget,
+  AlarmStatusWidgetSortBy,
+  Dashboard,
+  GraphWidget,
+  Stats,
+  TextWidget,
+  type IAlarm,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
 import { METRIC } from '../functions/engine/metric-names.js';
@@ -38,7 +46,11 @@ export class ProbeDashboard extends Construct {
     });
     this.dashboard.addWidgets(
       new TextWidget({
-        markdown: `# ws-ceiling in ${region}\nConcurrent WebSocket connections each target held (ceiling) and where drops began (drop onset), per run. A run that failed or was inconclusive has no ceiling point and a 0 in *Probe succeeded* (its probe-failed alarm fires); no point at all for longer than the target's expected window means no run reported (its probe-missing alarm fires).`,
+        markdown:
+          `# ws-ceiling in ${region}\nConcurrent WebSocket connections each target held (ceiling) and ` +
+          'where drops began (drop onset), per run. A run that failed or was inconclusive has no ceiling ' +
+          'point and a 0 in *Probe succeeded* (its probe-failed alarm fires); no point at all for longer ' +
+          `than the target's expected window means no run reported (its probe-missing alarm fires).`,
         width: 24,
         height: 2,
       }),
@@ -51,7 +63,9 @@ export class ProbeDashboard extends Construct {
           height: 6,
           left: [
             targetMetric(this, target.id, METRIC.ceiling, Stats.MINIMUM, DASHBOARD_PERIOD).with({ label: 'Ceiling' }),
-            targetMetric(this, target.id, METRIC.dropOnset, Stats.MINIMUM, DASHBOARD_PERIOD).with({ label: 'Drop onset' }),
+            targetMetric(this, target.id, METRIC.dropOnset, Stats.MINIMUM, DASHBOARD_PERIOD).with({
+              label: 'Drop onset',
+            }),
           ],
           leftYAxis: { min: 0 },
           leftAnnotations: target.floor === undefined ? [] : [{ value: target.floor, label: `Floor ${target.floor}` }],
@@ -60,7 +74,11 @@ export class ProbeDashboard extends Construct {
           title: `${target.id}: probe succeeded (1 / 0)`,
           width: 8,
           height: 6,
-          left: [targetMetric(this, target.id, METRIC.probeSucceeded, Stats.MINIMUM, DASHBOARD_PERIOD).with({ label: 'Probe succeeded' })],
+          left: [
+            targetMetric(this, target.id, METRIC.probeSucceeded, Stats.MINIMUM, DASHBOARD_PERIOD).with({
+              label: 'Probe succeeded',
+            }),
+          ],
           leftYAxis: { min: 0, max: 1 },
         }),
       );

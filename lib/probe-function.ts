@@ -24,7 +24,8 @@ export const FUNCTION_LOG_RETENTION = RetentionDays.ONE_MONTH;
  * esbuild banner of every bundle: the sources are ESM, and some dependencies
  * still call `require`, which an ES module does not have.
  */
-export const CREATE_REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+export const CREATE_REQUIRE_BANNER =
+  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
 /** What differs between the functions. */
 export interface ProbeFunctionProps {
@@ -86,7 +87,8 @@ export class ProbeFunction extends Construct {
     acknowledgeRule(
       this.function,
       'L1',
-      'Node.js 22 is the runtime ws-ceiling is specified for and tested on (its engine supports Node 20 and later); moving to a newer runtime is a deliberate change, not a default',
+      'Node.js 22 is the runtime ws-ceiling is specified for and tested on (its engine supports Node 20 and ' +
+        'later); moving to a newer runtime is a deliberate change, not a default',
     );
   }
 

@@ -17,7 +17,12 @@ import { SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/ste
 import { planVariables, recordVariables, workerVariables } from '../functions/steps/function-environment.js';
 import { METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
 import { ProbeFunction } from './probe-function.js';
-import { PLAN_MEMORY_MB, PLAN_TIMEOUT_SECONDS, RECORD_MEMORY_MB, RECORD_TIMEOUT_SECONDS } from '../functions/config/run-budget.js';
+import {
+  PLAN_MEMORY_MB,
+  PLAN_TIMEOUT_SECONDS,
+  RECORD_MEMORY_MB,
+  RECORD_TIMEOUT_SECONDS,
+} from '../functions/config/run-budget.js';
 import type { RunsTable } from './runs-table.js';
 import { shardObjectsWildcard, type ShardResultsBucket } from './shard-results-bucket.js';
 
@@ -48,7 +53,10 @@ export class RecordFunction extends ProbeFunction {
       description: 'ws-ceiling record step: merges shards, decides the verdict, writes the run once, publishes metrics',
       memorySize: RECORD_MEMORY_MB,
       timeout: Duration.seconds(RECORD_TIMEOUT_SECONDS),
-      environment: recordVariables({ shardResultsBucket: props.bucket.bucket.bucketName, runsTable: props.table.table.tableName }),
+      environment: recordVariables({
+        shardResultsBucket: props.bucket.bucket.bucketName,
+        runsTable: props.table.table.tableName,
+      }),
     });
     props.bucket.grantShardRead(this.role);
     props.table.grantRunRecord(this.role);
@@ -64,7 +72,9 @@ export class RecordFunction extends ProbeFunction {
       shardObjectsWildcard(SHARD_RESULTS_PREFIX),
       {
         matches: (resource) => resource === '*',
-        reason: `cloudwatch:PutMetricData supports no resource-level permission; the statement is limited by the condition cloudwatch:namespace = ${METRIC_NAMESPACE}`,
+        reason:
+          'cloudwatch:PutMetricData supports no resource-level permission; the statement is limited by the ' +
+          `condition cloudwatch:namespace = ${METRIC_NAMESPACE}`,
       },
     ]);
   }
@@ -100,7 +110,10 @@ export class WorkerFunction extends ProbeFunction {
     this.secretNames = secretNamesOf(props.target);
     if (this.secretNames.length > 0) {
       this.role.addToPrincipalPolicy(
-        new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: this.secretNames.map((name) => secretArnPattern(this, name)) }),
+        new PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: this.secretNames.map((name) => secretArnPattern(this, name)),
+        }),
       );
     }
     this.acknowledgeWildcards([shardObjectsWildcard(targetShardResultsPrefix(props.target.id))]);
@@ -121,5 +134,10 @@ export function secretNamesOf(target: TargetConfig): string[] {
  * characters to a secret's name in its ARN, hence `-??????`.
  */
 export function secretArnPattern(scope: Construct, secretName: string): string {
-  return Stack.of(scope).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${secretName}-??????`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  return Stack.of(scope).formatArn({
+    service: 'secretsmanager',
+    resource: 'secret',
+    resourceName: `${secretName}-??????`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }

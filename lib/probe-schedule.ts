@@ -6,7 +6,13 @@
  */
 import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Schedule, ScheduleExpression, ScheduleTargetInput, TimeWindow, type IScheduleGroup } from 'aws-cdk-lib/aws-scheduler';
+import {
+  Schedule,
+  ScheduleExpression,
+  ScheduleTargetInput,
+  TimeWindow,
+  type IScheduleGroup,
+} from 'aws-cdk-lib/aws-scheduler';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -45,7 +51,9 @@ export class ProbeSchedule extends Construct {
     this.role = new Role(this, 'Role', {
       description: `Lets EventBridge Scheduler start the ws-ceiling run of ${props.target.id}, and nothing else`,
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': props.group.scheduleGroupArn } },
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': props.group.scheduleGroupArn },
+        },
       }),
     });
     const { cron, timeZone } = props.target.schedule;

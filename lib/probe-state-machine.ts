@@ -58,12 +58,17 @@ export class ProbeStateMachine extends Construct {
   constructor(scope: Construct, id: string, props: ProbeStateMachineProps) {
     super(scope, id);
     this.shards = shardCount(props.target.plan);
-    const planInput: Record<keyof PlanStepInput, unknown> = { request: JsonPath.entirePayload, shardsAtOnce: this.shards };
+    const planInput: Record<keyof PlanStepInput, unknown> = {
+      request: JsonPath.entirePayload,
+      shardsAtOnce: this.shards,
+    };
     const plan = LambdaInvoke.jsonPath(this, 'Plan', {
       lambdaFunction: props.plan,
       payloadResponseOnly: true,
       payload: TaskInput.fromObject(planInput),
-      comment: `Validate the target and lay out the run of ${this.shards} shard(s), all started at once (input: PlanStepInput, output: PlanStepOutput)`,
+      comment:
+        `Validate the target and lay out the run of ${this.shards} shard(s), all started at once (input: ` +
+        'PlanStepInput, output: PlanStepOutput)',
     });
     const record = LambdaInvoke.jsonPath(this, 'Record', {
       lambdaFunction: props.record,
@@ -96,15 +101,21 @@ export class ProbeStateMachine extends Construct {
 
   /** Explains the wildcards CDK's Step Functions grants need (cdk-nag IAM5). */
   private acknowledgeWildcards(props: ProbeStateMachineProps): void {
-    const functionArns = [props.plan, props.worker, props.record].map((fn) => `${flatResource(this, fn.functionArn)}:*`);
+    const functionArns = [props.plan, props.worker, props.record].map(
+      (fn) => `${flatResource(this, fn.functionArn)}:*`,
+    );
     acknowledgeWildcards(defaultPolicyOf(this.stateMachine.role), [
       {
         matches: (resource) => functionArns.includes(resource),
-        reason: 'LambdaInvoke grants the versions and aliases (<function ARN>:*) of exactly the plan, worker and record functions it invokes',
+        reason:
+          'LambdaInvoke grants the versions and aliases (<function ARN>:*) of exactly the plan, worker and ' +
+          'record functions it invokes',
       },
       {
         matches: (resource) => resource === '*',
-        reason: 'X-Ray tracing (xray:PutTraceSegments, …) and CloudWatch Logs delivery (logs:CreateLogDelivery, …) support no resource-level permission',
+        reason:
+          'X-Ray tracing (xray:PutTraceSegments, …) and CloudWatch Logs delivery (logs:CreateLogDelivery, …) ' +
+          'support no resource-level permission',
       },
     ]);
     const distributedMapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
@@ -112,7 +123,8 @@ export class ProbeStateMachine extends Construct {
       acknowledgeWildcards(distributedMapPolicy, [
         {
           matches: (resource) => resource.includes(':execution:'),
-          reason: "A Distributed Map describes, stops and redrives its own child executions, whose names are generated at run time; the grant covers only this state machine's executions",
+          reason:
+            "A Distributed Map describes, stops and redrives its own child executions, whose names are generated at run time; the grant covers only this state machine's executions",
         },
       ]);
     }
@@ -130,7 +142,10 @@ export class ProbeStateMachine extends Construct {
     if (this.shards <= INLINE_MAP_MAX_CONCURRENCY) {
       return MapState.jsonPath(this, 'Shards', options).itemProcessor(iteration);
     }
-    return DistributedMap.jsonPath(this, 'Shards', { ...options, mapExecutionType: StateMachineType.STANDARD }).itemProcessor(iteration);
+    return DistributedMap.jsonPath(this, 'Shards', {
+      ...options,
+      mapExecutionType: StateMachineType.STANDARD,
+    }).itemProcessor(iteration);
   }
 
   /** One iteration: invoke the worker with its ShardTask; any failure or timeout becomes a FailedShard. */

@@ -47,14 +47,23 @@ export class ProbeTarget extends Construct {
   constructor(scope: Construct, id: string, props: ProbeTargetProps) {
     super(scope, id);
     const { target } = props;
-    this.worker = new WorkerFunction(this, 'Worker', { target, allowedHosts: props.allowedHosts, table: props.table, bucket: props.bucket });
+    this.worker = new WorkerFunction(this, 'Worker', {
+      target,
+      allowedHosts: props.allowedHosts,
+      table: props.table,
+      bucket: props.bucket,
+    });
     this.run = new ProbeStateMachine(this, 'Run', {
       target,
       plan: props.plan.function,
       worker: this.worker.function,
       record: props.record.function,
     });
-    this.schedule = new ProbeSchedule(this, 'Schedule', { target, stateMachine: this.run.stateMachine, group: props.scheduleGroup });
+    this.schedule = new ProbeSchedule(this, 'Schedule', {
+      target,
+      stateMachine: this.run.stateMachine,
+      group: props.scheduleGroup,
+    });
     this.alarms = new ProbeAlarms(this, 'Alarms', { target, topic: props.topic });
   }
 }

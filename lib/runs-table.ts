@@ -38,7 +38,9 @@ export class RunsTable extends Construct {
 
   /** Lets a target's worker read its own stop request: `GetItem` on `STOP#<targetId>` only, no write. */
   grantStopRequestRead(grantee: IGrantable, targetId: string): void {
-    this.#grantOnPartitions(grantee, ['dynamodb:GetItem'], 'ForAllValues:StringEquals', [stopRequestPartitionKey(targetId)]);
+    this.#grantOnPartitions(grantee, ['dynamodb:GetItem'], 'ForAllValues:StringEquals', [
+      stopRequestPartitionKey(targetId),
+    ]);
   }
 
   /**
@@ -46,13 +48,19 @@ export class RunsTable extends Construct {
    * `PutItem` and `Query` on run partitions (`TARGET#…`) only, never on stop requests.
    */
   grantRunRecord(grantee: IGrantable): void {
-    this.#grantOnPartitions(grantee, ['dynamodb:PutItem', 'dynamodb:Query'], 'ForAllValues:StringLike', [`${RUN_PARTITION_PREFIX}*`]);
+    this.#grantOnPartitions(grantee, ['dynamodb:PutItem', 'dynamodb:Query'], 'ForAllValues:StringLike', [
+      `${RUN_PARTITION_PREFIX}*`,
+    ]);
   }
 
   /** Allows `actions` on the table for items whose partition key matches `partitions`. */
   #grantOnPartitions(grantee: IGrantable, actions: string[], operator: string, partitions: string[]): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions, resources: [this.table.tableArn], conditions: { [operator]: { 'dynamodb:LeadingKeys': partitions } } }),
+      new PolicyStatement({
+        actions,
+        resources: [this.table.tableArn],
+        conditions: { [operator]: { 'dynamodb:LeadingKeys': partitions } },
+      }),
     );
   }
 }

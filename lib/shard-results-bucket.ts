@@ -24,7 +24,9 @@ export const SHARD_RESULTS_EXPIRY_DAYS = 3;
 export function shardObjectsWildcard(prefix: string): WildcardReason {
   return {
     matches: (resource) => resource.endsWith(`/${prefix}*`),
-    reason: `Shard result keys (${SHARD_RESULTS_PREFIX}<targetId>/<runId>/shard-<n>.json) hold the run id, known only at run time; the grant is limited to the ${prefix} prefix of this stack's bucket`,
+    reason:
+      `Shard result keys (${SHARD_RESULTS_PREFIX}<targetId>/<runId>/shard-<n>.json) hold the run id, known ` +
+      `only at run time; the grant is limited to the ${prefix} prefix of this stack's bucket`,
   };
 }
 
@@ -40,26 +42,36 @@ export class ShardResultsBucket extends Construct {
       enforceSSL: true,
       encryption: BucketEncryption.S3_MANAGED,
       lifecycleRules: [
-        { id: 'expire-shard-results', expiration: Duration.days(SHARD_RESULTS_EXPIRY_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        {
+          id: 'expire-shard-results',
+          expiration: Duration.days(SHARD_RESULTS_EXPIRY_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
       ],
     });
     acknowledgeRule(
       this.bucket,
       'S1',
-      `Holds only transient shard results written and read by this stack's own functions, expiring after ${SHARD_RESULTS_EXPIRY_DAYS} days; the run history is the DynamoDB table, and an access-log bucket would outlive the data it logs`,
+      `Holds only transient shard results written and read by this stack's own functions, expiring after ${SHARD_RESULTS_EXPIRY_DAYS}` +
+        ' days; the run history is the DynamoDB table, and an access-log bucket would outlive the data it logs',
     );
   }
 
   /** Lets a target's worker write its shard results: `PutObject` under `runs/<targetId>/` only. */
   grantShardWrite(grantee: IGrantable, targetId: string): void {
     const prefix = targetShardResultsPrefix(targetId);
-    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${prefix}*`)] }));
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${prefix}*`)] }),
+    );
   }
 
   /** Lets the record step read every target's shard results: `GetObject` under `runs/` only. */
   grantShardRead(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(`${SHARD_RESULTS_PREFIX}*`)] }),
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects(`${SHARD_RESULTS_PREFIX}*`)],
+      }),
     );
   }
 }

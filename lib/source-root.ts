@@ -20,14 +20,16 @@ export function findSourceRoot(startFolders: string[]): string {
   for (const start of startFolders) {
     let folder = start;
     for (;;) {
-      if (existsSync(join(folder, 'package-lock.json')) && existsSync(join(folder, 'functions', 'handlers'))) return folder;
+      if (existsSync(join(folder, 'package-lock.json')) && existsSync(join(folder, 'functions', 'handlers')))
+        return folder;
       const parent = dirname(folder);
       if (parent === folder) break;
       folder = parent;
     }
   }
   throw new Error(
-    `cannot find the ws-ceiling sources (package-lock.json and functions/handlers/) above ${startFolders.join(' or ')}: run the CDK app from the repository`,
+    `cannot find the ws-ceiling sources (package-lock.json and functions/handlers/) above ${startFolders.join(' or ')}` +
+      ': run the CDK app from the repository',
   );
 }
 

@@ -43,7 +43,10 @@ async function main(argv: readonly string[]): Promise<void> {
     checkRun(scenario, run);
     const file = path.join(OUTPUT_DIRECTORY, `${scenario.name}.json`);
     await writeFile(file, `${JSON.stringify(run, null, 2)}\n`);
-    process.stdout.write(`${scenario.name}: ${run.verdict}, ceiling ${run.ceiling.value ?? '–'}, ${run.limitingFactor?.kind ?? 'no limit'} → ${file}\n`);
+    process.stdout.write(
+      `${scenario.name}: ${run.verdict}, ceiling ${run.ceiling.value ?? '–'}, ${run.limitingFactor?.kind ?? 'no limit'}` +
+        ` → ${file}\n`,
+    );
   }
 }
 
@@ -67,9 +70,13 @@ function probe(scenario: Scenario, base: string): Promise<RunResult> {
 /** Runs this file with `--probe` under `ulimit -n limit` and parses the run it prints. */
 function probeInChild(name: ScenarioName, url: string, limit: number): Promise<RunResult> {
   const script = process.argv[1] as string;
-  const child = spawn('bash', ['-c', `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, script, '--probe', name, url], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    'bash',
+    ['-c', `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, script, '--probe', name, url],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   return new Promise((resolve, reject) => {
@@ -84,7 +91,10 @@ function probeInChild(name: ScenarioName, url: string, limit: number): Promise<R
 function checkRun(scenario: Scenario, run: RunResult): void {
   const found = run.limitingFactor?.kind ?? null;
   if (found !== scenario.expectedFactor || run.verdict !== scenario.expectedVerdict) {
-    throw new Error(`${scenario.name}: expected ${scenario.expectedFactor} (${scenario.expectedVerdict}), got ${found} (${run.verdict}): ${run.verdictReason}`);
+    throw new Error(
+      `${scenario.name}: expected ${scenario.expectedFactor} (${scenario.expectedVerdict}), got ${found} (${run.verdict}` +
+        `): ${run.verdictReason}`,
+    );
   }
   const text = JSON.stringify(run);
   const leaked = FIXTURE_SECRETS.find((secret) => text.includes(secret));

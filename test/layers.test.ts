@@ -91,7 +91,8 @@ function layerViolations(file: string, source: string): string[] {
     }
     if (from === 'functions/engine' && !ENGINE_PACKAGES.has(specifier)) problems.push(`${file} imports ${specifier} (the engine imports no package)`);
     const owner = PACKAGE_OWNERS.find(({ prefix }) => specifier === prefix || specifier.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
-    if (owner && !owner.folders.includes(from)) problems.push(`${file} imports ${specifier} (only ${owner.folders.join(', ')} may)`);
+    if (owner && !owner.folders.includes(from)) problems.push(`${file} imports ${specifier} (only ${owner.folders.join(', ')}` +
+' may)');
   }
   if (from === 'functions/engine' && /process\.env/.test(source.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ''))) problems.push(`${file} reads process.env`);
   return problems;
@@ -127,7 +128,8 @@ describe('layerViolations', () => {
     const source = "import {\n  planStep,\n} from '../steps/plan-step.js';\nconst m = await import('../adapters/dynamo-run-store.js');\n";
     expect(layerViolations('functions/report/html-report.ts', source)).toEqual([
       'functions/report/html-report.ts imports ../steps/plan-step.js (functions/report may not import functions/steps)',
-      'functions/report/html-report.ts imports ../adapters/dynamo-run-store.js (functions/report may not import functions/adapters)',
+      'functions/report/html-report.ts imports ../adapters/dynamo-run-store.js (functions/report may not import ' +
+'functions/adapters)',
     ]);
   });
 
@@ -140,6 +142,7 @@ describe('layerViolations', () => {
   });
 
   it('refuses a folder that is not in the table', () => {
-    expect(layerViolations('functions/misc/helper.ts', '')).toEqual(['functions/misc/helper.ts is in no folder of the layer table']);
+    expect(layerViolations('functions/misc/helper.ts', '')).toEqual(['functions/misc/helper.ts is in no folder ' +
+'of the layer table']);
   });
 });

@@ -18,7 +18,12 @@ export interface CompareFlags {
 }
 
 /** Prints what changed from run `first` to run `second` and returns the exit code. */
-export async function compareCommand(first: string, second: string, flags: CompareFlags, io: CommandIo): Promise<number> {
+export async function compareCommand(
+  first: string,
+  second: string,
+  flags: CompareFlags,
+  io: CommandIo,
+): Promise<number> {
   const local = await openLocalStore(flags.store, { existing: true });
   try {
     const runs = await storedRuns(local.store, flags.targetId);

@@ -46,7 +46,14 @@ export function configCheckCommand(file: string, flags: ConfigCheckFlags, io: Te
   const usdPerMonth = targets.reduce((sum, target) => sum + target.cost.usdPerMonth, 0);
   if (flags.json) {
     const onCall = config.onCall.map(shownEndpoint);
-    const report = { file, ...(region ? { region } : {}), allowedHosts: config.allowedHosts, onCall, targets, usdPerMonth };
+    const report = {
+      file,
+      ...(region ? { region } : {}),
+      allowedHosts: config.allowedHosts,
+      onCall,
+      targets,
+      usdPerMonth,
+    };
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     io.stdout.write(`${describeCheck(file, config, targets, usdPerMonth, region)}\n`);
@@ -72,9 +79,16 @@ function checkTarget(target: TargetConfig, region: string | undefined): TargetCh
 }
 
 /** The check as text: a header line, a block per target and the monthly total. */
-function describeCheck(file: string, config: WsCeilingConfig, targets: TargetCheck[], usdPerMonth: number, region: string | undefined): string {
+function describeCheck(
+  file: string,
+  config: WsCeilingConfig,
+  targets: TargetCheck[],
+  usdPerMonth: number,
+  region: string | undefined,
+): string {
   const regions = [...new Set(config.targets.flatMap((target) => target.regions))].sort();
-  const scope = region === undefined ? `in ${plural(regions.length, 'region')} (${regions.join(', ')})` : `probed from ${region}`;
+  const scope =
+    region === undefined ? `in ${plural(regions.length, 'region')} (${regions.join(', ')})` : `probed from ${region}`;
   const lines = [
     `${file} is valid: ${plural(targets.length, 'target')} ${scope}, ` +
       `${plural(config.allowedHosts.length, 'allowed host')}, ${plural(config.onCall.length, 'on-call endpoint')}.`,
@@ -83,7 +97,8 @@ function describeCheck(file: string, config: WsCeilingConfig, targets: TargetChe
   lines.push(
     '',
     `Scheduled runs cost at most ${usd(usdPerMonth)} a month in Lambda${region ? ` in ${region}` : ''}. ` +
-      'Upper bounds at US East arm64 prices, every Lambda billed to its timeout; Step Functions, DynamoDB, S3 and CloudWatch not included.',
+      'Upper bounds at US East arm64 prices, every Lambda billed to its timeout; Step Functions, DynamoDB, S3 ' +
+      'and CloudWatch not included.',
   );
   return lines.join('\n');
 }
@@ -92,16 +107,21 @@ function describeCheck(file: string, config: WsCeilingConfig, targets: TargetChe
 function describeTarget(target: TargetCheck, region: string | undefined): string[] {
   const { cost, schedule } = target;
   const runs = target.enabled
-    ? `about ${round(cost.runsPerMonth, 1)} runs a month${region ? '' : ' per region'}; probe-missing alarm after ${schedule.expectedEveryHours} h without a run`
+    ? `about ${round(cost.runsPerMonth, 1)} runs a month${region ? '' : ' per region'}; probe-missing alarm ` +
+      `after ${schedule.expectedEveryHours} h without a run`
     : 'disabled: runs only on ws-ceiling invoke';
-  const monthly = target.enabled ? `${usd(cost.usdPerMonth)} a month${cost.regions > 1 ? ` (${cost.regions} regions)` : ''}` : 'nothing a month';
+  const monthly = target.enabled
+    ? `${usd(cost.usdPerMonth)} a month${cost.regions > 1 ? ` (${cost.regions} regions)` : ''}`
+    : 'nothing a month';
   return [
     `${target.id}  ${target.url}${target.enabled ? '' : '  (disabled)'}`,
     `  regions      ${target.regions.join(', ')}`,
     `  schedule     ${schedule.cron} (${schedule.timeZone}), ${runs}`,
-    `  stages       ${target.stages.join(' → ')}, each held ${target.holdSeconds} s at ${target.connectRate} new connections/s` +
+    `  stages       ${target.stages.join(' → ')}, each held ${target.holdSeconds} s at ${target.connectRate} new ` +
+      'connections/s' +
       (target.floor === null ? '' : `; floor ${target.floor}`),
-    `  workers      ${cost.shards} × ${cost.workerMemoryMb} MB, timeout ${cost.workerTimeoutSeconds} s (plan ${Math.ceil(target.planSeconds)} s)`,
+    `  workers      ${cost.shards} × ${cost.workerMemoryMb} MB, timeout ${cost.workerTimeoutSeconds} s (plan ${Math.ceil(target.planSeconds)}` +
+      ' s)',
     `  Lambda cost  at most ${usd(cost.usdPerRun)} a run, ${monthly}`,
   ];
 }

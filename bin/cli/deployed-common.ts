@@ -5,7 +5,12 @@
  * with. AWS failures become errors that name what was attempted and where.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { createDeployedClients, destroyDeployedClients, type DeployedClients, type DeployedClientsFactory } from '../../functions/adapters/deployed-clients.js';
+import {
+  createDeployedClients,
+  destroyDeployedClients,
+  type DeployedClients,
+  type DeployedClientsFactory,
+} from '../../functions/adapters/deployed-clients.js';
 import type { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
 import { AWS_REGION_PATTERN, TARGET_ID_PATTERN } from '../../functions/config/target-config.js';
 import { stackName, stateMachineName } from '../../functions/steps/deployment-names.js';
@@ -47,19 +52,27 @@ export function parseDeployedTarget(flags: DeployedTargetFlags): DeployedTargetF
 /** Checks `--target-id`; throws InvalidInputError naming the flag. */
 export function parseTargetId(targetId: string): string {
   if (!TARGET_ID_PATTERN.test(targetId)) {
-    throw new InvalidInputError('--target-id', `must be a target id of the config (lower-case letters, digits or "-", e.g. chat), got "${targetId}"`);
+    throw new InvalidInputError(
+      '--target-id',
+      `must be a target id of the config (lower-case letters, digits or "-", e.g. chat), got "${targetId}"`,
+    );
   }
   return targetId;
 }
 
 /** Checks `--region`; throws InvalidInputError naming the flag. */
 export function parseRegion(region: string): string {
-  if (!AWS_REGION_PATTERN.test(region)) throw new InvalidInputError('--region', `must be an AWS region name such as eu-west-1, got "${region}"`);
+  if (!AWS_REGION_PATTERN.test(region))
+    throw new InvalidInputError('--region', `must be an AWS region name such as eu-west-1, got "${region}"`);
   return region;
 }
 
 /** Runs `action` with the clients of `region`, releasing them afterwards. */
-export async function withClients<T>(region: string, deps: Pick<DeployedDeps, 'clientsFor'>, action: (clients: DeployedClients) => Promise<T>): Promise<T> {
+export async function withClients<T>(
+  region: string,
+  deps: Pick<DeployedDeps, 'clientsFor'>,
+  action: (clients: DeployedClients) => Promise<T>,
+): Promise<T> {
   const clients = deps.clientsFor(region);
   try {
     return await action(clients);
@@ -89,7 +102,8 @@ export async function findStateMachine(executions: ProbeExecutions, targetId: st
   if (arn === undefined) {
     throw new WsCeilingError(
       `target ${targetId} is not deployed in ${region}: there is no state machine ${name}. ` +
-        `Check --target-id and --region against the config's targets and regions, and deploy the stack ${stackName(region)}.`,
+        `Check --target-id and --region against the config's targets and regions, and deploy the stack ${stackName(region)}` +
+        '.',
       EXIT_CODES.probeFailed,
     );
   }

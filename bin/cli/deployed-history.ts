@@ -5,7 +5,14 @@
  */
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
 import { RUNS_TABLE_NAME } from '../../functions/steps/deployment-names.js';
-import { DEFAULT_DEPLOYED_DEPS, parseRegion, parseTargetId, withClients, type DeployedDeps, type TextIo } from './deployed-common.js';
+import {
+  DEFAULT_DEPLOYED_DEPS,
+  parseRegion,
+  parseTargetId,
+  withClients,
+  type DeployedDeps,
+  type TextIo,
+} from './deployed-common.js';
 import { printHistory, type HistoryListing } from './history-command.js';
 
 /** Flags of `ws-ceiling history --region`. */
@@ -14,8 +21,14 @@ export interface DeployedHistoryFlags extends HistoryListing {
 }
 
 /** Lists the runs stored in the deployed runs table of `--region`; returns the exit code. */
-export async function deployedHistoryCommand(flags: DeployedHistoryFlags, io: TextIo, deps: Pick<DeployedDeps, 'clientsFor'> = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+export async function deployedHistoryCommand(
+  flags: DeployedHistoryFlags,
+  io: TextIo,
+  deps: Pick<DeployedDeps, 'clientsFor'> = DEFAULT_DEPLOYED_DEPS,
+): Promise<number> {
   const region = parseRegion(flags.region);
   const listing = { ...flags, ...(flags.targetId !== undefined ? { targetId: parseTargetId(flags.targetId) } : {}) };
-  return withClients(region, deps, (clients) => printHistory(new DynamoRunStore({ client: clients.dynamo, tableName: RUNS_TABLE_NAME }), listing, io));
+  return withClients(region, deps, (clients) =>
+    printHistory(new DynamoRunStore({ client: clients.dynamo, tableName: RUNS_TABLE_NAME }), listing, io),
+  );
 }

@@ -40,24 +40,38 @@ export interface InvokeFlags extends DeployedTargetFlags {
 }
 
 /** Starts a run of the target now and, unless `--no-wait`, prints its verdict; returns the exit code. */
-export async function invokeCommand(flags: InvokeFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+export async function invokeCommand(
+  flags: InvokeFlags,
+  io: TextIo,
+  deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS,
+): Promise<number> {
   const { targetId, region } = parseDeployedTarget(flags);
   return withClients(region, deps, async (clients) => {
     const executions = new ProbeExecutions({ client: clients.sfn });
     const stateMachineArn = await findStateMachine(executions, targetId, region);
     const request = await scheduledRunRequest(new ProbeSchedules({ client: clients.scheduler }), targetId, region);
-    const executionArn = await awsCall(`start a run of ${targetId}`, region, () => executions.start(stateMachineArn, request));
+    const executionArn = await awsCall(`start a run of ${targetId}`, region, () =>
+      executions.start(stateMachineArn, request),
+    );
     if (!flags.wait) {
-      io.stdout.write(flags.json ? `${JSON.stringify({ executionArn, region, status: 'RUNNING' }, null, 2)}\n` : `${executionArn}\n`);
+      io.stdout.write(
+        flags.json ? `${JSON.stringify({ executionArn, region, status: 'RUNNING' }, null, 2)}\n` : `${executionArn}\n`,
+      );
       return EXIT_CODES.completed;
     }
-    const waitSeconds = stateMachineTimeoutSeconds(workerTimeoutSeconds(request.target.plan)) + INVOKE_WAIT_SLACK_SECONDS;
+    const waitSeconds =
+      stateMachineTimeoutSeconds(workerTimeoutSeconds(request.target.plan)) + INVOKE_WAIT_SLACK_SECONDS;
     io.stderr.write(
       `Started a run of ${targetId} in ${region}: ${executionArn}\n` +
-        `Waiting up to ${waitSeconds} s for its verdict (ws-ceiling stop --target-id ${targetId} --region ${region} stops it).\n`,
+        `Waiting up to ${waitSeconds} s for its verdict (ws-ceiling stop --target-id ${targetId} --region ${region}` +
+        ' stops it).\n',
     );
     const output = await awaitVerdict(executions, executionArn, region, waitSeconds, deps);
-    io.stdout.write(flags.json ? `${JSON.stringify({ executionArn, region, ...output }, null, 2)}\n` : `${describeVerdict(output, region)}\n`);
+    io.stdout.write(
+      flags.json
+        ? `${JSON.stringify({ executionArn, region, ...output }, null, 2)}\n`
+        : `${describeVerdict(output, region)}\n`,
+    );
     return exitCodeForVerdict(output.verdict);
   });
 }
@@ -68,7 +82,8 @@ async function scheduledRunRequest(schedules: ProbeSchedules, targetId: string, 
   const schedule = await awsCall(`read the schedule ${name}`, region, () => schedules.read(targetId));
   if (schedule?.input === undefined) {
     throw new WsCeilingError(
-      `target ${targetId} has ${schedule ? 'no run input on' : 'no'} schedule ${name} in group ${SCHEDULE_GROUP_NAME} in ${region}; deploy the stack again`,
+      `target ${targetId} has ${schedule ? 'no run input on' : 'no'} schedule ${name} in group ${SCHEDULE_GROUP_NAME}` +
+        ` in ${region}; deploy the stack again`,
       EXIT_CODES.probeFailed,
     );
   }
@@ -98,13 +113,16 @@ async function awaitVerdict(
     if (state.status !== 'RUNNING') {
       const cause = (state.cause ?? '').slice(0, MAX_CAUSE_LENGTH);
       throw new WsCeilingError(
-        `the run ${executionArn} ended ${state.status}${state.error ? ` (${state.error}${cause ? `: ${cause}` : ''})` : ''}`,
+        `the run ${executionArn} ended ${state.status}${
+          state.error ? ` (${state.error}${cause ? `: ${cause}` : ''}` + ')' : ''
+        }`,
         EXIT_CODES.probeFailed,
       );
     }
     if (poll >= polls) {
       throw new WsCeilingError(
-        `the run ${executionArn} is still running after ${waitSeconds} s; follow it in the Step Functions console, or stop it with ws-ceiling stop`,
+        `the run ${executionArn} is still running after ${waitSeconds} s; follow it in the Step Functions ` +
+          'console, or stop it with ws-ceiling stop',
         EXIT_CODES.probeFailed,
       );
     }

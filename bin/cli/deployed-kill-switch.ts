@@ -38,15 +38,22 @@ export interface StopFlags extends DeployedTargetFlags {
 }
 
 /** Stops every run of the target in progress in the region; returns the exit code. */
-export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+export async function stopCommand(
+  flags: StopFlags,
+  io: TextIo,
+  deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS,
+): Promise<number> {
   const { targetId, region } = parseDeployedTarget(flags);
   return withClients(region, deps, async (clients) => {
     const executions = new ProbeExecutions({ client: clients.sfn });
     const stateMachineArn = await findStateMachine(executions, targetId, region);
-    const executionsRunning = await awsCall(`list the running executions of ${targetId}`, region, () => executions.runningExecutions(stateMachineArn));
+    const executionsRunning = await awsCall(`list the running executions of ${targetId}`, region, () =>
+      executions.runningExecutions(stateMachineArn),
+    );
     if (executionsRunning.length === 0) {
       io.stdout.write(
-        `No run of ${targetId} is in progress in ${region}: there is nothing to stop, and no stop request was written, so the next scheduled run starts as usual. ` +
+        `No run of ${targetId} is in progress in ${region}: there is nothing to stop, and no stop request was ` +
+          'written, so the next scheduled run starts as usual. ' +
           `To keep the target from running: ws-ceiling pause --target-id ${targetId} --region ${region}.\n`,
       );
       return EXIT_CODES.completed;
@@ -54,14 +61,17 @@ export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDe
     const at = stopRequestTime(deps.now(), executionsRunning);
     await new DynamoStopRequests({ client: clients.dynamo, tableName: RUNS_TABLE_NAME }).requestStop(targetId, at);
     io.stdout.write(
-      `Stop requested for ${targetId} in ${region} at ${at.toISOString()}: the workers of every run planned before it stop opening, ` +
+      `Stop requested for ${targetId} in ${region} at ${at.toISOString()}: the workers of every run planned ` +
+        'before it stop opening, ' +
         `close their connections with 1000 and return.\n`,
     );
     const running = executionsRunning.map((execution) => execution.arn);
     if (!flags.force) {
       io.stdout.write(
-        `${running.length} running execution${running.length === 1 ? '' : 's'} will record the run as inconclusive once the workers return ` +
-          `(within seconds); add --force to stop ${running.length === 1 ? 'it' : 'them'} at once without a record:\n${running.map((arn) => `  ${arn}\n`).join('')}`,
+        `${running.length} running execution${running.length === 1 ? '' : 's'} will record the run as ` +
+          'inconclusive once the workers return ' +
+          `(within seconds); add --force to stop ${running.length === 1 ? 'it' : 'them'} at once without a ` +
+          `record:\n${running.map((arn) => `  ${arn}\n`).join('')}`,
       );
       return EXIT_CODES.completed;
     }
@@ -70,7 +80,9 @@ export async function stopCommand(flags: StopFlags, io: TextIo, deps: DeployedDe
         executions.stop(executionArn, `ws-ceiling stop at ${at.toISOString()}`),
       );
     }
-    io.stdout.write(`Stopped ${running.length} running execution${running.length === 1 ? '' : 's'} (not recorded):\n${running.map((arn) => `  ${arn}\n`).join('')}`);
+    io.stdout.write(
+      `Stopped ${running.length} running execution${running.length === 1 ? '' : 's'} (not recorded):\n${running.map((arn) => `  ${arn}\n`).join('')}`,
+    );
     return EXIT_CODES.completed;
   });
 }
@@ -88,17 +100,30 @@ export function stopRequestTime(now: Date, running: readonly RunningExecution[])
 }
 
 /** Disables the target's schedule in the region; returns the exit code. */
-export function pauseCommand(flags: DeployedTargetFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+export function pauseCommand(
+  flags: DeployedTargetFlags,
+  io: TextIo,
+  deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS,
+): Promise<number> {
   return setScheduleState(flags, 'DISABLED', io, deps);
 }
 
 /** Enables the target's schedule in the region; returns the exit code. */
-export function resumeCommand(flags: DeployedTargetFlags, io: TextIo, deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS): Promise<number> {
+export function resumeCommand(
+  flags: DeployedTargetFlags,
+  io: TextIo,
+  deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS,
+): Promise<number> {
   return setScheduleState(flags, 'ENABLED', io, deps);
 }
 
 /** GetSchedule then UpdateSchedule with every field kept and `state` set. */
-async function setScheduleState(flags: DeployedTargetFlags, state: 'ENABLED' | 'DISABLED', io: TextIo, deps: DeployedDeps): Promise<number> {
+async function setScheduleState(
+  flags: DeployedTargetFlags,
+  state: 'ENABLED' | 'DISABLED',
+  io: TextIo,
+  deps: DeployedDeps,
+): Promise<number> {
   const { targetId, region } = parseDeployedTarget(flags);
   const name = scheduleName(targetId);
   return withClients(region, deps, async (clients) => {
@@ -106,7 +131,8 @@ async function setScheduleState(flags: DeployedTargetFlags, state: 'ENABLED' | '
     const before = await awsCall(`update the schedule ${name}`, region, () => schedules.setState(targetId, state));
     if (!before) {
       throw new WsCeilingError(
-        `target ${targetId} has no schedule ${name} in group ${SCHEDULE_GROUP_NAME} in ${region}; check --target-id and --region against the config`,
+        `target ${targetId} has no schedule ${name} in group ${SCHEDULE_GROUP_NAME} in ${region}; check ` +
+          '--target-id and --region against the config',
         EXIT_CODES.probeFailed,
       );
     }
@@ -118,10 +144,13 @@ async function setScheduleState(flags: DeployedTargetFlags, state: 'ENABLED' | '
           ? [
               `Paused the schedule ${name} in ${region} (${when}).`,
               `A run in progress goes on: ws-ceiling stop --target-id ${targetId} --region ${region} stops it.`,
-              'Its probe-missing alarm pages once no run has reported for the target\'s expectedEveryHours.',
+              "Its probe-missing alarm pages once no run has reported for the target's expectedEveryHours.",
             ]
           : [`Resumed the schedule ${name} in ${region}: it runs again at ${when}.`];
-    lines.push('A cdk deploy that changes this schedule sets it back to the config\'s "enabled"; set "enabled": false there to pause for good.');
+    lines.push(
+      'A cdk deploy that changes this schedule sets it back to the config\'s "enabled"; set "enabled": false ' +
+        'there to pause for good.',
+    );
     io.stdout.write(`${lines.join('\n')}\n`);
     return EXIT_CODES.completed;
   });

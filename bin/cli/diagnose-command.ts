@@ -9,16 +9,34 @@
  * the plan.
  */
 import type { Command } from 'commander';
-import { DEFAULT_EXPERIMENT_BUDGET_SECONDS, DEFAULT_RESOLUTION, diagnoseRun, refusedDiagnosis, type DiagnoseOptions } from '../../functions/diagnose/diagnose.js';
+import {
+  DEFAULT_EXPERIMENT_BUDGET_SECONDS,
+  DEFAULT_RESOLUTION,
+  diagnoseRun,
+  refusedDiagnosis,
+  type DiagnoseOptions,
+} from '../../functions/diagnose/diagnose.js';
 import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import { describeDiagnosis } from '../../functions/diagnose/report.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
 import { parseFlag, seconds, wholeNumber } from './flag-numbers.js';
-import { interruptOnSigint, printRefusal, probeOnce, storeFlag, withProbeTarget, writeCiFiles, type CommandIo, type RunCommandFlags } from './run-command.js';
+import {
+  interruptOnSigint,
+  printRefusal,
+  probeOnce,
+  storeFlag,
+  withProbeTarget,
+  writeCiFiles,
+  type CommandIo,
+  type RunCommandFlags,
+} from './run-command.js';
 import { describeResult, describeStored } from './summary.js';
 
 /** Defaults of the flags only `diagnose` has. */
-export const DIAGNOSE_DEFAULTS = { resolution: String(DEFAULT_RESOLUTION), experimentBudget: String(DEFAULT_EXPERIMENT_BUDGET_SECONDS) } as const;
+export const DIAGNOSE_DEFAULTS = {
+  resolution: String(DEFAULT_RESOLUTION),
+  experimentBudget: String(DEFAULT_EXPERIMENT_BUDGET_SECONDS),
+} as const;
 
 /** Flags of `ws-ceiling diagnose`: every run flag, and the experiments' own. */
 export interface DiagnoseCommandFlags extends RunCommandFlags {
@@ -29,19 +47,33 @@ export interface DiagnoseCommandFlags extends RunCommandFlags {
 /** Registers the flags only `diagnose` has (use with addRunFlags). */
 export function addDiagnoseFlags(command: Command): Command {
   return command
-    .option('--resolution <n>', 'connections to which the refinement finds the exact ceiling', DIAGNOSE_DEFAULTS.resolution)
-    .option('--experiment-budget <seconds>', 'time each follow-up experiment may take, pauses included', DIAGNOSE_DEFAULTS.experimentBudget);
+    .option(
+      '--resolution <n>',
+      'connections to which the refinement finds the exact ceiling',
+      DIAGNOSE_DEFAULTS.resolution,
+    )
+    .option(
+      '--experiment-budget <seconds>',
+      'time each follow-up experiment may take, pauses included',
+      DIAGNOSE_DEFAULTS.experimentBudget,
+    );
 }
 
 /** Validates the experiments' flags; throws InvalidInputError naming the flag. */
-export function parseDiagnoseFlags(flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>): DiagnoseOptions {
+export function parseDiagnoseFlags(
+  flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>,
+): DiagnoseOptions {
   const resolution = parseFlag(wholeNumber(1, 10_000, 'connections'), '--resolution', flags.resolution);
   const budgetSeconds = parseFlag(seconds(1, 86_400), '--experiment-budget', flags.experimentBudget);
   return { resolution, budgetSeconds };
 }
 
 /** Probes, records the ramp, runs the follow-up experiments and returns the exit code. */
-export async function diagnoseCommand(urlArgument: string | undefined, flags: DiagnoseCommandFlags, io: CommandIo): Promise<number> {
+export async function diagnoseCommand(
+  urlArgument: string | undefined,
+  flags: DiagnoseCommandFlags,
+  io: CommandIo,
+): Promise<number> {
   const options = parseDiagnoseFlags(flags);
   return withProbeTarget(urlArgument, flags, io, async (target) => {
     const outcome = await probeOnce(target, flags, io);
@@ -54,14 +86,21 @@ export async function diagnoseCommand(urlArgument: string | undefined, flags: Di
     const { run, stored } = outcome.recorded;
     if (!flags.json) {
       io.stdout.write(`\n${describeResult(run)}\n\n`);
-      io.stdout.write(`${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n\n`);
+      io.stdout.write(
+        `${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n\n`,
+      );
     }
     const interrupt = interruptOnSigint();
     let diagnosis: Diagnosis;
     try {
       diagnosis = await diagnoseRun(
         { settings: target.settings, plan: outcome.plan, shards: outcome.shards, run, selfCheck: outcome.selfCheck },
-        { runPlan: outcome.runPlan, now: Date.now, signal: interrupt.signal, onProgress: (line) => io.stderr.write(`${line}\n`) },
+        {
+          runPlan: outcome.runPlan,
+          now: Date.now,
+          signal: interrupt.signal,
+          onProgress: (line) => io.stderr.write(`${line}\n`),
+        },
         options,
       );
     } finally {

@@ -11,7 +11,10 @@ export const wholeNumber = (min: number, max: number, unit?: string) =>
   z.string().transform((text, context) => {
     const value = Number(text.trim());
     if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
-      context.addIssue({ code: 'custom', message: `must be a whole number${unit ? ` of ${unit}` : ''} from ${min} to ${max}, got "${text}"` });
+      context.addIssue({
+        code: 'custom',
+        message: `must be a whole number${unit ? ` of ${unit}` : ''} from ${min} to ${max}, got "${text}"`,
+      });
       return z.NEVER;
     }
     return value;

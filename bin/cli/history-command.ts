@@ -41,8 +41,14 @@ export async function historyCommand(flags: HistoryFlags, io: CommandIo): Promis
  * table or JSON; returns the exit code. Shared by the local and the
  * deployed history.
  */
-export async function printHistory(store: RunStore, listing: HistoryListing, io: { stdout: { write(text: string): unknown } }): Promise<number> {
-  const runs = listing.targetId ? await store.latestRuns(listing.targetId, listing.limit) : await store.recentRuns(listing.limit);
+export async function printHistory(
+  store: RunStore,
+  listing: HistoryListing,
+  io: { stdout: { write(text: string): unknown } },
+): Promise<number> {
+  const runs = listing.targetId
+    ? await store.latestRuns(listing.targetId, listing.limit)
+    : await store.recentRuns(listing.limit);
   if (listing.json) io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
   else if (runs.length === 0 && listing.targetId !== undefined) {
     const others = new Set((await store.recentRuns(TARGET_LISTING_RUNS)).map((run) => run.targetId));

@@ -47,10 +47,17 @@ export async function openLocalStore(directory: string, options: OpenLocalStoreO
 async function checkStoreExists(directory: string): Promise<void> {
   const found = await stat(directory).catch(() => undefined);
   if (!found) {
-    throw new InvalidInputError('--store', `no run store at "${directory}": the directory does not exist (ws-ceiling run creates it; check the path)`);
+    throw new InvalidInputError(
+      '--store',
+      `no run store at "${directory}": the directory does not exist (ws-ceiling run creates it; check the path)`,
+    );
   }
   if (!found.isDirectory()) throw new InvalidInputError('--store', `"${directory}" is not a directory`);
   if (!(await stat(path.join(directory, EMBEDDED_DATA_DIRECTORY)).catch(() => undefined))?.isDirectory()) {
-    throw new InvalidInputError('--store', `no run store at "${directory}": the directory holds no ws-ceiling runs (ws-ceiling run creates them; check the path)`);
+    throw new InvalidInputError(
+      '--store',
+      `no run store at "${directory}": the directory holds no ws-ceiling runs (ws-ceiling run creates them; ` +
+        'check the path)',
+    );
   }
 }

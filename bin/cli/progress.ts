@@ -79,7 +79,10 @@ export function formatProgress(snapshot: ProgressSnapshot): string {
   const failures = Object.entries(snapshot.failures);
   const failed = failures.length ? failures.map(([name, count]) => `${name} ${count}`).join(', ') : '0';
   const p95 = snapshot.handshakeP95Ms === null ? '–' : `${snapshot.handshakeP95Ms.toFixed(1)} ms`;
-  return `stage ${snapshot.stage + 1}/${snapshot.stageCount} → ${snapshot.target} · open ${snapshot.open} · failed ${failed} · handshake p95 ${p95}`;
+  return (
+    `stage ${snapshot.stage + 1}/${snapshot.stageCount} → ${snapshot.target} · open ${snapshot.open} · ` +
+    `failed ${failed} · handshake p95 ${p95}`
+  );
 }
 
 /** A running progress display; `stop()` leaves the last state on screen. */

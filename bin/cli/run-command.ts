@@ -19,8 +19,21 @@ import { planRun } from '../../functions/engine/plan.js';
 import { RampControl } from '../../functions/engine/ramp-control.js';
 import { publicSettings, recordRun, type RecordedRun } from '../../functions/engine/record.js';
 import { redactUrl } from '../../functions/engine/redact.js';
-import { describeSelfCheckProblems, selfCheckHost, type RunningHostCheck, type SelfCheck } from '../../functions/engine/self-check.js';
-import type { LimitingFactor, ProbePlan, ProbeSettings, RunResult, ShardEvent, ShardResult, Verdict } from '../../functions/engine/types.js';
+import {
+  describeSelfCheckProblems,
+  selfCheckHost,
+  type RunningHostCheck,
+  type SelfCheck,
+} from '../../functions/engine/self-check.js';
+import type {
+  LimitingFactor,
+  ProbePlan,
+  ProbeSettings,
+  RunResult,
+  ShardEvent,
+  ShardResult,
+  Verdict,
+} from '../../functions/engine/types.js';
 import { readHostBudget } from '../../functions/probe-host/host-budget.js';
 import { checkCiOutputPaths, writeCiOutputs } from '../../functions/report/ci-outputs.js';
 import { describeSimulator, parseSimulatorSpec } from '../../functions/simulator/simulator-spec.js';
@@ -73,10 +86,21 @@ export interface PreflightRefusal {
 /** The outcome of one probe: refused by the self-check, or run and recorded with its raw shard results. */
 export type ProbeOutcome =
   | { kind: 'refused'; refusal: PreflightRefusal }
-  | { kind: 'recorded'; recorded: RecordedRun; plan: ProbePlan; shards: ShardResult[]; selfCheck: SelfCheck; runPlan: PlanRunner };
+  | {
+      kind: 'recorded';
+      recorded: RecordedRun;
+      plan: ProbePlan;
+      shards: ShardResult[];
+      selfCheck: SelfCheck;
+      runPlan: PlanRunner;
+    };
 
 /** Runs a probe and returns the process exit code. */
-export async function runCommand(urlArgument: string | undefined, flags: RunCommandFlags, io: CommandIo): Promise<number> {
+export async function runCommand(
+  urlArgument: string | undefined,
+  flags: RunCommandFlags,
+  io: CommandIo,
+): Promise<number> {
   return withProbeTarget(urlArgument, flags, io, async (target) => {
     const outcome = await probeOnce(target, flags, io);
     if (outcome.kind === 'refused') return printRefusal(outcome.refusal, flags, io);
@@ -84,7 +108,9 @@ export async function runCommand(urlArgument: string | undefined, flags: RunComm
     if (flags.json) io.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
     else {
       io.stdout.write(`\n${describeResult(run)}\n\n`);
-      io.stdout.write(`${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n`);
+      io.stdout.write(
+        `${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n`,
+      );
     }
     await writeCiFiles(run, flags, io);
     return exitCodeForVerdict(run.verdict);
@@ -103,10 +129,16 @@ export async function withProbeTarget<T>(
   body: (target: ProbeTarget) => Promise<T>,
 ): Promise<T> {
   if (urlArgument !== undefined && flags.simulate !== undefined) {
-    throw new InvalidInputError('--simulate', 'probes the bundled simulator, so give either a URL or --simulate, not both');
+    throw new InvalidInputError(
+      '--simulate',
+      'probes the bundled simulator, so give either a URL or --simulate, not both',
+    );
   }
   if (urlArgument === undefined && flags.simulate === undefined) {
-    throw new InvalidInputError('url', 'give a ws:// or wss:// URL, or --simulate <spec> to probe the bundled simulator (e.g. --simulate cap=150)');
+    throw new InvalidInputError(
+      'url',
+      'give a ws:// or wss:// URL, or --simulate <spec> to probe the bundled simulator (e.g. --simulate cap=150)',
+    );
   }
   await checkCiOutputPaths(flags);
   const simulatorOptions = flags.simulate !== undefined ? parseSimulatorSpec(flags.simulate) : undefined;
@@ -114,7 +146,8 @@ export async function withProbeTarget<T>(
   try {
     const url = simulator ? simulator.url : (urlArgument as string);
     const settings = parseRunFlags(url, flags, simulator ? 'simulator' : undefined);
-    if (simulator && simulatorOptions) io.stderr.write(`Started the target simulator at ${simulator.url}: ${describeSimulator(simulatorOptions)}\n`);
+    if (simulator && simulatorOptions)
+      io.stderr.write(`Started the target simulator at ${simulator.url}: ${describeSimulator(simulatorOptions)}\n`);
     return await body({ settings, simulated: simulator !== undefined });
   } finally {
     await simulator?.stop();
@@ -135,12 +168,20 @@ export async function probeOnce(target: ProbeTarget, flags: RunCommandFlags, io:
   const local = await openLocalStore(flags.store);
   try {
     const plan = planRun(settings, { now: Date.now, newRunId: randomUUID, startDelayMs: LOCAL_START_DELAY_MS });
-    const planText = describePlan(plan, publicSettings(settings, plan), redactUrl(settings.url), settings.stopAtFirstFailingStage);
+    const planText = describePlan(
+      plan,
+      publicSettings(settings, plan),
+      redactUrl(settings.url),
+      settings.stopAtFirstFailingStage,
+    );
     (flags.json ? io.stderr : io.stdout).write(`${planText}\n\n`);
     const { selfCheck, runPlan } = await selfCheckPlan(target);
     if (!selfCheck.ok) return { kind: 'refused', refusal: preflightRefusal(settings, selfCheck) };
     const shards = await runWithProgress(settings, plan, io, runPlan);
-    const recorded = await recordRun({ settings, plan, shards, region: 'local', finishedAt: Date.now() }, { store: local.store });
+    const recorded = await recordRun(
+      { settings, plan, shards, region: 'local', finishedAt: Date.now() },
+      { store: local.store },
+    );
     return { kind: 'recorded', recorded, plan, shards, selfCheck, runPlan };
   } finally {
     await local.close();
@@ -153,7 +194,11 @@ export async function probeOnce(target: ProbeTarget, flags: RunCommandFlags, io:
  * when a file cannot be written, this says so on stderr and rethrows the
  * InvalidInputError (exit 2) that names the flag and the file.
  */
-export async function writeCiFiles(run: RunResult, flags: Pick<RunCommandFlags, 'junit' | 'markdown'>, io: CommandIo): Promise<void> {
+export async function writeCiFiles(
+  run: RunResult,
+  flags: Pick<RunCommandFlags, 'junit' | 'markdown'>,
+  io: CommandIo,
+): Promise<void> {
   let written: string[];
   try {
     written = await writeCiOutputs(run, flags);
@@ -184,7 +229,10 @@ async function selfCheckPlan(target: ProbeTarget): Promise<{ selfCheck: SelfChec
 /** Prints a refused run (plain or --json) and returns exit code 3. */
 export function printRefusal(refusal: PreflightRefusal, flags: Pick<RunCommandFlags, 'json'>, io: CommandIo): number {
   if (flags.json) io.stdout.write(`${JSON.stringify(refusal, null, 2)}\n`);
-  else io.stdout.write(`Run of ${refusal.targetId}: INCONCLUSIVE (self-check; nothing was sent)\n  ${refusal.verdictReason}\n`);
+  else
+    io.stdout.write(
+      `Run of ${refusal.targetId}: INCONCLUSIVE (self-check; nothing was sent)\n  ${refusal.verdictReason}\n`,
+    );
   return EXIT_CODES.probeFailed;
 }
 
@@ -227,7 +275,10 @@ export function interruptOnSigint(): { signal: AbortSignal; dispose: () => void 
 export function addRunFlags(command: Command): Command {
   const collect = (value: string, previous: string[]) => [...previous, value];
   return command
-    .option('--simulate <spec>', 'probe the bundled simulator instead of a URL, e.g. cap=150 or idle-timeout=4 (see README)')
+    .option(
+      '--simulate <spec>',
+      'probe the bundled simulator instead of a URL, e.g. cap=150 or idle-timeout=4 (see README)',
+    )
     .option('--stages <list>', 'stage targets in global open connections, e.g. 50,100,150')
     .option('--start <n>', `first stage target when no --stages (default ${RUN_DEFAULTS.start})`)
     .option('--step <n>', `added per stage when no --stages (default ${RUN_DEFAULTS.step})`)
@@ -237,17 +288,40 @@ export function addRunFlags(command: Command): Command {
     .option('--max-in-flight <n>', 'handshakes in flight at once', RUN_DEFAULTS.maxInFlight)
     .option('--handshake-timeout <seconds>', 'time an opening handshake may take', RUN_DEFAULTS.handshakeTimeout)
     .option('--ping <seconds|off>', 'protocol ping interval, or off for no heartbeat', RUN_DEFAULTS.ping)
-    .option('--pong-timeout <seconds>', 'a connection whose oldest unanswered ping waited longer than this is dropped (may exceed --ping)', RUN_DEFAULTS.pongTimeout)
-    .option('--heartbeat-message <payload>', 'send this application message every --ping seconds instead of a protocol ping')
+    .option(
+      '--pong-timeout <seconds>',
+      'a connection whose oldest unanswered ping waited longer than this is dropped (may exceed --ping)',
+      RUN_DEFAULTS.pongTimeout,
+    )
+    .option(
+      '--heartbeat-message <payload>',
+      'send this application message every --ping seconds instead of a protocol ping',
+    )
     .option('--header <name:value>', 'request header, repeatable (values are never printed or stored)', collect, [])
     .option('--subprotocol <name>', 'WebSocket subprotocol to request, repeatable', collect, [])
     .option('--target-id <id>', 'name of the target in the history (default: from the URL host, port and path)')
     .option('--tolerance <n|n%>', 'failures per stage that still count as held', RUN_DEFAULTS.tolerance)
-    .option('--max-connections <n>', 'safety cap: refuse a plan above this many connections', RUN_DEFAULTS.maxConnections)
+    .option(
+      '--max-connections <n>',
+      'safety cap: refuse a plan above this many connections',
+      RUN_DEFAULTS.maxConnections,
+    )
     .option('--min-ceiling <n>', 'pre-launch gate: exit 1 when the ceiling is under n')
-    .option('--regression-tolerance <percent>', 'allowed fall of the ceiling under its baseline before the verdict is regressed, e.g. 10 or 12.5%', RUN_DEFAULTS.regressionTolerance)
-    .option('--baseline-runs <n>', 'earlier completed runs with the same settings the baseline is the median of', RUN_DEFAULTS.baselineRuns)
-    .option('--shard-size <n>', 'connections per shard (each shard under the Lambda descriptor budget)', RUN_DEFAULTS.shardSize)
+    .option(
+      '--regression-tolerance <percent>',
+      'allowed fall of the ceiling under its baseline before the verdict is regressed, e.g. 10 or 12.5%',
+      RUN_DEFAULTS.regressionTolerance,
+    )
+    .option(
+      '--baseline-runs <n>',
+      'earlier completed runs with the same settings the baseline is the median of',
+      RUN_DEFAULTS.baselineRuns,
+    )
+    .option(
+      '--shard-size <n>',
+      'connections per shard (each shard under the Lambda descriptor budget)',
+      RUN_DEFAULTS.shardSize,
+    )
     .option('--continue-after-failure', 'keep ramping after the first failing stage')
     .option('--json', 'print the result as one JSON object on stdout (plan and progress go to stderr)')
     .option('--junit <file>', 'also write a JUnit XML report with one test case per gate, for CI')
@@ -279,11 +353,18 @@ function preflightRefusal(settings: ProbeSettings, selfCheck: SelfCheck): Prefli
 }
 
 /** Runs every shard with live progress; Ctrl-C stops the run and it is still recorded. */
-async function runWithProgress(settings: ProbeSettings, plan: ProbePlan, io: CommandIo, runPlan: PlanRunner): Promise<ShardResult[]> {
+async function runWithProgress(
+  settings: ProbeSettings,
+  plan: ProbePlan,
+  io: CommandIo,
+  runPlan: PlanRunner,
+): Promise<ShardResult[]> {
   const control = new RampControl(settings.tolerance, settings.stages, settings.stopAtFirstFailingStage);
   const display = startProgressDisplay(plan, io.stderr);
   const interrupt = interruptOnSigint();
-  interrupt.signal.addEventListener('abort', () => control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' }));
+  interrupt.signal.addEventListener('abort', () =>
+    control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' }),
+  );
   try {
     return await runPlan({ settings, plan, control, onEvent: (event: ShardEvent) => display.onEvent(event) });
   } finally {

@@ -27,12 +27,21 @@ export function storedRuns(store: RunStore, targetId: string | undefined): Promi
  * Throws an InvalidInputError naming `field` when there is no such run or
  * the start matches several.
  */
-export function findRun(runs: readonly RunResult[], name: string, field: string, scope: { targetId?: string; store: string }): RunResult {
+export function findRun(
+  runs: readonly RunResult[],
+  name: string,
+  field: string,
+  scope: { targetId?: string; store: string },
+): RunResult {
   const where = `${scope.targetId === undefined ? 'the runs' : `the runs of target "${scope.targetId}"`} in ${scope.store}`;
   const position = RELATIVE_NAMES[name];
   if (position !== undefined) {
     const run = runs[position];
-    if (!run) throw new InvalidInputError(field, `"${name}" needs at least ${position + 1} stored run${position ? 's' : ''}, found ${runs.length} among ${where}`);
+    if (!run)
+      throw new InvalidInputError(
+        field,
+        `"${name}" needs at least ${position + 1} stored run${position ? 's' : ''}, found ${runs.length} among ${where}`,
+      );
     return run;
   }
   const exact = runs.find((run) => run.runId === name);
@@ -41,10 +50,15 @@ export function findRun(runs: readonly RunResult[], name: string, field: string,
   const [match, ...others] = matches;
   if (match && others.length === 0) return match;
   if (match) {
-    throw new InvalidInputError(field, `"${name}" is the start of ${matches.length} run ids (${matches.map((run) => run.runId).join(', ')}): give more of it`);
+    throw new InvalidInputError(
+      field,
+      `"${name}" is the start of ${matches.length} run ids (${matches.map((run) => run.runId).join(', ')}): give ` +
+        'more of it',
+    );
   }
   throw new InvalidInputError(
     field,
-    `no run "${name}" among ${where}: give a run id (or its first ${MIN_ID_PREFIX}+ characters), latest or previous; ws-ceiling history lists them`,
+    `no run "${name}" among ${where}: give a run id (or its first ${MIN_ID_PREFIX}+ characters), latest or ` +
+      'previous; ws-ceiling history lists them',
   );
 }

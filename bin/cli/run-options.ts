@@ -89,7 +89,10 @@ const stageList = z.string().transform((text, context) => {
   const values = parts.map(Number);
   const valid = parts.every((part) => /^\d+$/.test(part)) && values.every((value, i) => value > (values[i - 1] ?? 0));
   if (!valid) {
-    context.addIssue({ code: 'custom', message: `must be rising whole numbers above 0 separated by commas (e.g. 50,100,150), got "${text}"` });
+    context.addIssue({
+      code: 'custom',
+      message: `must be rising whole numbers above 0 separated by commas (e.g. 50,100,150), got "${text}"`,
+    });
     return z.NEVER;
   }
   return values;
@@ -99,7 +102,10 @@ const ping = z.string().transform((text, context) => {
   if (text.trim().toLowerCase() === 'off') return 'off' as const;
   const value = Number(text.trim());
   if (text.trim() === '' || !Number.isFinite(value) || value < 0.1 || value > 3600) {
-    context.addIssue({ code: 'custom', message: `must be "off" or a number of seconds from 0.1 to 3600, got "${text}"` });
+    context.addIssue({
+      code: 'custom',
+      message: `must be "off" or a number of seconds from 0.1 to 3600, got "${text}"`,
+    });
     return z.NEVER;
   }
   return value;
@@ -109,7 +115,12 @@ const tolerance = z.string().transform((text, context): Tolerance => {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
   const value = match ? Number(match[1]) : Number.NaN;
   if (!match || (match[2] === '%' ? value > 100 : !Number.isInteger(value))) {
-    context.addIssue({ code: 'custom', message: `must be a whole number of failures per stage (e.g. 2) or a percentage of the stage target up to 100% (e.g. 0.5%), got "${text}"` });
+    context.addIssue({
+      code: 'custom',
+      message:
+        'must be a whole number of failures per stage (e.g. 2) or a percentage of the stage target up to ' +
+        `100% (e.g. 0.5%), got "${text}"`,
+    });
     return z.NEVER;
   }
   return match[2] === '%' ? { kind: 'percent', value } : { kind: 'count', value };
@@ -120,7 +131,10 @@ const percentFraction = z.string().transform((text, context) => {
   const match = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(text);
   const value = match ? Number(match[1]) : Number.NaN;
   if (!match || value > 100) {
-    context.addIssue({ code: 'custom', message: `must be a percentage from 0 to 100 (e.g. 10 or 12.5%), got "${text}"` });
+    context.addIssue({
+      code: 'custom',
+      message: `must be a percentage from 0 to 100 (e.g. 10 or 12.5%), got "${text}"`,
+    });
     return z.NEVER;
   }
   return value / 100;
@@ -134,7 +148,10 @@ const headers = z.array(z.string()).transform((entries, context) => {
     const name = colon > 0 ? entry.slice(0, colon).trim() : '';
     if (!HEADER_NAME.test(name)) {
       // Never echo the entry: it may hold a secret value.
-      context.addIssue({ code: 'custom', message: 'must look like "Name: value" with a header name of letters, digits or -' });
+      context.addIssue({
+        code: 'custom',
+        message: 'must look like "Name: value" with a header name of letters, digits or -',
+      });
       return z.NEVER;
     }
     parsed[name] = entry.slice(colon + 1).trim();
@@ -193,10 +210,17 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
   const stages = flags.stages ?? stagesFromFlags(flags.start, flags.step, flags.max);
   const max = stages[stages.length - 1] ?? 0;
   if (max > flags.maxConnections) {
-    throw new InvalidInputError('--max-connections', `the plan goes up to ${max} connections, above the safety cap of ${flags.maxConnections}; raise --max-connections on purpose or plan fewer`);
+    throw new InvalidInputError(
+      '--max-connections',
+      `the plan goes up to ${max} connections, above the safety cap of ${flags.maxConnections}; raise ` +
+        '--max-connections on purpose or plan fewer',
+    );
   }
   if (flags.minCeiling !== undefined && flags.minCeiling > max) {
-    throw new InvalidInputError('--min-ceiling', `${flags.minCeiling} is above the plan's maximum of ${max}, so no run could prove it; raise --max or --stages`);
+    throw new InvalidInputError(
+      '--min-ceiling',
+      `${flags.minCeiling} is above the plan's maximum of ${max}, so no run could prove it; raise --max or --stages`,
+    );
   }
   return {
     url,
@@ -223,7 +247,13 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
 /** A stable target id from a URL: host, port and path, e.g. `chat.example.com-443-ws`. */
 export function targetIdFromUrl(url: URL): string {
   const raw = [url.hostname, url.port, url.pathname].filter(Boolean).join('-');
-  return raw.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '').slice(0, 64) || 'target';
+  return (
+    raw
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/-+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 64) || 'target'
+  );
 }
 
 function validateUrl(url: string): URL {
@@ -244,9 +274,14 @@ function stagesFromFlags(start: number, step: number, max: number): number[] {
   return stagesFromRange(start, step, max);
 }
 
-function heartbeatFrom(ping: number | 'off', pongTimeoutSeconds: number, message: string | undefined): HeartbeatSettings {
+function heartbeatFrom(
+  ping: number | 'off',
+  pongTimeoutSeconds: number,
+  message: string | undefined,
+): HeartbeatSettings {
   if (message !== undefined) {
-    if (ping === 'off') throw new InvalidInputError('--heartbeat-message', 'is sent every --ping seconds, so --ping cannot be off');
+    if (ping === 'off')
+      throw new InvalidInputError('--heartbeat-message', 'is sent every --ping seconds, so --ping cannot be off');
     return { kind: 'message', intervalSeconds: ping, payload: message };
   }
   return ping === 'off' ? { kind: 'off' } : { kind: 'ping', intervalSeconds: ping, pongTimeoutSeconds };

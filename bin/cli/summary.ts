@@ -31,13 +31,25 @@ import { buildTrend, trendScale, type TrendRow } from '../../functions/report/tr
  * `store` names the local store (none for a deployed run); `historyFlags`
  * are the flags the history command needs besides `--target-id`.
  */
-export function describeStored(stored: PutRunOutcome, targetId: string, where: { store?: string; historyFlags: string }): string {
+export function describeStored(
+  stored: PutRunOutcome,
+  targetId: string,
+  where: { store?: string; historyFlags: string },
+): string {
   const place = where.store === undefined ? '' : ` in ${where.store}`;
-  return `${stored === 'written' ? 'Stored' : 'Already stored'}${place} (see: ws-ceiling history --target-id ${targetId}${where.historyFlags})`;
+  return (
+    `${stored === 'written' ? 'Stored' : 'Already stored'}${place} (see: ws-ceiling history --target-id ${targetId}` +
+    `${where.historyFlags})`
+  );
 }
 
 /** The plan as one paragraph: stages, hold, rate, shards and expected duration. */
-export function describePlan(plan: ProbePlan, settings: PublicSettings, url: string, stopsAtFirstFailure: boolean): string {
+export function describePlan(
+  plan: ProbePlan,
+  settings: PublicSettings,
+  url: string,
+  stopsAtFirstFailure: boolean,
+): string {
   const heartbeat =
     settings.heartbeat.kind === 'off'
       ? 'no heartbeat'
@@ -47,7 +59,8 @@ export function describePlan(plan: ProbePlan, settings: PublicSettings, url: str
   const max = plan.stages[plan.stages.length - 1]?.target ?? 0;
   return [
     `Plan for ${plan.targetId} at ${url}`,
-    `  stages ${settings.stages.join(' → ')}, each held ${settings.holdSeconds} s, ${settings.connectRate} new connections/s, at most ${settings.maxInFlight} handshakes in flight`,
+    `  stages ${settings.stages.join(' → ')}, each held ${settings.holdSeconds} s, ${settings.connectRate} new ` +
+      `connections/s, at most ${settings.maxInFlight} handshakes in flight`,
     `  ${heartbeat}, handshake timeout ${settings.handshakeTimeoutSeconds} s, ${plan.shards.length} shard${plan.shards.length === 1 ? '' : 's'}`,
     `  up to ${max} connections, about ${formatDuration(expectedSeconds(plan))} if every stage holds${stopsAtFirstFailure ? '; stops after the first failing stage' : ''}`,
   ].join('\n');
@@ -78,7 +91,10 @@ export function describeResult(run: RunResult): string {
  * "nosuch" are stored. Stored targets: demo, idle.` (or that none are).
  */
 export function describeNoRunsOf(targetId: string, storedTargets: readonly string[]): string {
-  const others = storedTargets.length === 0 ? 'No runs of any target are stored yet.' : `Stored targets: ${storedTargets.join(', ')}.`;
+  const others =
+    storedTargets.length === 0
+      ? 'No runs of any target are stored yet.'
+      : `Stored targets: ${storedTargets.join(', ')}.`;
   return `No runs of target "${targetId}" are stored. ${others}`;
 }
 
@@ -97,7 +113,19 @@ export function describeHistory(runs: readonly RunResult[]): string {
   for (const targetId of new Set(trend.map((row) => row.targetId))) {
     scales.set(targetId, trendScale(trend.filter((row) => row.targetId === targetId)));
   }
-  const header = ['started (UTC)', 'target', 'verdict', 'ceiling', 'baseline', 'ratio', 'change', 'ceiling trend', 'drops at', 'cause', 'run id'];
+  const header = [
+    'started (UTC)',
+    'target',
+    'verdict',
+    'ceiling',
+    'baseline',
+    'ratio',
+    'change',
+    'ceiling trend',
+    'drops at',
+    'cause',
+    'run id',
+  ];
   const rows = trend.map((row) => [
     row.startedAt.replace('T', ' ').slice(0, 19),
     row.targetId,
@@ -112,7 +140,7 @@ export function describeHistory(runs: readonly RunResult[]): string {
     row.runId,
   ]);
   const legend =
-    'ceiling trend: █ the ceiling on one scale per target, | its baseline, + the plan\'s maximum held (no limit found). change: against the previous run with the same settings.';
+    "ceiling trend: █ the ceiling on one scale per target, | its baseline, + the plan's maximum held (no limit found). change: against the previous run with the same settings.";
   return `${table([header, ...rows])}\n\n${wrap(legend, 78, '')}`;
 }
 
@@ -121,7 +149,9 @@ function trendBar(row: TrendRow, scale: number): string {
   const cells = (value: number) => Math.round((value / scale) * TREND_BAR_WIDTH);
   const filled = row.ceiling.value === null ? 0 : cells(row.ceiling.value);
   const marker = row.baseline === null ? -1 : Math.max(1, cells(row.baseline)) - 1;
-  const bar = Array.from({ length: Math.max(filled, marker + 1) }, (_, index) => (index === marker ? '|' : index < filled ? '█' : ' '));
+  const bar = Array.from({ length: Math.max(filled, marker + 1) }, (_, index) =>
+    index === marker ? '|' : index < filled ? '█' : ' ',
+  );
   return `${bar.join('')}${row.ceiling.value !== null && !row.ceiling.reached ? '+' : ''}` || NONE;
 }
 
@@ -136,7 +166,12 @@ export function describeComparison(comparison: RunComparison): string {
   if (comparison.comparable) lines.push('  Same target and settings: the runs are directly comparable.');
   else {
     lines.push('  Not directly comparable: the runs were probed with different settings.');
-    const changes = comparison.settingChanges.map((change) => [`    ${change.setting}`, change.before ?? '(not set)', '→', change.after ?? '(not set)']);
+    const changes = comparison.settingChanges.map((change) => [
+      `    ${change.setting}`,
+      change.before ?? '(not set)',
+      '→',
+      change.after ?? '(not set)',
+    ]);
     if (changes.length) lines.push(table(changes));
     else lines.push('    (the settings hash differs, but no listed setting does)');
   }
@@ -146,14 +181,24 @@ export function describeComparison(comparison: RunComparison): string {
     ['verdict', before.verdict, after.verdict, before.verdict === after.verdict ? '' : 'changed'],
     ['ceiling', formatCeiling(before.ceiling), formatCeiling(after.ceiling), ceilingChange],
     ['drops at', countOrNone(before.dropOnset), countOrNone(after.dropOnset), signed(comparison.dropOnset)],
-    ['cause', before.limitingFactor?.kind ?? NONE, after.limitingFactor?.kind ?? NONE, comparison.limitingFactorChanged ? 'changed' : 'same'],
+    [
+      'cause',
+      before.limitingFactor?.kind ?? NONE,
+      after.limitingFactor?.kind ?? NONE,
+      comparison.limitingFactorChanged ? 'changed' : 'same',
+    ],
     ...(['p50', 'p95', 'p99'] as const).map((p) => [
       `handshake ${p} ms`,
       formatMs(before.handshakeMs[p]),
       formatMs(after.handshakeMs[p]),
       signed(comparison.handshakeMs[p], (value) => value.toFixed(1)),
     ]),
-    ['failures', String(comparison.failures.total.before), String(comparison.failures.total.after), signed(comparison.failures.total)],
+    [
+      'failures',
+      String(comparison.failures.total.before),
+      String(comparison.failures.total.after),
+      signed(comparison.failures.total),
+    ],
   ];
   lines.push('', table(figures).replace(/^/gm, '  '));
   lines.push('', wrap(`First: ${before.limitingFactor?.summary ?? 'nothing limited the run.'}`, 78, '  '));
@@ -171,7 +216,10 @@ export function describeComparison(comparison: RunComparison): string {
   return lines.join('\n');
 }
 
-/** `-50 (-33.3 %)`, or a bound of it when a run held its plan's maximum: `at least +50 (+33.3 %)`, `at most -10 (-50 %)`. */
+/**
+ * `-50 (-33.3 %)`, or a bound of it when a run held its plan's maximum: `at least +50 (+33.3 %)`, `at most -10 (-50
+ * %)`.
+ */
 function describeCeilingChange(comparison: RunComparison): string {
   const { difference, fraction, bound } = comparison.ceiling;
   if (difference === null || bound === null) return '';
@@ -205,7 +253,14 @@ function stageTable(run: RunResult): string {
 
 function table(rows: readonly string[][]): string {
   const widths = (rows[0] ?? []).map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function wrap(text: string, width: number, indent: string): string {

@@ -20,7 +20,11 @@ export type DeployedClientsFactory = (region: string) => DeployedClients;
 
 /** Clients for `region` with the default credential chain. */
 export function createDeployedClients(region: string): DeployedClients {
-  return { sfn: new SFNClient({ region }), scheduler: new SchedulerClient({ region }), dynamo: new DynamoDBClient({ region }) };
+  return {
+    sfn: new SFNClient({ region }),
+    scheduler: new SchedulerClient({ region }),
+    dynamo: new DynamoDBClient({ region }),
+  };
 }
 
 /** Releases the clients' connections. */

@@ -1,6 +1,6 @@
 /**
  * The run store on DynamoDB: one item per run under `pk = TARGET#<targetId>`,
- * `sk = RUN#<startedAt>#<runId>` (see DESIGN.md "Data"). The item carries the
+ * `sk = RUN#<startedAt>#<runId>` (see docs/architecture.md "Data"). The item carries the
  * whole run as a map plus top-level copies of the fields people query or
  * alarm on, and an `expiresAt` TTL (key and attribute names from
  * deployment-names.ts, which the table's grants use too). The same adapter

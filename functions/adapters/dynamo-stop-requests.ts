@@ -6,7 +6,12 @@
  * and stops when the request is newer than its run's plan. The same table
  * holds the runs (`sk` beginning with `RUN#`), so run reads skip these items.
  */
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  PutItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { RUNS_TABLE_TTL_ATTRIBUTE, stopRequestPartitionKey } from '../steps/deployment-names.js';
 import { StoreError } from '../engine/errors.js';
 import type { StopRequests } from '../steps/stop-requests.js';
@@ -89,5 +94,8 @@ export class DynamoStopRequests implements StopRequests {
 
 /** True when a conditional write was refused because a newer request is stored. */
 function isConditionalCheckFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException || (error instanceof Error && error.name === ConditionalCheckFailedException.name);
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error instanceof Error && error.name === ConditionalCheckFailedException.name)
+  );
 }

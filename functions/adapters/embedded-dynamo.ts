@@ -39,7 +39,9 @@ export interface EmbeddedDynamoOptions {
 /** The part of a LevelDB handle the lock checks use (the same `level` major as dynalite's, deduplicated by npm). */
 type LevelDatabase = Pick<Level, 'open' | 'close'>;
 
-/** Folder inside a store directory where the embedded server keeps its data; present once a store has been opened there. */
+/**
+ * Folder inside a store directory where the embedded server keeps its data; present once a store has been opened there.
+ */
 export const EMBEDDED_DATA_DIRECTORY = 'dynamodb';
 
 /**

@@ -42,7 +42,9 @@ export class ProbeExecutions {
     this.#client = options.client;
   }
 
-  /** The ARN of the state machine named `name`, or undefined when the region has none (ListStateMachines, every page). */
+  /**
+   * The ARN of the state machine named `name`, or undefined when the region has none (ListStateMachines, every page).
+   */
   async stateMachineArn(name: string): Promise<string | undefined> {
     let nextToken: string | undefined;
     do {
@@ -56,7 +58,9 @@ export class ProbeExecutions {
 
   /** Starts an execution with `request` as its input and returns the execution's ARN. */
   async start(stateMachineArn: string, request: RunRequest): Promise<string> {
-    const { executionArn } = await this.#client.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(request) }));
+    const { executionArn } = await this.#client.send(
+      new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(request) }),
+    );
     if (!executionArn) throw new Error(`StartExecution on ${stateMachineArn} returned no execution ARN`);
     return executionArn;
   }
@@ -77,9 +81,12 @@ export class ProbeExecutions {
     const running: RunningExecution[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.#client.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', nextToken }));
+      const page = await this.#client.send(
+        new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', nextToken }),
+      );
       for (const execution of page.executions ?? []) {
-        if (execution.executionArn && execution.startDate) running.push({ arn: execution.executionArn, startedAt: execution.startDate });
+        if (execution.executionArn && execution.startDate)
+          running.push({ arn: execution.executionArn, startedAt: execution.startDate });
       }
       nextToken = page.nextToken;
     } while (nextToken);

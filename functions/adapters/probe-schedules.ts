@@ -76,9 +76,15 @@ export class ProbeSchedules {
   /** GetSchedule, with a missing schedule as undefined. */
   async #get(targetId: string): Promise<GetScheduleOutput | undefined> {
     try {
-      return await this.#client.send(new GetScheduleCommand({ Name: scheduleName(targetId), GroupName: SCHEDULE_GROUP_NAME }));
+      return await this.#client.send(
+        new GetScheduleCommand({ Name: scheduleName(targetId), GroupName: SCHEDULE_GROUP_NAME }),
+      );
     } catch (error) {
-      if (error instanceof ResourceNotFoundException || (error instanceof Error && error.name === 'ResourceNotFoundException')) return undefined;
+      if (
+        error instanceof ResourceNotFoundException ||
+        (error instanceof Error && error.name === 'ResourceNotFoundException')
+      )
+        return undefined;
       throw error;
     }
   }

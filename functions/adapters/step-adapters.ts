@@ -44,7 +44,10 @@ export interface RecordAdapters {
 export function createWorkerAdapters(environment: WorkerEnvironment): WorkerAdapters {
   return {
     shardResults: new S3ShardResults({ client: new S3Client({}), bucket: environment.shardResultsBucket }),
-    stopRequests: new DynamoStopRequests({ client: new DynamoDBClient(STOP_POLL_CLIENT), tableName: environment.runsTable }),
+    stopRequests: new DynamoStopRequests({
+      client: new DynamoDBClient(STOP_POLL_CLIENT),
+      tableName: environment.runsTable,
+    }),
     readSecret: new SecretsManagerSecrets({ client: new SecretsManagerClient({}) }).readSecret,
   };
 }

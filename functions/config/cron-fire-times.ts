@@ -38,9 +38,14 @@ export function largestFireGapSeconds(cron: ParsedCron, timeZone: string, fromYe
   return largest === Number.NEGATIVE_INFINITY ? Number.POSITIVE_INFINITY : largest / 1000;
 }
 
-/** The instants, ascending, at which `cron` fires on the local calendar day starting at wall-clock `dayWall` (as a UTC number). */
+/**
+ * The instants, ascending, at which `cron` fires on the local calendar day starting at wall-clock `dayWall` (as a UTC
+ * number).
+ */
 function fireInstantsOn(dayWall: number, cron: ParsedCron, offsetAt: (instant: number) => number): number[] {
-  const walls = cron.hours.flatMap((hour) => cron.minutes.map((minute) => dayWall + hour * 3_600_000 + minute * MINUTE_MS));
+  const walls = cron.hours.flatMap((hour) =>
+    cron.minutes.map((minute) => dayWall + hour * 3_600_000 + minute * MINUTE_MS),
+  );
   const before = offsetAt(dayWall - DAY_MS);
   if (before === offsetAt(dayWall + 2 * DAY_MS)) return walls.map((wall) => wall - before);
   return walls.map((wall) => instantOf(wall, offsetAt)).filter((instant): instant is number => instant !== undefined);
@@ -52,7 +57,9 @@ function fireInstantsOn(dayWall: number, cron: ParsedCron, offsetAt: (instant: n
  * is the offset a day before or a day after.
  */
 function instantOf(wall: number, offsetAt: (instant: number) => number): number | undefined {
-  const candidates = [offsetAt(wall - DAY_MS), offsetAt(wall + DAY_MS)].map((offset) => wall - offset).filter((instant) => instant + offsetAt(instant) === wall);
+  const candidates = [offsetAt(wall - DAY_MS), offsetAt(wall + DAY_MS)]
+    .map((offset) => wall - offset)
+    .filter((instant) => instant + offsetAt(instant) === wall);
   return candidates.length === 0 ? undefined : Math.min(...candidates);
 }
 

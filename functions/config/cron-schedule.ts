@@ -68,11 +68,24 @@ export function parseCron(expression: string): CronParse {
   if (/^\s*cron\(/.test(expression)) return { problem: 'must be the six fields alone, without "cron(…)" around them' };
   const fields = expression.trim().split(/\s+/);
   if (fields.length !== 6) {
-    return { problem: `has ${fields.length} field${fields.length === 1 ? '' : 's'}; it needs six: minutes hours day-of-month month day-of-week year` };
+    return {
+      problem:
+        `has ${fields.length} field${fields.length === 1 ? '' : 's'}; it needs six: minutes hours ` +
+        'day-of-month month day-of-week year',
+    };
   }
-  const [minutes, hours, dayOfMonth, month, dayOfWeek, year] = fields as [string, string, string, string, string, string];
+  const [minutes, hours, dayOfMonth, month, dayOfWeek, year] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if ((dayOfMonth === '?') === (dayOfWeek === '?')) {
-    return { problem: 'needs "?" in exactly one of day-of-month and day-of-week (e.g. "0 2 * * ? *" or "0 2 ? * MON-FRI *")' };
+    return {
+      problem: 'needs "?" in exactly one of day-of-month and day-of-week (e.g. "0 2 * * ? *" or "0 2 ? * MON-FRI *")',
+    };
   }
   const minuteValues = expand(minutes, MINUTES);
   if (typeof minuteValues === 'string') return { problem: minuteValues };
@@ -106,7 +119,9 @@ function expand(field: string, spec: FieldSpec): number[] | string {
 /** `*`, `a`, `a-b`, each with an optional `/step`. */
 function parseRange(part: string, spec: FieldSpec): { from: number; to: number; step: number } | string {
   const match = /^(\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:\/(\d+))?$/.exec(part);
-  const invalid = `${spec.name} field "${part}" must be *, a value from ${spec.min} to ${spec.max}${spec.names ? ` (or ${spec.names[0]}-${spec.names[spec.names.length - 1]})` : ''}, a range a-b or a step like */5`;
+  const invalid =
+    `${spec.name} field "${part}" must be *, a value from ${spec.min} to ${spec.max}${spec.names ? ` (or ${spec.names[0]}-${spec.names[spec.names.length - 1]})` : ''}` +
+    ', a range a-b or a step like */5';
   if (!match) return invalid;
   const [bounds = '', stepText] = match.slice(1);
   const step = stepText === undefined ? 1 : Number(stepText);
@@ -133,7 +148,9 @@ function parseMonthDays(field: string): CronDays | string {
   const weekday = /^(\d+)W$/.exec(field);
   if (weekday) {
     const day = Number(weekday[1]);
-    return day >= 1 && day <= 31 ? { kind: 'nearest-working-day', day } : `day-of-month field "${field}" must name a day from 1 to 31 before W`;
+    return day >= 1 && day <= 31
+      ? { kind: 'nearest-working-day', day }
+      : `day-of-month field "${field}" must name a day from 1 to 31 before W`;
   }
   const days = expand(field, DAY_OF_MONTH);
   return typeof days === 'string' ? days : { kind: 'days-of-month', days };
@@ -145,7 +162,9 @@ function parseWeekdays(field: string): CronDays | string {
   if (special) {
     const weekday = valueOf(special[1] ?? '', DAY_OF_WEEK);
     if (weekday === undefined) return `day-of-week field "${field}" must start with a weekday 1-7 or SUN-SAT`;
-    return special[2] === 'L' ? { kind: 'last-weekday', weekday } : { kind: 'nth-weekday', weekday, nth: Number(special[2]?.slice(1)) };
+    return special[2] === 'L'
+      ? { kind: 'last-weekday', weekday }
+      : { kind: 'nth-weekday', weekday, nth: Number(special[2]?.slice(1)) };
   }
   const weekdays = expand(field === 'L' ? '7' : field, DAY_OF_WEEK);
   return typeof weekdays === 'string' ? weekdays : { kind: 'weekdays', weekdays };
@@ -169,4 +188,3 @@ function shareOfMonthsWithDay(day: number): number {
   if (day === 29) return (11 + 97 / 400) / 12;
   return day === 30 ? 11 / 12 : 7 / 12;
 }
-

@@ -23,7 +23,10 @@ export const SCHEDULE_START_PRECISION_SECONDS = 60;
 export interface ExpectedEveryMinimum {
   /** Longest time between two scheduled starts, seconds. */
   gapSeconds: number;
-  /** Longest a run takes to report after its scheduled minute: the start precision and the state machine's timeout, seconds. */
+  /**
+   * Longest a run takes to report after its scheduled minute: the start precision and the state machine's timeout,
+   * seconds.
+   */
   runSeconds: number;
   /** Smallest whole number of hours longer than both together (may be above {@link MAX_EXPECTED_EVERY_HOURS}). */
   hours: number;
@@ -36,7 +39,11 @@ const gapCache = new Map<string, number>();
  * `plan`, its cron's gaps read over the calendar years from `fromYear`. The
  * cron must be valid (the schema checks it first).
  */
-export function minimumExpectedEveryHours(schedule: Pick<ScheduleConfig, 'cron' | 'timeZone'>, plan: PlanConfig, fromYear: number): ExpectedEveryMinimum {
+export function minimumExpectedEveryHours(
+  schedule: Pick<ScheduleConfig, 'cron' | 'timeZone'>,
+  plan: PlanConfig,
+  fromYear: number,
+): ExpectedEveryMinimum {
   const key = `${schedule.cron}\n${schedule.timeZone}\n${fromYear}`;
   let gapSeconds = gapCache.get(key);
   if (gapSeconds === undefined) {

@@ -18,7 +18,11 @@ import { round } from '../engine/percentiles.js';
 import { PROBE_DEFAULTS } from '../engine/probe-defaults.js';
 import type { HeaderValue, OnCallEndpoint, PlanConfig, TargetConfig, WsCeilingConfig } from './config-types.js';
 import { parseCron } from './cron-schedule.js';
-import { MAX_EXPECTED_EVERY_HOURS, minimumExpectedEveryHours, type ExpectedEveryMinimum } from './expected-every-hours.js';
+import {
+  MAX_EXPECTED_EVERY_HOURS,
+  minimumExpectedEveryHours,
+  type ExpectedEveryMinimum,
+} from './expected-every-hours.js';
 import {
   LAMBDA_MAX_TIMEOUT_SECONDS,
   planSeconds,
@@ -49,7 +53,9 @@ const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
 function allowed(text: string, showInput = true): { error: (issue: { input?: unknown }) => string } {
   return {
     error: (issue) =>
-      issue.input === undefined ? `is required: ${text}` : `must be ${text}${showInput ? `, got ${shown(issue.input)}` : ''}`,
+      issue.input === undefined
+        ? `is required: ${text}`
+        : `must be ${text}${showInput ? `, got ${shown(issue.input)}` : ''}`,
   };
 }
 
@@ -86,24 +92,36 @@ const decimal = (min: number, max: number, unit: string) => {
 const flag = z.boolean(allowed('true or false'));
 
 /** A text that must match `pattern`; `what` says what is allowed. */
-const matching = (pattern: RegExp, what: string, showInput = true) => z.string(allowed(what, showInput)).regex(pattern, allowed(what, showInput));
+const matching = (pattern: RegExp, what: string, showInput = true) =>
+  z.string(allowed(what, showInput)).regex(pattern, allowed(what, showInput));
 
 /** A list without repeats; `what` names one element in the error. */
 const uniqueList = <Element extends z.ZodType>(element: Element, what: string) =>
   z.array(element, allowed(`a list of ${what}`, false)).superRefine((list, context) => {
     list.forEach((item, index) => {
-      if (list.indexOf(item) !== index) context.addIssue({ code: 'custom', path: [index], message: `repeats ${shown(item)}; each ${what} may appear once` });
+      if (list.indexOf(item) !== index)
+        context.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `repeats ${shown(item)}; each ${what} may appear once`,
+        });
     });
   });
 
-const targetId = matching(TARGET_ID_PATTERN, '1 to 48 lower-case letters, digits or "-", starting with a letter or digit (e.g. chat-prod)');
+const targetId = matching(
+  TARGET_ID_PATTERN,
+  '1 to 48 lower-case letters, digits or "-", starting with a letter or digit (e.g. chat-prod)',
+);
 const region = matching(AWS_REGION_PATTERN, 'an AWS region name such as eu-west-1');
 const hostName = matching(HOST_NAME, 'a lower-case host name such as chat.example.com (no scheme, port or path)');
 
-const targetUrl = z.string(allowed('a ws:// or wss:// URL such as wss://chat.example.com/socket', false)).superRefine((text, context) => {
-  const problem = urlProblem(text, ['ws:', 'wss:'], 'ws:// or wss://');
-  if (problem) context.addIssue({ code: 'custom', message: `${problem}; credentials go in headers, as secret references` });
-});
+const targetUrl = z
+  .string(allowed('a ws:// or wss:// URL such as wss://chat.example.com/socket', false))
+  .superRefine((text, context) => {
+    const problem = urlProblem(text, ['ws:', 'wss:'], 'ws:// or wss://');
+    if (problem)
+      context.addIssue({ code: 'custom', message: `${problem}; credentials go in headers, as secret references` });
+  });
 
 const httpsUrl = z.string(allowed('an https:// URL', false)).superRefine((text, context) => {
   const problem = urlProblem(text, ['https:'], 'https://');
@@ -116,7 +134,9 @@ const schedule = strictObject(
       const parsed = parseCron(cron);
       if ('problem' in parsed) context.addIssue({ code: 'custom', message: `"${cron}" ${parsed.problem}` });
     }),
-    timeZone: z.string(allowed('an IANA time zone such as Europe/Paris or UTC')).refine(isTimeZone, allowed('an IANA time zone such as Europe/Paris or UTC')),
+    timeZone: z
+      .string(allowed('an IANA time zone such as Europe/Paris or UTC'))
+      .refine(isTimeZone, allowed('an IANA time zone such as Europe/Paris or UTC')),
     expectedEveryHours: wholeNumber(1, MAX_EXPECTED_EVERY_HOURS).optional(),
   },
   '{"cron": "0 2 * * ? *", "timeZone": "UTC"}',
@@ -124,33 +144,51 @@ const schedule = strictObject(
 
 const secretReference = strictObject(
   {
-    secretName: matching(SECRET_NAME, 'a Secrets Manager secret name (letters, digits and /_+=.@-, up to 512; not an ARN)'),
-    jsonKey: z.string(allowed('the key of a JSON secret')).min(1, allowed('a non-empty key of a JSON secret')).optional(),
+    secretName: matching(
+      SECRET_NAME,
+      'a Secrets Manager secret name (letters, digits and /_+=.@-, up to 512; not an ARN)',
+    ),
+    jsonKey: z
+      .string(allowed('the key of a JSON secret'))
+      .min(1, allowed('a non-empty key of a JSON secret'))
+      .optional(),
     prefix: matching(HEADER_TEXT, 'text without control characters such as line breaks', false).optional(),
   },
   'a secret reference {"secretName": "…", "jsonKey"?: "…", "prefix"?: "…"}',
 );
 
-const headerValue = z.union([matching(HEADER_TEXT, 'text without control characters such as line breaks', false), secretReference], {
-  error: () => 'must be a text value, or a secret reference {"secretName": "…", "jsonKey"?: "…", "prefix"?: "…"}',
-}) satisfies z.ZodType<HeaderValue>;
+const headerValue = z.union(
+  [matching(HEADER_TEXT, 'text without control characters such as line breaks', false), secretReference],
+  {
+    error: () => 'must be a text value, or a secret reference {"secretName": "…", "jsonKey"?: "…", "prefix"?: "…"}',
+  },
+) satisfies z.ZodType<HeaderValue>;
 
 const headers = z
   .record(z.string().regex(HTTP_TOKEN), headerValue, {
     error: (issue) =>
       issue.code === 'invalid_key'
-        ? 'is not a valid header name: use letters, digits and !#$%&\'*+.^_`|~-'
+        ? "is not a valid header name: use letters, digits and !#$%&'*+.^_`|~-"
         : 'must be an object of header names to values or secret references',
   })
   .superRefine((entries, context) => {
     const names = Object.keys(entries);
     names.forEach((name, index) => {
       const twin = names.findIndex((other) => other.toLowerCase() === name.toLowerCase());
-      if (twin !== index) context.addIssue({ code: 'custom', path: [name], message: `repeats header ${names[twin]} (header names ignore case)` });
+      if (twin !== index)
+        context.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `repeats header ${names[twin]} (header names ignore case)`,
+        });
     });
   });
 
-const heartbeatKinds = `one of {"kind": "ping", "intervalSeconds"?: ${PROBE_DEFAULTS.heartbeatIntervalSeconds}, "pongTimeoutSeconds"?: ${PROBE_DEFAULTS.pongTimeoutSeconds}}, {"kind": "message", "payload": "…", "intervalSeconds"?: ${PROBE_DEFAULTS.heartbeatIntervalSeconds}} or {"kind": "off"}`;
+const heartbeatKinds =
+  `one of {"kind": "ping", "intervalSeconds"?: ${PROBE_DEFAULTS.heartbeatIntervalSeconds}, ` +
+  `"pongTimeoutSeconds"?: ${PROBE_DEFAULTS.pongTimeoutSeconds}}, {"kind": "message", ` +
+  `"payload": "…", "intervalSeconds"?: ${PROBE_DEFAULTS.heartbeatIntervalSeconds}} or ` +
+  '{"kind": "off"}';
 const heartbeat = z.discriminatedUnion(
   'kind',
   [
@@ -167,7 +205,9 @@ const heartbeat = z.discriminatedUnion(
       {
         kind: z.literal('message'),
         intervalSeconds: decimal(0.1, 3600, 'seconds').default(PROBE_DEFAULTS.heartbeatIntervalSeconds),
-        payload: z.string(allowed('the application message to send')).min(1, allowed('a non-empty application message')),
+        payload: z
+          .string(allowed('the application message to send'))
+          .min(1, allowed('a non-empty application message')),
       },
       heartbeatKinds,
     ),
@@ -175,7 +215,9 @@ const heartbeat = z.discriminatedUnion(
   allowed(heartbeatKinds, false),
 );
 
-const toleranceKinds = 'a whole number of failures per stage (e.g. 2), a percentage of the stage target from 0% to 100% (e.g. "0.5%"), or {"kind": "count" | "percent", "value": …}';
+const toleranceKinds =
+  'a whole number of failures per stage (e.g. 2), a percentage of the stage target from 0% to 100% (e.g. ' +
+  '"0.5%"), or {"kind": "count" | "percent", "value": …}';
 const tolerance = z.union(
   [
     wholeNumber(0, HARD_MAX_CONNECTIONS).transform((value) => ({ kind: 'count' as const, value })),
@@ -196,7 +238,10 @@ const tolerance = z.union(
 const onCallEndpoint = z.discriminatedUnion(
   'kind',
   [
-    strictObject({ kind: z.literal('email'), address: matching(EMAIL, 'an e-mail address such as oncall@example.com') }, 'an e-mail endpoint'),
+    strictObject(
+      { kind: z.literal('email'), address: matching(EMAIL, 'an e-mail address such as oncall@example.com') },
+      'an e-mail endpoint',
+    ),
     strictObject({ kind: z.literal('https'), url: httpsUrl }, 'an https endpoint'),
   ],
   allowed('{"kind": "email", "address": "…"} or {"kind": "https", "url": "https://…"}', false),
@@ -205,7 +250,10 @@ const onCallEndpoint = z.discriminatedUnion(
 const stage = wholeNumber(1, HARD_MAX_CONNECTIONS);
 const plan = strictObject(
   {
-    stages: z.array(stage, allowed('a list of rising stage targets such as [50, 100, 150]')).min(1, allowed('a non-empty list of stage targets')).optional(),
+    stages: z
+      .array(stage, allowed('a list of rising stage targets such as [50, 100, 150]'))
+      .min(1, allowed('a non-empty list of stage targets'))
+      .optional(),
     start: stage.optional(),
     step: stage.optional(),
     max: stage.optional(),
@@ -225,7 +273,11 @@ const plan = strictObject(
       context.addIssue({ code: 'custom', path: ['stages'], message: 'give either stages or start/step/max, not both' });
       return z.NEVER;
     }
-    const range = { start: start ?? PROBE_DEFAULTS.range.start, step: step ?? PROBE_DEFAULTS.range.step, max: max ?? PROBE_DEFAULTS.range.max };
+    const range = {
+      start: start ?? PROBE_DEFAULTS.range.start,
+      step: step ?? PROBE_DEFAULTS.range.step,
+      max: max ?? PROBE_DEFAULTS.range.max,
+    };
     if (given === undefined && range.start > range.max) {
       context.addIssue({ code: 'custom', path: ['start'], message: `${range.start} is above max ${range.max}` });
       return z.NEVER;
@@ -248,7 +300,10 @@ const targetSchema = strictObject(
     schedule,
     enabled: flag.default(true),
     headers: headers.default({}),
-    subprotocols: uniqueList(matching(HTTP_TOKEN, 'a subprotocol token of letters, digits or -'), 'subprotocol').default([]),
+    subprotocols: uniqueList(
+      matching(HTTP_TOKEN, 'a subprotocol token of letters, digits or -'),
+      'subprotocol',
+    ).default([]),
     heartbeat: heartbeat.prefault({ kind: 'ping' }),
     plan,
     tolerance: tolerance.default({ kind: 'count', value: 0 }),
@@ -258,37 +313,58 @@ const targetSchema = strictObject(
     workerMemoryMb: wholeNumber(128, 10_240).default(512),
   },
   'a target object with id, url, regions and schedule',
-)
-  .transform((target, context) => {
-    const max = target.plan.stages[target.plan.stages.length - 1] ?? 0;
-    if (target.floor !== undefined && target.floor > max) {
-      context.addIssue({ code: 'custom', path: ['floor'], message: `${target.floor} is above the plan's last stage ${max}, so no run could prove it; raise the plan or lower the floor` });
-    }
-    const minimum = minimumExpectedEveryHours(target.schedule, target.plan, new Date().getUTCFullYear());
-    const problem = expectedEveryProblem(target.schedule, minimum);
-    if (problem) {
-      context.addIssue({ code: 'custom', path: ['schedule', problem.field], message: problem.message });
-      return z.NEVER;
-    }
-    return { ...target, schedule: { ...target.schedule, expectedEveryHours: target.schedule.expectedEveryHours ?? minimum.hours } };
-  }) satisfies z.ZodType<TargetConfig>;
+).transform((target, context) => {
+  const max = target.plan.stages[target.plan.stages.length - 1] ?? 0;
+  if (target.floor !== undefined && target.floor > max) {
+    context.addIssue({
+      code: 'custom',
+      path: ['floor'],
+      message:
+        `${target.floor} is above the plan's last stage ${max}, so no run could prove it; raise the plan ` +
+        'or lower the floor',
+    });
+  }
+  const minimum = minimumExpectedEveryHours(target.schedule, target.plan, new Date().getUTCFullYear());
+  const problem = expectedEveryProblem(target.schedule, minimum);
+  if (problem) {
+    context.addIssue({ code: 'custom', path: ['schedule', problem.field], message: problem.message });
+    return z.NEVER;
+  }
+  return {
+    ...target,
+    schedule: { ...target.schedule, expectedEveryHours: target.schedule.expectedEveryHours ?? minimum.hours },
+  };
+}) satisfies z.ZodType<TargetConfig>;
 
 const configSchema = strictObject(
   {
-    allowedHosts: uniqueList(hostName, 'host').min(1, allowed('a list of at least one host name such as ["chat.example.com"]')),
+    allowedHosts: uniqueList(hostName, 'host').min(
+      1,
+      allowed('a list of at least one host name such as ["chat.example.com"]'),
+    ),
     onCall: z.array(onCallEndpoint, allowed('a list of on-call endpoints', false)).default([]),
-    targets: z.array(targetSchema, allowed('a list of targets', false)).min(1, allowed('a list of at least one target', false)),
+    targets: z
+      .array(targetSchema, allowed('a list of targets', false))
+      .min(1, allowed('a list of at least one target', false)),
   },
   'a config object with allowedHosts, onCall and targets',
 ).transform((config, context) => {
   const ids = config.targets.map((target) => target.id);
   config.targets.forEach((target, index) => {
     if (ids.indexOf(target.id) !== index) {
-      context.addIssue({ code: 'custom', path: ['targets', index, 'id'], message: `repeats "${target.id}"; each target id may appear once` });
+      context.addIssue({
+        code: 'custom',
+        path: ['targets', index, 'id'],
+        message: `repeats "${target.id}"; each target id may appear once`,
+      });
     }
     const host = new URL(target.url).hostname;
     if (!config.allowedHosts.includes(host)) {
-      context.addIssue({ code: 'custom', path: ['targets', index, 'url'], message: `host ${host} is not in allowedHosts (${config.allowedHosts.join(', ')}); add it there on purpose` });
+      context.addIssue({
+        code: 'custom',
+        path: ['targets', index, 'url'],
+        message: `host ${host} is not in allowedHosts (${config.allowedHosts.join(', ')}); add it there on purpose`,
+      });
     }
   });
   return config;
@@ -323,7 +399,10 @@ export function loadConfigFile(path: string): WsCeilingConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new InvalidInputError(path, `cannot read the config file (${error instanceof Error ? error.message : String(error)})`);
+    throw new InvalidInputError(
+      path,
+      `cannot read the config file (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
   let value: unknown;
   try {
@@ -346,7 +425,8 @@ export function parseTargetConfig(value: unknown, source: string): TargetConfig 
 
 /** The config with only the targets probed from `region` (the stack of that region). */
 export function configForRegion(config: WsCeilingConfig, region: string): WsCeilingConfig {
-  if (!AWS_REGION_PATTERN.test(region)) throw new InvalidInputError('region', `must be an AWS region name such as eu-west-1, got ${shown(region)}`);
+  if (!AWS_REGION_PATTERN.test(region))
+    throw new InvalidInputError('region', `must be an AWS region name such as eu-west-1, got ${shown(region)}`);
   return { ...config, targets: config.targets.filter((target) => target.regions.includes(region)) };
 }
 
@@ -405,19 +485,27 @@ function expectedEveryProblem(
   schedule: { cron: string; timeZone: string; expectedEveryHours?: number | undefined },
   minimum: ExpectedEveryMinimum,
 ): { field: 'cron' | 'expectedEveryHours'; message: string } | undefined {
-  const gap = Number.isFinite(minimum.gapSeconds) ? `goes up to ${round(minimum.gapSeconds / 3600, 1)} h between runs in ${schedule.timeZone} (daylight saving included)` : 'never fires';
+  const gap = Number.isFinite(minimum.gapSeconds)
+    ? `goes up to ${round(minimum.gapSeconds / 3600, 1)} h between runs in ${schedule.timeZone} (daylight saving ` +
+      'included)'
+    : 'never fires';
   const reporting = `a run takes up to ${round(minimum.runSeconds / 60, 1)} min to report`;
   if (minimum.hours > MAX_EXPECTED_EVERY_HOURS) {
     return {
       field: 'cron',
-      message: `"${schedule.cron}" ${gap} and ${reporting}, so a missing run could be told only after ${Number.isFinite(minimum.hours) ? `${minimum.hours} h` : 'forever'}; CloudWatch alarms look back at most ${MAX_EXPECTED_EVERY_HOURS} h: schedule it more often (e.g. twice a week)`,
+      message:
+        `"${schedule.cron}" ${gap} and ${reporting}, so a missing run could be told only after ${Number.isFinite(minimum.hours) ? `${minimum.hours} h` : 'forever'}` +
+        `; CloudWatch alarms look back at most ${MAX_EXPECTED_EVERY_HOURS} h: schedule it more often ` +
+        '(e.g. twice a week)',
     };
   }
   const given = schedule.expectedEveryHours;
   if (given === undefined || given >= minimum.hours) return undefined;
   return {
     field: 'expectedEveryHours',
-    message: `must be at least ${minimum.hours}, got ${given}: "${schedule.cron}" ${gap} and ${reporting}, so a shorter window would page between two good runs; leave it out to get ${minimum.hours}`,
+    message:
+      `must be at least ${minimum.hours}, got ${given}: "${schedule.cron}" ${gap} and ${reporting}, so a ` +
+      `shorter window would page between two good runs; leave it out to get ${minimum.hours}`,
   };
 }
 
@@ -425,11 +513,19 @@ function expectedEveryProblem(
 function stagesProblem(plan: PlanConfig): { field: string; message: string } | undefined {
   const falling = plan.stages.findIndex((target, index) => index > 0 && target <= (plan.stages[index - 1] ?? 0));
   if (falling > 0) {
-    return { field: 'stages', message: `must rise: ${plan.stages[falling]} follows ${plan.stages[falling - 1]} in [${plan.stages.join(', ')}]` };
+    return {
+      field: 'stages',
+      message: `must rise: ${plan.stages[falling]} follows ${plan.stages[falling - 1]} in [${plan.stages.join(', ')}]`,
+    };
   }
   const max = plan.stages[plan.stages.length - 1] ?? 0;
   if (max > plan.maxConnections) {
-    return { field: 'stages', message: `go up to ${max} connections, above maxConnections ${plan.maxConnections}; raise maxConnections on purpose or plan fewer` };
+    return {
+      field: 'stages',
+      message:
+        `go up to ${max} connections, above maxConnections ${plan.maxConnections}; raise maxConnections ` +
+        'on purpose or plan fewer',
+    };
   }
   return undefined;
 }
@@ -442,8 +538,10 @@ function budgetProblem(plan: PlanConfig): { field: string; message: string } | u
   return {
     field: 'holdSeconds',
     message:
-      `makes the plan too long for one worker Lambda run: ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'} held ${plan.holdSeconds} s take ${Math.ceil(planSeconds(plan))} s, ` +
-      `and with ${overhead} s for start, close and upload a worker needs ${timeout} s, above Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s; ` +
+      `makes the plan too long for one worker Lambda run: ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}` +
+      ` held ${plan.holdSeconds} s take ${Math.ceil(planSeconds(plan))} s, ` +
+      `and with ${overhead} s for start, close and upload a worker needs ${timeout} s, above Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS}` +
+      ' s; ' +
       `keep the plan to ${LAMBDA_MAX_TIMEOUT_SECONDS - overhead} s or less with fewer stages or a shorter holdSeconds`,
   };
 }

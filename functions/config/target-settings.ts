@@ -11,7 +11,14 @@ import type { PlanConfig, SecretReference, TargetConfig } from './config-types.j
 /** The part of ProbeSettings a target's plan decides. */
 export type PlanProbeSettings = Pick<
   ProbeSettings,
-  'stages' | 'holdSeconds' | 'connectRate' | 'maxInFlight' | 'handshakeTimeoutSeconds' | 'shardSize' | 'maxConnections' | 'stopAtFirstFailingStage'
+  | 'stages'
+  | 'holdSeconds'
+  | 'connectRate'
+  | 'maxInFlight'
+  | 'handshakeTimeoutSeconds'
+  | 'shardSize'
+  | 'maxConnections'
+  | 'stopAtFirstFailingStage'
 >;
 
 /**
@@ -71,7 +78,10 @@ export function settingsWithoutSecrets(target: TargetConfig): ProbeSettings {
  * WsCeilingError naming the header and the secret (never a value), keeping
  * the reader's exit code when it has one (3 otherwise).
  */
-export async function resolveTargetHeaders(target: TargetConfig, readSecret: SecretReader): Promise<Record<string, string>> {
+export async function resolveTargetHeaders(
+  target: TargetConfig,
+  readSecret: SecretReader,
+): Promise<Record<string, string>> {
   const entries = await Promise.all(
     Object.entries(target.headers).map(async ([name, value]): Promise<[string, string]> => {
       if (typeof value === 'string') return [name, value];

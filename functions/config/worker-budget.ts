@@ -43,7 +43,9 @@ export function planSeconds(plan: PlanConfig): number {
  * it at or under {@link LAMBDA_MAX_TIMEOUT_SECONDS}.
  */
 export function workerTimeoutSeconds(plan: PlanConfig): number {
-  return Math.ceil(WORKER_START_DELAY_SECONDS + planSeconds(plan) + WORKER_CLOSE_GRACE_SECONDS + WORKER_STOP_MARGIN_MS / 1000);
+  return Math.ceil(
+    WORKER_START_DELAY_SECONDS + planSeconds(plan) + WORKER_CLOSE_GRACE_SECONDS + WORKER_STOP_MARGIN_MS / 1000,
+  );
 }
 
 /** The plan step's layout of `plan` starting at time 0; the fields it does not read are neutral. */

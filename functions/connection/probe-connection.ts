@@ -50,7 +50,10 @@ export interface ConnectionGroup {
 /** A live probe connection. */
 export interface ProbeConnection {
   readonly record: ConnectionRecord;
-  /** Ends the connection as the probe: close 1000 if open, cancel if still connecting. Its heartbeat stops; never a drop. */
+  /**
+   * Ends the connection as the probe: close 1000 if open, cancel if still connecting. Its heartbeat stops; never a
+   * drop.
+   */
   closeByProbe(): void;
   /** Destroys the socket at once as the probe (after closeByProbe timed out). Never a drop. */
   terminateByProbe(): void;
@@ -292,7 +295,8 @@ class RecordedConnection implements ProbeConnection {
       headers: options.headers,
       perMessageDeflate: false,
       followRedirects: false,
-      createConnection: ((wsOptions: StreamTarget) => this.#openStream(wsOptions)) as unknown as typeof net.createConnection,
+      createConnection: ((wsOptions: StreamTarget) =>
+        this.#openStream(wsOptions)) as unknown as typeof net.createConnection,
     });
   }
 
@@ -357,7 +361,8 @@ class RecordedConnection implements ProbeConnection {
     this.#lastInboundAt = openedAt;
     this.#lastOutboundAt = openedAt;
     this.#settle('opened', {});
-    if (this.#group.heartbeatIntervalMs > 0) this.#group.heartbeatsDue.push(openedAt + this.#group.heartbeatIntervalMs, this);
+    if (this.#group.heartbeatIntervalMs > 0)
+      this.#group.heartbeatsDue.push(openedAt + this.#group.heartbeatIntervalMs, this);
   }
 
   #onInbound(): void {
@@ -372,7 +377,8 @@ class RecordedConnection implements ProbeConnection {
   #onPong(data: Buffer): void {
     this.#onInbound();
     const echoed = data.length > 0 ? Number(data.toString('latin1')) : Number.NaN;
-    if (Number.isInteger(echoed) && echoed >= this.#pingsAnswered && echoed < this.#pingsSent) this.#pingsAnswered = echoed + 1;
+    if (Number.isInteger(echoed) && echoed >= this.#pingsAnswered && echoed < this.#pingsSent)
+      this.#pingsAnswered = echoed + 1;
     else if (this.#pingsAnswered < this.#pingsSent) this.#pingsAnswered += 1;
   }
 

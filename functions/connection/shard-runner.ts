@@ -96,7 +96,10 @@ function preciseNow(): number {
 class LoopDelayWindows {
   readonly #open = new Map<string, { histogram: IntervalHistogram; users: number }>();
 
-  /** Starts sampling the window `key`, or joins it; returns what ends this shard's part and gives the window's figures so far. */
+  /**
+   * Starts sampling the window `key`, or joins it; returns what ends this shard's part and gives the window's figures
+   * so far.
+   */
   join(key: string): () => Omit<LoopDelaySample, 'stage'> {
     let window = this.#open.get(key);
     if (!window) {

@@ -54,7 +54,11 @@ export interface DiagnoseDependencies {
 }
 
 /** Runs the follow-up experiments the ramp calls for and returns the diagnosis. */
-export async function diagnoseRun(ramp: RampOutcome, deps: DiagnoseDependencies, options: DiagnoseOptions): Promise<Diagnosis> {
+export async function diagnoseRun(
+  ramp: RampOutcome,
+  deps: DiagnoseDependencies,
+  options: DiagnoseOptions,
+): Promise<Diagnosis> {
   const ledger = new ProbeLedger();
   const context: ExperimentContext = { settings: ramp.settings, ...deps, budgetSeconds: options.budgetSeconds, ledger };
   const findings = await experimentsFor(ramp, context, options);
@@ -76,14 +80,34 @@ export async function diagnoseRun(ramp: RampOutcome, deps: DiagnoseDependencies,
   };
 }
 
-async function experimentsFor(ramp: RampOutcome, context: ExperimentContext, options: DiagnoseOptions): Promise<Finding[]> {
+async function experimentsFor(
+  ramp: RampOutcome,
+  context: ExperimentContext,
+  options: DiagnoseOptions,
+): Promise<Finding[]> {
   const { run, plan } = ramp;
   const factor = run.limitingFactor;
   if (run.verdict === 'failed') {
-    return [makeFinding({ kind: 'probe-failure', values: { summary: run.verdictReason }, experiment: 'ramp', evidence: {}, probeSeconds: 0 })];
+    return [
+      makeFinding({
+        kind: 'probe-failure',
+        values: { summary: run.verdictReason },
+        experiment: 'ramp',
+        evidence: {},
+        probeSeconds: 0,
+      }),
+    ];
   }
   if (factor?.kind === 'probe-limited') {
-    return [makeFinding({ kind: 'probe-limited', values: { summary: factor.summary }, experiment: 'ramp', evidence: {}, probeSeconds: 0 })];
+    return [
+      makeFinding({
+        kind: 'probe-limited',
+        values: { summary: factor.summary },
+        experiment: 'ramp',
+        evidence: {},
+        probeSeconds: 0,
+      }),
+    ];
   }
   if ((factor?.kind === 'idle-timeout' || factor?.kind === 'max-lifetime') && factor.valueSeconds !== undefined) {
     return runIdleTimeout(context, factor.valueSeconds);
@@ -92,7 +116,15 @@ async function experimentsFor(ramp: RampOutcome, context: ExperimentContext, opt
   const failingStage = failing ? plan.stages[failing.index] : undefined;
   if (!failing || !failingStage) {
     if (run.ceiling.value === null) return [undetermined('the ramp was stopped before any stage failed or held')];
-    return [makeFinding({ kind: 'no-limit', values: { max: run.ceiling.value }, experiment: 'ramp', evidence: {}, probeSeconds: 0 })];
+    return [
+      makeFinding({
+        kind: 'no-limit',
+        values: { max: run.ceiling.value },
+        experiment: 'ramp',
+        evidence: {},
+        probeSeconds: 0,
+      }),
+    ];
   }
   if (!factor) return [undetermined(run.verdictReason)];
   const records = ramp.shards.flatMap((shard) => shard.records);
@@ -100,14 +132,35 @@ async function experimentsFor(ramp: RampOutcome, context: ExperimentContext, opt
   const refused = [...REFUSAL_CLASSES].some((failureClass) => (failing.failedByClass[failureClass] ?? 0) > 0);
   if (refused) {
     context.onProgress('rate or count: reopening around the failing level at slower connect rates');
-    findings.push(...(await runRateOrCount(context, { records, stages: plan.stages, failingStage, rate: ramp.settings.connectRate })));
+    findings.push(
+      ...(await runRateOrCount(context, {
+        records,
+        stages: plan.stages,
+        failingStage,
+        rate: ramp.settings.connectRate,
+      })),
+    );
   }
-  const countLimited = findings.some((finding) => finding.kind === 'concurrency-cap' || finding.kind === 'accept-queue');
+  const countLimited = findings.some(
+    (finding) => finding.kind === 'concurrency-cap' || finding.kind === 'accept-queue',
+  );
   const rateLimited = findings.some((finding) => finding.kind === 'handshake-rate-limit');
   const stopped = context.signal.aborted || findings.some((finding) => finding.kind === 'probe-limited');
-  if (!stopped && !rateLimited && (countLimited || factor.kind === 'concurrency-cap' || factor.kind === 'server-degradation')) {
+  if (
+    !stopped &&
+    !rateLimited &&
+    (countLimited || factor.kind === 'concurrency-cap' || factor.kind === 'server-degradation')
+  ) {
     context.onProgress('refinement: looking for the exact ceiling');
-    findings.push(...(await runRefinement(context, { records, stages: plan.stages, failingStage, lastHeld: run.ceiling.value ?? 0, resolution: options.resolution })));
+    findings.push(
+      ...(await runRefinement(context, {
+        records,
+        stages: plan.stages,
+        failingStage,
+        lastHeld: run.ceiling.value ?? 0,
+        resolution: options.resolution,
+      })),
+    );
   }
   return findings.length ? findings : [undetermined(factor.summary)];
 }
@@ -127,7 +180,13 @@ export interface RefusedPlan {
  */
 export function refusedDiagnosis(refused: RefusedPlan): Diagnosis {
   const summary = `${describeSelfCheckProblems(refused.selfCheck)} Nothing was sent, and no ceiling is claimed.`;
-  const finding = makeFinding({ kind: 'probe-limited', values: { summary }, experiment: 'self-check', evidence: {}, probeSeconds: 0 });
+  const finding = makeFinding({
+    kind: 'probe-limited',
+    values: { summary },
+    experiment: 'self-check',
+    evidence: {},
+    probeSeconds: 0,
+  });
   return {
     verdict: 'inconclusive',
     reason: `The probe itself was the limit, so no ceiling is claimed. ${summary}`,
@@ -143,15 +202,30 @@ export function refusedDiagnosis(refused: RefusedPlan): Diagnosis {
 
 /** The verdict: the probe's own limits or an undecided experiment make it inconclusive; a failed run stays failed. */
 function judgeDiagnosis(run: RunResult, findings: readonly Finding[]): { verdict: DiagnosisVerdict; reason: string } {
-  if (findings.some((finding) => finding.kind === 'probe-failure')) return { verdict: 'failed', reason: run.verdictReason };
+  if (findings.some((finding) => finding.kind === 'probe-failure'))
+    return { verdict: 'failed', reason: run.verdictReason };
   const limited = findings.find((finding) => finding.kind === 'probe-limited');
-  if (limited) return { verdict: 'inconclusive', reason: `The probe itself was the limit, so no ceiling is claimed. ${limited.sentence}` };
+  if (limited)
+    return {
+      verdict: 'inconclusive',
+      reason: `The probe itself was the limit, so no ceiling is claimed. ${limited.sentence}`,
+    };
   const undecided = findings.find((finding) => finding.kind === 'undetermined');
   if (undecided) return { verdict: 'inconclusive', reason: undecided.sentence };
-  if (findings.every((finding) => finding.kind === 'no-limit')) return { verdict: 'no-limit-found', reason: findings[0]?.sentence ?? run.verdictReason };
-  return { verdict: 'explained', reason: `Explained by experiment: ${findings.map((finding) => finding.kind).join(', ')}.` };
+  if (findings.every((finding) => finding.kind === 'no-limit'))
+    return { verdict: 'no-limit-found', reason: findings[0]?.sentence ?? run.verdictReason };
+  return {
+    verdict: 'explained',
+    reason: `Explained by experiment: ${findings.map((finding) => finding.kind).join(', ')}.`,
+  };
 }
 
 function undetermined(reason: string): Finding {
-  return makeFinding({ kind: 'undetermined', values: { about: 'ramp', reason }, experiment: 'ramp', evidence: {}, probeSeconds: 0 });
+  return makeFinding({
+    kind: 'undetermined',
+    values: { about: 'ramp', reason },
+    experiment: 'ramp',
+    evidence: {},
+    probeSeconds: 0,
+  });
 }

@@ -16,7 +16,16 @@ import { planRun } from '../engine/plan.js';
 import { RampControl } from '../engine/ramp-control.js';
 import { redactUrl } from '../engine/redact.js';
 import { OpenTimeline } from '../engine/timeline.js';
-import type { ConnectionRecord, HeartbeatSettings, LoopDelaySample, ProbePlan, ProbeSettings, ShardAbort, ShardResult, StagePlan } from '../engine/types.js';
+import type {
+  ConnectionRecord,
+  HeartbeatSettings,
+  LoopDelaySample,
+  ProbePlan,
+  ProbeSettings,
+  ShardAbort,
+  ShardResult,
+  StagePlan,
+} from '../engine/types.js';
 import type { ExperimentName, Finding } from './findings.js';
 import { makeFinding } from './report.js';
 import { honourRetryAfter, retryAfterReason, type RetryAfterBeyondBudget } from './retry-after.js';
@@ -132,7 +141,11 @@ export async function openAndHold(context: ExperimentContext, step: HoldStep): P
     holdSeconds: step.holdSeconds,
     shardSize: groups.length > 0 ? step.count / groups.length : context.settings.shardSize,
   });
-  const plan = planRun(settings, { now: context.now, newRunId: () => 'experiment', startDelayMs: EXPERIMENT_START_DELAY_MS });
+  const plan = planRun(settings, {
+    now: context.now,
+    newRunId: () => 'experiment',
+    startDelayMs: EXPERIMENT_START_DELAY_MS,
+  });
   return runExperimentPlan(context, {
     settings,
     plan,
@@ -154,7 +167,10 @@ export type ExperimentPlanRequest = Omit<PlanRequest, 'control'> & {
  * own limits over its records and event-loop delay as a run's analysis
  * does. The plan's requests are made by the experiments.
  */
-export async function runExperimentPlan(context: ExperimentContext, request: ExperimentPlanRequest): Promise<ExperimentRun> {
+export async function runExperimentPlan(
+  context: ExperimentContext,
+  request: ExperimentPlanRequest,
+): Promise<ExperimentRun> {
   const { honourRetryAfter: retryAfterWithin, ...planRequest } = request;
   const control = request.control ?? new RampControl(request.settings.tolerance, request.settings.stages, false);
   const stop = () => control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' });
@@ -163,7 +179,9 @@ export async function runExperimentPlan(context: ExperimentContext, request: Exp
   const stages: StagePlan[] = [...request.plan.stages];
   const nextStage = request.nextStage;
   let beyondBudget: RetryAfterBeyondBudget | undefined;
-  const onRetryAfter = retryAfterWithin ? honourRetryAfter(control, context.now, retryAfterWithin, (beyond) => (beyondBudget = beyond)) : undefined;
+  const onRetryAfter = retryAfterWithin
+    ? honourRetryAfter(control, context.now, retryAfterWithin, (beyond) => (beyondBudget = beyond))
+    : undefined;
   const onEvent = request.onEvent;
   try {
     const shards = await context.runPlan({
@@ -194,7 +212,10 @@ export async function runExperimentPlan(context: ExperimentContext, request: Exp
     const loopDelay = shards.flatMap((shard) => shard.loopDelay);
     const judged = beyondBudget
       ? ({ kind: 'retry-after', beyond: beyondBudget } as const)
-      : stopOf(control.abortReason, records, stages, loopDelay, { url: redactUrl(request.settings.url), shardsShareProcess: shards.some((shard) => shard.sharesProcess === true) });
+      : stopOf(control.abortReason, records, stages, loopDelay, {
+          url: redactUrl(request.settings.url),
+          shardsShareProcess: shards.some((shard) => shard.sharesProcess === true),
+        });
     return {
       records,
       stages,
@@ -215,9 +236,18 @@ function stopOf(
   loopDelay: readonly LoopDelaySample[],
   probe: { url: string; shardsShareProcess: boolean },
 ): ExperimentStop | undefined {
-  const failure = findProbeFailure(aborted, collectFailures(records, stages), loopDelay, new OpenTimeline(records), probe);
+  const failure = findProbeFailure(
+    aborted,
+    collectFailures(records, stages),
+    loopDelay,
+    new OpenTimeline(records),
+    probe,
+  );
   if (failure === 'interrupted') return { kind: 'interrupted' };
-  if (failure) return failure.factor.kind === 'probe-limited' ? { kind: 'probe-limited', summary: failure.factor.summary } : { kind: 'aborted', message: failure.factor.summary };
+  if (failure)
+    return failure.factor.kind === 'probe-limited'
+      ? { kind: 'probe-limited', summary: failure.factor.summary }
+      : { kind: 'aborted', message: failure.factor.summary };
   return aborted ? { kind: 'aborted', message: aborted.message } : undefined;
 }
 
@@ -253,7 +283,13 @@ export function startBudget(context: ExperimentContext): () => number {
  * limits (probe-limited, never a ceiling), or a stop (undetermined: Ctrl-C,
  * a Retry-After beyond the budget, another fatal failure).
  */
-export function stoppedFinding(context: ExperimentContext, experiment: ExperimentName, stop: ExperimentStop, probeSeconds: number, steps: string[]): Finding {
+export function stoppedFinding(
+  context: ExperimentContext,
+  experiment: ExperimentName,
+  stop: ExperimentStop,
+  probeSeconds: number,
+  steps: string[],
+): Finding {
   if (stop.kind === 'probe-limited') {
     const summary = `In the ${experiment} experiment: ${stop.summary}`;
     return makeFinding({ kind: 'probe-limited', values: { summary }, experiment, evidence: { steps }, probeSeconds });
@@ -264,5 +300,11 @@ export function stoppedFinding(context: ExperimentContext, experiment: Experimen
       : stop.kind === 'retry-after'
         ? retryAfterReason(stop.beyond, context.budgetSeconds)
         : `stopped early (${stop.message})`;
-  return makeFinding({ kind: 'undetermined', values: { about: experiment, reason }, experiment, evidence: { steps }, probeSeconds });
+  return makeFinding({
+    kind: 'undetermined',
+    values: { about: experiment, reason },
+    experiment,
+    evidence: { steps },
+    probeSeconds,
+  });
 }

@@ -6,8 +6,12 @@
 import type { SelfCheck } from '../engine/self-check.js';
 import type { FailureClass, HeartbeatSettings, RunResult } from '../engine/types.js';
 
-/** The experiments of `diagnose`, and the ramp and self-check they start from (a `self-check` finding: the plan was refused before anything was sent). */
-export type ExperimentName = 'self-check' | 'ramp' | 'rate-or-count' | 'queueing-gateway' | 'idle-timeout' | 'refinement';
+/**
+ * The experiments of `diagnose`, and the ramp and self-check they start from (a `self-check` finding: the plan was
+ * refused before anything was sent).
+ */
+export type ExperimentName =
+  'self-check' | 'ramp' | 'rate-or-count' | 'queueing-gateway' | 'idle-timeout' | 'refinement';
 
 /** What an experiment saw, in numbers a person can check. */
 export interface FindingEvidence {
@@ -40,7 +44,12 @@ export interface FindingValuesByKind {
   /** Upgrades left unanswered once `count` connections were open: a full accept queue. */
   'accept-queue': { count: number; rates: number[]; handshakeTimeoutSeconds: number };
   /** A handshake rate limit: sustainable handshakes per second and the burst, and the slowest rate still refused. */
-  'handshake-rate-limit': { perSecond: number | null; burst: number | null; cleanAtRate: number | null; rates: number[] };
+  'handshake-rate-limit': {
+    perSecond: number | null;
+    burst: number | null;
+    cleanAtRate: number | null;
+    rates: number[];
+  };
   /** Connections without traffic closed after `seconds`; which heartbeats kept them alive. */
   'idle-timeout': { seconds: number; groups: HeartbeatGroupResult[] };
   /** Connections closed `seconds` after they opened, whatever the heartbeat. */
@@ -87,7 +96,10 @@ export interface Diagnosis {
   targetId: string;
   url: string;
   findings: Finding[];
-  /** Seconds the ramp and the follow-up experiments took, and the pauses between experiment steps (Retry-After, refills). */
+  /**
+   * Seconds the ramp and the follow-up experiments took, and the pauses between experiment steps (Retry-After,
+   * refills).
+   */
   seconds: { ramp: number; experiments: number; waits: number };
   selfCheck: SelfCheck;
   /** The recorded ramp run; null when the self-check refused the plan. */

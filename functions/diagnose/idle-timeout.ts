@@ -10,7 +10,13 @@
  */
 import { percentile } from '../engine/percentiles.js';
 import type { ConnectionRecord, HeartbeatSettings } from '../engine/types.js';
-import { maxExperimentConnections, openAndHold, startBudget, stoppedFinding, type ExperimentContext } from './experiment-probe.js';
+import {
+  maxExperimentConnections,
+  openAndHold,
+  startBudget,
+  stoppedFinding,
+  type ExperimentContext,
+} from './experiment-probe.js';
 import type { Finding, HeartbeatGroupResult } from './findings.js';
 import { makeFinding } from './report.js';
 
@@ -36,7 +42,8 @@ export type IdleVerdict =
 /** The three heartbeats tried: none, protocol ping and application message, both every half `suspectedSeconds`. */
 export function heartbeatGroups(suspectedSeconds: number, runHeartbeat: HeartbeatSettings): HeartbeatSettings[] {
   const intervalSeconds = Math.max(0.1, Math.round((suspectedSeconds / 2) * 10) / 10);
-  const pongTimeoutSeconds = runHeartbeat.kind === 'ping' ? runHeartbeat.pongTimeoutSeconds : DEFAULT_PONG_TIMEOUT_SECONDS;
+  const pongTimeoutSeconds =
+    runHeartbeat.kind === 'ping' ? runHeartbeat.pongTimeoutSeconds : DEFAULT_PONG_TIMEOUT_SECONDS;
   const payload = runHeartbeat.kind === 'message' ? runHeartbeat.payload : DEFAULT_HEARTBEAT_MESSAGE;
   return [
     { kind: 'off' },
@@ -56,9 +63,11 @@ export function judgeHeartbeatGroups(groups: readonly HeartbeatGroup[]): IdleVer
   const results = groups.map(summarizeGroup);
   const silent = results.find((result) => result.heartbeat === 'off');
   const closedAges = groups.flatMap((group) => droppedAges(group.records));
-  if (closedAges.length === 0 || !silent || silent.closedAfterSeconds === null) return { kind: 'none', groups: results };
+  if (closedAges.length === 0 || !silent || silent.closedAfterSeconds === null)
+    return { kind: 'none', groups: results };
   const everyGroupClosed = results.every((result) => result.kept < result.of);
-  if (everyGroupClosed && isTight(closedAges)) return { kind: 'max-lifetime', seconds: median(closedAges), groups: results };
+  if (everyGroupClosed && isTight(closedAges))
+    return { kind: 'max-lifetime', seconds: median(closedAges), groups: results };
   return { kind: 'idle-timeout', seconds: silent.closedAfterSeconds, groups: results };
 }
 
@@ -75,20 +84,53 @@ export async function runIdleTimeout(context: ExperimentContext, suspectedSecond
     const reason =
       perGroup < 1
         ? 'the plan allows too few connections for three groups'
-        : `holding past ${suspectedSeconds} s would take longer than the experiment budget of ${context.budgetSeconds} s`;
-    return [makeFinding({ kind: 'undetermined', values: { about: 'idle-timeout', reason }, experiment: 'idle-timeout', evidence: {}, probeSeconds: 0 })];
+        : `holding past ${suspectedSeconds} s would take longer than the experiment budget of ${context.budgetSeconds}` +
+          ' s';
+    return [
+      makeFinding({
+        kind: 'undetermined',
+        values: { about: 'idle-timeout', reason },
+        experiment: 'idle-timeout',
+        evidence: {},
+        probeSeconds: 0,
+      }),
+    ];
   }
-  context.onProgress(`idle timeout: holding ${heartbeats.length} groups of ${perGroup} for ${holdSeconds} s (no heartbeat, protocol ping, application message)`);
+  context.onProgress(
+    `idle timeout: holding ${heartbeats.length} groups of ${perGroup} for ${holdSeconds} s (no heartbeat, ` +
+      'protocol ping, application message)',
+  );
   const run = await openAndHold(context, { count, rate, holdSeconds, groups: heartbeats });
   const steps = [`${heartbeats.length} groups of ${perGroup} connections held ${holdSeconds} s side by side`];
   if (run.stop) return [stoppedFinding(context, 'idle-timeout', run.stop, run.probeSeconds, steps)];
-  const verdict = judgeHeartbeatGroups(heartbeats.map((heartbeat, shard) => ({ heartbeat, records: run.records.filter((record) => record.shard === shard) })));
+  const verdict = judgeHeartbeatGroups(
+    heartbeats.map((heartbeat, shard) => ({
+      heartbeat,
+      records: run.records.filter((record) => record.shard === shard),
+    })),
+  );
   const evidence = { steps: [...steps, ...verdict.groups.map(describeGroupResult)] };
   if (verdict.kind === 'none') {
     const reason = `no connection closed within ${holdSeconds} s, past the suspected ${suspectedSeconds} s`;
-    return [makeFinding({ kind: 'undetermined', values: { about: 'idle-timeout', reason }, experiment: 'idle-timeout', evidence, probeSeconds: run.probeSeconds })];
+    return [
+      makeFinding({
+        kind: 'undetermined',
+        values: { about: 'idle-timeout', reason },
+        experiment: 'idle-timeout',
+        evidence,
+        probeSeconds: run.probeSeconds,
+      }),
+    ];
   }
-  return [makeFinding({ kind: verdict.kind, values: { seconds: verdict.seconds, groups: verdict.groups }, experiment: 'idle-timeout', evidence, probeSeconds: run.probeSeconds })];
+  return [
+    makeFinding({
+      kind: verdict.kind,
+      values: { seconds: verdict.seconds, groups: verdict.groups },
+      experiment: 'idle-timeout',
+      evidence,
+      probeSeconds: run.probeSeconds,
+    }),
+  ];
 }
 
 function summarizeGroup(group: HeartbeatGroup): HeartbeatGroupResult {
@@ -105,11 +147,16 @@ function summarizeGroup(group: HeartbeatGroup): HeartbeatGroupResult {
 
 /** Seconds since open at which the target (or a missing pong) ended a group's connections. */
 function droppedAges(records: readonly ConnectionRecord[]): number[] {
-  return records.flatMap((record) => (record.close && record.close.closedBy !== 'probe' ? [record.close.ageMs / 1000] : []));
+  return records.flatMap((record) =>
+    record.close && record.close.closedBy !== 'probe' ? [record.close.ageMs / 1000] : [],
+  );
 }
 
 function describeGroupResult(result: HeartbeatGroupResult): string {
-  const heartbeat = result.heartbeat === 'off' ? 'no heartbeat' : `${result.heartbeat === 'ping' ? 'protocol ping' : 'application message'} every ${result.intervalSeconds} s`;
+  const heartbeat =
+    result.heartbeat === 'off'
+      ? 'no heartbeat'
+      : `${result.heartbeat === 'ping' ? 'protocol ping' : 'application message'} every ${result.intervalSeconds} s`;
   const closed = result.closedAfterSeconds === null ? '' : `, closed after ${result.closedAfterSeconds} s`;
   return `${heartbeat}: ${result.kept} of ${result.of} kept alive${closed}`;
 }

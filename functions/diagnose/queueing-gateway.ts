@@ -31,7 +31,9 @@ export function acceptQueueFinding(input: AcceptQueueInput): Finding {
     experiment: 'queueing-gateway',
     evidence: {
       ...input.evidence,
-      note: 'The gateway kept the unanswered upgrades in its queue; it may hand them to the backend after the probe gave up on them.',
+      note:
+        'The gateway kept the unanswered upgrades in its queue; it may hand them to the backend after the ' +
+        'probe gave up on them.',
     },
     probeSeconds: input.probeSeconds,
   });

@@ -50,7 +50,10 @@ const FURTHER_RATE_FACTORS = [0.5, 0.75] as const;
 /** A gap after a refusal of at least this fraction of its Retry-After means the probe waited it out. */
 const WAITED_FRACTION = 0.9;
 
-/** Upgrades let through from a stretch's first upgrade up to the refused one that ended it, and the seconds between those two. */
+/**
+ * Upgrades let through from a stretch's first upgrade up to the refused one that ended it, and the seconds between
+ * those two.
+ */
 export interface Stretch {
   opened: number;
   seconds: number;
@@ -66,9 +69,15 @@ export interface AttemptObservation {
   byStatus: Record<string, number>;
   byClass: Partial<Record<FailureClass, number>>;
   retryAfter: string[];
-  /** Connections open when the first refused upgrade was tried (so it would have been the next); null when nothing was refused. */
+  /**
+   * Connections open when the first refused upgrade was tried (so it would have been the next); null when nothing was
+   * refused.
+   */
   openBeforeFirstRefusal: number | null;
-  /** Connections attempted after the first refused upgrade that still opened: a rate limit lets some through, a cap none. */
+  /**
+   * Connections attempted after the first refused upgrade that still opened: a rate limit lets some through, a cap
+   * none.
+   */
   openedAfterFirstRefusal: number;
   /** From the attempt's first upgrade to its first refused one; null when nothing was refused. */
   firstStretch: Stretch | null;
@@ -80,7 +89,9 @@ export interface AttemptObservation {
   steady: Stretch;
   /** True when the attempt began after a pause long enough for a token bucket to refill. */
   fromRefill: boolean;
-  /** The token bucket's rate and burst as this attempt alone shows them (see fitTokenBucket); null when it cannot tell. */
+  /**
+   * The token bucket's rate and burst as this attempt alone shows them (see fitTokenBucket); null when it cannot tell.
+   */
   sustainedPerSecond: number | null;
   burst: number | null;
   /** When the last refusal settled (epoch ms) and the longest Retry-After it asked for, in seconds. */
@@ -120,7 +131,9 @@ export function observeAttempt(
   records: readonly ConnectionRecord[],
   context: { allRecords: readonly ConnectionRecord[]; stages: readonly StagePlan[]; rate: number; fromRefill: boolean },
 ): AttemptObservation {
-  const byAttempt = [...records].filter((record) => record.outcome !== 'cancelled').sort((a, b) => a.attemptedAt - b.attemptedAt);
+  const byAttempt = [...records]
+    .filter((record) => record.outcome !== 'cancelled')
+    .sort((a, b) => a.attemptedAt - b.attemptedAt);
   const refusals = collectFailures(context.allRecords, context.stages)
     .filter((event) => REFUSAL_CLASSES.has(event.failureClass) && records.includes(event.record))
     .sort((a, b) => a.record.attemptedAt - b.record.attemptedAt);
@@ -157,7 +170,8 @@ export function observeAttempt(
   const firstTry = first.record.attemptedAt;
   const lastTry = last.record.attemptedAt;
   const openBeforeFirstRefusal = context.allRecords.filter(
-    (record) => record.outcome === 'opened' && record.attemptedAt < firstTry && !(record.close && record.close.at < first.at),
+    (record) =>
+      record.outcome === 'opened' && record.attemptedAt < firstTry && !(record.close && record.close.at < first.at),
   ).length;
   const refused = new Set(refusals.map((event) => event.record));
   const stretches = stretchesOf(byAttempt, refused);
@@ -170,7 +184,10 @@ export function observeAttempt(
     openBeforeFirstRefusal,
     openedAfterFirstRefusal: opened.filter((record) => record.attemptedAt > firstTry).length,
     ...stretches,
-    steady: { opened: opened.filter((record) => record.attemptedAt > firstTry && record.attemptedAt < lastTry).length, seconds: (lastTry - firstTry) / 1000 },
+    steady: {
+      opened: opened.filter((record) => record.attemptedAt > firstTry && record.attemptedAt < lastTry).length,
+      seconds: (lastTry - firstTry) / 1000,
+    },
     sustainedPerSecond: null,
     burst: null,
     lastRefusalAt: Math.max(...refusals.map((event) => event.at)),
@@ -187,7 +204,10 @@ export function observeAttempt(
  * went out at least WAITED_FRACTION of the Retry-After after the refusal),
  * up to the refusal that ended it.
  */
-function stretchesOf(byAttempt: readonly ConnectionRecord[], refused: ReadonlySet<ConnectionRecord>): Pick<AttemptObservation, 'firstStretch' | 'stretchesAfterWait' | 'waits'> {
+function stretchesOf(
+  byAttempt: readonly ConnectionRecord[],
+  refused: ReadonlySet<ConnectionRecord>,
+): Pick<AttemptObservation, 'firstStretch' | 'stretchesAfterWait' | 'waits'> {
   const stretches: { start: ConnectionRecord; afterWait: boolean }[] = [];
   let previousRefusal: ConnectionRecord | undefined;
   let waits = 0;
@@ -206,11 +226,18 @@ function stretchesOf(byAttempt: readonly ConnectionRecord[], refused: ReadonlySe
   const ended = stretches.flatMap(({ start, afterWait }) => {
     const end = byAttempt.find((record) => refused.has(record) && record.attemptedAt >= start.attemptedAt);
     if (!end) return [];
-    const opened = byAttempt.filter((record) => record.outcome === 'opened' && record.attemptedAt >= start.attemptedAt && record.attemptedAt < end.attemptedAt).length;
+    const opened = byAttempt.filter(
+      (record) =>
+        record.outcome === 'opened' && record.attemptedAt >= start.attemptedAt && record.attemptedAt < end.attemptedAt,
+    ).length;
     return [{ afterWait, stretch: { opened, seconds: (end.attemptedAt - start.attemptedAt) / 1000 } }];
   });
   const first = ended[0] && !ended[0].afterWait ? ended[0].stretch : null;
-  return { firstStretch: first, stretchesAfterWait: ended.filter((entry) => entry.afterWait).map((entry) => entry.stretch), waits };
+  return {
+    firstStretch: first,
+    stretchesAfterWait: ended.filter((entry) => entry.afterWait).map((entry) => entry.stretch),
+    waits,
+  };
 }
 
 /**
@@ -232,7 +259,10 @@ function stretchesOf(byAttempt: readonly ConnectionRecord[], refused: ReadonlySe
  * Undefined when neither has enough to go on (fewer than `minSteady`
  * handshakes between refusals, and stretches at one rate only).
  */
-export function fitTokenBucket(observations: readonly AttemptObservation[], minSteady = MIN_STEADY_SUCCESSES): TokenBucket | undefined {
+export function fitTokenBucket(
+  observations: readonly AttemptObservation[],
+  minSteady = MIN_STEADY_SUCCESSES,
+): TokenBucket | undefined {
   const steady = observations
     .filter((o) => o.firstStretch !== null && !refilledFully(o) && o.steady.seconds > 0 && o.steady.opened >= minSteady)
     .sort((a, b) => b.steady.seconds - a.steady.seconds)[0];
@@ -267,7 +297,10 @@ function burstOf(stretch: Stretch, perSecond: number, rate: number): number {
   return stretch.opened - perSecond * stretch.seconds + (1 + perSecond / rate) / 2;
 }
 
-/** Whether the stretches after a wait let about as many through as the first: the bucket refilled to full while the probe waited. */
+/**
+ * Whether the stretches after a wait let about as many through as the first: the bucket refilled to full while the
+ * probe waited.
+ */
 function refilledFully(observation: AttemptObservation): boolean {
   const { firstStretch, stretchesAfterWait } = observation;
   if (!firstStretch || stretchesAfterWait.length === 0) return false;
@@ -282,26 +315,46 @@ function refilledFully(observation: AttemptObservation): boolean {
  */
 export function judgeRateOrCount(observations: readonly AttemptObservation[]): RateOrCountVerdict {
   const refusing = observations.filter((observation) => observation.refused > 0);
-  if (refusing.length === 0) return { kind: 'undetermined', reason: 'no attempt was refused, not even at the ramp\'s rate; the refusals of the ramp did not come back' };
+  if (refusing.length === 0)
+    return {
+      kind: 'undetermined',
+      reason: "no attempt was refused, not even at the ramp's rate; the refusals of the ramp did not come back",
+    };
   const countLike = refusing.filter((observation) => observation.openedAfterFirstRefusal === 0);
   const countsAt = countLike.map((observation) => observation.openBeforeFirstRefusal ?? 0);
-  const slowestRefusing = refusing.reduce((slowest, observation) => (observation.rate < slowest.rate ? observation : slowest));
+  const slowestRefusing = refusing.reduce((slowest, observation) =>
+    observation.rate < slowest.rate ? observation : slowest,
+  );
   const cleanSlower = observations.filter(
-    (observation) => observation.refused === 0 && observation.rate < slowestRefusing.rate && observation.opened > Math.min(...refusing.map((o) => o.openBeforeFirstRefusal ?? 0)),
+    (observation) =>
+      observation.refused === 0 &&
+      observation.rate < slowestRefusing.rate &&
+      observation.opened > Math.min(...refusing.map((o) => o.openBeforeFirstRefusal ?? 0)),
   );
   if (countLike.length === refusing.length && cleanSlower.length === 0) {
-    if (refusing.length < 2) return { kind: 'undetermined', reason: 'refusals came at only one connect rate, so a cap cannot be told from a rate limit' };
+    if (refusing.length < 2)
+      return {
+        kind: 'undetermined',
+        reason: 'refusals came at only one connect rate, so a cap cannot be told from a rate limit',
+      };
     const count = Math.min(...countsAt);
     if (Math.max(...countsAt) - count > Math.max(1, Math.round(count * 0.02))) {
-      return { kind: 'undetermined', reason: `refusals began at different counts (${countsAt.join(', ')}) with none let through after them` };
+      return {
+        kind: 'undetermined',
+        reason: `refusals began at different counts (${countsAt.join(', ')}) with none let through after them`,
+      };
     }
     return { kind: 'count-limit', count, unanswered: refusing.every((observation) => observation.unanswered) };
   }
   const cleanAtRate = cleanSlower.length ? Math.max(...cleanSlower.map((observation) => observation.rate)) : null;
-  // Refused at a count with nothing let through at the slowest rate, while faster rates let connections through: a cap behind the rate limit.
-  const countLimit = cleanAtRate === null && slowestRefusing.openedAfterFirstRefusal === 0 && refusing.some((o) => o.openedAfterFirstRefusal > 0)
-    ? slowestRefusing.openBeforeFirstRefusal
-    : null;
+  // Refused at a count with nothing let through at the slowest rate, while faster rates let connections through: a cap
+  // behind the rate limit.
+  const countLimit =
+    cleanAtRate === null &&
+    slowestRefusing.openedAfterFirstRefusal === 0 &&
+    refusing.some((o) => o.openedAfterFirstRefusal > 0)
+      ? slowestRefusing.openBeforeFirstRefusal
+      : null;
   return { kind: 'rate-limit', cleanAtRate, countLimit };
 }
 
@@ -309,12 +362,21 @@ export function judgeRateOrCount(observations: readonly AttemptObservation[]): R
 export async function runRateOrCount(context: ExperimentContext, ramp: RampRefusals): Promise<Finding[]> {
   const secondsLeft = startBudget(context);
   const rampRecords = ramp.records.filter((record) => record.stage === ramp.failingStage.index);
-  const rampObservation = observeAttempt(rampRecords, { allRecords: ramp.records, stages: ramp.stages, rate: ramp.rate, fromRefill: false });
+  const rampObservation = observeAttempt(rampRecords, {
+    allRecords: ramp.records,
+    stages: ramp.stages,
+    rate: ramp.rate,
+    fromRefill: false,
+  });
   const onset = rampObservation.openBeforeFirstRefusal;
   if (onset === null) return [];
   const observations = [rampObservation];
   const steps = [describeAttempt('ramp', rampObservation)];
-  const count = Math.min(ramp.failingStage.target, maxExperimentConnections(context.settings), onset + Math.max(MIN_OVERSHOOT, Math.ceil(onset * 0.1)));
+  const count = Math.min(
+    ramp.failingStage.target,
+    maxExperimentConnections(context.settings),
+    onset + Math.max(MIN_OVERSHOOT, Math.ceil(onset * 0.1)),
+  );
   const settle = rampObservation.unanswered ? context.settings.handshakeTimeoutSeconds + 0.25 : SETTLE_SECONDS;
   let probeSeconds = 0;
   let blocked: RetryAfterBeyondBudget | undefined;
@@ -323,18 +385,29 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
     const wait = pauseBefore(context, observations, fitTokenBucket(observations, MIN_ROUGH_SUCCESSES));
     if (wait.retryAfter > secondsLeft()) {
       blocked = beyondBudget(wait.retryAfterAsked, secondsLeft());
-      steps.push(`${describeRate(rate)}: not tried, the target's Retry-After of ${wait.retryAfterAsked} s is longer than the experiment budget has left`);
+      steps.push(
+        `${describeRate(rate)}: not tried, the target's Retry-After of ${wait.retryAfterAsked} s is longer than ` +
+          'the experiment budget has left',
+      );
       break;
     }
     if (context.signal.aborted || wait.seconds + count / rate + settle > secondsLeft()) {
-      steps.push(`${describeRate(rate)}: not tried, it would take longer than the experiment budget of ${context.budgetSeconds} s`);
+      steps.push(
+        `${describeRate(rate)}: not tried, it would take longer than the experiment budget of ${context.budgetSeconds}` +
+          ' s',
+      );
       break;
     }
     await pause(context, wait.seconds);
     const run = await openAndHold(context, { count, rate, holdSeconds: settle });
     probeSeconds += run.probeSeconds;
     if (run.stop) return [stoppedFinding(context, 'rate-or-count', run.stop, probeSeconds, steps)];
-    const observation = observeAttempt(run.records, { allRecords: run.records, stages: run.stages, rate, fromRefill: wait.refilled });
+    const observation = observeAttempt(run.records, {
+      allRecords: run.records,
+      stages: run.stages,
+      rate,
+      fromRefill: wait.refilled,
+    });
     observations.push(observation);
     steps.push(describeAttempt(`${count} connections at ${describeRate(rate)}`, observation));
     context.onProgress(`rate or count: ${steps[steps.length - 1]}`);
@@ -343,21 +416,50 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
   const verdict = judgeRateOrCount(observations);
   const rates = observations.map((observation) => observation.rate);
   if (verdict.kind === 'undetermined') {
-    const values = { about: 'rate-or-count' as const, reason: blocked ? retryAfterReason(blocked, context.budgetSeconds) : verdict.reason };
-    return [makeFinding({ kind: 'undetermined', values, experiment: 'rate-or-count', evidence: evidenceOf(observations, steps), probeSeconds })];
+    const values = {
+      about: 'rate-or-count' as const,
+      reason: blocked ? retryAfterReason(blocked, context.budgetSeconds) : verdict.reason,
+    };
+    return [
+      makeFinding({
+        kind: 'undetermined',
+        values,
+        experiment: 'rate-or-count',
+        evidence: evidenceOf(observations, steps),
+        probeSeconds,
+      }),
+    ];
   }
   if (verdict.kind === 'count-limit') {
     const evidence = evidenceOf(observations, steps);
     const refusingRates = observations.filter((o) => o.refused > 0).map((o) => o.rate);
     if (verdict.unanswered) {
-      return [acceptQueueFinding({ count: verdict.count, rates: refusingRates, handshakeTimeoutSeconds: context.settings.handshakeTimeoutSeconds, evidence, probeSeconds })];
+      return [
+        acceptQueueFinding({
+          count: verdict.count,
+          rates: refusingRates,
+          handshakeTimeoutSeconds: context.settings.handshakeTimeoutSeconds,
+          evidence,
+          probeSeconds,
+        }),
+      ];
     }
-    return [makeFinding({ kind: 'concurrency-cap', values: { count: verdict.count, rates: refusingRates }, experiment: 'rate-or-count', evidence, probeSeconds })];
+    return [
+      makeFinding({
+        kind: 'concurrency-cap',
+        values: { count: verdict.count, rates: refusingRates },
+        experiment: 'rate-or-count',
+        evidence,
+        probeSeconds,
+      }),
+    ];
   }
   const measured = await measureRateLimit(context, observations, secondsLeft, steps);
   probeSeconds += measured.probeSeconds;
-  if (measured.stop && measured.stop.kind !== 'retry-after') return [stoppedFinding(context, 'rate-or-count', measured.stop, probeSeconds, steps)];
-  const bucket = measured.bucket ?? (measured.stop ? undefined : fitTokenBucket(observations.filter((o) => o.fromRefill)));
+  if (measured.stop && measured.stop.kind !== 'retry-after')
+    return [stoppedFinding(context, 'rate-or-count', measured.stop, probeSeconds, steps)];
+  const bucket =
+    measured.bucket ?? (measured.stop ? undefined : fitTokenBucket(observations.filter((o) => o.fromRefill)));
   const evidence = evidenceOf([...observations, ...measured.attempts], steps);
   const findings: Finding[] = [
     makeFinding({
@@ -375,11 +477,21 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
   ];
   if (verdict.countLimit !== null) {
     const values = { count: verdict.countLimit, rates: [Math.min(...rates)] };
-    findings.push(makeFinding({ kind: 'concurrency-cap', values, experiment: 'rate-or-count', evidence, probeSeconds: 0 }));
+    findings.push(
+      makeFinding({ kind: 'concurrency-cap', values, experiment: 'rate-or-count', evidence, probeSeconds: 0 }),
+    );
   }
   if (!bucket && measured.stop?.kind === 'retry-after') {
     const reason = `the sustainable rate was not measured: ${retryAfterReason(measured.stop.beyond, context.budgetSeconds)}`;
-    findings.push(makeFinding({ kind: 'undetermined', values: { about: 'rate-or-count', reason }, experiment: 'rate-or-count', evidence: { steps }, probeSeconds: 0 }));
+    findings.push(
+      makeFinding({
+        kind: 'undetermined',
+        values: { about: 'rate-or-count', reason },
+        experiment: 'rate-or-count',
+        evidence: { steps },
+        probeSeconds: 0,
+      }),
+    );
   }
   return findings;
 }
@@ -419,11 +531,16 @@ async function measureRateLimit(
 ): Promise<Measurement> {
   const rough = roughBucket(observations);
   const askedToWait = observations.some((o) => (o.retryAfterSeconds ?? 0) > 0);
-  const earlier = observations.filter((o) => o.fromRefill && o.steady.seconds >= MEASURE_WINDOW_SECONDS && o.steady.opened >= MEASURE_SUCCESSES);
+  const earlier = observations.filter(
+    (o) => o.fromRefill && o.steady.seconds >= MEASURE_WINDOW_SECONDS && o.steady.opened >= MEASURE_SUCCESSES,
+  );
   const done = askedToWait ? undefined : fitTokenBucket(earlier);
   if (done) return { bucket: done, attempts: [], probeSeconds: 0 };
   const fastest = Math.max(...observations.filter((o) => o.refused > 0).map((o) => o.rate));
-  const rates = [fastest, ...FURTHER_RATE_FACTORS.map((factor) => fastest * factor).filter((rate) => rate > rough.perSecond * 1.1)];
+  const rates = [
+    fastest,
+    ...FURTHER_RATE_FACTORS.map((factor) => fastest * factor).filter((rate) => rate > rough.perSecond * 1.1),
+  ];
   const maxAttempts = maxExperimentConnections(context.settings);
   const attempts: AttemptObservation[] = [];
   let probeSeconds = 0;
@@ -434,7 +551,11 @@ async function measureRateLimit(
     const wait = pauseBefore(context, [...observations, ...attempts], estimate);
     const label = `measurement, ${count} upgrades at ${describeRate(rate)}`;
     if (wait.retryAfter > secondsLeft()) {
-      return { attempts, probeSeconds, stop: { kind: 'retry-after', beyond: beyondBudget(wait.retryAfterAsked, secondsLeft()) } };
+      return {
+        attempts,
+        probeSeconds,
+        stop: { kind: 'retry-after', beyond: beyondBudget(wait.retryAfterAsked, secondsLeft()) },
+      };
     }
     if (context.signal.aborted || wait.seconds + count / rate + SETTLE_SECONDS > secondsLeft()) {
       steps.push(`${label}: not tried, it would take longer than the experiment budget of ${context.budgetSeconds} s`);
@@ -444,7 +565,12 @@ async function measureRateLimit(
     const run = await openAndHold(context, { count, rate, holdSeconds: SETTLE_SECONDS, honourRetryAfter: secondsLeft });
     probeSeconds += run.probeSeconds;
     if (run.stop && run.stop.kind !== 'retry-after') return { attempts, probeSeconds, stop: run.stop };
-    const observation = observeAttempt(run.records, { allRecords: run.records, stages: run.stages, rate, fromRefill: wait.refilled });
+    const observation = observeAttempt(run.records, {
+      allRecords: run.records,
+      stages: run.stages,
+      rate,
+      fromRefill: wait.refilled,
+    });
     attempts.push(observation);
     steps.push(describeAttempt(label, observation));
     context.onProgress(`rate or count: ${steps[steps.length - 1]}`);
@@ -480,7 +606,8 @@ function roughBucket(observations: readonly AttemptObservation[]): TokenBucket {
  * for the measurement window, a further one needs only that first refusal.
  */
 function plannedAttempts(rate: number, estimate: TokenBucket, withWindow: boolean): number {
-  const untilRefused = rate > estimate.perSecond ? (estimate.burst * rate) / (rate - estimate.perSecond) : Number.POSITIVE_INFINITY;
+  const untilRefused =
+    rate > estimate.perSecond ? (estimate.burst * rate) / (rate - estimate.perSecond) : Number.POSITIVE_INFINITY;
   const window = Math.max(MEASURE_WINDOW_SECONDS, MEASURE_SUCCESSES / estimate.perSecond);
   return Math.ceil(withWindow ? untilRefused * 1.2 + 2 + rate * window : untilRefused * 1.5 + 10);
 }
@@ -499,14 +626,25 @@ interface PauseBefore {
  * The pause before the next attempt: the longest Retry-After still running,
  * and time for `bucket`, as estimated so far, to refill (1.5 × burst / rate).
  */
-function pauseBefore(context: ExperimentContext, observations: readonly AttemptObservation[], bucket: TokenBucket | undefined): PauseBefore {
+function pauseBefore(
+  context: ExperimentContext,
+  observations: readonly AttemptObservation[],
+  bucket: TokenBucket | undefined,
+): PauseBefore {
   const now = context.now();
   const running = observations.flatMap((o) =>
-    o.lastRefusalAt !== null && o.retryAfterSeconds !== null ? [{ left: (o.lastRefusalAt + o.retryAfterSeconds * 1000 - now) / 1000, asked: o.retryAfterSeconds }] : [],
+    o.lastRefusalAt !== null && o.retryAfterSeconds !== null
+      ? [{ left: (o.lastRefusalAt + o.retryAfterSeconds * 1000 - now) / 1000, asked: o.retryAfterSeconds }]
+      : [],
   );
   const longest = running.reduce((best, entry) => (entry.left > best.left ? entry : best), { left: 0, asked: 0 });
   const refill = bucket ? Math.min(MAX_REFILL_SECONDS, (1.5 * bucket.burst) / bucket.perSecond) : 0;
-  return { seconds: Math.max(MIN_PAUSE_SECONDS, longest.left, refill), retryAfter: longest.left, retryAfterAsked: longest.asked, refilled: bucket !== undefined };
+  return {
+    seconds: Math.max(MIN_PAUSE_SECONDS, longest.left, refill),
+    retryAfter: longest.left,
+    retryAfterAsked: longest.asked,
+    refilled: bucket !== undefined,
+  };
 }
 
 function describeAttempt(label: string, observation: AttemptObservation): string {
@@ -514,13 +652,23 @@ function describeAttempt(label: string, observation: AttemptObservation): string
     ...Object.entries(observation.byStatus).map(([status, n]) => `HTTP ${status} × ${n}`),
     ...(observation.byClass['handshake-timeout'] ? [`unanswered × ${observation.byClass['handshake-timeout']}`] : []),
   ];
-  const first = observation.openBeforeFirstRefusal === null ? '' : `, first refusal with ${observation.openBeforeFirstRefusal} open`;
-  const waits = observation.waits === 0 ? '' : `, Retry-After waited out ${observation.waits} time${observation.waits === 1 ? '' : 's'}`;
-  return `${label}: ${observation.opened} opened, ${observation.refused} refused${refusals.length ? ` (${refusals.join(', ')})` : ''}${first}${waits}`;
+  const first =
+    observation.openBeforeFirstRefusal === null
+      ? ''
+      : `, first refusal with ${observation.openBeforeFirstRefusal} open`;
+  const waits =
+    observation.waits === 0
+      ? ''
+      : `, Retry-After waited out ${observation.waits} time${observation.waits === 1 ? '' : 's'}`;
+  return (
+    `${label}: ${observation.opened} opened, ${observation.refused} refused${refusals.length ? ` (${refusals.join(', ')})` : ''}` +
+    `${first}${waits}`
+  );
 }
 
 function mergeCounts<K extends string>(maps: ReadonlyArray<Partial<Record<K, number>>>): Partial<Record<K, number>> {
   const merged: Partial<Record<K, number>> = {};
-  for (const map of maps) for (const [key, value] of Object.entries(map) as [K, number][]) merged[key] = (merged[key] ?? 0) + value;
+  for (const map of maps)
+    for (const [key, value] of Object.entries(map) as [K, number][]) merged[key] = (merged[key] ?? 0) + value;
   return merged;
 }

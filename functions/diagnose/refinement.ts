@@ -16,7 +16,15 @@ import { planRun } from '../engine/plan.js';
 import { allowedFailures } from '../engine/ramp-control.js';
 import { OpenTimeline } from '../engine/timeline.js';
 import type { ConnectionRecord, StagePlan } from '../engine/types.js';
-import { experimentSettings, pause, runExperimentPlan, startBudget, stoppedFinding, type ExperimentContext, type ExperimentStop } from './experiment-probe.js';
+import {
+  experimentSettings,
+  pause,
+  runExperimentPlan,
+  startBudget,
+  stoppedFinding,
+  type ExperimentContext,
+  type ExperimentStop,
+} from './experiment-probe.js';
 import type { Finding } from './findings.js';
 import { makeFinding } from './report.js';
 import { retryAfterOf } from './retry-after.js';
@@ -30,7 +38,10 @@ const MAX_STEPS = 40;
 export interface StepJudgement {
   /** Connections open from the end of the stage's ramp to the end of its hold with no drop; null when drops came. */
   held: number | null;
-  /** Smallest count known to fail: the refused upgrade's count, or the count when the first drop came; null when nothing failed. */
+  /**
+   * Smallest count known to fail: the refused upgrade's count, or the count when the first drop came; null when nothing
+   * failed.
+   */
   failsAt: number | null;
 }
 
@@ -55,25 +66,37 @@ export interface RefinementInput {
  * Judges one stage from every record of its run: refusals do not undo a
  * held count (the connections already open stay open), drops do.
  */
-export function judgeStep(records: readonly ConnectionRecord[], stages: readonly StagePlan[], stage: StagePlan, allowed: number): StepJudgement {
+export function judgeStep(
+  records: readonly ConnectionRecord[],
+  stages: readonly StagePlan[],
+  stage: StagePlan,
+  allowed: number,
+): StepJudgement {
   const timeline = new OpenTimeline(records);
   const events = collectFailures(records, stages).filter((event) => event.stage === stage.index);
   const openAtEnd = timeline.openJustBefore(stage.holdEndsAt);
   if (events.length <= allowed) return { held: openAtEnd, failsAt: null };
-  const refusals = events.filter((event) => REFUSAL_CLASSES.has(event.failureClass)).sort((a, b) => a.record.attemptedAt - b.record.attemptedAt);
+  const refusals = events
+    .filter((event) => REFUSAL_CLASSES.has(event.failureClass))
+    .sort((a, b) => a.record.attemptedAt - b.record.attemptedAt);
   const drops = events.filter((event) => !REFUSAL_CLASSES.has(event.failureClass));
   const firstRefusal = refusals[0];
   const firstDrop = drops[0];
   const refusedAt = firstRefusal
     ? records.filter(
-        (record) => record.outcome === 'opened' && record.attemptedAt < firstRefusal.record.attemptedAt && !(record.close && record.close.at < firstRefusal.at),
+        (record) =>
+          record.outcome === 'opened' &&
+          record.attemptedAt < firstRefusal.record.attemptedAt &&
+          !(record.close && record.close.at < firstRefusal.at),
       ).length + 1
     : Number.POSITIVE_INFINITY;
   const droppedAt = firstDrop ? timeline.openAt(firstDrop.at) : Number.POSITIVE_INFINITY;
   return { held: firstDrop ? null : openAtEnd, failsAt: Math.min(refusedAt, droppedAt) };
 }
 
-/** Narrows a gap with one judgement; undefined when the judgement contradicts it (the limit moved, or is not a count). */
+/**
+ * Narrows a gap with one judgement; undefined when the judgement contradicts it (the limit moved, or is not a count).
+ */
 export function narrowGap(gap: CeilingGap, judgement: StepJudgement): CeilingGap | undefined {
   const lo = Math.max(gap.lo, judgement.held ?? gap.lo);
   const hi = Math.min(gap.hi, judgement.failsAt ?? gap.hi);
@@ -93,9 +116,22 @@ export async function runRefinement(context: ExperimentContext, input: Refinemen
     { lo: input.lastHeld, hi: input.failingStage.target },
     judgeStep(input.records, input.stages, input.failingStage, allowedAt(input.failingStage.target)),
   );
-  if (!fromRamp) return [undetermined("the ramp's failing stage held more connections than it refused at, so the limit is not a count", 0, [])];
+  if (!fromRamp)
+    return [
+      undetermined(
+        "the ramp's failing stage held more connections than it refused at, so the limit is not a count",
+        0,
+        [],
+      ),
+    ];
   if (fromRamp.hi - fromRamp.lo > input.resolution && fromRamp.lo < 1) {
-    return [undetermined('not even the first stage held, so there is no good level to refine from: start lower (--stages or --start)', 0, [])];
+    return [
+      undetermined(
+        'not even the first stage held, so there is no good level to refine from: start lower (--stages or --start)',
+        0,
+        [],
+      ),
+    ];
   }
   const steps: string[] = [`ramp: held ${fromRamp.lo}, failed at ${fromRamp.hi}`];
   let gap = fromRamp;
@@ -107,13 +143,21 @@ export async function runRefinement(context: ExperimentContext, input: Refinemen
   const hold = context.settings.holdSeconds;
   while (gap.hi - gap.lo > input.resolution) {
     const between = `stopped with the ceiling between ${gap.lo} and ${gap.hi - 1}`;
-    if (stepCount >= MAX_STEPS) return [undetermined(`${between}: it took the most steps allowed (${MAX_STEPS})`, probeSeconds, steps)];
+    if (stepCount >= MAX_STEPS)
+      return [undetermined(`${between}: it took the most steps allowed (${MAX_STEPS})`, probeSeconds, steps)];
     if (context.signal.aborted) return [undetermined(`${between}: stopped by Ctrl-C`, probeSeconds, steps)];
     // A Retry-After from the session before is waited out before the last good level is reopened.
     const wait = Math.max(0, (resumeAt - context.now()) / 1000);
     if (wait + gap.lo / rate + hold > secondsLeft()) {
       const why = wait > 0 ? `a Retry-After of ${round(wait, 1)} s and the next step` : 'the next step';
-      return [undetermined(`${between}: ${why} would take longer than is left of the experiment budget of ${context.budgetSeconds} s (--experiment-budget); raise it, or give a coarser --resolution`, probeSeconds, steps)];
+      return [
+        undetermined(
+          `${between}: ${why} would take longer than is left of the experiment budget of ${context.budgetSeconds}` +
+            ' s (--experiment-budget); raise it, or give a coarser --resolution',
+          probeSeconds,
+          steps,
+        ),
+      ];
     }
     await pause(context, wait);
     const session = await bisectFrom(context, gap, input.resolution, allowedAt, secondsLeft, steps);
@@ -163,7 +207,11 @@ async function bisectFrom(
 ): Promise<SessionOutcome> {
   const rate = context.settings.connectRate;
   const hold = context.settings.holdSeconds;
-  const settings = experimentSettings(context.settings, { stages: [start.lo], holdSeconds: SETTLE_SECONDS, shardSize: Math.max(...context.settings.stages) });
+  const settings = experimentSettings(context.settings, {
+    stages: [start.lo],
+    holdSeconds: SETTLE_SECONDS,
+    shardSize: Math.max(...context.settings.stages),
+  });
   const plan = planRun(settings, { now: context.now, newRunId: () => 'refinement', startDelayMs: 100 });
   const records: ConnectionRecord[] = [];
   const stages: StagePlan[] = [...plan.stages];
@@ -198,7 +246,14 @@ async function bisectFrom(
     steps += 1;
     const startAt = context.now();
     const rampEndsAt = startAt + Math.ceil(((target - open) / rate) * 1000);
-    const stage = { index: ended.index + 1, target, newConnections: target - open, startAt, rampEndsAt, holdEndsAt: rampEndsAt + hold * 1000 };
+    const stage = {
+      index: ended.index + 1,
+      target,
+      newConnections: target - open,
+      startAt,
+      rampEndsAt,
+      holdEndsAt: rampEndsAt + hold * 1000,
+    };
     stages.push(stage);
     return { stage, newConnections: target - open };
   };
@@ -211,12 +266,23 @@ async function bisectFrom(
       if (event.type === 'settled') records.push(event.record);
     },
   });
-  const resumeAt = Math.max(0, ...records.map((record) => record.settledAt + (retryAfterOf(record) ?? 0) * 1000).filter((at) => at > context.now()));
+  const resumeAt = Math.max(
+    0,
+    ...records
+      .map((record) => record.settledAt + (retryAfterOf(record) ?? 0) * 1000)
+      .filter((at) => at > context.now()),
+  );
   if (run.stop) return { steps, probeSeconds: run.probeSeconds, stop: run.stop, resumeAt };
   return { ...(gap ? { gap } : {}), ...(reason ? { reason } : {}), steps, probeSeconds: run.probeSeconds, resumeAt };
 }
 
 function undetermined(reason: string, probeSeconds: number, steps: string[]): Finding {
   const values = { about: 'refinement' as const, reason };
-  return makeFinding({ kind: 'undetermined', values, experiment: 'refinement', evidence: { steps }, probeSeconds: round(probeSeconds, 1) });
+  return makeFinding({
+    kind: 'undetermined',
+    values,
+    experiment: 'refinement',
+    evidence: { steps },
+    probeSeconds: round(probeSeconds, 1),
+  });
 }

@@ -4,7 +4,14 @@
  * rate tried: 50, 25 and 12.5 connections/s).") and the text report that ends
  * with those sentences. Everything here comes from secret-free data.
  */
-import type { Diagnosis, Finding, FindingEvidence, FindingKind, FindingValuesByKind, HeartbeatGroupResult } from './findings.js';
+import type {
+  Diagnosis,
+  Finding,
+  FindingEvidence,
+  FindingKind,
+  FindingValuesByKind,
+  HeartbeatGroupResult,
+} from './findings.js';
 
 /** A finding before its sentence is written. */
 export type FindingDraft = { [K in FindingKind]: Omit<Extract<Finding, { kind: K }>, 'sentence'> }[FindingKind];
@@ -21,7 +28,12 @@ export function sentenceFor(finding: FindingDraft): string {
       return capSentence(finding.values, finding.evidence);
     case 'accept-queue': {
       const { count, rates, handshakeTimeoutSeconds } = finding.values;
-      return `Full accept queue at ${count} (from the ${ordinal(count + 1)} upgrade on, handshakes connected over TCP but got no HTTP answer within ${seconds(handshakeTimeoutSeconds)}, ${atRates(rates)}); beware: a queueing gateway may still hand the abandoned handshakes to the backend later, after the client gave up.`;
+      return (
+        `Full accept queue at ${count} (from the ${ordinal(count + 1)} upgrade on, handshakes connected ` +
+        `over TCP but got no HTTP answer within ${seconds(handshakeTimeoutSeconds)}, ${atRates(rates)}); ` +
+        'beware: a queueing gateway may still hand the abandoned handshakes to the backend later, after the ' +
+        'client gave up.'
+      );
     }
     case 'handshake-rate-limit':
       return rateLimitSentence(finding.values, finding.evidence);
@@ -29,15 +41,28 @@ export function sentenceFor(finding: FindingDraft): string {
       return idleSentence(finding.values);
     case 'max-lifetime': {
       const { seconds: value, groups } = finding.values;
-      return `Maximum connection lifetime of ${seconds(value)} (connections closed ${seconds(value)} after they opened whatever the heartbeat: ${groups.map(describeGroup).join(', ')}); no heartbeat prevents it, so reconnect before then.`;
+      return (
+        `Maximum connection lifetime of ${seconds(value)} (connections closed ${seconds(value)} after they ` +
+        `opened whatever the heartbeat: ${groups.map(describeGroup).join(', ')}); no heartbeat prevents it, ` +
+        'so reconnect before then.'
+      );
     }
     case 'exact-ceiling': {
       const { value, failsAt, resolution, steps } = finding.values;
-      const how = steps === 0 ? "settled from the ramp's own failing stage, no extra probe-seconds" : `${steps} refinement step${steps === 1 ? '' : 's'}, ${finding.probeSeconds} probe-seconds`;
-      return `Exact ceiling of ${value} connections (${value} held for the whole hold and ${failsAt} did not, to ${resolution} connection${resolution === 1 ? '' : 's'}; ${how}).`;
+      const how =
+        steps === 0
+          ? "settled from the ramp's own failing stage, no extra probe-seconds"
+          : `${steps} refinement step${steps === 1 ? '' : 's'}, ${finding.probeSeconds} probe-seconds`;
+      return (
+        `Exact ceiling of ${value} connections (${value} held for the whole hold and ${failsAt} did not, to ${resolution}` +
+        ` connection${resolution === 1 ? '' : 's'}; ${how}).`
+      );
     }
     case 'no-limit':
-      return `No limit found (every stage held up to ${finding.values.max} connections); raise --max or --stages to look further.`;
+      return (
+        `No limit found (every stage held up to ${finding.values.max} connections); raise --max or --stages ` +
+        'to look further.'
+      );
     case 'probe-limited':
     case 'probe-failure':
       return finding.values.summary;
@@ -58,7 +83,11 @@ export function describeDiagnosis(diagnosis: Diagnosis): string {
     if (finding.evidence.note) lines.push(`    ${finding.evidence.note}`);
   }
   const { ramp, experiments, waits } = diagnosis.seconds;
-  lines.push('', `  Time: ramp ${ramp} s, follow-up experiments ${experiments} probe-seconds and ${waits} s of pauses (Retry-After, refills).`);
+  lines.push(
+    '',
+    `  Time: ramp ${ramp} s, follow-up experiments ${experiments} probe-seconds and ${waits} s of pauses ` +
+      '(Retry-After, refills).',
+  );
   lines.push('', ...diagnosis.findings.map((finding) => finding.sentence));
   return lines.join('\n');
 }
@@ -78,22 +107,39 @@ export function ordinal(n: number): string {
 function capSentence(values: FindingValuesByKind['concurrency-cap'], evidence: FindingEvidence): string {
   const statuses = Object.keys(evidence.statuses ?? {});
   const how = statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refused or reset connections';
-  return `Concurrency cap at ${values.count} (${how} from the ${ordinal(values.count + 1)} upgrade, ${atRates(values.rates)}).`;
+  return (
+    `Concurrency cap at ${values.count} (${how} from the ${ordinal(values.count + 1)} upgrade, ${atRates(values.rates)}` +
+    ').'
+  );
 }
 
 function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], evidence: FindingEvidence): string {
   const statuses = Object.keys(evidence.statuses ?? {});
   const retry = evidence.retryAfter?.length ? ` with Retry-After ${evidence.retryAfter.join(', ')}` : '';
-  const measured = values.perSecond === null ? 'Handshake rate limit' : `Handshake rate limit of ${number(values.perSecond)} handshakes/s`;
+  const measured =
+    values.perSecond === null
+      ? 'Handshake rate limit'
+      : `Handshake rate limit of ${number(values.perSecond)} handshakes/s`;
   const burst = values.burst === null ? '' : ` with a burst of ${values.burst}`;
-  const slower = values.cleanAtRate !== null
-    ? `refusals vanished at ${describeRate(values.cleanAtRate)}`
-    : `still refused at ${describeRate(Math.min(...values.rates))}, the slowest rate tried`;
-  const advice = values.perSecond === null ? '' : `; ramp at ${describeRate(safeRate(values.perSecond))} or slower (--rate, ${Math.round(SAFE_RATE_FRACTION * 100)} % of the measured rate) to pass it`;
-  return `${measured}${burst} (${statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refusals'}${retry}; ${slower})${advice}.`;
+  const slower =
+    values.cleanAtRate !== null
+      ? `refusals vanished at ${describeRate(values.cleanAtRate)}`
+      : `still refused at ${describeRate(Math.min(...values.rates))}, the slowest rate tried`;
+  const advice =
+    values.perSecond === null
+      ? ''
+      : `; ramp at ${describeRate(safeRate(values.perSecond))} or slower (--rate, ${Math.round(SAFE_RATE_FRACTION * 100)}` +
+        ' % of the measured rate) to pass it';
+  return (
+    `${measured}${burst} (${statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refusals'}${retry}; ${slower}` +
+    `)${advice}.`
+  );
 }
 
-/** Fraction of a measured handshake rate advised as a ramp rate, so the advice stays under the true limit despite the measurement's error. */
+/**
+ * Fraction of a measured handshake rate advised as a ramp rate, so the advice stays under the true limit despite the
+ * measurement's error.
+ */
 const SAFE_RATE_FRACTION = 0.9;
 
 /** A ramp rate safely under a measured limit, rounded down to 0.1/s (at least 0.1/s). */
@@ -107,8 +153,12 @@ function idleSentence(values: FindingValuesByKind['idle-timeout']): string {
   const closed = `${who} closed ${seconds(values.seconds)} after their last frame`;
   const beats = values.groups.filter((group) => group.heartbeat !== 'off');
   const kept = beats.filter((group) => group.kept === group.of).map(describeGroup);
-  const lost = beats.filter((group) => group.kept < group.of).map((group) => `${describeGroup(group)} did not (${group.of - group.kept} of ${group.of} closed)`);
-  const keeps = kept.length ? `${kept.join(' and ')} kept ${kept.length === 1 ? 'its' : 'their'} connections alive` : 'no heartbeat tried kept connections alive';
+  const lost = beats
+    .filter((group) => group.kept < group.of)
+    .map((group) => `${describeGroup(group)} did not (${group.of - group.kept} of ${group.of} closed)`);
+  const keeps = kept.length
+    ? `${kept.join(' and ')} kept ${kept.length === 1 ? 'its' : 'their'} connections alive`
+    : 'no heartbeat tried kept connections alive';
   return `Idle timeout of ${seconds(values.seconds)} (${closed}); ${[keeps, ...lost].join('; ')}.`;
 }
 

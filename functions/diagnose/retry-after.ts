@@ -21,7 +21,9 @@ export function beyondBudget(seconds: number, secondsLeft: number): RetryAfterBe
   return { seconds, secondsLeft: Math.max(0, round(secondsLeft, 1)) };
 }
 
-/** Seconds a Retry-After value asks for: delta-seconds or an HTTP date relative to `at`; null when it does not parse. */
+/**
+ * Seconds a Retry-After value asks for: delta-seconds or an HTTP date relative to `at`; null when it does not parse.
+ */
 export function retryAfterSeconds(value: string, at: number): number | null {
   if (/^\s*\d+\s*$/.test(value)) return Number(value);
   const date = Date.parse(value);
@@ -54,7 +56,10 @@ export function honourRetryAfter(
     if ((until - now()) / 1000 > left) {
       if (control.signal.aborted) return;
       onBeyondBudget(beyondBudget(seconds, left));
-      control.abort({ failureClass: 'interrupted', message: `Retry-After ${seconds} s is beyond the experiment budget` });
+      control.abort({
+        failureClass: 'interrupted',
+        message: `Retry-After ${seconds} s is beyond the experiment budget`,
+      });
       return;
     }
     control.holdOff(until);
@@ -63,5 +68,9 @@ export function honourRetryAfter(
 
 /** Why an experiment stopped at a Retry-After it could not wait out, in the words of its `undetermined` finding. */
 export function retryAfterReason(beyond: RetryAfterBeyondBudget, budgetSeconds: number): string {
-  return `the target asked to wait ${beyond.seconds} s (Retry-After) before the next upgrade, longer than the ${beyond.secondsLeft} s left of the experiment budget (--experiment-budget ${budgetSeconds}); raise the budget to wait it out`;
+  return (
+    `the target asked to wait ${beyond.seconds} s (Retry-After) before the next upgrade, longer than the ${beyond.secondsLeft}` +
+    ` s left of the experiment budget (--experiment-budget ${budgetSeconds}); raise the budget to wait it ` +
+    'out'
+  );
 }

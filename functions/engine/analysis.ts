@@ -38,7 +38,16 @@ export interface AnalysisInput {
 /** The judged run: RunResult without its identity and settings. */
 export type RunAnalysis = Pick<
   RunResult,
-  'verdict' | 'verdictReason' | 'ceiling' | 'dropOnset' | 'limitingFactor' | 'stages' | 'failures' | 'handshakeMs' | 'probe' | 'timeline'
+  | 'verdict'
+  | 'verdictReason'
+  | 'ceiling'
+  | 'dropOnset'
+  | 'limitingFactor'
+  | 'stages'
+  | 'failures'
+  | 'handshakeMs'
+  | 'probe'
+  | 'timeline'
 >;
 
 /** The judging part of an analysis: verdict, ceiling, onset and cause. */
@@ -56,8 +65,14 @@ export function analyzeRun(input: AnalysisInput): RunAnalysis {
     failures: countFailures(events),
     handshakeMs: latencyPercentiles(openedHandshakes(records)),
     probe: {
-      eventLoopDelayP99Ms: percentile(loopDelay.map((sample) => sample.p99Ms), 100),
-      eventLoopDelayMaxMs: percentile(loopDelay.map((sample) => sample.maxMs), 100),
+      eventLoopDelayP99Ms: percentile(
+        loopDelay.map((sample) => sample.p99Ms),
+        100,
+      ),
+      eventLoopDelayMaxMs: percentile(
+        loopDelay.map((sample) => sample.maxMs),
+        100,
+      ),
     },
     timeline: buildRunTimeline(input.plan.startAt, input.plan.stages, records, events, timeline),
   };
@@ -93,7 +108,12 @@ function judgeCapacity(
   const highestHeld = heldTargets.length ? Math.max(...heldTargets.map((stage) => stage.target)) : null;
   if (!failing) {
     const ceiling = { value: highestHeld, reached: false };
-    return { ...gate(input, ceiling, `Every stage held up to ${highestHeld} connections.`), ceiling, dropOnset: null, limitingFactor: null };
+    return {
+      ...gate(input, ceiling, `Every stage held up to ${highestHeld} connections.`),
+      ceiling,
+      dropOnset: null,
+      limitingFactor: null,
+    };
   }
   const finding = findCapacityLimit(
     events.filter((event) => event.stage >= failing.index),
@@ -101,11 +121,16 @@ function judgeCapacity(
     { first: stages[0]?.handshakeMs.p95 ?? null, failing: failing.handshakeMs.p95 },
   );
   if (!finding) {
-    const reason = `Stage ${failing.index + 1} reached only ${failing.openAtEnd} of ${failing.target} open connections without a recorded failure: handshakes were still pending when its hold ended. Raise --hold or --handshake-timeout.`;
+    const reason =
+      `Stage ${failing.index + 1} reached only ${failing.openAtEnd} of ${failing.target} open ` +
+      'connections without a recorded failure: handshakes were still pending when its hold ended. ' +
+      'Raise --hold or --handshake-timeout.';
     return noCeiling('inconclusive', reason, null);
   }
   if (highestHeld === null) {
-    const reason = `${finding.factor.summary} Not even the first stage (${failing.target}) held: start lower (--stages or --start) to measure the ceiling.`;
+    const reason =
+      `${finding.factor.summary} Not even the first stage (${failing.target}) held: start lower ` +
+      '(--stages or --start) to measure the ceiling.';
     return { ...noCeiling('inconclusive', reason, finding), ceiling: { value: null, reached: true } };
   }
   const ceiling = { value: highestHeld, reached: true };
@@ -117,9 +142,16 @@ function judgeCapacity(
   };
 }
 
-function gate(input: AnalysisInput, ceiling: { value: number | null }, reason: string): { verdict: Verdict; verdictReason: string } {
+function gate(
+  input: AnalysisInput,
+  ceiling: { value: number | null },
+  reason: string,
+): { verdict: Verdict; verdictReason: string } {
   if (input.minCeiling !== undefined && (ceiling.value ?? 0) < input.minCeiling) {
-    return { verdict: 'below-floor', verdictReason: `Ceiling ${ceiling.value} is under the required minimum ${input.minCeiling}. ${reason}` };
+    return {
+      verdict: 'below-floor',
+      verdictReason: `Ceiling ${ceiling.value} is under the required minimum ${input.minCeiling}. ${reason}`,
+    };
   }
   return { verdict: 'ok', verdictReason: reason };
 }
@@ -144,7 +176,9 @@ function summarizeStages(
   const stoppedAt = records.reduce((latest, record) => Math.max(latest, record.settledAt), input.plan.startAt);
   return input.plan.stages
     .filter((stage) => stage.index < stagesRun || records.some((record) => record.stage === stage.index))
-    .map((stage) => summarizeStage(stage, stage.index < stagesRun, input.tolerance, records, events, timeline, stoppedAt));
+    .map((stage) =>
+      summarizeStage(stage, stage.index < stagesRun, input.tolerance, records, events, timeline, stoppedAt),
+    );
 }
 
 function summarizeStage(

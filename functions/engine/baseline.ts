@@ -87,7 +87,11 @@ export function comparableCeilings(
  * `min(MIN_BASELINE_RUNS, baselineRuns)` comparable runs exist. `ratio` is
  * this run's ceiling over the baseline, null when the run is not completed.
  */
-export function computeBaseline(run: RunResult, history: readonly RunResult[], settings: BaselineSettings): Baseline | null {
+export function computeBaseline(
+  run: RunResult,
+  history: readonly RunResult[],
+  settings: BaselineSettings,
+): Baseline | null {
   const ceilings = comparableCeilings(run, history, settings.baselineRuns);
   const value = percentile(ceilings, 50);
   if (value === null || ceilings.length < Math.min(MIN_BASELINE_RUNS, settings.baselineRuns)) return null;
@@ -100,7 +104,9 @@ export function computeBaseline(run: RunResult, history: readonly RunResult[], s
   };
 }
 
-/** A ceiling over its baseline as stored and published (`CeilingToBaseline`), rounded to {@link RATIO_DIGITS} digits. */
+/**
+ * A ceiling over its baseline as stored and published (`CeilingToBaseline`), rounded to {@link RATIO_DIGITS} digits.
+ */
 export function ceilingRatio(ceiling: number, baselineValue: number): number {
   return round(ceiling / baselineValue, RATIO_DIGITS);
 }
@@ -115,7 +121,10 @@ export function regressionRatioThreshold(regressionTolerance: number): number {
   return round(1 - regressionTolerance, THRESHOLD_DIGITS);
 }
 
-/** The ceiling a run must reach not to be `regressed`: `baseline × (1 − regression tolerance)`, from {@link regressionRatioThreshold}. */
+/**
+ * The ceiling a run must reach not to be `regressed`: `baseline × (1 − regression tolerance)`, from {@link
+ * regressionRatioThreshold}.
+ */
 export function regressionThreshold(baseline: Pick<Baseline, 'value' | 'regressionTolerance'>): number {
   return round(baseline.value * regressionRatioThreshold(baseline.regressionTolerance), THRESHOLD_DIGITS);
 }
@@ -146,7 +155,11 @@ export function applyRegression(run: RunResult, baseline: Baseline | null): RunR
 }
 
 /** `run` judged against `history`: {@link computeBaseline} then {@link applyRegression}. */
-export function judgeAgainstHistory(run: RunResult, history: readonly RunResult[], settings: BaselineSettings): RunResult {
+export function judgeAgainstHistory(
+  run: RunResult,
+  history: readonly RunResult[],
+  settings: BaselineSettings,
+): RunResult {
   return applyRegression(run, computeBaseline(run, history, settings));
 }
 
@@ -154,7 +167,10 @@ export function judgeAgainstHistory(run: RunResult, history: readonly RunResult[
 export function describeRegression(ceiling: number, baseline: Baseline): string {
   const fall = percentText(1 - ceiling / baseline.value);
   const runs = `median of ${baseline.runs} run${baseline.runs === 1 ? '' : 's'}`;
-  return `Ceiling ${ceiling} is ${fall} under the baseline of ${baseline.value} (${runs}); tolerance ${percentText(baseline.regressionTolerance)}.`;
+  return (
+    `Ceiling ${ceiling} is ${fall} under the baseline of ${baseline.value} (${runs}); tolerance ${percentText(baseline.regressionTolerance)}` +
+    '.'
+  );
 }
 
 /** A fraction as a percentage with at most one decimal, e.g. 0.125 → "12.5 %". */

@@ -23,7 +23,10 @@ const PROBE_LIMIT_CODES = new Map<string, SelfCheckResource>([
 /** Connect errors that mean the target's name or certificate is wrong: never a capacity signal. */
 const UNREACHABLE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EPROTO']);
 
-/** Error code the shard runner gives a handshake that got an answer ws could not accept (bad subprotocol, bad accept key). */
+/**
+ * Error code the shard runner gives a handshake that got an answer ws could not accept (bad subprotocol, bad accept
+ * key).
+ */
 export const HANDSHAKE_PROTOCOL_ERROR = 'EHANDSHAKE';
 
 /** Close codes by which a server says it is overloaded or failing. */
@@ -59,7 +62,10 @@ export function isFatal(failureClass: FailureClass): boolean {
   return FATAL_CLASSES.has(failureClass);
 }
 
-/** The resource of the probe's host that a `probe-limited` connect error ran out of (EMFILE: descriptors, EADDRNOTAVAIL: ports…). */
+/**
+ * The resource of the probe's host that a `probe-limited` connect error ran out of (EMFILE: descriptors, EADDRNOTAVAIL:
+ * ports…).
+ */
 export function probeResourceOf(errorCode: string | undefined): SelfCheckResource | undefined {
   return PROBE_LIMIT_CODES.get(errorCode ?? '');
 }

@@ -27,11 +27,20 @@ export const STARVED_LOOP_DELAY_MS = 500;
 const MIN_DROPS_FOR_DURATION_LIMIT = 3;
 
 /** Failure classes that refuse a new connection (as opposed to dropping an open one). */
-export const REFUSAL_CLASSES: ReadonlySet<FailureClass> = new Set<FailureClass>(['handshake-rejected', 'handshake-timeout', 'connect-error']);
+export const REFUSAL_CLASSES: ReadonlySet<FailureClass> = new Set<FailureClass>([
+  'handshake-rejected',
+  'handshake-timeout',
+  'connect-error',
+]);
 const DROP_CLASSES = new Set<FailureClass>(['abnormal-closure', 'server-close', 'pong-timeout']);
 
 /** What each resource of the probe's host is called in a sentence. */
-const RESOURCE_WORDS = { descriptors: 'file descriptors', 'ephemeral-ports': 'local ports', memory: 'memory', heap: 'V8 heap' } as const;
+const RESOURCE_WORDS = {
+  descriptors: 'file descriptors',
+  'ephemeral-ports': 'local ports',
+  memory: 'memory',
+  heap: 'V8 heap',
+} as const;
 
 /** A limiting factor with the open count at which it first showed. */
 export interface Finding {
@@ -84,7 +93,10 @@ export function findProbeFailure(
       dropOnset: null,
       factor: {
         kind: 'probe-limited',
-        summary: `The probe's event loop was starved (p99 delay ${Math.round(p99)} ms, up to ${Math.round(worst)} ms; ${STARVED_LOOP_DELAY_MS} ms or more is starved), so its timings cannot be trusted. Fix: ${probeLimitFix('event-loop', probe.shardsShareProcess)}.`,
+        summary:
+          `The probe's event loop was starved (p99 delay ${Math.round(p99)} ms, up to ${Math.round(worst)}` +
+          ` ms; ${STARVED_LOOP_DELAY_MS} ms or more is starved), so its timings cannot be trusted. Fix: ${probeLimitFix('event-loop', probe.shardsShareProcess)}` +
+          '.',
         evidence: { failures: countFailures(events), eventLoopDelayMaxMs: worst },
       },
     };
@@ -121,7 +133,10 @@ export function findDurationLimit(
       factor: {
         kind: 'max-lifetime',
         valueSeconds: age.medianSeconds,
-        summary: `Maximum connection lifetime of ${seconds(age.medianSeconds)}: ${drops.length} connections were closed (${codes}) ${seconds(age.medianSeconds)} after they opened (${range(age)}), whatever the open count, even with heartbeats. This is a duration limit, not a concurrency ceiling.`,
+        summary:
+          `Maximum connection lifetime of ${seconds(age.medianSeconds)}: ${drops.length} connections were ` +
+          `closed (${codes}) ${seconds(age.medianSeconds)} after they opened (${range(age)}), whatever ` +
+          'the open count, even with heartbeats. This is a duration limit, not a concurrency ceiling.',
         evidence: { failures, firstFailure: firstFailureOf(first, dropOnset), connectionAge: age, idleAge: idle },
       },
     };
@@ -130,13 +145,17 @@ export function findDurationLimit(
   const advice =
     heartbeat === 'off'
       ? `Keep connections alive with --ping under ${seconds(idle.medianSeconds)} to measure the concurrency ceiling.`
-      : `The ${heartbeat === 'ping' ? 'protocol pings' : 'application heartbeats'} sent did not reset it: try the other kind of heartbeat or a shorter interval.`;
+      : `The ${heartbeat === 'ping' ? 'protocol pings' : 'application heartbeats'} sent did not reset it: try ` +
+        'the other kind of heartbeat or a shorter interval.';
   return {
     dropOnset,
     factor: {
       kind: 'idle-timeout',
       valueSeconds: idle.medianSeconds,
-      summary: `Idle timeout of ${seconds(idle.medianSeconds)}: ${drops.length} connections were closed (${codes}) ${seconds(idle.medianSeconds)} after their last frame (${range(idle)}), whatever the open count. ${advice}`,
+      summary:
+        `Idle timeout of ${seconds(idle.medianSeconds)}: ${drops.length} connections were closed (${codes}` +
+        `) ${seconds(idle.medianSeconds)} after their last frame (${range(idle)}), whatever the open ` +
+        `count. ${advice}`,
       evidence: { failures, firstFailure: firstFailureOf(first, dropOnset), idleAge: idle, connectionAge: age },
     },
   };
@@ -164,7 +183,9 @@ export function findCapacityLimit(
       dropOnset,
       factor: {
         kind: 'server-degradation',
-        summary: `Server degradation from ${dropOnset} open connections: ${describeDrops(failures)}${describeSlowdown(handshakeP95Ms)}. Open connections were dropped rather than new ones refused.`,
+        summary:
+          `Server degradation from ${dropOnset} open connections: ${describeDrops(failures)}${describeSlowdown(handshakeP95Ms)}` +
+          '. Open connections were dropped rather than new ones refused.',
         evidence,
       },
     };
@@ -179,12 +200,19 @@ export function findCapacityLimit(
   if (peakAfter > onsetAtRefusal) {
     const rate = rateLetThrough(openedAfter, lastRefusal.at - firstRefusal.at);
     const rateWords = rate !== undefined ? ` at about ${rate} per second` : '';
-    const tooBrief = rate === undefined ? ' The refusals lasted too briefly to estimate the rate let through: ws-ceiling diagnose measures it.' : '';
+    const tooBrief =
+      rate === undefined
+        ? ' The refusals lasted too briefly to estimate the rate let through: ws-ceiling diagnose measures it.'
+        : '';
     return {
       dropOnset,
       factor: {
         kind: 'handshake-rate-limit',
-        summary: `Handshake rate limit: upgrades were refused (${how}${retryAfter.length ? `, Retry-After ${retryAfter.join(', ')}` : ''}) while connections kept opening${rateWords}; the open count rose from ${onsetAtRefusal} to ${peakAfter} after the first refusal, so the limit is on the rate, not the count. Ramp more slowly (--rate) to pass it.${tooBrief}`,
+        summary:
+          `Handshake rate limit: upgrades were refused (${how}${retryAfter.length ? `, Retry-After ${retryAfter.join(', ')}` : ''}` +
+          `) while connections kept opening${rateWords}; the open count rose from ${onsetAtRefusal} to ${peakAfter}` +
+          ' after the first refusal, so the limit is on the rate, not the count. Ramp more slowly ' +
+          `(--rate) to pass it.${tooBrief}`,
         evidence: {
           ...evidence,
           ...(retryAfter.length ? { retryAfter } : {}),
@@ -198,7 +226,9 @@ export function findCapacityLimit(
     dropOnset,
     factor: {
       kind: 'concurrency-cap',
-      summary: `Concurrency cap at ${onsetAtRefusal}: upgrades failed (${how}) once ${onsetAtRefusal} connections were open, and none opened after the first refusal.`,
+      summary:
+        `Concurrency cap at ${onsetAtRefusal}: upgrades failed (${how}) once ${onsetAtRefusal} ` +
+        'connections were open, and none opened after the first refusal.',
       evidence: { ...evidence, ...(retryAfter.length ? { retryAfter } : {}), openedAfterFirstRefusal: 0 },
     },
   };
@@ -222,7 +252,9 @@ function probeFinding(
       dropOnset: null,
       factor: {
         kind: 'config-error',
-        summary: `The target refused the connection as misconfigured (${answer}) at ${url}: check the URL, --header values and --subprotocol. This is a probe failure, not a ceiling.`,
+        summary:
+          `The target refused the connection as misconfigured (${answer}) at ${url}: check the URL, ` +
+          '--header values and --subprotocol. This is a probe failure, not a ceiling.',
         evidence,
       },
     };
@@ -236,7 +268,9 @@ function probeFinding(
       dropOnset: null,
       factor: {
         kind: 'unreachable',
-        summary: `Could not reach ${url} (${why}) before any connection opened: check the URL and that the target is running. This is a probe failure, not a ceiling.`,
+        summary:
+          `Could not reach ${url} (${why}) before any connection opened: check the URL and that the ` +
+          'target is running. This is a probe failure, not a ceiling.',
         evidence,
       },
     };
@@ -246,7 +280,10 @@ function probeFinding(
     dropOnset: openCount,
     factor: {
       kind: 'probe-limited',
-      summary: `The probe itself ran out of ${RESOURCE_WORDS[resource]} (${errorCode ?? 'resources'}) at ${openCount} open connections, so this run cannot say where the target's limit is. Fix: ${probeLimitFix(resource, probe.shardsShareProcess)}.`,
+      summary:
+        `The probe itself ran out of ${RESOURCE_WORDS[resource]} (${errorCode ?? 'resources'}) at ${openCount}` +
+        ` open connections, so this run cannot say where the target's limit is. Fix: ${probeLimitFix(resource, probe.shardsShareProcess)}` +
+        '.',
       evidence,
     },
   };
@@ -314,7 +351,9 @@ const SLOWDOWN_FACTOR = 2;
  * degradation's summary and the report's headline both name it); undefined
  * otherwise.
  */
-export function handshakeSlowdown(p95: { first: number | null; failing: number | null } | undefined): { first: number; failing: number } | undefined {
+export function handshakeSlowdown(
+  p95: { first: number | null; failing: number | null } | undefined,
+): { first: number; failing: number } | undefined {
   if (!p95) return undefined;
   const { first, failing } = p95;
   if (first === null || failing === null || first <= 0 || failing < first * SLOWDOWN_FACTOR) return undefined;
@@ -325,7 +364,10 @@ export function handshakeSlowdown(p95: { first: number | null; failing: number |
 function describeSlowdown(handshakeP95Ms: { first: number | null; failing: number | null }): string {
   const slowed = handshakeSlowdown(handshakeP95Ms);
   if (!slowed) return '';
-  return `, with handshake p95 rising from ${round(slowed.first, 1)} ms in the first stage to ${round(slowed.failing, 1)} ms in the failing one`;
+  return (
+    `, with handshake p95 rising from ${round(slowed.first, 1)} ms in the first stage to ${round(slowed.failing, 1)}` +
+    ' ms in the failing one'
+  );
 }
 
 function describeDrops(failures: ReturnType<typeof countFailures>): string {

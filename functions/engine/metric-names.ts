@@ -7,7 +7,7 @@
 /** CloudWatch namespace every ws-ceiling metric is published under. */
 export const METRIC_NAMESPACE = 'WsCeiling';
 
-/** Metric names (see DESIGN.md "Data"). */
+/** Metric names (see docs/architecture.md "Data"). */
 export const METRIC = {
   /** Highest concurrency held; published only by completed runs (not failed or inconclusive). */
   ceiling: 'Ceiling',

@@ -47,12 +47,18 @@ function assertPlannable(settings: ProbeSettings): void {
   settings.stages.forEach((target, index) => {
     const previous = index === 0 ? 0 : (settings.stages[index - 1] ?? 0);
     if (!Number.isInteger(target) || target <= previous) {
-      throw new InvalidInputError('stages', `targets must be whole numbers rising above 0, got ${settings.stages.join(',')}`);
+      throw new InvalidInputError(
+        'stages',
+        `targets must be whole numbers rising above 0, got ${settings.stages.join(',')}`,
+      );
     }
   });
   const max = settings.stages[settings.stages.length - 1] ?? 0;
   if (max > settings.maxConnections) {
-    throw new InvalidInputError('stages', `the plan's maximum ${max} is above the safety cap --max-connections ${settings.maxConnections}`);
+    throw new InvalidInputError(
+      'stages',
+      `the plan's maximum ${max} is above the safety cap --max-connections ${settings.maxConnections}`,
+    );
   }
 }
 

@@ -70,7 +70,10 @@ export class RampControl {
     return this.#resumeAt;
   }
 
-  /** Holds off every shard's new upgrades until `until` (epoch ms); a later hold-off extends it, an earlier one changes nothing. */
+  /**
+   * Holds off every shard's new upgrades until `until` (epoch ms); a later hold-off extends it, an earlier one changes
+   * nothing.
+   */
   holdOff(until: number): void {
     this.#resumeAt = Math.max(this.#resumeAt, until);
   }

@@ -145,7 +145,11 @@ export function publicSettings(settings: ProbeSettings, plan: ProbePlan): Public
       heartbeat.kind === 'off'
         ? { kind: 'off' }
         : heartbeat.kind === 'ping'
-          ? { kind: 'ping', intervalSeconds: heartbeat.intervalSeconds, pongTimeoutSeconds: heartbeat.pongTimeoutSeconds }
+          ? {
+              kind: 'ping',
+              intervalSeconds: heartbeat.intervalSeconds,
+              pongTimeoutSeconds: heartbeat.pongTimeoutSeconds,
+            }
           : { kind: 'message', intervalSeconds: heartbeat.intervalSeconds },
     headerNames: Object.keys(settings.headers).sort(),
     subprotocols: [...settings.subprotocols],

@@ -1,5 +1,5 @@
 /**
- * A recorded run as CloudWatch datapoints (DESIGN.md "Data"): which metrics a
+ * A recorded run as CloudWatch datapoints (docs/architecture.md "Data"): which metrics a
  * run publishes, in which unit, with which dimensions and timestamp. Pure;
  * the record step hands the datapoints to a MetricsSink.
  */

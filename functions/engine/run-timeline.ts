@@ -36,7 +36,11 @@ export function buildRunTimeline(
   };
 }
 
-function openSeries(startAt: number, records: readonly ConnectionRecord[], timeline: OpenTimeline): Array<[number, number]> {
+function openSeries(
+  startAt: number,
+  records: readonly ConnectionRecord[],
+  timeline: OpenTimeline,
+): Array<[number, number]> {
   const changes = [
     ...new Set(
       records.flatMap((record) =>
@@ -50,7 +54,10 @@ function openSeries(startAt: number, records: readonly ConnectionRecord[], timel
   const instants =
     changes.length <= MAX_TIMELINE_POINTS
       ? changes
-      : Array.from({ length: MAX_TIMELINE_POINTS }, (_, i) => first + Math.round(((last - first) * i) / (MAX_TIMELINE_POINTS - 1)));
+      : Array.from(
+          { length: MAX_TIMELINE_POINTS },
+          (_, i) => first + Math.round(((last - first) * i) / (MAX_TIMELINE_POINTS - 1)),
+        );
   return [[0, 0], ...instants.map((at): [number, number] => [Math.max(0, at - startAt), timeline.openAfter(at)])];
 }
 

@@ -18,9 +18,15 @@ export interface HostBudget {
   openDescriptors: number | null;
   /** Local port range for outgoing connections, inclusive; null when unknown. */
   ephemeralPorts: { low: number; high: number } | null;
-  /** Memory the probe may still use, bytes: what the OS reports free, or a Lambda sandbox's size less what this process holds. */
+  /**
+   * Memory the probe may still use, bytes: what the OS reports free, or a Lambda sandbox's size less what this process
+   * holds.
+   */
   freeMemoryBytes: number;
-  /** Memory kept free for everything but the probe's connections; default {@link MEMORY_HEADROOM_BYTES} (a machine shared with other programs). */
+  /**
+   * Memory kept free for everything but the probe's connections; default {@link MEMORY_HEADROOM_BYTES} (a machine
+   * shared with other programs).
+   */
   memoryHeadroomBytes?: number;
   /** V8 heap still available to this process, bytes. */
   heapAvailableBytes: number;
@@ -36,7 +42,10 @@ export interface ProbeDemand {
   costPerConnection: number;
   /** Most connections from this host's one source address to one target address (each takes a local port). */
   connectionsPerTargetAddress: number;
-  /** True when every shard runs in this process (the local CLI), so more shards do not help; false for a Lambda worker running one shard. */
+  /**
+   * True when every shard runs in this process (the local CLI), so more shards do not help; false for a Lambda worker
+   * running one shard.
+   */
   shardsShareProcess: boolean;
 }
 
@@ -71,7 +80,10 @@ export interface SelfCheck {
 const DESCRIPTOR_HEADROOM = 32;
 /** Local ports kept free for everything else on the host, as a fraction of the range. */
 const PORT_HEADROOM_FRACTION = 0.05;
-/** Resident memory one connection costs, with room to spare (11.7 KB measured over 5,000 held connections on loopback, Node 20, `ws` 8; README "The self-check"). */
+/**
+ * Resident memory one connection costs, with room to spare (11.7 KB measured over 5,000 held connections on loopback,
+ * Node 20, `ws` 8; README "The self-check").
+ */
 export const MEMORY_PER_CONNECTION_BYTES = 32 * 1024;
 /** V8 heap one connection costs, with room to spare (3.2 KB measured in the same run). */
 const HEAP_PER_CONNECTION_BYTES = 8 * 1024;
@@ -112,7 +124,10 @@ export function describeSelfCheckProblems(check: SelfCheck): string {
  */
 export function describeRunningShortfall(problems: readonly SelfCheckProblem[]): string {
   const fixes = [...new Set(problems.map((problem) => problem.fix))];
-  return `${problems.map((problem) => problem.summary).join(' ')} So this run cannot say where the target's limit is. Fix: ${fixes.join('; ')}.`;
+  return (
+    `${problems.map((problem) => problem.summary).join(' ')} So this run cannot say where the target's ` +
+    `limit is. Fix: ${fixes.join('; ')}.`
+  );
 }
 
 /** Figures that make a fix exact, where known. */
@@ -133,21 +148,34 @@ export interface FixFigures {
  */
 export function probeLimitFix(resource: ProbeResource, shardsShareProcess: boolean, figures: FixFigures = {}): string {
   if (!shardsShareProcess) {
-    const fits = figures.connectionsThatFit === undefined ? '' : ` (at most ${figures.connectionsThatFit} connections fit one worker)`;
+    const fits =
+      figures.connectionsThatFit === undefined
+        ? ''
+        : ` (at most ${figures.connectionsThatFit} connections fit one worker)`;
     return `lower the shard size (shardSize in the config) so more shards share the load${fits}`;
   }
   const notShards = 'every shard runs in this one process, so more shards (--shard-size) do not help here';
   switch (resource) {
     case 'descriptors': {
       const limit = figures.descriptorLimit;
-      return `raise the descriptor limit${limit === undefined ? ' (ulimit -n)' : ` to at least ${limit} (ulimit -n ${limit})`} before starting the probe and keep it there for the whole run; ${notShards}`;
+      return (
+        `raise the descriptor limit${
+          limit === undefined ? ' (ulimit -n)' : ` to at least ${limit} (ulimit -n ${limit}` + ')'
+        }` + ` before starting the probe and keep it there for the whole run; ${notShards}`
+      );
     }
     case 'ephemeral-ports':
-      return 'spread the load over more source addresses or machines, or widen net.ipv4.ip_local_port_range; every shard here takes its ports from this one host';
+      return (
+        'spread the load over more source addresses or machines, or widen net.ipv4.ip_local_port_range; ' +
+        'every shard here takes its ports from this one host'
+      );
     case 'memory':
       return `free memory on this host or probe from a larger machine; ${notShards}`;
     case 'heap':
-      return `give Node a larger heap (NODE_OPTIONS=--max-old-space-size${figures.heapMiB === undefined ? '' : `=${figures.heapMiB}`}); ${notShards}`;
+      return (
+        `give Node a larger heap (NODE_OPTIONS=--max-old-space-size${figures.heapMiB === undefined ? '' : `=${figures.heapMiB}`}` +
+        `); ${notShards}`
+      );
     case 'event-loop':
       return `probe with fewer connections (--stages) or from a larger, quieter machine; ${notShards}`;
   }
@@ -169,9 +197,15 @@ export interface RunningHostCheck {
  * the run goes on: the check of a first reading, and the judge of every later
  * one against it (the CLI and the Lambda worker alike).
  */
-export async function selfCheckHost(demand: ProbeDemand, read: () => Promise<HostBudget>): Promise<{ selfCheck: SelfCheck; running: RunningHostCheck }> {
+export async function selfCheckHost(
+  demand: ProbeDemand,
+  read: () => Promise<HostBudget>,
+): Promise<{ selfCheck: SelfCheck; running: RunningHostCheck }> {
   const atStart = await read();
-  return { selfCheck: checkProbeBudget(demand, atStart), running: { read, judge: (now) => checkRunningBudget(demand, atStart, now) } };
+  return {
+    selfCheck: checkProbeBudget(demand, atStart),
+    running: { read, judge: (now) => checkRunningBudget(demand, atStart, now) },
+  };
 }
 
 /**
@@ -186,7 +220,11 @@ export function checkRunningBudget(demand: ProbeDemand, atStart: HostBudget, now
   );
 }
 
-function checkDescriptors(demand: ProbeDemand, budget: HostBudget, unchecked: SelfCheckResource[]): SelfCheckProblem | undefined {
+function checkDescriptors(
+  demand: ProbeDemand,
+  budget: HostBudget,
+  unchecked: SelfCheckResource[],
+): SelfCheckProblem | undefined {
   if (budget.descriptorLimit === null || budget.openDescriptors === null) {
     unchecked.push('descriptors');
     return undefined;
@@ -196,12 +234,16 @@ function checkDescriptors(demand: ProbeDemand, budget: HostBudget, unchecked: Se
   const needed = demand.connectionsPerProcess * demand.costPerConnection;
   const available = Math.max(0, limit - budget.openDescriptors - headroom);
   if (needed <= available) return undefined;
-  const perConnection = demand.costPerConnection === 1 ? '' : ` (${demand.costPerConnection} each: the simulator runs in this process too)`;
+  const perConnection =
+    demand.costPerConnection === 1 ? '' : ` (${demand.costPerConnection} each: the simulator runs in this process too)`;
   return {
     resource: 'descriptors',
     needed,
     available,
-    summary: `The probe would run out of file descriptors: ${demand.connectionsPerProcess} connections need ${needed} descriptors${perConnection}, but the descriptor limit of ${limit} (ulimit -n) less ${budget.openDescriptors} already open and ${headroom} headroom leaves ${available}.`,
+    summary:
+      `The probe would run out of file descriptors: ${demand.connectionsPerProcess} connections need ${needed}` +
+      ` descriptors${perConnection}, but the descriptor limit of ${limit} (ulimit -n) less ${budget.openDescriptors}` +
+      ` already open and ${headroom} headroom leaves ${available}.`,
     fix: probeLimitFix('descriptors', demand.shardsShareProcess, descriptorFigures(demand, budget)),
   };
 }
@@ -209,18 +251,32 @@ function checkDescriptors(demand: ProbeDemand, budget: HostBudget, unchecked: Se
 function runningDescriptors(demand: ProbeDemand, atStart: HostBudget, now: HostBudget): SelfCheckProblem | undefined {
   const fix = probeLimitFix('descriptors', demand.shardsShareProcess, descriptorFigures(demand, atStart));
   if (now.descriptorsExhausted) {
-    return { resource: 'descriptors', needed: 1, available: 0, summary: 'While the run went on, the probe ran out of file descriptors: it had none left to read /proc/self/fd with (EMFILE).', fix };
+    return {
+      resource: 'descriptors',
+      needed: 1,
+      available: 0,
+      summary:
+        'While the run went on, the probe ran out of file descriptors: it had none left to read /proc/self/fd ' +
+        'with (EMFILE).',
+      fix,
+    };
   }
   if (now.descriptorLimit === null || now.openDescriptors === null) return undefined;
   const reserve = Math.ceil(descriptorHeadroom(now.descriptorLimit) * RUNNING_RESERVE_FRACTION);
   const left = now.descriptorLimit - now.openDescriptors;
   if (left >= reserve) return undefined;
-  const lowered = atStart.descriptorLimit !== null && atStart.descriptorLimit !== now.descriptorLimit ? `, changed from ${atStart.descriptorLimit} since the run started` : '';
+  const lowered =
+    atStart.descriptorLimit !== null && atStart.descriptorLimit !== now.descriptorLimit
+      ? `, changed from ${atStart.descriptorLimit} since the run started`
+      : '';
   return {
     resource: 'descriptors',
     needed: reserve,
     available: Math.max(0, left),
-    summary: `While the run went on, the probe ran short of file descriptors: ${now.openDescriptors} open against a descriptor limit (ulimit -n) of ${now.descriptorLimit}${lowered}, fewer than the ${reserve} it keeps in reserve.`,
+    summary:
+      `While the run went on, the probe ran short of file descriptors: ${now.openDescriptors} open ` +
+      `against a descriptor limit (ulimit -n) of ${now.descriptorLimit}${lowered}, fewer than the ${reserve}` +
+      ' it keeps in reserve.',
     fix,
   };
 }
@@ -234,14 +290,21 @@ function descriptorHeadroom(limit: number): number {
 function descriptorFigures(demand: ProbeDemand, budget: HostBudget): FixFigures {
   if (budget.descriptorLimit === null || budget.openDescriptors === null) return {};
   const needed = demand.connectionsPerProcess * demand.costPerConnection;
-  const available = Math.max(0, budget.descriptorLimit - budget.openDescriptors - descriptorHeadroom(budget.descriptorLimit));
+  const available = Math.max(
+    0,
+    budget.descriptorLimit - budget.openDescriptors - descriptorHeadroom(budget.descriptorLimit),
+  );
   return {
     descriptorLimit: Math.ceil((needed + budget.openDescriptors + DESCRIPTOR_HEADROOM) / 0.95),
     connectionsThatFit: Math.max(1, Math.floor(available / demand.costPerConnection)),
   };
 }
 
-function checkPorts(demand: ProbeDemand, budget: HostBudget, unchecked: SelfCheckResource[]): SelfCheckProblem | undefined {
+function checkPorts(
+  demand: ProbeDemand,
+  budget: HostBudget,
+  unchecked: SelfCheckResource[],
+): SelfCheckProblem | undefined {
   if (budget.ephemeralPorts === null) {
     unchecked.push('ephemeral-ports');
     return undefined;
@@ -255,7 +318,10 @@ function checkPorts(demand: ProbeDemand, budget: HostBudget, unchecked: SelfChec
     resource: 'ephemeral-ports',
     needed,
     available,
-    summary: `The probe would run out of local ports: ${needed} connections to one target address take ${needed} ephemeral ports from one source address, but the range ${low}–${high} gives ${range}, ${available} after headroom.`,
+    summary:
+      `The probe would run out of local ports: ${needed} connections to one target address take ${needed} ` +
+      `ephemeral ports from one source address, but the range ${low}–${high} gives ${range}, ${available} ` +
+      'after headroom.',
     fix: probeLimitFix('ephemeral-ports', demand.shardsShareProcess, { connectionsThatFit: available }),
   };
 }
@@ -269,8 +335,12 @@ function checkMemory(demand: ProbeDemand, budget: HostBudget): SelfCheckProblem 
     resource: 'memory',
     needed,
     available,
-    summary: `The probe would run short of memory: ${demand.connectionsPerProcess} connections need about ${mib(needed)} MiB, but only ${mib(available)} MiB is free after ${mib(headroom)} MiB headroom.`,
-    fix: probeLimitFix('memory', demand.shardsShareProcess, { connectionsThatFit: Math.floor(available / (demand.costPerConnection * MEMORY_PER_CONNECTION_BYTES)) }),
+    summary:
+      `The probe would run short of memory: ${demand.connectionsPerProcess} connections need about ${mib(needed)}` +
+      ` MiB, but only ${mib(available)} MiB is free after ${mib(headroom)} MiB headroom.`,
+    fix: probeLimitFix('memory', demand.shardsShareProcess, {
+      connectionsThatFit: Math.floor(available / (demand.costPerConnection * MEMORY_PER_CONNECTION_BYTES)),
+    }),
   };
 }
 
@@ -281,7 +351,9 @@ function runningMemory(demand: ProbeDemand, now: HostBudget): SelfCheckProblem |
     resource: 'memory',
     needed: reserve,
     available: now.freeMemoryBytes,
-    summary: `While the run went on, the probe's host ran short of memory: ${mib(now.freeMemoryBytes)} MiB free, under the ${mib(reserve)} MiB it keeps in reserve.`,
+    summary:
+      `While the run went on, the probe's host ran short of memory: ${mib(now.freeMemoryBytes)} MiB free, ` +
+      `under the ${mib(reserve)} MiB it keeps in reserve.`,
     fix: probeLimitFix('memory', demand.shardsShareProcess),
   };
 }
@@ -294,7 +366,9 @@ function checkHeap(demand: ProbeDemand, budget: HostBudget): SelfCheckProblem | 
     resource: 'heap',
     needed,
     available,
-    summary: `The probe would run out of V8 heap: ${demand.connectionsPerProcess} connections need about ${mib(needed)} MiB of heap, but ${mib(available)} MiB is left after ${mib(HEAP_HEADROOM_BYTES)} MiB headroom.`,
+    summary:
+      `The probe would run out of V8 heap: ${demand.connectionsPerProcess} connections need about ${mib(needed)}` +
+      ` MiB of heap, but ${mib(available)} MiB is left after ${mib(HEAP_HEADROOM_BYTES)} MiB headroom.`,
     fix: probeLimitFix('heap', demand.shardsShareProcess, heapFigures(demand, available)),
   };
 }
@@ -306,7 +380,9 @@ function runningHeap(demand: ProbeDemand, now: HostBudget): SelfCheckProblem | u
     resource: 'heap',
     needed: reserve,
     available: now.heapAvailableBytes,
-    summary: `While the run went on, the probe ran short of V8 heap: ${mib(now.heapAvailableBytes)} MiB left, under the ${mib(reserve)} MiB it keeps in reserve.`,
+    summary:
+      `While the run went on, the probe ran short of V8 heap: ${mib(now.heapAvailableBytes)} MiB left, ` +
+      `under the ${mib(reserve)} MiB it keeps in reserve.`,
     fix: probeLimitFix('heap', demand.shardsShareProcess, heapFigures(demand, 0)),
   };
 }

@@ -13,9 +13,7 @@ export class OpenTimeline {
   constructor(records: readonly ConnectionRecord[]) {
     const opened = records.filter((record) => record.outcome === 'opened');
     this.#openedAt = opened.map((record) => record.settledAt).sort((a, b) => a - b);
-    this.#closedAt = opened
-      .flatMap((record) => (record.close ? [record.close.at] : []))
-      .sort((a, b) => a - b);
+    this.#closedAt = opened.flatMap((record) => (record.close ? [record.close.at] : [])).sort((a, b) => a - b);
   }
 
   /** Connections open at `at`: opened at or before it, not closed before it. */

@@ -2,7 +2,7 @@
  * The shared vocabulary of ws-ceiling: settings, plan, per-connection records
  * and the run result. These are plain data shapes; every part (plan, shard
  * runner, classifier, analysis, store, CLI) speaks in them. The words follow
- * DESIGN.md: stage, drop onset, ceiling, limiting factor, verdict.
+ * docs/architecture.md: stage, drop onset, ceiling, limiting factor, verdict.
  */
 
 /** How the probe keeps an open connection alive while it holds it. */
@@ -153,7 +153,10 @@ export interface ShardResult {
   loopDelay: LoopDelaySample[];
   stagesRun: number;
   aborted?: ShardAbort;
-  /** True when every shard of the run ran in this one process (the local CLI), so more shards would not relieve the probe; absent for a Lambda worker's shard. */
+  /**
+   * True when every shard of the run ran in this one process (the local CLI), so more shards would not relieve the
+   * probe; absent for a Lambda worker's shard.
+   */
   sharesProcess?: boolean;
 }
 
@@ -356,7 +359,10 @@ export interface RunResult {
   startedAt: string;
   finishedAt: string;
   probeVersion: string;
-  /** Hash of the public settings that shape the measurement (not the URL, floor, safety cap or regression flags): runs of a target with equal hashes are comparable. */
+  /**
+   * Hash of the public settings that shape the measurement (not the URL, floor, safety cap or regression flags): runs
+   * of a target with equal hashes are comparable.
+   */
   configHash: string;
   verdict: Verdict;
   /** Why the verdict is what it is, in plain words. */

@@ -26,9 +26,19 @@ const URL_IN_TEXT = /\b(?:wss?|https?):\/\/[^\s"'<>]+/gi;
  */
 export function createLogger(fields: LogFields = {}, write: LineWriter = writeToStdout): Logger {
   const base = sanitizeFields(fields);
-  const writeAt = (level: LogLevel) => (message: string, extra: LogFields = {}) => {
-    write(JSON.stringify({ level, message: redactUrlsIn(message), time: new Date().toISOString(), ...base, ...sanitizeFields(extra) }));
-  };
+  const writeAt =
+    (level: LogLevel) =>
+    (message: string, extra: LogFields = {}) => {
+      write(
+        JSON.stringify({
+          level,
+          message: redactUrlsIn(message),
+          time: new Date().toISOString(),
+          ...base,
+          ...sanitizeFields(extra),
+        }),
+      );
+    };
   return {
     debug: writeAt('debug'),
     info: writeAt('info'),

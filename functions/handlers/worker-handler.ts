@@ -21,9 +21,14 @@ import { oncePerColdStart } from './cold-start.js';
 import { compactErrors } from './compact-error.js';
 import { createLogger } from './log.js';
 
-/** The connection layer's runShard under a resource watch of this Lambda, called the way the worker step calls its shard runner. */
+/**
+ * The connection layer's runShard under a resource watch of this Lambda, called the way the worker step calls its shard
+ * runner.
+ */
 const runShardOfTask: ShardRunner = (settings, stages, shard, control, host) =>
-  underResourceWatch(host, control, (watch) => runShard(shardInputOf(settings, stages, shard), { control, ...(watch ? { watch } : {}) }));
+  underResourceWatch(host, control, (watch) =>
+    runShard(shardInputOf(settings, stages, shard), { control, ...(watch ? { watch } : {}) }),
+  );
 
 const setup = oncePerColdStart(() => {
   const environment = readWorkerEnvironment(process.env);

@@ -63,7 +63,10 @@ export const LAMBDA_MEMORY_HEADROOM_BYTES = 32 * 1024 * 1024;
  * still use, so it is the sandbox's size less this process's resident set,
  * with a headroom for a sandbox that runs nothing else.
  */
-export function lambdaBudgetSources(memoryLimitMb: number, residentBytes: () => number = () => process.memoryUsage().rss): HostBudgetSources {
+export function lambdaBudgetSources(
+  memoryLimitMb: number,
+  residentBytes: () => number = () => process.memoryUsage().rss,
+): HostBudgetSources {
   return {
     freeMemory: () => Math.max(0, memoryLimitMb * 1024 * 1024 - residentBytes()),
     memoryHeadroomBytes: LAMBDA_MEMORY_HEADROOM_BYTES,

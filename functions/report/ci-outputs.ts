@@ -37,7 +37,11 @@ const NAME_KEPT_IN_TEMPORARY = 200;
  * InvalidInputError naming the flag, so a typo is caught before the probe runs.
  */
 export async function checkCiOutputPaths(paths: CiOutputPaths): Promise<void> {
-  if (paths.junit !== undefined && paths.markdown !== undefined && path.resolve(paths.junit) === path.resolve(paths.markdown)) {
+  if (
+    paths.junit !== undefined &&
+    paths.markdown !== undefined &&
+    path.resolve(paths.junit) === path.resolve(paths.markdown)
+  ) {
     throw new InvalidInputError('--markdown', `must be a different file from --junit, both are "${paths.junit}"`);
   }
   for (const [flag, file] of entries(paths)) await checkOutputPath(flag, file);
@@ -54,10 +58,12 @@ export async function checkOutputPath(flag: string, file: string): Promise<void>
   const directory = path.dirname(path.resolve(file));
   const parent = await stat(directory).catch(() => undefined);
   if (!parent) throw new InvalidInputError(flag, `cannot write "${file}": the directory "${directory}" does not exist`);
-  if (!parent.isDirectory()) throw new InvalidInputError(flag, `cannot write "${file}": "${directory}" is not a directory`);
+  if (!parent.isDirectory())
+    throw new InvalidInputError(flag, `cannot write "${file}": "${directory}" is not a directory`);
   const existing = await stat(file).catch((error: NodeJS.ErrnoException) => error);
   if (existing instanceof Error) {
-    if (existing.code !== 'ENOENT') throw new InvalidInputError(flag, `cannot write "${file}": ${await describeWriteError(file, existing)}`);
+    if (existing.code !== 'ENOENT')
+      throw new InvalidInputError(flag, `cannot write "${file}": ${await describeWriteError(file, existing)}`);
   } else if (existing.isDirectory()) {
     throw new InvalidInputError(flag, `cannot write "${file}": it is a directory`);
   }
@@ -86,7 +92,9 @@ export async function writeCiOutputs(run: RunResult, paths: CiOutputPaths): Prom
       const temporary = scratchPath(output.file, 'tmp');
       scratch.push(temporary);
       temporaries.push(temporary);
-      await attemptWrite(output.flag, output.file, () => writeFile(temporary, output.text, { encoding: 'utf8', flag: 'wx' }));
+      await attemptWrite(output.flag, output.file, () =>
+        writeFile(temporary, output.text, { encoding: 'utf8', flag: 'wx' }),
+      );
     }
     const backups = new Map<string, string>();
     for (const output of outputs) {
@@ -117,7 +125,9 @@ export async function writeCiOutputs(run: RunResult, paths: CiOutputPaths): Prom
 async function restore(renamed: readonly PendingOutput[], backups: ReadonlyMap<string, string>): Promise<void> {
   for (const output of renamed) {
     const backup = backups.get(output.file);
-    await (backup === undefined ? rm(output.file, { force: true }) : rename(backup, output.file)).catch(() => undefined);
+    await (backup === undefined ? rm(output.file, { force: true }) : rename(backup, output.file)).catch(
+      () => undefined,
+    );
   }
 }
 
@@ -128,7 +138,10 @@ function entries(paths: CiOutputPaths): Array<[PendingOutput['flag'], string]> {
   return found;
 }
 
-/** A fresh hidden file beside `file` (same file system, so a rename is atomic), its name short enough for any valid `file`. */
+/**
+ * A fresh hidden file beside `file` (same file system, so a rename is atomic), its name short enough for any valid
+ * `file`.
+ */
 function scratchPath(file: string, suffix: 'tmp' | 'bak'): string {
   const name = path.basename(file).slice(0, NAME_KEPT_IN_TEMPORARY);
   return path.join(path.dirname(file), `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.${suffix}`);
@@ -144,11 +157,16 @@ export async function attemptWrite(flag: string, file: string, write: () => Prom
   try {
     await write();
   } catch (error) {
-    throw new InvalidInputError(flag, `cannot write "${file}": ${await describeWriteError(file, error as NodeJS.ErrnoException)}`);
+    throw new InvalidInputError(
+      flag,
+      `cannot write "${file}": ${await describeWriteError(file, error as NodeJS.ErrnoException)}`,
+    );
   }
 }
 
-/** A file-system error writing `file` in plain words; ENOENT says whether the directory is missing or refuses new files. */
+/**
+ * A file-system error writing `file` in plain words; ENOENT says whether the directory is missing or refuses new files.
+ */
 async function describeWriteError(file: string, error: NodeJS.ErrnoException): Promise<string> {
   const code = error.code ?? '';
   if (code === 'ENOENT') {

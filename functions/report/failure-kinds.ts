@@ -31,7 +31,11 @@ export function failureKinds(run: KindsRun): FailureKind[] {
   for (const failure of run.timeline.failures) {
     const code = codeOf(failure);
     const key = `${failure.failureClass} ${code ?? ''}`;
-    const kind = marked.get(key) ?? { failureClass: failure.failureClass, ...(code !== undefined ? { code } : {}), marks: 0 };
+    const kind = marked.get(key) ?? {
+      failureClass: failure.failureClass,
+      ...(code !== undefined ? { code } : {}),
+      marks: 0,
+    };
     kind.marks += 1;
     marked.set(key, kind);
   }
@@ -66,7 +70,11 @@ function codeOf(failure: TimelineFailure): string | undefined {
  * code's count when no other kind has that code, or the class's count when
  * no other kind has that class. Undefined when neither does.
  */
-function totalOf(kind: { failureClass: FailureClass; code?: string }, kinds: ReadonlyArray<{ failureClass: FailureClass; code?: string }>, counts: FailureCounts): number | undefined {
+function totalOf(
+  kind: { failureClass: FailureClass; code?: string },
+  kinds: ReadonlyArray<{ failureClass: FailureClass; code?: string }>,
+  counts: FailureCounts,
+): number | undefined {
   const sameCode = kinds.filter((other) => other.code === kind.code);
   if (kind.code !== undefined && sameCode.length === 1) {
     const [group, key] = kind.code.startsWith('HTTP ')

@@ -22,7 +22,9 @@ export function formatCeiling(ceiling: RunResult['ceiling']): string {
  * left out: `150 concurrent connections`, `>= 200 (the plan's maximum held;
  * no limit found)`.
  */
-export function describeCeiling(run: Pick<RunResult, 'ceiling'> & { settings?: Pick<PublicSettings, 'holdSeconds'> }): string {
+export function describeCeiling(
+  run: Pick<RunResult, 'ceiling'> & { settings?: Pick<PublicSettings, 'holdSeconds'> },
+): string {
   const { ceiling, settings } = run;
   if (ceiling.value === null) return 'not measured';
   const held = settings ? ` ${settings.holdSeconds} s` : '';

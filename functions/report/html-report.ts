@@ -8,13 +8,26 @@
  * Every string taken from the run is escaped by the `html` template.
  */
 import { STATUS_CODES } from 'node:http';
-import { comparableCeilings, completedCeiling, describeRegression, isRegression, MIN_BASELINE_RUNS } from '../engine/baseline.js';
+import {
+  comparableCeilings,
+  completedCeiling,
+  describeRegression,
+  isRegression,
+  MIN_BASELINE_RUNS,
+} from '../engine/baseline.js';
 import { handshakeSlowdown } from '../engine/limiting-factor.js';
 import { round } from '../engine/percentiles.js';
 import { REDACTED } from '../engine/redact.js';
 import { MAX_MARKED_FAILURES_PER_KIND } from '../engine/run-timeline.js';
 import { hasTimeline } from '../engine/stored-run.js';
-import type { FailureCounts, LimitingFactor, LimitingFactorKind, RunResult, StageSummary, Verdict } from '../engine/types.js';
+import type {
+  FailureCounts,
+  LimitingFactor,
+  LimitingFactorKind,
+  RunResult,
+  StageSummary,
+  Verdict,
+} from '../engine/types.js';
 import {
   describeCeiling,
   formatBaseline,
@@ -148,7 +161,10 @@ export function describeCause(run: RunResult): string {
   if (!factor) {
     if (run.ceiling.value !== null && !run.ceiling.reached) {
       const failures = run.failures.total === 0 ? 'no failures' : 'failures within tolerance';
-      return `Every stage held: ${run.ceiling.value} connections stayed open with ${failures}, so the ceiling is at least ${run.ceiling.value}; no limit was found.`;
+      return (
+        `Every stage held: ${run.ceiling.value} connections stayed open with ${failures}, so the ceiling is ` +
+        `at least ${run.ceiling.value}; no limit was found.`
+      );
     }
     return run.verdictReason;
   }
@@ -160,32 +176,66 @@ export function describeCause(run: RunResult): string {
       return `The server ${refusals(evidence.failures)} once ${onset} connections were open: a concurrency cap.`;
     case 'handshake-rate-limit': {
       const retry = evidence.retryAfter?.length ? ` (Retry-After ${evidence.retryAfter.join(', ')})` : '';
-      const rate = evidence.sustainableHandshakesPerSecond !== undefined ? ` at about ${evidence.sustainableHandshakesPerSecond} per second` : '';
-      return `The server ${refusals(evidence.failures)}${retry} while connections kept opening${rate}: a handshake rate limit, not a cap on open connections.`;
+      const rate =
+        evidence.sustainableHandshakesPerSecond !== undefined
+          ? ` at about ${evidence.sustainableHandshakesPerSecond} per second`
+          : '';
+      return (
+        `The server ${refusals(evidence.failures)}${retry} while connections kept opening${rate}: a ` +
+        'handshake rate limit, not a cap on open connections.'
+      );
     }
     case 'idle-timeout':
-      return `The server dropped connections ${closes(evidence.failures)} ${seconds(factor.valueSeconds)} after their last frame, whatever the open count: an idle timeout, so no ceiling was measured.`;
+      return (
+        `The server dropped connections ${closes(evidence.failures)} ${seconds(factor.valueSeconds)} after ` +
+        'their last frame, whatever the open count: an idle timeout, so no ceiling was measured.'
+      );
     case 'max-lifetime':
-      return `The server closed connections ${closes(evidence.failures)} ${seconds(factor.valueSeconds)} after they opened, even with heartbeats: a maximum connection lifetime, so no ceiling was measured.`;
+      return (
+        `The server closed connections ${closes(evidence.failures)} ${seconds(factor.valueSeconds)} after ` +
+        'they opened, even with heartbeats: a maximum connection lifetime, so no ceiling was measured.'
+      );
     case 'server-degradation':
-      return `The server dropped open connections (${drops(evidence.failures)}) once ${onset} were open, instead of refusing new ones${slowdown(evidence.handshakeP95Ms)}: server degradation.`;
+      return (
+        `The server dropped open connections (${drops(evidence.failures)}) once ${onset} were open, instead ` +
+        `of refusing new ones${slowdown(evidence.handshakeP95Ms)}: server degradation.`
+      );
     case 'probe-limited':
       if (first?.errorCode !== undefined) {
-        return `The probe itself ran out (${first.errorCode}) at ${onset} open connections: this run says nothing about the target's limit.`;
+        return (
+          `The probe itself ran out (${first.errorCode}) at ${onset} open connections: this run says ` +
+          `nothing about the target's limit.`
+        );
       }
       if (evidence.eventLoopDelayMaxMs !== undefined) {
-        return `The probe's own event loop was starved (delay up to ${formatMs(evidence.eventLoopDelayMaxMs)} ms), so its timings cannot be trusted: this run says nothing about the target's limit.`;
+        return (
+          `The probe's own event loop was starved (delay up to ${formatMs(evidence.eventLoopDelayMaxMs)} ` +
+          `ms), so its timings cannot be trusted: this run says nothing about the target's limit.`
+        );
       }
-      // Stopped by its own self-check (before a shard or while the run went on); the verdict reason has the figures and the fix.
-      return `The probe stopped itself because its own machine was running short (descriptors, memory or heap): this run says nothing about the target's limit.`;
+      // Stopped by its own self-check (before a shard or while the run went on); the verdict reason has the figures and
+      // the fix.
+      return (
+        'The probe stopped itself because its own machine was running short (descriptors, memory or heap): ' +
+        `this run says nothing about the target's limit.`
+      );
     case 'config-error':
-      return `The target refused the first connection ${first?.status !== undefined ? `with HTTP ${first.status}` : `(${first?.errorCode ?? 'handshake not accepted'})`}: a configuration problem (URL, headers or subprotocol), not a ceiling.`;
+      return (
+        `The target refused the first connection ${first?.status !== undefined ? `with HTTP ${first.status}` : `(${first?.errorCode ?? 'handshake not accepted'})`}` +
+        ': a configuration problem (URL, headers or subprotocol), not a ceiling.'
+      );
     case 'unreachable':
-      return `The target could not be reached (${first?.errorCode ?? 'the upgrade was never answered'}) before any connection opened: nothing was measured.`;
+      return (
+        `The target could not be reached (${first?.errorCode ?? 'the upgrade was never answered'}) before ` +
+        'any connection opened: nothing was measured.'
+      );
   }
 }
 
-/** "refused upgrades with HTTP 503", "stopped answering upgrades (handshake timeouts)", "answered new connections with ECONNRESET". */
+/**
+ * "refused upgrades with HTTP 503", "stopped answering upgrades (handshake timeouts)", "answered new connections with
+ * ECONNRESET".
+ */
 function refusals(failures: FailureCounts): string {
   const parts: string[] = [];
   const statuses = Object.keys(failures.byStatus);
@@ -199,7 +249,10 @@ function refusals(failures: FailureCounts): string {
 /** "without a close frame", "with close code 1001". */
 function closes(failures: FailureCounts): string {
   const codes = Object.keys(failures.byCloseCode);
-  return codes.map((code) => (code === '1006' ? 'without a close frame' : `with close code ${code}`)).join(' or ') || 'without a close code';
+  return (
+    codes.map((code) => (code === '1006' ? 'without a close frame' : `with close code ${code}`)).join(' or ') ||
+    'without a close code'
+  );
 }
 
 /** "close 1011 × 10, pong-timeout × 3". */
@@ -208,10 +261,15 @@ function drops(failures: FailureCounts): string {
   return [...formatFailureCodes(failures), ...(pongTimeouts ? [`pong timeout × ${pongTimeouts}`] : [])].join(', ');
 }
 
-/** `, and handshakes slowed from p95 3.3 ms to 202.5 ms`, when the failing stage's were much slower than the first's (see handshakeSlowdown). */
+/**
+ * `, and handshakes slowed from p95 3.3 ms to 202.5 ms`, when the failing stage's were much slower than the first's
+ * (see handshakeSlowdown).
+ */
 function slowdown(p95: { first: number | null; failing: number | null } | undefined): string {
   const slowed = handshakeSlowdown(p95);
-  return slowed ? `, and handshakes slowed from p95 ${formatMs(slowed.first)} ms to ${formatMs(slowed.failing)} ms` : '';
+  return slowed
+    ? `, and handshakes slowed from p95 ${formatMs(slowed.first)} ms to ${formatMs(slowed.failing)} ms`
+    : '';
 }
 
 function header(run: RunResult): SafeHtml {
@@ -242,13 +300,22 @@ function figure(name: string, value: string, note: string): SafeHtml {
 }
 
 /** Kinds of limiting factor that are failures of the probe, not limits of the target. */
-const PROBE_FAILURES: ReadonlySet<LimitingFactorKind> = new Set<LimitingFactorKind>(['probe-limited', 'config-error', 'unreachable']);
+const PROBE_FAILURES: ReadonlySet<LimitingFactorKind> = new Set<LimitingFactorKind>([
+  'probe-limited',
+  'config-error',
+  'unreachable',
+]);
 
-/** The ceiling in the large type of its card: `150`, `>= 200`, `none`, or `>= 20` when a rate limit stopped the ramp first. */
+/**
+ * The ceiling in the large type of its card: `150`, `>= 200`, `none`, or `>= 20` when a rate limit stopped the ramp
+ * first.
+ */
 function ceilingValue(run: RunResult): string {
   const ceiling = formatCeiling(run.ceiling);
   if (ceiling === NONE) return 'none';
-  return run.limitingFactor?.kind === 'handshake-rate-limit' && run.ceiling.reached ? `>= ${run.ceiling.value}` : ceiling;
+  return run.limitingFactor?.kind === 'handshake-rate-limit' && run.ceiling.reached
+    ? `>= ${run.ceiling.value}`
+    : ceiling;
 }
 
 function ceilingNote(run: RunResult): string {
@@ -256,11 +323,19 @@ function ceilingNote(run: RunResult): string {
   const factor = run.limitingFactor;
   if (factor?.kind === 'handshake-rate-limit' && run.ceiling.value !== null) {
     const through = factor.evidence.sustainableHandshakesPerSecond;
-    const rate = through === undefined ? '' : ` (it let about ${through} handshakes/s through; this run opened ${run.settings.connectRate}/s)`;
-    return `a lower bound set by the handshake rate${rate}, not a cap on open connections: ramp more slowly (--rate) to measure the ceiling${floor}`;
+    const rate =
+      through === undefined
+        ? ''
+        : ` (it let about ${through} handshakes/s through; this run opened ${run.settings.connectRate}/s)`;
+    return (
+      `a lower bound set by the handshake rate${rate}, not a cap on open connections: ramp more slowly ` +
+      `(--rate) to measure the ceiling${floor}`
+    );
   }
   if (run.ceiling.value !== null) {
-    const held = run.ceiling.reached ? `held ${run.settings.holdSeconds} s within tolerance` : "the plan's maximum held: no limit found";
+    const held = run.ceiling.reached
+      ? `held ${run.settings.holdSeconds} s within tolerance`
+      : "the plan's maximum held: no limit found";
     return `${held}${floor}`;
   }
   const kind = run.limitingFactor?.kind;
@@ -278,9 +353,16 @@ function dropOnsetFigure(run: RunResult): [string, string] {
   const kind = run.limitingFactor?.kind;
   const probeFailed = kind !== undefined && PROBE_FAILURES.has(kind);
   if (run.dropOnset !== null) {
-    return [`at ${run.dropOnset}`, probeFailed ? 'open connections, when the probe itself ran out (not the target)' : 'open connections'];
+    return [
+      `at ${run.dropOnset}`,
+      probeFailed ? 'open connections, when the probe itself ran out (not the target)' : 'open connections',
+    ];
   }
-  if (probeFailed) return ['not measured', `the probe failed (${CAUSE_NAMES[kind]}): nothing about the target's connections was measured`];
+  if (probeFailed)
+    return [
+      'not measured',
+      `the probe failed (${CAUSE_NAMES[kind]}): nothing about the target's connections was measured`,
+    ];
   return ['no drops', 'no failure of a limiting kind'];
 }
 
@@ -295,7 +377,12 @@ function timelineSection(run: RunResult): SafeHtml {
   const omitted = run.timeline.failuresOmitted;
   return html`<section class="timeline">
 <h2>Timeline</h2>
-<p class="hint">Open connections (blue) against each stage's planned ramp and target (dashed). Each band is a stage: connections are opened, then held. Symbols mark failures by class; the legend counts them by class and code, and hovering one shows its code and time.${omitted > 0 ? ` ${marked} failures are marked and ${omitted} more are counted but not drawn (at most ${MAX_MARKED_FAILURES_PER_KIND} per class and code).` : ''}</p>
+<p class="hint">Open connections (blue) against each stage's planned ramp and target (dashed). Each band is a stage: connections are opened, then held. Symbols mark failures by class; the legend counts them by class and code, and hovering one shows its code and time.${
+    omitted > 0
+      ? ` ${marked} failures are marked and ${omitted} more are counted but not drawn (at most ${MAX_MARKED_FAILURES_PER_KIND}` +
+        ' per class and code).'
+      : ''
+  }</p>
 <figure class="chart">${renderTimelineChart(run)}</figure>
 </section>`;
 }
@@ -319,7 +406,13 @@ ${run.stages.map((stage) => stageRow(stage, scale))}
 }
 
 function stageRow(stage: StageSummary, scale: number): SafeHtml {
-  const classes = formatFailureClasses({ total: stage.failed, byClass: stage.failedByClass, byStatus: {}, byCloseCode: {}, byErrorCode: {} });
+  const classes = formatFailureClasses({
+    total: stage.failed,
+    byClass: stage.failedByClass,
+    byStatus: {},
+    byCloseCode: {},
+    byErrorCode: {},
+  });
   return html`<tr class="${stage.held ? 'held' : 'not-held'}"><td>${stage.index + 1}</td><td class="num">${stage.target}</td><td class="num">${stage.opened}</td><td class="num">${stage.openAtEnd}</td><td class="num">${stage.failed}${classes && html`<span class="sub">${classes}</span>`}</td><td>${stage.held ? 'yes' : html`<strong>no</strong>`}</td><td class="num">${formatMs(stage.handshakeMs.p50)}</td><td class="num">${formatMs(stage.handshakeMs.p95)}</td><td class="num">${formatMs(stage.handshakeMs.p99)}</td><td class="bar-cell">${latencyBar(stage.handshakeMs, scale)}</td></tr>`;
 }
 
@@ -332,7 +425,8 @@ function latencyBar(latency: StageSummary['handshakeMs'], scale: number): SafeHt
 
 function failuresSection(run: RunResult): SafeHtml {
   const { failures } = run;
-  if (failures.total === 0) return html`<section class="failures"><h2>Failures</h2><p>No connection failed.</p></section>`;
+  if (failures.total === 0)
+    return html`<section class="failures"><h2>Failures</h2><p>No connection failed.</p></section>`;
   return html`<section class="failures">
 <h2>Failures <span class="count">${failures.total}</span></h2>
 <div class="tables">
@@ -398,35 +492,52 @@ function evidenceFacts(run: RunResult, factor: LimitingFactor): Array<[string, H
     ].filter((part) => part !== undefined);
     facts.push([
       'First failure',
-      `${first.failureClass}${code.length ? ` (${code.join(', ')})` : ''} at ${first.openCount} open connections, ${seconds(atMs / 1000)} after the start, in stage ${first.stage + 1}`,
+      `${first.failureClass}${code.length ? ` (${code.join(', ')})` : ''} at ${first.openCount} open ` +
+        `connections, ${seconds(atMs / 1000)} after the start, in stage ${first.stage + 1}`,
     ]);
   }
   const counted = formatFailureCodes(evidence.failures);
-  facts.push(['Failures of this cause', `${formatFailureClasses(evidence.failures) || 'none'}${counted.length ? ` (${counted.join(', ')})` : ''}`]);
+  facts.push([
+    'Failures of this cause',
+    `${formatFailureClasses(evidence.failures) || 'none'}${counted.length ? ` (${counted.join(', ')})` : ''}`,
+  ]);
   if (evidence.retryAfter?.length) facts.push(['Retry-After', evidence.retryAfter.join(', ')]);
-  if (evidence.openedAfterFirstRefusal !== undefined) facts.push(['Opened after the first refusal', String(evidence.openedAfterFirstRefusal)]);
+  if (evidence.openedAfterFirstRefusal !== undefined)
+    facts.push(['Opened after the first refusal', String(evidence.openedAfterFirstRefusal)]);
   if (evidence.sustainableHandshakesPerSecond !== undefined) {
-    facts.push(['Handshakes per second while refusing', `${evidence.sustainableHandshakesPerSecond} (the rate the target let through)`]);
+    facts.push([
+      'Handshakes per second while refusing',
+      `${evidence.sustainableHandshakesPerSecond} (the rate the target let through)`,
+    ]);
   }
-  if (factor.valueSeconds !== undefined) facts.push([factor.kind === 'idle-timeout' ? 'Idle timeout' : 'Lifetime', seconds(factor.valueSeconds)]);
+  if (factor.valueSeconds !== undefined)
+    facts.push([factor.kind === 'idle-timeout' ? 'Idle timeout' : 'Lifetime', seconds(factor.valueSeconds)]);
   if (evidence.idleAge) facts.push(['Age since the last frame at the drop', spread(evidence.idleAge)]);
   if (evidence.connectionAge) facts.push(['Age since open at the drop', spread(evidence.connectionAge)]);
   if (evidence.handshakeP95Ms) {
     const { first: firstStage, failing } = evidence.handshakeP95Ms;
-    facts.push(['Handshake p95', `${milliseconds(firstStage)} in the first stage, ${milliseconds(failing)} in the failing stage`]);
+    facts.push([
+      'Handshake p95',
+      `${milliseconds(firstStage)} in the first stage, ${milliseconds(failing)} in the failing stage`,
+    ]);
   }
-  if (evidence.eventLoopDelayMaxMs !== undefined) facts.push(['Worst event-loop delay', `${formatMs(evidence.eventLoopDelayMaxMs)} ms`]);
+  if (evidence.eventLoopDelayMaxMs !== undefined)
+    facts.push(['Worst event-loop delay', `${formatMs(evidence.eventLoopDelayMaxMs)} ms`]);
   if (evidence.message) facts.push(['Note', evidence.message]);
   return facts;
 }
 
 function spread(value: { count: number; medianSeconds: number; minSeconds: number; maxSeconds: number }): string {
-  return `median ${seconds(value.medianSeconds)}, from ${seconds(value.minSeconds)} to ${seconds(value.maxSeconds)} over ${value.count} drops`;
+  return (
+    `median ${seconds(value.medianSeconds)}, from ${seconds(value.minSeconds)} to ${seconds(value.maxSeconds)}` +
+    ` over ${value.count} drops`
+  );
 }
 
 function baselineSection(run: RunResult, history: readonly RunResult[]): SafeHtml {
   const { baseline } = run;
-  if (!baseline) return html`<section class="baseline"><h2>Baseline</h2><p>${noBaselineReason(run, history)}</p></section>`;
+  if (!baseline)
+    return html`<section class="baseline"><h2>Baseline</h2><p>${noBaselineReason(run, history)}</p></section>`;
   const ceiling = run.ceiling.value;
   const judgement = isRegression(run, baseline)
     ? html`<strong>The ceiling regressed.</strong> ${describeRegression(ceiling ?? 0, baseline)}`
@@ -435,7 +546,8 @@ function baselineSection(run: RunResult, history: readonly RunResult[]): SafeHtm
           ? 'This run has no ceiling to compare.'
           : run.ceiling.reached
             ? 'Not a regression.'
-            : `This run's ceiling is only a lower bound (${formatCeiling(run.ceiling)}), so it cannot show a regression.`
+            : `This run's ceiling is only a lower bound (${formatCeiling(run.ceiling)}), so it cannot show a ` +
+              'regression.'
       }`;
   return html`<section class="baseline">
 <h2>Baseline</h2>
@@ -443,15 +555,27 @@ function baselineSection(run: RunResult, history: readonly RunResult[]): SafeHtm
 </section>`;
 }
 
-/** Why a run has no baseline: it measured no ceiling, or too few earlier comparable runs are stored (counted from `history`). */
+/**
+ * Why a run has no baseline: it measured no ceiling, or too few earlier comparable runs are stored (counted from
+ * `history`).
+ */
 function noBaselineReason(run: RunResult, history: readonly RunResult[]): string {
   if (completedCeiling(run) === null) {
-    return `No baseline: this run measured no ceiling (verdict ${run.verdict}), so there is nothing to compare with earlier runs.`;
+    return (
+      `No baseline: this run measured no ceiling (verdict ${run.verdict}), so there is nothing to compare ` +
+      'with earlier runs.'
+    );
   }
   const earlier = comparableCeilings(run, history, Number.POSITIVE_INFINITY).length;
   if (earlier >= MIN_BASELINE_RUNS) return 'No baseline was set when this run was recorded.';
-  const stored = earlier === 0 ? 'no earlier comparable run of' : `only ${earlier} earlier comparable run${earlier === 1 ? '' : 's'} of`;
-  return `No baseline yet: ${stored} ${run.targetId} ${earlier <= 1 ? 'was' : 'were'} stored (same settings, completed with a ceiling); a baseline needs ${MIN_BASELINE_RUNS}.`;
+  const stored =
+    earlier === 0
+      ? 'no earlier comparable run of'
+      : `only ${earlier} earlier comparable run${earlier === 1 ? '' : 's'} of`;
+  return (
+    `No baseline yet: ${stored} ${run.targetId} ${earlier <= 1 ? 'was' : 'were'} stored (same settings, ` +
+    `completed with a ceiling); a baseline needs ${MIN_BASELINE_RUNS}.`
+  );
 }
 
 function historySection(run: RunResult, history: readonly RunResult[]): SafeHtml {
@@ -483,27 +607,47 @@ function settingsSection(run: RunResult): SafeHtml {
     settings.heartbeat.kind === 'off'
       ? 'none'
       : settings.heartbeat.kind === 'ping'
-        ? `protocol ping every ${settings.heartbeat.intervalSeconds} s, pong timeout ${settings.heartbeat.pongTimeoutSeconds} s`
+        ? `protocol ping every ${settings.heartbeat.intervalSeconds} s, pong timeout ${settings.heartbeat.pongTimeoutSeconds}` +
+          ' s'
         : `application message every ${settings.heartbeat.intervalSeconds} s`;
-  const tolerance = settings.tolerance.kind === 'percent' ? `${settings.tolerance.value} % of each stage's target` : `${settings.tolerance.value} failures per stage`;
+  const tolerance =
+    settings.tolerance.kind === 'percent'
+      ? `${settings.tolerance.value} % of each stage's target`
+      : `${settings.tolerance.value} failures per stage`;
   const facts: Array<[string, HtmlValue]> = [
     ['Target URL', html`<code class="url">${run.url}</code> (credentials removed, query values redacted)`],
     ...(settings.simulate !== undefined
-      ? [['Simulator', html`the bundled simulator, <code>--simulate ${settings.simulate}</code> (its port was free for this run only)`] as [string, HtmlValue]]
+      ? [
+          [
+            'Simulator',
+            html`the bundled simulator, <code>--simulate ${settings.simulate}</code> (its port was free for this run only)`,
+          ] as [string, HtmlValue],
+        ]
       : []),
     ['Stages', settings.stages.join(' → ')],
     ['Hold', `${settings.holdSeconds} s per stage`],
-    ['Connect rate', `${settings.connectRate} new connections per second, at most ${settings.maxInFlight} handshakes in flight`],
+    [
+      'Connect rate',
+      `${settings.connectRate} new connections per second, at most ${settings.maxInFlight} handshakes in flight`,
+    ],
     ['Handshake timeout', `${settings.handshakeTimeoutSeconds} s`],
     ['Heartbeat', heartbeat],
-    ['Headers sent', settings.headerNames.length ? html`${settings.headerNames.map((name, i) => html`${i ? ', ' : ''}<code>${name}</code>`)} (values never stored)` : 'none'],
+    [
+      'Headers sent',
+      settings.headerNames.length
+        ? html`${settings.headerNames.map((name, i) => html`${i ? ', ' : ''}<code>${name}</code>`)} (values never stored)`
+        : 'none',
+    ],
     ['Subprotocols', settings.subprotocols.length ? settings.subprotocols.join(', ') : 'none'],
     ['Tolerance', tolerance],
     ['Minimum ceiling (gate)', settings.minCeiling === undefined ? 'none' : String(settings.minCeiling)],
     ['Safety cap', `${settings.maxConnections} connections`],
     ['Shards', `${settings.shards} of at most ${settings.shardSize} connections`],
     ['Ceiling in words', describeCeiling(run)],
-    ['Run', html`<code>${run.runId}</code>, ${formatUtc(run.startedAt)} to ${formatUtc(run.finishedAt)}, region ${run.region}`],
+    [
+      'Run',
+      html`<code>${run.runId}</code>, ${formatUtc(run.startedAt)} to ${formatUtc(run.finishedAt)}, region ${run.region}`,
+    ],
     ['Probe version · config hash', html`${run.probeVersion} · <code>${run.configHash}</code>`],
   ];
   return html`<section class="settings">

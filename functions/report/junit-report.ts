@@ -74,7 +74,8 @@ export function junitReport(run: RunResult): string {
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="${JUNIT_SUITE}" ${counts}>`,
     // Jenkins' schema wants a timestamp without a zone; the run's times are UTC.
-    `  <testsuite name="${JUNIT_SUITE}" ${counts} skipped="${count('skipped')}" timestamp="${run.startedAt.slice(0, 19)}">`,
+    `  <testsuite name="${JUNIT_SUITE}" ${counts} skipped="${count('skipped')}" timestamp="${run.startedAt.slice(0, 19)}` +
+      '">',
     '    <properties>',
     ...properties.map(([name, value]) => `      <property name="${name}" value="${escapeXml(value)}"/>`),
     '    </properties>',
@@ -112,7 +113,8 @@ function testCase(gate: Gate, className: string): string {
   const body =
     outcome.status === 'skipped'
       ? `      <skipped message="${message}"/>`
-      : `      <${ELEMENTS[outcome.status]} message="${message}" type="${escapeXml(gate.name)}">${message}</${ELEMENTS[outcome.status]}>`;
+      : `      <${ELEMENTS[outcome.status]} message="${message}" type="${escapeXml(gate.name)}">${message}</${ELEMENTS[outcome.status]}` +
+        '>';
   return [open, body, '    </testcase>'].join('\n');
 }
 
@@ -122,7 +124,10 @@ const ELEMENTS = { failed: 'failure', error: 'error' } as const;
 function completedGate(run: RunResult): GateOutcome {
   if (run.verdict === 'failed') return { status: 'error', message: `The probe failed: ${run.verdictReason}` };
   if (run.verdict === 'inconclusive') {
-    return { status: 'failed', message: `The run was inconclusive, so it does not show a ceiling: ${run.verdictReason}` };
+    return {
+      status: 'failed',
+      message: `The run was inconclusive, so it does not show a ceiling: ${run.verdictReason}`,
+    };
   }
   return { status: 'passed' };
 }
@@ -130,13 +135,18 @@ function completedGate(run: RunResult): GateOutcome {
 function floorGate(run: RunResult, floor: number): GateOutcome {
   const { value, reached } = run.ceiling;
   if (value === null) {
-    return { status: 'failed', message: `No ceiling was measured, so the floor of ${floor} connections is not shown to hold.` };
+    return {
+      status: 'failed',
+      message: `No ceiling was measured, so the floor of ${floor} connections is not shown to hold.`,
+    };
   }
   if (value >= floor) return { status: 'passed' };
   if (!reached) {
     return {
       status: 'failed',
-      message: `The plan's maximum of ${value} connections held, which is under the floor of ${floor}: plan stages up to at least ${floor} to check the floor.`,
+      message:
+        `The plan's maximum of ${value} connections held, which is under the floor of ${floor}: plan ` +
+        `stages up to at least ${floor} to check the floor.`,
     };
   }
   return { status: 'failed', message: `The ceiling of ${value} connections is under the floor of ${floor}.` };
@@ -144,7 +154,8 @@ function floorGate(run: RunResult, floor: number): GateOutcome {
 
 function regressionGate(run: RunResult): GateOutcome {
   const { baseline } = run;
-  if (baseline === null) return { status: 'skipped', message: 'No baseline yet: too few earlier comparable runs of this target.' };
+  if (baseline === null)
+    return { status: 'skipped', message: 'No baseline yet: too few earlier comparable runs of this target.' };
   const ceiling = completedCeiling(run);
   if (ceiling === null) {
     return { status: 'skipped', message: `No ceiling was measured to compare with the baseline of ${baseline.value}.` };
@@ -154,7 +165,9 @@ function regressionGate(run: RunResult): GateOutcome {
   if (!run.ceiling.reached && ceiling < threshold) {
     return {
       status: 'skipped',
-      message: `The plan's maximum of ${ceiling} connections held, under the regression threshold of ${threshold} (baseline ${baseline.value}): plan stages up to at least ${threshold} to compare.`,
+      message:
+        `The plan's maximum of ${ceiling} connections held, under the regression threshold of ${threshold}` +
+        ` (baseline ${baseline.value}): plan stages up to at least ${threshold} to compare.`,
     };
   }
   return { status: 'passed' };

@@ -48,7 +48,8 @@ export function markdownSummary(run: RunResult): string {
   const command = reproduceCommand(run);
   lines.push(
     '',
-    `Run \`${run.runId}\` started ${formatUtc(run.startedAt)}, probe ${run.probeVersion}, region ${run.region}. To reproduce${fillIn(run)}:`,
+    `Run \`${run.runId}\` started ${formatUtc(run.startedAt)}, probe ${run.probeVersion}, region ${run.region}. ` +
+      `To reproduce${fillIn(run)}:`,
     '',
     '```sh',
     command,
@@ -80,7 +81,8 @@ function stageTable(run: RunResult): string[] {
     '| ---: | ---: | ---: | ---: | ---: | --- | --- |',
     ...run.stages.map(
       (stage) =>
-        `| ${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed} | ${formatLatency(stage.handshakeMs)} | ${stage.held ? 'yes' : 'no'} |`,
+        `| ${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed} | ${formatLatency(stage.handshakeMs)}` +
+        ` | ${stage.held ? 'yes' : 'no'} |`,
     ),
   ];
 }

@@ -54,7 +54,10 @@ export type CeilingBound = 'exact' | 'at-least' | 'at-most' | 'unknown';
 export interface RunComparison {
   before: ComparedRun;
   after: ComparedRun;
-  /** True when both runs are of one target with the same config hash (the settings that shape the measurement), as baselines require. */
+  /**
+   * True when both runs are of one target with the same config hash (the settings that shape the measurement), as
+   * baselines require.
+   */
   comparable: boolean;
   /** Settings that differ; empty when comparable. */
   settingChanges: SettingChange[];
@@ -154,8 +157,10 @@ function failureMix(before: RunResult, after: RunResult): CountChange[] {
 function settingChanges(before: RunResult, after: RunResult): SettingChange[] {
   const changes: SettingChange[] = [];
   const bothSimulated = before.settings.simulate !== undefined && after.settings.simulate !== undefined;
-  if (before.url !== after.url && !bothSimulated) changes.push({ setting: 'url', before: before.url, after: after.url });
-  if (before.targetId !== after.targetId) changes.push({ setting: 'target', before: before.targetId, after: after.targetId });
+  if (before.url !== after.url && !bothSimulated)
+    changes.push({ setting: 'url', before: before.url, after: after.url });
+  if (before.targetId !== after.targetId)
+    changes.push({ setting: 'target', before: before.targetId, after: after.targetId });
   const a = flagValues(before);
   const b = flagValues(after);
   for (const flag of new Set([...a.keys(), ...b.keys()])) {

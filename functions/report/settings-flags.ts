@@ -37,7 +37,8 @@ export function settingsFlags(settings: PublicSettings): SettingFlag[] {
   }
   for (const name of settings.headerNames) flags.push({ flag: '--header', value: `${name}: ${VALUE_PLACEHOLDER}` });
   for (const name of settings.subprotocols) flags.push({ flag: '--subprotocol', value: name });
-  const tolerance = settings.tolerance.kind === 'percent' ? `${settings.tolerance.value}%` : String(settings.tolerance.value);
+  const tolerance =
+    settings.tolerance.kind === 'percent' ? `${settings.tolerance.value}%` : String(settings.tolerance.value);
   flags.push(
     { flag: '--tolerance', value: tolerance },
     { flag: '--max-connections', value: String(settings.maxConnections) },
@@ -59,7 +60,13 @@ export function reproduceCommand(run: Pick<RunResult, 'url' | 'targetId' | 'sett
 
 /** The words of {@link reproduceCommand}, each already quoted for a shell, for a page that keeps each word whole. */
 export function reproduceWords(run: Pick<RunResult, 'url' | 'targetId' | 'settings'>): string[] {
-  const words = ['ws-ceiling', 'run', ...(run.settings.simulate === undefined ? [run.url] : []), '--target-id', run.targetId];
+  const words = [
+    'ws-ceiling',
+    'run',
+    ...(run.settings.simulate === undefined ? [run.url] : []),
+    '--target-id',
+    run.targetId,
+  ];
   for (const { flag, value } of settingsFlags(run.settings)) words.push(flag, value);
   return words.map(shellQuote);
 }

@@ -13,7 +13,10 @@ import { describeFailureKind, failureKinds } from './failure-kinds.js';
 import { html, type SafeHtml } from './html-escape.js';
 
 /** What the chart reads from a run. */
-export type ChartRun = Pick<RunResult, 'timeline' | 'stages' | 'startedAt' | 'finishedAt' | 'limitingFactor' | 'failures'> & {
+export type ChartRun = Pick<
+  RunResult,
+  'timeline' | 'stages' | 'startedAt' | 'finishedAt' | 'limitingFactor' | 'failures'
+> & {
   settings: Pick<RunResult['settings'], 'handshakeTimeoutSeconds'>;
 };
 
@@ -117,10 +120,12 @@ function axes(frame: Frame): SafeHtml {
   const middleY = (frame.top + frame.bottom) / 2;
   return html`<g class="axes" fill="#374151">
 ${yTicks.map(
-  (value) => html`<line x1="${frame.left}" x2="${frame.right}" y1="${px(frame.y(value))}" y2="${px(frame.y(value))}" stroke="#dcdfe4"/><text x="${frame.left - 8}" y="${px(frame.y(value) + 4)}" text-anchor="end">${value}</text>`,
+  (value) =>
+    html`<line x1="${frame.left}" x2="${frame.right}" y1="${px(frame.y(value))}" y2="${px(frame.y(value))}" stroke="#dcdfe4"/><text x="${frame.left - 8}" y="${px(frame.y(value) + 4)}" text-anchor="end">${value}</text>`,
 )}
 ${xTicks.map(
-  (seconds) => html`<line x1="${px(frame.x(seconds * 1000))}" x2="${px(frame.x(seconds * 1000))}" y1="${frame.bottom}" y2="${frame.bottom + 5}" stroke="#6b7280"/><text x="${px(frame.x(seconds * 1000))}" y="${frame.bottom + 18}" text-anchor="middle">${seconds.toFixed(xDecimals)}</text>`,
+  (seconds) =>
+    html`<line x1="${px(frame.x(seconds * 1000))}" x2="${px(frame.x(seconds * 1000))}" y1="${frame.bottom}" y2="${frame.bottom + 5}" stroke="#6b7280"/><text x="${px(frame.x(seconds * 1000))}" y="${frame.bottom + 18}" text-anchor="middle">${seconds.toFixed(xDecimals)}</text>`,
 )}
 <line x1="${frame.left}" x2="${frame.right}" y1="${frame.bottom}" y2="${frame.bottom}" stroke="#6b7280"/>
 <line x1="${frame.left}" x2="${frame.left}" y1="${frame.top}" y2="${frame.bottom}" stroke="#6b7280"/>
@@ -129,15 +134,23 @@ ${xTicks.map(
 </g>`;
 }
 
-function stageGroup(stage: ChartRun['timeline']['stages'][number], previousTarget: number, frame: Frame, run: ChartRun): SafeHtml {
+function stageGroup(
+  stage: ChartRun['timeline']['stages'][number],
+  previousTarget: number,
+  frame: Frame,
+  run: ChartRun,
+): SafeHtml {
   const summary = run.stages.find((candidate) => candidate.index === stage.index);
   const x0 = frame.x(stage.startMs);
   const x1 = frame.x(stage.holdEndsMs);
   const title = summary
-    ? `Stage ${stage.index + 1}: target ${stage.target}, ${summary.opened} opened, ${summary.openAtEnd} open at the end, ${summary.failed} failed, ${summary.held ? 'held' : 'not held'}`
+    ? `Stage ${stage.index + 1}: target ${stage.target}, ${summary.opened} opened, ${summary.openAtEnd} open at ` +
+      `the end, ${summary.failed} failed, ${summary.held ? 'held' : 'not held'}`
     : `Stage ${stage.index + 1}: target ${stage.target}`;
   const label = x1 - x0 >= 90 ? `stage ${stage.index + 1} · ${stage.target}` : String(stage.index + 1);
-  const step = `M${px(x0)} ${px(frame.y(previousTarget))} L${px(frame.x(stage.rampEndsMs))} ${px(frame.y(stage.target))} H${px(x1)}`;
+  const step =
+    `M${px(x0)} ${px(frame.y(previousTarget))} L${px(frame.x(stage.rampEndsMs))} ${px(frame.y(stage.target))}` +
+    ` H${px(x1)}`;
   return html`<g class="stage" data-stage="${stage.index + 1}"><title>${title}</title>
 <rect class="stage-band" x="${px(x0)}" y="${frame.top}" width="${px(Math.max(0, x1 - x0))}" height="${PLOT_HEIGHT}" fill="${stage.index % 2 === 0 ? '#f3f4f6' : '#ffffff'}"/>
 <text class="stage-label" x="${px(x0 + 6)}" y="${frame.top + 14}" fill="#4b5563">${label}</text>
@@ -192,7 +205,10 @@ interface LegendItem {
  */
 function legendItems(run: ChartRun): LegendItem[] {
   const items: LegendItem[] = [
-    { label: 'open connections', markup: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${OPEN_COLOUR}" stroke-width="2"/><text x="30" y="4">open connections</text>` },
+    {
+      label: 'open connections',
+      markup: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${OPEN_COLOUR}" stroke-width="2"/><text x="30" y="4">open connections</text>`,
+    },
     {
       label: 'stage target (planned ramp)',
       markup: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"/><text x="30" y="4">stage target (planned ramp)</text>`,
@@ -200,7 +216,10 @@ function legendItems(run: ChartRun): LegendItem[] {
   ];
   for (const kind of failureKinds(run)) {
     const style = FAILURE_STYLES[kind.failureClass];
-    const timeout = kind.failureClass === 'handshake-timeout' ? `, marked when the ${run.settings.handshakeTimeoutSeconds} s timeout ran out` : '';
+    const timeout =
+      kind.failureClass === 'handshake-timeout'
+        ? `, marked when the ${run.settings.handshakeTimeoutSeconds} s timeout ran out`
+        : '';
     const label = `${describeFailureKind(kind)}${timeout}`;
     items.push({
       label,

@@ -67,7 +67,10 @@ export function trendScale(rows: readonly TrendRow[]): number {
 function changeFromPrevious(run: RunResult, older: readonly RunResult[]): number | null {
   const current = limitFound(run);
   if (current === null) return null;
-  const previous = older.find((candidate) => candidate.targetId === run.targetId && candidate.configHash === run.configHash && limitFound(candidate) !== null);
+  const previous = older.find(
+    (candidate) =>
+      candidate.targetId === run.targetId && candidate.configHash === run.configHash && limitFound(candidate) !== null,
+  );
   const before = previous ? limitFound(previous) : null;
   return before ? (current - before) / before : null;
 }

@@ -19,7 +19,11 @@ const MAX_SECONDS = 86_400;
 const whole = (min: number, max: number) =>
   z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
 const positiveNumber = (max: number) =>
-  z.string().regex(/^(\d+\.?\d*|\.\d+)$/).transform(Number).pipe(z.number().positive().max(max));
+  z
+    .string()
+    .regex(/^(\d+\.?\d*|\.\d+)$/)
+    .transform(Number)
+    .pipe(z.number().positive().max(max));
 const httpErrorStatus = whole(400, 599);
 
 const specSchema = z.strictObject({
@@ -145,7 +149,10 @@ function toOptions(values: SpecValues): SimulatorOptions {
     options.closeAfter = { seconds: values['close-after'], code: values['close-code'] ?? DEFAULT_CLOSE_CODE };
   }
   if (values['degrade-after'] !== undefined) {
-    options.degradeAfter = { open: values['degrade-after'], handshakeDelayMs: values['degrade-delay'] ?? DEFAULT_DEGRADE_DELAY_MS };
+    options.degradeAfter = {
+      open: values['degrade-after'],
+      handshakeDelayMs: values['degrade-delay'] ?? DEFAULT_DEGRADE_DELAY_MS,
+    };
   }
   return options;
 }
@@ -173,7 +180,9 @@ export function describeSimulator(options: SimulatorOptions): string {
   if (options.closeAfter) parts.push(`closes after ${options.closeAfter.seconds} s with ${options.closeAfter.code}`);
   if (options.degradeAfter) {
     const { open, handshakeDelayMs } = options.degradeAfter;
-    parts.push(`degrades beyond ${open} open (no pongs, handshakes ${handshakeDelayMs} ms later per connection beyond)`);
+    parts.push(
+      `degrades beyond ${open} open (no pongs, handshakes ${handshakeDelayMs} ms later per connection beyond)`,
+    );
   }
   return parts.length === 0 ? 'accepts everything' : parts.join(', ');
 }

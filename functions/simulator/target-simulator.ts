@@ -12,9 +12,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 
 /** How upgrades beyond the concurrency cap are answered. */
 export type CapResponse =
-  | { kind: 'status'; status: number; retryAfterSeconds?: number }
-  | { kind: 'reset' }
-  | { kind: 'queue' };
+  { kind: 'status'; status: number; retryAfterSeconds?: number } | { kind: 'reset' } | { kind: 'queue' };
 
 /** The limits the simulator enforces; an empty object accepts everything. */
 export interface SimulatorOptions {
@@ -26,9 +24,15 @@ export interface SimulatorOptions {
   cap?: { limit: number; response: CapResponse };
   /** Handshake rate limit (token bucket): `perSecond` refill, `burst` bucket size; refused with 429 and Retry-After. */
   rateLimit?: { perSecond: number; burst: number; retryAfterSeconds: number };
-  /** Destroys a connection's socket without a close frame after this many seconds with no inbound frame (message, ping or pong from the client). */
+  /**
+   * Destroys a connection's socket without a close frame after this many seconds with no inbound frame (message, ping
+   * or pong from the client).
+   */
   idleTimeoutSeconds?: number;
-  /** Closes every connection with a close frame `code`/`reason` this many seconds after it opened. `code` must be a code ws may send (1000–1003, 1007–1014, 3000–4999). */
+  /**
+   * Closes every connection with a close frame `code`/`reason` this many seconds after it opened. `code` must be a code
+   * ws may send (1000–1003, 1007–1014, 3000–4999).
+   */
   closeAfter?: { seconds: number; code: number; reason?: string };
   /** Answers every upgrade with this HTTP status (e.g. 401, 403, 404) — for config-error tests. */
   rejectAll?: number;
@@ -113,7 +117,8 @@ interface SimulatorState {
 export function isSendableCloseCode(code: number): boolean {
   return (
     Number.isInteger(code) &&
-    ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999))
+    ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+      (code >= 3000 && code <= 4999))
   );
 }
 
@@ -334,7 +339,9 @@ function onConnectionClosed(state: SimulatorState, ws: WebSocket, connection: Co
 async function stopSimulator(state: SimulatorState, server: Server): Promise<void> {
   state.stopping = true;
   const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-  const wssClosed = Promise.all([state.wss, state.degradedWss].map((wss) => new Promise<void>((resolve) => wss.close(() => resolve()))));
+  const wssClosed = Promise.all(
+    [state.wss, state.degradedWss].map((wss) => new Promise<void>((resolve) => wss.close(() => resolve()))),
+  );
   for (const timer of state.delayedHandshakes) clearTimeout(timer);
   state.delayedHandshakes.clear();
   for (const [ws, connection] of state.connections) {

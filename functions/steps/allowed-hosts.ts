@@ -25,6 +25,7 @@ export function assertAllowedHost(url: string, allowedHosts: readonly string[], 
   if (allowedHosts.some((allowed) => allowed.toLowerCase() === host)) return;
   throw new InvalidInputError(
     field,
-    `host ${host} is not allowed by this deployment (allowed: ${allowedHosts.join(', ')}); add it to allowedHosts in the config and deploy again`,
+    `host ${host} is not allowed by this deployment (allowed: ${allowedHosts.join(', ')}); add it to ` +
+      'allowedHosts in the config and deploy again',
   );
 }

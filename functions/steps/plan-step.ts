@@ -73,7 +73,14 @@ export function planStep(event: unknown, deps: PlanStepDependencies): PlanStepOu
     target,
     plannedAt,
     plan,
-    shardTasks: plan.shards.map((shard) => ({ runId: plan.runId, target, plannedAt, stages: plan.stages, shard, shardCount: plan.shards.length })),
+    shardTasks: plan.shards.map((shard) => ({
+      runId: plan.runId,
+      target,
+      plannedAt,
+      stages: plan.stages,
+      shard,
+      shardCount: plan.shards.length,
+    })),
   };
   assertShardsStartTogether(plan.shards.length, shardsAtOnce, target);
   assertStateFits(output);
@@ -112,8 +119,10 @@ export function assertShardsStartTogether(shards: number, shardsAtOnce: number, 
   const last = target.plan.stages[target.plan.stages.length - 1] ?? 0;
   throw new InvalidInputError(
     `${RUN_REQUEST_TARGET_FIELD}.plan`,
-    `makes ${shards} shard${shards === 1 ? '' : 's'} (${last} connections at shardSize ${target.plan.shardSize}), but the deployed state machine starts ${shardsAtOnce} at once: ` +
-      `its workers would not all start together. Deploy the config that holds this plan (npx cdk deploy), or run the deployed plan with ws-ceiling invoke`,
+    `makes ${shards} shard${shards === 1 ? '' : 's'} (${last} connections at shardSize ${target.plan.shardSize}` +
+      `), but the deployed state machine starts ${shardsAtOnce} at once: ` +
+      'its workers would not all start together. Deploy the config that holds this plan (npx cdk deploy), or run ' +
+      'the deployed plan with ws-ceiling invoke',
   );
 }
 
@@ -130,7 +139,9 @@ export function assertStateFits(output: PlanStepOutput): void {
   if (bytes <= STATE_PAYLOAD_LIMIT_BYTES) return;
   throw new InvalidInputError(
     `${RUN_REQUEST_TARGET_FIELD}.plan.stages`,
-    `${output.plan.stages.length} stages over ${shards} shards make a run state of about ${Math.ceil(bytes / 1024)} KB, above the ${STATE_PAYLOAD_LIMIT_BYTES / 1024} KB Step Functions allows; use fewer stages, or a shardSize closer to 900 (fewer shards)`,
+    `${output.plan.stages.length} stages over ${shards} shards make a run state of about ${Math.ceil(bytes / 1024)}` +
+      ` KB, above the ${STATE_PAYLOAD_LIMIT_BYTES / 1024} KB Step Functions allows; use fewer stages, or a ` +
+      'shardSize closer to 900 (fewer shards)',
   );
 }
 
@@ -141,7 +152,8 @@ function planStepInputOf(event: unknown): PlanStepInput {
   if (typeof shardsAtOnce !== 'number' || !Number.isInteger(shardsAtOnce) || shardsAtOnce < 1) {
     throw new InvalidInputError(
       SHARDS_AT_ONCE_FIELD,
-      `must be the whole number of shards the deployed map starts at once (1 or more), got ${JSON.stringify(shardsAtOnce) ?? 'nothing'}; the state machine sets it: deploy the stack again`,
+      `must be the whole number of shards the deployed map starts at once (1 or more), got ${JSON.stringify(shardsAtOnce) ?? 'nothing'}` +
+        '; the state machine sets it: deploy the stack again',
     );
   }
   return { request: fields.request, shardsAtOnce };
@@ -154,6 +166,7 @@ function targetOf(request: unknown): unknown {
 
 /** What started the run, for the log. */
 function triggerOf(request: unknown): string {
-  const trigger = typeof request === 'object' && request !== null ? (request as Partial<RunRequest>).trigger : undefined;
+  const trigger =
+    typeof request === 'object' && request !== null ? (request as Partial<RunRequest>).trigger : undefined;
   return typeof trigger === 'string' ? trigger : 'unknown';
 }

@@ -12,7 +12,13 @@ import type { MetricsSink } from '../engine/metrics-sink.js';
 import { recordRun } from '../engine/record.js';
 import type { RunStore } from '../engine/run-store.js';
 import type { ShardResultStore } from './shard-results.js';
-import { isFailedShard, type FailedShard, type RecordStepInput, type RecordStepOutput, type WorkerOutput } from './step-payloads.js';
+import {
+  isFailedShard,
+  type FailedShard,
+  type RecordStepInput,
+  type RecordStepOutput,
+  type WorkerOutput,
+} from './step-payloads.js';
 import type { ShardResult } from '../engine/types.js';
 
 /** Longest part of a failed worker's error cause kept in the verdict reason. */
@@ -25,7 +31,10 @@ export interface RecordStepDependencies {
   metrics?: MetricsSink;
   /** The AWS region the run was probed from. */
   region: string;
-  /** Current time, epoch milliseconds: when the record step runs, which the run keeps as its `finishedAt` (its workers ended shortly before). */
+  /**
+   * Current time, epoch milliseconds: when the record step runs, which the run keeps as its `finishedAt` (its workers
+   * ended shortly before).
+   */
   now: () => number;
   log: Logger;
 }
@@ -41,12 +50,25 @@ export interface RecordStepDependencies {
  */
 export async function recordStep(input: RecordStepInput, deps: RecordStepDependencies): Promise<RecordStepOutput> {
   const log = deps.log.with({ runId: input.runId, targetId: input.target.id });
-  const shards = await Promise.all(input.plan.shards.map((planned) => shardResultOf(planned.index, input.shards, deps.shardResults)));
+  const shards = await Promise.all(
+    input.plan.shards.map((planned) => shardResultOf(planned.index, input.shards, deps.shardResults)),
+  );
   for (const shard of shards) {
-    if (shard.aborted) log.warn('shard stopped early', { shard: shard.shard, records: shard.records.length, reason: shard.aborted.message });
+    if (shard.aborted)
+      log.warn('shard stopped early', {
+        shard: shard.shard,
+        records: shard.records.length,
+        reason: shard.aborted.message,
+      });
   }
   const { run, stored, metrics } = await recordRun(
-    { settings: settingsWithoutSecrets(input.target), plan: input.plan, shards, region: deps.region, finishedAt: deps.now() },
+    {
+      settings: settingsWithoutSecrets(input.target),
+      plan: input.plan,
+      shards,
+      region: deps.region,
+      finishedAt: deps.now(),
+    },
     { store: deps.store, ...(deps.metrics ? { metrics: deps.metrics } : {}), log },
   );
   const output: RecordStepOutput = {
@@ -59,7 +81,11 @@ export async function recordStep(input: RecordStepInput, deps: RecordStepDepende
     limitingFactor: run.limitingFactor?.kind ?? null,
     stored,
   };
-  log.info('run recorded', { ...output, metrics, records: shards.reduce((total, shard) => total + shard.records.length, 0) });
+  log.info('run recorded', {
+    ...output,
+    metrics,
+    records: shards.reduce((total, shard) => total + shard.records.length, 0),
+  });
   return output;
 }
 
@@ -93,7 +119,8 @@ export function describeFailure(failed: FailedShard['failed']): string {
   try {
     const parsed = JSON.parse(cause) as { errorType?: unknown; errorMessage?: unknown };
     if (typeof parsed.errorMessage === 'string') {
-      const type = typeof parsed.errorType === 'string' && parsed.errorType !== failed.error ? `${parsed.errorType}: ` : '';
+      const type =
+        typeof parsed.errorType === 'string' && parsed.errorType !== failed.error ? `${parsed.errorType}: ` : '';
       message = `${type}${parsed.errorMessage}`;
     }
   } catch {

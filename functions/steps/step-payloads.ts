@@ -6,7 +6,15 @@
  * travel through S3, never through Step Functions) and holds no secret.
  */
 import type { TargetConfig } from '../config/config-types.js';
-import type { LimitingFactorKind, ProbePlan, RunResult, ShardAbort, ShardPlan, StagePlan, Verdict } from '../engine/types.js';
+import type {
+  LimitingFactorKind,
+  ProbePlan,
+  RunResult,
+  ShardAbort,
+  ShardPlan,
+  StagePlan,
+  Verdict,
+} from '../engine/types.js';
 
 /**
  * The input of a run: the schedule's fixed input, or `ws-ceiling invoke`'s

@@ -18,7 +18,14 @@ import { assertAllowedHost } from './allowed-hosts.js';
 import type { Logger } from '../engine/logger.js';
 import { RampControl } from '../engine/ramp-control.js';
 import { redactUrl } from '../engine/redact.js';
-import { describeSelfCheckProblems, selfCheckHost, type HostBudget, type ProbeDemand, type RunningHostCheck, type SelfCheck } from '../engine/self-check.js';
+import {
+  describeSelfCheckProblems,
+  selfCheckHost,
+  type HostBudget,
+  type ProbeDemand,
+  type RunningHostCheck,
+  type SelfCheck,
+} from '../engine/self-check.js';
 import type { ShardResultStore } from './shard-results.js';
 import type { ShardTask, WorkerOutput } from './step-payloads.js';
 import type { StopRequests } from './stop-requests.js';
@@ -45,7 +52,10 @@ export type ShardRunner = (
 export interface WorkerStepDependencies {
   /** Runs the shard's connections. */
   runShard: ShardRunner;
-  /** Reads this Lambda's budget (descriptor limit, open descriptors, ports, memory, heap): just before the shard, then while it runs. */
+  /**
+   * Reads this Lambda's budget (descriptor limit, open descriptors, ports, memory, heap): just before the shard, then
+   * while it runs.
+   */
   readHostBudget: () => Promise<HostBudget>;
   /** Hosts a target URL may point at (the stack's allowlist), checked again here. */
   allowedHosts: readonly string[];
@@ -79,7 +89,9 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
   const headers = await resolveTargetHeaders(task.target, deps.readSecret);
   const settings = targetProbeSettings(task.target, headers);
   const { selfCheck, running } = await selfCheckHost(shardDemand(task), deps.readHostBudget);
-  const result = selfCheck.ok ? await runWatchedShard(task, settings, deps, running, log) : refusedShard(task, selfCheck, log);
+  const result = selfCheck.ok
+    ? await runWatchedShard(task, settings, deps, running, log)
+    : refusedShard(task, selfCheck, log);
   const resultKey = await deps.shardResults.putShardResult({ targetId: task.target.id, runId: task.runId }, result);
   const output: WorkerOutput = {
     shard: result.shard,
@@ -99,14 +111,28 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
  */
 export function shardDemand(task: Pick<ShardTask, 'shard'>): ProbeDemand {
   const connections = task.shard.newPerStage.reduce((total, count) => total + count, 0);
-  return { connectionsPerProcess: connections, costPerConnection: 1, connectionsPerTargetAddress: connections, shardsShareProcess: false };
+  return {
+    connectionsPerProcess: connections,
+    costPerConnection: 1,
+    connectionsPerTargetAddress: connections,
+    shardsShareProcess: false,
+  };
 }
 
 /** The result of a shard whose self-check failed: nothing opened, stopped with the self-check's reasons and fixes. */
 function refusedShard(task: ShardTask, selfCheck: SelfCheck, log: Logger): ShardResult {
   const message = `worker ${task.shard.index} opened nothing, as its shard does not fit its Lambda: ${describeSelfCheckProblems(selfCheck)}`;
-  log.warn('shard refused by its self-check', { reason: message, problems: selfCheck.problems.map((problem) => problem.resource) });
-  return { shard: task.shard.index, records: [], loopDelay: [], stagesRun: 0, aborted: { failureClass: 'probe-limited', message } };
+  log.warn('shard refused by its self-check', {
+    reason: message,
+    problems: selfCheck.problems.map((problem) => problem.resource),
+  });
+  return {
+    shard: task.shard.index,
+    records: [],
+    loopDelay: [],
+    stagesRun: 0,
+    aborted: { failureClass: 'probe-limited', message },
+  };
 }
 
 /** Runs the shard under its own RampControl, stopped early by the deadline or a stop request. */
@@ -206,7 +232,10 @@ function watchForStops(task: ShardTask, control: RampControl, deps: WorkerStepDe
   const poll = async () => {
     try {
       if (await deps.stopRequests.stopRequestedSince(task.target.id, task.plannedAt)) {
-        stopWith({ failureClass: 'interrupted', message: `worker ${task.shard.index} stopped by a stop request for target ${task.target.id}` });
+        stopWith({
+          failureClass: 'interrupted',
+          message: `worker ${task.shard.index} stopped by a stop request for target ${task.target.id}`,
+        });
         return;
       }
     } catch (error) {

@@ -14,7 +14,10 @@ afterEach(() => {
 
 /** A CloudWatch client whose `send` is mocked (this instance only), and a sink over it that records its sleeps. */
 function setup(options: { maxAttempts?: number } = {}) {
-  const client = new CloudWatchClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const client = new CloudWatchClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
   clients.push(client);
   const mock = mockClient(client);
   const sleeps: number[] = [];
@@ -35,27 +38,31 @@ const DIMENSIONS = [
 ];
 
 describe('CloudWatchMetricsSink.publish', () => {
-  it('puts every datapoint of a run in the WsCeiling namespace with exact names, dimensions, values, units and timestamps', async () => {
-    const { mock, sink, sleeps } = setup();
-    mock.on(PutMetricDataCommand).resolves({});
+  it(
+    'puts every datapoint of a run in the WsCeiling namespace with exact names, dimensions, values, units and ' +
+      'timestamps',
+    async () => {
+      const { mock, sink, sleeps } = setup();
+      mock.on(PutMetricDataCommand).resolves({});
 
-    await sink.publish(runDatapoints(cappedRun));
+      await sink.publish(runDatapoints(cappedRun));
 
-    const calls = mock.commandCalls(PutMetricDataCommand);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]?.args[0].input).toEqual({
-      Namespace: 'WsCeiling',
-      MetricData: [
-        { MetricName: 'ProbeSucceeded', Value: 1, Unit: 'Count', Timestamp: AT, Dimensions: DIMENSIONS },
-        { MetricName: 'Ceiling', Value: 150, Unit: 'Count', Timestamp: AT, Dimensions: DIMENSIONS },
-        { MetricName: 'CeilingToBaseline', Value: 0.75, Unit: 'None', Timestamp: AT, Dimensions: DIMENSIONS },
-        { MetricName: 'DropOnset', Value: 151, Unit: 'Count', Timestamp: AT, Dimensions: DIMENSIONS },
-        { MetricName: 'FailedConnections', Value: 50, Unit: 'Count', Timestamp: AT, Dimensions: DIMENSIONS },
-        { MetricName: 'HandshakeP95', Value: 12.5, Unit: 'Milliseconds', Timestamp: AT, Dimensions: DIMENSIONS },
-      ],
-    });
-    expect(sleeps).toEqual([]);
-  });
+      const calls = mock.commandCalls(PutMetricDataCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.args[0].input).toEqual({
+        Namespace: 'WsCeiling',
+        MetricData: [
+          { MetricName: 'ProbeSucceeded', Value: 1, Unit: 'Count', Timestamp: AT, Dimensions: DIMENSIONS },
+          { MetricName: 'Ceiling', Value: 150, Unit: 'Count', Timestamp: AT, Dimensions: DIMENSIONS },
+          { MetricName: 'CeilingToBaseline', Value: 0.75, Unit: 'None', Timestamp: AT, Dimensions: DIMENSIONS },
+          { MetricName: 'DropOnset', Value: 151, Unit: 'Count', Timestamp: AT, Dimensions: DIMENSIONS },
+          { MetricName: 'FailedConnections', Value: 50, Unit: 'Count', Timestamp: AT, Dimensions: DIMENSIONS },
+          { MetricName: 'HandshakeP95', Value: 12.5, Unit: 'Milliseconds', Timestamp: AT, Dimensions: DIMENSIONS },
+        ],
+      });
+      expect(sleeps).toEqual([]);
+    },
+  );
 
   it('retries a failed put with a doubling backoff, then succeeds', async () => {
     const { mock, sink, sleeps } = setup();
@@ -91,7 +98,9 @@ describe('CloudWatchMetricsSink.publish', () => {
 
   it('does not retry a client fault a retry cannot fix', async () => {
     const { mock, sink, sleeps } = setup();
-    mock.on(PutMetricDataCommand).rejects(new InvalidParameterValueException({ message: 'The value NaN is invalid', $metadata: {} }));
+    mock
+      .on(PutMetricDataCommand)
+      .rejects(new InvalidParameterValueException({ message: 'The value NaN is invalid', $metadata: {} }));
 
     await expect(sink.publish(runDatapoints(cappedRun))).rejects.toThrow('after 1 attempt: InvalidParameterValue');
     expect(mock.commandCalls(PutMetricDataCommand)).toHaveLength(1);

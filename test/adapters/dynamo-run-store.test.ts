@@ -71,7 +71,6 @@ async function holdLevelInAnotherProcess(location: string): Promise<void> {
   });
 }
 
-
 describe('runItemKey', () => {
   it('keys a run by target, then start time and run id', () => {
     expect(runItemKey(cappedRun)).toEqual({ pk: 'TARGET#chat-prod', sk: 'RUN#2025-03-01T10:00:00.000Z#run-capped' });
@@ -97,13 +96,22 @@ describe('DynamoRunStore on the embedded store', () => {
 
   it('returns the latest runs of one target, newest first, up to the limit', async () => {
     const { store } = await openStore(await tempDir());
-    const times = ['2025-03-03T00:00:00.000Z', '2025-03-01T00:00:00.000Z', '2025-03-05T00:00:00.000Z', '2025-03-02T00:00:00.000Z'];
+    const times = [
+      '2025-03-03T00:00:00.000Z',
+      '2025-03-01T00:00:00.000Z',
+      '2025-03-05T00:00:00.000Z',
+      '2025-03-02T00:00:00.000Z',
+    ];
     for (const time of times) await store.putRun(runAt('a', time));
     await store.putRun(runAt('b', '2025-03-09T00:00:00.000Z'));
     await store.putRun(runAt('ab', '2025-03-09T00:00:00.000Z'));
 
     const latest = await store.latestRuns('a', 3);
-    expect(latest.map((run) => run.startedAt)).toEqual(['2025-03-05T00:00:00.000Z', '2025-03-03T00:00:00.000Z', '2025-03-02T00:00:00.000Z']);
+    expect(latest.map((run) => run.startedAt)).toEqual([
+      '2025-03-05T00:00:00.000Z',
+      '2025-03-03T00:00:00.000Z',
+      '2025-03-02T00:00:00.000Z',
+    ]);
     expect((await store.latestRuns('a', 10)).map((run) => run.targetId)).toEqual(['a', 'a', 'a', 'a']);
     expect(await store.latestRuns('missing', 5)).toEqual([]);
     expect(await store.latestRuns('a', 0)).toEqual([]);
@@ -132,7 +140,14 @@ describe('DynamoRunStore on the embedded store', () => {
     await store.putRun(heldRun);
 
     const get = async (run: RunResult) =>
-      (await embedded.client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: runItemKey(run).pk }, sk: { S: runItemKey(run).sk } } }))).Item;
+      (
+        await embedded.client.send(
+          new GetItemCommand({
+            TableName: TABLE,
+            Key: { pk: { S: runItemKey(run).pk }, sk: { S: runItemKey(run).sk } },
+          }),
+        )
+      ).Item;
     const capped = await get(cappedRun);
     expect(capped).toMatchObject({
       pk: { S: 'TARGET#chat-prod' },
@@ -173,7 +188,11 @@ describe('DynamoRunStore on the embedded store', () => {
       }),
     );
     const [read] = await store.latestRuns(heldRun.targetId, 1);
-    expect(read).toStrictEqual({ ...olderRun, baseline: null, timeline: { open: [], stages: [], failures: [], failuresOmitted: 0 } });
+    expect(read).toStrictEqual({
+      ...olderRun,
+      baseline: null,
+      timeline: { open: [], stages: [], failures: [], failuresOmitted: 0 },
+    });
   });
 
   it('keeps runs across a stop and a restart on the same directory in the same process', async () => {
@@ -229,7 +248,9 @@ describe('DynamoRunStore when DynamoDB is unreachable', () => {
       const put = store.putRun(cappedRun);
       await expect(put).rejects.toBeInstanceOf(StoreError);
       await expect(put).rejects.toThrow(`cannot write run run-capped in DynamoDB table ${TABLE}`);
-      await expect(store.latestRuns('chat-prod', 5)).rejects.toThrow(`cannot read the runs of target chat-prod in DynamoDB table ${TABLE}`);
+      await expect(store.latestRuns('chat-prod', 5)).rejects.toThrow(
+        `cannot read the runs of target chat-prod in DynamoDB table ${TABLE}`,
+      );
       await expect(store.recentRuns(5)).rejects.toThrow(`DynamoDB table ${TABLE}`);
     } finally {
       client.destroy();

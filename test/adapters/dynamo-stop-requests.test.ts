@@ -30,7 +30,11 @@ async function openTable(): Promise<{ client: DynamoDBClient; runs: DynamoRunSto
   started.push(embedded);
   const runs = new DynamoRunStore({ client: embedded.client, tableName: TABLE });
   await runs.ensureTable();
-  return { client: embedded.client, runs, stops: new DynamoStopRequests({ client: embedded.client, tableName: TABLE }) };
+  return {
+    client: embedded.client,
+    runs,
+    stops: new DynamoStopRequests({ client: embedded.client, tableName: TABLE }),
+  };
 }
 
 describe('stopRequestKey', () => {
@@ -96,8 +100,12 @@ describe('DynamoStopRequests on the embedded store', () => {
     try {
       const stops = new DynamoStopRequests({ client, tableName: TABLE });
       await expect(stops.requestStop('chat', new Date())).rejects.toThrow(StoreError);
-      await expect(stops.requestStop('chat', new Date())).rejects.toThrow(/cannot record a stop request for target chat in DynamoDB table ws-ceiling-runs/);
-      await expect(stops.stopRequestedSince('chat', 0)).rejects.toThrow(/cannot read the stop request of target chat in DynamoDB table ws-ceiling-runs/);
+      await expect(stops.requestStop('chat', new Date())).rejects.toThrow(
+        /cannot record a stop request for target chat in DynamoDB table ws-ceiling-runs/,
+      );
+      await expect(stops.stopRequestedSince('chat', 0)).rejects.toThrow(
+        /cannot read the stop request of target chat in DynamoDB table ws-ceiling-runs/,
+      );
     } finally {
       client.destroy();
     }

@@ -35,7 +35,9 @@ describe('shardResultKey', () => {
   it("puts every shard of a run under its target's prefix, then the run id", () => {
     expect(shardResultKey({ targetId: 'chat', runId: 'c9ee52a0' }, 0)).toBe('runs/chat/c9ee52a0/shard-0.json');
     expect(shardResultKey({ targetId: 'chat', runId: 'c9ee52a0' }, 12)).toBe('runs/chat/c9ee52a0/shard-12.json');
-    expect(shardResultKey({ targetId: 'feed', runId: 'c9ee52a0' }, 0).startsWith(targetShardResultsPrefix('feed'))).toBe(true);
+    expect(
+      shardResultKey({ targetId: 'feed', runId: 'c9ee52a0' }, 0).startsWith(targetShardResultsPrefix('feed')),
+    ).toBe(true);
   });
 });
 
@@ -50,7 +52,9 @@ describe('S3ShardResults', () => {
   });
 
   it('reads a stored result back as it was written', async () => {
-    s3.on(GetObjectCommand, { Bucket: BUCKET, Key: 'runs/chat/run-9/shard-2.json' }).resolves({ Body: body(JSON.stringify(result)) });
+    s3.on(GetObjectCommand, { Bucket: BUCKET, Key: 'runs/chat/run-9/shard-2.json' }).resolves({
+      Body: body(JSON.stringify(result)),
+    });
     expect(await store().getShardResult('runs/chat/run-9/shard-2.json')).toEqual(result);
   });
 
@@ -65,12 +69,19 @@ describe('S3ShardResults', () => {
     );
     const failure = store().putShardResult({ targetId: 'chat', runId: 'run-9' }, result);
     await expect(failure).rejects.toBeInstanceOf(StoreError);
-    await expect(failure).rejects.toThrow('cannot write shard result s3://shard-results-bucket/runs/chat/run-9/shard-2.json: AccessDenied: Access Denied');
+    await expect(failure).rejects.toThrow(
+      'cannot write shard result s3://shard-results-bucket/runs/chat/run-9/shard-2.json: AccessDenied: Access Denied',
+    );
   });
 
   it('names the key when a read fails for another reason than a missing object', async () => {
     s3.on(GetObjectCommand).rejects(
-      new S3ServiceException({ name: 'SlowDown', $fault: 'server', message: 'Please reduce your request rate.', $metadata: {} }),
+      new S3ServiceException({
+        name: 'SlowDown',
+        $fault: 'server',
+        message: 'Please reduce your request rate.',
+        $metadata: {},
+      }),
     );
     await expect(store().getShardResult('runs/chat/run-9/shard-2.json')).rejects.toThrow(
       'cannot read shard result s3://shard-results-bucket/runs/chat/run-9/shard-2.json: SlowDown',

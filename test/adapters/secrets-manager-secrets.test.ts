@@ -31,8 +31,12 @@ describe('SecretsManagerSecrets.readSecret', () => {
   });
 
   it('returns the value at jsonKey of a JSON secret and leaves the prefix to the header resolver', async () => {
-    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ token: 'tok-sekrit', user: 'probe' }) });
-    expect(await secrets().readSecret({ secretName: 'chat/creds', jsonKey: 'token', prefix: 'Bearer ' })).toBe('tok-sekrit');
+    secretsManager
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: JSON.stringify({ token: 'tok-sekrit', user: 'probe' }) });
+    expect(await secrets().readSecret({ secretName: 'chat/creds', jsonKey: 'token', prefix: 'Bearer ' })).toBe(
+      'tok-sekrit',
+    );
   });
 
   it('works when passed around as a plain function', async () => {
@@ -44,7 +48,9 @@ describe('SecretsManagerSecrets.readSecret', () => {
   it('names the secret and the Secrets Manager error when it cannot be read', async () => {
     secretsManager
       .on(GetSecretValueCommand)
-      .rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
+      .rejects(
+        new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }),
+      );
     const error = await failureOf(secrets().readSecret({ secretName: 'chat/missing' }));
     expect(error).toBeInstanceOf(SecretReadError);
     expect(error.message).toBe(
@@ -54,7 +60,9 @@ describe('SecretsManagerSecrets.readSecret', () => {
 
   it('refuses a binary secret', async () => {
     secretsManager.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array([1, 2, 3]) });
-    await expect(secrets().readSecret({ secretName: 'chat/binary' })).rejects.toThrow('secret chat/binary: has no string value');
+    await expect(secrets().readSecret({ secretName: 'chat/binary' })).rejects.toThrow(
+      'secret chat/binary: has no string value',
+    );
   });
 
   it('never quotes the secret when it is not the JSON object jsonKey needs', async () => {
@@ -65,11 +73,15 @@ describe('SecretsManagerSecrets.readSecret', () => {
   });
 
   it('says what the key holds when it is missing or not a string, without its value', async () => {
-    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ token: 12345, nested: { a: 'sekrit' } }) });
+    secretsManager
+      .on(GetSecretValueCommand)
+      .resolves({ SecretString: JSON.stringify({ token: 12345, nested: { a: 'sekrit' } }) });
     await expect(secrets().readSecret({ secretName: 'chat/creds', jsonKey: 'password' })).rejects.toThrow(
       'jsonKey "password" must hold a string, found no such key',
     );
-    await expect(secrets().readSecret({ secretName: 'chat/creds', jsonKey: 'token' })).rejects.toThrow('found a number');
+    await expect(secrets().readSecret({ secretName: 'chat/creds', jsonKey: 'token' })).rejects.toThrow(
+      'found a number',
+    );
     const error = await failureOf(secrets().readSecret({ secretName: 'chat/creds', jsonKey: 'nested' }));
     expect(error.message).toContain('found an object');
     expect(error.message).not.toContain('sekrit');

@@ -44,7 +44,12 @@ describe('npm run bench', () => {
     for (const figure of FIGURES) {
       const row = lines.find((line) => line.startsWith(figure));
       const [, probe, plain, ratio] = /^.+?\s{2,}(\S+)\s+(\S+)\s+(\S+)×$/.exec(row ?? '') ?? [];
-      expect(row && Number.isFinite(Number(probe?.replaceAll(',', ''))) && Number.isFinite(Number(plain?.replaceAll(',', ''))), row ?? figure).toBe(true);
+      expect(
+        row &&
+          Number.isFinite(Number(probe?.replaceAll(',', ''))) &&
+          Number.isFinite(Number(plain?.replaceAll(',', ''))),
+        row ?? figure,
+      ).toBe(true);
       expect(Number.isFinite(Number(ratio)), row).toBe(true);
     }
     // The loopback server never refuses or closes: any false drop is the client's, and fails this test.
@@ -52,7 +57,9 @@ describe('npm run bench', () => {
     expect(lines).toContain('Plain ws: held 200 with 0 false drops in the one run.');
     expect(stdout).toMatch(/^handshake rate ≥ 0\.9× plain\s+\S+×\s+(met|NOT MET)$/m);
     expect(stdout).toMatch(/^memory per connection ≤ 1\.2× plain\s+\S+×\s+(met|NOT MET)$/m);
-    expect(stdout).toMatch(/^holds the (descriptor limit|ephemeral ports) less headroom \(\d+\) with no false drops\s+1 of 1 runs clean at 200\s+not measured$/m);
+    expect(stdout).toMatch(
+      /^holds the (descriptor limit|ephemeral ports) less headroom \(\d+\) with no false drops\s+1 of 1 runs clean at 200\s+not measured$/m,
+    );
     expect(stderr).toMatch(/^run 1\/1 probe: held \d+\/200/m);
     expect(stderr).toMatch(/^run 1\/1 plain: held \d+\/200/m);
   });

@@ -10,11 +10,17 @@ import {
   workerVariables,
 } from '../../functions/steps/function-environment.js';
 
-const worker = { allowedHosts: ['chat.example.com', 'feed.example.com'], shardResultsBucket: 'shard-bucket', runsTable: 'ws-ceiling-runs' };
+const worker = {
+  allowedHosts: ['chat.example.com', 'feed.example.com'],
+  shardResultsBucket: 'shard-bucket',
+  runsTable: 'ws-ceiling-runs',
+};
 
 describe('planVariables', () => {
   it('gives the plan function only the allowlist, comma-separated', () => {
-    expect(planVariables({ allowedHosts: worker.allowedHosts })).toEqual({ ALLOWED_HOSTS: 'chat.example.com,feed.example.com' });
+    expect(planVariables({ allowedHosts: worker.allowedHosts })).toEqual({
+      ALLOWED_HOSTS: 'chat.example.com,feed.example.com',
+    });
   });
 });
 
@@ -36,11 +42,15 @@ describe('recordVariables', () => {
 
 describe('readPlanEnvironment', () => {
   it('reads back what planVariables wrote', () => {
-    expect(readPlanEnvironment(planVariables({ allowedHosts: ['a.example.com', 'b.example.com'] }))).toEqual({ allowedHosts: ['a.example.com', 'b.example.com'] });
+    expect(readPlanEnvironment(planVariables({ allowedHosts: ['a.example.com', 'b.example.com'] }))).toEqual({
+      allowedHosts: ['a.example.com', 'b.example.com'],
+    });
   });
 
   it('ignores spaces and empty entries in the allowlist', () => {
-    expect(readPlanEnvironment({ ALLOWED_HOSTS: ' a.example.com , ,b.example.com ' })).toEqual({ allowedHosts: ['a.example.com', 'b.example.com'] });
+    expect(readPlanEnvironment({ ALLOWED_HOSTS: ' a.example.com , ,b.example.com ' })).toEqual({
+      allowedHosts: ['a.example.com', 'b.example.com'],
+    });
   });
 
   it('names the variable when it is missing or lists no host', () => {
@@ -63,10 +73,15 @@ describe('readWorkerEnvironment', () => {
 
 describe('readRecordEnvironment', () => {
   it('reads back what recordVariables wrote', () => {
-    expect(readRecordEnvironment(recordVariables(worker))).toEqual({ shardResultsBucket: 'shard-bucket', runsTable: 'ws-ceiling-runs' });
+    expect(readRecordEnvironment(recordVariables(worker))).toEqual({
+      shardResultsBucket: 'shard-bucket',
+      runsTable: 'ws-ceiling-runs',
+    });
   });
 
   it('refuses a blank bucket name', () => {
-    expect(() => readRecordEnvironment({ SHARD_RESULTS_BUCKET: '  ', RUNS_TABLE: 'ws-ceiling-runs' })).toThrow(/^SHARD_RESULTS_BUCKET: /);
+    expect(() => readRecordEnvironment({ SHARD_RESULTS_BUCKET: '  ', RUNS_TABLE: 'ws-ceiling-runs' })).toThrow(
+      /^SHARD_RESULTS_BUCKET: /,
+    );
   });
 });

@@ -6,7 +6,15 @@ import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../../functions/engine/metr
 import { ALARM_NAME_PREFIX, alarmName } from '../../lib/alarm-names.js';
 import { dashboardName } from '../../lib/probe-dashboard.js';
 import type { RegionStack } from '../../lib/region-stack.js';
-import { buildApp, logicalIdOf, resourcesOf, stackOf, TEST_ACCOUNT, TEST_REGION, removeAssemblies } from '../support/cdk.js';
+import {
+  buildApp,
+  logicalIdOf,
+  resourcesOf,
+  stackOf,
+  TEST_ACCOUNT,
+  TEST_REGION,
+  removeAssemblies,
+} from '../support/cdk.js';
 
 let stack: RegionStack;
 let template: Template;
@@ -20,7 +28,9 @@ afterAll(removeAssemblies);
 
 /** The synthesized properties of the alarm named `name`. */
 function alarm(name: string): Record<string, unknown> {
-  const found = resourcesOf(template, 'AWS::CloudWatch::Alarm').find(([, resource]) => resource.Properties.AlarmName === name);
+  const found = resourcesOf(template, 'AWS::CloudWatch::Alarm').find(
+    ([, resource]) => resource.Properties.AlarmName === name,
+  );
   if (!found) throw new Error(`no alarm ${name}`);
   return found[1].Properties;
 }
@@ -60,7 +70,11 @@ describe('ProbeAlarms', () => {
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'ignore',
     });
-    expect(alarm(alarmName('feed', 'regressed'))).toMatchObject({ MetricName: METRIC.ceilingToBaseline, Dimensions: dimensions('feed'), Threshold: 0.9 });
+    expect(alarm(alarmName('feed', 'regressed'))).toMatchObject({
+      MetricName: METRIC.ceilingToBaseline,
+      Dimensions: dimensions('feed'),
+      Threshold: 0.9,
+    });
   });
 
   it('alarms when the ceiling falls under the declared floor', () => {
@@ -97,22 +111,44 @@ describe('ProbeAlarms', () => {
     }
   });
 
-  it('alarms when no run reported over the whole expected window, cut into periods that must all breach: missing data breaches', () => {
-    const missing = {
-      Namespace: METRIC_NAMESPACE,
-      MetricName: METRIC.probeSucceeded,
-      Statistic: 'SampleCount',
-      Threshold: 1,
-      ComparisonOperator: 'LessThanThreshold',
-      TreatMissingData: 'breaching',
-      AlarmActions: [topic()],
-      OKActions: [topic()],
-    };
-    // chat runs at 02:00 in Paris: 47 h between runs over the spring change, so 48 h by default.
-    expect(alarm(alarmName('chat', 'probe-missing'))).toMatchObject({ ...missing, Dimensions: dimensions('chat'), Period: 86_400, EvaluationPeriods: 2, DatapointsToAlarm: 2 });
-    expect(alarm(alarmName('bulk', 'probe-missing'))).toMatchObject({ ...missing, Dimensions: dimensions('bulk'), Period: 64_800, EvaluationPeriods: 2, DatapointsToAlarm: 2 });
-    expect(alarm(alarmName('feed', 'probe-missing'))).toMatchObject({ ...missing, Dimensions: dimensions('feed'), Period: 86_400, EvaluationPeriods: 7, DatapointsToAlarm: 7 });
-  });
+  it(
+    'alarms when no run reported over the whole expected window, cut into periods that must all breach: missing ' +
+      'data breaches',
+    () => {
+      const missing = {
+        Namespace: METRIC_NAMESPACE,
+        MetricName: METRIC.probeSucceeded,
+        Statistic: 'SampleCount',
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+        AlarmActions: [topic()],
+        OKActions: [topic()],
+      };
+      // chat runs at 02:00 in Paris: 47 h between runs over the spring change, so 48 h by default.
+      expect(alarm(alarmName('chat', 'probe-missing'))).toMatchObject({
+        ...missing,
+        Dimensions: dimensions('chat'),
+        Period: 86_400,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+      });
+      expect(alarm(alarmName('bulk', 'probe-missing'))).toMatchObject({
+        ...missing,
+        Dimensions: dimensions('bulk'),
+        Period: 64_800,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+      });
+      expect(alarm(alarmName('feed', 'probe-missing'))).toMatchObject({
+        ...missing,
+        Dimensions: dimensions('feed'),
+        Period: 86_400,
+        EvaluationPeriods: 7,
+        DatapointsToAlarm: 7,
+      });
+    },
+  );
 
   it('notifies the on-call topic on ALARM and on OK', () => {
     for (const [, resource] of resourcesOf(template, 'AWS::CloudWatch::Alarm')) {
@@ -123,20 +159,29 @@ describe('ProbeAlarms', () => {
   it('keeps the actions of a disabled target off, so its silence does not page', () => {
     expect(alarm(alarmName('chat', 'probe-failed')).ActionsEnabled).toBe(true);
     expect(alarm(alarmName('chat', 'probe-missing')).ActionsEnabled).toBe(true);
-    for (const kind of ['regressed', 'probe-failed', 'probe-missing'] as const) expect(alarm(alarmName('feed', kind)).ActionsEnabled).toBe(false);
+    for (const kind of ['regressed', 'probe-failed', 'probe-missing'] as const)
+      expect(alarm(alarmName('feed', kind)).ActionsEnabled).toBe(false);
   });
 
   it('tells on-call what the alarm means and which commands to run next', () => {
     for (const [, resource] of resourcesOf(template, 'AWS::CloudWatch::Alarm')) {
       const description = String(resource.Properties.AlarmDescription);
-      const id = String(resource.Properties.AlarmName).slice(ALARM_NAME_PREFIX.length).replace(/-(regressed|below-floor|probe-failed|probe-missing)$/, '');
+      const id = String(resource.Properties.AlarmName)
+        .slice(ALARM_NAME_PREFIX.length)
+        .replace(/-(regressed|below-floor|probe-failed|probe-missing)$/, '');
       expect(description).toContain(`ws-ceiling history --region ${TEST_REGION} --target-id ${id}`);
       expect(description).toContain(`ws-ceiling invoke --target-id ${id} --region ${TEST_REGION}`);
       expect(description.length).toBeLessThanOrEqual(1024);
     }
-    expect(alarm(alarmName('chat', 'regressed')).AlarmDescription).toMatch(/fell under 85 % of its baseline \(the median of its last 7 completed runs\)/);
-    expect(alarm(alarmName('chat', 'below-floor')).AlarmDescription).toMatch(/under its declared floor of 150 concurrent connections/);
-    expect(alarm(alarmName('chat', 'probe-failed')).AlarmDescription).toMatch(/the last run of chat probed from eu-west-1 did not succeed.*The ceiling is unknown, not low.*returns to OK when a run succeeds/);
+    expect(alarm(alarmName('chat', 'regressed')).AlarmDescription).toMatch(
+      /fell under 85 % of its baseline \(the median of its last 7 completed runs\)/,
+    );
+    expect(alarm(alarmName('chat', 'below-floor')).AlarmDescription).toMatch(
+      /under its declared floor of 150 concurrent connections/,
+    );
+    expect(alarm(alarmName('chat', 'probe-failed')).AlarmDescription).toMatch(
+      /the last run of chat probed from eu-west-1 did not succeed.*The ceiling is unknown, not low.*returns to OK when a run succeeds/,
+    );
     expect(alarm(alarmName('feed', 'probe-missing')).AlarmDescription).toMatch(
       /no run of feed probed from eu-west-1 has reported for 168 h.*\(30 3 \? \* MON,THU \*, UTC\).*executions of the state machine ws-ceiling-feed.*returns to OK when a run reports/,
     );
@@ -163,7 +208,9 @@ describe('ProbeAlarms regression threshold', () => {
     );
     const synthesized = Template.fromStack(stackOf(buildApp(config)));
     const thresholds = tolerances.map((_, index) => {
-      const found = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').find(([, resource]) => resource.Properties.AlarmName === alarmName(`t${index}`, 'regressed'));
+      const found = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').find(
+        ([, resource]) => resource.Properties.AlarmName === alarmName(`t${index}`, 'regressed'),
+      );
       return Number(found?.[1].Properties.Threshold);
     });
     expect(thresholds).toEqual([0.82, 0.59, 0.43, 0.3, 0.17, 0.05]);
@@ -175,9 +222,16 @@ describe('ProbeAlarms regression threshold', () => {
         for (const ceiling of [lowestOk - 1, lowestOk]) {
           if (ceiling < 0) continue;
           const ratio = ceilingRatio(ceiling, value);
-          const regressed = isRegression({ verdict: 'ok', ceiling: { value: ceiling, reached: true } }, { value, runs: 7, ratio, regressionTolerance });
+          const regressed = isRegression(
+            { verdict: 'ok', ceiling: { value: ceiling, reached: true } },
+            { value, runs: 7, ratio, regressionTolerance },
+          );
           const fires = ratio < threshold;
-          if (fires !== regressed) mismatches.push(`ceiling ${ceiling} of baseline ${value} at tolerance ${regressionTolerance}: alarm ${fires}, verdict regressed ${regressed}`);
+          if (fires !== regressed)
+            mismatches.push(
+              `ceiling ${ceiling} of baseline ${value} at tolerance ${regressionTolerance}: alarm ${fires}, ` +
+                `verdict regressed ${regressed}`,
+            );
         }
       }
     });
@@ -194,16 +248,32 @@ describe('alarmName', () => {
 describe('AlarmTopic', () => {
   it('subscribes every on-call endpoint of the config', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 2);
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: topic() });
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'https', Endpoint: 'https://hooks.example.com/ws-ceiling', TopicArn: topic() });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: topic(),
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'https',
+      Endpoint: 'https://hooks.example.com/ws-ceiling',
+      TopicArn: topic(),
+    });
   });
 
   it('is encrypted with its own rotating key and refuses publishers without TLS', () => {
-    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [logicalIdOf(stack.alarmTopic.key), 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [logicalIdOf(stack.alarmTopic.key), 'Arn'] },
+    });
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sns:Publish',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
       },
     });
   });
@@ -216,7 +286,13 @@ describe('AlarmTopic', () => {
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Allow', Action: 'sns:Publish', Principal: { Service: 'cloudwatch.amazonaws.com' }, Resource: topic(), Condition: fromOurAlarms }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sns:Publish',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Resource: topic(),
+            Condition: fromOurAlarms,
+          }),
         ]),
       },
     });
@@ -248,12 +324,32 @@ describe('ProbeDashboard', () => {
     template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: dashboardName(TEST_REGION) });
     const body = dashboardBody();
     expect(body.start).toBe('-P30D');
-    const chatCeiling = body.widgets.find((widget) => widget.properties.title === 'chat: ceiling and drop onset (connections)');
+    const chatCeiling = body.widgets.find(
+      (widget) => widget.properties.title === 'chat: ceiling and drop onset (connections)',
+    );
     expect(chatCeiling?.properties.metrics).toEqual([
-      [METRIC_NAMESPACE, METRIC.ceiling, 'Region', TEST_REGION, 'Target', 'chat', { label: 'Ceiling', period: 3600, stat: 'Minimum' }],
-      [METRIC_NAMESPACE, METRIC.dropOnset, 'Region', TEST_REGION, 'Target', 'chat', { label: 'Drop onset', period: 3600, stat: 'Minimum' }],
+      [
+        METRIC_NAMESPACE,
+        METRIC.ceiling,
+        'Region',
+        TEST_REGION,
+        'Target',
+        'chat',
+        { label: 'Ceiling', period: 3600, stat: 'Minimum' },
+      ],
+      [
+        METRIC_NAMESPACE,
+        METRIC.dropOnset,
+        'Region',
+        TEST_REGION,
+        'Target',
+        'chat',
+        { label: 'Drop onset', period: 3600, stat: 'Minimum' },
+      ],
     ]);
-    expect(chatCeiling?.properties.annotations).toEqual({ horizontal: [{ value: 150, label: 'Floor 150', yAxis: 'left' }] });
+    expect(chatCeiling?.properties.annotations).toEqual({
+      horizontal: [{ value: 150, label: 'Floor 150', yAxis: 'left' }],
+    });
     const titles = body.widgets.map((widget) => widget.properties.title);
     for (const id of ['chat', 'feed', 'bulk']) {
       expect(titles).toContain(`${id}: ceiling and drop onset (connections)`);
@@ -261,13 +357,18 @@ describe('ProbeDashboard', () => {
     }
   });
 
-  it('lists the state of every alarm of the region, both probe alarms of each target included, those in ALARM first', () => {
-    const status = dashboardBody().widgets.find((widget) => widget.type === 'alarm');
-    expect(status?.properties.alarms).toHaveLength(10);
-    expect(status?.properties.sortBy).toBe('stateUpdatedTimestamp');
-    const body = JSON.stringify(resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties.DashboardBody);
-    for (const target of stack.targets) {
-      for (const each of [target.alarms.probeFailed, target.alarms.probeMissing]) expect(body).toContain(JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(each), 'Arn'] }));
-    }
-  });
+  it(
+    'lists the state of every alarm of the region, both probe alarms of each target included, those in ALARM ' +
+      'first',
+    () => {
+      const status = dashboardBody().widgets.find((widget) => widget.type === 'alarm');
+      expect(status?.properties.alarms).toHaveLength(10);
+      expect(status?.properties.sortBy).toBe('stateUpdatedTimestamp');
+      const body = JSON.stringify(resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties.DashboardBody);
+      for (const target of stack.targets) {
+        for (const each of [target.alarms.probeFailed, target.alarms.probeMissing])
+          expect(body).toContain(JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(each), 'Arn'] }));
+      }
+    },
+  );
 });

@@ -14,7 +14,15 @@ import { stackName } from '../../functions/steps/deployment-names.js';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { flattenReference } from '../../lib/nag-acknowledgements.js';
 import { checkWithCdkNag, configRegions } from '../../lib/probe-app.js';
-import { buildApp, logicalIdOf, REPO_ROOT, TEST_ACCOUNT, testConfig, type SynthesizedApp, removeAssemblies } from '../support/cdk.js';
+import {
+  buildApp,
+  logicalIdOf,
+  REPO_ROOT,
+  TEST_ACCOUNT,
+  testConfig,
+  type SynthesizedApp,
+  removeAssemblies,
+} from '../support/cdk.js';
 
 const EXAMPLE_CONFIG = join(REPO_ROOT, 'config', 'example.config.json');
 
@@ -33,7 +41,8 @@ function acknowledgements(scope: IConstruct): Map<string, string> {
   for (const construct of scope.node.findAll()) {
     for (const entry of construct.node.metadata) {
       if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
-      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) found.set(`${construct.node.path} ${id.replace(/^annotation::/i, '')}`, reason);
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>))
+        found.set(`${construct.node.path} ${id.replace(/^annotation::/i, '')}`, reason);
     }
   }
   return found;
@@ -53,7 +62,7 @@ describe('addRegionStacks', () => {
     ]);
   });
 
-  it("gives each stack only the targets probed from its region", () => {
+  it('gives each stack only the targets probed from its region', () => {
     const [europe, america] = built.stacks;
     expect(europe?.targets.map((target) => target.node.id)).toEqual(['Target-chat', 'Target-feed', 'Target-bulk']);
     expect(america?.targets.map((target) => target.node.id)).toEqual(['Target-chat']);
@@ -80,14 +89,20 @@ describe('checkWithCdkNag', () => {
   it('finds no error and no warning of the AwsSolutions pack in any stack', () => {
     for (const stack of built.stacks) {
       const report = new AwsSolutionsChecks(built.app).validateScope(stack);
-      expect(report.violations.map((violation) => `${violation.severity} ${violation.ruleName}: ${violation.violatingResources.map((resource) => resource.constructPath).join(', ')}`)).toEqual([]);
+      expect(
+        report.violations.map(
+          (violation) =>
+            `${violation.severity} ${violation.ruleName}: ${violation.violatingResources.map((resource) => resource.constructPath).join(', ')}`,
+        ),
+      ).toEqual([]);
     }
   });
 
   it('finds nothing in the example config either', () => {
     const example = buildApp(loadConfigFile(EXAMPLE_CONFIG));
     example.app.synth();
-    for (const stack of example.stacks) expect(new AwsSolutionsChecks(example.app).validateScope(stack).violations).toEqual([]);
+    for (const stack of example.stacks)
+      expect(new AwsSolutionsChecks(example.app).validateScope(stack).violations).toEqual([]);
   });
 
   it('acknowledges only explained findings: the runtime, the transient bucket and the wildcards IAM cannot narrow', () => {
@@ -96,7 +111,9 @@ describe('checkWithCdkNag', () => {
     for (const [where, reason] of found) expect(reason.length, where).toBeGreaterThan(60);
     const rules = [...found.keys()].map((key) => key.split(' ')[1]);
     const bucket = logicalIdOf(europe.node.findChild('ShardResults').node.findChild('Bucket'));
-    const bulkStateMachine = logicalIdOf(europe.node.findChild('Target-bulk').node.findChild('Run').node.findChild('StateMachine'));
+    const bulkStateMachine = logicalIdOf(
+      europe.node.findChild('Target-bulk').node.findChild('Run').node.findChild('StateMachine'),
+    );
     const bulkExecutions = `arn:aws:states:eu-west-1:${TEST_ACCOUNT}:execution:${JSON.stringify({ 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: bulkStateMachine }] }] })}`;
     expect([...new Set(rules)].sort()).toEqual(
       [
@@ -105,9 +122,14 @@ describe('checkWithCdkNag', () => {
         'AwsSolutions-IAM5[Resource::*]',
         `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/runs/*]`,
         ...['chat', 'feed', 'bulk'].map((id) => `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/runs/${id}/*]`),
-        ...['Plan', 'Record'].map((fn) => `AwsSolutions-IAM5[Resource::<${logicalIdOf(europe.node.findChild(fn).node.findChild('Function'))}.Arn>:*]`),
+        ...['Plan', 'Record'].map(
+          (fn) =>
+            `AwsSolutions-IAM5[Resource::<${logicalIdOf(europe.node.findChild(fn).node.findChild('Function'))}.Arn>:*]`,
+        ),
         ...['chat', 'feed', 'bulk'].map(
-          (id) => `AwsSolutions-IAM5[Resource::<${logicalIdOf(europe.node.findChild(`Target-${id}`).node.findChild('Worker').node.findChild('Function'))}.Arn>:*]`,
+          (id) =>
+            `AwsSolutions-IAM5[Resource::<${logicalIdOf(europe.node.findChild(`Target-${id}`).node.findChild('Worker').node.findChild('Function'))}` +
+            '.Arn>:*]',
         ),
         // Only bulk (50 shards) runs a Distributed Map: its own executions and their child executions.
         ...[':*', '/*:*'].map((suffix) => `AwsSolutions-IAM5[Resource::${bulkExecutions}${suffix}]`),
@@ -118,8 +140,12 @@ describe('checkWithCdkNag', () => {
   it('fails the synth on an unexplained finding', () => {
     const failing = buildApp();
     checkWithCdkNag(failing.app);
-    failing.stacks[0]?.plan.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }));
-    expect(() => failing.app.synth()).toThrow(/wildcard permissions[\s\S]*ws-ceiling-eu-west-1\/Plan\/Role\/DefaultPolicy\/Resource[\s\S]*AwsSolutions-IAM5\[Resource::\*\]/);
+    failing.stacks[0]?.plan.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }),
+    );
+    expect(() => failing.app.synth()).toThrow(
+      /wildcard permissions[\s\S]*ws-ceiling-eu-west-1\/Plan\/Role\/DefaultPolicy\/Resource[\s\S]*AwsSolutions-IAM5\[Resource::\*\]/,
+    );
   });
 });
 
@@ -143,7 +169,12 @@ describe('bin/cdk-app (the app cdk.json runs)', () => {
     try {
       const config = join(folder, 'bad.config.json');
       const outdir = join(folder, 'cdk.out');
-      const target = { id: 'chat', url: 'wss://chat.example.com/', regions: ['eu-west-1'], schedule: { cron: '0 2 * * ? *', timeZone: 'Europe/Paris', expectedEveryHours: 24 } };
+      const target = {
+        id: 'chat',
+        url: 'wss://chat.example.com/',
+        regions: ['eu-west-1'],
+        schedule: { cron: '0 2 * * ? *', timeZone: 'Europe/Paris', expectedEveryHours: 24 },
+      };
       writeFileSync(config, JSON.stringify({ allowedHosts: ['chat.example.com'], targets: [target] }));
       const app = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'bin', 'cdk-app.js')], {
         cwd: REPO_ROOT,
@@ -178,11 +209,13 @@ describe('cdk synth of the example config', () => {
   });
 
   it('passes CloudFormation validation and cdk-nag with no finding', () => {
-    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: unknown[] };
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: unknown[];
+    };
     expect(report.pluginReports).toEqual([]);
   });
 
-  it("bundles each function with esbuild into an ES module that exports its handler", async () => {
+  it('bundles each function with esbuild into an ES module that exports its handler', async () => {
     const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
     // Plan, record and one worker bundle: every target's worker is the same code.
     expect(assets).toHaveLength(3);
@@ -195,7 +228,9 @@ describe('cdk synth of the example config', () => {
       expect(typeof loaded.handler).toBe('function');
     }
     const europe = Template.fromStack(example.stacks[0] as Stack);
-    const codeKeys = Object.values(europe.findResources('AWS::Lambda::Function')).map((resource) => (resource.Properties.Code as { S3Key: string }).S3Key);
+    const codeKeys = Object.values(europe.findResources('AWS::Lambda::Function')).map(
+      (resource) => (resource.Properties.Code as { S3Key: string }).S3Key,
+    );
     expect(new Set(codeKeys)).toEqual(new Set(assets.map((asset) => `${asset.slice('asset.'.length)}.zip`)));
   });
 });

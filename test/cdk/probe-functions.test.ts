@@ -10,7 +10,19 @@ import type { ProbeFunction } from '../../lib/probe-function.js';
 import { secretArnPattern, secretNamesOf } from '../../lib/probe-functions.js';
 import type { RegionStack } from '../../lib/region-stack.js';
 import { heldRun } from '../support/run-results.js';
-import { actionsOfRole, buildApp, logicalIdOf, resourcesOf, stackOf, statementsOfRole, TEST_ACCOUNT, testTarget, probeTargetOf, type Statement, removeAssemblies } from '../support/cdk.js';
+import {
+  actionsOfRole,
+  buildApp,
+  logicalIdOf,
+  resourcesOf,
+  stackOf,
+  statementsOfRole,
+  TEST_ACCOUNT,
+  testTarget,
+  probeTargetOf,
+  type Statement,
+  removeAssemblies,
+} from '../support/cdk.js';
 
 let stack: RegionStack;
 let template: Template;
@@ -37,7 +49,9 @@ function functionProperties(probe: ProbeFunction): Record<string, unknown> {
 }
 
 /** The bucket's objects under `prefix`, as the template names them. */
-const bucketObjects = (prefix = 'runs/') => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(stack.bucket.bucket), 'Arn'] }, `/${prefix}*`]] });
+const bucketObjects = (prefix = 'runs/') => ({
+  'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalIdOf(stack.bucket.bucket), 'Arn'] }, `/${prefix}*`]],
+});
 const tableArn = () => ({ 'Fn::GetAtt': [logicalIdOf(stack.table.table), 'Arn'] });
 const logActions = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 
@@ -46,7 +60,9 @@ describe('ProbeFunction', () => {
     for (const probe of [stack.plan, stack.record, ...stack.targets.map((each) => each.worker)]) {
       const properties = functionProperties(probe);
       expect(properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: 'index.handler' });
-      expect((properties.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      expect((properties.Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS).toBe(
+        '--enable-source-maps',
+      );
     }
   });
 
@@ -56,15 +72,25 @@ describe('ProbeFunction', () => {
     const logGroups = functions.map((probe) => logicalIdOf(probe.logGroup));
     expect(new Set(logGroups).size).toBe(functions.length);
     for (const probe of functions) {
-      expect(functionProperties(probe).LoggingConfig).toEqual({ LogGroup: { Ref: logicalIdOf(probe.logGroup) }, LogFormat: 'JSON' });
-      expect(template.toJSON().Resources[logicalIdOf(probe.logGroup)]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 } });
+      expect(functionProperties(probe).LoggingConfig).toEqual({
+        LogGroup: { Ref: logicalIdOf(probe.logGroup) },
+        LogFormat: 'JSON',
+      });
+      expect(template.toJSON().Resources[logicalIdOf(probe.logGroup)]).toMatchObject({
+        Type: 'AWS::Logs::LogGroup',
+        Properties: { RetentionInDays: 30 },
+      });
       expect(template.toJSON().Resources[role(probe)].Properties.ManagedPolicyArns).toBeUndefined();
     }
   });
 
   it('lets a function write only to its own log group', () => {
-    const logStatements = statementsOfRole(template, role(stack.plan)).filter((statement) => [statement.Action].flat().includes('logs:PutLogEvents'));
-    expect(logStatements).toEqual([{ Effect: 'Allow', Action: logActions, Resource: { 'Fn::GetAtt': [logicalIdOf(stack.plan.logGroup), 'Arn'] } }]);
+    const logStatements = statementsOfRole(template, role(stack.plan)).filter((statement) =>
+      [statement.Action].flat().includes('logs:PutLogEvents'),
+    );
+    expect(logStatements).toEqual([
+      { Effect: 'Allow', Action: logActions, Resource: { 'Fn::GetAtt': [logicalIdOf(stack.plan.logGroup), 'Arn'] } },
+    ]);
   });
 });
 
@@ -73,7 +99,12 @@ describe('PlanFunction', () => {
     expect(functionProperties(stack.plan)).toMatchObject({
       MemorySize: 256,
       Timeout: 30,
-      Environment: { Variables: { ALLOWED_HOSTS: 'chat.example.com,feed.example.com,bulk.example.com', NODE_OPTIONS: '--enable-source-maps' } },
+      Environment: {
+        Variables: {
+          ALLOWED_HOSTS: 'chat.example.com,feed.example.com,bulk.example.com',
+          NODE_OPTIONS: '--enable-source-maps',
+        },
+      },
     });
   });
 
@@ -84,8 +115,14 @@ describe('PlanFunction', () => {
 
 describe('WorkerFunction', () => {
   it('takes its memory from the config and its timeout from the plan', () => {
-    expect(functionProperties(worker('chat'))).toMatchObject({ MemorySize: 512, Timeout: workerTimeoutSeconds(target('chat').plan) });
-    expect(functionProperties(worker('feed'))).toMatchObject({ MemorySize: 1024, Timeout: workerTimeoutSeconds(target('feed').plan) });
+    expect(functionProperties(worker('chat'))).toMatchObject({
+      MemorySize: 512,
+      Timeout: workerTimeoutSeconds(target('chat').plan),
+    });
+    expect(functionProperties(worker('feed'))).toMatchObject({
+      MemorySize: 1024,
+      Timeout: workerTimeoutSeconds(target('feed').plan),
+    });
     // 20 s start delay + 4 stages of (1 s ramp + 60 s hold) + 10 s close + 15 s stop margin.
     expect(workerTimeoutSeconds(target('chat').plan)).toBe(289);
   });
@@ -101,10 +138,22 @@ describe('WorkerFunction', () => {
 
   it("may put shard results under its target's prefix, read its stop request and read its own secrets, and nothing else", () => {
     const statements = statementsOfRole(template, role(worker('chat')));
-    expect(actionsOfRole(template, role(worker('chat')))).toEqual(['dynamodb:GetItem', ...logActions, 's3:PutObject', 'secretsmanager:GetSecretValue']);
-    expect(statements.filter((statement) => statement.Action === 's3:PutObject')).toEqual([{ Effect: 'Allow', Action: 's3:PutObject', Resource: bucketObjects('runs/chat/') }]);
+    expect(actionsOfRole(template, role(worker('chat')))).toEqual([
+      'dynamodb:GetItem',
+      ...logActions,
+      's3:PutObject',
+      'secretsmanager:GetSecretValue',
+    ]);
+    expect(statements.filter((statement) => statement.Action === 's3:PutObject')).toEqual([
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: bucketObjects('runs/chat/') },
+    ]);
     expect(statements.filter((statement) => statement.Action === 'dynamodb:GetItem')).toEqual([
-      { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: tableArn(), Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['STOP#chat'] } } },
+      {
+        Effect: 'Allow',
+        Action: 'dynamodb:GetItem',
+        Resource: tableArn(),
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['STOP#chat'] } },
+      },
     ]);
     expect(statements).toContainEqual({
       Effect: 'Allow',
@@ -133,11 +182,16 @@ describe('WorkerFunction', () => {
       const statements = statementsOfRole(template, role(worker(each)));
       const key = shardResultKey({ targetId: each, runId: 'run-1' }, 0);
       const [put] = statements.filter((statement) => statement.Action === 's3:PutObject');
-      const prefix = String((put?.Resource as { 'Fn::Join': [string, [unknown, string]] })['Fn::Join'][1][1]).replace(/^\/|\*$/g, '');
+      const prefix = String((put?.Resource as { 'Fn::Join': [string, [unknown, string]] })['Fn::Join'][1][1]).replace(
+        /^\/|\*$/g,
+        '',
+      );
       expect(key.startsWith(prefix)).toBe(true);
       expect(shardResultKey({ targetId: 'other', runId: 'run-1' }, 0).startsWith(prefix)).toBe(false);
       const [get] = statements.filter((statement) => statement.Action === 'dynamodb:GetItem');
-      expect(get?.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [stopRequestKey(each).pk.S] } });
+      expect(get?.Condition).toEqual({
+        'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [stopRequestKey(each).pk.S] },
+      });
     }
   });
 });
@@ -152,26 +206,38 @@ describe('RecordFunction', () => {
     });
   });
 
-  it('may read shard results, put and query runs (never stop requests), and publish metrics in the ws-ceiling namespace only', () => {
-    const statements = statementsOfRole(template, role(stack.record));
-    expect(actionsOfRole(template, role(stack.record))).toEqual(['cloudwatch:PutMetricData', 'dynamodb:PutItem', 'dynamodb:Query', ...logActions, 's3:GetObject']);
-    expect(statements).toContainEqual({ Effect: 'Allow', Action: 's3:GetObject', Resource: bucketObjects() });
-    expect(statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('dynamodb:')))).toEqual([
-      {
+  it(
+    'may read shard results, put and query runs (never stop requests), and publish metrics in the ws-ceiling ' +
+      'namespace only',
+    () => {
+      const statements = statementsOfRole(template, role(stack.record));
+      expect(actionsOfRole(template, role(stack.record))).toEqual([
+        'cloudwatch:PutMetricData',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        ...logActions,
+        's3:GetObject',
+      ]);
+      expect(statements).toContainEqual({ Effect: 'Allow', Action: 's3:GetObject', Resource: bucketObjects() });
+      expect(
+        statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('dynamodb:'))),
+      ).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:PutItem', 'dynamodb:Query'],
+          Resource: tableArn(),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TARGET#*'] } },
+        },
+      ]);
+      expect(runItemKey(heldRun).pk).toMatch(/^TARGET#/);
+      expect(statements).toContainEqual<Statement>({
         Effect: 'Allow',
-        Action: ['dynamodb:PutItem', 'dynamodb:Query'],
-        Resource: tableArn(),
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TARGET#*'] } },
-      },
-    ]);
-    expect(runItemKey(heldRun).pk).toMatch(/^TARGET#/);
-    expect(statements).toContainEqual<Statement>({
-      Effect: 'Allow',
-      Action: 'cloudwatch:PutMetricData',
-      Resource: '*',
-      Condition: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
-    });
-  });
+        Action: 'cloudwatch:PutMetricData',
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': METRIC_NAMESPACE } },
+      });
+    },
+  );
 });
 
 describe('secretNamesOf', () => {
@@ -185,7 +251,9 @@ describe('secretNamesOf', () => {
 
 describe('secretArnPattern', () => {
   it('matches the six random characters Secrets Manager appends to a name', () => {
-    expect(stack.resolve(secretArnPattern(stack, 'team/token'))).toBe(`arn:aws:secretsmanager:eu-west-1:${TEST_ACCOUNT}:secret:team/token-??????`);
+    expect(stack.resolve(secretArnPattern(stack, 'team/token'))).toBe(
+      `arn:aws:secretsmanager:eu-west-1:${TEST_ACCOUNT}:secret:team/token-??????`,
+    );
   });
 });
 
@@ -217,8 +285,15 @@ describe('RunsTable', () => {
 describe('ShardResultsBucket', () => {
   it('is private, S3-encrypted and expires shard results after 3 days', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
       LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 3, Status: 'Enabled' })] },
     });
   });
@@ -226,7 +301,9 @@ describe('ShardResultsBucket', () => {
   it('refuses requests without TLS', () => {
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
-        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
       },
     });
   });

@@ -11,7 +11,19 @@ import type { RegionStack } from '../../lib/region-stack.js';
 import { stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
 import { planStep } from '../../functions/steps/plan-step.js';
 import { createLogger } from '../../functions/handlers/log.js';
-import { actionsOfRole, buildApp, logicalIdOf, resourcesOf, stackOf, statementsOfRole, TEST_ACCOUNT, testConfig, testTarget, probeTargetOf, removeAssemblies } from '../support/cdk.js';
+import {
+  actionsOfRole,
+  buildApp,
+  logicalIdOf,
+  resourcesOf,
+  stackOf,
+  statementsOfRole,
+  TEST_ACCOUNT,
+  testConfig,
+  testTarget,
+  probeTargetOf,
+  removeAssemblies,
+} from '../support/cdk.js';
 
 let stack: RegionStack;
 let template: Template;
@@ -42,13 +54,17 @@ interface State {
 function definitionOf(id: string): { StartAt: string; States: Record<string, State>; TimeoutSeconds: number } {
   const resource = template.toJSON().Resources[logicalIdOf(probeTarget(id).run.stateMachine)];
   const [, parts] = resource.Properties.DefinitionString['Fn::Join'] as [string, unknown[]];
-  const text = parts.map((part) => (typeof part === 'string' ? part : `<${(part as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]}>`)).join('');
+  const text = parts
+    .map((part) => (typeof part === 'string' ? part : `<${(part as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]}>`))
+    .join('');
   return JSON.parse(text);
 }
 
 /** The states each shard iteration runs (the map's item processor). */
 function iterationOf(id: string): { StartAt: string; States: Record<string, State> } {
-  return (definitionOf(id).States.Shards as unknown as { ItemProcessor: { StartAt: string; States: Record<string, State> } }).ItemProcessor;
+  return (
+    definitionOf(id).States.Shards as unknown as { ItemProcessor: { StartAt: string; States: Record<string, State> } }
+  ).ItemProcessor;
 }
 
 const arnOf = (fn: { function: object }) => `<${logicalIdOf(fn.function as never)}>`;
@@ -60,7 +76,10 @@ function applyParameters(parameters: unknown, input: unknown): unknown {
     Object.entries(parameters).map(([key, value]) => {
       if (!key.endsWith('.$')) return [key, applyParameters(value, input)];
       const path = String(value).replace(/^\$\.?/, '');
-      const found = path === '' ? input : path.split('.').reduce<unknown>((node, field) => (node as Record<string, unknown>)[field], input);
+      const found =
+        path === ''
+          ? input
+          : path.split('.').reduce<unknown>((node, field) => (node as Record<string, unknown>)[field], input);
       return [key.slice(0, -2), found];
     }),
   );
@@ -72,7 +91,12 @@ describe('ProbeStateMachine', () => {
     const chat = probeTarget('chat');
     expect(StartAt).toBe('Plan');
     expect(States.Plan).toMatchObject({ Type: 'Task', Resource: arnOf(stack.plan), Next: 'Shards' });
-    expect(States.Shards).toMatchObject({ Type: 'Map', ItemsPath: MAP_PATHS.items, ResultPath: MAP_PATHS.results, Next: 'Record' });
+    expect(States.Shards).toMatchObject({
+      Type: 'Map',
+      ItemsPath: MAP_PATHS.items,
+      ResultPath: MAP_PATHS.results,
+      Next: 'Record',
+    });
     expect(States.Record).toMatchObject({ Type: 'Task', Resource: arnOf(stack.record), End: true });
     expect(Object.keys(States).sort()).toEqual(['Plan', 'Record', 'Shards']);
     expect(chat.run.shards).toBe(1);
@@ -83,14 +107,28 @@ describe('ProbeStateMachine', () => {
       const { States } = definitionOf(id);
       const maxConcurrency = Number(States.Shards?.MaxConcurrency);
       expect(States.Plan?.Parameters).toEqual({ 'request.$': '$', shardsAtOnce: maxConcurrency });
-      const scheduleInput = JSON.parse(template.toJSON().Resources[logicalIdOf(probeTarget(id).schedule.schedule)].Properties.Target.Input);
-      const event = applyParameters(States.Plan?.Parameters, scheduleInput);
-      const planned = planStep(event, { allowedHosts: testConfig().allowedHosts, now: () => 0, newRunId: () => 'run-1', log: createLogger({}, () => undefined) });
-      expect(planned.shardTasks).toHaveLength(maxConcurrency);
-      const handStarted = { target: { ...scheduleInput.target, plan: { ...scheduleInput.target.plan, shardSize: 10 } } };
-      expect(() => planStep(applyParameters(States.Plan?.Parameters, handStarted), { allowedHosts: testConfig().allowedHosts, now: () => 0, newRunId: () => 'run-2', log: createLogger({}, () => undefined) })).toThrow(
-        `but the deployed state machine starts ${maxConcurrency} at once`,
+      const scheduleInput = JSON.parse(
+        template.toJSON().Resources[logicalIdOf(probeTarget(id).schedule.schedule)].Properties.Target.Input,
       );
+      const event = applyParameters(States.Plan?.Parameters, scheduleInput);
+      const planned = planStep(event, {
+        allowedHosts: testConfig().allowedHosts,
+        now: () => 0,
+        newRunId: () => 'run-1',
+        log: createLogger({}, () => undefined),
+      });
+      expect(planned.shardTasks).toHaveLength(maxConcurrency);
+      const handStarted = {
+        target: { ...scheduleInput.target, plan: { ...scheduleInput.target.plan, shardSize: 10 } },
+      };
+      expect(() =>
+        planStep(applyParameters(States.Plan?.Parameters, handStarted), {
+          allowedHosts: testConfig().allowedHosts,
+          now: () => 0,
+          newRunId: () => 'run-2',
+          log: createLogger({}, () => undefined),
+        }),
+      ).toThrow(`but the deployed state machine starts ${maxConcurrency} at once`);
     }
   });
 
@@ -98,7 +136,10 @@ describe('ProbeStateMachine', () => {
     for (const id of ['chat', 'feed']) {
       const shards = shardCount(target(id).plan);
       expect(shards).toBeLessThanOrEqual(INLINE_MAP_MAX_CONCURRENCY);
-      expect(definitionOf(id).States.Shards).toMatchObject({ MaxConcurrency: shards, ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } } });
+      expect(definitionOf(id).States.Shards).toMatchObject({
+        MaxConcurrency: shards,
+        ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } },
+      });
     }
     expect(shardCount(target('feed').plan)).toBe(2);
   });
@@ -113,16 +154,26 @@ describe('ProbeStateMachine', () => {
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
     });
     const policies = actionsOfRole(template, logicalIdOf(probeTarget('bulk').run.stateMachine.role));
-    expect(policies).toEqual(expect.arrayContaining(['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution']));
-    expect(actionsOfRole(template, logicalIdOf(probeTarget('chat').run.stateMachine.role))).not.toContain('states:StartExecution');
+    expect(policies).toEqual(
+      expect.arrayContaining(['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution']),
+    );
+    expect(actionsOfRole(template, logicalIdOf(probeTarget('chat').run.stateMachine.role))).not.toContain(
+      'states:StartExecution',
+    );
   });
 
   it('catches a failed or timed-out worker inside its iteration and never retries it', () => {
     for (const id of ['chat', 'bulk']) {
       const iteration = iterationOf(id);
       expect(iteration.StartAt).toBe('Worker');
-      expect(iteration.States.Worker).toMatchObject({ Type: 'Task', Resource: arnOf(probeTarget(id).worker), End: true });
-      expect(iteration.States.Worker?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: 'ShardFailed' }]);
+      expect(iteration.States.Worker).toMatchObject({
+        Type: 'Task',
+        Resource: arnOf(probeTarget(id).worker),
+        End: true,
+      });
+      expect(iteration.States.Worker?.Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.caught', Next: 'ShardFailed' },
+      ]);
       expect(iteration.States.Worker?.Retry).toBeUndefined();
       expect(iteration.States.ShardFailed).toMatchObject({ Type: 'Pass', End: true });
     }
@@ -130,7 +181,10 @@ describe('ProbeStateMachine', () => {
 
   it('turns the caught error into a FailedShard naming the shard, the error and its cause', () => {
     const iteration = iterationOf('chat');
-    const task = { runId: 'r-1', shard: { index: 3, newPerStage: [10], connectRate: 5, maxInFlight: 10 } } as unknown as ShardTask;
+    const task = {
+      runId: 'r-1',
+      shard: { index: 3, newPerStage: [10], connectRate: 5, maxInFlight: 10 },
+    } as unknown as ShardTask;
     const caught = { Error: 'Sandbox.Timedout', Cause: '{"errorMessage":"Task timed out after 289.00 seconds"}' };
     // Step Functions puts the caught error at the Catch's ResultPath, then runs the Pass state on that.
     const [{ ResultPath }] = iteration.States.Worker?.Catch as [{ ResultPath: string }];
@@ -141,7 +195,9 @@ describe('ProbeStateMachine', () => {
   });
 
   it('retries the idempotent record step on any error, with backoff', () => {
-    expect(definitionOf('chat').States.Record?.Retry).toEqual([{ ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 }]);
+    expect(definitionOf('chat').States.Record?.Retry).toEqual([
+      { ErrorEquals: ['States.ALL'], IntervalSeconds: 5, MaxAttempts: 3, BackoffRate: 2 },
+    ]);
   });
 
   it('times the run out after the plan, the workers and the record step could have finished', () => {
@@ -159,17 +215,28 @@ describe('ProbeStateMachine', () => {
       LoggingConfiguration: {
         Level: 'ALL',
         IncludeExecutionData: false,
-        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logicalIdOf(probeTarget('chat').run.node.findChild('Logs')), 'Arn'] } } }],
+        Destinations: [
+          {
+            CloudWatchLogsLogGroup: {
+              LogGroupArn: { 'Fn::GetAtt': [logicalIdOf(probeTarget('chat').run.node.findChild('Logs')), 'Arn'] },
+            },
+          },
+        ],
       },
     });
-    template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/vendedlogs/states/ws-ceiling-chat', RetentionInDays: 30 });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/vendedlogs/states/ws-ceiling-chat',
+      RetentionInDays: 30,
+    });
   });
 
   it('may invoke only its plan, worker and record functions', () => {
     const role = logicalIdOf(probeTarget('chat').run.stateMachine.role);
     const invoke = statementsOfRole(template, role).filter((statement) => statement.Action === 'lambda:InvokeFunction');
     const functions = [stack.plan, probeTarget('chat').worker, stack.record].map((fn) => logicalIdOf(fn.function));
-    const resources = invoke.flatMap((statement) => [statement.Resource].flat()).map((resource) => JSON.stringify(resource));
+    const resources = invoke
+      .flatMap((statement) => [statement.Resource].flat())
+      .map((resource) => JSON.stringify(resource));
     expect(resources.sort()).toEqual(
       functions
         .flatMap((id) => [{ 'Fn::GetAtt': [id, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'Arn'] }, ':*']] }])
@@ -182,7 +249,11 @@ describe('ProbeStateMachine', () => {
 describe('ProbeSchedule', () => {
   it('schedules every target, enabled or not, on its cron in its time zone with no flexible window', () => {
     const schedules = resourcesOf(template, 'AWS::Scheduler::Schedule').map(([, schedule]) => schedule.Properties);
-    expect(schedules.map((schedule) => schedule.Name).sort()).toEqual(['ws-ceiling-bulk', 'ws-ceiling-chat', 'ws-ceiling-feed']);
+    expect(schedules.map((schedule) => schedule.Name).sort()).toEqual([
+      'ws-ceiling-bulk',
+      'ws-ceiling-chat',
+      'ws-ceiling-feed',
+    ]);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       Name: scheduleName('chat'),
       GroupName: SCHEDULE_GROUP_NAME,
@@ -212,7 +283,9 @@ describe('ProbeSchedule', () => {
       // The plan step validates the target again: what the schedule sends must pass unchanged.
       expect(parseTargetConfig(input.target, 'schedule input')).toEqual(input.target);
     }
-    const chatInput = JSON.parse(template.toJSON().Resources[logicalIdOf(probeTarget('chat').schedule.schedule)].Properties.Target.Input);
+    const chatInput = JSON.parse(
+      template.toJSON().Resources[logicalIdOf(probeTarget('chat').schedule.schedule)].Properties.Target.Input,
+    );
     expect(chatInput.target.headers.Authorization).toEqual({ secretName: 'chat/probe-token', prefix: 'Bearer ' });
   });
 
@@ -228,14 +301,19 @@ describe('ProbeSchedule', () => {
     const role = logicalIdOf(chat.schedule.role);
     const schedule = template.toJSON().Resources[logicalIdOf(chat.schedule.schedule)].Properties;
     expect(schedule.Target.RoleArn).toEqual({ 'Fn::GetAtt': [role, 'Arn'] });
-    expect(statementsOfRole(template, role)).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalIdOf(chat.run.stateMachine) } }]);
+    expect(statementsOfRole(template, role)).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalIdOf(chat.run.stateMachine) } },
+    ]);
     expect(template.toJSON().Resources[role].Properties.AssumeRolePolicyDocument.Statement).toEqual([
       {
         Effect: 'Allow',
         Action: 'sts:AssumeRole',
         Principal: { Service: 'scheduler.amazonaws.com' },
         Condition: {
-          StringEquals: { 'aws:SourceAccount': TEST_ACCOUNT, 'aws:SourceArn': { 'Fn::GetAtt': [logicalIdOf(stack.node.findChild('Schedules')), 'Arn'] } },
+          StringEquals: {
+            'aws:SourceAccount': TEST_ACCOUNT,
+            'aws:SourceArn': { 'Fn::GetAtt': [logicalIdOf(stack.node.findChild('Schedules')), 'Arn'] },
+          },
         },
       },
     ]);

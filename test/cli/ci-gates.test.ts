@@ -47,8 +47,21 @@ async function setUp(): Promise<{ url: string; directory: string }> {
 /** `ws-ceiling run <url>` with a small ramp over the cap, the planted header and `extra` flags. */
 function run(url: string, store: string, extra: readonly string[]) {
   return runCli([
-    'run', url, '--stages', '10,20,30', '--hold', '0.5', '--rate', '200', '--target-id', 'ci-gate',
-    '--header', `Authorization: Bearer ${SECRETS[2]}`, '--store', store, ...extra,
+    'run',
+    url,
+    '--stages',
+    '10,20,30',
+    '--hold',
+    '0.5',
+    '--rate',
+    '200',
+    '--target-id',
+    'ci-gate',
+    '--header',
+    `Authorization: Bearer ${SECRETS[2]}`,
+    '--store',
+    store,
+    ...extra,
   ]);
 }
 
@@ -104,7 +117,14 @@ describe('run --junit --markdown', () => {
     const { url, directory } = await setUp();
     const junit = path.join(directory, 'ws-ceiling.xml');
     const markdown = path.join(directory, 'ws-ceiling.md');
-    const result = await run(url, path.join(directory, 'store'), ['--min-ceiling', String(CAP), '--junit', junit, '--markdown', markdown]);
+    const result = await run(url, path.join(directory, 'store'), [
+      '--min-ceiling',
+      String(CAP),
+      '--junit',
+      junit,
+      '--markdown',
+      markdown,
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Ceiling:     ${CAP} concurrent connections`);
     expect(result.stderr).toContain(`Wrote ${junit}\nWrote ${markdown}\n`);
@@ -131,7 +151,14 @@ describe('run --junit --markdown', () => {
     const { url, directory } = await setUp();
     const junit = path.join(directory, 'ws-ceiling.xml');
     const markdown = path.join(directory, 'ws-ceiling.md');
-    const result = await run(url, path.join(directory, 'store'), ['--min-ceiling', '30', '--junit', junit, '--markdown', markdown]);
+    const result = await run(url, path.join(directory, 'store'), [
+      '--min-ceiling',
+      '30',
+      '--junit',
+      junit,
+      '--markdown',
+      markdown,
+    ]);
     expect(result.code).toBe(1);
     const parsed = await parseJunit(await readFile(junit, 'utf8'));
     expect(parsed.error).toBeNull();
@@ -144,7 +171,9 @@ describe('run --junit --markdown', () => {
     const { url, directory } = await setUp();
     const result = await run(url, path.join(directory, 'store'), ['--junit', '/nonexistent/ws-ceiling.xml']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('error: --junit: cannot write "/nonexistent/ws-ceiling.xml": the directory "/nonexistent" does not exist\n');
+    expect(result.stderr).toContain(
+      'error: --junit: cannot write "/nonexistent/ws-ceiling.xml": the directory "/nonexistent" does not exist\n',
+    );
     expect(result.stdout).toBe('');
     expect(simulator.stats().accepted).toBe(0);
   });
@@ -162,7 +191,8 @@ describe('run --junit --markdown', () => {
     expect(stored?.ceiling.value).toBe(CAP);
     expect(result.stderr).toContain(
       `Run ${stored?.runId} is stored; no --junit or --markdown file was changed.\n` +
-        `error: --markdown: cannot write "${markdown}": the directory "/proc" does not let files be created in it (ENOENT)\n`,
+        `error: --markdown: cannot write "${markdown}": the directory "/proc" does not let files be created in ` +
+        'it (ENOENT)\n',
     );
     expect(result.stderr).not.toContain('Wrote ');
     expect((await readdir(directory)).sort()).toEqual(['store']);
@@ -173,8 +203,22 @@ describe('run --junit --markdown', () => {
     const store = path.join(directory, 'store');
     const markdown = '/proc/ws-ceiling-diagnosis.md';
     const result = await runCli([
-      'diagnose', url, '--stages', '10,20,30', '--hold', '0.5', '--rate', '200', '--target-id', 'ci-gate',
-      '--store', store, '--markdown', markdown, '--experiment-budget', '20',
+      'diagnose',
+      url,
+      '--stages',
+      '10,20,30',
+      '--hold',
+      '0.5',
+      '--rate',
+      '200',
+      '--target-id',
+      'ci-gate',
+      '--store',
+      store,
+      '--markdown',
+      markdown,
+      '--experiment-budget',
+      '20',
     ]);
     expect(result.code).toBe(2);
     expect(result.stdout).toContain(`Concurrency cap at ${CAP}`);

@@ -16,7 +16,10 @@ const cap = loadRecordedRun('concurrency-cap');
 const rate = loadRecordedRun('handshake-rate-limit');
 const idle = loadRecordedRun('idle-timeout');
 /** A later run of the cap's target that found a lower cap. */
-const lower = rerun(cap, `${cap.runId.slice(0, 8)}-lower`, '2099-01-01T00:00:00.000Z', { ceiling: { value: 40, reached: true }, dropOnset: 40 });
+const lower = rerun(cap, `${cap.runId.slice(0, 8)}-lower`, '2099-01-01T00:00:00.000Z', {
+  ceiling: { value: 40, reached: true },
+  dropOnset: 40,
+});
 
 /** The cells of a line of a plain table: the words between runs of two or more spaces. */
 function cells(line: string): string[] {
@@ -31,7 +34,8 @@ function signed(value: number): string {
 /** Command output collected in memory. */
 function captureIo(): { io: CommandIo; stdout: () => string } {
   let stdout = '';
-  const sink = (write: (text: string) => void) => ({ write: (chunk: string) => (write(chunk), true) }) as unknown as NodeJS.WriteStream;
+  const sink = (write: (text: string) => void) =>
+    ({ write: (chunk: string) => (write(chunk), true) }) as unknown as NodeJS.WriteStream;
   return { io: { stdout: sink((text) => (stdout += text)), stderr: sink(() => undefined) }, stdout: () => stdout };
 }
 
@@ -67,13 +71,33 @@ describe('compareCommand', () => {
       '  Same target and settings: the runs are directly comparable.',
       '',
     ]);
-    const rows = new Map(lines.slice(5, 15).filter((line) => line.trim()).map((line) => [cells(line)[0], cells(line)]));
+    const rows = new Map(
+      lines
+        .slice(5, 15)
+        .filter((line) => line.trim())
+        .map((line) => [cells(line)[0], cells(line)]),
+    );
     expect(rows.get('first')).toEqual(['first', 'second', 'change']);
     expect(rows.get('verdict')).toEqual(['verdict', 'ok', 'ok']);
-    expect(rows.get('ceiling')).toEqual(['ceiling', String(cap.ceiling.value), '40', `${signed(40 - (cap.ceiling.value as number))} (${formatChange((40 - (cap.ceiling.value as number)) / (cap.ceiling.value as number))})`]);
-    expect(rows.get('drops at')).toEqual(['drops at', String(cap.dropOnset), '40', signed(40 - (cap.dropOnset as number))]);
+    expect(rows.get('ceiling')).toEqual([
+      'ceiling',
+      String(cap.ceiling.value),
+      '40',
+      `${signed(40 - (cap.ceiling.value as number))} (${formatChange((40 - (cap.ceiling.value as number)) / (cap.ceiling.value as number))}` +
+        ')',
+    ]);
+    expect(rows.get('drops at')).toEqual([
+      'drops at',
+      String(cap.dropOnset),
+      '40',
+      signed(40 - (cap.dropOnset as number)),
+    ]);
     expect(rows.get('cause')).toEqual(['cause', 'concurrency-cap', 'concurrency-cap', 'same']);
-    expect(rows.get('handshake p95 ms')).toEqual(['handshake p95 ms', formatMs(cap.handshakeMs.p95), formatMs(cap.handshakeMs.p95)]);
+    expect(rows.get('handshake p95 ms')).toEqual([
+      'handshake p95 ms',
+      formatMs(cap.handshakeMs.p95),
+      formatMs(cap.handshakeMs.p95),
+    ]);
     expect(stdout).toContain(`\n  First: Concurrency cap at ${cap.dropOnset}: upgrades failed`);
   });
 
@@ -81,13 +105,28 @@ describe('compareCommand', () => {
     const { stdout } = await compare(cap.runId, rate.runId);
     const lines = stdout.split('\n');
     expect(lines[3]).toBe('  Not directly comparable: the runs were probed with different settings.');
-    const changes = new Map(lines.slice(4).filter((line) => line.startsWith('    ')).map((line) => [cells(line)[0], cells(line)]));
+    const changes = new Map(
+      lines
+        .slice(4)
+        .filter((line) => line.startsWith('    '))
+        .map((line) => [cells(line)[0], cells(line)]),
+    );
     expect(changes.get('url')).toEqual(['url', cap.url, '→', rate.url]);
     expect(changes.get('--simulate')).toEqual(['--simulate', '(not set)', '→', rate.settings.simulate]);
-    expect(changes.get('--stages')).toEqual(['--stages', cap.settings.stages.join(','), '→', rate.settings.stages.join(',')]);
+    expect(changes.get('--stages')).toEqual([
+      '--stages',
+      cap.settings.stages.join(','),
+      '→',
+      rate.settings.stages.join(','),
+    ]);
     const row = (name: string) => cells(lines.find((line) => line.startsWith(`  ${name} `)) ?? '');
     expect(row('cause')).toEqual(['cause', 'concurrency-cap', 'handshake-rate-limit', 'changed']);
-    expect(row('failures')).toEqual(['failures', String(cap.failures.total), String(rate.failures.total), signed(rate.failures.total - cap.failures.total)]);
+    expect(row('failures')).toEqual([
+      'failures',
+      String(cap.failures.total),
+      String(rate.failures.total),
+      signed(rate.failures.total - cap.failures.total),
+    ]);
     expect(row('HTTP 429')).toEqual(['HTTP 429', '0', String(rate.failures.total), signed(rate.failures.total)]);
     expect(row('HTTP 503')).toEqual(['HTTP 503', String(cap.failures.total), '0', signed(-cap.failures.total)]);
   });
@@ -106,7 +145,9 @@ describe('compareCommand', () => {
 
   it('refuses a --store directory that does not exist, naming the flag and the path', async () => {
     const missing = `${store.directory}-mistyped`;
-    const error = await compareCommand('previous', 'latest', { store: missing }, captureIo().io).catch((reason: unknown) => reason);
+    const error = await compareCommand('previous', 'latest', { store: missing }, captureIo().io).catch(
+      (reason: unknown) => reason,
+    );
     expect((error as InvalidInputError).message).toBe(
       `--store: no run store at "${missing}": the directory does not exist (ws-ceiling run creates it; check the path)`,
     );
@@ -117,13 +158,17 @@ describe('compareCommand', () => {
     const error = await compare(cap.runId, 'no-such-run').catch((reason: unknown) => reason);
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).message).toBe(
-      `<runB>: no run "no-such-run" among the runs in ${store.directory}: give a run id (or its first 4+ characters), latest or previous; ws-ceiling history lists them`,
+      `<runB>: no run "no-such-run" among the runs in ${store.directory}: give a run id (or its first 4+ ` +
+        'characters), latest or previous; ws-ceiling history lists them',
     );
   });
 });
 
 describe('findRun', () => {
-  const runs: RunResult[] = [rerun(cap, 'abcd-2', '2026-11-23T00:00:00.000Z'), rerun(cap, 'abcd-1', '2026-11-22T00:00:00.000Z')];
+  const runs: RunResult[] = [
+    rerun(cap, 'abcd-2', '2026-11-23T00:00:00.000Z'),
+    rerun(cap, 'abcd-1', '2026-11-22T00:00:00.000Z'),
+  ];
   const scope = { targetId: 'demo', store: '.ws-ceiling' };
 
   it('finds latest, previous, an exact id and a unique start of an id', () => {
@@ -134,8 +179,12 @@ describe('findRun', () => {
   });
 
   it('refuses a start that matches several runs, or is shorter than 4 characters', () => {
-    expect(() => findRun(runs, 'abcd', '<runA>', scope)).toThrow('<runA>: "abcd" is the start of 2 run ids (abcd-2, abcd-1): give more of it');
-    expect(() => findRun(runs, 'abc', '<runA>', scope)).toThrow('<runA>: no run "abc" among the runs of target "demo" in .ws-ceiling');
+    expect(() => findRun(runs, 'abcd', '<runA>', scope)).toThrow(
+      '<runA>: "abcd" is the start of 2 run ids (abcd-2, abcd-1): give more of it',
+    );
+    expect(() => findRun(runs, 'abc', '<runA>', scope)).toThrow(
+      '<runA>: no run "abc" among the runs of target "demo" in .ws-ceiling',
+    );
   });
 
   it('says how many runs previous needs when there is only one', () => {

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configCheckCommand } from '../../bin/cli/config-command.js';
-import { LAMBDA_ARM64_USD_PER_GB_SECOND, LAMBDA_USD_PER_REQUEST, estimateTargetCost } from '../../functions/config/run-cost.js';
+import {
+  LAMBDA_ARM64_USD_PER_GB_SECOND,
+  LAMBDA_USD_PER_REQUEST,
+  estimateTargetCost,
+} from '../../functions/config/run-cost.js';
 import { loadConfigFile, parseTargetConfig } from '../../functions/config/target-config.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 
@@ -31,19 +35,24 @@ describe('configCheckCommand', () => {
     expect(configCheckCommand(EXAMPLE, {}, io)).toBe(0);
     const text = written.stdout;
     expect(text).toContain(
-      'config/example.config.json is valid: 3 targets in 2 regions (eu-west-1, us-east-1), 3 allowed hosts, 2 on-call endpoints.',
+      'config/example.config.json is valid: 3 targets in 2 regions (eu-west-1, us-east-1), 3 allowed hosts, 2 ' +
+        'on-call endpoints.',
     );
     expect(text).toContain(
       [
         'chat  wss://chat.example.com/socket',
         '  regions      eu-west-1, us-east-1',
-        '  schedule     0 2 * * ? * (Europe/Paris), about 30.4 runs a month per region; probe-missing alarm after 48 h without a run',
+        '  schedule     0 2 * * ? * (Europe/Paris), about 30.4 runs a month per region; probe-missing alarm ' +
+          'after 48 h without a run',
         '  stages       250 → 500 → 1000 → 1500 → 2000 → 2500, each held 60 s at 100 new connections/s; floor 1500',
         '  workers      3 × 512 MB, timeout 430 s (plan 385 s)',
         '  Lambda cost  at most $0.0103 a run, $0.6271 a month (2 regions)',
       ].join('\n'),
     );
-    expect(text).toContain('  schedule     30 3 ? * MON-FRI * (UTC), about 21.7 runs a month per region; probe-missing alarm after 80 h without a run');
+    expect(text).toContain(
+      '  schedule     30 3 ? * MON-FRI * (UTC), about 21.7 runs a month per region; probe-missing alarm after 80 ' +
+        'h without a run',
+    );
     expect(text).toContain('agent-desktop  wss://agents.example.com/v1/stream  (disabled)');
     expect(text).toContain('  Lambda cost  at most $0.0124 a run, nothing a month');
     expect(text).toContain('Scheduled runs cost at most $0.7623 a month in Lambda.');
@@ -110,19 +119,25 @@ describe('configCheckCommand', () => {
     const directory = await mkdtemp(path.join(tmpdir(), 'ws-ceiling-check-'));
     directories.push(directory);
     const file = path.join(directory, 'config.json');
-    const config = JSON.parse(JSON.stringify(loadConfigFile(EXAMPLE))) as { targets: Array<{ plan: Record<string, unknown> }> };
+    const config = JSON.parse(JSON.stringify(loadConfigFile(EXAMPLE))) as {
+      targets: Array<{ plan: Record<string, unknown> }>;
+    };
     config.targets[1]!.plan.holdSeconds = 'soon';
     await writeFile(file, JSON.stringify(config));
     const { io, written } = capture();
     const check = () => configCheckCommand(file, {}, io);
     expect(check).toThrow(InvalidInputError);
-    expect(check).toThrow(`targets[1].plan.holdSeconds: must be a number of seconds from 0.1 to 86400, got "soon" (in ${file})`);
+    expect(check).toThrow(
+      `targets[1].plan.holdSeconds: must be a number of seconds from 0.1 to 86400, got "soon" (in ${file})`,
+    );
     expect(written.stdout).toBe('');
   });
 
   it('refuses a malformed --region', () => {
     const { io } = capture();
-    expect(() => configCheckCommand(EXAMPLE, { region: 'EU' }, io)).toThrow('--region: must be an AWS region name such as eu-west-1, got "EU"');
+    expect(() => configCheckCommand(EXAMPLE, { region: 'EU' }, io)).toThrow(
+      '--region: must be an AWS region name such as eu-west-1, got "EU"',
+    );
   });
 });
 
@@ -130,13 +145,21 @@ describe('estimateTargetCost', () => {
   /** A validated target with `overrides`. */
   const target = (overrides: Record<string, unknown> = {}) =>
     parseTargetConfig(
-      { id: 't', url: 'wss://chat.example.com/', regions: ['eu-west-1', 'us-east-1'], schedule: { cron: '0 */6 * * ? *', timeZone: 'UTC' }, ...overrides },
+      {
+        id: 't',
+        url: 'wss://chat.example.com/',
+        regions: ['eu-west-1', 'us-east-1'],
+        schedule: { cron: '0 */6 * * ? *', timeZone: 'UTC' },
+        ...overrides,
+      },
       'test',
     );
 
   it('bills every worker to its timeout, plus the plan and record steps', () => {
     // 1,800 connections: 2 workers; 2 s + 2 s ramps at 450/s and 2 × 10 s holds = 24 s plan, 69 s timeout.
-    const cost = estimateTargetCost(target({ plan: { stages: [900, 1800], connectRate: 450, holdSeconds: 10 }, workerMemoryMb: 1024 }));
+    const cost = estimateTargetCost(
+      target({ plan: { stages: [900, 1800], connectRate: 450, holdSeconds: 10 }, workerMemoryMb: 1024 }),
+    );
     // Plus the plan (256 MB for 30 s) and the record step (1024 MB for 120 s).
     const gbSeconds = 2 * 1 * 69 + 0.25 * 30 + 1 * 120;
     expect(cost).toMatchObject({ shards: 2, workerTimeoutSeconds: 69, requestsPerRun: 4, regions: 2 });

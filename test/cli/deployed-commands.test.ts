@@ -2,7 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetScheduleCommand, ResourceNotFoundException, SchedulerClient, UpdateScheduleCommand, type GetScheduleOutput } from '@aws-sdk/client-scheduler';
+import {
+  GetScheduleCommand,
+  ResourceNotFoundException,
+  SchedulerClient,
+  UpdateScheduleCommand,
+  type GetScheduleOutput,
+} from '@aws-sdk/client-scheduler';
 import {
   DescribeExecutionCommand,
   ListExecutionsCommand,
@@ -76,12 +82,17 @@ const verdict: RecordStepOutput = {
 function capture(): { io: TextIo; written: { stdout: string; stderr: string } } {
   const written = { stdout: '', stderr: '' };
   return {
-    io: { stdout: { write: (text: string) => (written.stdout += text) }, stderr: { write: (text: string) => (written.stderr += text) } },
+    io: {
+      stdout: { write: (text: string) => (written.stdout += text) },
+      stderr: { write: (text: string) => (written.stderr += text) },
+    },
     written,
   };
 }
 
-/** Injected collaborators: mocked SFN and Scheduler clients, a DynamoDB client for `dynamoEndpoint`, a recorded sleep. */
+/**
+ * Injected collaborators: mocked SFN and Scheduler clients, a DynamoDB client for `dynamoEndpoint`, a recorded sleep.
+ */
 function deps(dynamoEndpoint?: string): DeployedDeps & { regions: string[]; sleeps: number[] } {
   const regions: string[] = [];
   const sleeps: number[] = [];
@@ -113,10 +124,21 @@ function mockStateMachines(): void {
   sfn
     .on(ListStateMachinesCommand)
     .resolvesOnce({
-      stateMachines: [{ name: 'ws-ceiling-other', stateMachineArn: `${STATE_MACHINE_ARN}-other`, type: 'STANDARD', creationDate: NOW }],
+      stateMachines: [
+        {
+          name: 'ws-ceiling-other',
+          stateMachineArn: `${STATE_MACHINE_ARN}-other`,
+          type: 'STANDARD',
+          creationDate: NOW,
+        },
+      ],
       nextToken: 'page-2',
     })
-    .resolvesOnce({ stateMachines: [{ name: 'ws-ceiling-chat', stateMachineArn: STATE_MACHINE_ARN, type: 'STANDARD', creationDate: NOW }] });
+    .resolvesOnce({
+      stateMachines: [
+        { name: 'ws-ceiling-chat', stateMachineArn: STATE_MACHINE_ARN, type: 'STANDARD', creationDate: NOW },
+      ],
+    });
 }
 
 /** The error a rejected promise carries. */
@@ -171,7 +193,10 @@ describe('invokeCommand', () => {
     expect(await invokeCommand({ targetId: 'chat', region: REGION, wait: true }, io, injected)).toBe(0);
 
     expect(injected.regions).toEqual([REGION]);
-    expect(sfn.commandCalls(ListStateMachinesCommand).map((call) => call.args[0].input)).toEqual([{ nextToken: undefined }, { nextToken: 'page-2' }]);
+    expect(sfn.commandCalls(ListStateMachinesCommand).map((call) => call.args[0].input)).toEqual([
+      { nextToken: undefined },
+      { nextToken: 'page-2' },
+    ]);
     const starts = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
     expect(starts).toHaveLength(1);
     expect(starts[0]?.stateMachineArn).toBe(STATE_MACHINE_ARN);
@@ -191,7 +216,9 @@ describe('invokeCommand', () => {
       ].join('\n'),
     );
     expect(written.stderr).toContain(`Started a run of chat in eu-west-1: ${EXECUTION_ARN}`);
-    expect(written.stderr).toContain(`Waiting up to ${stateMachineTimeoutSeconds(workerTimeoutSeconds(chat.plan)) + INVOKE_WAIT_SLACK_SECONDS} s`);
+    expect(written.stderr).toContain(
+      `Waiting up to ${stateMachineTimeoutSeconds(workerTimeoutSeconds(chat.plan)) + INVOKE_WAIT_SLACK_SECONDS} s`,
+    );
   });
 
   it.each([
@@ -200,17 +227,27 @@ describe('invokeCommand', () => {
     ['inconclusive', 3],
     ['failed', 3],
   ] as const)('exits by the verdict: %s gives %i', async (runVerdict, code) => {
-    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify({ ...verdict, verdict: runVerdict }) });
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'SUCCEEDED', output: JSON.stringify({ ...verdict, verdict: runVerdict }) });
     const { io, written } = capture();
     expect(await invokeCommand({ targetId: 'chat', region: REGION, wait: true }, io, deps())).toBe(code);
     expect(written.stdout).toContain(`: ${runVerdict.toUpperCase()}`);
   });
 
   it('prints the execution and the verdict as JSON with --json', async () => {
-    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: JSON.stringify({ ...verdict, ceiling: { value: 2500, reached: false } }) });
+    sfn.on(DescribeExecutionCommand).resolves({
+      status: 'SUCCEEDED',
+      output: JSON.stringify({ ...verdict, ceiling: { value: 2500, reached: false } }),
+    });
     const { io, written } = capture();
     expect(await invokeCommand({ targetId: 'chat', region: REGION, wait: true, json: true }, io, deps())).toBe(0);
-    expect(JSON.parse(written.stdout)).toEqual({ executionArn: EXECUTION_ARN, region: REGION, ...verdict, ceiling: { value: 2500, reached: false } });
+    expect(JSON.parse(written.stdout)).toEqual({
+      executionArn: EXECUTION_ARN,
+      region: REGION,
+      ...verdict,
+      ceiling: { value: 2500, reached: false },
+    });
   });
 
   it('returns at once with the execution ARN with --no-wait', async () => {
@@ -226,27 +263,38 @@ describe('invokeCommand', () => {
     const waitSeconds = stateMachineTimeoutSeconds(workerTimeoutSeconds(chat.plan)) + INVOKE_WAIT_SLACK_SECONDS;
     const polls = Math.ceil((waitSeconds * 1000) / INVOKE_POLL_MS);
 
-    const error = await rejection(invokeCommand({ targetId: 'chat', region: REGION, wait: true }, capture().io, injected));
+    const error = await rejection(
+      invokeCommand({ targetId: 'chat', region: REGION, wait: true }, capture().io, injected),
+    );
 
     expect(error).toBeInstanceOf(WsCeilingError);
     expect((error as WsCeilingError).exitCode).toBe(3);
     expect(error.message).toBe(
-      `the run ${EXECUTION_ARN} is still running after ${waitSeconds} s; follow it in the Step Functions console, or stop it with ws-ceiling stop`,
+      `the run ${EXECUTION_ARN} is still running after ${waitSeconds} s; follow it in the Step Functions ` +
+        'console, or stop it with ws-ceiling stop',
     );
     expect(injected.sleeps).toHaveLength(polls);
     expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(polls + 1);
   });
 
   it('reports an execution that failed with its error and cause, exit 3', async () => {
-    sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', error: 'InvalidInputError', cause: 'plan.holdSeconds: must be …' });
-    const error = await rejection(invokeCommand({ targetId: 'chat', region: REGION, wait: true }, capture().io, deps()));
-    expect(error.message).toBe(`the run ${EXECUTION_ARN} ended FAILED (InvalidInputError: plan.holdSeconds: must be …)`);
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolves({ status: 'FAILED', error: 'InvalidInputError', cause: 'plan.holdSeconds: must be …' });
+    const error = await rejection(
+      invokeCommand({ targetId: 'chat', region: REGION, wait: true }, capture().io, deps()),
+    );
+    expect(error.message).toBe(
+      `the run ${EXECUTION_ARN} ended FAILED (InvalidInputError: plan.holdSeconds: must be …)`,
+    );
     expect((error as WsCeilingError).exitCode).toBe(3);
   });
 
   it('names the target and region when the target is not deployed there, exit 3, and starts nothing', async () => {
     sfn.on(ListStateMachinesCommand).resolves({ stateMachines: [] });
-    const error = await rejection(invokeCommand({ targetId: 'chat', region: 'ap-south-1', wait: true }, capture().io, deps()));
+    const error = await rejection(
+      invokeCommand({ targetId: 'chat', region: 'ap-south-1', wait: true }, capture().io, deps()),
+    );
     expect(error).toBeInstanceOf(WsCeilingError);
     expect((error as WsCeilingError).exitCode).toBe(3);
     expect(error.message).toBe(
@@ -257,17 +305,37 @@ describe('invokeCommand', () => {
   });
 
   it('names the schedule when the target has none, exit 3', async () => {
-    scheduler.on(GetScheduleCommand).rejects(new ResourceNotFoundException({ Message: 'Schedule ws-ceiling-chat does not exist.', message: 'Schedule ws-ceiling-chat does not exist.', $metadata: {} }));
-    const error = await rejection(invokeCommand({ targetId: 'chat', region: REGION, wait: true }, capture().io, deps()));
-    expect(error.message).toBe('target chat has no schedule ws-ceiling-chat in group ws-ceiling in eu-west-1; deploy the stack again');
+    scheduler.on(GetScheduleCommand).rejects(
+      new ResourceNotFoundException({
+        Message: 'Schedule ws-ceiling-chat does not exist.',
+        message: 'Schedule ws-ceiling-chat does not exist.',
+        $metadata: {},
+      }),
+    );
+    const error = await rejection(
+      invokeCommand({ targetId: 'chat', region: REGION, wait: true }, capture().io, deps()),
+    );
+    expect(error.message).toBe(
+      'target chat has no schedule ws-ceiling-chat in group ws-ceiling in eu-west-1; deploy the stack again',
+    );
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
   it('turns an AWS failure into an error saying what was attempted and where', async () => {
-    sfn.on(ListStateMachinesCommand).rejects(new SFNServiceException({ name: 'AccessDeniedException', $fault: 'client', message: 'not authorized to perform: states:ListStateMachines', $metadata: {} }));
-    const error = await rejection(invokeCommand({ targetId: 'chat', region: REGION, wait: true }, capture().io, deps()));
+    sfn.on(ListStateMachinesCommand).rejects(
+      new SFNServiceException({
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        message: 'not authorized to perform: states:ListStateMachines',
+        $metadata: {},
+      }),
+    );
+    const error = await rejection(
+      invokeCommand({ targetId: 'chat', region: REGION, wait: true }, capture().io, deps()),
+    );
     expect(error.message).toBe(
-      'cannot look up the state machine ws-ceiling-chat in eu-west-1 (AccessDeniedException: not authorized to perform: states:ListStateMachines)',
+      'cannot look up the state machine ws-ceiling-chat in eu-west-1 (AccessDeniedException: not authorized to ' +
+        'perform: states:ListStateMachines)',
     );
     expect((error as WsCeilingError).exitCode).toBe(3);
   });
@@ -290,8 +358,29 @@ describe('stopCommand', () => {
     mockStateMachines();
     sfn
       .on(ListExecutionsCommand)
-      .resolvesOnce({ executions: [{ executionArn: `${EXECUTION_ARN}-a`, stateMachineArn: STATE_MACHINE_ARN, name: 'a', status: 'RUNNING', startDate: NOW }], nextToken: 'more' })
-      .resolvesOnce({ executions: [{ executionArn: `${EXECUTION_ARN}-b`, stateMachineArn: STATE_MACHINE_ARN, name: 'b', status: 'RUNNING', startDate: NOW }] });
+      .resolvesOnce({
+        executions: [
+          {
+            executionArn: `${EXECUTION_ARN}-a`,
+            stateMachineArn: STATE_MACHINE_ARN,
+            name: 'a',
+            status: 'RUNNING',
+            startDate: NOW,
+          },
+        ],
+        nextToken: 'more',
+      })
+      .resolvesOnce({
+        executions: [
+          {
+            executionArn: `${EXECUTION_ARN}-b`,
+            stateMachineArn: STATE_MACHINE_ARN,
+            name: 'b',
+            status: 'RUNNING',
+            startDate: NOW,
+          },
+        ],
+      });
     sfn.on(StopExecutionCommand).resolves({ stopDate: NOW });
     const { io, written } = capture();
 
@@ -307,73 +396,135 @@ describe('stopCommand', () => {
       { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', nextToken: 'more' },
     ]);
     expect(sfn.commandCalls(StopExecutionCommand).map((call) => call.args[0].input)).toEqual(
-      ['a', 'b'].map((suffix) => ({ executionArn: `${EXECUTION_ARN}-${suffix}`, error: 'WsCeiling.Stopped', cause: `ws-ceiling stop at ${new Date(plannedBy).toISOString()}` })),
+      ['a', 'b'].map((suffix) => ({
+        executionArn: `${EXECUTION_ARN}-${suffix}`,
+        error: 'WsCeiling.Stopped',
+        cause: `ws-ceiling stop at ${new Date(plannedBy).toISOString()}`,
+      })),
     );
     expect(written.stdout).toContain(`Stop requested for chat in eu-west-1 at ${new Date(plannedBy).toISOString()}`);
-    expect(written.stdout).toContain(`Stopped 2 running executions (not recorded):\n  ${EXECUTION_ARN}-a\n  ${EXECUTION_ARN}-b\n`);
+    expect(written.stdout).toContain(
+      `Stopped 2 running executions (not recorded):\n  ${EXECUTION_ARN}-a\n  ${EXECUTION_ARN}-b\n`,
+    );
   });
 
   it('without --force, lets running executions record the stopped run', async () => {
     const table = await embeddedTable();
     mockStateMachines();
-    sfn.on(ListExecutionsCommand).resolves({ executions: [{ executionArn: `${EXECUTION_ARN}-a`, stateMachineArn: STATE_MACHINE_ARN, name: 'a', status: 'RUNNING', startDate: NOW }] });
+    sfn.on(ListExecutionsCommand).resolves({
+      executions: [
+        {
+          executionArn: `${EXECUTION_ARN}-a`,
+          stateMachineArn: STATE_MACHINE_ARN,
+          name: 'a',
+          status: 'RUNNING',
+          startDate: NOW,
+        },
+      ],
+    });
     const { io, written } = capture();
     expect(await stopCommand({ targetId: 'chat', region: REGION }, io, deps(table.endpoint))).toBe(0);
-    expect(await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).stopRequestedSince('chat', NOW.getTime())).toBe(true);
+    expect(
+      await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).stopRequestedSince(
+        'chat',
+        NOW.getTime(),
+      ),
+    ).toBe(true);
     expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
-    expect(written.stdout).toContain(`1 running execution will record the run as inconclusive once the workers return (within seconds); add --force to stop it at once without a record:\n  ${EXECUTION_ARN}-a\n`);
+    expect(written.stdout).toContain(
+      '1 running execution will record the run as inconclusive once the workers return (within seconds); add ' +
+        `--force to stop it at once without a record:\n  ${EXECUTION_ARN}-a\n`,
+    );
   });
 
-  it('stamps the request late enough for a run in progress when the caller\'s clock is behind AWS\'s', () => {
+  it("stamps the request late enough for a run in progress when the caller's clock is behind AWS's", () => {
     const laptop = new Date('2026-03-01T10:00:00.000Z');
     const started = new Date('2026-03-01T10:00:05.000Z');
-    expect(stopRequestTime(laptop, [{ arn: 'a', startedAt: started }]).getTime()).toBe(started.getTime() + PLAN_TIMEOUT_SECONDS * 1000);
+    expect(stopRequestTime(laptop, [{ arn: 'a', startedAt: started }]).getTime()).toBe(
+      started.getTime() + PLAN_TIMEOUT_SECONDS * 1000,
+    );
     expect(stopRequestTime(laptop, []).getTime()).toBe(laptop.getTime());
     const longAgo = new Date('2026-03-01T09:00:00.000Z');
     expect(stopRequestTime(laptop, [{ arn: 'b', startedAt: longAgo }]).getTime()).toBe(laptop.getTime());
   });
 
-  it('writes no stop request when no run is in progress, so a clock ahead of AWS cannot stop the next scheduled run', async () => {
-    for (const force of [false, true]) {
-      sfn.reset();
-      mockStateMachines();
-      sfn.on(ListExecutionsCommand).resolves({ executions: [] });
-      const dynamo = new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-      const dynamoMock = mockClient(dynamo);
-      dynamoMock.onAnyCommand().rejects(new Error('no DynamoDB call was expected'));
-      const { io, written } = capture();
-      // The laptop's clock is a day ahead of AWS's.
-      const ahead = { ...deps(), now: () => new Date(NOW.getTime() + 86_400_000), clientsFor: (region: string) => ({ ...deps().clientsFor(region), dynamo }) };
+  it(
+    'writes no stop request when no run is in progress, so a clock ahead of AWS cannot stop the next scheduled ' +
+      'run',
+    async () => {
+      for (const force of [false, true]) {
+        sfn.reset();
+        mockStateMachines();
+        sfn.on(ListExecutionsCommand).resolves({ executions: [] });
+        const dynamo = new DynamoDBClient({
+          region: REGION,
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        });
+        const dynamoMock = mockClient(dynamo);
+        dynamoMock.onAnyCommand().rejects(new Error('no DynamoDB call was expected'));
+        const { io, written } = capture();
+        // The laptop's clock is a day ahead of AWS's.
+        const ahead = {
+          ...deps(),
+          now: () => new Date(NOW.getTime() + 86_400_000),
+          clientsFor: (region: string) => ({ ...deps().clientsFor(region), dynamo }),
+        };
 
-      expect(await stopCommand({ targetId: 'chat', region: REGION, force }, io, ahead)).toBe(0);
+        expect(await stopCommand({ targetId: 'chat', region: REGION, force }, io, ahead)).toBe(0);
 
-      expect(dynamoMock.calls()).toHaveLength(0);
-      expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
-      expect(written.stdout).toBe(
-        'No run of chat is in progress in eu-west-1: there is nothing to stop, and no stop request was written, so the next scheduled run starts as usual. ' +
-          'To keep the target from running: ws-ceiling pause --target-id chat --region eu-west-1.\n',
-      );
-    }
-  });
+        expect(dynamoMock.calls()).toHaveLength(0);
+        expect(sfn.commandCalls(StopExecutionCommand)).toHaveLength(0);
+        expect(written.stdout).toBe(
+          'No run of chat is in progress in eu-west-1: there is nothing to stop, and no stop request was written, ' +
+            'so the next scheduled run starts as usual. ' +
+            'To keep the target from running: ws-ceiling pause --target-id chat --region eu-west-1.\n',
+        );
+      }
+    },
+  );
 
   it('writes the stop request through PutItem when a run is in progress', async () => {
     mockStateMachines();
-    sfn.on(ListExecutionsCommand).resolves({ executions: [{ executionArn: `${EXECUTION_ARN}-a`, stateMachineArn: STATE_MACHINE_ARN, name: 'a', status: 'RUNNING', startDate: NOW }] });
-    const dynamo = new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    sfn.on(ListExecutionsCommand).resolves({
+      executions: [
+        {
+          executionArn: `${EXECUTION_ARN}-a`,
+          stateMachineArn: STATE_MACHINE_ARN,
+          name: 'a',
+          status: 'RUNNING',
+          startDate: NOW,
+        },
+      ],
+    });
+    const dynamo = new DynamoDBClient({
+      region: REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     const dynamoMock = mockClient(dynamo);
     dynamoMock.on(PutItemCommand).resolves({});
     const { io } = capture();
-    expect(await stopCommand({ targetId: 'chat', region: REGION }, io, { ...deps(), clientsFor: (region) => ({ ...deps().clientsFor(region), dynamo }) })).toBe(0);
-    expect(dynamoMock.commandCalls(PutItemCommand).map((call) => call.args[0].input.Item?.pk)).toEqual([{ S: 'STOP#chat' }]);
+    expect(
+      await stopCommand({ targetId: 'chat', region: REGION }, io, {
+        ...deps(),
+        clientsFor: (region) => ({ ...deps().clientsFor(region), dynamo }),
+      }),
+    ).toBe(0);
+    expect(dynamoMock.commandCalls(PutItemCommand).map((call) => call.args[0].input.Item?.pk)).toEqual([
+      { S: 'STOP#chat' },
+    ]);
   });
 
   it('records nothing for a target that is not deployed in the region, exit 3', async () => {
     const table = await embeddedTable();
     sfn.on(ListStateMachinesCommand).resolves({ stateMachines: [] });
-    const error = await rejection(stopCommand({ targetId: 'chat', region: REGION }, capture().io, deps(table.endpoint)));
+    const error = await rejection(
+      stopCommand({ targetId: 'chat', region: REGION }, capture().io, deps(table.endpoint)),
+    );
     expect((error as WsCeilingError).exitCode).toBe(3);
     expect(error.message).toContain('target chat is not deployed in eu-west-1');
-    expect(await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).stopRequestedSince('chat', 0)).toBe(false);
+    expect(
+      await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).stopRequestedSince('chat', 0),
+    ).toBe(false);
   });
 });
 
@@ -401,9 +552,15 @@ describe('pauseCommand', () => {
         State: 'DISABLED',
       },
     ]);
-    expect(written.stdout).toContain('Paused the schedule ws-ceiling-chat in eu-west-1 (cron(0 2 * * ? *) Europe/Paris).');
-    expect(written.stdout).toContain('A run in progress goes on: ws-ceiling stop --target-id chat --region eu-west-1 stops it.');
-    expect(written.stdout).toContain("Its probe-missing alarm pages once no run has reported for the target's expectedEveryHours.");
+    expect(written.stdout).toContain(
+      'Paused the schedule ws-ceiling-chat in eu-west-1 (cron(0 2 * * ? *) Europe/Paris).',
+    );
+    expect(written.stdout).toContain(
+      'A run in progress goes on: ws-ceiling stop --target-id chat --region eu-west-1 stops it.',
+    );
+    expect(written.stdout).toContain(
+      "Its probe-missing alarm pages once no run has reported for the target's expectedEveryHours.",
+    );
   });
 
   it('leaves a schedule that is already paused alone', async () => {
@@ -415,10 +572,19 @@ describe('pauseCommand', () => {
   });
 
   it('names the target and region when there is no schedule, exit 3', async () => {
-    scheduler.on(GetScheduleCommand).rejects(new ResourceNotFoundException({ Message: 'Schedule ws-ceiling-chat does not exist.', message: 'Schedule ws-ceiling-chat does not exist.', $metadata: {} }));
+    scheduler.on(GetScheduleCommand).rejects(
+      new ResourceNotFoundException({
+        Message: 'Schedule ws-ceiling-chat does not exist.',
+        message: 'Schedule ws-ceiling-chat does not exist.',
+        $metadata: {},
+      }),
+    );
     const error = await rejection(pauseCommand({ targetId: 'chat', region: 'us-west-2' }, capture().io, deps()));
     expect((error as WsCeilingError).exitCode).toBe(3);
-    expect(error.message).toBe('target chat has no schedule ws-ceiling-chat in group ws-ceiling in us-west-2; check --target-id and --region against the config');
+    expect(error.message).toBe(
+      'target chat has no schedule ws-ceiling-chat in group ws-ceiling in us-west-2; check --target-id and ' +
+        '--region against the config',
+    );
   });
 });
 
@@ -429,8 +595,15 @@ describe('resumeCommand', () => {
     const { io, written } = capture();
     expect(await resumeCommand({ targetId: 'chat', region: REGION }, io, deps())).toBe(0);
     const [update] = scheduler.commandCalls(UpdateScheduleCommand).map((call) => call.args[0].input);
-    expect(update).toMatchObject({ Name: 'ws-ceiling-chat', GroupName: 'ws-ceiling', State: 'ENABLED', Target: chatSchedule.Target });
-    expect(written.stdout).toContain('Resumed the schedule ws-ceiling-chat in eu-west-1: it runs again at cron(0 2 * * ? *) Europe/Paris.');
+    expect(update).toMatchObject({
+      Name: 'ws-ceiling-chat',
+      GroupName: 'ws-ceiling',
+      State: 'ENABLED',
+      Target: chatSchedule.Target,
+    });
+    expect(written.stdout).toContain(
+      'Resumed the schedule ws-ceiling-chat in eu-west-1: it runs again at cron(0 2 * * ? *) Europe/Paris.',
+    );
   });
 });
 
@@ -456,7 +629,10 @@ describe('deployedHistoryCommand', () => {
   it('lists the runs of the deployed table of --region, skipping stop requests', async () => {
     const table = await embeddedTable();
     await new DynamoRunStore({ client: table.client, tableName: RUNS_TABLE_NAME }).putRun(cappedRun);
-    await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).requestStop(cappedRun.targetId, NOW);
+    await new DynamoStopRequests({ client: table.client, tableName: RUNS_TABLE_NAME }).requestStop(
+      cappedRun.targetId,
+      NOW,
+    );
     const { io, written } = capture();
     const injected = deps(table.endpoint);
     expect(await deployedHistoryCommand({ region: REGION, limit: 20 }, io, injected)).toBe(0);
@@ -469,7 +645,13 @@ describe('deployedHistoryCommand', () => {
     await new DynamoRunStore({ client: table.client, tableName: RUNS_TABLE_NAME }).putRun(cappedRun);
     const injected = deps(table.endpoint);
     const { io, written } = capture();
-    expect(await deployedHistoryCommand({ region: 'us-east-1', targetId: cappedRun.targetId, limit: 5, json: true }, io, injected)).toBe(0);
+    expect(
+      await deployedHistoryCommand(
+        { region: 'us-east-1', targetId: cappedRun.targetId, limit: 5, json: true },
+        io,
+        injected,
+      ),
+    ).toBe(0);
     expect(JSON.parse(written.stdout)).toStrictEqual([cappedRun]);
     expect(injected.regions).toEqual(['us-east-1']);
   });

@@ -17,13 +17,26 @@ afterEach(async () => {
 
 describe('ws-ceiling diagnose', () => {
   it('records the ramp like run, then ends with one sentence per finding and exits 0', async () => {
-    const result = await runCli(['diagnose', '--simulate', 'cap=20', '--stages', '10,30', '--hold', '0.3', '--rate', '200', '--store', store.directory]);
+    const result = await runCli([
+      'diagnose',
+      '--simulate',
+      'cap=20',
+      '--stages',
+      '10,30',
+      '--hold',
+      '0.3',
+      '--rate',
+      '200',
+      '--store',
+      store.directory,
+    ]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('Run ');
     expect(result.stdout).toContain('Cause:       concurrency-cap');
     expect(result.stdout).toContain('Diagnosis of simulator');
     expect(result.stdout.trimEnd().split('\n').slice(-2)).toEqual([
-      'Concurrency cap at 20 (HTTP 503 from the 21st upgrade, at every connect rate tried: 200, 100 and 50 connections/s).',
+      'Concurrency cap at 20 (HTTP 503 from the 21st upgrade, at every connect rate tried: 200, 100 and 50 ' +
+        'connections/s).',
       "Exact ceiling of 20 connections (20 held for the whole hold and 21 did not, to 1 connection; settled from the ramp's own failing stage, no extra probe-seconds).",
     ]);
     expect(result.stderr).toContain('rate or count: 30 connections at 50/s: 20 opened, 10 refused');
@@ -31,36 +44,82 @@ describe('ws-ceiling diagnose', () => {
     expect(history.map((run) => [run.targetId, run.limitingFactor?.kind])).toEqual([['simulator', 'concurrency-cap']]);
   });
 
-  it('measures a handshake rate limit with --max-connections equal to the largest stage, within 10 %, and advises a rate under it', async () => {
-    const args = ['diagnose', '--simulate', 'rate=20,burst=30', '--stages', '30,100', '--hold', '2', '--rate', '60', '--max-connections', '100', '--store', store.directory];
-    const result = await runCli(args);
-    expect(result.code, result.stderr).toBe(0);
-    const last = result.stdout.trimEnd().split('\n').pop() ?? '';
-    const [, perSecond, burst, advised] = /^Handshake rate limit of ([\d.]+) handshakes\/s with a burst of (\d+) \(HTTP 429 with Retry-After 1; refusals vanished at 30\/s\); ramp at ([\d.]+)\/s or slower/.exec(last) ?? [];
-    expect(Math.abs(Number(perSecond) / 20 - 1), last).toBeLessThanOrEqual(0.1);
-    expect(Math.abs(Number(burst) / 30 - 1), last).toBeLessThanOrEqual(0.1);
-    expect(Number(advised)).toBeLessThan(Number(perSecond));
-  });
+  it(
+    'measures a handshake rate limit with --max-connections equal to the largest stage, within 10 %, and ' +
+      'advises a rate under it',
+    async () => {
+      const args = [
+        'diagnose',
+        '--simulate',
+        'rate=20,burst=30',
+        '--stages',
+        '30,100',
+        '--hold',
+        '2',
+        '--rate',
+        '60',
+        '--max-connections',
+        '100',
+        '--store',
+        store.directory,
+      ];
+      const result = await runCli(args);
+      expect(result.code, result.stderr).toBe(0);
+      const last = result.stdout.trimEnd().split('\n').pop() ?? '';
+      const [, perSecond, burst, advised] =
+        /^Handshake rate limit of ([\d.]+) handshakes\/s with a burst of (\d+) \(HTTP 429 with Retry-After 1; refusals vanished at 30\/s\); ramp at ([\d.]+)\/s or slower/.exec(
+          last,
+        ) ?? [];
+      expect(Math.abs(Number(perSecond) / 20 - 1), last).toBeLessThanOrEqual(0.1);
+      expect(Math.abs(Number(burst) / 30 - 1), last).toBeLessThanOrEqual(0.1);
+      expect(Number(advised)).toBeLessThan(Number(perSecond));
+    },
+  );
 
   it('prints the diagnosis as one JSON object with --json, with the recorded run in it', async () => {
     const target = await startTargetSimulator({});
     simulators.push(target);
-    const result = await runCli(['diagnose', target.url, '--json', '--stages', '5,10', '--hold', '0.2', '--rate', '200', '--store', store.directory]);
+    const result = await runCli([
+      'diagnose',
+      target.url,
+      '--json',
+      '--stages',
+      '5,10',
+      '--hold',
+      '0.2',
+      '--rate',
+      '200',
+      '--store',
+      store.directory,
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const diagnosis = JSON.parse(result.stdout) as Diagnosis;
     expect(diagnosis).toMatchObject({
-      verdict: 'no-limit-found', targetId: `127.0.0.1-${target.port}`, seconds: { experiments: 0, waits: 0 },
-      selfCheck: { ok: true, problems: [] }, run: { verdict: 'ok', ceiling: { value: 10, reached: false } },
+      verdict: 'no-limit-found',
+      targetId: `127.0.0.1-${target.port}`,
+      seconds: { experiments: 0, waits: 0 },
+      selfCheck: { ok: true, problems: [] },
+      run: { verdict: 'ok', ceiling: { value: 10, reached: false } },
     });
     expect(diagnosis.findings).toEqual([
-      { kind: 'no-limit', values: { max: 10 }, experiment: 'ramp', evidence: {}, probeSeconds: 0, sentence: 'No limit found (every stage held up to 10 connections); raise --max or --stages to look further.' },
+      {
+        kind: 'no-limit',
+        values: { max: 10 },
+        experiment: 'ramp',
+        evidence: {},
+        probeSeconds: 0,
+        sentence: 'No limit found (every stage held up to 10 connections); raise --max or --stages to look further.',
+      },
     ]);
   });
 
   it('is inconclusive under a descriptor limit the plan does not fit, names the fix, and sends nothing', async () => {
     const target = await startTargetSimulator({});
     simulators.push(target);
-    const result = await runCli(['diagnose', target.url, '--stages', '100,200,400', '--hold', '0.5', '--store', store.directory], { descriptorLimit: 200 });
+    const result = await runCli(
+      ['diagnose', target.url, '--stages', '100,200,400', '--hold', '0.5', '--store', store.directory],
+      { descriptorLimit: 200 },
+    );
     expect(result.code).toBe(3);
     expect(result.stdout).toContain('INCONCLUSIVE (self-check; nothing was sent)');
     expect(result.stdout).toContain('the descriptor limit of 200 (ulimit -n)');
@@ -72,13 +131,34 @@ describe('ws-ceiling diagnose', () => {
   it('prints the diagnosis shape with --json when the self-check refuses the plan: the self-check filled, no run', async () => {
     const target = await startTargetSimulator({});
     simulators.push(target);
-    const result = await runCli(['diagnose', target.url, '--json', '--stages', '100,200,400', '--hold', '0.5', '--store', store.directory], { descriptorLimit: 200 });
+    const result = await runCli(
+      ['diagnose', target.url, '--json', '--stages', '100,200,400', '--hold', '0.5', '--store', store.directory],
+      { descriptorLimit: 200 },
+    );
     expect(result.code).toBe(3);
     const diagnosis = JSON.parse(result.stdout) as Diagnosis;
-    expect(Object.keys(diagnosis)).toEqual(['verdict', 'reason', 'runId', 'targetId', 'url', 'findings', 'seconds', 'selfCheck', 'run']);
-    expect(diagnosis).toMatchObject({ verdict: 'inconclusive', runId: null, run: null, seconds: { ramp: 0, experiments: 0, waits: 0 }, selfCheck: { ok: false } });
+    expect(Object.keys(diagnosis)).toEqual([
+      'verdict',
+      'reason',
+      'runId',
+      'targetId',
+      'url',
+      'findings',
+      'seconds',
+      'selfCheck',
+      'run',
+    ]);
+    expect(diagnosis).toMatchObject({
+      verdict: 'inconclusive',
+      runId: null,
+      run: null,
+      seconds: { ramp: 0, experiments: 0, waits: 0 },
+      selfCheck: { ok: false },
+    });
     expect(diagnosis.selfCheck.problems.map((problem) => problem.resource)).toEqual(['descriptors']);
-    expect(diagnosis.findings.map((finding) => [finding.kind, finding.experiment])).toEqual([['probe-limited', 'self-check']]);
+    expect(diagnosis.findings.map((finding) => [finding.kind, finding.experiment])).toEqual([
+      ['probe-limited', 'self-check'],
+    ]);
     expect(diagnosis.reason).toContain('the descriptor limit of 200 (ulimit -n)');
     expect(target.stats().accepted).toBe(0);
   });

@@ -21,9 +21,12 @@ describe('ProgressTracker', () => {
   it('counts open connections, the failures the shards classified and the current stage’s handshake p95', () => {
     const tracker = new ProgressTracker(twoShardPlan());
     tracker.onEvent({ type: 'stage-started', shard: 0, stage: 1 });
-    for (const record of [opened(1, 10), opened(1, 20), opened(1, 30, { at: 90 })]) tracker.onEvent({ type: 'settled', record });
+    for (const record of [opened(1, 10), opened(1, 20), opened(1, 30, { at: 90 })])
+      tracker.onEvent({ type: 'settled', record });
     tracker.onEvent({ type: 'closed', record: opened(1, 30, { at: 90 }), failureClass: 'abnormal-closure' });
     tracker.onEvent({ type: 'settled', record: refused(1, 40, 503), failureClass: 'handshake-rejected' });
-    expect(formatProgress(tracker.snapshot())).toBe('stage 2/2 → 20 · open 2 · failed abnormal-closure 1, handshake-rejected 1 · handshake p95 1.0 ms');
+    expect(formatProgress(tracker.snapshot())).toBe(
+      'stage 2/2 → 20 · open 2 · failed abnormal-closure 1, handshake-rejected 1 · handshake p95 1.0 ms',
+    );
   });
 });

@@ -2,10 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { parseRunFlags, RUN_DEFAULTS, targetIdFromUrl, type RawRunFlags } from '../../bin/cli/run-options.js';
 
 const defaults: RawRunFlags = {
-  hold: '60', rate: '50', maxInFlight: '100', handshakeTimeout: '10', ping: '20', pongTimeout: '10',
-  header: [], subprotocol: [], tolerance: '0', maxConnections: '2000', shardSize: '900',
+  hold: '60',
+  rate: '50',
+  maxInFlight: '100',
+  handshakeTimeout: '10',
+  ping: '20',
+  pongTimeout: '10',
+  header: [],
+  subprotocol: [],
+  tolerance: '0',
+  maxConnections: '2000',
+  shardSize: '900',
 };
-const parse = (flags: Partial<RawRunFlags>, url = 'wss://chat.example.com/socket') => parseRunFlags(url, { ...defaults, ...flags });
+const parse = (flags: Partial<RawRunFlags>, url = 'wss://chat.example.com/socket') =>
+  parseRunFlags(url, { ...defaults, ...flags });
 
 describe('parseRunFlags', () => {
   it('builds stages from --start/--step/--max, ending exactly at --max', () => {
@@ -15,16 +25,33 @@ describe('parseRunFlags', () => {
 
   it('takes an explicit stage list, headers, subprotocols, heartbeat and tolerance', () => {
     const settings = parse({
-      stages: '10, 20,40', header: ['Authorization: Bearer s3cret', 'X-Tenant:acme'], subprotocol: ['graphql-ws'],
-      ping: '5', pongTimeout: '3', tolerance: '0.5%', minCeiling: '30', targetId: 'chat-eu',
+      stages: '10, 20,40',
+      header: ['Authorization: Bearer s3cret', 'X-Tenant:acme'],
+      subprotocol: ['graphql-ws'],
+      ping: '5',
+      pongTimeout: '3',
+      tolerance: '0.5%',
+      minCeiling: '30',
+      targetId: 'chat-eu',
     });
     expect(settings).toMatchObject({
-      stages: [10, 20, 40], headers: { Authorization: 'Bearer s3cret', 'X-Tenant': 'acme' }, subprotocols: ['graphql-ws'],
-      heartbeat: { kind: 'ping', intervalSeconds: 5, pongTimeoutSeconds: 3 }, tolerance: { kind: 'percent', value: 0.5 },
-      minCeiling: 30, targetId: 'chat-eu', stopAtFirstFailingStage: true, regressionTolerance: 0.1, baselineRuns: 7,
+      stages: [10, 20, 40],
+      headers: { Authorization: 'Bearer s3cret', 'X-Tenant': 'acme' },
+      subprotocols: ['graphql-ws'],
+      heartbeat: { kind: 'ping', intervalSeconds: 5, pongTimeoutSeconds: 3 },
+      tolerance: { kind: 'percent', value: 0.5 },
+      minCeiling: 30,
+      targetId: 'chat-eu',
+      stopAtFirstFailingStage: true,
+      regressionTolerance: 0.1,
+      baselineRuns: 7,
     });
     expect(parse({ ping: 'off' }).heartbeat).toEqual({ kind: 'off' });
-    expect(parse({ ping: '15', heartbeatMessage: '{"type":"ping"}' }).heartbeat).toEqual({ kind: 'message', intervalSeconds: 15, payload: '{"type":"ping"}' });
+    expect(parse({ ping: '15', heartbeatMessage: '{"type":"ping"}' }).heartbeat).toEqual({
+      kind: 'message',
+      intervalSeconds: 15,
+      payload: '{"type":"ping"}',
+    });
   });
 
   it.each([
@@ -40,7 +67,10 @@ describe('parseRunFlags', () => {
     [{ ping: 'off', heartbeatMessage: 'hi' }, '--heartbeat-message: is sent every --ping seconds'],
     [{ targetId: 'a b' }, '--target-id: must be 1 to 64 letters'],
     [{ shardSize: '5000' }, '--shard-size: must be a whole number from 1 to 1000'],
-    [{ regressionTolerance: '101' }, '--regression-tolerance: must be a percentage from 0 to 100 (e.g. 10 or 12.5%), got "101"'],
+    [
+      { regressionTolerance: '101' },
+      '--regression-tolerance: must be a percentage from 0 to 100 (e.g. 10 or 12.5%), got "101"',
+    ],
     [{ regressionTolerance: '-5' }, '--regression-tolerance: must be a percentage from 0 to 100'],
     [{ regressionTolerance: 'ten' }, '--regression-tolerance: must be a percentage from 0 to 100'],
     [{ regressionTolerance: '0.1.5%' }, '--regression-tolerance: must be a percentage from 0 to 100'],
@@ -64,7 +94,9 @@ describe('parseRunFlags', () => {
     expect(parse({ baselineRuns: '1' }).baselineRuns).toBe(1);
     expect(parse({ baselineRuns: '100' }).baselineRuns).toBe(100);
     expect(parse({})).toMatchObject({ regressionTolerance: 0.1, baselineRuns: 7 });
-    expect(parse({ regressionTolerance: RUN_DEFAULTS.regressionTolerance, baselineRuns: RUN_DEFAULTS.baselineRuns })).toMatchObject({
+    expect(
+      parse({ regressionTolerance: RUN_DEFAULTS.regressionTolerance, baselineRuns: RUN_DEFAULTS.baselineRuns }),
+    ).toMatchObject({
       regressionTolerance: 0.1,
       baselineRuns: 7,
     });

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { largestFireGapSeconds } from '../../functions/config/cron-fire-times.js';
 import { parseCron, type ParsedCron } from '../../functions/config/cron-schedule.js';
-import { minimumExpectedEveryHours, SCHEDULE_START_PRECISION_SECONDS } from '../../functions/config/expected-every-hours.js';
+import {
+  minimumExpectedEveryHours,
+  SCHEDULE_START_PRECISION_SECONDS,
+} from '../../functions/config/expected-every-hours.js';
 import { stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
@@ -57,13 +60,22 @@ describe('largestFireGapSeconds', () => {
 
 describe('minimumExpectedEveryHours', () => {
   const plan = parseTargetConfig(
-    { id: 'chat', url: 'wss://chat.example.com/', regions: ['eu-west-1'], schedule: { cron: '0 2 * * ? *', timeZone: 'UTC' } },
+    {
+      id: 'chat',
+      url: 'wss://chat.example.com/',
+      regions: ['eu-west-1'],
+      schedule: { cron: '0 2 * * ? *', timeZone: 'UTC' },
+    },
     'test target',
   ).plan;
 
   it("is the first whole hour past the longest gap plus the scheduler's minute and the state machine's timeout", () => {
     const runSeconds = SCHEDULE_START_PRECISION_SECONDS + stateMachineTimeoutSeconds(workerTimeoutSeconds(plan));
-    expect(minimumExpectedEveryHours({ cron: '0 2 * * ? *', timeZone: 'Europe/Paris' }, plan, 2026)).toEqual({ gapSeconds: 47 * HOUR, runSeconds, hours: 48 });
+    expect(minimumExpectedEveryHours({ cron: '0 2 * * ? *', timeZone: 'Europe/Paris' }, plan, 2026)).toEqual({
+      gapSeconds: 47 * HOUR,
+      runSeconds,
+      hours: 48,
+    });
     expect(minimumExpectedEveryHours({ cron: '0 2 * * ? *', timeZone: 'UTC' }, plan, 2026).hours).toBe(25);
   });
 
@@ -71,6 +83,8 @@ describe('minimumExpectedEveryHours', () => {
     const runSeconds = SCHEDULE_START_PRECISION_SECONDS + stateMachineTimeoutSeconds(workerTimeoutSeconds(plan));
     expect(Math.floor((24 * HOUR + runSeconds) / HOUR) + 1).toBe(25);
     // A window exactly as long as gap + run would page at the moment a late run reports: it must be longer.
-    expect(minimumExpectedEveryHours({ cron: '0 2 * * ? *', timeZone: 'UTC' }, plan, 2026).hours * HOUR).toBeGreaterThan(24 * HOUR + runSeconds);
+    expect(
+      minimumExpectedEveryHours({ cron: '0 2 * * ? *', timeZone: 'UTC' }, plan, 2026).hours * HOUR,
+    ).toBeGreaterThan(24 * HOUR + runSeconds);
   });
 });

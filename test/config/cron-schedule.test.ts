@@ -62,7 +62,11 @@ describe('parseCron values', () => {
   });
 
   it('lists the minutes, hours and months each field matches, ascending', () => {
-    expect(parsed('45,0/20 */6 * SEP,JAN-FEB ? *')).toMatchObject({ minutes: [0, 20, 40, 45], hours: [0, 6, 12, 18], months: [1, 2, 9] });
+    expect(parsed('45,0/20 */6 * SEP,JAN-FEB ? *')).toMatchObject({
+      minutes: [0, 20, 40, 45],
+      hours: [0, 6, 12, 18],
+      months: [1, 2, 9],
+    });
   });
 });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { FAN_OUT_ALLOWANCE_SECONDS, PLAN_TIMEOUT_SECONDS, RECORD_RETRY, RECORD_TIMEOUT_SECONDS, recordBudgetSeconds, stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
+import {
+  FAN_OUT_ALLOWANCE_SECONDS,
+  PLAN_TIMEOUT_SECONDS,
+  RECORD_RETRY,
+  RECORD_TIMEOUT_SECONDS,
+  recordBudgetSeconds,
+  stateMachineTimeoutSeconds,
+} from '../../functions/config/run-budget.js';
 
 describe('recordBudgetSeconds', () => {
   it('counts every record attempt timing out plus the growing waits between them', () => {
@@ -11,7 +18,9 @@ describe('recordBudgetSeconds', () => {
 
 describe('stateMachineTimeoutSeconds', () => {
   it('adds the plan, the fan-out allowance, the workers and the record budget', () => {
-    expect(stateMachineTimeoutSeconds(345)).toBe(PLAN_TIMEOUT_SECONDS + FAN_OUT_ALLOWANCE_SECONDS + 345 + recordBudgetSeconds());
+    expect(stateMachineTimeoutSeconds(345)).toBe(
+      PLAN_TIMEOUT_SECONDS + FAN_OUT_ALLOWANCE_SECONDS + 345 + recordBudgetSeconds(),
+    );
     expect(stateMachineTimeoutSeconds(900)).toBe(30 + 300 + 900 + 515);
   });
 
@@ -20,7 +29,9 @@ describe('stateMachineTimeoutSeconds', () => {
   });
 
   it('refuses a worker timeout that is not a positive number', () => {
-    expect(() => stateMachineTimeoutSeconds(0)).toThrow(/workerTimeoutSeconds must be a positive number of seconds, got 0/);
+    expect(() => stateMachineTimeoutSeconds(0)).toThrow(
+      /workerTimeoutSeconds must be a positive number of seconds, got 0/,
+    );
     expect(() => stateMachineTimeoutSeconds(Number.POSITIVE_INFINITY)).toThrow(/got Infinity/);
   });
 });

@@ -1,10 +1,18 @@
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SecretsManagerSecrets } from '../../functions/adapters/secrets-manager-secrets.js';
 import type { SecretReference, TargetConfig } from '../../functions/config/config-types.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
-import { planProbeSettings, resolveTargetHeaders, targetProbeSettings } from '../../functions/config/target-settings.js';
+import {
+  planProbeSettings,
+  resolveTargetHeaders,
+  targetProbeSettings,
+} from '../../functions/config/target-settings.js';
 import { WsCeilingError } from '../../functions/engine/errors.js';
 import { planRun } from '../../functions/engine/plan.js';
 
@@ -27,7 +35,9 @@ afterEach(() => secretsManager.reset());
 
 describe('planProbeSettings', () => {
   it('copies the plan fields the run needs', () => {
-    const plan = target({ plan: { stages: [10, 20], holdSeconds: 2, connectRate: 40, shardSize: 5, stopAtFirstFailingStage: false } }).plan;
+    const plan = target({
+      plan: { stages: [10, 20], holdSeconds: 2, connectRate: 40, shardSize: 5, stopAtFirstFailingStage: false },
+    }).plan;
     expect(planProbeSettings(plan)).toStrictEqual({
       stages: [10, 20],
       holdSeconds: 2,
@@ -86,18 +96,30 @@ describe('resolveTargetHeaders', () => {
   it('keeps plain headers and puts the prefix before each secret value', async () => {
     const reads: SecretReference[] = [];
     const headers = await resolveTargetHeaders(
-      target({ headers: { 'X-Probe': 'ws-ceiling', Authorization: { secretName: 'chat/token', prefix: 'Bearer ' }, 'X-Key': { secretName: 'raw' } } }),
+      target({
+        headers: {
+          'X-Probe': 'ws-ceiling',
+          Authorization: { secretName: 'chat/token', prefix: 'Bearer ' },
+          'X-Key': { secretName: 'raw' },
+        },
+      }),
       async (reference) => {
         reads.push(reference);
         return `value-of-${reference.secretName}`;
       },
     );
-    expect(headers).toStrictEqual({ 'X-Probe': 'ws-ceiling', Authorization: 'Bearer value-of-chat/token', 'X-Key': 'value-of-raw' });
+    expect(headers).toStrictEqual({
+      'X-Probe': 'ws-ceiling',
+      Authorization: 'Bearer value-of-chat/token',
+      'X-Key': 'value-of-raw',
+    });
     expect(reads).toEqual([{ secretName: 'chat/token', prefix: 'Bearer ' }, { secretName: 'raw' }]);
   });
 
   it('reads a JSON secret key through the Secrets Manager adapter', async () => {
-    secretsManager.on(GetSecretValueCommand, { SecretId: 'ws-ceiling/analytics' }).resolves({ SecretString: '{"apiKey":"k-123","other":"x"}' });
+    secretsManager
+      .on(GetSecretValueCommand, { SecretId: 'ws-ceiling/analytics' })
+      .resolves({ SecretString: '{"apiKey":"k-123","other":"x"}' });
     const secrets = new SecretsManagerSecrets({ client: new SecretsManagerClient({ region: 'eu-west-1' }) });
     const headers = await resolveTargetHeaders(
       target({ headers: { 'X-Api-Key': { secretName: 'ws-ceiling/analytics', jsonKey: 'apiKey', prefix: 'Key ' } } }),
@@ -107,11 +129,20 @@ describe('resolveTargetHeaders', () => {
   });
 
   it('names the header and the secret when a read fails, and keeps the reader exit code', async () => {
-    secretsManager.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
+    secretsManager
+      .on(GetSecretValueCommand)
+      .rejects(
+        new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }),
+      );
     const secrets = new SecretsManagerSecrets({ client: new SecretsManagerClient({ region: 'eu-west-1' }) });
-    const failure = resolveTargetHeaders(target({ headers: { Authorization: { secretName: 'chat/token' } } }), secrets.readSecret);
+    const failure = resolveTargetHeaders(
+      target({ headers: { Authorization: { secretName: 'chat/token' } } }),
+      secrets.readSecret,
+    );
     await expect(failure).rejects.toThrow(WsCeilingError);
-    await expect(failure).rejects.toThrow(/^header Authorization: secret chat\/token: cannot be read from Secrets Manager \(ResourceNotFoundException/);
+    await expect(failure).rejects.toThrow(
+      /^header Authorization: secret chat\/token: cannot be read from Secrets Manager \(ResourceNotFoundException/,
+    );
     await expect(failure).rejects.toMatchObject({ exitCode: 3 });
   });
 

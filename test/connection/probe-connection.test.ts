@@ -3,7 +3,11 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
-import { openConnectionGroup, type ConnectionGroupOptions, type ProbeConnection } from '../../functions/connection/probe-connection.js';
+import {
+  openConnectionGroup,
+  type ConnectionGroupOptions,
+  type ProbeConnection,
+} from '../../functions/connection/probe-connection.js';
 import type { ConnectionRecord, HeartbeatSettings } from '../../functions/engine/types.js';
 import { closedPort } from '../support/ports.js';
 
@@ -80,27 +84,35 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
   }
 }
 
-const pings = (intervalSeconds: number, pongTimeoutSeconds: number): HeartbeatSettings => ({ kind: 'ping', intervalSeconds, pongTimeoutSeconds });
+const pings = (intervalSeconds: number, pongTimeoutSeconds: number): HeartbeatSettings => ({
+  kind: 'ping',
+  intervalSeconds,
+  pongTimeoutSeconds,
+});
 
 describe('openConnectionGroup', () => {
-  it('records the TCP connect, the handshake and a close by the probe with 1000, and tells when every connection has ended', async () => {
-    const { url, clients } = await wsServer();
-    const probe = group(url);
-    const connection = probe.open(7);
-    await until(() => probe.settled.length === 1);
-    const { record } = connection;
-    expect(record).toMatchObject({ shard: 3, id: 7, stage: 0, outcome: 'opened' });
-    expect(record.tcpConnectedAt).toBeGreaterThanOrEqual(record.attemptedAt);
-    expect(record.settledAt).toBeGreaterThanOrEqual(record.tcpConnectedAt!);
-    expect(record.handshakeMs).toBe(record.settledAt - record.attemptedAt);
+  it(
+    'records the TCP connect, the handshake and a close by the probe with 1000, and tells when every connection ' +
+      'has ended',
+    async () => {
+      const { url, clients } = await wsServer();
+      const probe = group(url);
+      const connection = probe.open(7);
+      await until(() => probe.settled.length === 1);
+      const { record } = connection;
+      expect(record).toMatchObject({ shard: 3, id: 7, stage: 0, outcome: 'opened' });
+      expect(record.tcpConnectedAt).toBeGreaterThanOrEqual(record.attemptedAt);
+      expect(record.settledAt).toBeGreaterThanOrEqual(record.tcpConnectedAt!);
+      expect(record.handshakeMs).toBe(record.settledAt - record.attemptedAt);
 
-    const serverSawClose = new Promise<number>((resolve) => clients[0]!.once('close', resolve));
-    connection.closeByProbe();
-    await probe.group.allEnded();
-    expect(await serverSawClose).toBe(1000);
-    expect(probe.closed).toEqual([record]);
-    expect(record.close).toMatchObject({ code: 1000, frameReceived: true, closedBy: 'probe' });
-  });
+      const serverSawClose = new Promise<number>((resolve) => clients[0]!.once('close', resolve));
+      connection.closeByProbe();
+      await probe.group.allEnded();
+      expect(await serverSawClose).toBe(1000);
+      expect(probe.closed).toEqual([record]);
+      expect(record.close).toMatchObject({ code: 1000, frameReceived: true, closedBy: 'probe' });
+    },
+  );
 
   it('records a connect error and counts the connection as ended', async () => {
     const probe = group(`ws://127.0.0.1:${await closedPort()}`);
@@ -129,7 +141,9 @@ describe('openConnectionGroup', () => {
 
   it('opens wss URLs over TLS, naming the host for SNI', async () => {
     const firstBytes: Buffer[] = [];
-    const port = await tcpServer((socket) => socket.once('data', (data: Buffer) => (firstBytes.push(data), socket.destroy())));
+    const port = await tcpServer((socket) =>
+      socket.once('data', (data: Buffer) => (firstBytes.push(data), socket.destroy())),
+    );
     const probe = group(`wss://localhost:${port}`);
     const connection = probe.open();
     await probe.group.allEnded();
@@ -140,23 +154,27 @@ describe('openConnectionGroup', () => {
     expect(connection.record.outcome).toBe('connect-error');
   });
 
-  it('keeps pinging and drops the connection as a pong timeout one pong timeout after its oldest unanswered ping, with a timeout longer than the interval', async () => {
-    const { url, clients } = await wsServer({ autoPong: false });
-    const probe = group(url, { heartbeat: pings(0.2, 0.5) });
-    let pingsReceived = 0;
-    const connection = probe.open();
-    await until(() => clients.length === 1);
-    clients[0]!.on('ping', () => (pingsReceived += 1));
-    await until(() => probe.closed.length === 1);
-    const close = connection.record.close!;
-    expect(close.closedBy).toBe('pong-timeout');
-    expect(close.frameReceived).toBe(false);
-    // The first ping leaves 0.2 s after opening; its pong is overdue 0.5 s later.
-    expect(close.ageMs).toBeGreaterThanOrEqual(700);
-    expect(close.ageMs).toBeLessThan(3000);
-    expect(pingsReceived).toBeGreaterThanOrEqual(2);
-    expect(close.sinceOutboundMs).toBeLessThan(close.ageMs - 200);
-  });
+  it(
+    'keeps pinging and drops the connection as a pong timeout one pong timeout after its oldest unanswered ' +
+      'ping, with a timeout longer than the interval',
+    async () => {
+      const { url, clients } = await wsServer({ autoPong: false });
+      const probe = group(url, { heartbeat: pings(0.2, 0.5) });
+      let pingsReceived = 0;
+      const connection = probe.open();
+      await until(() => clients.length === 1);
+      clients[0]!.on('ping', () => (pingsReceived += 1));
+      await until(() => probe.closed.length === 1);
+      const close = connection.record.close!;
+      expect(close.closedBy).toBe('pong-timeout');
+      expect(close.frameReceived).toBe(false);
+      // The first ping leaves 0.2 s after opening; its pong is overdue 0.5 s later.
+      expect(close.ageMs).toBeGreaterThanOrEqual(700);
+      expect(close.ageMs).toBeLessThan(3000);
+      expect(pingsReceived).toBeGreaterThanOrEqual(2);
+      expect(close.sinceOutboundMs).toBeLessThan(close.ageMs - 200);
+    },
+  );
 
   it('keeps a connection whose pongs come late but within the pong timeout', async () => {
     const { url, clients } = await wsServer({ autoPong: false });
@@ -187,23 +205,26 @@ describe('openConnectionGroup', () => {
     expect(connection.record.close).toBeUndefined();
   });
 
-  it('never records a connection the probe is closing as a pong timeout while the server does not answer the close', async () => {
-    const { url, clients } = await wsServer({ autoPong: false });
-    const probe = group(url, { heartbeat: pings(0.1, 0.3) });
-    const connection = probe.open();
-    await until(() => clients.length === 1 && probe.settled.length === 1);
-    // Let a ping go unanswered, then stop the server reading so the close frame is never answered.
-    await sleep(150);
-    clients[0]!.pause();
-    connection.closeByProbe();
-    await sleep(700);
-    expect(connection.record.close).toBeUndefined();
-    connection.terminateByProbe();
-    await probe.group.allEnded();
-    expect(connection.record.close).toMatchObject({ closedBy: 'probe', code: 1006, frameReceived: false });
-  });
+  it(
+    'never records a connection the probe is closing as a pong timeout while the server does not answer the ' + 'close',
+    async () => {
+      const { url, clients } = await wsServer({ autoPong: false });
+      const probe = group(url, { heartbeat: pings(0.1, 0.3) });
+      const connection = probe.open();
+      await until(() => clients.length === 1 && probe.settled.length === 1);
+      // Let a ping go unanswered, then stop the server reading so the close frame is never answered.
+      await sleep(150);
+      clients[0]!.pause();
+      connection.closeByProbe();
+      await sleep(700);
+      expect(connection.record.close).toBeUndefined();
+      connection.terminateByProbe();
+      await probe.group.allEnded();
+      expect(connection.record.close).toMatchObject({ closedBy: 'probe', code: 1006, frameReceived: false });
+    },
+  );
 
-  it('keeps a close the server started as the server\'s when the probe asks to close before it has completed', async () => {
+  it("keeps a close the server started as the server's when the probe asks to close before it has completed", async () => {
     const { url, clients } = await wsServer();
     const probe = group(url);
     const connection = probe.open();
@@ -215,6 +236,11 @@ describe('openConnectionGroup', () => {
     connection.closeByProbe();
     connection.terminateByProbe();
     await probe.group.allEnded();
-    expect(connection.record.close).toMatchObject({ code: 1013, reason: 'try again later', frameReceived: true, closedBy: 'server' });
+    expect(connection.record.close).toMatchObject({
+      code: 1013,
+      reason: 'try again later',
+      frameReceived: true,
+      closedBy: 'server',
+    });
   });
 });

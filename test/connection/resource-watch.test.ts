@@ -17,8 +17,19 @@ afterEach(async () => {
 });
 
 const GIB = 1024 ** 3;
-const roomy: HostBudget = { descriptorLimit: 1000, openDescriptors: 40, ephemeralPorts: { low: 32768, high: 60999 }, freeMemoryBytes: 8 * GIB, heapAvailableBytes: 2 * GIB };
-const demand = { connectionsPerProcess: 30, costPerConnection: 2, connectionsPerTargetAddress: 30, shardsShareProcess: true };
+const roomy: HostBudget = {
+  descriptorLimit: 1000,
+  openDescriptors: 40,
+  ephemeralPorts: { low: 32768, high: 60999 },
+  freeMemoryBytes: 8 * GIB,
+  heapAvailableBytes: 2 * GIB,
+};
+const demand = {
+  connectionsPerProcess: 30,
+  costPerConnection: 2,
+  connectionsPerTargetAddress: 30,
+  shardsShareProcess: true,
+};
 const judge = (now: HostBudget) => checkRunningBudget(demand, roomy, now);
 const control = () => new RampControl({ kind: 'count', value: 0 }, [30], true);
 
@@ -27,17 +38,29 @@ describe('startResourceWatch', () => {
     const ramp = control();
     const readings = [roomy, roomy, { ...roomy, openDescriptors: 990 }];
     let reads = 0;
-    const watch = startResourceWatch({ read: async () => readings[Math.min(reads++, readings.length - 1)] as HostBudget, judge, control: ramp, intervalMs: 10 });
+    const watch = startResourceWatch({
+      read: async () => readings[Math.min(reads++, readings.length - 1)] as HostBudget,
+      judge,
+      control: ramp,
+      intervalMs: 10,
+    });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const problems = await watch.stop();
     expect(problems.map((problem) => problem.resource)).toEqual(['descriptors']);
     expect(ramp.abortReason?.failureClass).toBe('probe-limited');
-    expect(ramp.abortReason?.message).toMatch(/^While the run went on, the probe ran short of file descriptors: 990 open against a descriptor limit \(ulimit -n\) of 1000, fewer than the 25 it keeps in reserve\. So this run cannot say where the target's limit is\. Fix: raise the descriptor limit/);
+    expect(ramp.abortReason?.message).toMatch(
+      /^While the run went on, the probe ran short of file descriptors: 990 open against a descriptor limit \(ulimit -n\) of 1000, fewer than the 25 it keeps in reserve\. So this run cannot say where the target's limit is\. Fix: raise the descriptor limit/,
+    );
   });
 
   it('takes one sample per stage end however many shards ask, and none once stopped', async () => {
     let reads = 0;
-    const watch = startResourceWatch({ read: async () => ((reads += 1), roomy), judge, control: control(), intervalMs: 60_000 });
+    const watch = startResourceWatch({
+      read: async () => ((reads += 1), roomy),
+      judge,
+      control: control(),
+      intervalMs: 60_000,
+    });
     await Promise.all([watch.sampleAtStageEnd(0), watch.sampleAtStageEnd(0), watch.sampleAtStageEnd(0)]);
     expect(reads).toBe(2); // the sample at start, then the one for stage 0
     await watch.stop();
@@ -54,7 +77,8 @@ describe('runPlanShards with a resource watch', () => {
     const plan = planRun(settings, { now: Date.now, newRunId: randomUUID, startDelayMs: 100 });
     const ramp = new RampControl(settings.tolerance, settings.stages, true);
     let stageEnded = false;
-    const read = async (): Promise<HostBudget> => (stageEnded ? { ...roomy, openDescriptors: null, descriptorLimit: null, descriptorsExhausted: true } : roomy);
+    const read = async (): Promise<HostBudget> =>
+      stageEnded ? { ...roomy, openDescriptors: null, descriptorLimit: null, descriptorsExhausted: true } : roomy;
     const shards = await runPlanShards(
       { settings, plan, control: ramp, onEvent: (event) => (stageEnded ||= event.type === 'stage-ended') },
       { read, judge },
@@ -63,7 +87,9 @@ describe('runPlanShards with a resource watch', () => {
     expect(run.verdict).toBe('inconclusive');
     expect(run.ceiling.value).toBeNull();
     expect(run.limitingFactor?.kind).toBe('probe-limited');
-    expect(run.verdictReason).toMatch(/^While the run went on, the probe ran out of file descriptors: it had none left to read \/proc\/self\/fd with \(EMFILE\)\. So this run cannot say where the target's limit is\. Fix: raise the descriptor limit to at least \d+ \(ulimit -n \d+\)/);
+    expect(run.verdictReason).toMatch(
+      /^While the run went on, the probe ran out of file descriptors: it had none left to read \/proc\/self\/fd with \(EMFILE\)\. So this run cannot say where the target's limit is\. Fix: raise the descriptor limit to at least \d+ \(ulimit -n \d+\)/,
+    );
     expect(target.stats().peakOpen).toBeLessThan(30);
   });
 });
@@ -73,7 +99,8 @@ describe('the resource watch in diagnose', () => {
     const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
     simulators.push(target);
     let reads = 0;
-    const read = async (): Promise<HostBudget> => ((reads += 1) > 1 ? { ...roomy, freeMemoryBytes: 64 * 1024 ** 2 } : roomy);
+    const read = async (): Promise<HostBudget> =>
+      (reads += 1) > 1 ? { ...roomy, freeMemoryBytes: 64 * 1024 ** 2 } : roomy;
     const context = {
       ...diagnoseDependencies(),
       runPlan: (request: Parameters<typeof runPlanShards>[0]) => runPlanShards(request, { read, judge }),
@@ -83,6 +110,8 @@ describe('the resource watch in diagnose', () => {
     };
     const findings = await runIdleTimeout(context, 1);
     expect(findings.map((finding) => finding.kind)).toEqual(['probe-limited']);
-    expect(findings[0]?.sentence).toMatch(/^In the idle-timeout experiment: While the run went on, the probe's host ran short of memory: 64 MiB free, under the 128 MiB it keeps in reserve\. So this run cannot say where the target's limit is\. Fix: free memory on this host/);
+    expect(findings[0]?.sentence).toMatch(
+      /^In the idle-timeout experiment: While the run went on, the probe's host ran short of memory: 64 MiB free, under the 128 MiB it keeps in reserve\. So this run cannot say where the target's limit is\. Fix: free memory on this host/,
+    );
   });
 });

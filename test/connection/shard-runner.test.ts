@@ -6,7 +6,11 @@ import { classifyRecord } from '../../functions/engine/classify.js';
 import { planRun } from '../../functions/engine/plan.js';
 import { RampControl } from '../../functions/engine/ramp-control.js';
 import type { HeartbeatSettings, ProbeSettings, ShardEvent } from '../../functions/engine/types.js';
-import { startTargetSimulator, type RunningSimulator, type SimulatorOptions } from '../../functions/simulator/target-simulator.js';
+import {
+  startTargetSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../functions/simulator/target-simulator.js';
 import { closedPort } from '../support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -22,9 +26,23 @@ async function simulator(options: SimulatorOptions): Promise<RunningSimulator> {
 
 function settingsFor(url: string, overrides: Partial<ProbeSettings> = {}): ProbeSettings {
   return {
-    url, targetId: 't', stages: [10], holdSeconds: 0.5, connectRate: 200, maxInFlight: 20, handshakeTimeoutSeconds: 1,
-    heartbeat: { kind: 'off' }, headers: {}, subprotocols: [], tolerance: { kind: 'count', value: 0 },
-    maxConnections: 1000, shardSize: 900, stopAtFirstFailingStage: true, regressionTolerance: 0.1, baselineRuns: 7, ...overrides,
+    url,
+    targetId: 't',
+    stages: [10],
+    holdSeconds: 0.5,
+    connectRate: 200,
+    maxInFlight: 20,
+    handshakeTimeoutSeconds: 1,
+    heartbeat: { kind: 'off' },
+    headers: {},
+    subprotocols: [],
+    tolerance: { kind: 'count', value: 0 },
+    maxConnections: 1000,
+    shardSize: 900,
+    stopAtFirstFailingStage: true,
+    regressionTolerance: 0.1,
+    baselineRuns: 7,
+    ...overrides,
   };
 }
 
@@ -80,12 +98,18 @@ describe('runShard', () => {
 
   it('sends the headers and subprotocols given, with per-message deflate off', async () => {
     const seen: IncomingHttpHeaders[] = [];
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    const server = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      handleProtocols: (protocols) => [...protocols][0] ?? false,
+    });
     server.on('connection', (_socket, request) => seen.push(request.headers));
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     await new Promise((resolve) => server.once('listening', resolve));
     const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/chat`;
-    const { result } = await runOneShard(settingsFor(url, { stages: [2], headers: { 'X-Tenant': 'acme' }, subprotocols: ['chat.v1'] }));
+    const { result } = await runOneShard(
+      settingsFor(url, { stages: [2], headers: { 'X-Tenant': 'acme' }, subprotocols: ['chat.v1'] }),
+    );
     expect(result.records.every((r) => r.outcome === 'opened')).toBe(true);
     expect(seen).toHaveLength(2);
     expect(seen.every((h) => h['x-tenant'] === 'acme' && h['sec-websocket-protocol'] === 'chat.v1')).toBe(true);
@@ -94,7 +118,11 @@ describe('runShard', () => {
 
   it.each<[string, HeartbeatSettings, string]>([
     ['protocol pings', { kind: 'ping', intervalSeconds: 0.2, pongTimeoutSeconds: 1 }, 'ping'],
-    ['application messages', { kind: 'message', intervalSeconds: 0.2, payload: '{"type":"heartbeat"}' }, '{"type":"heartbeat"}'],
+    [
+      'application messages',
+      { kind: 'message', intervalSeconds: 0.2, payload: '{"type":"heartbeat"}' },
+      '{"type":"heartbeat"}',
+    ],
   ])('keeps connections alive with %s', async (_name, heartbeat, expected) => {
     const received: string[] = [];
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -139,7 +167,11 @@ describe('runShard', () => {
     const stopReading = (event: ShardEvent) => {
       if (event.type === 'stage-ended') for (const client of server.clients) client.pause();
     };
-    const { result } = await runOneShard(settingsFor(url, { stages: [3], holdSeconds: 0.3, heartbeat }), undefined, stopReading);
+    const { result } = await runOneShard(
+      settingsFor(url, { stages: [3], holdSeconds: 0.3, heartbeat }),
+      undefined,
+      stopReading,
+    );
     expect(result.records).toHaveLength(3);
     expect(result.records.every((r) => r.close?.closedBy === 'probe' && r.close.code === 1006)).toBe(true);
     expect(result.records.every((r) => classifyRecord(r, { anyOpenedBefore: true }) === undefined)).toBe(true);
@@ -155,13 +187,20 @@ describe('runShard', () => {
     const plan = planRun(settings, { now: Date.now, newRunId: () => 'run', startDelayMs: 100 });
     expect(plan.shards).toHaveLength(20);
     const control = new RampControl(settings.tolerance, settings.stages, true);
-    const results = await Promise.all(plan.shards.map((shard) => runShard({ ...settings, stages: plan.stages, shard }, { control })));
+    const results = await Promise.all(
+      plan.shards.map((shard) => runShard({ ...settings, stages: plan.stages, shard }, { control })),
+    );
     // Warnings are emitted on the next tick.
     await new Promise((resolve) => setImmediate(resolve));
     expect(results.flatMap((r) => r.records).filter((r) => r.outcome === 'opened')).toHaveLength(20);
     expect(warnings).toEqual([]);
     // Each shard still reports the event-loop delay of the stage it held.
-    expect(results.every((r) => r.loopDelay.length === 1 && r.loopDelay[0]!.stage === 0 && r.loopDelay[0]!.maxMs >= r.loopDelay[0]!.p99Ms)).toBe(true);
+    expect(
+      results.every(
+        (r) =>
+          r.loopDelay.length === 1 && r.loopDelay[0]!.stage === 0 && r.loopDelay[0]!.maxMs >= r.loopDelay[0]!.p99Ms,
+      ),
+    ).toBe(true);
   });
 
   it('aborts at once as unreachable when nothing listens', async () => {
@@ -187,26 +226,30 @@ describe('runShard', () => {
     expect(result.records.every((r) => r.close?.closedBy === 'probe')).toBe(true);
   });
 
-  it('sends nothing while the control holds new upgrades off, then goes on at its pace and holds the stage that much longer', async () => {
-    const target = await simulator({});
-    const settings = settingsFor(target.url, { stages: [10], connectRate: 100, holdSeconds: 0.3 });
-    const control = new RampControl(settings.tolerance, settings.stages, true);
-    let held = false;
-    const { result, plan } = await runOneShard(settings, control, (event) => {
-      if (!held && event.type === 'settled' && event.record.id === 2) {
-        held = true;
-        control.holdOff(event.record.settledAt + 500);
-      }
-    });
-    const attempts = result.records.map((record) => record.attemptedAt).sort((a, b) => a - b);
-    const gaps = attempts.slice(1).map((at, index) => at - (attempts[index] ?? at));
-    // One gap of the hold-off; after it the pace of 100/s again, not a burst to catch up (timers are only ever late).
-    expect(gaps.filter((gap) => gap >= 450)).toHaveLength(1);
-    const after = attempts.slice(gaps.findIndex((gap) => gap >= 450) + 1);
-    expect(after.length).toBeGreaterThan(3);
-    expect((after[after.length - 1] ?? 0) - (after[0] ?? 0)).toBeGreaterThanOrEqual((after.length - 1) * 8);
-    // The stage's hold ends about 0.5 s later than planned: the first close by the probe comes after that.
-    const firstClose = Math.min(...result.records.map((record) => record.close?.at ?? Number.POSITIVE_INFINITY));
-    expect(firstClose).toBeGreaterThanOrEqual((plan.stages[0]?.holdEndsAt ?? 0) + 400);
-  });
+  it(
+    'sends nothing while the control holds new upgrades off, then goes on at its pace and holds the stage that ' +
+      'much longer',
+    async () => {
+      const target = await simulator({});
+      const settings = settingsFor(target.url, { stages: [10], connectRate: 100, holdSeconds: 0.3 });
+      const control = new RampControl(settings.tolerance, settings.stages, true);
+      let held = false;
+      const { result, plan } = await runOneShard(settings, control, (event) => {
+        if (!held && event.type === 'settled' && event.record.id === 2) {
+          held = true;
+          control.holdOff(event.record.settledAt + 500);
+        }
+      });
+      const attempts = result.records.map((record) => record.attemptedAt).sort((a, b) => a - b);
+      const gaps = attempts.slice(1).map((at, index) => at - (attempts[index] ?? at));
+      // One gap of the hold-off; after it the pace of 100/s again, not a burst to catch up (timers are only ever late).
+      expect(gaps.filter((gap) => gap >= 450)).toHaveLength(1);
+      const after = attempts.slice(gaps.findIndex((gap) => gap >= 450) + 1);
+      expect(after.length).toBeGreaterThan(3);
+      expect((after[after.length - 1] ?? 0) - (after[0] ?? 0)).toBeGreaterThanOrEqual((after.length - 1) * 8);
+      // The stage's hold ends about 0.5 s later than planned: the first close by the probe comes after that.
+      const firstClose = Math.min(...result.records.map((record) => record.close?.at ?? Number.POSITIVE_INFINITY));
+      expect(firstClose).toBeGreaterThanOrEqual((plan.stages[0]?.holdEndsAt ?? 0) + 400);
+    },
+  );
 });

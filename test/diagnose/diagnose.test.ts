@@ -37,27 +37,49 @@ describe('diagnoseRun', () => {
     expect(ramp.run.verdict).toBe('inconclusive');
     const diagnosis = await diagnoseRun(ramp, diagnoseDependencies(progress), OPTIONS);
     expect(diagnosis.verdict).toBe('explained');
-    expect(diagnosis.findings).toEqual([expect.objectContaining({ kind: 'idle-timeout', experiment: 'idle-timeout', values: expect.objectContaining({ seconds: expect.closeTo(1, 0) }) })]);
+    expect(diagnosis.findings).toEqual([
+      expect.objectContaining({
+        kind: 'idle-timeout',
+        experiment: 'idle-timeout',
+        values: expect.objectContaining({ seconds: expect.closeTo(1, 0) }),
+      }),
+    ]);
     expect(diagnosis.seconds.experiments).toBeGreaterThan(2.5);
-    expect(progress).toEqual(['idle timeout: holding 3 groups of 5 for 2.5 s (no heartbeat, protocol ping, application message)']);
+    expect(progress).toEqual([
+      'idle timeout: holding 3 groups of 5 for 2.5 s (no heartbeat, protocol ping, application message)',
+    ]);
   });
 
   it('says no limit was found when every stage held, without probing again', async () => {
-    const diagnosis = await diagnoseRun(syntheticRamp([10, 20], [...openMany(0, 10, 0, 10), ...openMany(1, 10, 1300, 10)], 2), { ...diagnoseDependencies(), runPlan: mustNotProbe }, OPTIONS);
+    const diagnosis = await diagnoseRun(
+      syntheticRamp([10, 20], [...openMany(0, 10, 0, 10), ...openMany(1, 10, 1300, 10)], 2),
+      { ...diagnoseDependencies(), runPlan: mustNotProbe },
+      OPTIONS,
+    );
     expect(diagnosis.verdict).toBe('no-limit-found');
-    expect(diagnosis.findings.map((finding) => finding.sentence)).toEqual(['No limit found (every stage held up to 20 connections); raise --max or --stages to look further.']);
+    expect(diagnosis.findings.map((finding) => finding.sentence)).toEqual([
+      'No limit found (every stage held up to 20 connections); raise --max or --stages to look further.',
+    ]);
   });
 
   it('never experiments on a run the probe itself limited, and is inconclusive', async () => {
     const records = [...openMany(0, 10, 0, 10), connectError(0, 120, 'EMFILE')];
-    const diagnosis = await diagnoseRun(syntheticRamp([20], records, 0), { ...diagnoseDependencies(), runPlan: mustNotProbe }, OPTIONS);
+    const diagnosis = await diagnoseRun(
+      syntheticRamp([20], records, 0),
+      { ...diagnoseDependencies(), runPlan: mustNotProbe },
+      OPTIONS,
+    );
     expect(diagnosis.verdict).toBe('inconclusive');
     expect(diagnosis.findings.map((finding) => finding.kind)).toEqual(['probe-limited']);
     expect(diagnosis.reason).toContain('The probe itself was the limit, so no ceiling is claimed.');
   });
 
   it('keeps a failed run failed (a 401 is a config error, not a limit) without probing again', async () => {
-    const diagnosis = await diagnoseRun(syntheticRamp([10], [refused(0, 5, 401)], 0), { ...diagnoseDependencies(), runPlan: mustNotProbe }, OPTIONS);
+    const diagnosis = await diagnoseRun(
+      syntheticRamp([10], [refused(0, 5, 401)], 0),
+      { ...diagnoseDependencies(), runPlan: mustNotProbe },
+      OPTIONS,
+    );
     expect(diagnosis.verdict).toBe('failed');
     expect(diagnosis.findings.map((finding) => finding.kind)).toEqual(['probe-failure']);
   });

@@ -14,7 +14,12 @@ afterEach(async () => {
 });
 
 function contextFor(url: string, overrides: Partial<ProbeSettings> = {}): ExperimentContext {
-  return { ...diagnoseDependencies(), settings: rampSettings(url, { stages: [15], connectRate: 200, ...overrides }), budgetSeconds: 60, ledger: new ProbeLedger() };
+  return {
+    ...diagnoseDependencies(),
+    settings: rampSettings(url, { stages: [15], connectRate: 200, ...overrides }),
+    budgetSeconds: 60,
+    ledger: new ProbeLedger(),
+  };
 }
 
 /** A WebSocket server whose idle timer only application messages reset, not protocol pings. */
@@ -48,7 +53,11 @@ describe('heartbeatGroups', () => {
       { kind: 'ping', intervalSeconds: 22.5, pongTimeoutSeconds: 10 },
       { kind: 'message', intervalSeconds: 22.5, payload: 'ping' },
     ]);
-    expect(heartbeatGroups(2, { kind: 'message', intervalSeconds: 20, payload: '{"op":"hb"}' })[2]).toEqual({ kind: 'message', intervalSeconds: 1, payload: '{"op":"hb"}' });
+    expect(heartbeatGroups(2, { kind: 'message', intervalSeconds: 20, payload: '{"op":"hb"}' })[2]).toEqual({
+      kind: 'message',
+      intervalSeconds: 1,
+      payload: '{"op":"hb"}',
+    });
   });
 });
 
@@ -59,8 +68,14 @@ describe('judgeHeartbeatGroups', () => {
   it('takes the idle timeout from the silent group when a heartbeat group stayed open', () => {
     const verdict = judgeHeartbeatGroups([
       { heartbeat: { kind: 'off' }, records: [closedAt(2010), closedAt(2030), closedAt(2020)] },
-      { heartbeat: { kind: 'ping', intervalSeconds: 1, pongTimeoutSeconds: 10 }, records: [closedAt(2015), closedAt(2040), keptOpen()] },
-      { heartbeat: { kind: 'message', intervalSeconds: 1, payload: 'ping' }, records: [keptOpen(), keptOpen(), keptOpen()] },
+      {
+        heartbeat: { kind: 'ping', intervalSeconds: 1, pongTimeoutSeconds: 10 },
+        records: [closedAt(2015), closedAt(2040), keptOpen()],
+      },
+      {
+        heartbeat: { kind: 'message', intervalSeconds: 1, payload: 'ping' },
+        records: [keptOpen(), keptOpen(), keptOpen()],
+      },
     ]);
     expect(verdict).toEqual({
       kind: 'idle-timeout',
@@ -75,7 +90,12 @@ describe('judgeHeartbeatGroups', () => {
 
   it('calls every group closing at one age a maximum lifetime', () => {
     const groups = (['off', 'ping', 'message'] as const).map((kind) => ({
-      heartbeat: kind === 'off' ? { kind } : kind === 'ping' ? { kind, intervalSeconds: 1, pongTimeoutSeconds: 10 } : { kind, intervalSeconds: 1, payload: 'ping' },
+      heartbeat:
+        kind === 'off'
+          ? { kind }
+          : kind === 'ping'
+            ? { kind, intervalSeconds: 1, pongTimeoutSeconds: 10 }
+            : { kind, intervalSeconds: 1, payload: 'ping' },
       records: [closedAt(3000), closedAt(3050)],
     }));
     expect(judgeHeartbeatGroups(groups)).toMatchObject({ kind: 'max-lifetime', seconds: 3 });
@@ -87,7 +107,7 @@ describe('judgeHeartbeatGroups', () => {
 });
 
 describe('runIdleTimeout', () => {
-  it('reports the simulator\'s idle timeout within 0.5 s and that a ping or a message every 0.5 s keeps connections alive', async () => {
+  it("reports the simulator's idle timeout within 0.5 s and that a ping or a message every 0.5 s keeps connections alive", async () => {
     const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
     cleanups.push(() => target.stop());
     const findings = await runIdleTimeout(contextFor(target.url), 1);
@@ -101,7 +121,8 @@ describe('runIdleTimeout', () => {
       { heartbeat: 'message', intervalSeconds: 0.5, kept: 5, of: 5, closedAfterSeconds: null },
     ]);
     expect(finding.sentence).toBe(
-      'Idle timeout of 1.0 s (5 of 5 connections without heartbeat closed 1.0 s after their last frame); a protocol ping every 0.5 s and an application message every 0.5 s kept their connections alive.',
+      'Idle timeout of 1.0 s (5 of 5 connections without heartbeat closed 1.0 s after their last frame); a ' +
+        'protocol ping every 0.5 s and an application message every 0.5 s kept their connections alive.',
     );
     expect(target.stats().idleTimeouts).toBe(5);
   });
@@ -111,14 +132,22 @@ describe('runIdleTimeout', () => {
     const findings = await runIdleTimeout(contextFor(url), 1);
     const finding = findings[0];
     if (finding?.kind !== 'idle-timeout') throw new Error(`expected an idle timeout, got ${finding?.sentence}`);
-    expect(finding.values.groups.map((group) => [group.heartbeat, group.kept])).toEqual([['off', 0], ['ping', 0], ['message', 5]]);
-    expect(finding.sentence).toContain('an application message every 0.5 s kept its connections alive; a protocol ping every 0.5 s did not (5 of 5 closed)');
+    expect(finding.values.groups.map((group) => [group.heartbeat, group.kept])).toEqual([
+      ['off', 0],
+      ['ping', 0],
+      ['message', 5],
+    ]);
+    expect(finding.sentence).toContain(
+      'an application message every 0.5 s kept its connections alive; a protocol ping every 0.5 s did not (5 of ' +
+        '5 closed)',
+    );
   });
 
-  it('is probe-limited, never an idle timeout, when the probe\'s event loop was blocked while the groups were held', async () => {
+  it("is probe-limited, never an idle timeout, when the probe's event loop was blocked while the groups were held", async () => {
     const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
     cleanups.push(() => target.stop());
-    // Three 600 ms stalls of this process's event loop while the groups are held (2.5 s): its p99 delay is then over 500 ms.
+    // Three 600 ms stalls of this process's event loop while the groups are held (2.5 s): its p99 delay is then over
+    // 500 ms.
     const blocking: PlanRunner = (request) => {
       const stalls = [400, 1100, 1800].map((delay) =>
         setTimeout(() => {

@@ -13,7 +13,15 @@ afterEach(async () => {
 
 describe('isUnanswered', () => {
   it('is true only for a handshake that connected over TCP and then timed out', () => {
-    const timedOut: ConnectionRecord = { shard: 0, id: 1, stage: 0, attemptedAt: T0, tcpConnectedAt: T0 + 1, outcome: 'handshake-timeout', settledAt: T0 + 1000 };
+    const timedOut: ConnectionRecord = {
+      shard: 0,
+      id: 1,
+      stage: 0,
+      attemptedAt: T0,
+      tcpConnectedAt: T0 + 1,
+      outcome: 'handshake-timeout',
+      settledAt: T0 + 1000,
+    };
     const { tcpConnectedAt: _connected, ...neverConnected } = timedOut;
     expect(isUnanswered(timedOut)).toBe(true);
     expect(isUnanswered(neverConnected)).toBe(false);
@@ -23,10 +31,23 @@ describe('isUnanswered', () => {
 
 describe('acceptQueueFinding', () => {
   it('says the queue is full at N and warns that abandoned handshakes may still reach the backend', () => {
-    const finding = acceptQueueFinding({ count: 20, rates: [100, 50, 25], handshakeTimeoutSeconds: 0.5, evidence: {}, probeSeconds: 3 });
-    expect(finding).toMatchObject({ kind: 'accept-queue', experiment: 'queueing-gateway', values: { count: 20 }, probeSeconds: 3 });
+    const finding = acceptQueueFinding({
+      count: 20,
+      rates: [100, 50, 25],
+      handshakeTimeoutSeconds: 0.5,
+      evidence: {},
+      probeSeconds: 3,
+    });
+    expect(finding).toMatchObject({
+      kind: 'accept-queue',
+      experiment: 'queueing-gateway',
+      values: { count: 20 },
+      probeSeconds: 3,
+    });
     expect(finding.sentence).toBe(
-      'Full accept queue at 20 (from the 21st upgrade on, handshakes connected over TCP but got no HTTP answer within 0.5 s, at every connect rate tried: 100, 50 and 25 connections/s); beware: a queueing gateway may still hand the abandoned handshakes to the backend later, after the client gave up.',
+      'Full accept queue at 20 (from the 21st upgrade on, handshakes connected over TCP but got no HTTP answer ' +
+        'within 0.5 s, at every connect rate tried: 100, 50 and 25 connections/s); beware: a queueing gateway may ' +
+        'still hand the abandoned handshakes to the backend later, after the client gave up.',
     );
   });
 });
@@ -35,7 +56,12 @@ describe('diagnoseRun against a queueing gateway', () => {
   it('reports a queue as a queue (unanswered upgrades from the 21st on, at every rate tried) and its exact size', async () => {
     const target = await startTargetSimulator({ cap: { limit: 20, response: { kind: 'queue' } } });
     simulators.push(target);
-    const ramp = await rampAgainst(target.url, { stages: [10, 30], connectRate: 200, holdSeconds: 0.6, handshakeTimeoutSeconds: 0.5 });
+    const ramp = await rampAgainst(target.url, {
+      stages: [10, 30],
+      connectRate: 200,
+      holdSeconds: 0.6,
+      handshakeTimeoutSeconds: 0.5,
+    });
     const diagnosis = await diagnoseRun(ramp, diagnoseDependencies(), { resolution: 1, budgetSeconds: 60 });
     expect(diagnosis.verdict).toBe('explained');
     expect(diagnosis.findings.map((finding) => finding.kind)).toEqual(['accept-queue', 'exact-ceiling']);

@@ -1,37 +1,90 @@
 import { describe, expect, it } from 'vitest';
 import type { Diagnosis } from '../../functions/diagnose/findings.js';
-import { describeDiagnosis, makeFinding, ordinal, sentenceFor, type FindingDraft } from '../../functions/diagnose/report.js';
+import {
+  describeDiagnosis,
+  makeFinding,
+  ordinal,
+  sentenceFor,
+  type FindingDraft,
+} from '../../functions/diagnose/report.js';
 import { cappedRun } from '../support/run-results.js';
 
 describe('ordinal', () => {
   it('writes 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 101st, 111th and 151st', () => {
-    expect([1, 2, 3, 4, 11, 12, 13, 21, 101, 111, 151].map(ordinal)).toEqual(['1st', '2nd', '3rd', '4th', '11th', '12th', '13th', '21st', '101st', '111th', '151st']);
+    expect([1, 2, 3, 4, 11, 12, 13, 21, 101, 111, 151].map(ordinal)).toEqual([
+      '1st',
+      '2nd',
+      '3rd',
+      '4th',
+      '11th',
+      '12th',
+      '13th',
+      '21st',
+      '101st',
+      '111th',
+      '151st',
+    ]);
   });
 });
 
 describe('sentenceFor', () => {
   it('says a cap with its status, the upgrade it began at and the rates tried', () => {
-    const draft: FindingDraft = { kind: 'concurrency-cap', values: { count: 150, rates: [50, 25, 12.5] }, experiment: 'rate-or-count', evidence: { statuses: { '503': 80 } }, probeSeconds: 20 };
-    expect(sentenceFor(draft)).toBe('Concurrency cap at 150 (HTTP 503 from the 151st upgrade, at every connect rate tried: 50, 25 and 12.5 connections/s).');
+    const draft: FindingDraft = {
+      kind: 'concurrency-cap',
+      values: { count: 150, rates: [50, 25, 12.5] },
+      experiment: 'rate-or-count',
+      evidence: { statuses: { '503': 80 } },
+      probeSeconds: 20,
+    };
+    expect(sentenceFor(draft)).toBe(
+      'Concurrency cap at 150 (HTTP 503 from the 151st upgrade, at every connect rate tried: 50, 25 and 12.5 ' +
+        'connections/s).',
+    );
   });
 
   it('says a rate limit with its rate, burst, Retry-After and what passed, and advises a --rate', () => {
     const draft: FindingDraft = {
-      kind: 'handshake-rate-limit', values: { perSecond: 19.6, burst: 30, cleanAtRate: 30, rates: [60, 30] }, experiment: 'rate-or-count',
-      evidence: { statuses: { '429': 100 }, retryAfter: ['1'] }, probeSeconds: 6,
+      kind: 'handshake-rate-limit',
+      values: { perSecond: 19.6, burst: 30, cleanAtRate: 30, rates: [60, 30] },
+      experiment: 'rate-or-count',
+      evidence: { statuses: { '429': 100 }, retryAfter: ['1'] },
+      probeSeconds: 6,
     };
-    expect(sentenceFor(draft)).toBe('Handshake rate limit of 19.6 handshakes/s with a burst of 30 (HTTP 429 with Retry-After 1; refusals vanished at 30/s); ramp at 17.6/s or slower (--rate, 90 % of the measured rate) to pass it.');
+    expect(sentenceFor(draft)).toBe(
+      'Handshake rate limit of 19.6 handshakes/s with a burst of 30 (HTTP 429 with Retry-After 1; refusals ' +
+        'vanished at 30/s); ramp at 17.6/s or slower (--rate, 90 % of the measured rate) to pass it.',
+    );
   });
 
   it('says a rate limit still refused at the slowest rate tried', () => {
-    const draft: FindingDraft = { kind: 'handshake-rate-limit', values: { perSecond: 4, burst: null, cleanAtRate: null, rates: [40, 20, 10] }, experiment: 'rate-or-count', evidence: { statuses: { '429': 9 } }, probeSeconds: 6 };
+    const draft: FindingDraft = {
+      kind: 'handshake-rate-limit',
+      values: { perSecond: 4, burst: null, cleanAtRate: null, rates: [40, 20, 10] },
+      experiment: 'rate-or-count',
+      evidence: { statuses: { '429': 9 } },
+      probeSeconds: 6,
+    };
     expect(sentenceFor(draft)).toContain('still refused at 10/s, the slowest rate tried');
   });
 
   it('says an exact ceiling settled from the ramp, or by refinement steps with their probe-seconds', () => {
-    const fromRamp: FindingDraft = { kind: 'exact-ceiling', values: { value: 937, failsAt: 938, resolution: 1, steps: 0 }, experiment: 'refinement', evidence: {}, probeSeconds: 0 };
-    expect(sentenceFor(fromRamp)).toBe("Exact ceiling of 937 connections (937 held for the whole hold and 938 did not, to 1 connection; settled from the ramp's own failing stage, no extra probe-seconds).");
-    const refined: FindingDraft = { kind: 'exact-ceiling', values: { value: 937, failsAt: 938, resolution: 1, steps: 8 }, experiment: 'refinement', evidence: {}, probeSeconds: 95.2 };
+    const fromRamp: FindingDraft = {
+      kind: 'exact-ceiling',
+      values: { value: 937, failsAt: 938, resolution: 1, steps: 0 },
+      experiment: 'refinement',
+      evidence: {},
+      probeSeconds: 0,
+    };
+    expect(sentenceFor(fromRamp)).toBe(
+      "Exact ceiling of 937 connections (937 held for the whole hold and 938 did not, to 1 connection; settled from the ramp's own failing stage, no extra probe-seconds).",
+    );
+    const refined: FindingDraft = {
+      kind: 'exact-ceiling',
+      values: { value: 937, failsAt: 938, resolution: 1, steps: 8 },
+      experiment: 'refinement',
+      evidence: {},
+      probeSeconds: 95.2,
+    };
     expect(sentenceFor(refined)).toContain('8 refinement steps, 95.2 probe-seconds');
   });
 
@@ -40,18 +93,47 @@ describe('sentenceFor', () => {
       { heartbeat: 'off', intervalSeconds: null, kept: 0, of: 5, closedAfterSeconds: 60 },
       { heartbeat: 'ping', intervalSeconds: 30, kept: 0, of: 5, closedAfterSeconds: 60 },
     ] as const;
-    const draft: FindingDraft = { kind: 'max-lifetime', values: { seconds: 60, groups: [...groups] }, experiment: 'idle-timeout', evidence: {}, probeSeconds: 91 };
-    expect(sentenceFor(draft)).toBe('Maximum connection lifetime of 60.0 s (connections closed 60.0 s after they opened whatever the heartbeat: no heartbeat, a protocol ping every 30.0 s); no heartbeat prevents it, so reconnect before then.');
+    const draft: FindingDraft = {
+      kind: 'max-lifetime',
+      values: { seconds: 60, groups: [...groups] },
+      experiment: 'idle-timeout',
+      evidence: {},
+      probeSeconds: 91,
+    };
+    expect(sentenceFor(draft)).toBe(
+      'Maximum connection lifetime of 60.0 s (connections closed 60.0 s after they opened whatever the ' +
+        'heartbeat: no heartbeat, a protocol ping every 30.0 s); no heartbeat prevents it, so reconnect before ' +
+        'then.',
+    );
   });
 });
 
 describe('describeDiagnosis', () => {
-  it('shows each experiment\'s steps and the time spent, and ends with one sentence per finding', () => {
-    const cap = makeFinding({ kind: 'concurrency-cap', values: { count: 30, rates: [200, 100] }, experiment: 'rate-or-count', evidence: { statuses: { '503': 20 }, steps: ['40 connections at 100/s: 30 opened, 10 refused'] }, probeSeconds: 1.5 });
-    const exact = makeFinding({ kind: 'exact-ceiling', values: { value: 30, failsAt: 31, resolution: 1, steps: 0 }, experiment: 'refinement', evidence: {}, probeSeconds: 0 });
+  it("shows each experiment's steps and the time spent, and ends with one sentence per finding", () => {
+    const cap = makeFinding({
+      kind: 'concurrency-cap',
+      values: { count: 30, rates: [200, 100] },
+      experiment: 'rate-or-count',
+      evidence: { statuses: { '503': 20 }, steps: ['40 connections at 100/s: 30 opened, 10 refused'] },
+      probeSeconds: 1.5,
+    });
+    const exact = makeFinding({
+      kind: 'exact-ceiling',
+      values: { value: 30, failsAt: 31, resolution: 1, steps: 0 },
+      experiment: 'refinement',
+      evidence: {},
+      probeSeconds: 0,
+    });
     const diagnosis: Diagnosis = {
-      verdict: 'explained', reason: 'Explained by experiment: concurrency-cap, exact-ceiling.', runId: 'run-1', targetId: 'target-1', url: 'ws://127.0.0.1:1/',
-      findings: [cap, exact], seconds: { ramp: 2.1, experiments: 1.5, waits: 1 }, selfCheck: { ok: true, problems: [], unchecked: [] }, run: cappedRun,
+      verdict: 'explained',
+      reason: 'Explained by experiment: concurrency-cap, exact-ceiling.',
+      runId: 'run-1',
+      targetId: 'target-1',
+      url: 'ws://127.0.0.1:1/',
+      findings: [cap, exact],
+      seconds: { ramp: 2.1, experiments: 1.5, waits: 1 },
+      selfCheck: { ok: true, problems: [], unchecked: [] },
+      run: cappedRun,
     };
     const text = describeDiagnosis(diagnosis);
     expect(text.split('\n')).toEqual([

@@ -8,7 +8,14 @@ const capStages = stagesOf([50, 100, 150, 200], 1000, 2000);
 
 function input(shards: ShardResult[], overrides: Partial<AnalysisInput> = {}): AnalysisInput {
   const stages = overrides.plan?.stages ?? capStages;
-  return { plan: planOf(stages), shards, tolerance: { kind: 'count', value: 0 }, heartbeat: 'ping', url: 'ws://127.0.0.1:1/', ...overrides };
+  return {
+    plan: planOf(stages),
+    shards,
+    tolerance: { kind: 'count', value: 0 },
+    heartbeat: 'ping',
+    url: 'ws://127.0.0.1:1/',
+    ...overrides,
+  };
 }
 
 function capRecords(): ConnectionRecord[] {
@@ -30,7 +37,9 @@ describe('analyzeRun', () => {
     expect(analysis.limitingFactor?.evidence.failures.byStatus).toEqual({ '503': 50 });
     expect(analysis.limitingFactor?.evidence.firstFailure).toMatchObject({ openCount: 150, status: 503, stage: 3 });
     expect(analysis.limitingFactor?.summary).toContain('Concurrency cap at 150');
-    expect(analysis.stages.map((stage) => [stage.target, stage.opened, stage.openAtEnd, stage.failed, stage.held])).toEqual([
+    expect(
+      analysis.stages.map((stage) => [stage.target, stage.opened, stage.openAtEnd, stage.failed, stage.held]),
+    ).toEqual([
       [50, 50, 50, 0, true],
       [100, 50, 100, 0, true],
       [150, 50, 150, 0, true],
@@ -77,7 +86,9 @@ describe('analyzeRun', () => {
     expect(analysis.limitingFactor?.kind).toBe('handshake-rate-limit');
     // One open in 85 ms would read as 11.8 per second: too thin a stretch to say.
     expect(analysis.limitingFactor?.evidence.sustainableHandshakesPerSecond).toBeUndefined();
-    expect(analysis.limitingFactor?.summary).toContain('too briefly to estimate the rate let through: ws-ceiling diagnose measures it');
+    expect(analysis.limitingFactor?.summary).toContain(
+      'too briefly to estimate the rate let through: ws-ceiling diagnose measures it',
+    );
   });
 
   it('reports connections closing at one idle age as an idle timeout with its value, not as a ceiling', () => {
@@ -86,7 +97,12 @@ describe('analyzeRun', () => {
     const analysis = analyzeRun(input([shardOf(records, 1)], { plan: planOf(stages), heartbeat: 'off' }));
     expect(analysis.limitingFactor?.kind).toBe('idle-timeout');
     expect(analysis.limitingFactor?.valueSeconds).toBe(4.01);
-    expect(analysis.limitingFactor?.evidence.idleAge).toEqual({ count: 20, medianSeconds: 4.01, minSeconds: 4, maxSeconds: 4.02 });
+    expect(analysis.limitingFactor?.evidence.idleAge).toEqual({
+      count: 20,
+      medianSeconds: 4.01,
+      minSeconds: 4,
+      maxSeconds: 4.02,
+    });
     expect(analysis.ceiling).toEqual({ value: null, reached: false });
     expect(analysis.verdict).toBe('inconclusive');
     expect(analysis.dropOnset).toBe(20);
@@ -96,7 +112,13 @@ describe('analyzeRun', () => {
   it('reports connections closed at one age despite heartbeats as a maximum lifetime', () => {
     const stages = stagesOf([20, 40], 1000, 7000);
     const records = Array.from({ length: 20 }, (_, i) =>
-      opened(0, i * 20, { at: i * 20 + 5000, code: 4000, frameReceived: true, sinceInboundMs: 200 + i * 70, sinceOutboundMs: 100 + i * 60 }),
+      opened(0, i * 20, {
+        at: i * 20 + 5000,
+        code: 4000,
+        frameReceived: true,
+        sinceInboundMs: 200 + i * 70,
+        sinceOutboundMs: 100 + i * 60,
+      }),
     );
     const analysis = analyzeRun(input([shardOf(records, 1)], { plan: planOf(stages) }));
     expect(analysis.limitingFactor?.kind).toBe('max-lifetime');
@@ -117,17 +139,22 @@ describe('analyzeRun', () => {
     expect(analysis.dropOnset).toBe(103);
   });
 
-  it('names the handshake slowdown in a degradation summary when the failing stage handshakes at least twice as slowly', () => {
-    const slow = (record: ConnectionRecord): ConnectionRecord => ({ ...record, handshakeMs: 40 });
-    const records = [...openMany(0, 50, 0, 20), ...openMany(1, 50, 3000, 20)];
-    records.push(slow(opened(2, 6000, { at: 6500, closedBy: 'pong-timeout' })));
-    records.push(slow(opened(2, 6040, { at: 8100, closedBy: 'pong-timeout' })));
-    const analysis = analyzeRun(input([shardOf(records, 3)]));
-    expect(analysis.limitingFactor?.kind).toBe('server-degradation');
-    expect(analysis.limitingFactor?.summary).toBe(
-      'Server degradation from 102 open connections: 2 pong timeouts, with handshake p95 rising from 1 ms in the first stage to 40 ms in the failing one. Open connections were dropped rather than new ones refused.',
-    );
-  });
+  it(
+    'names the handshake slowdown in a degradation summary when the failing stage handshakes at least twice as ' +
+      'slowly',
+    () => {
+      const slow = (record: ConnectionRecord): ConnectionRecord => ({ ...record, handshakeMs: 40 });
+      const records = [...openMany(0, 50, 0, 20), ...openMany(1, 50, 3000, 20)];
+      records.push(slow(opened(2, 6000, { at: 6500, closedBy: 'pong-timeout' })));
+      records.push(slow(opened(2, 6040, { at: 8100, closedBy: 'pong-timeout' })));
+      const analysis = analyzeRun(input([shardOf(records, 3)]));
+      expect(analysis.limitingFactor?.kind).toBe('server-degradation');
+      expect(analysis.limitingFactor?.summary).toBe(
+        'Server degradation from 102 open connections: 2 pong timeouts, with handshake p95 rising from 1 ms in the ' +
+          'first stage to 40 ms in the failing one. Open connections were dropped rather than new ones refused.',
+      );
+    },
+  );
 
   it('counts a stage as held while its failures stay within the tolerance', () => {
     const records = capRecords().filter((record) => record.stage < 3);
@@ -143,7 +170,19 @@ describe('analyzeRun', () => {
   it('never counts the probe’s own closes as drops', () => {
     const records = capRecords()
       .filter((record) => record.outcome === 'opened')
-      .map((record) => ({ ...record, close: { at: T0 + 12_000, code: 1006, reason: '', frameReceived: false, closedBy: 'probe' as const, ageMs: 1, sinceInboundMs: 1, sinceOutboundMs: 1 } }));
+      .map((record) => ({
+        ...record,
+        close: {
+          at: T0 + 12_000,
+          code: 1006,
+          reason: '',
+          frameReceived: false,
+          closedBy: 'probe' as const,
+          ageMs: 1,
+          sinceInboundMs: 1,
+          sinceOutboundMs: 1,
+        },
+      }));
     const analysis = analyzeRun(input([shardOf(records, 3)], { plan: planOf(capStages.slice(0, 3)) }));
     expect(analysis.failures.total).toBe(0);
     expect(analysis.ceiling).toEqual({ value: 150, reached: false });
@@ -170,39 +209,71 @@ describe('analyzeRun', () => {
   });
 
   it.each([
-    [true, 'EMFILE', 'Fix: raise the descriptor limit (ulimit -n) before starting the probe and keep it there for the whole run; every shard runs in this one process, so more shards (--shard-size) do not help here.'],
+    [
+      true,
+      'EMFILE',
+      'Fix: raise the descriptor limit (ulimit -n) before starting the probe and keep it there for the whole ' +
+        'run; every shard runs in this one process, so more shards (--shard-size) do not help here.',
+    ],
     [false, 'EMFILE', 'Fix: lower the shard size (shardSize in the config) so more shards share the load.'],
-    [true, 'EADDRNOTAVAIL', 'Fix: spread the load over more source addresses or machines, or widen net.ipv4.ip_local_port_range; every shard here takes its ports from this one host.'],
-  ])('gives the one fix for a probe that ran out, by whether its shards shared one process (%s, %s)', (sharesProcess, code, fix) => {
-    const records = [...openMany(0, 50, 0, 20), connectError(1, 3100, code)];
-    const shard = shardOf(records, 1, { aborted: { failureClass: 'probe-limited', message: `probe-limited: ${code}` }, ...(sharesProcess ? { sharesProcess } : {}) });
-    expect(analyzeRun(input([shard])).limitingFactor?.summary).toContain(fix);
-  });
+    [
+      true,
+      'EADDRNOTAVAIL',
+      'Fix: spread the load over more source addresses or machines, or widen net.ipv4.ip_local_port_range; every ' +
+        'shard here takes its ports from this one host.',
+    ],
+  ])(
+    'gives the one fix for a probe that ran out, by whether its shards shared one process (%s, %s)',
+    (sharesProcess, code, fix) => {
+      const records = [...openMany(0, 50, 0, 20), connectError(1, 3100, code)];
+      const shard = shardOf(records, 1, {
+        aborted: { failureClass: 'probe-limited', message: `probe-limited: ${code}` },
+        ...(sharesProcess ? { sharesProcess } : {}),
+      });
+      expect(analyzeRun(input([shard])).limitingFactor?.summary).toContain(fix);
+    },
+  );
 
   it('gives a starved event loop on the local CLI a fix other than more shards', () => {
     const records = capRecords().filter((record) => record.stage < 2);
-    const analysis = analyzeRun(input([shardOf(records, 2, { loopDelay: [{ stage: 1, p99Ms: 800, maxMs: 1200 }], sharesProcess: true })]));
+    const analysis = analyzeRun(
+      input([shardOf(records, 2, { loopDelay: [{ stage: 1, p99Ms: 800, maxMs: 1200 }], sharesProcess: true })]),
+    );
     expect(analysis.limitingFactor?.summary).toBe(
       "The probe's event loop was starved (p99 delay 800 ms, up to 1200 ms; 500 ms or more is starved), so its timings cannot be trusted. Fix: probe with fewer connections (--stages) or from a larger, quieter machine; every shard runs in this one process, so more shards (--shard-size) do not help here.",
     );
   });
 
-  it('makes a run the resource watch stopped inconclusive with its reason, although its refusals look like a rate limit', () => {
-    // Resets while the open count keeps rising read as a rate limit, unless the probe itself ran short meanwhile.
-    const records = [...openMany(0, 50, 0, 20), ...openMany(1, 30, 3000, 20), connectError(1, 3650, 'ECONNRESET'), ...openMany(1, 5, 3700, 20)];
-    const message = "While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit (ulimit -n) of 200, fewer than the 16 it keeps in reserve. So this run cannot say where the target's limit is. Fix: raise the descriptor limit.";
-    const analysis = analyzeRun(input([shardOf(records, 1, { aborted: { failureClass: 'probe-limited', message } })]));
-    expect(analysis.verdict).toBe('inconclusive');
-    expect(analysis.ceiling.value).toBeNull();
-    expect(analysis.limitingFactor).toMatchObject({ kind: 'probe-limited', evidence: { message } });
-    expect(analysis.verdictReason).toBe(message);
-  });
+  it(
+    'makes a run the resource watch stopped inconclusive with its reason, although its refusals look like a ' +
+      'rate limit',
+    () => {
+      // Resets while the open count keeps rising read as a rate limit, unless the probe itself ran short meanwhile.
+      const records = [
+        ...openMany(0, 50, 0, 20),
+        ...openMany(1, 30, 3000, 20),
+        connectError(1, 3650, 'ECONNRESET'),
+        ...openMany(1, 5, 3700, 20),
+      ];
+      const message =
+        "While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit (ulimit -n) of 200, fewer than the 16 it keeps in reserve. So this run cannot say where the target's limit is. Fix: raise the descriptor limit.";
+      const analysis = analyzeRun(
+        input([shardOf(records, 1, { aborted: { failureClass: 'probe-limited', message } })]),
+      );
+      expect(analysis.verdict).toBe('inconclusive');
+      expect(analysis.ceiling.value).toBeNull();
+      expect(analysis.limitingFactor).toMatchObject({ kind: 'probe-limited', evidence: { message } });
+      expect(analysis.verdictReason).toBe(message);
+    },
+  );
 
-  it('explains a run by the shard the probe\'s own limits stopped, whichever shard comes first', () => {
+  it("explains a run by the shard the probe's own limits stopped, whichever shard comes first", () => {
     const message = 'worker 1 opened nothing, as its shard does not fit its Lambda: …';
     const analysis = analyzeRun(
       input([
-        shardOf(openMany(0, 50, 0, 20), 1, { aborted: { failureClass: 'interrupted', message: 'worker 0 stopped by the Lambda deadline' } }),
+        shardOf(openMany(0, 50, 0, 20), 1, {
+          aborted: { failureClass: 'interrupted', message: 'worker 0 stopped by the Lambda deadline' },
+        }),
         shardOf([], 0, { shard: 1, aborted: { failureClass: 'probe-limited', message } }),
       ]),
     );
@@ -212,7 +283,9 @@ describe('analyzeRun', () => {
   });
 
   it('fails the run on a 401 as a config error with no ceiling', () => {
-    const analysis = analyzeRun(input([shardOf([refused(0, 0, 401)], 0, { aborted: { failureClass: 'config-error', message: 'x' } })]));
+    const analysis = analyzeRun(
+      input([shardOf([refused(0, 0, 401)], 0, { aborted: { failureClass: 'config-error', message: 'x' } })]),
+    );
     expect(analysis.verdict).toBe('failed');
     expect(analysis.limitingFactor?.kind).toBe('config-error');
     expect(analysis.limitingFactor?.summary).toContain('HTTP 401');
@@ -238,14 +311,18 @@ describe('analyzeRun', () => {
 
   it('makes an interrupted run inconclusive', () => {
     const records = capRecords().filter((record) => record.stage === 0);
-    const analysis = analyzeRun(input([shardOf(records, 0, { aborted: { failureClass: 'interrupted', message: 'stopped by SIGINT' } })]));
+    const analysis = analyzeRun(
+      input([shardOf(records, 0, { aborted: { failureClass: 'interrupted', message: 'stopped by SIGINT' } })]),
+    );
     expect(analysis.verdict).toBe('inconclusive');
     expect(analysis.verdictReason).toContain('stopped');
   });
 
   it('merges shards into one global open count', () => {
     const shardA = capRecords().filter((_, i) => i % 2 === 0);
-    const shardB = capRecords().filter((_, i) => i % 2 === 1).map((record) => ({ ...record, shard: 1 }));
+    const shardB = capRecords()
+      .filter((_, i) => i % 2 === 1)
+      .map((record) => ({ ...record, shard: 1 }));
     const analysis = analyzeRun(input([shardOf(shardA, 4), { ...shardOf(shardB, 4), shard: 1 }]));
     expect(analysis.ceiling).toEqual({ value: 150, reached: true });
     expect(analysis.dropOnset).toBe(150);

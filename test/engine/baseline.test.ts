@@ -120,7 +120,12 @@ describe('computeBaseline and applyRegression over a table of histories', () => 
     {
       name: 'runs with another config hash are excluded',
       run: current(150),
-      history: [earlier(1, 200), earlier(2, 200), earlier(3, 400, { configHash: 'hash-b' }), earlier(4, 400, { configHash: 'hash-b' })],
+      history: [
+        earlier(1, 200),
+        earlier(2, 200),
+        earlier(3, 400, { configHash: 'hash-b' }),
+        earlier(4, 400, { configHash: 'hash-b' }),
+      ],
       baseline: null,
       verdict: 'ok',
     },
@@ -237,9 +242,13 @@ describe('applyRegression', () => {
   });
 
   it('adds the regression to the reason of a below-floor run', () => {
-    const run = current(150, { verdict: 'below-floor', verdictReason: 'Ceiling 150 is under the required minimum 180.' });
+    const run = current(150, {
+      verdict: 'below-floor',
+      verdictReason: 'Ceiling 150 is under the required minimum 180.',
+    });
     expect(applyRegression(run, baseline).verdictReason).toBe(
-      'Ceiling 150 is under the required minimum 180. Ceiling 150 is 25 % under the baseline of 200 (median of 7 runs); tolerance 10 %.',
+      'Ceiling 150 is under the required minimum 180. Ceiling 150 is 25 % under the baseline of 200 (median of 7 ' +
+        'runs); tolerance 10 %.',
     );
   });
 
@@ -315,21 +324,26 @@ describe('regressionRatioThreshold', () => {
 });
 
 describe('ceilingRatio', () => {
-  it('puts a regressed ceiling under the ratio threshold and any other at or over it, for every baseline up to 100,000', () => {
-    const mismatches: string[] = [];
-    for (const regressionTolerance of [0.01, 0.1, 0.18, 0.41, 0.57, 0.7, 0.83, 0.95, 0.123456]) {
-      const threshold = regressionRatioThreshold(regressionTolerance);
-      for (let value = 1; value <= 100_000; value += 1) {
-        const lowest = regressionThreshold({ value, regressionTolerance });
-        for (const ceiling of [Math.ceil(lowest) - 1, Math.ceil(lowest)]) {
-          if (ceiling < 0) continue;
-          const regressed = ceiling < lowest;
-          if (ceilingRatio(ceiling, value) < threshold !== regressed) mismatches.push(`${ceiling} / ${value} at ${regressionTolerance}`);
+  it(
+    'puts a regressed ceiling under the ratio threshold and any other at or over it, for every baseline up to ' +
+      '100,000',
+    () => {
+      const mismatches: string[] = [];
+      for (const regressionTolerance of [0.01, 0.1, 0.18, 0.41, 0.57, 0.7, 0.83, 0.95, 0.123456]) {
+        const threshold = regressionRatioThreshold(regressionTolerance);
+        for (let value = 1; value <= 100_000; value += 1) {
+          const lowest = regressionThreshold({ value, regressionTolerance });
+          for (const ceiling of [Math.ceil(lowest) - 1, Math.ceil(lowest)]) {
+            if (ceiling < 0) continue;
+            const regressed = ceiling < lowest;
+            if (ceilingRatio(ceiling, value) < threshold !== regressed)
+              mismatches.push(`${ceiling} / ${value} at ${regressionTolerance}`);
+          }
         }
       }
-    }
-    expect(mismatches.slice(0, 5)).toEqual([]);
-  });
+      expect(mismatches.slice(0, 5)).toEqual([]);
+    },
+  );
 });
 
 describe('isRegression', () => {

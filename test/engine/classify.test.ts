@@ -6,7 +6,14 @@ const base: ConnectionRecord = { shard: 0, id: 0, stage: 0, attemptedAt: 0, outc
 const afterOpen = { anyOpenedBefore: true };
 const first = { anyOpenedBefore: false };
 const close = (closedBy: 'server' | 'probe' | 'pong-timeout', code: number) => ({
-  at: 5, code, reason: '', frameReceived: code !== 1006, closedBy, ageMs: 4, sinceInboundMs: 4, sinceOutboundMs: 4,
+  at: 5,
+  code,
+  reason: '',
+  frameReceived: code !== 1006,
+  closedBy,
+  ageMs: 4,
+  sinceInboundMs: 4,
+  sinceOutboundMs: 4,
 });
 
 describe('classifyRecord', () => {
@@ -18,8 +25,18 @@ describe('classifyRecord', () => {
     ['a redirect', { outcome: 'rejected', status: 302 }, afterOpen, 'config-error'],
     ['a handshake timeout after others opened', { outcome: 'handshake-timeout' }, afterOpen, 'handshake-timeout'],
     ['a handshake timeout on the first connection', { outcome: 'handshake-timeout' }, first, 'unreachable'],
-    ['ECONNRESET after others opened', { outcome: 'connect-error', errorCode: 'ECONNRESET' }, afterOpen, 'connect-error'],
-    ['ECONNREFUSED on the first connection', { outcome: 'connect-error', errorCode: 'ECONNREFUSED' }, first, 'unreachable'],
+    [
+      'ECONNRESET after others opened',
+      { outcome: 'connect-error', errorCode: 'ECONNRESET' },
+      afterOpen,
+      'connect-error',
+    ],
+    [
+      'ECONNREFUSED on the first connection',
+      { outcome: 'connect-error', errorCode: 'ECONNREFUSED' },
+      first,
+      'unreachable',
+    ],
     ['a DNS failure', { outcome: 'connect-error', errorCode: 'ENOTFOUND' }, afterOpen, 'unreachable'],
     ['a TLS failure', { outcome: 'connect-error', errorCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, afterOpen, 'unreachable'],
     ['EMFILE', { outcome: 'connect-error', errorCode: 'EMFILE' }, afterOpen, 'probe-limited'],
@@ -44,6 +61,8 @@ describe('classifyRecord', () => {
 describe('isFatal', () => {
   it('ends the run on config errors, unreachable targets and the probe’s own limits only', () => {
     expect(['config-error', 'unreachable', 'probe-limited'].every((c) => isFatal(c as never))).toBe(true);
-    expect(['handshake-rejected', 'handshake-timeout', 'abnormal-closure', 'pong-timeout'].some((c) => isFatal(c as never))).toBe(false);
+    expect(
+      ['handshake-rejected', 'handshake-timeout', 'abnormal-closure', 'pong-timeout'].some((c) => isFatal(c as never)),
+    ).toBe(false);
   });
 });

@@ -4,9 +4,22 @@ import { expectedSeconds, planRun } from '../../functions/engine/plan.js';
 import type { ProbeSettings } from '../../functions/engine/types.js';
 
 const settings: ProbeSettings = {
-  url: 'ws://127.0.0.1:1/', targetId: 't', stages: [50, 100, 150], holdSeconds: 10, connectRate: 25, maxInFlight: 100,
-  handshakeTimeoutSeconds: 10, heartbeat: { kind: 'off' }, headers: {}, subprotocols: [], tolerance: { kind: 'count', value: 0 },
-  maxConnections: 5000, shardSize: 900, stopAtFirstFailingStage: true, regressionTolerance: 0.1, baselineRuns: 7,
+  url: 'ws://127.0.0.1:1/',
+  targetId: 't',
+  stages: [50, 100, 150],
+  holdSeconds: 10,
+  connectRate: 25,
+  maxInFlight: 100,
+  handshakeTimeoutSeconds: 10,
+  heartbeat: { kind: 'off' },
+  headers: {},
+  subprotocols: [],
+  tolerance: { kind: 'count', value: 0 },
+  maxConnections: 5000,
+  shardSize: 900,
+  stopAtFirstFailingStage: true,
+  regressionTolerance: 0.1,
+  baselineRuns: 7,
 };
 const deps = { now: () => 1_000_000, newRunId: () => 'run-1', startDelayMs: 500 };
 
@@ -14,7 +27,15 @@ describe('planRun', () => {
   it('schedules each stage after the previous hold, ramping its new connections at the connect rate', () => {
     const plan = planRun(settings, deps);
     expect(plan.startAt).toBe(1_000_500);
-    expect(plan.stages.map((stage) => [stage.target, stage.newConnections, stage.startAt, stage.rampEndsAt, stage.holdEndsAt])).toEqual([
+    expect(
+      plan.stages.map((stage) => [
+        stage.target,
+        stage.newConnections,
+        stage.startAt,
+        stage.rampEndsAt,
+        stage.holdEndsAt,
+      ]),
+    ).toEqual([
       [50, 50, 1_000_500, 1_002_500, 1_012_500],
       [100, 50, 1_012_500, 1_014_500, 1_024_500],
       [150, 50, 1_024_500, 1_026_500, 1_036_500],
@@ -24,7 +45,10 @@ describe('planRun', () => {
   });
 
   it('splits into shards of at most the shard size whose shares add up to every stage target', () => {
-    const plan = planRun({ ...settings, stages: [1000, 2000, 2500], shardSize: 900, connectRate: 300, maxInFlight: 100 }, deps);
+    const plan = planRun(
+      { ...settings, stages: [1000, 2000, 2500], shardSize: 900, connectRate: 300, maxInFlight: 100 },
+      deps,
+    );
     expect(plan.shards).toHaveLength(3);
     for (let stage = 0; stage < 3; stage += 1) {
       const added = plan.shards.reduce((sum, shard) => sum + (shard.newPerStage[stage] ?? 0), 0);
@@ -39,7 +63,9 @@ describe('planRun', () => {
 
   it('refuses a plan above the --max-connections safety cap', () => {
     expect(() => planRun({ ...settings, maxConnections: 120 }, deps)).toThrow(InvalidInputError);
-    expect(() => planRun({ ...settings, maxConnections: 120 }, deps)).toThrow(/maximum 150 is above the safety cap --max-connections 120/);
+    expect(() => planRun({ ...settings, maxConnections: 120 }, deps)).toThrow(
+      /maximum 150 is above the safety cap --max-connections 120/,
+    );
   });
 
   it('refuses stages that do not rise', () => {

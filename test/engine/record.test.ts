@@ -9,7 +9,14 @@ import { CloudWatchMetricsSink } from '../../functions/adapters/cloudwatch-metri
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { planRun } from '../../functions/engine/plan.js';
-import { buildRunResult, configHash, historyLimit, publicSettings, recordRun, type RecordInput } from '../../functions/engine/record.js';
+import {
+  buildRunResult,
+  configHash,
+  historyLimit,
+  publicSettings,
+  recordRun,
+  type RecordInput,
+} from '../../functions/engine/record.js';
 import type { RunStore } from '../../functions/engine/run-store.js';
 import type { ConnectionRecord, ProbePlan, ProbeSettings, RunResult } from '../../functions/engine/types.js';
 import { createLogger } from '../../functions/handlers/log.js';
@@ -61,11 +68,19 @@ async function openStore(): Promise<{ embedded: EmbeddedDynamo; store: DynamoRun
 
 /** A CloudWatch client mocked with aws-sdk-client-mock and a sink over it that does not wait between tries. */
 function cloudWatch() {
-  const client = new CloudWatchClient({ region: 'eu-west-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const client = new CloudWatchClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
   cloudWatchClients.push(client);
   const mock = mockClient(client);
   const sink = new CloudWatchMetricsSink({ client, sleep: async () => {} });
-  return { mock, sink, data: (): MetricDatum[] => mock.commandCalls(PutMetricDataCommand).flatMap((call) => call.args[0].input.MetricData ?? []) };
+  return {
+    mock,
+    sink,
+    data: (): MetricDatum[] =>
+      mock.commandCalls(PutMetricDataCommand).flatMap((call) => call.args[0].input.MetricData ?? []),
+  };
 }
 
 /** The real plan of run `runId`, starting `daysAgo` days before T0 (T0 itself for 0). */
@@ -102,7 +117,8 @@ function cappedInput(runId: string, daysAgo: number, cap: number, settings: Prob
 /** Records seven earlier runs that each held 200 connections (days 7 to 1 before T0). */
 async function recordSevenRunsAt200(store: RunStore): Promise<RunResult[]> {
   const runs: RunResult[] = [];
-  for (let day = 7; day >= 1; day--) runs.push((await recordRun(cappedInput(`earlier-${day}`, day, 200), { store })).run);
+  for (let day = 7; day >= 1; day--)
+    runs.push((await recordRun(cappedInput(`earlier-${day}`, day, 200), { store })).run);
   return runs;
 }
 
@@ -126,10 +142,15 @@ describe('recordRun', () => {
     expect(recorded.run.ceiling).toEqual({ value: 150, reached: true });
     expect(recorded.run.verdict).toBe('regressed');
     expect(recorded.run.baseline).toEqual({ value: 200, runs: 7, ratio: 0.75, regressionTolerance: 0.1 });
-    expect(recorded.run.verdictReason).toMatch(/^Ceiling 150 is 25 % under the baseline of 200 \(median of 7 runs\); tolerance 10 %\. Concurrency cap at 150/);
+    expect(recorded.run.verdictReason).toMatch(
+      /^Ceiling 150 is 25 % under the baseline of 200 \(median of 7 runs\); tolerance 10 %\. Concurrency cap at 150/,
+    );
     expect((await store.latestRuns('chat-prod', 1))[0]).toStrictEqual(recorded.run);
 
-    const dimensions = [{ Name: 'Target', Value: 'chat-prod' }, { Name: 'Region', Value: 'eu-west-1' }];
+    const dimensions = [
+      { Name: 'Target', Value: 'chat-prod' },
+      { Name: 'Region', Value: 'eu-west-1' },
+    ];
     const timestamp = new Date(T0);
     expect(cw.data()).toEqual([
       { MetricName: 'ProbeSucceeded', Value: 1, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
@@ -199,7 +220,8 @@ describe('recordRun', () => {
         targetId: 'chat-prod',
         region: 'eu-west-1',
         error:
-          'MetricsPublishError: cannot publish 5 datapoints to CloudWatch namespace WsCeiling after 3 attempts: Error: connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com',
+          'MetricsPublishError: cannot publish 5 datapoints to CloudWatch namespace WsCeiling after 3 attempts: ' +
+          'Error: connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com',
       },
     ]);
     expect(lines.join('\n')).not.toContain(SECRET);
@@ -212,10 +234,19 @@ describe('recordRun', () => {
     cw.mock.on(PutMetricDataCommand).resolves({});
     const plan = planAt('run-emfile', 0);
     const stage1 = (plan.stages[1]?.startAt ?? 0) - T0;
-    const records = [...openMany(0, 50, 1, 5), ...openMany(1, 30, stage1 + 1, 5), connectError(1, stage1 + 200, 'EMFILE')];
-    const shards = [shardOf(records, 1, { aborted: { failureClass: 'probe-limited', message: 'probe-limited: EMFILE' } })];
+    const records = [
+      ...openMany(0, 50, 1, 5),
+      ...openMany(1, 30, stage1 + 1, 5),
+      connectError(1, stage1 + 200, 'EMFILE'),
+    ];
+    const shards = [
+      shardOf(records, 1, { aborted: { failureClass: 'probe-limited', message: 'probe-limited: EMFILE' } }),
+    ];
 
-    const recorded = await recordRun({ settings: SETTINGS, plan, shards, region: 'eu-west-1', finishedAt: plan.endsAt }, { store, metrics: cw.sink });
+    const recorded = await recordRun(
+      { settings: SETTINGS, plan, shards, region: 'eu-west-1', finishedAt: plan.endsAt },
+      { store, metrics: cw.sink },
+    );
 
     expect(recorded.run.verdict).toBe('inconclusive');
     expect(recorded.run.baseline).toEqual({ value: 200, runs: 7, ratio: null, regressionTolerance: 0.1 });
@@ -231,10 +262,17 @@ describe('recordRun', () => {
     const { store } = await openStore();
     for (let day = 3; day >= 2; day--) await recordRun(cappedInput(`earlier-${day}`, day, 200), { store });
     const plan = planAt('interrupted', 1);
-    const stopped = shardOf(openMany(0, 50, plan.startAt - T0 + 1, 5), 0, { aborted: { failureClass: 'interrupted', message: 'stopped by SIGINT' } });
-    expect((await recordRun({ settings: SETTINGS, plan, shards: [stopped], region: 'eu-west-1', finishedAt: plan.endsAt }, { store })).run.verdict).toBe(
-      'inconclusive',
-    );
+    const stopped = shardOf(openMany(0, 50, plan.startAt - T0 + 1, 5), 0, {
+      aborted: { failureClass: 'interrupted', message: 'stopped by SIGINT' },
+    });
+    expect(
+      (
+        await recordRun(
+          { settings: SETTINGS, plan, shards: [stopped], region: 'eu-west-1', finishedAt: plan.endsAt },
+          { store },
+        )
+      ).run.verdict,
+    ).toBe('inconclusive');
 
     const recorded = await recordRun(cappedInput('run-now', 0, 150), { store });
 
@@ -279,7 +317,9 @@ describe('recordRun', () => {
     const cw = cloudWatch();
     cw.mock.on(PutMetricDataCommand).resolves({});
 
-    await expect(recordRun(cappedInput('run-now', 0, 150), { store: failing, metrics: cw.sink })).rejects.toThrow('table unavailable');
+    await expect(recordRun(cappedInput('run-now', 0, 150), { store: failing, metrics: cw.sink })).rejects.toThrow(
+      'table unavailable',
+    );
     expect(cw.mock.commandCalls(PutMetricDataCommand)).toHaveLength(0);
   });
 });
@@ -306,8 +346,12 @@ describe('configHash', () => {
   const hashOf = (settings: ProbeSettings) => configHash(publicSettings(settings, plan));
 
   it('ignores the URL, the floor, the safety cap, the regression tolerance and the baseline size', () => {
-    expect(buildRunResult({ ...cappedInput('run-now', 0, 150), settings: { ...SETTINGS, url: 'ws://127.0.0.1:1/' } }).configHash).toBe(
-      buildRunResult({ ...cappedInput('run-now', 0, 150), settings: { ...SETTINGS, url: 'ws://127.0.0.1:2/' } }).configHash,
+    expect(
+      buildRunResult({ ...cappedInput('run-now', 0, 150), settings: { ...SETTINGS, url: 'ws://127.0.0.1:1/' } })
+        .configHash,
+    ).toBe(
+      buildRunResult({ ...cappedInput('run-now', 0, 150), settings: { ...SETTINGS, url: 'ws://127.0.0.1:2/' } })
+        .configHash,
     );
     const base = hashOf(SETTINGS);
     expect(hashOf({ ...SETTINGS, minCeiling: 180 })).toBe(base);

@@ -38,20 +38,23 @@ describe('runDatapoints', () => {
     expect(byName({ ...cappedRun, verdict })).toMatchObject({ ProbeSucceeded: [1, 'Count'], Ceiling: [150, 'Count'] });
   });
 
-  it.each(['inconclusive', 'failed'] as const)('publishes ProbeSucceeded 0 and no Ceiling nor ratio for a %s run', (verdict) => {
-    const run: RunResult = {
-      ...cappedRun,
-      verdict,
-      ceiling: { value: 150, reached: true },
-      baseline: { value: 200, runs: 7, ratio: 0.75, regressionTolerance: 0.1 },
-    };
-    expect(byName(run)).toEqual({
-      ProbeSucceeded: [0, 'Count'],
-      DropOnset: [151, 'Count'],
-      FailedConnections: [50, 'Count'],
-      HandshakeP95: [12.5, 'Milliseconds'],
-    });
-  });
+  it.each(['inconclusive', 'failed'] as const)(
+    'publishes ProbeSucceeded 0 and no Ceiling nor ratio for a %s run',
+    (verdict) => {
+      const run: RunResult = {
+        ...cappedRun,
+        verdict,
+        ceiling: { value: 150, reached: true },
+        baseline: { value: 200, runs: 7, ratio: 0.75, regressionTolerance: 0.1 },
+      };
+      expect(byName(run)).toEqual({
+        ProbeSucceeded: [0, 'Count'],
+        DropOnset: [151, 'Count'],
+        FailedConnections: [50, 'Count'],
+        HandshakeP95: [12.5, 'Milliseconds'],
+      });
+    },
+  );
 
   it('leaves out DropOnset and HandshakeP95 when they are unknown, and a ceiling that is null', () => {
     const run: RunResult = {
@@ -67,7 +70,9 @@ describe('runDatapoints', () => {
   });
 
   it('publishes a ceiling that was not reached (the plan held) with its value', () => {
-    expect(byName({ ...cappedRun, ceiling: { value: 500, reached: false } })).toMatchObject({ Ceiling: [500, 'Count'] });
+    expect(byName({ ...cappedRun, ceiling: { value: 500, reached: false } })).toMatchObject({
+      Ceiling: [500, 'Count'],
+    });
   });
 });
 

@@ -35,18 +35,26 @@ describe('createLogger', () => {
   });
 
   it('redacts URL credentials and query values in fields, nested values, messages and errors', () => {
-    const { logger, lines, entries } = capture({ url: 'wss://user:sekrit-1@chat.example.com/socket?token=sekrit-2&room=blue' });
+    const { logger, lines, entries } = capture({
+      url: 'wss://user:sekrit-1@chat.example.com/socket?token=sekrit-2&room=blue',
+    });
     const error = new Error('Unexpected server response to wss://chat.example.com/s?key=sekrit-3');
-    logger.error('failed at https://chat.example.com/?sig=sekrit-4 once', { error, target: { url: 'ws://h/?t=sekrit-5' } });
+    logger.error('failed at https://chat.example.com/?sig=sekrit-4 once', {
+      error,
+      target: { url: 'ws://h/?t=sekrit-5' },
+    });
     const [entry] = entries();
     expect(lines.join()).not.toContain('sekrit');
     expect(entry?.url).toBe('wss://chat.example.com/socket?token=redacted&room=redacted');
     expect(entry?.message).toBe('failed at https://chat.example.com/?sig=redacted once');
-    expect(entry?.error).toMatchObject({ name: 'Error', message: 'Unexpected server response to wss://chat.example.com/s?key=redacted' });
+    expect(entry?.error).toMatchObject({
+      name: 'Error',
+      message: 'Unexpected server response to wss://chat.example.com/s?key=redacted',
+    });
     expect(entry?.target).toEqual({ url: 'ws://h/?t=redacted' });
   });
 
-  it('writes each entry at its own level with the logger\'s fields, as recordRun logs a metrics failure', () => {
+  it("writes each entry at its own level with the logger's fields, as recordRun logs a metrics failure", () => {
     const { logger, entries } = capture({ runId: 'run-1' });
     logger.error('metrics not published; the run is stored', { error: 'Throttling' });
     logger.info('no level given');

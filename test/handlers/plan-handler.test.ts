@@ -53,7 +53,10 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
 describe('handler (plan)', () => {
   it('plans a run starting after the cold-start delay with one task per shard', async () => {
     const before = Date.now();
-    const output = (await handler(planEvent({ target: requestTarget(), trigger: 'invoke' }), lambdaContext())) as PlanStepOutput;
+    const output = (await handler(
+      planEvent({ target: requestTarget(), trigger: 'invoke' }),
+      lambdaContext(),
+    )) as PlanStepOutput;
     const after = Date.now();
     expect(output.runId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(output.plannedAt).toBeGreaterThanOrEqual(before);
@@ -68,19 +71,31 @@ describe('handler (plan)', () => {
       [250, 250, 250],
     ]);
     for (const task of output.shardTasks) {
-      expect(task).toMatchObject({ runId: output.runId, plannedAt: output.plannedAt, target: output.target, stages: output.plan.stages, shardCount: 2 });
+      expect(task).toMatchObject({
+        runId: output.runId,
+        plannedAt: output.plannedAt,
+        target: output.target,
+        stages: output.plan.stages,
+        shardCount: 2,
+      });
     }
   });
 
   it('accepts its own output target again, so a re-planned run validates the same', async () => {
     const first = (await handler(planEvent({ target: requestTarget() }), lambdaContext())) as PlanStepOutput;
-    const second = (await handler(planEvent({ target: first.target, trigger: 'schedule' }), lambdaContext())) as PlanStepOutput;
+    const second = (await handler(
+      planEvent({ target: first.target, trigger: 'schedule' }),
+      lambdaContext(),
+    )) as PlanStepOutput;
     expect(second.target).toEqual(first.target);
     expect(second.runId).not.toBe(first.runId);
   });
 
   it('logs the plan and its cost estimate as one JSON line, with header names but no values and no query values', async () => {
-    const output = (await handler(planEvent({ target: requestTarget(), trigger: 'schedule' }), lambdaContext())) as PlanStepOutput;
+    const output = (await handler(
+      planEvent({ target: requestTarget(), trigger: 'schedule' }),
+      lambdaContext(),
+    )) as PlanStepOutput;
     const [entry] = log.entries();
     expect(log.lines).toHaveLength(1);
     expect(entry).toMatchObject({
@@ -101,7 +116,9 @@ describe('handler (plan)', () => {
   });
 
   it('fails the execution naming the bad field of the target and what is allowed', async () => {
-    const error = await failureOf(handler(planEvent({ target: requestTarget({ plan: { stages: [50], holdSeconds: 'soon' } }) }), lambdaContext()));
+    const error = await failureOf(
+      handler(planEvent({ target: requestTarget({ plan: { stages: [50], holdSeconds: 'soon' } }) }), lambdaContext()),
+    );
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).field).toBe('plan.holdSeconds');
     expect(error.message).toContain('must be a number of seconds');
@@ -119,13 +136,20 @@ describe('handler (plan)', () => {
       const error = await failureOf(handler(planEvent({ target: requestTarget() }, shardsAtOnce), lambdaContext()));
       expect(error).toBeInstanceOf(InvalidInputError);
       expect((error as InvalidInputError).field).toBe('input.target.plan');
-      expect(error.message).toContain(`makes 2 shards (1500 connections at shardSize 900), but the deployed state machine starts ${shardsAtOnce} at once`);
+      expect(error.message).toContain(
+        `makes 2 shards (1500 connections at shardSize 900), but the deployed state machine starts ${shardsAtOnce}` +
+          ' at once',
+      );
     }
     expect(log.lines).toHaveLength(0);
   });
 
   it('names event.shardsAtOnce when the state machine did not set it', async () => {
-    for (const event of [{ target: requestTarget() }, { request: { target: requestTarget() }, shardsAtOnce: 0 }, null]) {
+    for (const event of [
+      { target: requestTarget() },
+      { request: { target: requestTarget() }, shardsAtOnce: 0 },
+      null,
+    ]) {
       const error = await failureOf(handler(event, lambdaContext()));
       expect(error).toBeInstanceOf(InvalidInputError);
       expect((error as InvalidInputError).field).toBe('event.shardsAtOnce');
@@ -133,22 +157,41 @@ describe('handler (plan)', () => {
   });
 
   it('refuses a target whose host is not in ALLOWED_HOSTS', async () => {
-    const error = await failureOf(handler(planEvent({ target: requestTarget({ url: 'wss://victim.example.net/socket' }) }), lambdaContext()));
+    const error = await failureOf(
+      handler(planEvent({ target: requestTarget({ url: 'wss://victim.example.net/socket' }) }), lambdaContext()),
+    );
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).field).toBe('input.target.url');
-    expect(error.message).toContain('host victim.example.net is not allowed by this deployment (allowed: chat.example.com, other.example.com)');
+    expect(error.message).toContain(
+      'host victim.example.net is not allowed by this deployment (allowed: chat.example.com, other.example.com)',
+    );
     expect(log.lines).toHaveLength(0);
   });
 
   it('refuses a plan whose run state would pass the Step Functions payload limit, and accepts 4 stages at 100,000', async () => {
-    const huge = { stages: Array.from({ length: 20 }, (_, i) => (i + 1) * 5000), holdSeconds: 5, connectRate: 2000, maxConnections: 100_000 };
+    const huge = {
+      stages: Array.from({ length: 20 }, (_, i) => (i + 1) * 5000),
+      holdSeconds: 5,
+      connectRate: 2000,
+      maxConnections: 100_000,
+    };
     const error = await failureOf(handler(planEvent({ target: requestTarget({ plan: huge }) }, 112), lambdaContext()));
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as InvalidInputError).field).toBe('input.target.plan.stages');
-    expect(error.message).toMatch(/20 stages over 112 shards make a run state of about \d+ KB, above the 256 KB Step Functions allows/);
+    expect(error.message).toMatch(
+      /20 stages over 112 shards make a run state of about \d+ KB, above the 256 KB Step Functions allows/,
+    );
 
-    const large = { stages: [25_000, 50_000, 75_000, 100_000], holdSeconds: 5, connectRate: 2000, maxConnections: 100_000 };
-    const output = (await handler(planEvent({ target: requestTarget({ plan: large }) }, 112), lambdaContext())) as PlanStepOutput;
+    const large = {
+      stages: [25_000, 50_000, 75_000, 100_000],
+      holdSeconds: 5,
+      connectRate: 2000,
+      maxConnections: 100_000,
+    };
+    const output = (await handler(
+      planEvent({ target: requestTarget({ plan: large }) }, 112),
+      lambdaContext(),
+    )) as PlanStepOutput;
     expect(output.shardTasks).toHaveLength(112);
   });
 
@@ -162,6 +205,8 @@ describe('handler (plan)', () => {
     restorers.push(setEnvironment({ ALLOWED_HOSTS: 'chat.example.com' }));
     await cold.handler(planEvent({ target: requestTarget() }), lambdaContext());
     restorers.push(setEnvironment({ ALLOWED_HOSTS: 'other.example.com' }));
-    await expect(cold.handler(planEvent({ target: requestTarget() }), lambdaContext())).resolves.toMatchObject({ target: { id: 'chat-prod' } });
+    await expect(cold.handler(planEvent({ target: requestTarget() }), lambdaContext())).resolves.toMatchObject({
+      target: { id: 'chat-prod' },
+    });
   });
 });

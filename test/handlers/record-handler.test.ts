@@ -8,11 +8,24 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { describeFailure } from '../../functions/steps/record-step.js';
-import type { PlanStepOutput, RecordStepInput, RecordStepOutput, WorkerOutput } from '../../functions/steps/step-payloads.js';
+import type {
+  PlanStepOutput,
+  RecordStepInput,
+  RecordStepOutput,
+  WorkerOutput,
+} from '../../functions/steps/step-payloads.js';
 import { handler as recordHandler } from '../../functions/handlers/record-handler.js';
 import { handler as workerHandler } from '../../functions/handlers/worker-handler.js';
 import { startTargetSimulator, type RunningSimulator } from '../../functions/simulator/target-simulator.js';
-import { captureStdout, fakeS3, lambdaContext, plannedRun, setEnvironment, TEST_AWS_ENVIRONMENT, testTarget } from '../support/deployed-run.js';
+import {
+  captureStdout,
+  fakeS3,
+  lambdaContext,
+  plannedRun,
+  setEnvironment,
+  TEST_AWS_ENVIRONMENT,
+  testTarget,
+} from '../support/deployed-run.js';
 
 const BUCKET = 'shard-results';
 const TABLE = 'ws-ceiling-runs';
@@ -53,7 +66,9 @@ beforeAll(async () => {
   const log = captureStdout();
   try {
     // Two invocations at once in one process; in Lambda each worker has its own.
-    workerOutputs = (await Promise.all(planned.shardTasks.map((task) => workerHandler(task, lambdaContext())))) as WorkerOutput[];
+    workerOutputs = (await Promise.all(
+      planned.shardTasks.map((task) => workerHandler(task, lambdaContext())),
+    )) as WorkerOutput[];
   } finally {
     log.restore();
   }
@@ -118,7 +133,12 @@ describe('handler (record)', () => {
     expect(stored[0]?.region).toBe('eu-west-1');
     expect(JSON.stringify(stored)).not.toContain('sekrit');
     expect(log.lines.join('\n')).not.toContain('sekrit');
-    expect(log.entries().filter((entry) => entry.message === 'run recorded').map((entry) => entry.stored)).toEqual(['written', 'duplicate']);
+    expect(
+      log
+        .entries()
+        .filter((entry) => entry.message === 'run recorded')
+        .map((entry) => entry.stored),
+    ).toEqual(['written', 'duplicate']);
   });
 
   it('publishes the run’s metrics with the Target and Region dimensions at the run’s start', async () => {
@@ -128,7 +148,13 @@ describe('handler (record)', () => {
     const [call] = publishedMetrics();
     expect(publishedMetrics()).toHaveLength(1);
     expect(call?.Namespace).toBe('WsCeiling');
-    expect(valuesOf(call)).toEqual({ ProbeSucceeded: 1, Ceiling: 4, DropOnset: 5, FailedConnections: 3, HandshakeP95: expect.any(Number) });
+    expect(valuesOf(call)).toEqual({
+      ProbeSucceeded: 1,
+      Ceiling: 4,
+      DropOnset: 5,
+      FailedConnections: 3,
+      HandshakeP95: expect.any(Number),
+    });
     for (const datum of call?.MetricData ?? []) {
       expect(datum.Dimensions).toEqual([
         { Name: 'Target', Value: 'chat' },
@@ -138,59 +164,95 @@ describe('handler (record)', () => {
     }
   });
 
-  it('makes a run with a failed worker inconclusive, naming the worker and its error, with ProbeSucceeded 0 and no Ceiling', async () => {
-    const failed = {
-      shard: 1,
-      failed: {
-        error: 'Sandbox.Timedout',
-        cause: JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage: 'RequestId: 5d1c Error: Task timed out after 95.00 seconds' }),
-      },
-    };
-    const output = (await recordHandler(recordInput('failed-worker-run', [workerOutputs[0]!, failed]), lambdaContext())) as RecordStepOutput;
+  it(
+    'makes a run with a failed worker inconclusive, naming the worker and its error, with ProbeSucceeded 0 and ' +
+      'no Ceiling',
+    async () => {
+      const failed = {
+        shard: 1,
+        failed: {
+          error: 'Sandbox.Timedout',
+          cause: JSON.stringify({
+            errorType: 'Sandbox.Timedout',
+            errorMessage: 'RequestId: 5d1c Error: Task timed out after 95.00 seconds',
+          }),
+        },
+      };
+      const output = (await recordHandler(
+        recordInput('failed-worker-run', [workerOutputs[0]!, failed]),
+        lambdaContext(),
+      )) as RecordStepOutput;
 
-    expect(output.verdict).toBe('inconclusive');
-    expect(output.verdictReason).toBe(
-      'The run was stopped before it finished (worker 1 failed: Sandbox.Timedout: RequestId: 5d1c Error: Task timed out after 95.00 seconds).',
-    );
-    expect(output.ceiling.value).toBeNull();
-    expect(output.stored).toBe('written');
-    const values = valuesOf(publishedMetrics()[0]);
-    expect(values.ProbeSucceeded).toBe(0);
-    expect(values).not.toHaveProperty('Ceiling');
-    expect(values).not.toHaveProperty('CeilingToBaseline');
-    expect(log.entries().find((entry) => entry.message === 'shard stopped early')).toMatchObject({ level: 'warn', shard: 1 });
-  });
+      expect(output.verdict).toBe('inconclusive');
+      expect(output.verdictReason).toBe(
+        'The run was stopped before it finished (worker 1 failed: Sandbox.Timedout: RequestId: 5d1c Error: Task ' +
+          'timed out after 95.00 seconds).',
+      );
+      expect(output.ceiling.value).toBeNull();
+      expect(output.stored).toBe('written');
+      const values = valuesOf(publishedMetrics()[0]);
+      expect(values.ProbeSucceeded).toBe(0);
+      expect(values).not.toHaveProperty('Ceiling');
+      expect(values).not.toHaveProperty('CeilingToBaseline');
+      expect(log.entries().find((entry) => entry.message === 'shard stopped early')).toMatchObject({
+        level: 'warn',
+        shard: 1,
+      });
+    },
+  );
 
   it('makes a run inconclusive when a worker’s result is missing from S3 or absent from the map results', async () => {
     const lost = { ...workerOutputs[1]!, resultKey: 'runs/chat/elsewhere/shard-1.json' };
-    const missing = (await recordHandler(recordInput('missing-object-run', [workerOutputs[0]!, lost]), lambdaContext())) as RecordStepOutput;
+    const missing = (await recordHandler(
+      recordInput('missing-object-run', [workerOutputs[0]!, lost]),
+      lambdaContext(),
+    )) as RecordStepOutput;
     expect(missing.verdict).toBe('inconclusive');
     expect(missing.verdictReason).toContain("worker 1's result runs/chat/elsewhere/shard-1.json is missing");
 
-    const absent = (await recordHandler(recordInput('absent-worker-run', [workerOutputs[1]!]), lambdaContext())) as RecordStepOutput;
+    const absent = (await recordHandler(
+      recordInput('absent-worker-run', [workerOutputs[1]!]),
+      lambdaContext(),
+    )) as RecordStepOutput;
     expect(absent.verdict).toBe('inconclusive');
     expect(absent.verdictReason).toContain('worker 0 returned no result');
   });
 
   it('keeps the run when CloudWatch refuses its metrics, and logs the failure', async () => {
-    cloudWatch.on(PutMetricDataCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'InvalidParameterValue', $fault: 'client' }));
-    const output = (await recordHandler(recordInput('metrics-refused-run', workerOutputs), lambdaContext())) as RecordStepOutput;
+    cloudWatch
+      .on(PutMetricDataCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'InvalidParameterValue', $fault: 'client' }));
+    const output = (await recordHandler(
+      recordInput('metrics-refused-run', workerOutputs),
+      lambdaContext(),
+    )) as RecordStepOutput;
     expect(output.stored).toBe('written');
     expect((await runs.latestRuns('chat', 20)).some((run) => run.runId === 'metrics-refused-run')).toBe(true);
-    expect(log.entries().find((entry) => entry.level === 'error')).toMatchObject({ message: 'metrics not published; the run is stored', runId: 'metrics-refused-run' });
+    expect(log.entries().find((entry) => entry.level === 'error')).toMatchObject({
+      message: 'metrics not published; the run is stored',
+      runId: 'metrics-refused-run',
+    });
   });
 });
 
 describe('describeFailure', () => {
   it('gives the error and the Lambda error message from a JSON cause', () => {
-    const cause = JSON.stringify({ errorType: 'StoreError', errorMessage: 'cannot write shard result', trace: ['at x', 'at y'] });
+    const cause = JSON.stringify({
+      errorType: 'StoreError',
+      errorMessage: 'cannot write shard result',
+      trace: ['at x', 'at y'],
+    });
     expect(describeFailure({ error: 'StoreError', cause })).toBe('StoreError: cannot write shard result');
-    expect(describeFailure({ error: 'States.TaskFailed', cause })).toBe('States.TaskFailed: StoreError: cannot write shard result');
+    expect(describeFailure({ error: 'States.TaskFailed', cause })).toBe(
+      'States.TaskFailed: StoreError: cannot write shard result',
+    );
   });
 
   it('keeps a plain-text cause, shortened, and the error alone when there is no cause', () => {
     expect(describeFailure({ error: 'States.Timeout', cause: '' })).toBe('States.Timeout');
-    expect(describeFailure({ error: 'Lambda.Unknown', cause: 'The cause could not be determined' })).toBe('Lambda.Unknown: The cause could not be determined');
+    expect(describeFailure({ error: 'Lambda.Unknown', cause: 'The cause could not be determined' })).toBe(
+      'Lambda.Unknown: The cause could not be determined',
+    );
     expect(describeFailure({ error: 'X', cause: 'y'.repeat(1000) })).toHaveLength('X: '.length + 300 + 1);
   });
 });

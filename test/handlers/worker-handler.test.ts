@@ -2,7 +2,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -17,7 +21,11 @@ import type { ShardResult } from '../../functions/engine/types.js';
 import { shardRampRule } from '../../functions/steps/worker-step.js';
 import { compactError, MAX_REPORTED_MESSAGE_LENGTH } from '../../functions/handlers/compact-error.js';
 import { handler } from '../../functions/handlers/worker-handler.js';
-import { startTargetSimulator, type RunningSimulator, type SimulatorOptions } from '../../functions/simulator/target-simulator.js';
+import {
+  startTargetSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../functions/simulator/target-simulator.js';
 import {
   captureStdout,
   fakeS3,
@@ -103,13 +111,21 @@ describe('handler (worker)', () => {
     const output = (await handler(task, lambdaContext())) as WorkerOutput;
 
     expect(seen).toHaveLength(3);
-    expect(seen.every((headers) => headers.authorization === `Bearer ${SECRET}` && headers['x-tenant'] === 'acme')).toBe(true);
+    expect(
+      seen.every((headers) => headers.authorization === `Bearer ${SECRET}` && headers['x-tenant'] === 'acme'),
+    ).toBe(true);
     expect(output).toEqual({ shard: 0, resultKey: `runs/chat/${task.runId}/shard-0.json`, records: 3, opened: 3 });
     expect(storedResult(output).records.map((record) => record.outcome)).toEqual(['opened', 'opened', 'opened']);
     expect([...s3.objects.values()].join('\n')).not.toContain('sekrit');
     expect(log.lines.join('\n')).not.toContain('sekrit');
     expect(log.entries().map((entry) => entry.message)).toEqual(['shard starting', 'shard finished']);
-    expect(log.entries()[0]).toMatchObject({ step: 'worker', runId: task.runId, targetId: 'chat', shard: 0, headers: ['Authorization', 'X-Tenant'] });
+    expect(log.entries()[0]).toMatchObject({
+      step: 'worker',
+      runId: task.runId,
+      targetId: 'chat',
+      shard: 0,
+      headers: ['Authorization', 'X-Tenant'],
+    });
   });
 
   it('stops after the first stage that fails, as a single process would', async () => {
@@ -161,7 +177,10 @@ describe('handler (worker)', () => {
     const output = (await handler(task, lambdaContext())) as WorkerOutput;
 
     expect(Date.now() - started).toBeLessThan(15_000);
-    expect(output.aborted).toEqual({ failureClass: 'interrupted', message: 'worker 0 stopped by a stop request for target chat' });
+    expect(output.aborted).toEqual({
+      failureClass: 'interrupted',
+      message: 'worker 0 stopped by a stop request for target chat',
+    });
     expect(storedResult(output).records).toHaveLength(5);
     await target.stop();
     expect(target.stats().clientCloseCodes).toEqual({ '1000': 5 });
@@ -171,7 +190,9 @@ describe('handler (worker)', () => {
     const target = await simulator({});
     const task = onlyTask(testTarget(target.url.replace('127.0.0.1', 'localhost')));
     await expect(handler(task, lambdaContext())).rejects.toThrow(InvalidInputError);
-    await expect(handler(task, lambdaContext())).rejects.toThrow('host localhost is not allowed by this deployment (allowed: 127.0.0.1)');
+    await expect(handler(task, lambdaContext())).rejects.toThrow(
+      'host localhost is not allowed by this deployment (allowed: 127.0.0.1)',
+    );
     expect(target.stats().accepted).toBe(0);
     expect(s3.objects.size).toBe(0);
   });
@@ -186,7 +207,10 @@ describe('handler (worker)', () => {
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error.stack).toBe('InvalidInputError');
     const logged = log.entries().find((entry) => entry.message === 'worker failed');
-    expect(logged?.error).toMatchObject({ name: 'InvalidInputError', message: expect.stringContaining('host localhost is not allowed') });
+    expect(logged?.error).toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringContaining('host localhost is not allowed'),
+    });
     expect(String((logged?.error as { stack?: string }).stack).split('\n').length).toBeGreaterThan(2);
     expect(Buffer.byteLength(JSON.stringify(failedShardOf(error)))).toBeLessThanOrEqual(MAP_RESULT_ALLOWANCE_BYTES);
   });
@@ -194,10 +218,14 @@ describe('handler (worker)', () => {
   it('fails naming the header and the secret when the secret cannot be read', async () => {
     secretsManager
       .on(GetSecretValueCommand)
-      .rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
+      .rejects(
+        new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }),
+      );
     const target = await simulator({});
     const task = onlyTask(testTarget(target.url, { headers: secretHeaders }));
-    await expect(handler(task, lambdaContext())).rejects.toThrow('header Authorization: secret chat/probe-token: cannot be read from Secrets Manager');
+    await expect(handler(task, lambdaContext())).rejects.toThrow(
+      'header Authorization: secret chat/probe-token: cannot be read from Secrets Manager',
+    );
     expect(target.stats().accepted).toBe(0);
   });
 });
@@ -229,11 +257,16 @@ describe('compactError', () => {
 });
 
 describe('shardRampRule', () => {
-  const target = testTarget('ws://127.0.0.1:1/', { plan: { stages: [30, 60], holdSeconds: 1, connectRate: 90, shardSize: 10 } });
+  const target = testTarget('ws://127.0.0.1:1/', {
+    plan: { stages: [30, 60], holdSeconds: 1, connectRate: 90, shardSize: 10 },
+  });
   const tasks = plannedRun(target).shardTasks;
 
   it('splits a count tolerance into shares that add up to it, the remainder to the first shards', () => {
-    const withTolerance = (value: number) => tasks.map((task) => shardRampRule({ ...task, target: { ...target, tolerance: { kind: 'count', value } } }).tolerance);
+    const withTolerance = (value: number) =>
+      tasks.map(
+        (task) => shardRampRule({ ...task, target: { ...target, tolerance: { kind: 'count', value } } }).tolerance,
+      );
     expect(tasks).toHaveLength(6);
     expect(withTolerance(8).map((tolerance) => tolerance.value)).toEqual([2, 2, 1, 1, 1, 1]);
     expect(withTolerance(0).map((tolerance) => tolerance.value)).toEqual([0, 0, 0, 0, 0, 0]);
@@ -243,7 +276,9 @@ describe('shardRampRule', () => {
   it('takes the shard count from its task, not from the rates', () => {
     // One shard of four planned at the run's own rate: rates alone would say one shard and give it all 8.
     const task = { ...tasks[0]!, shard: { ...tasks[0]!.shard, connectRate: target.plan.connectRate }, shardCount: 4 };
-    expect(shardRampRule({ ...task, target: { ...target, tolerance: { kind: 'count', value: 8 } } }).tolerance).toEqual({ kind: 'count', value: 2 });
+    expect(shardRampRule({ ...task, target: { ...target, tolerance: { kind: 'count', value: 8 } } }).tolerance).toEqual(
+      { kind: 'count', value: 2 },
+    );
   });
 
   it('applies a percent tolerance to the shard’s own share of each stage', () => {

@@ -3,7 +3,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LAMBDA_MEMORY_HEADROOM_BYTES, lambdaBudgetSources, parseDescriptorLimit, parsePortRange, readHostBudget } from '../../functions/probe-host/host-budget.js';
+import {
+  LAMBDA_MEMORY_HEADROOM_BYTES,
+  lambdaBudgetSources,
+  parseDescriptorLimit,
+  parsePortRange,
+  readHostBudget,
+} from '../../functions/probe-host/host-budget.js';
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -23,16 +29,25 @@ async function fakeProc(files: { limits?: string; fds?: number; portRange?: stri
   await mkdir(path.join(root, 'sys', 'net', 'ipv4'), { recursive: true });
   if (files.limits !== undefined) await writeFile(path.join(root, 'self', 'limits'), files.limits);
   for (let fd = 0; fd < (files.fds ?? 0); fd += 1) await writeFile(path.join(root, 'self', 'fd', String(fd)), '');
-  if (files.portRange !== undefined) await writeFile(path.join(root, 'sys', 'net', 'ipv4', 'ip_local_port_range'), files.portRange);
+  if (files.portRange !== undefined)
+    await writeFile(path.join(root, 'sys', 'net', 'ipv4', 'ip_local_port_range'), files.portRange);
   return root;
 }
 
 describe('readHostBudget', () => {
   it('reads the soft descriptor limit, the open descriptors, the port range, free memory and heap', async () => {
     const procRoot = await fakeProc({ limits: LIMITS, fds: 13, portRange: '32768\t60999\n' });
-    const budget = await readHostBudget({ procRoot, freeMemory: () => 5e9, heap: () => ({ limitBytes: 4e9, usedBytes: 1e9 }) });
+    const budget = await readHostBudget({
+      procRoot,
+      freeMemory: () => 5e9,
+      heap: () => ({ limitBytes: 4e9, usedBytes: 1e9 }),
+    });
     expect(budget).toEqual({
-      descriptorLimit: 200, openDescriptors: 12, ephemeralPorts: { low: 32768, high: 60999 }, freeMemoryBytes: 5e9, heapAvailableBytes: 3e9,
+      descriptorLimit: 200,
+      openDescriptors: 12,
+      ephemeralPorts: { low: 32768, high: 60999 },
+      freeMemoryBytes: 5e9,
+      heapAvailableBytes: 3e9,
     });
   });
 
@@ -57,7 +72,12 @@ describe('readHostBudget', () => {
     const script = `import fs from 'node:fs'; import { readHostBudget } from '${module}';
       const held = []; try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch {}
       const budget = await readHostBudget(); process.stdout.write(JSON.stringify(budget));`;
-    const output = execFileSync('bash', ['-c', 'ulimit -n 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script]).toString();
+    const output = execFileSync('bash', [
+      '-c',
+      'ulimit -n 64 && exec "$0" --input-type=module -e "$1"',
+      process.execPath,
+      script,
+    ]).toString();
     expect(JSON.parse(output)).toMatchObject({ descriptorsExhausted: true, openDescriptors: null });
   });
 });

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../functions/engine/errors.js';
-import { attemptWrite, checkCiOutputPaths, checkOutputPath, writeCiOutputs } from '../../functions/report/ci-outputs.js';
+import {
+  attemptWrite,
+  checkCiOutputPaths,
+  checkOutputPath,
+  writeCiOutputs,
+} from '../../functions/report/ci-outputs.js';
 import { junitReport } from '../../functions/report/junit-report.js';
 import { markdownSummary } from '../../functions/report/markdown-summary.js';
 import { loadRecordedRun } from '../fixtures/simulator-runs.js';
@@ -71,7 +76,9 @@ describe('writeCiOutputs', () => {
     const markdown = path.join(directory, 'missing', 'summary.md');
     const error = await rejection(writeCiOutputs(run, { junit, markdown }));
     expect(error.field).toBe('--markdown');
-    expect(error.message).toBe(`--markdown: cannot write "${markdown}": the directory "${path.dirname(markdown)}" does not exist`);
+    expect(error.message).toBe(
+      `--markdown: cannot write "${markdown}": the directory "${path.dirname(markdown)}" does not exist`,
+    );
     expect(await readdir(directory)).toEqual([]);
   });
 
@@ -81,7 +88,10 @@ describe('writeCiOutputs', () => {
     await writeFile(junit, 'previous report');
     const markdown = path.join(NO_FILES_HERE, 'summary.md');
     const error = await rejection(writeCiOutputs(run, { junit, markdown }));
-    expect(error.message).toBe(`--markdown: cannot write "${markdown}": the directory "${NO_FILES_HERE}" does not let files be created in it (ENOENT)`);
+    expect(error.message).toBe(
+      `--markdown: cannot write "${markdown}": the directory "${NO_FILES_HERE}" does not let files be created in ` +
+        'it (ENOENT)',
+    );
     expect(await readFile(junit, 'utf8')).toBe('previous report');
     expect(await readdir(directory)).toEqual(['ws-ceiling.xml']);
   });
@@ -114,11 +124,15 @@ describe('writeCiOutputs', () => {
 describe('attemptWrite', () => {
   it('tells a directory that refuses new files from one that does not exist', async () => {
     const refused = await rejection(attemptWrite('--out', '/proc/x.html', () => writeFile('/proc/x.html', 'x')));
-    expect(refused.message).toBe('--out: cannot write "/proc/x.html": the directory "/proc" does not let files be created in it (ENOENT)');
+    expect(refused.message).toBe(
+      '--out: cannot write "/proc/x.html": the directory "/proc" does not let files be created in it (ENOENT)',
+    );
     const directory = await tempDir();
     const missing = path.join(directory, 'gone', 'x.html');
     const absent = await rejection(attemptWrite('--out', missing, () => writeFile(missing, 'x')));
-    expect(absent.message).toBe(`--out: cannot write "${missing}": the directory "${path.dirname(missing)}" does not exist`);
+    expect(absent.message).toBe(
+      `--out: cannot write "${missing}": the directory "${path.dirname(missing)}" does not exist`,
+    );
   });
 });
 
@@ -126,17 +140,23 @@ describe('checkOutputPath', () => {
   it('refuses a name the file system cannot hold, and a directory path that is a file', async () => {
     const directory = await tempDir();
     const tooLong = path.join(directory, `${'x'.repeat(300)}.xml`);
-    expect((await rejection(checkOutputPath('--junit', tooLong))).message).toBe(`--junit: cannot write "${tooLong}": the file name is too long`);
+    expect((await rejection(checkOutputPath('--junit', tooLong))).message).toBe(
+      `--junit: cannot write "${tooLong}": the file name is too long`,
+    );
     await writeFile(path.join(directory, 'file'), '');
     const underFile = path.join(directory, 'file', 'x.xml');
-    expect((await rejection(checkOutputPath('--out', underFile))).message).toBe(`--out: cannot write "${underFile}": "${path.join(directory, 'file')}" is not a directory`);
+    expect((await rejection(checkOutputPath('--out', underFile))).message).toBe(
+      `--out: cannot write "${underFile}": "${path.join(directory, 'file')}" is not a directory`,
+    );
   });
 });
 
 describe('checkCiOutputPaths', () => {
   it('accepts paths in existing directories and no paths at all', async () => {
     const directory = await tempDir();
-    await expect(checkCiOutputPaths({ junit: path.join(directory, 'a.xml'), markdown: path.join(directory, 'a.md') })).resolves.toBeUndefined();
+    await expect(
+      checkCiOutputPaths({ junit: path.join(directory, 'a.xml'), markdown: path.join(directory, 'a.md') }),
+    ).resolves.toBeUndefined();
     await expect(checkCiOutputPaths({})).resolves.toBeUndefined();
   });
 

@@ -12,23 +12,37 @@ function withSecondFullKind(run: RunResult): RunResult {
   const total = run.failures.total;
   return {
     ...run,
-    failures: { ...run.failures, total: total * 2, byClass: { 'handshake-rejected': total * 2 }, byStatus: { '503': total, '429': total } },
-    timeline: { ...run.timeline, failures: [...run.timeline.failures, ...extra], failuresOmitted: run.timeline.failuresOmitted * 2 },
+    failures: {
+      ...run.failures,
+      total: total * 2,
+      byClass: { 'handshake-rejected': total * 2 },
+      byStatus: { '503': total, '429': total },
+    },
+    timeline: {
+      ...run.timeline,
+      failures: [...run.timeline.failures, ...extra],
+      failuresOmitted: run.timeline.failuresOmitted * 2,
+    },
   };
 }
 
 describe('failureKinds', () => {
-  it.each(SCENARIOS.map((scenario) => scenario.name))('counts every failure of the recorded %s run once, by class and code', (name) => {
-    const run = loadRecordedRun(name);
-    const kinds = failureKinds(run);
-    expect(kinds.reduce((sum, kind) => sum + kind.count, 0)).toBe(run.failures.total);
-    expect(kinds.every((kind) => !kind.atLeast)).toBe(true);
-    for (const kind of kinds) expect(run.failures.byClass[kind.failureClass]).toBeGreaterThanOrEqual(kind.count);
-  });
+  it.each(SCENARIOS.map((scenario) => scenario.name))(
+    'counts every failure of the recorded %s run once, by class and code',
+    (name) => {
+      const run = loadRecordedRun(name);
+      const kinds = failureKinds(run);
+      expect(kinds.reduce((sum, kind) => sum + kind.count, 0)).toBe(run.failures.total);
+      expect(kinds.every((kind) => !kind.atLeast)).toBe(true);
+      for (const kind of kinds) expect(run.failures.byClass[kind.failureClass]).toBeGreaterThanOrEqual(kind.count);
+    },
+  );
 
   it('restores the count of the one kind that reached the marking bound from the failures left unmarked', () => {
     expect(cap.timeline.failures).toHaveLength(MAX_MARKED_FAILURES_PER_KIND);
-    expect(failureKinds(cap)).toEqual([{ failureClass: 'handshake-rejected', code: 'HTTP 503', count: cap.failures.total, atLeast: false }]);
+    expect(failureKinds(cap)).toEqual([
+      { failureClass: 'handshake-rejected', code: 'HTTP 503', count: cap.failures.total, atLeast: false },
+    ]);
   });
 
   it('takes each full kind from the counts by code when several reached the bound', () => {
@@ -54,6 +68,8 @@ describe('describeFailureKind', () => {
     const degraded = loadRecordedRun('server-degradation');
     expect(failureKinds(degraded).map(describeFailureKind)).toEqual([`pong-timeout × ${degraded.failures.total}`]);
     const unreachable = loadRecordedRun('unreachable');
-    expect(failureKinds(unreachable).map(describeFailureKind)).toEqual([`unreachable · ECONNREFUSED × ${unreachable.failures.total}`]);
+    expect(failureKinds(unreachable).map(describeFailureKind)).toEqual([
+      `unreachable · ECONNREFUSED × ${unreachable.failures.total}`,
+    ]);
   });
 });

@@ -27,14 +27,20 @@ describe('formatCeiling', () => {
 
 describe('describeCeiling', () => {
   it('says how long the ceiling held, or that no limit was found, or that none was measured', () => {
-    expect(describeCeiling(cap)).toBe(`${cap.ceiling.value} concurrent connections (held ${cap.settings.holdSeconds} s within tolerance)`);
-    expect(describeCeiling(held)).toBe(`>= ${held.ceiling.value} (the plan's maximum held ${held.settings.holdSeconds} s; no limit found)`);
+    expect(describeCeiling(cap)).toBe(
+      `${cap.ceiling.value} concurrent connections (held ${cap.settings.holdSeconds} s within tolerance)`,
+    );
+    expect(describeCeiling(held)).toBe(
+      `>= ${held.ceiling.value} (the plan's maximum held ${held.settings.holdSeconds} s; no limit found)`,
+    );
     expect(describeCeiling(loadRecordedRun('idle-timeout'))).toBe('not measured');
   });
 
-  it('leaves the hold out without settings, as for a deployed run\'s verdict', () => {
+  it("leaves the hold out without settings, as for a deployed run's verdict", () => {
     expect(describeCeiling({ ceiling: { value: 1500, reached: true } })).toBe('1500 concurrent connections');
-    expect(describeCeiling({ ceiling: { value: 200, reached: false } })).toBe(">= 200 (the plan's maximum held; no limit found)");
+    expect(describeCeiling({ ceiling: { value: 200, reached: false } })).toBe(
+      ">= 200 (the plan's maximum held; no limit found)",
+    );
   });
 });
 
@@ -91,19 +97,21 @@ describe('formatBaseline', () => {
 describe('formatFailureClasses', () => {
   it('lists each class with its count', () => {
     expect(formatFailureClasses(cap.failures)).toBe(`handshake-rejected ${cap.failures.total}`);
-    expect(formatFailureClasses({ ...cap.failures, byClass: { 'handshake-rejected': 48, 'abnormal-closure': 2 } })).toBe('handshake-rejected 48, abnormal-closure 2');
+    expect(
+      formatFailureClasses({ ...cap.failures, byClass: { 'handshake-rejected': 48, 'abnormal-closure': 2 } }),
+    ).toBe('handshake-rejected 48, abnormal-closure 2');
     expect(formatFailureClasses(held.failures)).toBe('');
   });
 });
 
 describe('formatFailureCodes', () => {
   it('lists statuses, close codes and error codes in that order', () => {
-    expect(formatFailureCodes(loadRecordedRun('idle-timeout').failures)).toEqual([`close 1006 × ${loadRecordedRun('idle-timeout').failures.total}`]);
-    expect(formatFailureCodes({ ...cap.failures, byCloseCode: { '1006': 2 }, byErrorCode: { ECONNRESET: 1 } })).toEqual([
-      `HTTP 503 × ${cap.failures.total}`,
-      'close 1006 × 2',
-      'ECONNRESET × 1',
+    expect(formatFailureCodes(loadRecordedRun('idle-timeout').failures)).toEqual([
+      `close 1006 × ${loadRecordedRun('idle-timeout').failures.total}`,
     ]);
+    expect(formatFailureCodes({ ...cap.failures, byCloseCode: { '1006': 2 }, byErrorCode: { ECONNRESET: 1 } })).toEqual(
+      [`HTTP 503 × ${cap.failures.total}`, 'close 1006 × 2', 'ECONNRESET × 1'],
+    );
   });
 });
 

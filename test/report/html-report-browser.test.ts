@@ -37,9 +37,16 @@ afterAll(async () => {
 
 /** Probes a simulator capped at 30 open connections and stores the run, as `ws-ceiling run` would. */
 async function recordCappedRun(): Promise<{ run: RunResult; store: string }> {
-  const simulator: RunningSimulator = await startTargetSimulator({ cap: { limit: 30, response: { kind: 'status', status: 503 } } });
+  const simulator: RunningSimulator = await startTargetSimulator({
+    cap: { limit: 30, response: { kind: 'status', status: 503 } },
+  });
   cleanups.push(() => simulator.stop());
-  const run = await probeInProcess(simulator.url, { stages: '10,20,30,40', hold: '1', rate: '200', targetId: 'browser-test' });
+  const run = await probeInProcess(simulator.url, {
+    stages: '10,20,30,40',
+    hold: '1',
+    rate: '200',
+    targetId: 'browser-test',
+  });
   const store = await temporaryStore();
   cleanups.push(store.remove);
   const local = await openLocalStore(store.directory);
@@ -67,14 +74,20 @@ describe('the HTML report in headless Chromium', () => {
     expect(run.limitingFactor?.kind).toBe('concurrency-cap');
     await mkdir(ARTIFACTS, { recursive: true });
     let printed = '';
-    await reportCommand('latest', { store, out: REPORT_FILE }, { stdout: { write: (text: string) => (printed += text) } });
+    await reportCommand(
+      'latest',
+      { store, out: REPORT_FILE },
+      { stdout: { write: (text: string) => (printed += text) } },
+    );
     expect(printed.trim()).toBe(REPORT_FILE);
     expect(await readFile(REPORT_FILE, 'utf8')).toContain(run.runId);
 
     const { page, requests } = await openPage(REPORT_FILE);
     const headline = page.locator('.headline');
     await expect(headline.isVisible()).resolves.toBe(true);
-    expect(await headline.innerText()).toContain('The server refused upgrades with HTTP 503 once 30 connections were open: a concurrency cap.');
+    expect(await headline.innerText()).toContain(
+      'The server refused upgrades with HTTP 503 once 30 connections were open: a concurrency cap.',
+    );
 
     const chart = page.locator('svg.timeline-chart');
     const chartBox = await chart.boundingBox();
@@ -85,9 +98,13 @@ describe('the HTML report in headless Chromium', () => {
     const markers = chart.locator('.failure-marker');
     expect(run.timeline.failures.length).toBeGreaterThan(0);
     await expect(markers.count()).resolves.toBe(run.timeline.failures.length);
-    await expect(chart.locator('.failure-marker[data-class="handshake-rejected"]').count()).resolves.toBe(run.timeline.failures.length);
+    await expect(chart.locator('.failure-marker[data-class="handshake-rejected"]').count()).resolves.toBe(
+      run.timeline.failures.length,
+    );
     const marker = await markers.first().boundingBox();
-    expect(marker && chartBox && marker.x > chartBox.x && marker.x + marker.width < chartBox.x + chartBox.width).toBe(true);
+    expect(marker && chartBox && marker.x > chartBox.x && marker.x + marker.width < chartBox.x + chartBox.width).toBe(
+      true,
+    );
     expect(await page.locator('.figures').innerText()).toMatch(/CEILING\s+30/i);
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
@@ -96,7 +113,10 @@ describe('the HTML report in headless Chromium', () => {
 
   it('prints a recorded idle-timeout run on a white page with the chart still drawn', async () => {
     await mkdir(ARTIFACTS, { recursive: true });
-    await writeFile(PRINT_REPORT_FILE, renderHtmlReport(loadRecordedRun('idle-timeout'), { generatedAt: new Date().toISOString() }));
+    await writeFile(
+      PRINT_REPORT_FILE,
+      renderHtmlReport(loadRecordedRun('idle-timeout'), { generatedAt: new Date().toISOString() }),
+    );
     const { page } = await openPage(PRINT_REPORT_FILE);
     await page.emulateMedia({ media: 'print' });
     expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).toBe('rgb(255, 255, 255)');
@@ -106,17 +126,29 @@ describe('the HTML report in headless Chromium', () => {
 
   it('keeps each fact whole on paper and wraps the reproduce command between words, not inside a flag', async () => {
     await mkdir(ARTIFACTS, { recursive: true });
-    await writeFile(PRINT_REPORT_FILE, renderHtmlReport(loadRecordedRun('concurrency-cap'), { generatedAt: new Date().toISOString() }));
+    await writeFile(
+      PRINT_REPORT_FILE,
+      renderHtmlReport(loadRecordedRun('concurrency-cap'), { generatedAt: new Date().toISOString() }),
+    );
     const { page } = await openPage(PRINT_REPORT_FILE);
     await page.emulateMedia({ media: 'print' });
     const style = (selector: string, properties: string[]) =>
-      page.evaluate(`(() => { const style = getComputedStyle(document.querySelector(${JSON.stringify(selector)})); return ${JSON.stringify(properties)}.map((name) => style[name]); })()`);
+      page.evaluate(
+        `(() => { const style = getComputedStyle(document.querySelector(${JSON.stringify(selector)})); return ${JSON.stringify(properties)}` +
+          '.map((name) => style[name]); })()',
+      );
     expect(await style('dl.facts > div', ['display', 'breakInside'])).toEqual(['grid', 'avoid']);
     await page.setViewportSize({ width: 560, height: 800 });
-    const words = await page.evaluate(`[...document.querySelectorAll('pre.command .word')].map((word) => ({ text: word.textContent, lines: Math.round(word.getBoundingClientRect().height / parseFloat(getComputedStyle(word).lineHeight || '16')) }))`);
+    const words = await page.evaluate(
+      `[...document.querySelectorAll('pre.command .word')].map((word) => ({ text: word.textContent, lines: ` +
+        `Math.round(word.getBoundingClientRect().height / parseFloat(getComputedStyle(word).lineHeight || '16')) ` +
+        '}))',
+    );
     const flags = (words as Array<{ text: string; lines: number }>).filter((word) => word.text.startsWith('--'));
     expect(flags.length).toBeGreaterThan(10);
     expect(flags.filter((word) => word.lines !== 1)).toEqual([]);
-    expect((words as Array<{ text: string }>).map((word) => word.text).join(' ')).toBe(reproduceCommand(loadRecordedRun('concurrency-cap')));
+    expect((words as Array<{ text: string }>).map((word) => word.text).join(' ')).toBe(
+      reproduceCommand(loadRecordedRun('concurrency-cap')),
+    );
   });
 });

@@ -12,7 +12,13 @@ import { escapeHtml, html } from '../../functions/report/html-escape.js';
 import { describeCause, renderHtmlReport } from '../../functions/report/html-report.js';
 import { renderTimelineChart } from '../../functions/report/timeline-chart.js';
 import { rerun, withBaseline } from '../fixtures/run-variants.js';
-import { FIXTURE_RUNS_DIRECTORY, FIXTURE_SECRETS, loadRecordedRun, SCENARIOS, type ScenarioName } from '../fixtures/simulator-runs.js';
+import {
+  FIXTURE_RUNS_DIRECTORY,
+  FIXTURE_SECRETS,
+  loadRecordedRun,
+  SCENARIOS,
+  type ScenarioName,
+} from '../fixtures/simulator-runs.js';
 import { temporaryStore } from '../support/cli.js';
 
 const cappedRun = loadRecordedRun('concurrency-cap');
@@ -22,9 +28,42 @@ const GENERATED_AT = '2026-11-22T12:00:00.000Z';
 
 /** Every tag the report itself writes; anything else came from a string that escaped escaping. */
 const REPORT_TAGS = new Set([
-  'html', 'head', 'meta', 'title', 'style', 'body', 'main', 'header', 'footer', 'section', 'p', 'h1', 'h2', 'br', 'code', 'pre',
-  'strong', 'span', 'dl', 'div', 'dt', 'dd', 'figure', 'table', 'caption', 'thead', 'tbody', 'tr', 'th', 'td',
-  'svg', 'g', 'line', 'text', 'rect', 'path',
+  'html',
+  'head',
+  'meta',
+  'title',
+  'style',
+  'body',
+  'main',
+  'header',
+  'footer',
+  'section',
+  'p',
+  'h1',
+  'h2',
+  'br',
+  'code',
+  'pre',
+  'strong',
+  'span',
+  'dl',
+  'div',
+  'dt',
+  'dd',
+  'figure',
+  'table',
+  'caption',
+  'thead',
+  'tbody',
+  'tr',
+  'th',
+  'td',
+  'svg',
+  'g',
+  'line',
+  'text',
+  'rect',
+  'path',
 ]);
 
 function report(name: ScenarioName, history?: RunResult[]): { run: RunResult; page: string } {
@@ -36,11 +75,18 @@ function report(name: ScenarioName, history?: RunResult[]): { run: RunResult; pa
 function textOf(page: string, className: string): string {
   const match = new RegExp(`<(\\w+) class="${className}"[^>]*>([\\s\\S]*?)</\\1>`).exec(page);
   if (!match) throw new Error(`no element with class ${className}`);
-  return decode((match[2] ?? '').replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ').trim();
+  return decode((match[2] ?? '').replace(/<[^>]+>/g, ' '))
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 function decode(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 function count(page: string, fragment: string): number {
@@ -52,17 +98,22 @@ function markersOf(page: string, failureClass: FailureClass): number {
 }
 
 describe('renderHtmlReport', () => {
-  it.each(SCENARIOS.map((scenario) => scenario.name))('writes a self-contained page for the recorded %s run: no script, nothing fetched, no web address', (name) => {
-    const { page } = report(name);
-    expect(page.startsWith('<!doctype html>')).toBe(true);
-    expect(page).not.toMatch(/<script|<link|<img|<iframe|\ssrc=|\shref=|url\(|@import/i);
-    expect(page.match(/https?:\/\//gi)).toBeNull();
-    expect(page).toContain(`default-src 'none'`);
-  });
+  it.each(SCENARIOS.map((scenario) => scenario.name))(
+    'writes a self-contained page for the recorded %s run: no script, nothing fetched, no web address',
+    (name) => {
+      const { page } = report(name);
+      expect(page.startsWith('<!doctype html>')).toBe(true);
+      expect(page).not.toMatch(/<script|<link|<img|<iframe|\ssrc=|\shref=|url\(|@import/i);
+      expect(page.match(/https?:\/\//gi)).toBeNull();
+      expect(page).toContain(`default-src 'none'`);
+    },
+  );
 
   it('puts the verdict, ceiling, drop onset and cause in plain words at the top of a capped run', () => {
     const { page } = report('concurrency-cap');
-    expect(textOf(page, 'headline')).toBe('OK The server refused upgrades with HTTP 503 once 60 connections were open: a concurrency cap.');
+    expect(textOf(page, 'headline')).toBe(
+      'OK The server refused upgrades with HTTP 503 once 60 connections were open: a concurrency cap.',
+    );
     const figures = textOf(page, 'figures');
     expect(figures).toContain('Ceiling 60 held 1 s within tolerance; required at least 40');
     expect(figures).toContain('Drops began at 60 open connections');
@@ -70,19 +121,24 @@ describe('renderHtmlReport', () => {
     expect(page.indexOf('class="headline"')).toBeLessThan(page.indexOf('class="timeline-chart"'));
   });
 
-  it('draws the capped run as one stage step per stage and one marker per marked refusal, with the 503 in each hover title', () => {
-    const { run, page } = report('concurrency-cap');
-    expect(count(page, 'class="stage-step"')).toBe(run.stages.length);
-    expect(markersOf(page, 'handshake-rejected')).toBe(run.timeline.failures.length);
-    expect(run.timeline.failures.length).toBe(MAX_MARKED_FAILURES_PER_KIND);
-    expect(count(page, '<title>handshake-rejected, HTTP 503 at ')).toBe(MAX_MARKED_FAILURES_PER_KIND);
-  });
+  it(
+    'draws the capped run as one stage step per stage and one marker per marked refusal, with the 503 in each ' +
+      'hover title',
+    () => {
+      const { run, page } = report('concurrency-cap');
+      expect(count(page, 'class="stage-step"')).toBe(run.stages.length);
+      expect(markersOf(page, 'handshake-rejected')).toBe(run.timeline.failures.length);
+      expect(run.timeline.failures.length).toBe(MAX_MARKED_FAILURES_PER_KIND);
+      expect(count(page, '<title>handshake-rejected, HTTP 503 at ')).toBe(MAX_MARKED_FAILURES_PER_KIND);
+    },
+  );
 
   it('says how many failures are not drawn and the bound per class and code', () => {
     const { run, page } = report('concurrency-cap');
     expect(run.timeline.failuresOmitted).toBeGreaterThan(0);
     expect(textOf(page, 'hint')).toContain(
-      `${run.timeline.failures.length} failures are marked and ${run.timeline.failuresOmitted} more are counted but not drawn (at most ${MAX_MARKED_FAILURES_PER_KIND} per class and code).`,
+      `${run.timeline.failures.length} failures are marked and ${run.timeline.failuresOmitted} more are counted ` +
+        `but not drawn (at most ${MAX_MARKED_FAILURES_PER_KIND} per class and code).`,
     );
   });
 
@@ -95,27 +151,39 @@ describe('renderHtmlReport', () => {
       expect(stages).toContain(p95);
     }
     const last = run.stages.at(-1)!;
-    expect(stages).toContain(`${last.index + 1} ${last.target} ${last.opened} ${last.openAtEnd} ${last.failed} handshake-rejected ${last.failed} no – – –`);
+    expect(stages).toContain(
+      `${last.index + 1} ${last.target} ${last.opened} ${last.openAtEnd} ${last.failed} handshake-rejected ${last.failed}` +
+        ' no – – –',
+    );
     const failures = textOf(page, 'failures');
-    expect(failures).toContain(`handshake-rejected ${run.failures.total} the upgrade was answered with an HTTP error status`);
+    expect(failures).toContain(
+      `handshake-rejected ${run.failures.total} the upgrade was answered with an HTTP error status`,
+    );
     expect(failures).toContain(`503 ${run.failures.total} Service Unavailable`);
   });
 
   it('tells a queueing cap by the handshakes that were never answered', () => {
     const { run, page } = report('queueing-cap');
-    expect(textOf(page, 'headline')).toBe('OK The server stopped answering upgrades (handshake timeouts) once 40 connections were open: a concurrency cap.');
+    expect(textOf(page, 'headline')).toBe(
+      'OK The server stopped answering upgrades (handshake timeouts) once 40 connections were open: a concurrency cap.',
+    );
     expect(markersOf(page, 'handshake-timeout')).toBe(run.failures.byClass['handshake-timeout']);
-    expect(textOf(page, 'failures')).toContain(`handshake-timeout ${run.failures.total} TCP connected, but the upgrade was never answered`);
+    expect(textOf(page, 'failures')).toContain(
+      `handshake-timeout ${run.failures.total} TCP connected, but the upgrade was never answered`,
+    );
   });
 
   it('shows a rate limit with its Retry-After and the handshakes per second it let through, under a failed floor', () => {
     const { run, page } = report('handshake-rate-limit');
     const rate = run.limitingFactor?.evidence.sustainableHandshakesPerSecond;
     expect(textOf(page, 'headline')).toBe(
-      `BELOW FLOOR The server refused upgrades with HTTP 429 (Retry-After 3) while connections kept opening at about ${rate} per second: a handshake rate limit, not a cap on open connections.`,
+      'BELOW FLOOR The server refused upgrades with HTTP 429 (Retry-After 3) while connections kept opening at ' +
+        `about ${rate} per second: a handshake rate limit, not a cap on open connections.`,
     );
     expect(textOf(page, 'figures')).toContain(
-      `Ceiling >= ${run.ceiling.value} a lower bound set by the handshake rate (it let about ${rate} handshakes/s through; this run opened ${run.settings.connectRate}/s), not a cap on open connections: ramp more slowly (--rate) to measure the ceiling; required at least ${run.settings.minCeiling}`,
+      `Ceiling >= ${run.ceiling.value} a lower bound set by the handshake rate (it let about ${rate} ` +
+        `handshakes/s through; this run opened ${run.settings.connectRate}/s), not a cap on open connections: ramp ` +
+        `more slowly (--rate) to measure the ceiling; required at least ${run.settings.minCeiling}`,
     );
     const evidence = textOf(page, 'evidence');
     expect(evidence).toContain('Retry-After 3');
@@ -127,10 +195,16 @@ describe('renderHtmlReport', () => {
     const { run, page } = report('idle-timeout');
     const value = run.limitingFactor?.valueSeconds?.toFixed(1);
     expect(textOf(page, 'headline')).toBe(
-      `INCONCLUSIVE The server dropped connections without a close frame ${value} s after their last frame, whatever the open count: an idle timeout, so no ceiling was measured.`,
+      `INCONCLUSIVE The server dropped connections without a close frame ${value} s after their last frame, ` +
+        'whatever the open count: an idle timeout, so no ceiling was measured.',
     );
     expect(textOf(page, 'figures')).toContain('Ceiling none not measured: a duration limit is not a capacity ceiling');
-    expect(textOf(page, 'evidence')).toMatch(new RegExp(`Age since the last frame at the drop median \\d\\.\\d s, from \\d\\.\\d s to \\d\\.\\d s over ${run.failures.total} drops`));
+    expect(textOf(page, 'evidence')).toMatch(
+      new RegExp(
+        `Age since the last frame at the drop median \\d\\.\\d s, from \\d\\.\\d s to \\d\\.\\d s over ${run.failures.total}` +
+          ' drops',
+      ),
+    );
     expect(textOf(page, 'failures')).toContain(`1006 ${run.failures.total} no close frame: the connection was cut`);
     expect(markersOf(page, 'abnormal-closure')).toBe(run.failures.total);
     expect(count(page, 'class="stage-step"')).toBe(1);
@@ -140,7 +214,8 @@ describe('renderHtmlReport', () => {
     const { run, page } = report('max-lifetime');
     const value = run.limitingFactor?.valueSeconds?.toFixed(1);
     expect(textOf(page, 'headline')).toBe(
-      `INCONCLUSIVE The server closed connections with close code 1001 ${value} s after they opened, even with heartbeats: a maximum connection lifetime, so no ceiling was measured.`,
+      `INCONCLUSIVE The server closed connections with close code 1001 ${value} s after they opened, even with ` +
+        'heartbeats: a maximum connection lifetime, so no ceiling was measured.',
     );
     expect(textOf(page, 'evidence')).toMatch(/Age since open at the drop median \d\.\d s/);
     expect(markersOf(page, 'server-close')).toBe(run.failures.total);
@@ -151,36 +226,55 @@ describe('renderHtmlReport', () => {
     const { run, page } = report('server-degradation');
     const p95 = run.limitingFactor?.evidence.handshakeP95Ms;
     expect(textOf(page, 'headline')).toBe(
-      `OK The server dropped open connections (pong timeout × ${run.failures.total}) once ${run.dropOnset} were open, instead of refusing new ones, and handshakes slowed from p95 ${formatMs(p95?.first ?? null)} ms to ${formatMs(p95?.failing ?? null)} ms: server degradation.`,
+      `OK The server dropped open connections (pong timeout × ${run.failures.total}) once ${run.dropOnset} were ` +
+        `open, instead of refusing new ones, and handshakes slowed from p95 ${formatMs(p95?.first ?? null)} ms ` +
+        `to ${formatMs(p95?.failing ?? null)}` +
+        ' ms: server degradation.',
     );
     expect(textOf(page, 'failures')).toContain(`pong-timeout ${run.failures.total} no pong came in time after a ping`);
-    expect(textOf(page, 'evidence')).toContain(`Handshake p95 ${formatMs(p95?.first ?? null)} ms in the first stage, ${formatMs(p95?.failing ?? null)} ms in the failing stage`);
+    expect(textOf(page, 'evidence')).toContain(
+      `Handshake p95 ${formatMs(p95?.first ?? null)} ms in the first stage, ${formatMs(p95?.failing ?? null)} ms ` +
+        'in the failing stage',
+    );
     expect(markersOf(page, 'pong-timeout')).toBe(run.failures.total);
   });
 
   it('says a probe-limited run says nothing about the target, with the error code', () => {
     const { run, page } = report('probe-limited');
     expect(textOf(page, 'headline')).toBe(
-      `INCONCLUSIVE The probe itself ran out (EMFILE) at ${run.dropOnset} open connections: this run says nothing about the target's limit.`,
+      `INCONCLUSIVE The probe itself ran out (EMFILE) at ${run.dropOnset} open connections: this run says ` +
+        `nothing about the target's limit.`,
     );
-    expect(textOf(page, 'failures')).toContain(`EMFILE ${run.failures.byErrorCode.EMFILE} the probe process ran out of file descriptors`);
+    expect(textOf(page, 'failures')).toContain(
+      `EMFILE ${run.failures.byErrorCode.EMFILE} the probe process ran out of file descriptors`,
+    );
     expect(markersOf(page, 'probe-limited')).toBe(run.failures.byClass['probe-limited']);
-    expect(textOf(page, 'figures')).toContain(`Drops began at ${run.dropOnset} open connections, when the probe itself ran out (not the target)`);
+    expect(textOf(page, 'figures')).toContain(
+      `Drops began at ${run.dropOnset} open connections, when the probe itself ran out (not the target)`,
+    );
   });
 
-  it.each(['config-error', 'unreachable'] as const)('makes the cards of the failed %s run agree: the probe failed, no drop was measured', (name) => {
-    const figures = textOf(report(name).page, 'figures');
-    expect(figures).toContain('Ceiling none not measured: the probe could not measure one');
-    expect(figures).toMatch(/Drops began not measured the probe failed \((configuration error|target unreachable)\): nothing about the target's connections was measured/);
-    expect(figures).not.toContain('no failure of a limiting kind');
-  });
+  it.each(['config-error', 'unreachable'] as const)(
+    'makes the cards of the failed %s run agree: the probe failed, no drop was measured',
+    (name) => {
+      const figures = textOf(report(name).page, 'figures');
+      expect(figures).toContain('Ceiling none not measured: the probe could not measure one');
+      expect(figures).toMatch(
+        /Drops began not measured the probe failed \((configuration error|target unreachable)\): nothing about the target's connections was measured/,
+      );
+      expect(figures).not.toContain('no failure of a limiting kind');
+    },
+  );
 
   it('reports a config error and an unreachable target as probe failures with their status or error code', () => {
     expect(textOf(report('config-error').page, 'headline')).toBe(
-      'FAILED The target refused the first connection with HTTP 401: a configuration problem (URL, headers or subprotocol), not a ceiling.',
+      'FAILED The target refused the first connection with HTTP 401: a configuration problem (URL, headers or ' +
+        'subprotocol), not a ceiling.',
     );
     const unreachable = report('unreachable').page;
-    expect(textOf(unreachable, 'headline')).toBe('FAILED The target could not be reached (ECONNREFUSED) before any connection opened: nothing was measured.');
+    expect(textOf(unreachable, 'headline')).toBe(
+      'FAILED The target could not be reached (ECONNREFUSED) before any connection opened: nothing was measured.',
+    );
     expect(unreachable).toContain('No connection opened.');
     expect(markersOf(unreachable, 'unreachable')).toBe(1);
   });
@@ -188,7 +282,10 @@ describe('renderHtmlReport', () => {
   it('reports a run that held every stage as a ceiling of at least its maximum', () => {
     const { run, page } = report('held');
     const maximum = run.ceiling.value;
-    expect(textOf(page, 'headline')).toBe(`OK Every stage held: ${maximum} connections stayed open with no failures, so the ceiling is at least ${maximum}; no limit was found.`);
+    expect(textOf(page, 'headline')).toBe(
+      `OK Every stage held: ${maximum} connections stayed open with no failures, so the ceiling is at least ${maximum}` +
+        '; no limit was found.',
+    );
     expect(textOf(page, 'figures')).toContain(`>= ${maximum} the plan's maximum held: no limit found`);
     expect(textOf(page, 'figures')).toContain('Drops began no drops no failure of a limiting kind');
     expect(textOf(page, 'failures')).toBe('Failures No connection failed.');
@@ -221,9 +318,15 @@ describe('renderHtmlReport', () => {
       },
       failures: { ...cappedRun.failures, byErrorCode: { [hostile]: 1 }, byCloseCode: { [hostile]: 2 } },
       settings: { ...cappedRun.settings, headerNames: [hostile], subprotocols: [hostile] },
-      timeline: { ...cappedRun.timeline, failures: [{ atMs: 10, failureClass: 'connect-error', open: 3, errorCode: hostile }] },
+      timeline: {
+        ...cappedRun.timeline,
+        failures: [{ atMs: 10, failureClass: 'connect-error', open: 3, errorCode: hostile }],
+      },
     };
-    const page = renderHtmlReport(run, { generatedAt: GENERATED_AT, history: [{ ...heldRun, targetId: hostile, runId: hostile }] });
+    const page = renderHtmlReport(run, {
+      generatedAt: GENERATED_AT,
+      history: [{ ...heldRun, targetId: hostile, runId: hostile }],
+    });
     const tags = [...page.matchAll(/<\/?([a-zA-Z][\w-]*)/g)].map((match) => (match[1] ?? '').toLowerCase());
     expect(tags.filter((tag) => !REPORT_TAGS.has(tag))).toEqual([]);
     expect(page).not.toMatch(/<[^>]*onerror/);
@@ -239,49 +342,86 @@ describe('renderHtmlReport', () => {
     expect(text).toBe(`Baseline The ceiling regressed. ${describeRegression(ceiling, regressed.baseline!)}`);
     expect(text.split(`baseline of ${ceiling * 2}`).length - 1).toBe(1);
     expect(text.split('median of').length - 1).toBe(1);
-    expect(textOf(page, 'figures')).toContain(`Baseline ${ceiling * 2} this run is ${formatPercent(0.5)} of it (${formatChange(-0.5)})`);
+    expect(textOf(page, 'figures')).toContain(
+      `Baseline ${ceiling * 2} this run is ${formatPercent(0.5)} of it (${formatChange(-0.5)})`,
+    );
   });
 
   it('shows the baseline of a run that did not regress', () => {
     const judged = withBaseline(cappedRun, (cappedRun.ceiling.value as number) + 1, 4);
-    expect(textOf(renderHtmlReport(judged, { generatedAt: GENERATED_AT }), 'baseline')).toBe(`Baseline Baseline ceiling ${formatBaseline(judged.baseline!)}. Not a regression.`);
+    expect(textOf(renderHtmlReport(judged, { generatedAt: GENERATED_AT }), 'baseline')).toBe(
+      `Baseline Baseline ceiling ${formatBaseline(judged.baseline!)}. Not a regression.`,
+    );
   });
 
-  it('says which reason leaves a run without a baseline: no ceiling, or how few earlier comparable runs are stored', () => {
-    const baselineOf = (run: RunResult, history: RunResult[] = []) => textOf(renderHtmlReport(run, { generatedAt: GENERATED_AT, history }), 'baseline');
-    const idle = loadRecordedRun('idle-timeout');
-    expect(baselineOf(idle)).toBe('Baseline No baseline: this run measured no ceiling (verdict inconclusive), so there is nothing to compare with earlier runs.');
-    expect(baselineOf(cappedRun)).toBe(
-      `Baseline No baseline yet: no earlier comparable run of ${cappedRun.targetId} was stored (same settings, completed with a ceiling); a baseline needs ${MIN_BASELINE_RUNS}.`,
-    );
-    const earlier = [
-      rerun(cappedRun, 'earlier-1', '2000-01-01T00:00:00.000Z'),
-      rerun(cappedRun, 'earlier-2', '2000-01-02T00:00:00.000Z'),
-      rerun(cappedRun, 'other-settings', '2000-01-03T00:00:00.000Z', { configHash: 'other' }),
-      rerun(idle, 'no-ceiling', '2000-01-04T00:00:00.000Z', { targetId: cappedRun.targetId, configHash: cappedRun.configHash }),
-    ];
-    expect(baselineOf(cappedRun, [cappedRun, ...earlier])).toContain(`only 2 earlier comparable runs of ${cappedRun.targetId} were stored`);
-  });
+  it(
+    'says which reason leaves a run without a baseline: no ceiling, or how few earlier comparable runs are ' + 'stored',
+    () => {
+      const baselineOf = (run: RunResult, history: RunResult[] = []) =>
+        textOf(renderHtmlReport(run, { generatedAt: GENERATED_AT, history }), 'baseline');
+      const idle = loadRecordedRun('idle-timeout');
+      expect(baselineOf(idle)).toBe(
+        'Baseline No baseline: this run measured no ceiling (verdict inconclusive), so there is nothing to compare ' +
+          'with earlier runs.',
+      );
+      expect(baselineOf(cappedRun)).toBe(
+        `Baseline No baseline yet: no earlier comparable run of ${cappedRun.targetId} was stored (same settings, ` +
+          `completed with a ceiling); a baseline needs ${MIN_BASELINE_RUNS}.`,
+      );
+      const earlier = [
+        rerun(cappedRun, 'earlier-1', '2000-01-01T00:00:00.000Z'),
+        rerun(cappedRun, 'earlier-2', '2000-01-02T00:00:00.000Z'),
+        rerun(cappedRun, 'other-settings', '2000-01-03T00:00:00.000Z', { configHash: 'other' }),
+        rerun(idle, 'no-ceiling', '2000-01-04T00:00:00.000Z', {
+          targetId: cappedRun.targetId,
+          configHash: cappedRun.configHash,
+        }),
+      ];
+      expect(baselineOf(cappedRun, [cappedRun, ...earlier])).toContain(
+        `only 2 earlier comparable runs of ${cappedRun.targetId} were stored`,
+      );
+    },
+  );
 
   it('says a run stored before timelines existed has none, instead of drawing an empty chart', () => {
-    const page = renderHtmlReport({ ...cappedRun, timeline: { open: [], stages: [], failures: [], failuresOmitted: 0 } }, { generatedAt: GENERATED_AT });
-    expect(textOf(page, 'timeline')).toContain('No timeline was recorded with this run: it was stored by an earlier version of ws-ceiling.');
+    const page = renderHtmlReport(
+      { ...cappedRun, timeline: { open: [], stages: [], failures: [], failuresOmitted: 0 } },
+      { generatedAt: GENERATED_AT },
+    );
+    expect(textOf(page, 'timeline')).toContain(
+      'No timeline was recorded with this run: it was stored by an earlier version of ws-ceiling.',
+    );
     expect(page).not.toContain('<svg');
     expect(textOf(renderHtmlReport(cappedRun, { generatedAt: GENERATED_AT }), 'timeline')).not.toContain('No timeline');
   });
 
   it('heads the history bar column "trend", so only one column is headed "ceiling"', () => {
     const run = loadRecordedRun('concurrency-cap');
-    const page = renderHtmlReport(run, { generatedAt: GENERATED_AT, history: [run, rerun(run, 'older-run', '2000-01-01T00:00:00.000Z')] });
+    const page = renderHtmlReport(run, {
+      generatedAt: GENERATED_AT,
+      history: [run, rerun(run, 'older-run', '2000-01-01T00:00:00.000Z')],
+    });
     const headers = [...page.matchAll(/<section class="history">[\s\S]*?<\/thead>/g)][0]?.[0] ?? '';
-    expect([...headers.matchAll(/<th[^>]*>([^<]*)<\/th>/g)].map((match) => match[1])).toEqual(['started', 'verdict', 'ceiling', 'baseline', 'change', 'cause', 'trend']);
+    expect([...headers.matchAll(/<th[^>]*>([^<]*)<\/th>/g)].map((match) => match[1])).toEqual([
+      'started',
+      'verdict',
+      'ceiling',
+      'baseline',
+      'change',
+      'cause',
+      'trend',
+    ]);
   });
 
   it('repeats a run of the bundled simulator with --simulate and names the spec in the settings', () => {
     const { run, page } = report('server-degradation');
     const settings = textOf(page, 'settings');
-    expect(settings).toContain(`Simulator the bundled simulator, --simulate ${run.settings.simulate} (its port was free for this run only)`);
-    expect(settings).toContain(`ws-ceiling run --target-id ${run.targetId} --simulate ${run.settings.simulate} --stages`);
+    expect(settings).toContain(
+      `Simulator the bundled simulator, --simulate ${run.settings.simulate} (its port was free for this run only)`,
+    );
+    expect(settings).toContain(
+      `ws-ceiling run --target-id ${run.targetId} --simulate ${run.settings.simulate} --stages`,
+    );
     expect(settings).toContain('To run it again:');
     const capped = textOf(report('concurrency-cap').page, 'settings');
     expect(capped).toContain('To run it again (fill in each <value> and the query values shown as redacted');
@@ -290,19 +430,32 @@ describe('renderHtmlReport', () => {
 
   it('draws the history trend of the target, newest first, marking this run', () => {
     const run = loadRecordedRun('concurrency-cap');
-    const older = { ...run, runId: 'older-run', startedAt: '2026-01-01T00:00:00.000Z', ceiling: { value: 40, reached: true }, verdict: 'ok' as const };
+    const older = {
+      ...run,
+      runId: 'older-run',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      ceiling: { value: 40, reached: true },
+      verdict: 'ok' as const,
+    };
     const page = renderHtmlReport(run, { generatedAt: GENERATED_AT, history: [run, older] });
     const history = textOf(page, 'history');
     expect(history).toContain('2026-01-01 00:00:00 UTC OK 40');
     expect(history).toContain(`UTC this run OK 60 – ${formatChange(0.5)} concurrency-cap`);
     expect(history.indexOf('this run')).toBeLessThan(history.indexOf('2026-01-01'));
-    expect(textOf(report('concurrency-cap').page, 'history')).toContain('This is the only stored run of chat-sim so far.');
+    expect(textOf(report('concurrency-cap').page, 'history')).toContain(
+      'This is the only stored run of chat-sim so far.',
+    );
   });
 });
 
 describe('describeCause', () => {
   it('falls back to the verdict reason when there is no limiting factor and no ceiling, as for a stopped run', () => {
-    const stopped: RunResult = { ...heldRun, verdict: 'inconclusive', verdictReason: 'The run was stopped before it finished.', ceiling: { value: null, reached: false } };
+    const stopped: RunResult = {
+      ...heldRun,
+      verdict: 'inconclusive',
+      verdictReason: 'The run was stopped before it finished.',
+      ceiling: { value: null, reached: false },
+    };
     expect(describeCause(stopped)).toBe('The run was stopped before it finished.');
   });
 
@@ -314,14 +467,27 @@ describe('describeCause', () => {
       ...capped,
       limitingFactor: {
         ...factor,
-        evidence: { ...factor.evidence, failures: { total: 5, byClass: { 'connect-error': 5 }, byStatus: {}, byCloseCode: {}, byErrorCode: { ECONNRESET: 5 } } },
+        evidence: {
+          ...factor.evidence,
+          failures: {
+            total: 5,
+            byClass: { 'connect-error': 5 },
+            byStatus: {},
+            byCloseCode: {},
+            byErrorCode: { ECONNRESET: 5 },
+          },
+        },
       },
     };
-    expect(describeCause(resets)).toBe('The server answered new connections with ECONNRESET once 60 connections were open: a concurrency cap.');
+    expect(describeCause(resets)).toBe(
+      'The server answered new connections with ECONNRESET once 60 connections were open: a concurrency cap.',
+    );
   });
 
   it('says the probe stopped itself when its self-check stopped the run, not that its event loop was starved', () => {
-    const message = 'While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit (ulimit -n) of 200.';
+    const message =
+      'While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit ' +
+      '(ulimit -n) of 200.';
     const stopped: RunResult = {
       ...heldRun,
       limitingFactor: { kind: 'probe-limited', summary: message, evidence: { failures: heldRun.failures, message } },
@@ -334,7 +500,11 @@ describe('describeCause', () => {
   it("blames the probe's event loop when the probe was starved without an error code", () => {
     const starved: RunResult = {
       ...heldRun,
-      limitingFactor: { kind: 'probe-limited', summary: 'starved', evidence: { failures: heldRun.failures, eventLoopDelayMaxMs: 812.4 } },
+      limitingFactor: {
+        kind: 'probe-limited',
+        summary: 'starved',
+        evidence: { failures: heldRun.failures, eventLoopDelayMaxMs: 812.4 },
+      },
     };
     expect(describeCause(starved)).toBe(
       "The probe's own event loop was starved (delay up to 812.4 ms), so its timings cannot be trusted: this run says nothing about the target's limit.",
@@ -359,16 +529,22 @@ describe('renderTimelineChart', () => {
     expect(markersOf(chart, 'handshake-rejected')).toBe(MAX_MARKED_FAILURES_PER_KIND);
   });
 
-  it.each(SCENARIOS.map((scenario) => scenario.name))('counts every failure of the recorded %s run in the legend', (name) => {
-    const run = loadRecordedRun(name);
-    const counts = [...renderTimelineChart(run).markup.matchAll(/<text x="30" y="4">[^<]* × (\d+)[^<]*<\/text>/g)].map((match) => Number(match[1]));
-    expect(counts.reduce((sum, value) => sum + value, 0)).toBe(run.failures.total);
-  });
+  it.each(SCENARIOS.map((scenario) => scenario.name))(
+    'counts every failure of the recorded %s run in the legend',
+    (name) => {
+      const run = loadRecordedRun(name);
+      const counts = [
+        ...renderTimelineChart(run).markup.matchAll(/<text x="30" y="4">[^<]* × (\d+)[^<]*<\/text>/g),
+      ].map((match) => Number(match[1]));
+      expect(counts.reduce((sum, value) => sum + value, 0)).toBe(run.failures.total);
+    },
+  );
 
   it('says in the legend that handshake timeouts are marked when the timeout ran out, not at the attempt', () => {
     const queue = loadRecordedRun('queueing-cap');
     expect(renderTimelineChart(queue).markup).toContain(
-      `handshake-timeout × ${queue.failures.total}, marked when the ${queue.settings.handshakeTimeoutSeconds} s timeout ran out</text>`,
+      `handshake-timeout × ${queue.failures.total}, marked when the ${queue.settings.handshakeTimeoutSeconds} s ` +
+        'timeout ran out</text>',
     );
   });
 
@@ -388,7 +564,9 @@ describe('renderTimelineChart', () => {
 
 describe('escapeHtml', () => {
   it('replaces the five characters that can end text or an attribute', () => {
-    expect(escapeHtml(`<a href="x">Tom & 'Jerry'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;');
+    expect(escapeHtml(`<a href="x">Tom & 'Jerry'</a>`)).toBe(
+      '&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;',
+    );
   });
 });
 
@@ -419,10 +597,17 @@ describe('reportCommand', () => {
     }
   }
 
-  async function report(name: string, flags: { targetId?: string; out?: string } = {}): Promise<{ file: string; page: string }> {
+  async function report(
+    name: string,
+    flags: { targetId?: string; out?: string } = {},
+  ): Promise<{ file: string; page: string }> {
     let printed = '';
     const out = flags.out ?? path.join(store.directory, 'report.html');
-    const code = await reportCommand(name, { ...flags, out, store: store.directory }, { stdout: { write: (text: string) => (printed += text) } });
+    const code = await reportCommand(
+      name,
+      { ...flags, out, store: store.directory },
+      { stdout: { write: (text: string) => (printed += text) } },
+    );
     expect(code).toBe(0);
     const file = printed.trim();
     return { file, page: await readFile(file, 'utf8') };
@@ -431,7 +616,12 @@ describe('reportCommand', () => {
   it('writes the newest run, or the newest of --target-id, and prints the absolute path it wrote', async () => {
     const cap = loadRecordedRun('concurrency-cap');
     const held = loadRecordedRun('held');
-    const olderCap = { ...cap, runId: 'a1b2c3d4-older', startedAt: '2026-01-01T00:00:00.000Z', ceiling: { value: 40, reached: true } };
+    const olderCap = {
+      ...cap,
+      runId: 'a1b2c3d4-older',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      ceiling: { value: 40, reached: true },
+    };
     await storeRuns([olderCap, cap, held]);
     const newestFirst = [cap, held].sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 
@@ -454,16 +644,21 @@ describe('reportCommand', () => {
     expect(textOf(page, 'history')).toContain('This is the only stored run of chat-sim so far.');
   });
 
-  it('refuses an unknown run id, and an --out that cannot be written before reading the store, naming the argument', async () => {
-    await storeRuns([loadRecordedRun('held')]);
-    await expect(report('no-such-run')).rejects.toThrow(InvalidInputError);
-    await expect(report('no-such-run')).rejects.toThrow('<run>: no run "no-such-run"');
-    const missing = path.join(store.directory, 'missing', 'report.html');
-    await expect(report('no-such-run', { out: missing })).rejects.toThrow(`--out: cannot write "${missing}": the directory "${path.dirname(missing)}" does not exist`);
-    await expect(report('latest', { out: '/proc/report.html' })).rejects.toThrow(
-      '--out: cannot write "/proc/report.html": the directory "/proc" does not let files be created in it (ENOENT)',
-    );
-  });
+  it(
+    'refuses an unknown run id, and an --out that cannot be written before reading the store, naming the ' + 'argument',
+    async () => {
+      await storeRuns([loadRecordedRun('held')]);
+      await expect(report('no-such-run')).rejects.toThrow(InvalidInputError);
+      await expect(report('no-such-run')).rejects.toThrow('<run>: no run "no-such-run"');
+      const missing = path.join(store.directory, 'missing', 'report.html');
+      await expect(report('no-such-run', { out: missing })).rejects.toThrow(
+        `--out: cannot write "${missing}": the directory "${path.dirname(missing)}" does not exist`,
+      );
+      await expect(report('latest', { out: '/proc/report.html' })).rejects.toThrow(
+        '--out: cannot write "/proc/report.html": the directory "/proc" does not let files be created in it (ENOENT)',
+      );
+    },
+  );
 
   it('refuses a --store directory that does not exist, naming the flag and the path, and creates nothing', async () => {
     const missing = path.join(store.directory, 'mistyped');

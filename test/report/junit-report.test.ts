@@ -45,7 +45,7 @@ function parseXml(xml: string): XmlElement {
     at += open[0].length;
     for (;;) {
       skipSpace();
-      if (xml.startsWith('/>', at)) return (at += 2), node;
+      if (xml.startsWith('/>', at)) return ((at += 2), node);
       if (xml[at] === '>') break;
       const attribute = /^([A-Za-z_][\w.-]*)\s*=\s*"([^"]*)"/.exec(xml.slice(at));
       if (!attribute?.[1] || attribute[2] === undefined) return fail('bad attribute');
@@ -59,7 +59,7 @@ function parseXml(xml: string): XmlElement {
       if (next < 0) return fail(`unclosed <${node.name}>`);
       node.text += decode(xml.slice(at, next));
       at = next;
-      if (xml.startsWith(`</${node.name}>`, at)) return (at += node.name.length + 3), node;
+      if (xml.startsWith(`</${node.name}>`, at)) return ((at += node.name.length + 3), node);
       if (xml.startsWith('</', at)) return fail(`mismatched close of <${node.name}>`);
       node.children.push(element());
     }
@@ -93,7 +93,13 @@ function parseReport(run: RunResult) {
 const cap = loadRecordedRun('concurrency-cap');
 
 /** The gate outcome a run's verdict gives the `probe completed` case. */
-const COMPLETED_BY_VERDICT = { ok: 'passed', regressed: 'passed', 'below-floor': 'passed', inconclusive: 'failure', failed: 'error' } as const;
+const COMPLETED_BY_VERDICT = {
+  ok: 'passed',
+  regressed: 'passed',
+  'below-floor': 'passed',
+  inconclusive: 'failure',
+  failed: 'error',
+} as const;
 
 /** How a parsed test case ended: passed (no child), or the name of its one child element. */
 function outcomeOf(node: XmlElement | undefined): string {
@@ -102,43 +108,66 @@ function outcomeOf(node: XmlElement | undefined): string {
 }
 
 describe('junitReport', () => {
-  it.each(SCENARIOS.map((scenario) => scenario.name))('writes suite counts that match the test cases of the recorded %s run', (name) => {
-    const run = loadRecordedRun(name);
-    const { root, suite, cases, byName } = parseReport(run);
-    const outcomes = cases.map((node) => outcomeOf(node));
-    const counted = (outcome: string) => String(outcomes.filter((candidate) => candidate === outcome).length);
-    const counts = { tests: String(cases.length), failures: counted('failure'), errors: counted('error') };
-    expect(root.attributes).toMatchObject(counts);
-    expect(suite.attributes).toMatchObject({ ...counts, skipped: counted('skipped') });
-    expect(outcomeOf(byName.get(JUNIT_GATES.completed))).toBe(COMPLETED_BY_VERDICT[run.verdict]);
-    expect(byName.has(JUNIT_GATES.floor)).toBe(run.settings.minCeiling !== undefined);
-    for (const node of cases) {
-      const body = node.children[0];
-      if (body && body.name !== 'skipped') expect(body.text).toBe(body.attributes.message);
-    }
-  });
+  it.each(SCENARIOS.map((scenario) => scenario.name))(
+    'writes suite counts that match the test cases of the recorded %s run',
+    (name) => {
+      const run = loadRecordedRun(name);
+      const { root, suite, cases, byName } = parseReport(run);
+      const outcomes = cases.map((node) => outcomeOf(node));
+      const counted = (outcome: string) => String(outcomes.filter((candidate) => candidate === outcome).length);
+      const counts = { tests: String(cases.length), failures: counted('failure'), errors: counted('error') };
+      expect(root.attributes).toMatchObject(counts);
+      expect(suite.attributes).toMatchObject({ ...counts, skipped: counted('skipped') });
+      expect(outcomeOf(byName.get(JUNIT_GATES.completed))).toBe(COMPLETED_BY_VERDICT[run.verdict]);
+      expect(byName.has(JUNIT_GATES.floor)).toBe(run.settings.minCeiling !== undefined);
+      for (const node of cases) {
+        const body = node.children[0];
+        if (body && body.name !== 'skipped') expect(body.text).toBe(body.attributes.message);
+      }
+    },
+  );
 
-  it.each(SCENARIOS.map((scenario) => scenario.name))('leaves every property of the recorded %s run empty when the figure does not exist, alike', (name) => {
-    const run = loadRecordedRun(name);
-    const properties = Object.fromEntries(child(parseReport(run).suite, 'properties').children.map((node) => [node.attributes.name, node.attributes.value]));
-    expect(properties).toMatchObject({
-      runId: run.runId,
-      targetId: run.targetId,
-      url: run.url,
-      verdict: run.verdict,
-      ceiling: run.ceiling.value === null ? '' : formatCeiling(run.ceiling),
-      dropOnset: run.dropOnset === null ? '' : String(run.dropOnset),
-      limitingFactor: run.limitingFactor?.kind ?? '',
-      configHash: run.configHash,
-    });
-  });
+  it.each(SCENARIOS.map((scenario) => scenario.name))(
+    'leaves every property of the recorded %s run empty when the figure does not exist, alike',
+    (name) => {
+      const run = loadRecordedRun(name);
+      const properties = Object.fromEntries(
+        child(parseReport(run).suite, 'properties').children.map((node) => [
+          node.attributes.name,
+          node.attributes.value,
+        ]),
+      );
+      expect(properties).toMatchObject({
+        runId: run.runId,
+        targetId: run.targetId,
+        url: run.url,
+        verdict: run.verdict,
+        ceiling: run.ceiling.value === null ? '' : formatCeiling(run.ceiling),
+        dropOnset: run.dropOnset === null ? '' : String(run.dropOnset),
+        limitingFactor: run.limitingFactor?.kind ?? '',
+        configHash: run.configHash,
+      });
+    },
+  );
 
   it('writes one ws-ceiling suite, timed and stamped from the run, with a class name per target', () => {
     const { root, suite, cases } = parseReport(cap);
     const time = ((Date.parse(cap.finishedAt) - Date.parse(cap.startedAt)) / 1000).toFixed(3);
     expect(root.attributes).toEqual({ name: 'ws-ceiling', tests: '3', failures: '0', errors: '0', time });
-    expect(suite.attributes).toEqual({ name: 'ws-ceiling', tests: '3', failures: '0', errors: '0', time, skipped: '1', timestamp: cap.startedAt.slice(0, 19) });
-    expect(cases.map((node) => node.attributes.name)).toEqual([JUNIT_GATES.completed, JUNIT_GATES.floor, JUNIT_GATES.regression]);
+    expect(suite.attributes).toEqual({
+      name: 'ws-ceiling',
+      tests: '3',
+      failures: '0',
+      errors: '0',
+      time,
+      skipped: '1',
+      timestamp: cap.startedAt.slice(0, 19),
+    });
+    expect(cases.map((node) => node.attributes.name)).toEqual([
+      JUNIT_GATES.completed,
+      JUNIT_GATES.floor,
+      JUNIT_GATES.regression,
+    ]);
     expect(cases.every((node) => node.attributes.classname === `ws-ceiling.${cap.targetId}`)).toBe(true);
   });
 
@@ -152,7 +181,9 @@ describe('junitReport', () => {
   it('fails the probe-completed gate of an inconclusive run, in plain words', () => {
     const idle = loadRecordedRun('idle-timeout');
     const failure = child(parseReport(idle).byName.get(JUNIT_GATES.completed)!, 'failure');
-    expect(failure.attributes.message).toBe(`The run was inconclusive, so it does not show a ceiling: ${idle.verdictReason}`);
+    expect(failure.attributes.message).toBe(
+      `The run was inconclusive, so it does not show a ceiling: ${idle.verdictReason}`,
+    );
   });
 
   it('makes a failed probe an error, counted as one, and fails its floor gate', () => {
@@ -161,7 +192,10 @@ describe('junitReport', () => {
     expect(root.attributes).toMatchObject({ tests: '3', failures: '1', errors: '1' });
     expect(suite.attributes).toMatchObject({ tests: '3', failures: '1', errors: '1', skipped: '1' });
     const error = child(byName.get(JUNIT_GATES.completed)!, 'error');
-    expect(error.attributes).toEqual({ message: `The probe failed: ${failed.verdictReason}`, type: JUNIT_GATES.completed });
+    expect(error.attributes).toEqual({
+      message: `The probe failed: ${failed.verdictReason}`,
+      type: JUNIT_GATES.completed,
+    });
     expect(child(byName.get(JUNIT_GATES.floor)!, 'failure').attributes.message).toBe(
       `No ceiling was measured, so the floor of ${failed.settings.minCeiling} connections is not shown to hold.`,
     );
@@ -193,7 +227,11 @@ describe('junitReport', () => {
   });
 
   it('keeps markup, quotes and line breaks in a message intact through an XML parser', () => {
-    const tricky = { ...loadRecordedRun('unreachable'), targetId: 'a&b <"x">', verdictReason: `Refused <script> & 'quotes'\nsecond line` };
+    const tricky = {
+      ...loadRecordedRun('unreachable'),
+      targetId: 'a&b <"x">',
+      verdictReason: `Refused <script> & 'quotes'\nsecond line`,
+    };
     const { suite, byName } = parseReport(tricky);
     const message = child(byName.get(JUNIT_GATES.completed)!, 'error').attributes.message;
     expect(message).toBe(`The probe failed: Refused <script> & 'quotes'\nsecond line`);
@@ -205,12 +243,16 @@ describe('junitReport', () => {
 describe('runGates', () => {
   it('names the floor gate only when a floor was set', () => {
     const { minCeiling: _floor, ...withoutFloor } = cap.settings;
-    expect(runGates({ ...cap, settings: withoutFloor }).map((gate) => gate.name)).toEqual(['probe completed', 'no regression against baseline']);
+    expect(runGates({ ...cap, settings: withoutFloor }).map((gate) => gate.name)).toEqual([
+      'probe completed',
+      'no regression against baseline',
+    ]);
     expect(runGates(cap).map((gate) => gate.outcome.status)).toEqual(['passed', 'passed', 'skipped']);
   });
 
   it('errors the probe-completed gate of a failed run, and fails it for an inconclusive one', () => {
-    const status = (run: RunResult) => runGates(run).find((gate) => gate.name === JUNIT_GATES.completed)?.outcome.status;
+    const status = (run: RunResult) =>
+      runGates(run).find((gate) => gate.name === JUNIT_GATES.completed)?.outcome.status;
     expect(status(loadRecordedRun('unreachable'))).toBe('error');
     expect(status(loadRecordedRun('probe-limited'))).toBe('failed');
   });
@@ -218,10 +260,14 @@ describe('runGates', () => {
   it('fails the floor gate when the plan maximum held under the floor, telling to plan higher', () => {
     const held = loadRecordedRun('held');
     const maximum = held.ceiling.value as number;
-    const floor = runGates({ ...held, settings: { ...held.settings, minCeiling: maximum * 2 } }).find((gate) => gate.name === JUNIT_GATES.floor);
+    const floor = runGates({ ...held, settings: { ...held.settings, minCeiling: maximum * 2 } }).find(
+      (gate) => gate.name === JUNIT_GATES.floor,
+    );
     expect(floor?.outcome).toEqual({
       status: 'failed',
-      message: `The plan's maximum of ${maximum} connections held, which is under the floor of ${maximum * 2}: plan stages up to at least ${maximum * 2} to check the floor.`,
+      message:
+        `The plan's maximum of ${maximum} connections held, which is under the floor of ${maximum * 2}: ` +
+        `plan stages up to at least ${maximum * 2} to check the floor.`,
     });
   });
 
@@ -232,19 +278,28 @@ describe('runGates', () => {
     expect(regression(withBaseline(held, maximum))).toEqual({ status: 'passed' });
     expect(regression(withBaseline(held, maximum * 2))).toEqual({
       status: 'skipped',
-      message: `The plan's maximum of ${maximum} connections held, under the regression threshold of ${maximum * 1.8} (baseline ${maximum * 2}): plan stages up to at least ${maximum * 1.8} to compare.`,
+      message:
+        `The plan's maximum of ${maximum} connections held, under the regression threshold of ${maximum * 1.8}` +
+        ` (baseline ${maximum * 2}): plan stages up to at least ${maximum * 1.8} to compare.`,
     });
   });
 
   it('skips the regression gate when a baseline exists but the run has no ceiling', () => {
-    const gate = runGates(withBaseline(loadRecordedRun('idle-timeout'), 150)).find((candidate) => candidate.name === JUNIT_GATES.regression);
-    expect(gate?.outcome).toEqual({ status: 'skipped', message: 'No ceiling was measured to compare with the baseline of 150.' });
+    const gate = runGates(withBaseline(loadRecordedRun('idle-timeout'), 150)).find(
+      (candidate) => candidate.name === JUNIT_GATES.regression,
+    );
+    expect(gate?.outcome).toEqual({
+      status: 'skipped',
+      message: 'No ceiling was measured to compare with the baseline of 150.',
+    });
   });
 });
 
 describe('escapeXml', () => {
   it('escapes the five markup characters and keeps line breaks as references', () => {
-    expect(escapeXml(`<a href="x">'&'</a>\r\n\t`)).toBe('&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;&#13;&#10;&#9;');
+    expect(escapeXml(`<a href="x">'&'</a>\r\n\t`)).toBe(
+      '&lt;a href=&quot;x&quot;&gt;&apos;&amp;&apos;&lt;/a&gt;&#13;&#10;&#9;',
+    );
   });
 
   it('drops characters XML 1.0 cannot carry', () => {

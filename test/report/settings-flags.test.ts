@@ -65,27 +65,49 @@ describe('settingsFlags', () => {
     expect(idle.settings.simulate).toBeDefined();
   });
 
-  it('gives an application heartbeat as --heartbeat-message with a placeholder payload and a percent tolerance with %', () => {
-    const settings = { ...cap.settings, heartbeat: { kind: 'message' as const, intervalSeconds: 15 }, tolerance: { kind: 'percent' as const, value: 5 } };
-    const flags = settingsFlags(settings);
-    expect(flags).toContainEqual({ flag: '--heartbeat-message', value: '<value>' });
-    expect(flags).toContainEqual({ flag: '--ping', value: '15' });
-    expect(flags).toContainEqual({ flag: '--tolerance', value: '5%' });
-    expect(flags.some((flag) => flag.flag === '--pong-timeout')).toBe(false);
-  });
+  it(
+    'gives an application heartbeat as --heartbeat-message with a placeholder payload and a percent tolerance ' +
+      'with %',
+    () => {
+      const settings = {
+        ...cap.settings,
+        heartbeat: { kind: 'message' as const, intervalSeconds: 15 },
+        tolerance: { kind: 'percent' as const, value: 5 },
+      };
+      const flags = settingsFlags(settings);
+      expect(flags).toContainEqual({ flag: '--heartbeat-message', value: '<value>' });
+      expect(flags).toContainEqual({ flag: '--ping', value: '15' });
+      expect(flags).toContainEqual({ flag: '--tolerance', value: '5%' });
+      expect(flags.some((flag) => flag.flag === '--pong-timeout')).toBe(false);
+    },
+  );
 });
 
 describe('reproduceCommand', () => {
-  it.each(SCENARIOS.map((scenario) => scenario.name))('gives the recorded %s run a command that the run flags parse back into the same settings', (name) => {
-    const run = loadRecordedRun(name);
-    const reproduced = settingsFromWords(shellWords(reproduceCommand(run)));
-    expect(reproduced).toEqual({ url: run.settings.simulate === undefined ? run.url : SIMULATOR_URL, targetId: run.targetId, settings: run.settings });
-  });
+  it.each(SCENARIOS.map((scenario) => scenario.name))(
+    'gives the recorded %s run a command that the run flags parse back into the same settings',
+    (name) => {
+      const run = loadRecordedRun(name);
+      const reproduced = settingsFromWords(shellWords(reproduceCommand(run)));
+      expect(reproduced).toEqual({
+        url: run.settings.simulate === undefined ? run.url : SIMULATOR_URL,
+        targetId: run.targetId,
+        settings: run.settings,
+      });
+    },
+  );
 
   it('repeats a run of the bundled simulator with its --simulate spec instead of the port it had', () => {
     const run = loadRecordedRun('server-degradation');
     const words = shellWords(reproduceCommand(run));
-    expect(words.slice(0, 6)).toEqual(['ws-ceiling', 'run', '--target-id', run.targetId, '--simulate', run.settings.simulate]);
+    expect(words.slice(0, 6)).toEqual([
+      'ws-ceiling',
+      'run',
+      '--target-id',
+      run.targetId,
+      '--simulate',
+      run.settings.simulate,
+    ]);
     expect(words).not.toContain(run.url);
   });
 

@@ -30,46 +30,66 @@ describe('buildTrend', () => {
   it('measures the change against the next older run of the same target and settings that found a limit', () => {
     const runs = [
       rerun(cap, 'run-4', '2025-03-04T10:00:00.000Z', { ceiling: { value: 120, reached: true } }),
-      rerun(cap, 'other-target', '2025-03-03T12:00:00.000Z', { targetId: 'elsewhere', ceiling: { value: 10, reached: true } }),
-      rerun(cap, 'other-settings', '2025-03-03T11:00:00.000Z', { configHash: 'different', ceiling: { value: 20, reached: true } }),
+      rerun(cap, 'other-target', '2025-03-03T12:00:00.000Z', {
+        targetId: 'elsewhere',
+        ceiling: { value: 10, reached: true },
+      }),
+      rerun(cap, 'other-settings', '2025-03-03T11:00:00.000Z', {
+        configHash: 'different',
+        ceiling: { value: 20, reached: true },
+      }),
       rerun(cap, 'no-ceiling', '2025-03-03T10:00:00.000Z', { ceiling: { value: null, reached: false } }),
       rerun(cap, 'no-limit-found', '2025-03-02T10:00:00.000Z', { ceiling: { value: 300, reached: false } }),
       rerun(cap, 'run-1', '2025-03-01T10:00:00.000Z', { ceiling: { value: 160, reached: true } }),
     ];
     const change = Object.fromEntries(buildTrend(runs).map((row) => [row.runId, row.changeFromPrevious]));
     expect(change['run-4']).toBeCloseTo(-0.25);
-    expect(change).toMatchObject({ 'other-target': null, 'other-settings': null, 'no-ceiling': null, 'no-limit-found': null, 'run-1': null });
-  });
-
-  it.each(SCENARIOS.map((scenario) => scenario.name))('keeps the recorded %s run on the trend with its verdict, ceiling, onset and cause', (name) => {
-    const run = loadRecordedRun(name);
-    const [row] = buildTrend([run]);
-    expect(row).toEqual({
-      runId: run.runId,
-      targetId: run.targetId,
-      startedAt: run.startedAt,
-      verdict: run.verdict,
-      ceiling: run.ceiling,
-      dropOnset: run.dropOnset,
-      baseline: null,
-      ratio: null,
-      regressionTolerance: null,
-      limitingFactor: run.limitingFactor?.kind ?? null,
-      configHash: run.configHash,
-      changeFromPrevious: null,
+    expect(change).toMatchObject({
+      'other-target': null,
+      'other-settings': null,
+      'no-ceiling': null,
+      'no-limit-found': null,
+      'run-1': null,
     });
   });
 
-  it.each(SCENARIOS.map((scenario) => scenario.name))('measures a change only when the recorded %s run and the one before both found a limit', (name) => {
-    const run = loadRecordedRun(name);
-    const [row] = buildTrend([run, rerun(run, 'before', '2000-01-01T00:00:00.000Z')]);
-    expect(row?.changeFromPrevious).toBe(run.ceiling.reached ? 0 : null);
-  });
+  it.each(SCENARIOS.map((scenario) => scenario.name))(
+    'keeps the recorded %s run on the trend with its verdict, ceiling, onset and cause',
+    (name) => {
+      const run = loadRecordedRun(name);
+      const [row] = buildTrend([run]);
+      expect(row).toEqual({
+        runId: run.runId,
+        targetId: run.targetId,
+        startedAt: run.startedAt,
+        verdict: run.verdict,
+        ceiling: run.ceiling,
+        dropOnset: run.dropOnset,
+        baseline: null,
+        ratio: null,
+        regressionTolerance: null,
+        limitingFactor: run.limitingFactor?.kind ?? null,
+        configHash: run.configHash,
+        changeFromPrevious: null,
+      });
+    },
+  );
+
+  it.each(SCENARIOS.map((scenario) => scenario.name))(
+    'measures a change only when the recorded %s run and the one before both found a limit',
+    (name) => {
+      const run = loadRecordedRun(name);
+      const [row] = buildTrend([run, rerun(run, 'before', '2000-01-01T00:00:00.000Z')]);
+      expect(row?.changeFromPrevious).toBe(run.ceiling.reached ? 0 : null);
+    },
+  );
 });
 
 describe('trendScale', () => {
   it('is the largest ceiling or baseline of the rows', () => {
-    expect(trendScale(buildTrend([cap, held]))).toBe(Math.max(cap.ceiling.value as number, held.ceiling.value as number));
+    expect(trendScale(buildTrend([cap, held]))).toBe(
+      Math.max(cap.ceiling.value as number, held.ceiling.value as number),
+    );
     expect(trendScale(buildTrend([withBaseline(cap, 400)]))).toBe(400);
   });
 

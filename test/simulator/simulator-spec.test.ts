@@ -60,8 +60,12 @@ describe('parseSimulatorSpec', () => {
 
   it('reads degrade-after with a handshake delay of 20 ms per connection beyond it, or degrade-delay', () => {
     expect(parseSimulatorSpec('degrade-after=20')).toEqual({ degradeAfter: { open: 20, handshakeDelayMs: 20 } });
-    expect(parseSimulatorSpec('degrade-after=5,degrade-delay=0')).toEqual({ degradeAfter: { open: 5, handshakeDelayMs: 0 } });
-    expect(parseError('degrade-after=0').message).toBe('--simulate: degrade-after must be a whole number of open connections from 1 to 100000, got "0"');
+    expect(parseSimulatorSpec('degrade-after=5,degrade-delay=0')).toEqual({
+      degradeAfter: { open: 5, handshakeDelayMs: 0 },
+    });
+    expect(parseError('degrade-after=0').message).toBe(
+      '--simulate: degrade-after must be a whole number of open connections from 1 to 100000, got "0"',
+    );
     expect(parseError('degrade-after=5,degrade-delay=soon').message).toBe(
       '--simulate: degrade-delay must be a whole number of milliseconds from 0 to 10000, got "soon"',
     );
@@ -79,20 +83,26 @@ describe('parseSimulatorSpec', () => {
     expect(parseError('cap=x').message).toBe('--simulate: cap must be a whole number from 1 to 100000, got "x"');
     expect(parseError('cap=1.5').message).toBe('--simulate: cap must be a whole number from 1 to 100000, got "1.5"');
     expect(parseError('cap=0').message).toBe('--simulate: cap must be a whole number from 1 to 100000, got "0"');
-    expect(parseError('burst=-1,rate=5').message).toBe('--simulate: burst must be a whole number from 1 to 100000, got "-1"');
+    expect(parseError('burst=-1,rate=5').message).toBe(
+      '--simulate: burst must be a whole number from 1 to 100000, got "-1"',
+    );
     expect(parseError('idle-timeout=0').message).toBe(
       '--simulate: idle-timeout must be a number of seconds above 0, at most 86400, got "0"',
     );
     expect(parseError('close-after=soon').message).toContain('close-after must be a number of seconds above 0');
     expect(parseError('rate=1e3').message).toContain('rate must be a number of handshakes per second above 0');
-    expect(parseError('port=65536').message).toBe('--simulate: port must be a whole number from 0 to 65535, got "65536"');
+    expect(parseError('port=65536').message).toBe(
+      '--simulate: port must be a whole number from 0 to 65535, got "65536"',
+    );
     expect(parseError('cap=5,retry-after=2.5').message).toBe(
       '--simulate: retry-after must be a whole number of seconds from 0 to 86400, got "2.5"',
     );
   });
 
   it('refuses statuses outside 400-599 and unsendable close codes', () => {
-    expect(parseError('reject=200').message).toBe('--simulate: reject must be an HTTP status from 400 to 599, got "200"');
+    expect(parseError('reject=200').message).toBe(
+      '--simulate: reject must be an HTTP status from 400 to 599, got "200"',
+    );
     expect(parseError('cap=5,cap-response=600').message).toBe(
       '--simulate: cap-response must be an HTTP status from 400 to 599, reset or queue, got "600"',
     );

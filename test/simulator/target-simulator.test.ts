@@ -4,7 +4,11 @@
 import { get } from 'node:http';
 import { describe, it, expect, afterEach } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
-import { startTargetSimulator, type RunningSimulator, type SimulatorOptions } from '../../functions/simulator/target-simulator.js';
+import {
+  startTargetSimulator,
+  type RunningSimulator,
+  type SimulatorOptions,
+} from '../../functions/simulator/target-simulator.js';
 
 type Outcome =
   | { kind: 'open'; ws: WebSocket; openedAt: number }
@@ -36,7 +40,9 @@ function attempt(url: string, options?: ClientOptions): Promise<Outcome> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, options);
     clients.push(ws);
-    ws.on('error', (error: NodeJS.ErrnoException) => resolve({ kind: 'error', code: error.code, message: error.message }));
+    ws.on('error', (error: NodeJS.ErrnoException) =>
+      resolve({ kind: 'error', code: error.code, message: error.message }),
+    );
     ws.on('unexpected-response', (req, res) => {
       resolve({ kind: 'status', status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] });
       req.destroy();
@@ -53,7 +59,9 @@ async function openClient(url: string): Promise<{ ws: WebSocket; openedAt: numbe
 
 function closed(ws: WebSocket): Promise<Closed> {
   return new Promise((resolve) => {
-    ws.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString(), at: performance.now() }));
+    ws.once('close', (code: number, reason: Buffer) =>
+      resolve({ code, reason: reason.toString(), at: performance.now() }),
+    );
   });
 }
 
@@ -84,7 +92,9 @@ describe('target simulator', () => {
   });
 
   it('refuses the upgrade beyond the cap with 503 and Retry-After', async () => {
-    const simulator = await start({ cap: { limit: 5, response: { kind: 'status', status: 503, retryAfterSeconds: 7 } } });
+    const simulator = await start({
+      cap: { limit: 5, response: { kind: 'status', status: 503, retryAfterSeconds: 7 } },
+    });
     for (let i = 0; i < 5; i += 1) await openClient(simulator.url);
     expect(await attempt(simulator.url)).toEqual({ kind: 'status', status: 503, retryAfter: '7' });
     expect(simulator.stats()).toMatchObject({ open: 5, peakOpen: 5, accepted: 5, refusedByStatus: { '503': 1 } });
@@ -94,7 +104,11 @@ describe('target simulator', () => {
     const simulator = await start({ cap: { limit: 150, response: { kind: 'status', status: 503 } } });
     const outcomes = await Promise.all(Array.from({ length: 151 }, () => attempt(simulator.url)));
     expect(kinds(outcomes)).toEqual({ open: 150, 'status 503': 1 });
-    expect(outcomes.find((outcome) => outcome.kind === 'status')).toEqual({ kind: 'status', status: 503, retryAfter: undefined });
+    expect(outcomes.find((outcome) => outcome.kind === 'status')).toEqual({
+      kind: 'status',
+      status: 503,
+      retryAfter: undefined,
+    });
     expect(simulator.stats()).toMatchObject({ open: 150, peakOpen: 150, accepted: 150, refusedByStatus: { '503': 1 } });
 
     const first = outcomes.find((outcome) => outcome.kind === 'open');
@@ -215,7 +229,12 @@ describe('target simulator', () => {
         ws.once('pong', () => (clearTimeout(timer), resolve(true)));
         ws.ping();
       });
-    expect(await Promise.all([...healthy, third, fourth].map((client) => pong(client.ws)))).toEqual([true, true, false, false]);
+    expect(await Promise.all([...healthy, third, fourth].map((client) => pong(client.ws)))).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
     expect(simulator.stats()).toMatchObject({ open: 4, accepted: 4, degraded: 2 });
   });
 
@@ -292,7 +311,12 @@ describe('target simulator', () => {
     const second = simulator.stop();
     await Promise.all([first, second]);
     expect((await clientsClosed).map(({ code }) => code)).toEqual([1006, 1006]);
-    expect(simulator.stats()).toMatchObject({ open: 0, abnormalClientCloses: 0, clientCloseCodes: {}, idleTimeouts: 0 });
+    expect(simulator.stats()).toMatchObject({
+      open: 0,
+      abnormalClientCloses: 0,
+      clientCloseCodes: {},
+      idleTimeouts: 0,
+    });
     await expect(simulator.stop()).resolves.toBeUndefined();
 
     expect(await attempt(simulator.url)).toMatchObject({ kind: 'error', code: 'ECONNREFUSED' });

@@ -6,7 +6,12 @@ import type { ShardResultOwner, ShardResultStore } from '../../functions/steps/s
 import { shardResultKey } from '../../functions/steps/shard-results.js';
 import type { ShardTask } from '../../functions/steps/step-payloads.js';
 import type { RunResult, ShardResult } from '../../functions/engine/types.js';
-import { shardDemand, workerStep, type ShardRunner, type WorkerStepDependencies } from '../../functions/steps/worker-step.js';
+import {
+  shardDemand,
+  workerStep,
+  type ShardRunner,
+  type WorkerStepDependencies,
+} from '../../functions/steps/worker-step.js';
 import { underResourceWatch } from '../../functions/connection/resource-watch.js';
 import { createLogger } from '../../functions/handlers/log.js';
 import { plannedRun, testTarget } from '../support/deployed-run.js';
@@ -87,7 +92,9 @@ function plannedHundred() {
 
 describe('workerStep', () => {
   it('runs its shard through the shard runner it is given, with the secret headers resolved', async () => {
-    const planned = plannedRun(testTarget('ws://127.0.0.1:9/', { headers: { Authorization: { secretName: 'chat/token', prefix: 'Bearer ' } } }));
+    const planned = plannedRun(
+      testTarget('ws://127.0.0.1:9/', { headers: { Authorization: { secretName: 'chat/token', prefix: 'Bearer ' } } }),
+    );
     const task = planned.shardTasks[0] as ShardTask;
     const { deps, runs } = dependencies();
 
@@ -98,36 +105,58 @@ describe('workerStep', () => {
     expect(settings.headers).toEqual({ Authorization: 'Bearer secret-value' });
     expect(stages).toEqual(task.stages);
     expect(shard).toEqual(task.shard);
-    expect(output).toEqual({ shard: 0, resultKey: shardResultKey({ targetId: 'chat', runId: task.runId }, 0), records: 0, opened: 0 });
+    expect(output).toEqual({
+      shard: 0,
+      resultKey: shardResultKey({ targetId: 'chat', runId: task.runId }, 0),
+      records: 0,
+      opened: 0,
+    });
   });
 
-  it('opens nothing when its shard does not fit the descriptor limit, and the run is recorded inconclusive with the reason and the fix', async () => {
-    const planned = plannedHundred();
-    const task = planned.shardTasks[0] as ShardTask;
-    const { deps, lines, runs, shardResults } = dependencies({ readHostBudget: async () => budget({ descriptorLimit: 64, openDescriptors: 20 }) });
+  it(
+    'opens nothing when its shard does not fit the descriptor limit, and the run is recorded inconclusive with ' +
+      'the reason and the fix',
+    async () => {
+      const planned = plannedHundred();
+      const task = planned.shardTasks[0] as ShardTask;
+      const { deps, lines, runs, shardResults } = dependencies({
+        readHostBudget: async () => budget({ descriptorLimit: 64, openDescriptors: 20 }),
+      });
 
-    const output = await workerStep(task, deps);
+      const output = await workerStep(task, deps);
 
-    expect(runs).toHaveLength(0);
-    expect(output).toMatchObject({ shard: 0, records: 0, opened: 0, aborted: { failureClass: 'probe-limited' } });
-    const selfCheck = checkProbeBudget(shardDemand(task), budget({ descriptorLimit: 64, openDescriptors: 20 }));
-    expect(selfCheck.problems.map((problem) => problem.resource)).toEqual(['descriptors']);
-    expect(output.aborted?.message).toBe(`worker 0 opened nothing, as its shard does not fit its Lambda: ${describeSelfCheckProblems(selfCheck)}`);
-    expect(output.aborted?.message).toContain('100 connections need 100 descriptors');
-    expect(shardResults.objects.get(output.resultKey)?.aborted).toEqual(output.aborted);
-    expect(lines.map((line) => JSON.parse(line).message)).toEqual(['shard refused by its self-check', 'shard finished']);
+      expect(runs).toHaveLength(0);
+      expect(output).toMatchObject({ shard: 0, records: 0, opened: 0, aborted: { failureClass: 'probe-limited' } });
+      const selfCheck = checkProbeBudget(shardDemand(task), budget({ descriptorLimit: 64, openDescriptors: 20 }));
+      expect(selfCheck.problems.map((problem) => problem.resource)).toEqual(['descriptors']);
+      expect(output.aborted?.message).toBe(
+        `worker 0 opened nothing, as its shard does not fit its Lambda: ${describeSelfCheckProblems(selfCheck)}`,
+      );
+      expect(output.aborted?.message).toContain('100 connections need 100 descriptors');
+      expect(shardResults.objects.get(output.resultKey)?.aborted).toEqual(output.aborted);
+      expect(lines.map((line) => JSON.parse(line).message)).toEqual([
+        'shard refused by its self-check',
+        'shard finished',
+      ]);
 
-    const store = memoryRunStore();
-    const recorded = await recordStep(
-      { ...planned, shards: [output] },
-      { shardResults, store, region: 'eu-west-1', now: () => planned.plan.endsAt, log: createLogger({}, () => undefined) },
-    );
-    expect(recorded.verdict).toBe('inconclusive');
-    expect(recorded.ceiling.value).toBeNull();
-    expect(recorded.verdictReason).toContain(describeSelfCheckProblems(selfCheck));
-    expect(recorded.limitingFactor).toBe('probe-limited');
-    expect(store.runs).toHaveLength(1);
-  });
+      const store = memoryRunStore();
+      const recorded = await recordStep(
+        { ...planned, shards: [output] },
+        {
+          shardResults,
+          store,
+          region: 'eu-west-1',
+          now: () => planned.plan.endsAt,
+          log: createLogger({}, () => undefined),
+        },
+      );
+      expect(recorded.verdict).toBe('inconclusive');
+      expect(recorded.ceiling.value).toBeNull();
+      expect(recorded.verdictReason).toContain(describeSelfCheckProblems(selfCheck));
+      expect(recorded.limitingFactor).toBe('probe-limited');
+      expect(store.runs).toHaveLength(1);
+    },
+  );
 
   it('stops its shard as probe-limited when the Lambda runs short of descriptors while it runs', async () => {
     const planned = plannedHundred();
@@ -138,7 +167,13 @@ describe('workerStep', () => {
     const runShard: ShardRunner = (_settings, _stages, shard, control, host) =>
       underResourceWatch(host, control, async (watch) => {
         await watch?.sampleAtStageEnd(0);
-        return { shard: shard.index, records: [], loopDelay: [], stagesRun: 1, ...(control.abortReason ? { aborted: control.abortReason } : {}) };
+        return {
+          shard: shard.index,
+          records: [],
+          loopDelay: [],
+          stagesRun: 1,
+          ...(control.abortReason ? { aborted: control.abortReason } : {}),
+        };
       });
     const { deps, shardResults } = dependencies({ readHostBudget, runShard });
 
@@ -152,7 +187,9 @@ describe('workerStep', () => {
 
   it('runs a shard whose connections fit, even when a figure of the budget cannot be read', async () => {
     const task = plannedHundred().shardTasks[0] as ShardTask;
-    const { deps, runs } = dependencies({ readHostBudget: async () => budget({ descriptorLimit: null, openDescriptors: null }) });
+    const { deps, runs } = dependencies({
+      readHostBudget: async () => budget({ descriptorLimit: null, openDescriptors: null }),
+    });
     expect((await workerStep(task, deps)).aborted).toBeUndefined();
     expect(runs).toHaveLength(1);
   });
@@ -160,7 +197,14 @@ describe('workerStep', () => {
 
 describe('shardDemand', () => {
   it('asks for every connection of the shard at once in its own process, toward one target address', () => {
-    const task = plannedRun(testTarget('ws://127.0.0.1:9/', { plan: { stages: [30, 60], holdSeconds: 1, connectRate: 90, shardSize: 10 } })).shardTasks[0] as ShardTask;
-    expect(shardDemand(task)).toEqual({ connectionsPerProcess: 10, costPerConnection: 1, connectionsPerTargetAddress: 10, shardsShareProcess: false });
+    const task = plannedRun(
+      testTarget('ws://127.0.0.1:9/', { plan: { stages: [30, 60], holdSeconds: 1, connectRate: 90, shardSize: 10 } }),
+    ).shardTasks[0] as ShardTask;
+    expect(shardDemand(task)).toEqual({
+      connectionsPerProcess: 10,
+      costPerConnection: 1,
+      connectionsPerTargetAddress: 10,
+      shardsShareProcess: false,
+    });
   });
 });

@@ -66,7 +66,13 @@ export const TEST_CONFIG_FILE = {
       url: 'wss://bulk.example.com/ws',
       regions: ['eu-west-1'],
       schedule: { cron: '0 4 * * ? *', timeZone: 'UTC', expectedEveryHours: 36 },
-      plan: { stages: [15_000, 30_000, 45_000], holdSeconds: 60, connectRate: 1000, maxConnections: 45_000, shardSize: 900 },
+      plan: {
+        stages: [15_000, 30_000, 45_000],
+        holdSeconds: 60,
+        connectRate: 1000,
+        maxConnections: 45_000,
+        shardSize: 900,
+      },
     },
   ],
 };
@@ -98,7 +104,9 @@ export interface SynthesizedApp {
 
 /** The feature flags of cdk.json, so tests synthesize what `cdk synth` does. */
 export function cdkJsonContext(): Record<string, unknown> {
-  const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+  const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
   return cdkJson.context;
 }
 
@@ -147,7 +155,10 @@ export function stackOf(built: SynthesizedApp, region: string = TEST_REGION): Re
 }
 
 /** Every resource of `type` in `template`, by logical id. */
-export function resourcesOf(template: Template, type: string): Array<[string, { Properties: Record<string, unknown> }]> {
+export function resourcesOf(
+  template: Template,
+  type: string,
+): Array<[string, { Properties: Record<string, unknown> }]> {
   return Object.entries(template.findResources(type)) as Array<[string, { Properties: Record<string, unknown> }]>;
 }
 
@@ -169,7 +180,11 @@ export interface Statement {
 /** Every statement of every policy attached to the role `roleLogicalId`. */
 export function statementsOfRole(template: Template, roleLogicalId: string): Statement[] {
   return resourcesOf(template, 'AWS::IAM::Policy')
-    .filter(([, policy]) => (policy.Properties.Roles as unknown[]).some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleLogicalId })))
+    .filter(([, policy]) =>
+      (policy.Properties.Roles as unknown[]).some(
+        (role) => JSON.stringify(role) === JSON.stringify({ Ref: roleLogicalId }),
+      ),
+    )
     .flatMap(([, policy]) => (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
 }
 

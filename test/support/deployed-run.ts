@@ -35,13 +35,24 @@ export function testTarget(url: string, fields: Record<string, unknown> = {}): T
 /** The plan step's output for `target`, but starting `startDelayMs` from now (as `planStep` lays it out). */
 export function plannedRun(target: TargetConfig, startDelayMs = 200): PlanStepOutput {
   const plannedAt = Date.now();
-  const plan = planRun(settingsWithoutSecrets(target), { now: () => plannedAt, newRunId: () => crypto.randomUUID(), startDelayMs });
+  const plan = planRun(settingsWithoutSecrets(target), {
+    now: () => plannedAt,
+    newRunId: () => crypto.randomUUID(),
+    startDelayMs,
+  });
   return {
     runId: plan.runId,
     target,
     plannedAt,
     plan,
-    shardTasks: plan.shards.map((shard) => ({ runId: plan.runId, target, plannedAt, stages: plan.stages, shard, shardCount: plan.shards.length })),
+    shardTasks: plan.shards.map((shard) => ({
+      runId: plan.runId,
+      target,
+      plannedAt,
+      stages: plan.stages,
+      shard,
+      shardCount: plan.shards.length,
+    })),
   };
 }
 
@@ -65,10 +76,18 @@ export function lambdaContext(remainingMs = 120_000): Context {
 }
 
 /** Collects every line written to stdout (the handlers' JSON log) until `restore()`. */
-export function captureStdout(): { lines: string[]; entries: () => Array<Record<string, unknown>>; restore: () => void } {
+export function captureStdout(): {
+  lines: string[];
+  entries: () => Array<Record<string, unknown>>;
+  restore: () => void;
+} {
   const lines: string[] = [];
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(...String(chunk).split('\n').filter((line) => line.length > 0));
+    lines.push(
+      ...String(chunk)
+        .split('\n')
+        .filter((line) => line.length > 0),
+    );
     return true;
   });
   return {

@@ -15,9 +15,23 @@ import type { ProbeSettings } from '../../functions/engine/types.js';
 /** Settings for a small, fast ramp against `url`. */
 export function rampSettings(url: string, overrides: Partial<ProbeSettings> = {}): ProbeSettings {
   return {
-    url, targetId: 'diagnose-test', stages: [10, 20], holdSeconds: 0.5, connectRate: 100, maxInFlight: 50, handshakeTimeoutSeconds: 2,
-    heartbeat: { kind: 'off' }, headers: {}, subprotocols: [], tolerance: { kind: 'count', value: 0 },
-    maxConnections: 2000, shardSize: 900, stopAtFirstFailingStage: true, regressionTolerance: 0.1, baselineRuns: 7, ...overrides,
+    url,
+    targetId: 'diagnose-test',
+    stages: [10, 20],
+    holdSeconds: 0.5,
+    connectRate: 100,
+    maxInFlight: 50,
+    handshakeTimeoutSeconds: 2,
+    heartbeat: { kind: 'off' },
+    headers: {},
+    subprotocols: [],
+    tolerance: { kind: 'count', value: 0 },
+    maxConnections: 2000,
+    shardSize: 900,
+    stopAtFirstFailingStage: true,
+    regressionTolerance: 0.1,
+    baselineRuns: 7,
+    ...overrides,
   };
 }
 
@@ -33,5 +47,10 @@ export async function rampAgainst(url: string, overrides: Partial<ProbeSettings>
 
 /** The diagnosis's collaborators for a test: the real in-process runner, progress lines collected. */
 export function diagnoseDependencies(progress: string[] = []): DiagnoseDependencies {
-  return { runPlan: runPlanShards, now: Date.now, signal: new AbortController().signal, onProgress: (line) => progress.push(line) };
+  return {
+    runPlan: runPlanShards,
+    now: Date.now,
+    signal: new AbortController().signal,
+    onProgress: (line) => progress.push(line),
+  };
 }

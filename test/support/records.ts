@@ -12,15 +12,27 @@ let nextId = 0;
 /** A connection that opened at `at` ms after T0, optionally closed later. */
 export function opened(stage: number, at: number, close?: Partial<CloseRecord> & { at: number }): ConnectionRecord {
   const record: ConnectionRecord = {
-    shard: 0, id: nextId++, stage, attemptedAt: T0 + at - 1, tcpConnectedAt: T0 + at - 0.5,
-    outcome: 'opened', settledAt: T0 + at, handshakeMs: 1,
+    shard: 0,
+    id: nextId++,
+    stage,
+    attemptedAt: T0 + at - 1,
+    tcpConnectedAt: T0 + at - 0.5,
+    outcome: 'opened',
+    settledAt: T0 + at,
+    handshakeMs: 1,
   };
   if (close) {
     const closeAt = T0 + close.at;
     record.close = {
-      code: 1006, reason: '', frameReceived: false, closedBy: 'server',
-      ageMs: closeAt - record.settledAt, sinceInboundMs: closeAt - record.settledAt, sinceOutboundMs: closeAt - record.settledAt,
-      ...close, at: closeAt,
+      code: 1006,
+      reason: '',
+      frameReceived: false,
+      closedBy: 'server',
+      ageMs: closeAt - record.settledAt,
+      sinceInboundMs: closeAt - record.settledAt,
+      sinceOutboundMs: closeAt - record.settledAt,
+      ...close,
+      at: closeAt,
     };
   }
   return record;
@@ -29,21 +41,44 @@ export function opened(stage: number, at: number, close?: Partial<CloseRecord> &
 /** An upgrade refused with `status` at `at` ms after T0. */
 export function refused(stage: number, at: number, status: number, retryAfter?: string): ConnectionRecord {
   return {
-    shard: 0, id: nextId++, stage, attemptedAt: T0 + at - 1, tcpConnectedAt: T0 + at - 0.5,
-    outcome: 'rejected', settledAt: T0 + at, handshakeMs: 1, status, ...(retryAfter ? { retryAfter } : {}),
+    shard: 0,
+    id: nextId++,
+    stage,
+    attemptedAt: T0 + at - 1,
+    tcpConnectedAt: T0 + at - 0.5,
+    outcome: 'rejected',
+    settledAt: T0 + at,
+    handshakeMs: 1,
+    status,
+    ...(retryAfter ? { retryAfter } : {}),
   };
 }
 
 /** A connect error with a Node error code at `at` ms after T0. */
 export function connectError(stage: number, at: number, errorCode: string): ConnectionRecord {
-  return { shard: 0, id: nextId++, stage, attemptedAt: T0 + at - 1, outcome: 'connect-error', settledAt: T0 + at, errorCode };
+  return {
+    shard: 0,
+    id: nextId++,
+    stage,
+    attemptedAt: T0 + at - 1,
+    outcome: 'connect-error',
+    settledAt: T0 + at,
+    errorCode,
+  };
 }
 
 /** Stages of `targets`, each ramping for `rampMs` then holding `holdMs`. */
 export function stagesOf(targets: number[], rampMs: number, holdMs: number): StagePlan[] {
   let start = T0;
   return targets.map((target, index) => {
-    const stage = { index, target, newConnections: target - (targets[index - 1] ?? 0), startAt: start, rampEndsAt: start + rampMs, holdEndsAt: start + rampMs + holdMs };
+    const stage = {
+      index,
+      target,
+      newConnections: target - (targets[index - 1] ?? 0),
+      startAt: start,
+      rampEndsAt: start + rampMs,
+      holdEndsAt: start + rampMs + holdMs,
+    };
     start = stage.holdEndsAt;
     return stage;
   });
@@ -52,9 +87,14 @@ export function stagesOf(targets: number[], rampMs: number, holdMs: number): Sta
 /** A one-shard plan over `stages`. */
 export function planOf(stages: StagePlan[]): ProbePlan {
   return {
-    runId: 'run-1', targetId: 'target-1', startAt: T0, endsAt: stages[stages.length - 1]?.holdEndsAt ?? T0, stages,
+    runId: 'run-1',
+    targetId: 'target-1',
+    startAt: T0,
+    endsAt: stages[stages.length - 1]?.holdEndsAt ?? T0,
+    stages,
     shards: [{ index: 0, newPerStage: stages.map((stage) => stage.newConnections), connectRate: 100, maxInFlight: 10 }],
-    holdSeconds: 1, connectRate: 100,
+    holdSeconds: 1,
+    connectRate: 100,
   };
 }
 

@@ -87,7 +87,14 @@ export const cappedRun: RunResult = {
   },
   baseline: { value: 200, runs: 7, ratio: 0.75, regressionTolerance: 0.1 },
   timeline: {
-    open: [[0, 0], [500, 50], [30_500, 100], [61_000, 150], [100_125, 150], [100_200, 148]],
+    open: [
+      [0, 0],
+      [500, 50],
+      [30_500, 100],
+      [61_000, 150],
+      [100_125, 150],
+      [100_200, 148],
+    ],
     stages: [
       { index: 0, target: 50, startMs: 0, rampEndsMs: 500, holdEndsMs: 30_500 },
       { index: 3, target: 200, startMs: 91_500, rampEndsMs: 92_000, holdEndsMs: 122_000 },
@@ -114,5 +121,13 @@ export const heldRun: RunResult = {
   probe: { eventLoopDelayP99Ms: null, eventLoopDelayMaxMs: null },
   settings: { ...cappedRun.settings, heartbeat: { kind: 'off' }, headerNames: [], subprotocols: [] },
   baseline: null,
-  timeline: { open: [[0, 0], [500, 50]], stages: [], failures: [], failuresOmitted: 0 },
+  timeline: {
+    open: [
+      [0, 0],
+      [500, 50],
+    ],
+    stages: [],
+    failures: [],
+    failuresOmitted: 0,
+  },
 };
