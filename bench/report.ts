@@ -7,7 +7,7 @@ import type { ClientMeasurement } from './measure.js';
 import type { BenchOptions } from './options.js';
 
 /** Targets from the issue: the probe against the plain client. */
-export const TARGETS = { minHandshakeRateRatio: 0.9, maxMemoryRatio: 1.2 } as const;
+const TARGETS = { minHandshakeRateRatio: 0.9, maxMemoryRatio: 1.2 } as const;
 
 /** One figure: medians of both clients and their ratio (NaN when the plain median is 0). */
 export interface Figure {

@@ -27,7 +27,7 @@ import { missingRunWindow } from './alarm-window.js';
  * Period of the alarms on a run's result (regressed, below floor, probe failed): one run's datapoints fall in one
  * period.
  */
-export const RESULT_ALARM_PERIOD = Duration.hours(1);
+const RESULT_ALARM_PERIOD = Duration.hours(1);
 
 /** What a target's alarms need. */
 export interface ProbeAlarmsProps {

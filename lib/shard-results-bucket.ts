@@ -15,7 +15,7 @@ import type { WildcardReason } from './nag-acknowledgements.js';
 import { acknowledgeRule } from './nag-acknowledgements.js';
 
 /** Days a shard result is kept: long enough to investigate a run, short enough to cost nothing. */
-export const SHARD_RESULTS_EXPIRY_DAYS = 3;
+const SHARD_RESULTS_EXPIRY_DAYS = 3;
 
 /**
  * Why a grant on the shard objects under `prefix` (`runs/` for the record

@@ -32,7 +32,7 @@ import type { StopRequests } from './stop-requests.js';
 import type { ProbeSettings, ShardAbort, ShardPlan, ShardResult, StagePlan, Tolerance } from '../engine/types.js';
 
 /** How often a worker asks whether a stop was requested, unless told otherwise. */
-export const STOP_POLL_INTERVAL_MS = 3000;
+const STOP_POLL_INTERVAL_MS = 3000;
 
 /**
  * Opens one shard's share of the stages with `settings`, ramping under

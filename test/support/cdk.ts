@@ -31,7 +31,7 @@ export const TEST_REGION = 'eu-west-1';
  * - `feed`: disabled, no floor, twice a week, expected every 168 h;
  * - `bulk`: 45,000 connections at 900 per shard (50 shards: a Distributed Map).
  */
-export const TEST_CONFIG_FILE = {
+const TEST_CONFIG_FILE = {
   allowedHosts: ['chat.example.com', 'feed.example.com', 'bulk.example.com'],
   onCall: [
     { kind: 'email', address: 'oncall@example.com' },
@@ -103,7 +103,7 @@ export interface SynthesizedApp {
 }
 
 /** The feature flags of cdk.json, so tests synthesize what `cdk synth` does. */
-export function cdkJsonContext(): Record<string, unknown> {
+function cdkJsonContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
     context: Record<string, unknown>;
   };
