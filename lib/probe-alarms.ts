@@ -127,8 +127,8 @@ export class ProbeAlarms extends Construct {
     this.probeMissing = new Alarm(this, 'ProbeMissing', {
       alarmName: alarmName(target.id, 'probe-missing'),
       alarmDescription:
-        `ws-ceiling: no run of ${target.id} probed from ${region} has reported for ${target.schedule.expectedEveryHours}` +
-        ' h, ' +
+        `ws-ceiling: no run of ${target.id} probed from ${region} has reported ` +
+        `for ${target.schedule.expectedEveryHours} h, ` +
         `the longest its schedule (${target.schedule.cron}, ${target.schedule.timeZone}) may go between runs. ` +
         'The schedule may be paused, the run may have failed before its record step (see the executions of the ' +
         `state machine ${stateMachineName(target.id)}), ` +

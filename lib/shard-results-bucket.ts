@@ -52,8 +52,9 @@ export class ShardResultsBucket extends Construct {
     acknowledgeRule(
       this.bucket,
       'S1',
-      `Holds only transient shard results written and read by this stack's own functions, expiring after ${SHARD_RESULTS_EXPIRY_DAYS}` +
-        ' days; the run history is the DynamoDB table, and an access-log bucket would outlive the data it logs',
+      "Holds only transient shard results written and read by this stack's own functions, " +
+        `expiring after ${SHARD_RESULTS_EXPIRY_DAYS} days; the run history is the DynamoDB table, ` +
+        'and an access-log bucket would outlive the data it logs',
     );
   }
 

@@ -152,8 +152,8 @@ function planStepInputOf(event: unknown): PlanStepInput {
   if (typeof shardsAtOnce !== 'number' || !Number.isInteger(shardsAtOnce) || shardsAtOnce < 1) {
     throw new InvalidInputError(
       SHARDS_AT_ONCE_FIELD,
-      `must be the whole number of shards the deployed map starts at once (1 or more), got ${JSON.stringify(shardsAtOnce) ?? 'nothing'}` +
-        '; the state machine sets it: deploy the stack again',
+      'must be the whole number of shards the deployed map starts at once (1 or more), ' +
+        `got ${JSON.stringify(shardsAtOnce) ?? 'nothing'}; the state machine sets it: deploy the stack again`,
     );
   }
   return { request: fields.request, shardsAtOnce };
