@@ -154,12 +154,23 @@ export function stackOf(built: SynthesizedApp, region: string = TEST_REGION): Re
   return stack;
 }
 
+/** One resource of a synthesized template: its type and properties (the other attributes are not read here). */
+export interface TemplateResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
 /** Every resource of `type` in `template`, by logical id. */
-export function resourcesOf(
-  template: Template,
-  type: string,
-): Array<[string, { Properties: Record<string, unknown> }]> {
-  return Object.entries(template.findResources(type)) as Array<[string, { Properties: Record<string, unknown> }]>;
+export function resourcesOf(template: Template, type: string): Array<[string, TemplateResource]> {
+  return Object.entries(template.findResources(type)) as Array<[string, TemplateResource]>;
+}
+
+/** The resource `logicalId` of `template`; throws when there is none. */
+export function resourceOf(template: Template, logicalId: string): TemplateResource {
+  const { Resources } = template.toJSON() as { Resources: Record<string, TemplateResource | undefined> };
+  const found = Resources[logicalId];
+  if (!found) throw new Error(`no resource ${logicalId} in the template`);
+  return found;
 }
 
 /** The logical id of a CloudFormation element, or of an L2 construct's main resource. */
