@@ -117,8 +117,10 @@ function describeSetup(options: BenchOptions, shards: number, inFlight: number):
   const { budget } = options;
   const limit =
     budget.bound === 'descriptors'
-      ? `the open-file limit ${budget.limit} less what is open and the self-check's headroom leaves ${budget.limitTarget}`
-      : `the ${budget.limit} ephemeral ports toward one address less the self-check's headroom leave ${budget.limitTarget}`;
+      ? `the open-file limit ${budget.limit} less what is open and the self-check's headroom ` +
+        `leaves ${budget.limitTarget}`
+      : `the ${budget.limit} ephemeral ports toward one address less the self-check's headroom ` +
+        `leave ${budget.limitTarget}`;
   return [
     `ws-ceiling bench: the probe (runShard, ${shards} shard${shards === 1 ? '' : 's'} in one process) against ` +
       'plain ws,',

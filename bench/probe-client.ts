@@ -18,7 +18,7 @@ const START_DELAY_MS = 250;
 const HOLD_SLACK_SECONDS = 30;
 
 /** The workload as `ws-ceiling run` settings: one stage of all connections, protocol pings, no tolerance. */
-export function probeSettings(workload: Workload): ProbeSettings {
+function probeSettings(workload: Workload): ProbeSettings {
   return {
     url: workload.url,
     targetId: 'bench',

@@ -7,7 +7,7 @@ import type { ClientMeasurement } from './measure.js';
 import type { BenchOptions } from './options.js';
 
 /** Targets from the issue: the probe against the plain client. */
-export const TARGETS = { minHandshakeRateRatio: 0.9, maxMemoryRatio: 1.2 } as const;
+const TARGETS = { minHandshakeRateRatio: 0.9, maxMemoryRatio: 1.2 } as const;
 
 /** One figure: medians of both clients and their ratio (NaN when the plain median is 0). */
 export interface Figure {
@@ -153,10 +153,7 @@ function holdTarget(cleanRuns: number, runs: number, options: BenchOptions): Tar
 function heldLine(who: string, client: 'probe' | 'plain', summary: BenchSummary, options: BenchOptions): string {
   const cleanRuns = summary.cleanRuns[client];
   if (cleanRuns === summary.runs)
-    return (
-      `${who}: held ${options.connections} with 0 false drops in ${summary.runs === 1 ? 'the one run' : `each of the ${summary.runs} runs`}` +
-      '.'
-    );
+    return `${who}: held ${options.connections} with 0 false drops in ${runsText(summary.runs)}.`;
   const reasons = summary.reasons[client];
   const falseDrops = Object.values(reasons).reduce((sum, count) => sum + count, 0);
   const detail = Object.entries(reasons)
@@ -169,6 +166,11 @@ function heldLine(who: string, client: 'probe' | 'plain', summary: BenchSummary,
     `${who}: held all ${options.connections} with no false drop in ${cleanRuns} of ${summary.runs} runs; ${drops}` +
     `${slow}.`
   );
+}
+
+/** "the one run", or "each of the R runs". */
+function runsText(runs: number): string {
+  return runs === 1 ? 'the one run' : `each of the ${runs} runs`;
 }
 
 function formatNumber(value: number, decimals: number): string {

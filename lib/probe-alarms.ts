@@ -27,7 +27,7 @@ import { missingRunWindow } from './alarm-window.js';
  * Period of the alarms on a run's result (regressed, below floor, probe failed): one run's datapoints fall in one
  * period.
  */
-export const RESULT_ALARM_PERIOD = Duration.hours(1);
+const RESULT_ALARM_PERIOD = Duration.hours(1);
 
 /** What a target's alarms need. */
 export interface ProbeAlarmsProps {
@@ -127,8 +127,8 @@ export class ProbeAlarms extends Construct {
     this.probeMissing = new Alarm(this, 'ProbeMissing', {
       alarmName: alarmName(target.id, 'probe-missing'),
       alarmDescription:
-        `ws-ceiling: no run of ${target.id} probed from ${region} has reported for ${target.schedule.expectedEveryHours}` +
-        ' h, ' +
+        `ws-ceiling: no run of ${target.id} probed from ${region} has reported ` +
+        `for ${target.schedule.expectedEveryHours} h, ` +
         `the longest its schedule (${target.schedule.cron}, ${target.schedule.timeZone}) may go between runs. ` +
         'The schedule may be paused, the run may have failed before its record step (see the executions of the ' +
         `state machine ${stateMachineName(target.id)}), ` +

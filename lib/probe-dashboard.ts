@@ -19,7 +19,7 @@ import { METRIC } from '../functions/engine/metric-names.js';
 import { targetMetric } from './probe-alarms.js';
 
 /** Period of the dashboard's points: each run lands in its own hour. */
-export const DASHBOARD_PERIOD = Duration.hours(1);
+const DASHBOARD_PERIOD = Duration.hours(1);
 
 /** What the dashboard shows. */
 export interface ProbeDashboardProps {

@@ -24,7 +24,7 @@ export const FUNCTION_LOG_RETENTION = RetentionDays.ONE_MONTH;
  * esbuild banner of every bundle: the sources are ESM, and some dependencies
  * still call `require`, which an ES module does not have.
  */
-export const CREATE_REQUIRE_BANNER =
+const CREATE_REQUIRE_BANNER =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
 /** What differs between the functions. */

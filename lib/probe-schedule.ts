@@ -21,10 +21,10 @@ import { scheduleName } from '../functions/steps/deployment-names.js';
 import type { RunRequest } from '../functions/steps/step-payloads.js';
 
 /** A start that cannot be made within this long is dropped (the probe-missing alarm then reports the missing run). */
-export const SCHEDULE_MAX_EVENT_AGE = Duration.hours(1);
+const SCHEDULE_MAX_EVENT_AGE = Duration.hours(1);
 
 /** Retries of a failed StartExecution call. */
-export const SCHEDULE_RETRY_ATTEMPTS = 3;
+const SCHEDULE_RETRY_ATTEMPTS = 3;
 
 /** What a target's schedule needs. */
 export interface ProbeScheduleProps {

@@ -124,7 +124,8 @@ export class ProbeStateMachine extends Construct {
         {
           matches: (resource) => resource.includes(':execution:'),
           reason:
-            "A Distributed Map describes, stops and redrives its own child executions, whose names are generated at run time; the grant covers only this state machine's executions",
+            'A Distributed Map describes, stops and redrives its own child executions, whose names are generated ' +
+            "at run time; the grant covers only this state machine's executions",
         },
       ]);
     }

@@ -15,7 +15,7 @@ import type { WildcardReason } from './nag-acknowledgements.js';
 import { acknowledgeRule } from './nag-acknowledgements.js';
 
 /** Days a shard result is kept: long enough to investigate a run, short enough to cost nothing. */
-export const SHARD_RESULTS_EXPIRY_DAYS = 3;
+const SHARD_RESULTS_EXPIRY_DAYS = 3;
 
 /**
  * Why a grant on the shard objects under `prefix` (`runs/` for the record
@@ -52,8 +52,9 @@ export class ShardResultsBucket extends Construct {
     acknowledgeRule(
       this.bucket,
       'S1',
-      `Holds only transient shard results written and read by this stack's own functions, expiring after ${SHARD_RESULTS_EXPIRY_DAYS}` +
-        ' days; the run history is the DynamoDB table, and an access-log bucket would outlive the data it logs',
+      "Holds only transient shard results written and read by this stack's own functions, " +
+        `expiring after ${SHARD_RESULTS_EXPIRY_DAYS} days; the run history is the DynamoDB table, ` +
+        'and an access-log bucket would outlive the data it logs',
     );
   }
 

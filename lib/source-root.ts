@@ -28,8 +28,8 @@ export function findSourceRoot(startFolders: string[]): string {
     }
   }
   throw new Error(
-    `cannot find the ws-ceiling sources (package-lock.json and functions/handlers/) above ${startFolders.join(' or ')}` +
-      ': run the CDK app from the repository',
+    'cannot find the ws-ceiling sources (package-lock.json and functions/handlers/) ' +
+      `above ${startFolders.join(' or ')}: run the CDK app from the repository`,
   );
 }
 

@@ -44,8 +44,8 @@ async function main(argv: readonly string[]): Promise<void> {
     const file = path.join(OUTPUT_DIRECTORY, `${scenario.name}.json`);
     await writeFile(file, `${JSON.stringify(run, null, 2)}\n`);
     process.stdout.write(
-      `${scenario.name}: ${run.verdict}, ceiling ${run.ceiling.value ?? '–'}, ${run.limitingFactor?.kind ?? 'no limit'}` +
-        ` → ${file}\n`,
+      `${scenario.name}: ${run.verdict}, ceiling ${run.ceiling.value ?? '–'}, ` +
+        `${run.limitingFactor?.kind ?? 'no limit'} → ${file}\n`,
     );
   }
 }
@@ -92,8 +92,8 @@ function checkRun(scenario: Scenario, run: RunResult): void {
   const found = run.limitingFactor?.kind ?? null;
   if (found !== scenario.expectedFactor || run.verdict !== scenario.expectedVerdict) {
     throw new Error(
-      `${scenario.name}: expected ${scenario.expectedFactor} (${scenario.expectedVerdict}), got ${found} (${run.verdict}` +
-        `): ${run.verdictReason}`,
+      `${scenario.name}: expected ${scenario.expectedFactor} (${scenario.expectedVerdict}), ` +
+        `got ${found} (${run.verdict}): ${run.verdictReason}`,
     );
   }
   const text = JSON.stringify(run);

@@ -86,15 +86,20 @@ function layerViolations(file: string, source: string): string[] {
     if (specifier.startsWith('.')) {
       const target = relative(ROOT, resolve(ROOT, dirname(file), specifier));
       const to = folderOf(dirname(target)) ?? target.split('/')[0];
-      if (to !== from && !(MAY_IMPORT[from] ?? []).includes(to as string)) problems.push(`${file} imports ${specifier} (${from} may not import ${to})`);
+      if (to !== from && !(MAY_IMPORT[from] ?? []).includes(to as string))
+        problems.push(`${file} imports ${specifier} (${from} may not import ${to})`);
       continue;
     }
-    if (from === 'functions/engine' && !ENGINE_PACKAGES.has(specifier)) problems.push(`${file} imports ${specifier} (the engine imports no package)`);
-    const owner = PACKAGE_OWNERS.find(({ prefix }) => specifier === prefix || specifier.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`));
-    if (owner && !owner.folders.includes(from)) problems.push(`${file} imports ${specifier} (only ${owner.folders.join(', ')}` +
-' may)');
+    if (from === 'functions/engine' && !ENGINE_PACKAGES.has(specifier))
+      problems.push(`${file} imports ${specifier} (the engine imports no package)`);
+    const owner = PACKAGE_OWNERS.find(
+      ({ prefix }) => specifier === prefix || specifier.startsWith(prefix.endsWith('/') ? prefix : `${prefix}/`),
+    );
+    if (owner && !owner.folders.includes(from))
+      problems.push(`${file} imports ${specifier} (only ${owner.folders.join(', ')} may)`);
   }
-  if (from === 'functions/engine' && /process\.env/.test(source.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ''))) problems.push(`${file} reads process.env`);
+  if (from === 'functions/engine' && /process\.env/.test(source.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')))
+    problems.push(`${file} reads process.env`);
   return problems;
 }
 
@@ -125,24 +130,31 @@ describe('layerViolations', () => {
   });
 
   it('fails a sideways arrow, a multi-line import and a dynamic import', () => {
-    const source = "import {\n  planStep,\n} from '../steps/plan-step.js';\nconst m = await import('../adapters/dynamo-run-store.js');\n";
+    const source =
+      "import {\n  planStep,\n} from '../steps/plan-step.js';\n" +
+      "const m = await import('../adapters/dynamo-run-store.js');\n";
     expect(layerViolations('functions/report/html-report.ts', source)).toEqual([
       'functions/report/html-report.ts imports ../steps/plan-step.js (functions/report may not import functions/steps)',
-      'functions/report/html-report.ts imports ../adapters/dynamo-run-store.js (functions/report may not import ' +
-'functions/adapters)',
+      'functions/report/html-report.ts imports ../adapters/dynamo-run-store.js ' +
+        '(functions/report may not import functions/adapters)',
     ]);
   });
 
   it('keeps AWS in the adapters, ws in the connection layer, and packages and process.env out of the engine', () => {
-    expect(layerViolations('functions/steps/record-step.ts', "import { S3Client } from '@aws-sdk/client-s3';")).toHaveLength(1);
+    expect(
+      layerViolations('functions/steps/record-step.ts', "import { S3Client } from '@aws-sdk/client-s3';"),
+    ).toHaveLength(1);
     expect(layerViolations('functions/diagnose/diagnose.ts', "import WebSocket from 'ws';")).toHaveLength(1);
     expect(layerViolations('functions/engine/plan.ts', "import { z } from 'zod';")).toHaveLength(1);
-    expect(layerViolations('functions/engine/plan.ts', 'const region = process.env.AWS_REGION;')).toEqual(['functions/engine/plan.ts reads process.env']);
+    expect(layerViolations('functions/engine/plan.ts', 'const region = process.env.AWS_REGION;')).toEqual([
+      'functions/engine/plan.ts reads process.env',
+    ]);
     expect(layerViolations('functions/connection/probe-connection.ts', "import WebSocket from 'ws';")).toEqual([]);
   });
 
   it('refuses a folder that is not in the table', () => {
-    expect(layerViolations('functions/misc/helper.ts', '')).toEqual(['functions/misc/helper.ts is in no folder ' +
-'of the layer table']);
+    expect(layerViolations('functions/misc/helper.ts', '')).toEqual([
+      'functions/misc/helper.ts is in no folder of the layer table',
+    ]);
   });
 });

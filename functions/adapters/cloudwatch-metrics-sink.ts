@@ -62,8 +62,8 @@ export class CloudWatchMetricsSink implements MetricsSink {
         if (attempt >= this.#maxAttempts || !isRetryable(error)) {
           const tries = `${attempt} attempt${attempt === 1 ? '' : 's'}`;
           throw new MetricsPublishError(
-            `cannot publish ${metricData.length} datapoints to CloudWatch namespace ${METRIC_NAMESPACE} after ${tries}` +
-              `: ${messageOf(error)}`,
+            `cannot publish ${metricData.length} datapoints to CloudWatch namespace ${METRIC_NAMESPACE} ` +
+              `after ${tries}: ${messageOf(error)}`,
             { cause: error },
           );
         }

@@ -12,7 +12,7 @@ import type { CronDays, ParsedCron } from './cron-schedule.js';
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 /** Calendar years scanned, from the first one asked for: every daylight-saving change, and a leap year. */
-export const FIRE_GAP_SCAN_YEARS = 4;
+const FIRE_GAP_SCAN_YEARS = 4;
 /** Days scanned past the last year, so the gap after its last run of a year is measured too. */
 const LOOKAHEAD_DAYS = 8;
 

@@ -119,8 +119,9 @@ function expand(field: string, spec: FieldSpec): number[] | string {
 /** `*`, `a`, `a-b`, each with an optional `/step`. */
 function parseRange(part: string, spec: FieldSpec): { from: number; to: number; step: number } | string {
   const match = /^(\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:\/(\d+))?$/.exec(part);
+  const names = spec.names ? ` (or ${spec.names[0]}-${spec.names[spec.names.length - 1]})` : '';
   const invalid =
-    `${spec.name} field "${part}" must be *, a value from ${spec.min} to ${spec.max}${spec.names ? ` (or ${spec.names[0]}-${spec.names[spec.names.length - 1]})` : ''}` +
+    `${spec.name} field "${part}" must be *, a value from ${spec.min} to ${spec.max}${names}` +
     ', a range a-b or a step like */5';
   if (!match) return invalid;
   const [bounds = '', stepText] = match.slice(1);
@@ -177,7 +178,11 @@ function daysPerMonth(days: CronDays): number {
       return days.days.reduce((sum, day) => sum + shareOfMonthsWithDay(day), 0);
     case 'weekdays':
       return (days.weekdays.length * DAYS_PER_MONTH) / 7;
-    default:
+    case 'last-day-of-month':
+    case 'last-working-day':
+    case 'nearest-working-day':
+    case 'nth-weekday':
+    case 'last-weekday':
       return 1;
   }
 }

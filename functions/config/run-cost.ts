@@ -23,7 +23,7 @@ export const LAMBDA_ARM64_USD_PER_GB_SECOND = 0.0000133334;
 export const LAMBDA_USD_PER_REQUEST = 0.2 / 1_000_000;
 
 /** The plan and record functions of every run, with the budget the CDK constructs give them. */
-export const STEP_LAMBDAS = [
+const STEP_LAMBDAS = [
   { name: 'plan', memoryMb: PLAN_MEMORY_MB, timeoutSeconds: PLAN_TIMEOUT_SECONDS },
   { name: 'record', memoryMb: RECORD_MEMORY_MB, timeoutSeconds: RECORD_TIMEOUT_SECONDS },
 ] as const;

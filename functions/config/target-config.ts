@@ -374,8 +374,14 @@ const configSchema = strictObject(
 type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /** Fails to compile unless `Condition` is `true`. */
 type Assert<Condition extends true> = Condition;
-/** Compile-time proof that the schemas produce exactly the types of config-types.ts, no field more or less. */
-type SchemaOutputsMatchConfigTypes = [
+/**
+ * Compile-time proof that the schemas produce exactly the types of
+ * config-types.ts, no field more or less: if they drift apart, an Assert
+ * below fails and the build stops. Nothing refers to it, on purpose: it does
+ * its work by being compiled. The leading underscore is the lint config's
+ * mark for a name left unused deliberately.
+ */
+type _SchemaOutputsMatchConfigTypes = [
   Assert<SameType<z.output<typeof configSchema>, WsCeilingConfig>>,
   Assert<SameType<z.output<typeof targetSchema>, TargetConfig>>,
 ];
@@ -491,10 +497,11 @@ function expectedEveryProblem(
     : 'never fires';
   const reporting = `a run takes up to ${round(minimum.runSeconds / 60, 1)} min to report`;
   if (minimum.hours > MAX_EXPECTED_EVERY_HOURS) {
+    const toldAfter = Number.isFinite(minimum.hours) ? `${minimum.hours} h` : 'forever';
     return {
       field: 'cron',
       message:
-        `"${schedule.cron}" ${gap} and ${reporting}, so a missing run could be told only after ${Number.isFinite(minimum.hours) ? `${minimum.hours} h` : 'forever'}` +
+        `"${schedule.cron}" ${gap} and ${reporting}, so a missing run could be told only after ${toldAfter}` +
         `; CloudWatch alarms look back at most ${MAX_EXPECTED_EVERY_HOURS} h: schedule it more often ` +
         '(e.g. twice a week)',
     };
@@ -535,13 +542,14 @@ function budgetProblem(plan: PlanConfig): { field: string; message: string } | u
   const timeout = workerTimeoutSeconds(plan);
   if (timeout <= LAMBDA_MAX_TIMEOUT_SECONDS) return undefined;
   const overhead = WORKER_START_DELAY_SECONDS + WORKER_CLOSE_GRACE_SECONDS + WORKER_STOP_MARGIN_MS / 1000;
+  const stages = `${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}`;
   return {
     field: 'holdSeconds',
     message:
-      `makes the plan too long for one worker Lambda run: ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}` +
+      `makes the plan too long for one worker Lambda run: ${stages}` +
       ` held ${plan.holdSeconds} s take ${Math.ceil(planSeconds(plan))} s, ` +
-      `and with ${overhead} s for start, close and upload a worker needs ${timeout} s, above Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS}` +
-      ' s; ' +
+      `and with ${overhead} s for start, close and upload a worker needs ${timeout} s, ` +
+      `above Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s; ` +
       `keep the plan to ${LAMBDA_MAX_TIMEOUT_SECONDS - overhead} s or less with fewer stages or a shorter holdSeconds`,
   };
 }

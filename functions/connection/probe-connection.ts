@@ -20,7 +20,7 @@ import { HANDSHAKE_PROTOCOL_ERROR } from '../engine/classify.js';
 import type { ClosedBy, ConnectionRecord, HandshakeOutcome, HeartbeatSettings } from '../engine/types.js';
 
 /** Close code and reason the probe uses when it ends a connection itself. */
-export const PROBE_CLOSE_CODE = 1000;
+const PROBE_CLOSE_CODE = 1000;
 const PROBE_CLOSE_REASON = 'ws-ceiling probe finished';
 
 /** What the connections of one shard share. */

@@ -16,7 +16,7 @@ import { createLogger } from './log.js';
 const environment = oncePerColdStart(() => readPlanEnvironment(process.env));
 
 /** Plans a run: validates the target, checks its host, lays out the stages and shards. */
-export const handler = middy(async (event: unknown, context: Context): Promise<PlanStepOutput> => {
+export const handler = middy((event: unknown, context: Context): PlanStepOutput => {
   const { allowedHosts } = environment();
   const log = createLogger({ step: 'plan', requestId: context.awsRequestId });
   return planStep(event, { allowedHosts, now: Date.now, newRunId: randomUUID, log });

@@ -46,7 +46,7 @@ export interface SimulatorOptions {
 }
 
 /** What the simulator has seen since it started. */
-export interface SimulatorStats {
+interface SimulatorStats {
   /** WebSocket connections open now (including accepted upgrades whose handshake is still completing). */
   open: number;
   /** Highest `open` seen. */

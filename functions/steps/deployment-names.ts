@@ -16,7 +16,7 @@ export const RUNS_TABLE_TTL_ATTRIBUTE = 'expiresAt';
 export const RUN_PARTITION_PREFIX = 'TARGET#';
 
 /** How the partition key of every stop request begins: `STOP#<targetId>`. */
-export const STOP_REQUEST_PARTITION_PREFIX = 'STOP#';
+const STOP_REQUEST_PARTITION_PREFIX = 'STOP#';
 
 /** Partition key of a target's runs. */
 export function runPartitionKey(targetId: string): string {

@@ -20,13 +20,13 @@ import { redactUrl } from '../engine/redact.js';
 import type { PlanStepInput, PlanStepOutput, RunRequest } from './step-payloads.js';
 
 /** Where the target is in the execution input, as named in validation errors. */
-export const RUN_REQUEST_TARGET_FIELD = 'input.target';
+const RUN_REQUEST_TARGET_FIELD = 'input.target';
 
 /** Where the plan Lambda's event holds the map's shard count, as named in validation errors. */
-export const SHARDS_AT_ONCE_FIELD = 'event.shardsAtOnce';
+const SHARDS_AT_ONCE_FIELD = 'event.shardsAtOnce';
 
 /** Step Functions' limit on the input or output of a state, in bytes. */
-export const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
+const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
 
 /**
  * Room kept per shard for its map result in the record step's input: a
@@ -114,7 +114,7 @@ export function planStep(event: unknown, deps: PlanStepDependencies): PlanStepOu
  * synth from the deployed config's plan). More shards would start late and
  * distort the global timeline; fewer mean the run is not the deployed plan.
  */
-export function assertShardsStartTogether(shards: number, shardsAtOnce: number, target: TargetConfig): void {
+function assertShardsStartTogether(shards: number, shardsAtOnce: number, target: TargetConfig): void {
   if (shards === shardsAtOnce) return;
   const last = target.plan.stages[target.plan.stages.length - 1] ?? 0;
   throw new InvalidInputError(
@@ -133,7 +133,7 @@ export function assertShardsStartTogether(shards: number, shardsAtOnce: number, 
  * Every shard task repeats the target and the stages, so the size grows
  * with shards × stages.
  */
-export function assertStateFits(output: PlanStepOutput): void {
+function assertStateFits(output: PlanStepOutput): void {
   const shards = output.shardTasks.length;
   const bytes = Buffer.byteLength(JSON.stringify(output)) + shards * MAP_RESULT_ALLOWANCE_BYTES;
   if (bytes <= STATE_PAYLOAD_LIMIT_BYTES) return;
@@ -152,8 +152,8 @@ function planStepInputOf(event: unknown): PlanStepInput {
   if (typeof shardsAtOnce !== 'number' || !Number.isInteger(shardsAtOnce) || shardsAtOnce < 1) {
     throw new InvalidInputError(
       SHARDS_AT_ONCE_FIELD,
-      `must be the whole number of shards the deployed map starts at once (1 or more), got ${JSON.stringify(shardsAtOnce) ?? 'nothing'}` +
-        '; the state machine sets it: deploy the stack again',
+      'must be the whole number of shards the deployed map starts at once (1 or more), ' +
+        `got ${JSON.stringify(shardsAtOnce) ?? 'nothing'}; the state machine sets it: deploy the stack again`,
     );
   }
   return { request: fields.request, shardsAtOnce };

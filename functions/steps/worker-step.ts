@@ -32,7 +32,7 @@ import type { StopRequests } from './stop-requests.js';
 import type { ProbeSettings, ShardAbort, ShardPlan, ShardResult, StagePlan, Tolerance } from '../engine/types.js';
 
 /** How often a worker asks whether a stop was requested, unless told otherwise. */
-export const STOP_POLL_INTERVAL_MS = 3000;
+const STOP_POLL_INTERVAL_MS = 3000;
 
 /**
  * Opens one shard's share of the stages with `settings`, ramping under
@@ -121,7 +121,9 @@ export function shardDemand(task: Pick<ShardTask, 'shard'>): ProbeDemand {
 
 /** The result of a shard whose self-check failed: nothing opened, stopped with the self-check's reasons and fixes. */
 function refusedShard(task: ShardTask, selfCheck: SelfCheck, log: Logger): ShardResult {
-  const message = `worker ${task.shard.index} opened nothing, as its shard does not fit its Lambda: ${describeSelfCheckProblems(selfCheck)}`;
+  const message =
+    `worker ${task.shard.index} opened nothing, as its shard does not fit its Lambda: ` +
+    describeSelfCheckProblems(selfCheck);
   log.warn('shard refused by its self-check', {
     reason: message,
     problems: selfCheck.problems.map((problem) => problem.resource),
@@ -244,7 +246,10 @@ function watchForStops(task: ShardTask, control: RampControl, deps: WorkerStepDe
     schedule();
   };
   const schedule = () => {
-    if (watching && !control.signal.aborted) timer = setTimeout(() => (inFlight = poll()), interval);
+    if (!watching || control.signal.aborted) return;
+    timer = setTimeout(() => {
+      inFlight = poll();
+    }, interval);
   };
   schedule();
   return {

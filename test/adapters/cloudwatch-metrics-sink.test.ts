@@ -23,8 +23,9 @@ function setup(options: { maxAttempts?: number } = {}) {
   const sleeps: number[] = [];
   const sink = new CloudWatchMetricsSink({
     client,
-    sleep: async (ms) => {
+    sleep: (ms) => {
       sleeps.push(ms);
+      return Promise.resolve();
     },
     ...options,
   });

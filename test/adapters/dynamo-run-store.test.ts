@@ -61,7 +61,10 @@ async function countItems(client: DynamoDBClient): Promise<number | undefined> {
 async function holdLevelInAnotherProcess(location: string): Promise<void> {
   const levelPath = createRequire(import.meta.url).resolve('level');
   const script = `const { Level } = require(${JSON.stringify(levelPath)});
-    new Level(${JSON.stringify(location)}).open().then(() => console.log('ready'), (e) => { console.error(e); process.exit(1); });
+    new Level(${JSON.stringify(location)}).open().then(
+      () => console.log('ready'),
+      (e) => { console.error(e); process.exit(1); },
+    );
     setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);

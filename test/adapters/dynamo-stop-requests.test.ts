@@ -80,7 +80,7 @@ describe('DynamoStopRequests on the embedded store', () => {
     expect(await stops.stopRequestedSince('chat', PLANNED_AT + 20_000)).toBe(true);
   });
 
-  it('leaves the runs of the table as they were: recentRuns skips stop requests, latestRuns never sees them', async () => {
+  it("leaves the table's runs as they were: recentRuns skips stop requests, latestRuns never sees them", async () => {
     const { runs, stops } = await openTable();
     await runs.putRun(cappedRun);
     await stops.requestStop(cappedRun.targetId, new Date(PLANNED_AT));

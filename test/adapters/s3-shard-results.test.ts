@@ -48,7 +48,7 @@ describe('S3ShardResults', () => {
     expect(key).toBe('runs/chat/run-9/shard-2.json');
     const [call] = s3.commandCalls(PutObjectCommand);
     expect(call?.args[0].input).toMatchObject({ Bucket: BUCKET, Key: key, ContentType: 'application/json' });
-    expect(JSON.parse(String(call?.args[0].input.Body))).toEqual(result);
+    expect(JSON.parse(call?.args[0].input.Body as string)).toEqual(result);
   });
 
   it('reads a stored result back as it was written', async () => {

@@ -54,7 +54,8 @@ describe('SecretsManagerSecrets.readSecret', () => {
     const error = await failureOf(secrets().readSecret({ secretName: 'chat/missing' }));
     expect(error).toBeInstanceOf(SecretReadError);
     expect(error.message).toBe(
-      "secret chat/missing: cannot be read from Secrets Manager (ResourceNotFoundException: Secrets Manager can't find the specified secret.)",
+      'secret chat/missing: cannot be read from Secrets Manager ' +
+        "(ResourceNotFoundException: Secrets Manager can't find the specified secret.)",
     );
   });
 

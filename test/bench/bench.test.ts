@@ -37,7 +37,7 @@ function runBench(args: readonly string[]): Promise<{ code: number | null; stdou
 }
 
 describe('npm run bench', () => {
-  it('prints every figure for the probe and plain ws, each with a finite probe/plain ratio, in --quick mode', async () => {
+  it('prints every figure of the probe and plain ws with a finite probe/plain ratio, in --quick mode', async () => {
     const { code, stdout, stderr } = await runBench(['--quick', '--connections', '200']);
     expect(code, stderr).toBe(0);
     const lines = stdout.split('\n');

@@ -42,7 +42,7 @@ const dimensions = (targetId: string) => [
 const topic = () => ({ Ref: logicalIdOf(stack.alarmTopic.topic) });
 
 describe('ProbeAlarms', () => {
-  it('gives each target a regression, a probe-failed, a probe-missing and, with a floor only, a below-floor alarm', () => {
+  it('gives each target regression, probe-failed, probe-missing and, with a floor only, below-floor alarms', () => {
     const names = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, resource]) => resource.Properties.AlarmName);
     expect(names.sort()).toEqual([
       'ws-ceiling-bulk-probe-failed',
@@ -58,7 +58,7 @@ describe('ProbeAlarms', () => {
     ]);
   });
 
-  it('alarms when the ceiling falls under baseline × (1 − regression tolerance), keeping its state between runs', () => {
+  it('alarms when the ceiling falls under baseline × (1 − regression tolerance), keeping its state across runs', () => {
     expect(alarm(alarmName('chat', 'regressed'))).toMatchObject({
       Namespace: METRIC_NAMESPACE,
       MetricName: METRIC.ceilingToBaseline,
@@ -91,7 +91,7 @@ describe('ProbeAlarms', () => {
     });
   });
 
-  it('alarms on the first failed or inconclusive run and clears on the next successful one, whatever the window', () => {
+  it('alarms on the first failed or inconclusive run, clears on the next successful one, whatever the window', () => {
     for (const id of ['chat', 'feed', 'bulk']) {
       expect(alarm(alarmName(id, 'probe-failed'))).toMatchObject({
         Namespace: METRIC_NAMESPACE,
@@ -313,11 +313,17 @@ describe('AlarmTopic', () => {
 });
 
 describe('ProbeDashboard', () => {
+  /** A dashboard body: its time range and widgets. */
+  interface DashboardBody {
+    start: string;
+    widgets: Array<{ type: string; properties: Record<string, unknown> }>;
+  }
+
   /** The dashboard body, with every token written as `<token>`. */
-  function dashboardBody(): { start: string; widgets: Array<{ type: string; properties: Record<string, unknown> }> } {
+  function dashboardBody(): DashboardBody {
     const [, resource] = resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0] ?? [];
     const [, parts] = (resource?.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
-    return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join(''));
+    return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join('')) as DashboardBody;
   }
 
   it("shows each target's ceiling and drop onset over time, with its floor, and whether each run succeeded", () => {

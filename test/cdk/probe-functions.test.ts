@@ -14,6 +14,7 @@ import {
   actionsOfRole,
   buildApp,
   logicalIdOf,
+  resourceOf,
   resourcesOf,
   stackOf,
   statementsOfRole,
@@ -45,7 +46,7 @@ const role = (probe: ProbeFunction) => logicalIdOf(probe.role);
 
 /** The synthesized properties of a function. */
 function functionProperties(probe: ProbeFunction): Record<string, unknown> {
-  return template.toJSON().Resources[fn(probe)].Properties as Record<string, unknown>;
+  return resourceOf(template, fn(probe)).Properties;
 }
 
 /** The bucket's objects under `prefix`, as the template names them. */
@@ -66,7 +67,7 @@ describe('ProbeFunction', () => {
     }
   });
 
-  it('gives each function its own log group kept for 30 days, JSON log lines, and a role with no managed policy', () => {
+  it('gives each function its own log group kept for 30 days, JSON log lines and a role with no managed policy', () => {
     const functions = [stack.plan, stack.record, ...stack.targets.map((each) => each.worker)];
     expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(functions.length);
     const logGroups = functions.map((probe) => logicalIdOf(probe.logGroup));
@@ -76,11 +77,11 @@ describe('ProbeFunction', () => {
         LogGroup: { Ref: logicalIdOf(probe.logGroup) },
         LogFormat: 'JSON',
       });
-      expect(template.toJSON().Resources[logicalIdOf(probe.logGroup)]).toMatchObject({
+      expect(resourceOf(template, logicalIdOf(probe.logGroup))).toMatchObject({
         Type: 'AWS::Logs::LogGroup',
         Properties: { RetentionInDays: 30 },
       });
-      expect(template.toJSON().Resources[role(probe)].Properties.ManagedPolicyArns).toBeUndefined();
+      expect(resourceOf(template, role(probe)).Properties.ManagedPolicyArns).toBeUndefined();
     }
   });
 
@@ -136,7 +137,7 @@ describe('WorkerFunction', () => {
     });
   });
 
-  it("may put shard results under its target's prefix, read its stop request and read its own secrets, and nothing else", () => {
+  it("may put shard results under its target's prefix, read its stop request and its own secrets, nothing else", () => {
     const statements = statementsOfRole(template, role(worker('chat')));
     expect(actionsOfRole(template, role(worker('chat')))).toEqual([
       'dynamodb:GetItem',
@@ -258,7 +259,7 @@ describe('secretArnPattern', () => {
 });
 
 describe('RunsTable', () => {
-  it('is on demand with point-in-time recovery, TTL on the attribute the adapters write, and encryption at rest', () => {
+  it('is on demand with point-in-time recovery, TTL on the attribute the adapters write and encryption at rest', () => {
     expect(RUNS_TABLE_TTL_ATTRIBUTE).toBe('expiresAt');
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       TableName: RUNS_TABLE_NAME,

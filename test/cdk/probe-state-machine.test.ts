@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { shardCount, workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
 import { SCHEDULE_GROUP_NAME, scheduleName, stateMachineName } from '../../functions/steps/deployment-names.js';
-import { isFailedShard, type FailedShard, type ShardTask } from '../../functions/steps/step-payloads.js';
+import {
+  isFailedShard,
+  type FailedShard,
+  type RunRequest,
+  type ShardTask,
+} from '../../functions/steps/step-payloads.js';
 import { scheduledRunRequest } from '../../lib/probe-schedule.js';
 import { INLINE_MAP_MAX_CONCURRENCY, MAP_PATHS } from '../../lib/probe-state-machine.js';
 import type { ProbeTarget } from '../../lib/probe-target.js';
@@ -15,9 +20,11 @@ import {
   actionsOfRole,
   buildApp,
   logicalIdOf,
+  resourceOf,
   resourcesOf,
   stackOf,
   statementsOfRole,
+  type Statement,
   TEST_ACCOUNT,
   testConfig,
   testTarget,
@@ -50,14 +57,39 @@ interface State {
   [field: string]: unknown;
 }
 
+/** A state machine's States Language definition. */
+interface Definition {
+  StartAt: string;
+  States: Record<string, State>;
+  TimeoutSeconds: number;
+}
+
 /** The States Language definition of a target's state machine, with each function ARN written as `<LogicalId>`. */
-function definitionOf(id: string): { StartAt: string; States: Record<string, State>; TimeoutSeconds: number } {
-  const resource = template.toJSON().Resources[logicalIdOf(probeTarget(id).run.stateMachine)];
-  const [, parts] = resource.Properties.DefinitionString['Fn::Join'] as [string, unknown[]];
+function definitionOf(id: string): Definition {
+  const resource = resourceOf(template, logicalIdOf(probeTarget(id).run.stateMachine));
+  const [, parts] = (resource.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
   const text = parts
     .map((part) => (typeof part === 'string' ? part : `<${(part as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]}>`))
     .join('');
-  return JSON.parse(text);
+  return JSON.parse(text) as Definition;
+}
+
+/** The target of a schedule as synthesized: what it starts, as whom, with which input and retries. */
+interface ScheduleTarget {
+  Arn: unknown;
+  RoleArn: unknown;
+  Input: string;
+  RetryPolicy: unknown;
+}
+
+/** The synthesized target of target `id`'s schedule. */
+function scheduleTargetOf(id: string): ScheduleTarget {
+  return resourceOf(template, logicalIdOf(probeTarget(id).schedule.schedule)).Properties.Target as ScheduleTarget;
+}
+
+/** The run request target `id`'s schedule starts its state machine with. */
+function scheduleInputOf(id: string): RunRequest {
+  return JSON.parse(scheduleTargetOf(id).Input) as RunRequest;
 }
 
 /** The states each shard iteration runs (the map's item processor). */
@@ -102,14 +134,12 @@ describe('ProbeStateMachine', () => {
     expect(chat.run.shards).toBe(1);
   });
 
-  it("hands the plan step the execution input and the map's shard count, which the schedule's own input plans to", () => {
+  it("hands the plan step the execution input and the map's shard count, which the schedule's input plans to", () => {
     for (const id of ['chat', 'feed', 'bulk']) {
       const { States } = definitionOf(id);
       const maxConcurrency = Number(States.Shards?.MaxConcurrency);
       expect(States.Plan?.Parameters).toEqual({ 'request.$': '$', shardsAtOnce: maxConcurrency });
-      const scheduleInput = JSON.parse(
-        template.toJSON().Resources[logicalIdOf(probeTarget(id).schedule.schedule)].Properties.Target.Input,
-      );
+      const scheduleInput = scheduleInputOf(id);
       const event = applyParameters(States.Plan?.Parameters, scheduleInput);
       const planned = planStep(event, {
         allowedHosts: testConfig().allowedHosts,
@@ -275,36 +305,33 @@ describe('ProbeSchedule', () => {
 
   it("starts the target's state machine with the validated target config, secrets by reference only", () => {
     for (const id of ['chat', 'feed']) {
-      const schedule = template.toJSON().Resources[logicalIdOf(probeTarget(id).schedule.schedule)].Properties;
-      expect(schedule.Target.Arn).toEqual({ Ref: logicalIdOf(probeTarget(id).run.stateMachine) });
-      const input = JSON.parse(schedule.Target.Input);
+      const schedule = scheduleTargetOf(id);
+      expect(schedule.Arn).toEqual({ Ref: logicalIdOf(probeTarget(id).run.stateMachine) });
+      const input = JSON.parse(schedule.Input) as RunRequest;
       expect(input).toEqual({ target: target(id), trigger: 'schedule' });
       expect(input).toEqual(scheduledRunRequest(target(id)));
       // The plan step validates the target again: what the schedule sends must pass unchanged.
       expect(parseTargetConfig(input.target, 'schedule input')).toEqual(input.target);
     }
-    const chatInput = JSON.parse(
-      template.toJSON().Resources[logicalIdOf(probeTarget('chat').schedule.schedule)].Properties.Target.Input,
-    );
+    const chatInput = scheduleInputOf('chat');
     expect(chatInput.target.headers.Authorization).toEqual({ secretName: 'chat/probe-token', prefix: 'Bearer ' });
   });
 
   it('retries a failed start 3 times and drops a start it cannot make within an hour', () => {
     for (const id of ['chat', 'feed', 'bulk']) {
-      const schedule = template.toJSON().Resources[logicalIdOf(probeTarget(id).schedule.schedule)].Properties;
-      expect(schedule.Target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 });
+      expect(scheduleTargetOf(id).RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 });
     }
   });
 
   it("uses a role of its own that may only start its target's state machine", () => {
     const chat = probeTarget('chat');
     const role = logicalIdOf(chat.schedule.role);
-    const schedule = template.toJSON().Resources[logicalIdOf(chat.schedule.schedule)].Properties;
-    expect(schedule.Target.RoleArn).toEqual({ 'Fn::GetAtt': [role, 'Arn'] });
+    expect(scheduleTargetOf('chat').RoleArn).toEqual({ 'Fn::GetAtt': [role, 'Arn'] });
     expect(statementsOfRole(template, role)).toEqual([
       { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalIdOf(chat.run.stateMachine) } },
     ]);
-    expect(template.toJSON().Resources[role].Properties.AssumeRolePolicyDocument.Statement).toEqual([
+    const trust = resourceOf(template, role).Properties.AssumeRolePolicyDocument as { Statement: Statement[] };
+    expect(trust.Statement).toEqual([
       {
         Effect: 'Allow',
         Action: 'sts:AssumeRole',

@@ -103,9 +103,9 @@ describe('resolveTargetHeaders', () => {
           'X-Key': { secretName: 'raw' },
         },
       }),
-      async (reference) => {
+      (reference) => {
         reads.push(reference);
-        return `value-of-${reference.secretName}`;
+        return Promise.resolve(`value-of-${reference.secretName}`);
       },
     );
     expect(headers).toStrictEqual({

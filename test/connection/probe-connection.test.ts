@@ -123,7 +123,7 @@ describe('openConnectionGroup', () => {
     expect(probe.closed).toEqual([]);
   });
 
-  it('times each handshake out on its own deadline, never before it, when TCP connects but HTTP never answers', async () => {
+  it('times each handshake out at its own deadline, not before, when TCP connects but HTTP never answers', async () => {
     const port = await tcpServer(() => undefined);
     const probe = group(`ws://127.0.0.1:${port}`, { handshakeTimeoutMs: 300 });
     const connections = [probe.open()];
@@ -224,7 +224,7 @@ describe('openConnectionGroup', () => {
     },
   );
 
-  it("keeps a close the server started as the server's when the probe asks to close before it has completed", async () => {
+  it("keeps a close the server started as the server's when the probe asks to close before it completes", async () => {
     const { url, clients } = await wsServer();
     const probe = group(url);
     const connection = probe.open();

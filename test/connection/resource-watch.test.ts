@@ -39,7 +39,7 @@ describe('startResourceWatch', () => {
     const readings = [roomy, roomy, { ...roomy, openDescriptors: 990 }];
     let reads = 0;
     const watch = startResourceWatch({
-      read: async () => readings[Math.min(reads++, readings.length - 1)] as HostBudget,
+      read: () => Promise.resolve(readings[Math.min(reads++, readings.length - 1)] as HostBudget),
       judge,
       control: ramp,
       intervalMs: 10,
@@ -56,7 +56,10 @@ describe('startResourceWatch', () => {
   it('takes one sample per stage end however many shards ask, and none once stopped', async () => {
     let reads = 0;
     const watch = startResourceWatch({
-      read: async () => ((reads += 1), roomy),
+      read: () => {
+        reads += 1;
+        return Promise.resolve(roomy);
+      },
       judge,
       control: control(),
       intervalMs: 60_000,
@@ -70,15 +73,17 @@ describe('startResourceWatch', () => {
 });
 
 describe('runPlanShards with a resource watch', () => {
-  it('makes a run whose host reports exhaustion after stage 1 inconclusive with the reason, never a ceiling', async () => {
+  it('makes a run whose host runs out after stage 1 inconclusive with the reason, never a ceiling', async () => {
     const target = await startTargetSimulator({});
     simulators.push(target);
     const settings = rampSettings(target.url, { stages: [10, 20, 30], holdSeconds: 0.3 });
     const plan = planRun(settings, { now: Date.now, newRunId: randomUUID, startDelayMs: 100 });
     const ramp = new RampControl(settings.tolerance, settings.stages, true);
     let stageEnded = false;
-    const read = async (): Promise<HostBudget> =>
-      stageEnded ? { ...roomy, openDescriptors: null, descriptorLimit: null, descriptorsExhausted: true } : roomy;
+    const read = (): Promise<HostBudget> =>
+      Promise.resolve(
+        stageEnded ? { ...roomy, openDescriptors: null, descriptorLimit: null, descriptorsExhausted: true } : roomy,
+      );
     const shards = await runPlanShards(
       { settings, plan, control: ramp, onEvent: (event) => (stageEnded ||= event.type === 'stage-ended') },
       { read, judge },
@@ -99,8 +104,8 @@ describe('the resource watch in diagnose', () => {
     const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
     simulators.push(target);
     let reads = 0;
-    const read = async (): Promise<HostBudget> =>
-      (reads += 1) > 1 ? { ...roomy, freeMemoryBytes: 64 * 1024 ** 2 } : roomy;
+    const read = (): Promise<HostBudget> =>
+      Promise.resolve((reads += 1) > 1 ? { ...roomy, freeMemoryBytes: 64 * 1024 ** 2 } : roomy);
     const context = {
       ...diagnoseDependencies(),
       runPlan: (request: Parameters<typeof runPlanShards>[0]) => runPlanShards(request, { read, judge }),

@@ -65,7 +65,7 @@ async function wsServer(options: { autoPong?: boolean } = {}): Promise<{ server:
 }
 
 describe('runShard', () => {
-  it('opens each stage, holds it, and closes every connection with 1000 at the end without counting it as a drop', async () => {
+  it('opens and holds each stage, then closes every connection with 1000 without counting it as a drop', async () => {
     const target = await simulator({});
     const { result } = await runOneShard(settingsFor(target.url, { stages: [5, 12] }));
     expect(result.stagesRun).toBe(2);
@@ -128,7 +128,8 @@ describe('runShard', () => {
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     server.on('connection', (socket) => {
       socket.on('ping', () => received.push('ping'));
-      socket.on('message', (data) => received.push(data.toString()));
+      // A server socket's messages arrive as Buffers (ws's default binaryType).
+      socket.on('message', (data: Buffer) => received.push(data.toString()));
     });
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     await new Promise((resolve) => server.once('listening', resolve));
@@ -159,7 +160,7 @@ describe('runShard', () => {
     expect(result.records.every((r) => r.close!.ageMs >= 700)).toBe(true);
   });
 
-  it('never records a connection the probe is closing as a drop while the server is slow to answer the close', async () => {
+  it('never records a connection the probe is closing as a drop while the server answers the close late', async () => {
     // The server never answers pings, and stops reading at the end of the hold so the close
     // handshake never completes; pongs fall due during the probe's close grace.
     const { server, url } = await wsServer({ autoPong: false });

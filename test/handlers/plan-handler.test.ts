@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { WORKER_START_DELAY_SECONDS } from '../../functions/config/worker-budget.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
-import type { PlanStepInput, PlanStepOutput } from '../../functions/steps/step-payloads.js';
+import type { PlanStepInput } from '../../functions/steps/step-payloads.js';
 import { handler } from '../../functions/handlers/plan-handler.js';
 import { captureStdout, lambdaContext, setEnvironment } from '../support/deployed-run.js';
 
@@ -53,10 +53,7 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
 describe('handler (plan)', () => {
   it('plans a run starting after the cold-start delay with one task per shard', async () => {
     const before = Date.now();
-    const output = (await handler(
-      planEvent({ target: requestTarget(), trigger: 'invoke' }),
-      lambdaContext(),
-    )) as PlanStepOutput;
+    const output = await handler(planEvent({ target: requestTarget(), trigger: 'invoke' }), lambdaContext());
     const after = Date.now();
     expect(output.runId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(output.plannedAt).toBeGreaterThanOrEqual(before);
@@ -82,20 +79,14 @@ describe('handler (plan)', () => {
   });
 
   it('accepts its own output target again, so a re-planned run validates the same', async () => {
-    const first = (await handler(planEvent({ target: requestTarget() }), lambdaContext())) as PlanStepOutput;
-    const second = (await handler(
-      planEvent({ target: first.target, trigger: 'schedule' }),
-      lambdaContext(),
-    )) as PlanStepOutput;
+    const first = await handler(planEvent({ target: requestTarget() }), lambdaContext());
+    const second = await handler(planEvent({ target: first.target, trigger: 'schedule' }), lambdaContext());
     expect(second.target).toEqual(first.target);
     expect(second.runId).not.toBe(first.runId);
   });
 
-  it('logs the plan and its cost estimate as one JSON line, with header names but no values and no query values', async () => {
-    const output = (await handler(
-      planEvent({ target: requestTarget(), trigger: 'schedule' }),
-      lambdaContext(),
-    )) as PlanStepOutput;
+  it('logs the plan and cost estimate as one JSON line, with header names but no header or query values', async () => {
+    const output = await handler(planEvent({ target: requestTarget(), trigger: 'schedule' }), lambdaContext());
     const [entry] = log.entries();
     expect(log.lines).toHaveLength(1);
     expect(entry).toMatchObject({
@@ -131,7 +122,7 @@ describe('handler (plan)', () => {
     expect(error.message).toContain('input.target');
   });
 
-  it('refuses a run whose shard count is not what the deployed map starts at once, so no shard starts late', async () => {
+  it('refuses a run whose shard count is not what the map starts at once, so no shard starts late', async () => {
     for (const shardsAtOnce of [1, 3]) {
       const error = await failureOf(handler(planEvent({ target: requestTarget() }, shardsAtOnce), lambdaContext()));
       expect(error).toBeInstanceOf(InvalidInputError);
@@ -168,7 +159,7 @@ describe('handler (plan)', () => {
     expect(log.lines).toHaveLength(0);
   });
 
-  it('refuses a plan whose run state would pass the Step Functions payload limit, and accepts 4 stages at 100,000', async () => {
+  it('refuses a run state over the Step Functions payload limit, and accepts 4 stages at 100,000', async () => {
     const huge = {
       stages: Array.from({ length: 20 }, (_, i) => (i + 1) * 5000),
       holdSeconds: 5,
@@ -188,10 +179,7 @@ describe('handler (plan)', () => {
       connectRate: 2000,
       maxConnections: 100_000,
     };
-    const output = (await handler(
-      planEvent({ target: requestTarget({ plan: large }) }, 112),
-      lambdaContext(),
-    )) as PlanStepOutput;
+    const output = await handler(planEvent({ target: requestTarget({ plan: large }) }, 112), lambdaContext());
     expect(output.shardTasks).toHaveLength(112);
   });
 

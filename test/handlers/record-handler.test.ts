@@ -8,12 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { describeFailure } from '../../functions/steps/record-step.js';
-import type {
-  PlanStepOutput,
-  RecordStepInput,
-  RecordStepOutput,
-  WorkerOutput,
-} from '../../functions/steps/step-payloads.js';
+import type { PlanStepOutput, RecordStepInput, WorkerOutput } from '../../functions/steps/step-payloads.js';
 import { handler as recordHandler } from '../../functions/handlers/record-handler.js';
 import { handler as workerHandler } from '../../functions/handlers/worker-handler.js';
 import { startTargetSimulator, type RunningSimulator } from '../../functions/simulator/target-simulator.js';
@@ -66,9 +61,7 @@ beforeAll(async () => {
   const log = captureStdout();
   try {
     // Two invocations at once in one process; in Lambda each worker has its own.
-    workerOutputs = (await Promise.all(
-      planned.shardTasks.map((task) => workerHandler(task, lambdaContext())),
-    )) as WorkerOutput[];
+    workerOutputs = await Promise.all(planned.shardTasks.map((task) => workerHandler(task, lambdaContext())));
   } finally {
     log.restore();
   }
@@ -104,7 +97,7 @@ function publishedMetrics(): PutMetricDataCommandInput[] {
 
 /** Metric name → value of one PutMetricData call. */
 function valuesOf(input: PutMetricDataCommandInput | undefined): Record<string, number | undefined> {
-  return Object.fromEntries((input?.MetricData ?? []).map((datum) => [datum.MetricName, datum.Value]));
+  return Object.fromEntries((input?.MetricData ?? []).map((datum) => [String(datum.MetricName), datum.Value] as const));
 }
 
 describe('handler (record)', () => {
@@ -112,14 +105,14 @@ describe('handler (record)', () => {
     expect(workerOutputs.map((output) => output.shard)).toEqual([0, 1]);
     const input = recordInput(planned.runId, workerOutputs);
 
-    const first = (await recordHandler(input, lambdaContext())) as RecordStepOutput;
-    const again = (await recordHandler(input, lambdaContext())) as RecordStepOutput;
+    const first = await recordHandler(input, lambdaContext());
+    const again = await recordHandler(input, lambdaContext());
 
     expect(first).toEqual({
       runId: planned.runId,
       targetId: 'chat',
       verdict: 'ok',
-      verdictReason: expect.stringContaining('Concurrency cap at 5'),
+      verdictReason: expect.stringContaining('Concurrency cap at 5') as string,
       ceiling: { value: 4, reached: true },
       dropOnset: 5,
       limitingFactor: 'concurrency-cap',
@@ -153,7 +146,7 @@ describe('handler (record)', () => {
       Ceiling: 4,
       DropOnset: 5,
       FailedConnections: 3,
-      HandshakeP95: expect.any(Number),
+      HandshakeP95: expect.any(Number) as number,
     });
     for (const datum of call?.MetricData ?? []) {
       expect(datum.Dimensions).toEqual([
@@ -178,10 +171,10 @@ describe('handler (record)', () => {
           }),
         },
       };
-      const output = (await recordHandler(
+      const output = await recordHandler(
         recordInput('failed-worker-run', [workerOutputs[0]!, failed]),
         lambdaContext(),
-      )) as RecordStepOutput;
+      );
 
       expect(output.verdict).toBe('inconclusive');
       expect(output.verdictReason).toBe(
@@ -203,17 +196,11 @@ describe('handler (record)', () => {
 
   it('makes a run inconclusive when a worker’s result is missing from S3 or absent from the map results', async () => {
     const lost = { ...workerOutputs[1]!, resultKey: 'runs/chat/elsewhere/shard-1.json' };
-    const missing = (await recordHandler(
-      recordInput('missing-object-run', [workerOutputs[0]!, lost]),
-      lambdaContext(),
-    )) as RecordStepOutput;
+    const missing = await recordHandler(recordInput('missing-object-run', [workerOutputs[0]!, lost]), lambdaContext());
     expect(missing.verdict).toBe('inconclusive');
     expect(missing.verdictReason).toContain("worker 1's result runs/chat/elsewhere/shard-1.json is missing");
 
-    const absent = (await recordHandler(
-      recordInput('absent-worker-run', [workerOutputs[1]!]),
-      lambdaContext(),
-    )) as RecordStepOutput;
+    const absent = await recordHandler(recordInput('absent-worker-run', [workerOutputs[1]!]), lambdaContext());
     expect(absent.verdict).toBe('inconclusive');
     expect(absent.verdictReason).toContain('worker 0 returned no result');
   });
@@ -222,10 +209,7 @@ describe('handler (record)', () => {
     cloudWatch
       .on(PutMetricDataCommand)
       .rejects(Object.assign(new Error('Rate exceeded'), { name: 'InvalidParameterValue', $fault: 'client' }));
-    const output = (await recordHandler(
-      recordInput('metrics-refused-run', workerOutputs),
-      lambdaContext(),
-    )) as RecordStepOutput;
+    const output = await recordHandler(recordInput('metrics-refused-run', workerOutputs), lambdaContext());
     expect(output.stored).toBe('written');
     expect((await runs.latestRuns('chat', 20)).some((run) => run.runId === 'metrics-refused-run')).toBe(true);
     expect(log.entries().find((entry) => entry.level === 'error')).toMatchObject({

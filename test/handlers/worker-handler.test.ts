@@ -108,7 +108,7 @@ describe('handler (worker)', () => {
     const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/socket?token=query-sekrit`;
     const task = onlyTask(testTarget(url, { headers: secretHeaders }));
 
-    const output = (await handler(task, lambdaContext())) as WorkerOutput;
+    const output = await handler(task, lambdaContext());
 
     expect(seen).toHaveLength(3);
     expect(
@@ -132,7 +132,7 @@ describe('handler (worker)', () => {
     const target = await simulator({ cap: { limit: 4, response: { kind: 'status', status: 503 } } });
     const task = onlyTask(testTarget(target.url, { plan: { stages: [3, 6, 9], holdSeconds: 0.5, connectRate: 200 } }));
 
-    const output = (await handler(task, lambdaContext())) as WorkerOutput;
+    const output = await handler(task, lambdaContext());
     const result = storedResult(output);
 
     expect(result.stagesRun).toBe(2);
@@ -150,7 +150,7 @@ describe('handler (worker)', () => {
     const remainingMs = WORKER_STOP_MARGIN_MS + 1500;
     const started = Date.now();
 
-    const output = (await handler(task, lambdaContext(remainingMs))) as WorkerOutput;
+    const output = await handler(task, lambdaContext(remainingMs));
     const elapsed = Date.now() - started;
 
     expect(elapsed).toBeGreaterThanOrEqual(1400);
@@ -174,7 +174,7 @@ describe('handler (worker)', () => {
     const stopper = setTimeout(() => void stops.requestStop('chat', new Date()), 1000);
     cleanups.push(() => clearTimeout(stopper));
 
-    const output = (await handler(task, lambdaContext())) as WorkerOutput;
+    const output = await handler(task, lambdaContext());
 
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(output.aborted).toEqual({
@@ -197,7 +197,7 @@ describe('handler (worker)', () => {
     expect(s3.objects.size).toBe(0);
   });
 
-  it('logs a failure in full but reports it to Step Functions small enough for the plan’s per-shard allowance', async () => {
+  it('logs a failure in full but reports it to Step Functions within the plan’s per-shard allowance', async () => {
     const target = await simulator({});
     const task = onlyTask(testTarget(target.url.replace('127.0.0.1', 'localhost')));
     const error = await handler(task, lambdaContext()).then(
@@ -209,7 +209,7 @@ describe('handler (worker)', () => {
     const logged = log.entries().find((entry) => entry.message === 'worker failed');
     expect(logged?.error).toMatchObject({
       name: 'InvalidInputError',
-      message: expect.stringContaining('host localhost is not allowed'),
+      message: expect.stringContaining('host localhost is not allowed') as string,
     });
     expect(String((logged?.error as { stack?: string }).stack).split('\n').length).toBeGreaterThan(2);
     expect(Buffer.byteLength(JSON.stringify(failedShardOf(error)))).toBeLessThanOrEqual(MAP_RESULT_ALLOWANCE_BYTES);

@@ -83,7 +83,7 @@ describe('readHostBudget', () => {
 });
 
 describe('lambdaBudgetSources', () => {
-  it("counts a Lambda sandbox's memory as its size less this process's resident set, with the sandbox's smaller headroom", async () => {
+  it("counts a Lambda sandbox's memory as its size less this process's RSS, with its smaller headroom", async () => {
     const MIB = 1024 ** 2;
     const budget = await readHostBudget(lambdaBudgetSources(512, () => 90 * MIB));
     expect(budget.freeMemoryBytes).toBe(422 * MIB);

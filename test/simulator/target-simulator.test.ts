@@ -145,7 +145,7 @@ describe('target simulator', () => {
     expect(await queuedWhileStopping).toMatchObject({ kind: 'error', message: 'socket hang up' });
   });
 
-  it('rate-limits handshakes: of 10 quick attempts at 5/s with burst 5, exactly 5 get 429 with Retry-After', async () => {
+  it('rate-limits handshakes: of 10 quick tries at 5/s with burst 5, exactly 5 get 429 with Retry-After', async () => {
     const simulator = await start({ rateLimit: { perSecond: 5, burst: 5, retryAfterSeconds: 2 } });
     const outcomes = await Promise.all(Array.from({ length: 10 }, () => attempt(simulator.url)));
     expect(kinds(outcomes)).toEqual({ open: 5, 'status 429': 5 });

@@ -33,13 +33,13 @@ function memoryShardResults(): ShardResultStore & { objects: Map<string, ShardRe
   const objects = new Map<string, ShardResult>();
   return {
     objects,
-    async putShardResult(owner: ShardResultOwner, result: ShardResult) {
+    putShardResult(owner: ShardResultOwner, result: ShardResult) {
       const key = shardResultKey(owner, result.shard);
       objects.set(key, result);
-      return key;
+      return Promise.resolve(key);
     },
-    async getShardResult(key: string) {
-      return objects.get(key);
+    getShardResult(key: string) {
+      return Promise.resolve(objects.get(key));
     },
   };
 }
@@ -49,15 +49,15 @@ function memoryRunStore(): RunStore & { runs: RunResult[] } {
   const runs: RunResult[] = [];
   return {
     runs,
-    async putRun(run) {
+    putRun(run) {
       runs.push(run);
-      return 'written';
+      return Promise.resolve('written');
     },
-    async latestRuns(targetId, limit) {
-      return runs.filter((run) => run.targetId === targetId).slice(0, limit);
+    latestRuns(targetId, limit) {
+      return Promise.resolve(runs.filter((run) => run.targetId === targetId).slice(0, limit));
     },
-    async recentRuns(limit) {
-      return runs.slice(0, limit);
+    recentRuns(limit) {
+      return Promise.resolve(runs.slice(0, limit));
     },
   };
 }
@@ -68,15 +68,15 @@ function dependencies(overrides: Partial<WorkerStepDependencies> = {}) {
   const runs: Array<Parameters<ShardRunner>> = [];
   const shardResults = memoryShardResults();
   const deps: WorkerStepDependencies = {
-    runShard: async (...args) => {
+    runShard: (...args) => {
       runs.push(args);
-      return { shard: args[2].index, records: [], loopDelay: [], stagesRun: args[1].length };
+      return Promise.resolve({ shard: args[2].index, records: [], loopDelay: [], stagesRun: args[1].length });
     },
-    readHostBudget: async () => budget(),
+    readHostBudget: () => Promise.resolve(budget()),
     allowedHosts: ['127.0.0.1'],
-    readSecret: async () => 'secret-value',
+    readSecret: () => Promise.resolve('secret-value'),
     shardResults,
-    stopRequests: { requestStop: async () => undefined, stopRequestedSince: async () => false },
+    stopRequests: { requestStop: () => Promise.resolve(), stopRequestedSince: () => Promise.resolve(false) },
     deadline: new AbortController().signal,
     stopMarginMs: 15_000,
     log: createLogger({}, (line) => lines.push(line)),
@@ -120,7 +120,7 @@ describe('workerStep', () => {
       const planned = plannedHundred();
       const task = planned.shardTasks[0] as ShardTask;
       const { deps, lines, runs, shardResults } = dependencies({
-        readHostBudget: async () => budget({ descriptorLimit: 64, openDescriptors: 20 }),
+        readHostBudget: () => Promise.resolve(budget({ descriptorLimit: 64, openDescriptors: 20 })),
       });
 
       const output = await workerStep(task, deps);
@@ -134,7 +134,7 @@ describe('workerStep', () => {
       );
       expect(output.aborted?.message).toContain('100 connections need 100 descriptors');
       expect(shardResults.objects.get(output.resultKey)?.aborted).toEqual(output.aborted);
-      expect(lines.map((line) => JSON.parse(line).message)).toEqual([
+      expect(lines.map((line) => (JSON.parse(line) as { message: string }).message)).toEqual([
         'shard refused by its self-check',
         'shard finished',
       ]);
@@ -163,7 +163,7 @@ describe('workerStep', () => {
     const task = planned.shardTasks[0] as ShardTask;
     let readings = 0;
     // Room at the start; then someone else's descriptors leave 4 of 1,024.
-    const readHostBudget = async () => (readings++ === 0 ? budget() : budget({ openDescriptors: 1020 }));
+    const readHostBudget = () => Promise.resolve(readings++ === 0 ? budget() : budget({ openDescriptors: 1020 }));
     const runShard: ShardRunner = (_settings, _stages, shard, control, host) =>
       underResourceWatch(host, control, async (watch) => {
         await watch?.sampleAtStageEnd(0);
@@ -188,7 +188,7 @@ describe('workerStep', () => {
   it('runs a shard whose connections fit, even when a figure of the budget cannot be read', async () => {
     const task = plannedHundred().shardTasks[0] as ShardTask;
     const { deps, runs } = dependencies({
-      readHostBudget: async () => budget({ descriptorLimit: null, openDescriptors: null }),
+      readHostBudget: () => Promise.resolve(budget({ descriptorLimit: null, openDescriptors: null })),
     });
     expect((await workerStep(task, deps)).aborted).toBeUndefined();
     expect(runs).toHaveLength(1);

@@ -31,7 +31,7 @@ export const TEST_REGION = 'eu-west-1';
  * - `feed`: disabled, no floor, twice a week, expected every 168 h;
  * - `bulk`: 45,000 connections at 900 per shard (50 shards: a Distributed Map).
  */
-export const TEST_CONFIG_FILE = {
+const TEST_CONFIG_FILE = {
   allowedHosts: ['chat.example.com', 'feed.example.com', 'bulk.example.com'],
   onCall: [
     { kind: 'email', address: 'oncall@example.com' },
@@ -103,7 +103,7 @@ export interface SynthesizedApp {
 }
 
 /** The feature flags of cdk.json, so tests synthesize what `cdk synth` does. */
-export function cdkJsonContext(): Record<string, unknown> {
+function cdkJsonContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
     context: Record<string, unknown>;
   };
@@ -154,12 +154,23 @@ export function stackOf(built: SynthesizedApp, region: string = TEST_REGION): Re
   return stack;
 }
 
+/** One resource of a synthesized template: its type and properties (the other attributes are not read here). */
+export interface TemplateResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
 /** Every resource of `type` in `template`, by logical id. */
-export function resourcesOf(
-  template: Template,
-  type: string,
-): Array<[string, { Properties: Record<string, unknown> }]> {
-  return Object.entries(template.findResources(type)) as Array<[string, { Properties: Record<string, unknown> }]>;
+export function resourcesOf(template: Template, type: string): Array<[string, TemplateResource]> {
+  return Object.entries(template.findResources(type)) as Array<[string, TemplateResource]>;
+}
+
+/** The resource `logicalId` of `template`; throws when there is none. */
+export function resourceOf(template: Template, logicalId: string): TemplateResource {
+  const { Resources } = template.toJSON() as { Resources: Record<string, TemplateResource | undefined> };
+  const found = Resources[logicalId];
+  if (!found) throw new Error(`no resource ${logicalId} in the template`);
+  return found;
 }
 
 /** The logical id of a CloudFormation element, or of an L2 construct's main resource. */

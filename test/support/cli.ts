@@ -9,8 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Path of the built CLI entry; WS_CEILING_CLI points the tests at another build. */
-export const CLI =
-  process.env.WS_CEILING_CLI ?? fileURLToPath(new URL('../../dist/bin/ws-ceiling.js', import.meta.url));
+const CLI = process.env.WS_CEILING_CLI ?? fileURLToPath(new URL('../../dist/bin/ws-ceiling.js', import.meta.url));
 
 /** What a CLI run printed and how it exited. */
 export interface CliResult {
