@@ -19,7 +19,7 @@ import {
 import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import { describeDiagnosis } from '../../functions/diagnose/report.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
-import { parseFlag, seconds, wholeNumber } from './flag-numbers.js';
+import { parseFlag, secondsFlag, wholeNumber } from './flag-numbers.js';
 import {
   interruptOnSigint,
   printRefusal,
@@ -64,7 +64,7 @@ export function parseDiagnoseFlags(
   flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>,
 ): DiagnoseOptions {
   const resolution = parseFlag(wholeNumber(1, 10_000, 'connections'), '--resolution', flags.resolution);
-  const budgetSeconds = parseFlag(seconds(1, 86_400), '--experiment-budget', flags.experimentBudget);
+  const budgetSeconds = parseFlag(secondsFlag(1, 86_400), '--experiment-budget', flags.experimentBudget);
   return { resolution, budgetSeconds };
 }
 

@@ -10,7 +10,7 @@ import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../../fu
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan.js';
 import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
-import { decimal, seconds, wholeNumber } from './flag-numbers.js';
+import { decimal, secondsFlag, wholeNumber } from './flag-numbers.js';
 
 /** Defaults of the run flags, shown in `--help`. */
 export const RUN_DEFAULTS = {
@@ -175,12 +175,12 @@ const rawFlagsSchema = z.object({
   start: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.start)),
   step: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.step)),
   max: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.max)),
-  hold: seconds(0.1, 86_400),
+  hold: secondsFlag(0.1, 86_400),
   rate: decimal(0.1, HARD_MAX_RATE, 'new connections per second'),
   maxInFlight: wholeNumber(1, 10_000),
-  handshakeTimeout: seconds(0.1, 300),
+  handshakeTimeout: secondsFlag(0.1, 300),
   ping,
-  pongTimeout: seconds(0.1, 600),
+  pongTimeout: secondsFlag(0.1, 600),
   heartbeatMessage: z.string().min(1, 'must not be empty').optional(),
   header: headers,
   subprotocol: subprotocols,
