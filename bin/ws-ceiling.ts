@@ -20,7 +20,9 @@ import { pauseCommand, resumeCommand, stopCommand, type StopFlags } from './cli/
 import { addDiagnoseFlags, diagnoseCommand, type DiagnoseCommandFlags } from './cli/diagnose-command.js';
 import { historyCommand } from './cli/history-command.js';
 import { reportCommand, type ReportFlags } from './cli/report-command.js';
-import { addRunFlags, runCommand, type CommandIo, type RunCommandFlags } from './cli/run-command.js';
+import type { CommandIo } from './cli/cli-context.js';
+import { runCommand } from './cli/run-command.js';
+import { addRunFlags, type RunCommandFlags } from './cli/run-flags.js';
 import { RUN_DEFAULTS } from './cli/run-options.js';
 import { targetCommand } from './cli/target-command.js';
 

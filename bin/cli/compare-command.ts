@@ -6,7 +6,7 @@
  */
 import { compareRuns } from '../../functions/report/run-comparison.js';
 import { openLocalStore } from './local-store.js';
-import type { CommandIo } from './run-command.js';
+import type { CommandIo } from './cli-context.js';
 import { findRun, storedRuns } from './run-lookup.js';
 import { describeComparison } from './summary.js';
 

@@ -8,7 +8,7 @@
 import type { RunStore } from '../../functions/engine/run-store.js';
 import { EXIT_CODES } from './exit-codes.js';
 import { openLocalStore } from './local-store.js';
-import type { CommandIo } from './run-command.js';
+import type { CommandIo } from './cli-context.js';
 import { describeHistory, describeNoRunsOf } from './summary.js';
 
 /** Newest runs read to name the targets that are stored when the one asked for has no runs. */

@@ -4,7 +4,7 @@
  */
 import { describeSimulator, parseSimulatorSpec } from '../../functions/simulator/simulator-spec.js';
 import { startTargetSimulator } from '../../functions/simulator/target-simulator.js';
-import type { CommandIo } from './run-command.js';
+import type { CommandIo } from './cli-context.js';
 
 /** Runs the simulator described by `spec` until SIGINT or SIGTERM; returns the exit code. */
 export async function targetCommand(spec: string, io: CommandIo): Promise<number> {

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareCommand } from '../../bin/cli/compare-command.js';
 import { openLocalStore } from '../../bin/cli/local-store.js';
-import type { CommandIo } from '../../bin/cli/run-command.js';
+import type { CommandIo } from '../../bin/cli/cli-context.js';
 import { findRun } from '../../bin/cli/run-lookup.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { RunResult } from '../../functions/engine/types.js';
