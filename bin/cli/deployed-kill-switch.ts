@@ -13,6 +13,7 @@
  * connections open until their plan or timeout ends. `ws-ceiling
  * pause|resume` disable or enable the target's schedule.
  */
+import type { Command } from 'commander';
 import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-requests.js';
 import { ProbeExecutions, type RunningExecution } from '../../functions/adapters/probe-executions.js';
 import { PLAN_TIMEOUT_SECONDS } from '../../functions/config/run-budget.js';
@@ -29,12 +30,37 @@ import {
   type DeployedTargetFlags,
   type TextIo,
 } from './deployed-common.js';
+import type { CliContext } from './cli-context.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { addDeployedTargetOptions } from './shared-options.js';
 
 /** Flags of `ws-ceiling stop`. */
 export interface StopFlags extends DeployedTargetFlags {
   /** Also stop the running executions at once (the run is then not recorded). */
   force?: boolean;
+}
+
+/** Declares `ws-ceiling stop`, `pause` and `resume` on `program`. */
+export function registerKillSwitch(program: Command, { io, setExitCode }: CliContext): void {
+  addDeployedTargetOptions(
+    program
+      .command('stop')
+      .description(
+        'Kill switch: every worker of a run of the target in progress stops opening, closes with 1000 and ' +
+          'returns; the run is recorded as inconclusive.',
+      ),
+  )
+    .option('--force', 'also stop the running executions at once (the run is then not recorded)')
+    .action(async (flags: StopFlags) => setExitCode(await stopCommand(flags, io)));
+  const scheduleCommands = [
+    ['pause', 'Disable the schedule of a deployed target (a run in progress goes on; see stop).', pauseCommand],
+    ['resume', 'Enable the schedule of a deployed target again.', resumeCommand],
+  ] as const;
+  for (const [name, description, command] of scheduleCommands) {
+    addDeployedTargetOptions(program.command(name).description(description)).action(
+      async (flags: DeployedTargetFlags) => setExitCode(await command(flags, io)),
+    );
+  }
 }
 
 /** Stops every run of the target in progress in the region; returns the exit code. */

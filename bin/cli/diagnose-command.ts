@@ -18,7 +18,7 @@ import {
 } from '../../functions/diagnose/diagnose.js';
 import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import { describeDiagnosis } from '../../functions/diagnose/report.js';
-import type { CommandIo } from './cli-context.js';
+import type { CliContext, CommandIo } from './cli-context.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
 import { parseFlag, secondsFlag, wholeNumber } from './flag-numbers.js';
 import {
@@ -29,23 +29,28 @@ import {
   type PreflightRefusal,
   type RecordedProbe,
 } from './local-probe.js';
-import type { RunCommandFlags } from './run-flags.js';
+import { probeCommand, type RunCommandFlags } from './run-flags.js';
 
 /** Defaults of the flags only `diagnose` has. */
-export const DIAGNOSE_DEFAULTS = {
+const DIAGNOSE_DEFAULTS = {
   resolution: String(DEFAULT_RESOLUTION),
   experimentBudget: String(DEFAULT_EXPERIMENT_BUDGET_SECONDS),
 } as const;
 
 /** Flags of `ws-ceiling diagnose`: every run flag, and the experiments' own. */
-export interface DiagnoseCommandFlags extends RunCommandFlags {
+interface DiagnoseCommandFlags extends RunCommandFlags {
   resolution: string;
   experimentBudget: string;
 }
 
-/** Registers the flags only `diagnose` has (use with addRunFlags). */
-export function addDiagnoseFlags(command: Command): Command {
-  return command
+/** Declares `ws-ceiling diagnose` on `program`: every run flag, and the experiments' own. */
+export function registerDiagnose(program: Command, { io, setExitCode }: CliContext): void {
+  probeCommand(
+    program,
+    'diagnose',
+    'Run the ramp, then the follow-up experiments that settle why it stopped: cap or rate limit, queueing ' +
+      'gateway, idle timeout and the heartbeat that prevents it, the exact ceiling.',
+  )
     .option(
       '--resolution <n>',
       'connections to which the refinement finds the exact ceiling',
@@ -55,24 +60,21 @@ export function addDiagnoseFlags(command: Command): Command {
       '--experiment-budget <seconds>',
       'time each follow-up experiment may take, pauses included',
       DIAGNOSE_DEFAULTS.experimentBudget,
+    )
+    .action(async (url: string | undefined, flags: DiagnoseCommandFlags) =>
+      setExitCode(await diagnoseCommand(url, flags, io)),
     );
 }
 
 /** Validates the experiments' flags; throws InvalidInputError naming the flag. */
-export function parseDiagnoseFlags(
-  flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>,
-): DiagnoseOptions {
+function parseDiagnoseFlags(flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>): DiagnoseOptions {
   const resolution = parseFlag(wholeNumber(1, 10_000, 'connections'), '--resolution', flags.resolution);
   const budgetSeconds = parseFlag(secondsFlag(1, 86_400), '--experiment-budget', flags.experimentBudget);
   return { resolution, budgetSeconds };
 }
 
 /** Probes, records the ramp, runs the follow-up experiments and returns the exit code. */
-export function diagnoseCommand(
-  urlArgument: string | undefined,
-  flags: DiagnoseCommandFlags,
-  io: CommandIo,
-): Promise<number> {
+function diagnoseCommand(urlArgument: string | undefined, flags: DiagnoseCommandFlags, io: CommandIo): Promise<number> {
   const options = parseDiagnoseFlags(flags);
   return probeLocally(urlArgument, flags, io, {
     refused: (refusal) => printRefusedDiagnosis(refusal, flags, io),

@@ -36,7 +36,7 @@ import { runPlanShards } from './local-shards.js';
 import { withProbeTarget, type ProbeTarget } from './probe-target.js';
 import { startProgressDisplay } from './progress.js';
 import type { RunCommandFlags } from './run-flags.js';
-import { RUN_DEFAULTS } from './run-options.js';
+import { storeFlag } from './shared-options.js';
 import { describePlan, describeResult, describeStored } from './summary.js';
 
 /** Delay before the first stage so every shard is ready. */
@@ -98,7 +98,9 @@ export function probeLocally(
 /** Prints a recorded run in plain words (the answer, then where it is stored), as `run` and `diagnose` do. */
 export function printRecordedRun({ run, stored }: RecordedRun, flags: Pick<RunCommandFlags, 'store'>, io: CommandIo) {
   io.stdout.write(`\n${describeResult(run)}\n\n`);
-  io.stdout.write(`${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n`);
+  io.stdout.write(
+    `${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags.store) })}\n`,
+  );
 }
 
 /** Prints a refused run (plain or --json) and returns exit code 3. */
@@ -228,9 +230,4 @@ async function writeCiFiles(
     throw error;
   }
   for (const file of written) io.stderr.write(`Wrote ${file}\n`);
-}
-
-/** `--store DIR` for the history hint, or nothing for the default store. */
-function storeFlag(flags: Pick<RunCommandFlags, 'store'>): string {
-  return flags.store === RUN_DEFAULTS.store ? '' : ` --store ${flags.store}`;
 }

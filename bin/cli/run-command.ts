@@ -4,16 +4,27 @@
  * the run as one JSON object with `--json`. The exit code follows the
  * verdict.
  */
-import type { CommandIo } from './cli-context.js';
+import type { Command } from 'commander';
+import type { CliContext, CommandIo } from './cli-context.js';
 import { exitCodeForVerdict } from './exit-codes.js';
 import { printRecordedRun, printRefusal, probeLocally } from './local-probe.js';
-import type { RunCommandFlags } from './run-flags.js';
+import { probeCommand, type RunCommandFlags } from './run-flags.js';
 
 // Tests outside test/cli still import runPlanShards from here; it lives in local-shards.ts.
 export { runPlanShards } from './local-shards.js';
 
+/** Declares `ws-ceiling run` on `program`. */
+export function registerRun(program: Command, { io, setExitCode }: CliContext): void {
+  probeCommand(
+    program,
+    'run',
+    'Ramp staged batches of connections against a ws:// or wss:// URL and find the ceiling, the drop onset and ' +
+      'the cause.',
+  ).action(async (url: string | undefined, flags: RunCommandFlags) => setExitCode(await runCommand(url, flags, io)));
+}
+
 /** Runs a probe and returns the process exit code. */
-export function runCommand(urlArgument: string | undefined, flags: RunCommandFlags, io: CommandIo): Promise<number> {
+function runCommand(urlArgument: string | undefined, flags: RunCommandFlags, io: CommandIo): Promise<number> {
   return probeLocally(urlArgument, flags, io, {
     refused: (refusal) => printRefusal(refusal, flags, io),
     recorded: ({ recorded }) => {

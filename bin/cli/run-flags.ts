@@ -1,10 +1,12 @@
 /**
- * The flags `run` and `diagnose` share, declared once so both commands accept
- * exactly the same probe settings, gates and outputs (bin/cli/run-options.ts
- * validates them into ProbeSettings).
+ * The command line `run` and `diagnose` share (`[url]` and the run flags),
+ * declared once so both commands accept exactly the same probe settings,
+ * gates and outputs; bin/cli/run-options.ts validates them into
+ * ProbeSettings.
  */
 import type { Command } from 'commander';
 import { RUN_DEFAULTS, type RawRunFlags } from './run-options.js';
+import { jsonOption, storeOption, targetIdOption } from './shared-options.js';
 
 /** Flags of `ws-ceiling run` (and, with the experiments' own, of `diagnose`). */
 export interface RunCommandFlags extends RawRunFlags {
@@ -18,10 +20,15 @@ export interface RunCommandFlags extends RawRunFlags {
 }
 
 /**
- * Registers the flags `run` and `diagnose` share on `command`, with their
- * defaults, so both commands accept exactly the same probe settings.
+ * Declares a command that probes: `name [url]` with every run flag, so `run`
+ * and `diagnose` accept exactly the same probe settings, with the same
+ * defaults. The caller adds the action (and any flags of its own).
  */
-export function addRunFlags(command: Command): Command {
+export function probeCommand(program: Command, name: string, description: string): Command {
+  const command = program
+    .command(name)
+    .description(description)
+    .argument('[url]', 'WebSocket URL to probe (credentials and query values are never printed or stored)');
   return addOutputFlags(addLimitFlags(addRampFlags(command)));
 }
 
@@ -53,7 +60,7 @@ function addRampFlags(command: Command): Command {
     )
     .option('--header <name:value>', 'request header, repeatable (values are never printed or stored)', collect, [])
     .option('--subprotocol <name>', 'WebSocket subprotocol to request, repeatable', collect, [])
-    .option('--target-id <id>', 'name of the target in the history (default: from the URL host, port and path)');
+    .addOption(targetIdOption('name of the target in the history (default: from the URL host, port and path)'));
 }
 
 /**
@@ -91,8 +98,8 @@ function addLimitFlags(command: Command): Command {
 /** Where the result goes: stdout as text or JSON, the CI files, and the run store. */
 function addOutputFlags(command: Command): Command {
   return command
-    .option('--json', 'print the result as one JSON object on stdout (plan and progress go to stderr)')
+    .addOption(jsonOption('print the result as one JSON object on stdout (plan and progress go to stderr)'))
     .option('--junit <file>', 'also write a JUnit XML report with one test case per gate, for CI')
     .option('--markdown <file>', 'also write a short Markdown summary, for a pull request or change ticket')
-    .option('--store <dir>', 'directory of the embedded run store', RUN_DEFAULTS.store);
+    .addOption(storeOption());
 }

@@ -24,7 +24,7 @@ import { type DeployedDeps, type TextIo } from '../../bin/cli/deployed-common.js
 import { deployedHistoryCommand } from '../../bin/cli/deployed-history.js';
 import { INVOKE_POLL_MS, INVOKE_WAIT_SLACK_SECONDS, invokeCommand } from '../../bin/cli/deployed-invoke.js';
 import { pauseCommand, resumeCommand, stopCommand, stopRequestTime } from '../../bin/cli/deployed-kill-switch.js';
-import { printHistory } from '../../bin/cli/history-command.js';
+import { printHistory } from '../../bin/cli/history-listing.js';
 import { describeHistory } from '../../bin/cli/summary.js';
 import type { DeployedClients } from '../../functions/adapters/deployed-clients.js';
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
