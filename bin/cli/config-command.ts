@@ -139,8 +139,8 @@ function describeTarget(target: TargetCheck, region: string | undefined): string
     `  stages       ${target.stages.join(' → ')}, each held ${target.holdSeconds} s at ${target.connectRate} new ` +
       'connections/s' +
       (target.floor === null ? '' : `; floor ${target.floor}`),
-    `  workers      ${cost.shards} × ${cost.workerMemoryMb} MB, timeout ${cost.workerTimeoutSeconds} s (plan ${Math.ceil(target.planSeconds)}` +
-      ' s)',
+    `  workers      ${cost.shards} × ${cost.workerMemoryMb} MB, timeout ${cost.workerTimeoutSeconds} s ` +
+      `(plan ${Math.ceil(target.planSeconds)} s)`,
     `  Lambda cost  at most ${usd(cost.usdPerRun)} a run, ${monthly}`,
   ];
 }
