@@ -92,25 +92,41 @@ export async function stopCommand(
         `close their connections with 1000 and return.\n`,
     );
     const running = executionsRunning.map((execution) => execution.arn);
-    if (!flags.force) {
-      io.stdout.write(
-        `${running.length} running execution${running.length === 1 ? '' : 's'} will record the run as ` +
-          'inconclusive once the workers return ' +
-          `(within seconds); add --force to stop ${running.length === 1 ? 'it' : 'them'} at once without a ` +
-          `record:\n${running.map((arn) => `  ${arn}\n`).join('')}`,
-      );
-      return EXIT_CODES.completed;
-    }
-    for (const executionArn of running) {
-      await awsCall(`stop the execution ${executionArn}`, region, () =>
-        executions.stop(executionArn, `ws-ceiling stop at ${at.toISOString()}`),
-      );
-    }
-    io.stdout.write(
-      `Stopped ${running.length} running execution${running.length === 1 ? '' : 's'} (not recorded):\n${running.map((arn) => `  ${arn}\n`).join('')}`,
-    );
+    if (flags.force) await stopExecutions(executions, running, at, region);
+    io.stdout.write(flags.force ? describeStopped(running) : describeRecording(running));
     return EXIT_CODES.completed;
   });
+}
+
+/** Stops each execution at once (`--force`): Step Functions ends it without the record step. */
+async function stopExecutions(executions: ProbeExecutions, arns: string[], at: Date, region: string): Promise<void> {
+  for (const executionArn of arns) {
+    await awsCall(`stop the execution ${executionArn}`, region, () =>
+      executions.stop(executionArn, `ws-ceiling stop at ${at.toISOString()}`),
+    );
+  }
+}
+
+/** What happens to the running executions without `--force`, and each of them. */
+function describeRecording(arns: readonly string[]): string {
+  return (
+    `${executionCount(arns)} will record the run as inconclusive once the workers return (within seconds); ` +
+    `add --force to stop ${arns.length === 1 ? 'it' : 'them'} at once without a record:\n${listArns(arns)}`
+  );
+}
+
+/** The executions `--force` stopped. */
+function describeStopped(arns: readonly string[]): string {
+  return `Stopped ${executionCount(arns)} (not recorded):\n${listArns(arns)}`;
+}
+
+/** `1 running execution`, `2 running executions`. */
+function executionCount(arns: readonly string[]): string {
+  return `${arns.length} running execution${arns.length === 1 ? '' : 's'}`;
+}
+
+function listArns(arns: readonly string[]): string {
+  return arns.map((arn) => `  ${arn}\n`).join('');
 }
 
 /**
