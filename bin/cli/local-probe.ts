@@ -96,7 +96,11 @@ export function probeLocally(
 }
 
 /** Prints a recorded run in plain words (the answer, then where it is stored), as `run` and `diagnose` do. */
-export function printRecordedRun({ run, stored }: RecordedRun, flags: Pick<RunCommandFlags, 'store'>, io: CommandIo) {
+export function printRecordedRun(
+  { run, stored }: RecordedRun,
+  flags: Pick<RunCommandFlags, 'store'>,
+  io: CommandIo,
+): void {
   io.stdout.write(`\n${describeResult(run)}\n\n`);
   io.stdout.write(
     `${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags.store) })}\n`,
