@@ -4,10 +4,12 @@
  * is named by its id, a unique start of its id, or `latest` / `previous`
  * (the newest and second-newest run, of `--target-id` when given).
  */
+import type { Command } from 'commander';
 import { compareRuns } from '../../functions/report/run-comparison.js';
 import { openLocalStore } from './local-store.js';
-import type { CommandIo } from './run-command.js';
+import type { CliContext, CommandIo } from './cli-context.js';
 import { findRun, storedRuns } from './run-lookup.js';
+import { jsonOption, storeOption, targetIdOption } from './shared-options.js';
 import { describeComparison } from './summary.js';
 
 /** Flags of `ws-ceiling compare`. */
@@ -15,6 +17,24 @@ export interface CompareFlags {
   targetId?: string;
   json?: boolean;
   store: string;
+}
+
+/** Declares `ws-ceiling compare` on `program`. */
+export function registerCompare(program: Command, { io, setExitCode }: CliContext): void {
+  program
+    .command('compare')
+    .description(
+      'Show what changed between two stored runs: ceiling, limiting factor, handshake latency, failure mix and ' +
+        'settings.',
+    )
+    .argument('<runA>', 'the first run: a run id, its first 4 or more characters, latest or previous')
+    .argument('<runB>', 'the second run, named the same way')
+    .addOption(targetIdOption("look among this target's runs only (latest and previous are then this target's)"))
+    .addOption(jsonOption('print the comparison as one JSON object'))
+    .addOption(storeOption())
+    .action(async (runA: string, runB: string, flags: CompareFlags) =>
+      setExitCode(await compareCommand(runA, runB, flags, io)),
+    );
 }
 
 /** Prints what changed from run `first` to run `second` and returns the exit code. */

@@ -5,14 +5,17 @@
  * their timeout, and an upper bound of the Lambda cost per run and per month.
  * A bad file exits 2 with the path of the bad field.
  */
+import type { Command } from 'commander';
 import type { OnCallEndpoint, TargetConfig, WsCeilingConfig } from '../../functions/config/config-types.js';
 import { estimateTargetCost, type TargetCost } from '../../functions/config/run-cost.js';
 import { configForRegion, loadConfigFile } from '../../functions/config/target-config.js';
 import { planSeconds } from '../../functions/config/worker-budget.js';
 import { round } from '../../functions/engine/percentiles.js';
 import { redactUrl } from '../../functions/engine/redact.js';
+import type { CliContext } from './cli-context.js';
 import { parseRegion, type TextIo } from './deployed-common.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { jsonOption, regionOption } from './shared-options.js';
 
 /** Flags of `ws-ceiling config check`. */
 export interface ConfigCheckFlags {
@@ -35,6 +38,22 @@ interface TargetCheck {
   planSeconds: number;
   floor: number | null;
   cost: TargetCost;
+}
+
+/** Declares `ws-ceiling config` and its one subcommand, `check`, on `program`. */
+export function registerConfig(program: Command, { io, setExitCode }: CliContext): void {
+  program
+    .command('config')
+    .description("Work with the deployed probe's config file.")
+    .command('check')
+    .description(
+      'Validate a config file and show, per target, its regions, schedule, stages, worker Lambdas, timeout and ' +
+        'Lambda cost.',
+    )
+    .argument('<file>', 'the JSON config file, e.g. config/example.config.json')
+    .addOption(regionOption('only the targets probed from this AWS region, and their cost there'))
+    .addOption(jsonOption('print the check as one JSON object'))
+    .action((file: string, flags: ConfigCheckFlags) => setExitCode(configCheckCommand(file, flags, io)));
 }
 
 /** Validates the file and prints what it deploys; returns the exit code (bad input throws InvalidInputError). */
@@ -120,8 +139,8 @@ function describeTarget(target: TargetCheck, region: string | undefined): string
     `  stages       ${target.stages.join(' → ')}, each held ${target.holdSeconds} s at ${target.connectRate} new ` +
       'connections/s' +
       (target.floor === null ? '' : `; floor ${target.floor}`),
-    `  workers      ${cost.shards} × ${cost.workerMemoryMb} MB, timeout ${cost.workerTimeoutSeconds} s (plan ${Math.ceil(target.planSeconds)}` +
-      ' s)',
+    `  workers      ${cost.shards} × ${cost.workerMemoryMb} MB, timeout ${cost.workerTimeoutSeconds} s ` +
+      `(plan ${Math.ceil(target.planSeconds)} s)`,
     `  Lambda cost  at most ${usd(cost.usdPerRun)} a run, ${monthly}`,
   ];
 }

@@ -102,8 +102,8 @@ export async function findStateMachine(executions: ProbeExecutions, targetId: st
   if (arn === undefined) {
     throw new WsCeilingError(
       `target ${targetId} is not deployed in ${region}: there is no state machine ${name}. ` +
-        `Check --target-id and --region against the config's targets and regions, and deploy the stack ${stackName(region)}` +
-        '.',
+        "Check --target-id and --region against the config's targets and regions, and deploy the stack " +
+        `${stackName(region)}.`,
       EXIT_CODES.probeFailed,
     );
   }

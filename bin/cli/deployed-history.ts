@@ -13,7 +13,7 @@ import {
   type DeployedDeps,
   type TextIo,
 } from './deployed-common.js';
-import { printHistory, type HistoryListing } from './history-command.js';
+import { printHistory, type HistoryListing } from './history-listing.js';
 
 /** Flags of `ws-ceiling history --region`. */
 export interface DeployedHistoryFlags extends HistoryListing {

@@ -3,6 +3,7 @@
  * target now, with the same input its schedule sends, and waits (bounded) for
  * the record step's verdict. The exit code follows the verdict, as for `run`.
  */
+import type { Command } from 'commander';
 import { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
 import { ProbeSchedules } from '../../functions/adapters/probe-schedules.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
@@ -22,7 +23,9 @@ import {
   type TextIo,
 } from './deployed-common.js';
 import { stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
+import type { CliContext } from './cli-context.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
+import { addDeployedTargetOptions, jsonOption } from './shared-options.js';
 import { describeStored } from './summary.js';
 
 /** How often the execution is polled while waiting. */
@@ -37,6 +40,18 @@ export interface InvokeFlags extends DeployedTargetFlags {
   /** False with `--no-wait`: start the run and return its execution ARN. */
   wait: boolean;
   json?: boolean;
+}
+
+/** Declares `ws-ceiling invoke` on `program`. */
+export function registerInvoke(program: Command, { io, setExitCode }: CliContext): void {
+  addDeployedTargetOptions(
+    program
+      .command('invoke')
+      .description("Start a run of a deployed target now, with its schedule's input, and wait for the verdict."),
+  )
+    .option('--no-wait', 'print the execution ARN and return at once')
+    .addOption(jsonOption('print the verdict as one JSON object'))
+    .action(async (flags: InvokeFlags) => setExitCode(await invokeCommand(flags, io)));
 }
 
 /** Starts a run of the target now and, unless `--no-wait`, prints its verdict; returns the exit code. */

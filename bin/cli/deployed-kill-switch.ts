@@ -13,6 +13,7 @@
  * connections open until their plan or timeout ends. `ws-ceiling
  * pause|resume` disable or enable the target's schedule.
  */
+import type { Command } from 'commander';
 import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-requests.js';
 import { ProbeExecutions, type RunningExecution } from '../../functions/adapters/probe-executions.js';
 import { PLAN_TIMEOUT_SECONDS } from '../../functions/config/run-budget.js';
@@ -29,12 +30,37 @@ import {
   type DeployedTargetFlags,
   type TextIo,
 } from './deployed-common.js';
+import type { CliContext } from './cli-context.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { addDeployedTargetOptions } from './shared-options.js';
 
 /** Flags of `ws-ceiling stop`. */
 export interface StopFlags extends DeployedTargetFlags {
   /** Also stop the running executions at once (the run is then not recorded). */
   force?: boolean;
+}
+
+/** Declares `ws-ceiling stop`, `pause` and `resume` on `program`. */
+export function registerKillSwitch(program: Command, { io, setExitCode }: CliContext): void {
+  addDeployedTargetOptions(
+    program
+      .command('stop')
+      .description(
+        'Kill switch: every worker of a run of the target in progress stops opening, closes with 1000 and ' +
+          'returns; the run is recorded as inconclusive.',
+      ),
+  )
+    .option('--force', 'also stop the running executions at once (the run is then not recorded)')
+    .action(async (flags: StopFlags) => setExitCode(await stopCommand(flags, io)));
+  const scheduleCommands = [
+    ['pause', 'Disable the schedule of a deployed target (a run in progress goes on; see stop).', pauseCommand],
+    ['resume', 'Enable the schedule of a deployed target again.', resumeCommand],
+  ] as const;
+  for (const [name, description, command] of scheduleCommands) {
+    addDeployedTargetOptions(program.command(name).description(description)).action(
+      async (flags: DeployedTargetFlags) => setExitCode(await command(flags, io)),
+    );
+  }
 }
 
 /** Stops every run of the target in progress in the region; returns the exit code. */
@@ -66,25 +92,41 @@ export async function stopCommand(
         `close their connections with 1000 and return.\n`,
     );
     const running = executionsRunning.map((execution) => execution.arn);
-    if (!flags.force) {
-      io.stdout.write(
-        `${running.length} running execution${running.length === 1 ? '' : 's'} will record the run as ` +
-          'inconclusive once the workers return ' +
-          `(within seconds); add --force to stop ${running.length === 1 ? 'it' : 'them'} at once without a ` +
-          `record:\n${running.map((arn) => `  ${arn}\n`).join('')}`,
-      );
-      return EXIT_CODES.completed;
-    }
-    for (const executionArn of running) {
-      await awsCall(`stop the execution ${executionArn}`, region, () =>
-        executions.stop(executionArn, `ws-ceiling stop at ${at.toISOString()}`),
-      );
-    }
-    io.stdout.write(
-      `Stopped ${running.length} running execution${running.length === 1 ? '' : 's'} (not recorded):\n${running.map((arn) => `  ${arn}\n`).join('')}`,
-    );
+    if (flags.force) await stopExecutions(executions, running, at, region);
+    io.stdout.write(flags.force ? describeStopped(running) : describeRecording(running));
     return EXIT_CODES.completed;
   });
+}
+
+/** Stops each execution at once (`--force`): Step Functions ends it without the record step. */
+async function stopExecutions(executions: ProbeExecutions, arns: string[], at: Date, region: string): Promise<void> {
+  for (const executionArn of arns) {
+    await awsCall(`stop the execution ${executionArn}`, region, () =>
+      executions.stop(executionArn, `ws-ceiling stop at ${at.toISOString()}`),
+    );
+  }
+}
+
+/** What happens to the running executions without `--force`, and each of them. */
+function describeRecording(arns: readonly string[]): string {
+  return (
+    `${executionCount(arns)} will record the run as inconclusive once the workers return (within seconds); ` +
+    `add --force to stop ${arns.length === 1 ? 'it' : 'them'} at once without a record:\n${listArns(arns)}`
+  );
+}
+
+/** The executions `--force` stopped. */
+function describeStopped(arns: readonly string[]): string {
+  return `Stopped ${executionCount(arns)} (not recorded):\n${listArns(arns)}`;
+}
+
+/** `1 running execution`, `2 running executions`. */
+function executionCount(arns: readonly string[]): string {
+  return `${arns.length} running execution${arns.length === 1 ? '' : 's'}`;
+}
+
+function listArns(arns: readonly string[]): string {
+  return arns.map((arn) => `  ${arn}\n`).join('');
 }
 
 /**

@@ -18,35 +18,39 @@ import {
 } from '../../functions/diagnose/diagnose.js';
 import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import { describeDiagnosis } from '../../functions/diagnose/report.js';
+import type { CliContext, CommandIo } from './cli-context.js';
 import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
-import { parseFlag, seconds, wholeNumber } from './flag-numbers.js';
+import { parseFlag, secondsFlag, wholeNumber } from './flag-numbers.js';
 import {
   interruptOnSigint,
+  printRecordedRun,
   printRefusal,
-  probeOnce,
-  storeFlag,
-  withProbeTarget,
-  writeCiFiles,
-  type CommandIo,
-  type RunCommandFlags,
-} from './run-command.js';
-import { describeResult, describeStored } from './summary.js';
+  probeLocally,
+  type PreflightRefusal,
+  type RecordedProbe,
+} from './local-probe.js';
+import { probeCommand, type RunCommandFlags } from './run-flags.js';
 
 /** Defaults of the flags only `diagnose` has. */
-export const DIAGNOSE_DEFAULTS = {
+const DIAGNOSE_DEFAULTS = {
   resolution: String(DEFAULT_RESOLUTION),
   experimentBudget: String(DEFAULT_EXPERIMENT_BUDGET_SECONDS),
 } as const;
 
 /** Flags of `ws-ceiling diagnose`: every run flag, and the experiments' own. */
-export interface DiagnoseCommandFlags extends RunCommandFlags {
+interface DiagnoseCommandFlags extends RunCommandFlags {
   resolution: string;
   experimentBudget: string;
 }
 
-/** Registers the flags only `diagnose` has (use with addRunFlags). */
-export function addDiagnoseFlags(command: Command): Command {
-  return command
+/** Declares `ws-ceiling diagnose` on `program`: every run flag, and the experiments' own. */
+export function registerDiagnose(program: Command, { io, setExitCode }: CliContext): void {
+  probeCommand(
+    program,
+    'diagnose',
+    'Run the ramp, then the follow-up experiments that settle why it stopped: cap or rate limit, queueing ' +
+      'gateway, idle timeout and the heartbeat that prevents it, the exact ceiling.',
+  )
     .option(
       '--resolution <n>',
       'connections to which the refinement finds the exact ceiling',
@@ -56,60 +60,62 @@ export function addDiagnoseFlags(command: Command): Command {
       '--experiment-budget <seconds>',
       'time each follow-up experiment may take, pauses included',
       DIAGNOSE_DEFAULTS.experimentBudget,
+    )
+    .action(async (url: string | undefined, flags: DiagnoseCommandFlags) =>
+      setExitCode(await diagnoseCommand(url, flags, io)),
     );
 }
 
 /** Validates the experiments' flags; throws InvalidInputError naming the flag. */
-export function parseDiagnoseFlags(
-  flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>,
-): DiagnoseOptions {
+function parseDiagnoseFlags(flags: Pick<DiagnoseCommandFlags, 'resolution' | 'experimentBudget'>): DiagnoseOptions {
   const resolution = parseFlag(wholeNumber(1, 10_000, 'connections'), '--resolution', flags.resolution);
-  const budgetSeconds = parseFlag(seconds(1, 86_400), '--experiment-budget', flags.experimentBudget);
+  const budgetSeconds = parseFlag(secondsFlag(1, 86_400), '--experiment-budget', flags.experimentBudget);
   return { resolution, budgetSeconds };
 }
 
 /** Probes, records the ramp, runs the follow-up experiments and returns the exit code. */
-export async function diagnoseCommand(
-  urlArgument: string | undefined,
-  flags: DiagnoseCommandFlags,
-  io: CommandIo,
-): Promise<number> {
+function diagnoseCommand(urlArgument: string | undefined, flags: DiagnoseCommandFlags, io: CommandIo): Promise<number> {
   const options = parseDiagnoseFlags(flags);
-  return withProbeTarget(urlArgument, flags, io, async (target) => {
-    const outcome = await probeOnce(target, flags, io);
-    if (outcome.kind === 'refused') {
-      if (!flags.json) return printRefusal(outcome.refusal, flags, io);
-      const { targetId, url, selfCheck } = outcome.refusal;
-      io.stdout.write(`${JSON.stringify(refusedDiagnosis({ targetId, url, selfCheck }), null, 2)}\n`);
-      return EXIT_CODES.probeFailed;
-    }
-    const { run, stored } = outcome.recorded;
-    if (!flags.json) {
-      io.stdout.write(`\n${describeResult(run)}\n\n`);
-      io.stdout.write(
-        `${describeStored(stored, run.targetId, { store: flags.store, historyFlags: storeFlag(flags) })}\n\n`,
-      );
-    }
-    const interrupt = interruptOnSigint();
-    let diagnosis: Diagnosis;
-    try {
-      diagnosis = await diagnoseRun(
-        { settings: target.settings, plan: outcome.plan, shards: outcome.shards, run, selfCheck: outcome.selfCheck },
-        {
-          runPlan: outcome.runPlan,
-          now: Date.now,
-          signal: interrupt.signal,
-          onProgress: (line) => io.stderr.write(`${line}\n`),
-        },
-        options,
-      );
-    } finally {
-      interrupt.dispose();
-    }
-    io.stdout.write(flags.json ? `${JSON.stringify(diagnosis, null, 2)}\n` : `${describeDiagnosis(diagnosis)}\n`);
-    await writeCiFiles(run, flags, io);
-    return exitCodeForDiagnosis(diagnosis);
+  return probeLocally(urlArgument, flags, io, {
+    refused: (refusal) => printRefusedDiagnosis(refusal, flags, io),
+    recorded: async (probe) => {
+      if (!flags.json) {
+        printRecordedRun(probe.recorded, flags, io);
+        io.stdout.write('\n');
+      }
+      const diagnosis = await runExperiments(probe, options, io);
+      io.stdout.write(flags.json ? `${JSON.stringify(diagnosis, null, 2)}\n` : `${describeDiagnosis(diagnosis)}\n`);
+      return exitCodeForDiagnosis(diagnosis);
+    },
   });
+}
+
+/** A plan the self-check refused: printed as by `run`, or with --json as a diagnosis of the same shape. */
+function printRefusedDiagnosis(refusal: PreflightRefusal, flags: DiagnoseCommandFlags, io: CommandIo): number {
+  if (!flags.json) return printRefusal(refusal, flags, io);
+  const { targetId, url, selfCheck } = refusal;
+  io.stdout.write(`${JSON.stringify(refusedDiagnosis({ targetId, url, selfCheck }), null, 2)}\n`);
+  return EXIT_CODES.probeFailed;
+}
+
+/** The follow-up experiments from the recorded ramp, progress on stderr; Ctrl-C stops them. */
+async function runExperiments(probe: RecordedProbe, options: DiagnoseOptions, io: CommandIo): Promise<Diagnosis> {
+  const { settings, plan, shards, selfCheck, recorded } = probe;
+  const interrupt = interruptOnSigint();
+  try {
+    return await diagnoseRun(
+      { settings, plan, shards, run: recorded.run, selfCheck },
+      {
+        runPlan: probe.runPlan,
+        now: Date.now,
+        signal: interrupt.signal,
+        onProgress: (line) => io.stderr.write(`${line}\n`),
+      },
+      options,
+    );
+  } finally {
+    interrupt.dispose();
+  }
 }
 
 /** 0 explained or no limit found (1 when the ramp was below --min-ceiling or regressed), 3 inconclusive or failed. */

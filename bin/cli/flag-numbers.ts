@@ -31,8 +31,8 @@ export const decimal = (min: number, max: number, unit: string) =>
     return value;
   });
 
-/** A number of seconds within bounds. */
-export const seconds = (min: number, max: number) => decimal(min, max, 'seconds');
+/** A flag giving a number of seconds within bounds (decimals allowed), parsed to that number of seconds. */
+export const secondsFlag = (min: number, max: number) => decimal(min, max, 'seconds');
 
 /** `text` parsed by `parser`; a refusal throws an InvalidInputError naming `flag`. */
 export function parseFlag<T>(parser: z.ZodType<T, string>, flag: string, text: string): T {

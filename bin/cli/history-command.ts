@@ -1,29 +1,38 @@
 /**
- * `ws-ceiling history`: lists stored runs, newest first, from the local store,
- * with the ceiling trend (baseline, ratio, change, a bar per run). `--json`
- * prints the stored runs themselves; a --target-id with no runs names the
- * targets that have some. The listing itself (printHistory) is shared with
- * the deployed history (bin/cli/deployed-history.ts).
+ * `ws-ceiling history`: lists stored runs, newest first, with the ceiling
+ * trend (baseline, ratio, change, a bar per run), from the local store or,
+ * with `--region`, from the deployed runs table of that region
+ * (bin/cli/deployed-history.ts). Both print the same listing
+ * (bin/cli/history-listing.ts).
  */
-import type { RunStore } from '../../functions/engine/run-store.js';
-import { EXIT_CODES } from './exit-codes.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { CliContext, CommandIo } from './cli-context.js';
+import { deployedHistoryCommand } from './deployed-history.js';
+import { printHistory, type HistoryListing } from './history-listing.js';
 import { openLocalStore } from './local-store.js';
-import type { CommandIo } from './run-command.js';
-import { describeHistory, describeNoRunsOf } from './summary.js';
-
-/** Newest runs read to name the targets that are stored when the one asked for has no runs. */
-const TARGET_LISTING_RUNS = 1000;
-
-/** What to list and how. */
-export interface HistoryListing {
-  targetId?: string;
-  limit: number;
-  json?: boolean;
-}
+import { jsonOption, regionOption, storeOption, targetIdOption } from './shared-options.js';
 
 /** Flags of `ws-ceiling history`. */
 export interface HistoryFlags extends HistoryListing {
   store: string;
+}
+
+/** Declares `ws-ceiling history` on `program`. */
+export function registerHistory(program: Command, { io, setExitCode }: CliContext): void {
+  program
+    .command('history')
+    .description('List stored runs, newest first.')
+    .addOption(targetIdOption('only this target'))
+    .addOption(new Option('--limit <n>', 'how many runs').default(20).argParser(parseLimit))
+    .addOption(jsonOption('print the runs as a JSON array'))
+    .addOption(storeOption())
+    .addOption(regionOption('read the deployed runs table of this AWS region instead of the local store'))
+    .action(async (flags: HistoryFlags & { region?: string }) => {
+      const { region } = flags;
+      setExitCode(
+        region === undefined ? await historyCommand(flags, io) : await deployedHistoryCommand({ ...flags, region }, io),
+      );
+    });
 }
 
 /** Prints the stored runs of one target, or of every target, with their trend, and returns the exit code. */
@@ -36,23 +45,11 @@ export async function historyCommand(flags: HistoryFlags, io: CommandIo): Promis
   }
 }
 
-/**
- * Prints the runs of one target or of every target, newest first, as a
- * table or JSON; returns the exit code. Shared by the local and the
- * deployed history.
- */
-export async function printHistory(
-  store: RunStore,
-  listing: HistoryListing,
-  io: { stdout: { write(text: string): unknown } },
-): Promise<number> {
-  const runs = listing.targetId
-    ? await store.latestRuns(listing.targetId, listing.limit)
-    : await store.recentRuns(listing.limit);
-  if (listing.json) io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
-  else if (runs.length === 0 && listing.targetId !== undefined) {
-    const others = new Set((await store.recentRuns(TARGET_LISTING_RUNS)).map((run) => run.targetId));
-    io.stdout.write(`${describeNoRunsOf(listing.targetId, [...others].sort())}\n`);
-  } else io.stdout.write(`${describeHistory(runs)}\n`);
-  return EXIT_CODES.completed;
+/** `--limit`: how many runs, 1 to 1000; commander names the flag when this refuses. */
+function parseLimit(value: string): number {
+  const limit = Number(value);
+  if (!/^\d+$/.test(value) || limit < 1 || limit > 1000) {
+    throw new InvalidArgumentError('must be a whole number from 1 to 1000.');
+  }
+  return limit;
 }

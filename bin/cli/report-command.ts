@@ -8,11 +8,14 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Command } from 'commander';
 import type { RunResult } from '../../functions/engine/types.js';
 import { attemptWrite, checkOutputPath } from '../../functions/report/ci-outputs.js';
 import { renderHtmlReport } from '../../functions/report/html-report.js';
+import type { CliContext } from './cli-context.js';
 import { openLocalStore } from './local-store.js';
 import { findRun, storedRuns } from './run-lookup.js';
+import { storeOption, targetIdOption } from './shared-options.js';
 
 /** Flags of `ws-ceiling report`. */
 export interface ReportFlags {
@@ -28,7 +31,22 @@ export interface ReportIo {
 }
 
 /** Most runs of the target shown in the report's history trend, this one included. */
-export const REPORT_HISTORY_RUNS = 20;
+const REPORT_HISTORY_RUNS = 20;
+
+/** Declares `ws-ceiling report` on `program`. */
+export function registerReport(program: Command, { io, setExitCode }: CliContext): void {
+  program
+    .command('report')
+    .description(
+      'Write a stored run as one self-contained HTML page (cause, timeline chart, latency, failures, evidence, ' +
+        'history, settings) and print its path.',
+    )
+    .argument('<run>', 'run id (or its first 4+ characters), latest or previous')
+    .addOption(targetIdOption("only this target's runs (latest = the newest run of this target)"))
+    .option('--out <file>', 'file to write (default: ws-ceiling-report-<runId>.html in the current directory)')
+    .addOption(storeOption())
+    .action(async (run: string, flags: ReportFlags) => setExitCode(await reportCommand(run, flags, io)));
+}
 
 /** Writes the report of run `name` and returns the exit code; bad input throws InvalidInputError. */
 export async function reportCommand(name: string, flags: ReportFlags, io: ReportIo): Promise<number> {

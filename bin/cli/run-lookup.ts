@@ -33,14 +33,16 @@ export function findRun(
   field: string,
   scope: { targetId?: string; store: string },
 ): RunResult {
-  const where = `${scope.targetId === undefined ? 'the runs' : `the runs of target "${scope.targetId}"`} in ${scope.store}`;
+  const runsOf = scope.targetId === undefined ? 'the runs' : `the runs of target "${scope.targetId}"`;
+  const where = `${runsOf} in ${scope.store}`;
   const position = RELATIVE_NAMES[name];
   if (position !== undefined) {
     const run = runs[position];
     if (!run)
       throw new InvalidInputError(
         field,
-        `"${name}" needs at least ${position + 1} stored run${position ? 's' : ''}, found ${runs.length} among ${where}`,
+        `"${name}" needs at least ${position + 1} stored run${position ? 's' : ''}, ` +
+          `found ${runs.length} among ${where}`,
       );
     return run;
   }

@@ -10,7 +10,7 @@ import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../../fu
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan.js';
 import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
-import { decimal, seconds, wholeNumber } from './flag-numbers.js';
+import { decimal, secondsFlag, wholeNumber } from './flag-numbers.js';
 
 /** Defaults of the run flags, shown in `--help`. */
 export const RUN_DEFAULTS = {
@@ -175,12 +175,12 @@ const rawFlagsSchema = z.object({
   start: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.start)),
   step: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.step)),
   max: wholeNumber(1, HARD_MAX_CONNECTIONS).default(Number(RUN_DEFAULTS.max)),
-  hold: seconds(0.1, 86_400),
+  hold: secondsFlag(0.1, 86_400),
   rate: decimal(0.1, HARD_MAX_RATE, 'new connections per second'),
   maxInFlight: wholeNumber(1, 10_000),
-  handshakeTimeout: seconds(0.1, 300),
+  handshakeTimeout: secondsFlag(0.1, 300),
   ping,
-  pongTimeout: seconds(0.1, 600),
+  pongTimeout: secondsFlag(0.1, 600),
   heartbeatMessage: z.string().min(1, 'must not be empty').optional(),
   header: headers,
   subprotocol: subprotocols,
@@ -196,32 +196,13 @@ const rawFlagsSchema = z.object({
 
 /** Validates the run flags against a target URL and returns the settings, or throws InvalidInputError. */
 export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: string): ProbeSettings {
-  const parsed = rawFlagsSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const key = String(issue?.path[0] ?? 'flags');
-    throw new InvalidInputError(FLAG_NAMES[key] ?? key, issue?.message ?? 'invalid');
-  }
-  const flags = parsed.data;
+  const flags = parseFlagValues(raw);
   const target = validateUrl(url);
   if (raw.stages !== undefined && (raw.start ?? raw.step ?? raw.max) !== undefined) {
     throw new InvalidInputError('--stages', 'give either --stages or --start/--step/--max, not both');
   }
   const stages = flags.stages ?? stagesFromFlags(flags.start, flags.step, flags.max);
-  const max = stages[stages.length - 1] ?? 0;
-  if (max > flags.maxConnections) {
-    throw new InvalidInputError(
-      '--max-connections',
-      `the plan goes up to ${max} connections, above the safety cap of ${flags.maxConnections}; raise ` +
-        '--max-connections on purpose or plan fewer',
-    );
-  }
-  if (flags.minCeiling !== undefined && flags.minCeiling > max) {
-    throw new InvalidInputError(
-      '--min-ceiling',
-      `${flags.minCeiling} is above the plan's maximum of ${max}, so no run could prove it; raise --max or --stages`,
-    );
-  }
+  checkPlanBounds(stages[stages.length - 1] ?? 0, flags);
   return {
     url,
     targetId: flags.targetId ?? defaultTargetId ?? targetIdFromUrl(target),
@@ -242,6 +223,34 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
     ...(flags.minCeiling !== undefined ? { minCeiling: flags.minCeiling } : {}),
     ...(raw.simulate !== undefined ? { simulate: raw.simulate.trim() } : {}),
   };
+}
+
+/** Each flag's value checked on its own; throws InvalidInputError naming the first flag refused. */
+function parseFlagValues(raw: RawRunFlags): z.infer<typeof rawFlagsSchema> {
+  const parsed = rawFlagsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue?.path[0] ?? 'flags');
+    throw new InvalidInputError(FLAG_NAMES[key] ?? key, issue?.message ?? 'invalid');
+  }
+  return parsed.data;
+}
+
+/** The plan's largest stage `max` against the safety cap and the --min-ceiling gate it must be able to prove. */
+function checkPlanBounds(max: number, flags: { maxConnections: number; minCeiling?: number | undefined }): void {
+  if (max > flags.maxConnections) {
+    throw new InvalidInputError(
+      '--max-connections',
+      `the plan goes up to ${max} connections, above the safety cap of ${flags.maxConnections}; raise ` +
+        '--max-connections on purpose or plan fewer',
+    );
+  }
+  if (flags.minCeiling !== undefined && flags.minCeiling > max) {
+    throw new InvalidInputError(
+      '--min-ceiling',
+      `${flags.minCeiling} is above the plan's maximum of ${max}, so no run could prove it; raise --max or --stages`,
+    );
+  }
 }
 
 /** A stable target id from a URL: host, port and path, e.g. `chat.example.com-443-ws`. */

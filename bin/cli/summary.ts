@@ -61,8 +61,10 @@ export function describePlan(
     `Plan for ${plan.targetId} at ${url}`,
     `  stages ${settings.stages.join(' → ')}, each held ${settings.holdSeconds} s, ${settings.connectRate} new ` +
       `connections/s, at most ${settings.maxInFlight} handshakes in flight`,
-    `  ${heartbeat}, handshake timeout ${settings.handshakeTimeoutSeconds} s, ${plan.shards.length} shard${plan.shards.length === 1 ? '' : 's'}`,
-    `  up to ${max} connections, about ${formatDuration(expectedSeconds(plan))} if every stage holds${stopsAtFirstFailure ? '; stops after the first failing stage' : ''}`,
+    `  ${heartbeat}, handshake timeout ${settings.handshakeTimeoutSeconds} s, ` +
+      `${plan.shards.length} shard${plan.shards.length === 1 ? '' : 's'}`,
+    `  up to ${max} connections, about ${formatDuration(expectedSeconds(plan))} if every stage holds` +
+      (stopsAtFirstFailure ? '; stops after the first failing stage' : ''),
   ].join('\n');
 }
 
@@ -140,7 +142,8 @@ export function describeHistory(runs: readonly RunResult[]): string {
     row.runId,
   ]);
   const legend =
-    "ceiling trend: █ the ceiling on one scale per target, | its baseline, + the plan's maximum held (no limit found). change: against the previous run with the same settings.";
+    "ceiling trend: █ the ceiling on one scale per target, | its baseline, + the plan's maximum held (no limit " +
+    'found). change: against the previous run with the same settings.';
   return `${table([header, ...rows])}\n\n${wrap(legend, 78, '')}`;
 }
 
@@ -162,24 +165,39 @@ export function describeComparison(comparison: RunComparison): string {
     `Comparing run ${before.runId} (${before.targetId}, ${formatUtc(before.startedAt)})`,
     `     with run ${after.runId} (${after.targetId}, ${formatUtc(after.startedAt)})`,
     '',
+    ...describeComparability(comparison),
+    '',
+    table(comparisonFigures(comparison)).replace(/^/gm, '  '),
+    '',
+    wrap(`First: ${before.limitingFactor?.summary ?? 'nothing limited the run.'}`, 78, '  '),
+    wrap(`Second: ${after.limitingFactor?.summary ?? 'nothing limited the run.'}`, 78, '  '),
   ];
-  if (comparison.comparable) lines.push('  Same target and settings: the runs are directly comparable.');
-  else {
-    lines.push('  Not directly comparable: the runs were probed with different settings.');
-    const changes = comparison.settingChanges.map((change) => [
-      `    ${change.setting}`,
-      change.before ?? '(not set)',
-      '→',
-      change.after ?? '(not set)',
-    ]);
-    if (changes.length) lines.push(table(changes));
-    else lines.push('    (the settings hash differs, but no listed setting does)');
-  }
-  const ceilingChange = describeCeilingChange(comparison);
-  const figures = [
+  if (comparison.failures.mix.length) lines.push('', failureMixTable(comparison));
+  return lines.join('\n');
+}
+
+/** Whether the runs are directly comparable and, when not, the settings that differ. */
+function describeComparability(comparison: RunComparison): string[] {
+  if (comparison.comparable) return ['  Same target and settings: the runs are directly comparable.'];
+  const changes = comparison.settingChanges.map((change) => [
+    `    ${change.setting}`,
+    change.before ?? '(not set)',
+    '→',
+    change.after ?? '(not set)',
+  ]);
+  return [
+    '  Not directly comparable: the runs were probed with different settings.',
+    changes.length ? table(changes) : '    (the settings hash differs, but no listed setting does)',
+  ];
+}
+
+/** The headline figures of both runs side by side, with the change, as table rows. */
+function comparisonFigures(comparison: RunComparison): string[][] {
+  const { before, after } = comparison;
+  return [
     ['', 'first', 'second', 'change'],
     ['verdict', before.verdict, after.verdict, before.verdict === after.verdict ? '' : 'changed'],
-    ['ceiling', formatCeiling(before.ceiling), formatCeiling(after.ceiling), ceilingChange],
+    ['ceiling', formatCeiling(before.ceiling), formatCeiling(after.ceiling), describeCeilingChange(comparison)],
     ['drops at', countOrNone(before.dropOnset), countOrNone(after.dropOnset), signed(comparison.dropOnset)],
     [
       'cause',
@@ -200,20 +218,18 @@ export function describeComparison(comparison: RunComparison): string {
       signed(comparison.failures.total),
     ],
   ];
-  lines.push('', table(figures).replace(/^/gm, '  '));
-  lines.push('', wrap(`First: ${before.limitingFactor?.summary ?? 'nothing limited the run.'}`, 78, '  '));
-  lines.push(wrap(`Second: ${after.limitingFactor?.summary ?? 'nothing limited the run.'}`, 78, '  '));
-  if (comparison.failures.mix.length) {
-    const names = { class: '', status: 'HTTP ', 'close-code': 'close ', 'error-code': '' } as const;
-    const mix = comparison.failures.mix.map((count) => [
-      `${names[count.group]}${count.key}`,
-      String(count.before),
-      String(count.after),
-      count.difference === 0 ? '' : `${count.difference > 0 ? '+' : ''}${count.difference}`,
-    ]);
-    lines.push('', table([['failure mix', 'first', 'second', 'change'], ...mix]).replace(/^/gm, '  '));
-  }
-  return lines.join('\n');
+}
+
+/** The failures of both runs by class, HTTP status, close code and error code, with the change. */
+function failureMixTable(comparison: RunComparison): string {
+  const names = { class: '', status: 'HTTP ', 'close-code': 'close ', 'error-code': '' } as const;
+  const mix = comparison.failures.mix.map((count) => [
+    `${names[count.group]}${count.key}`,
+    String(count.before),
+    String(count.after),
+    count.difference === 0 ? '' : `${count.difference > 0 ? '+' : ''}${count.difference}`,
+  ]);
+  return table([['failure mix', 'first', 'second', 'change'], ...mix]).replace(/^/gm, '  ');
 }
 
 /**

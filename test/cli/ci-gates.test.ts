@@ -74,7 +74,8 @@ const PARSE_JUNIT = `(text) => {
   const document = new DOMParser().parseFromString(text, 'application/xml');
   const error = document.querySelector('parsererror');
   if (error) return { error: error.textContent || 'parse error' };
-  const attributes = (element) => Object.fromEntries([...(element ? element.attributes : [])].map((attribute) => [attribute.name, attribute.value]));
+  const attributes = (element) =>
+    Object.fromEntries([...(element ? element.attributes : [])].map((attribute) => [attribute.name, attribute.value]));
   return {
     error: null,
     root: attributes(document.documentElement),
@@ -178,7 +179,7 @@ describe('run --junit --markdown', () => {
     expect(simulator.stats().accepted).toBe(0);
   });
 
-  it('prints and stores the result when a file fails only at write time, then names the flag and file and exits 2', async () => {
+  it('prints and stores the result when a file fails only at write time, then exits 2 naming the file', async () => {
     const { url, directory } = await setUp();
     const store = path.join(directory, 'store');
     const junit = path.join(directory, 'ws-ceiling.xml');

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareCommand } from '../../bin/cli/compare-command.js';
 import { openLocalStore } from '../../bin/cli/local-store.js';
-import type { CommandIo } from '../../bin/cli/run-command.js';
+import type { CommandIo } from '../../bin/cli/cli-context.js';
 import { findRun } from '../../bin/cli/run-lookup.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { RunResult } from '../../functions/engine/types.js';
@@ -78,13 +78,13 @@ describe('compareCommand', () => {
         .map((line) => [cells(line)[0], cells(line)]),
     );
     expect(rows.get('first')).toEqual(['first', 'second', 'change']);
+    const capCeiling = cap.ceiling.value as number;
     expect(rows.get('verdict')).toEqual(['verdict', 'ok', 'ok']);
     expect(rows.get('ceiling')).toEqual([
       'ceiling',
       String(cap.ceiling.value),
       '40',
-      `${signed(40 - (cap.ceiling.value as number))} (${formatChange((40 - (cap.ceiling.value as number)) / (cap.ceiling.value as number))}` +
-        ')',
+      `${signed(40 - capCeiling)} (${formatChange((40 - capCeiling) / capCeiling)})`,
     ]);
     expect(rows.get('drops at')).toEqual([
       'drops at',

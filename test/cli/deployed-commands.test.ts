@@ -24,7 +24,7 @@ import { type DeployedDeps, type TextIo } from '../../bin/cli/deployed-common.js
 import { deployedHistoryCommand } from '../../bin/cli/deployed-history.js';
 import { INVOKE_POLL_MS, INVOKE_WAIT_SLACK_SECONDS, invokeCommand } from '../../bin/cli/deployed-invoke.js';
 import { pauseCommand, resumeCommand, stopCommand, stopRequestTime } from '../../bin/cli/deployed-kill-switch.js';
-import { printHistory } from '../../bin/cli/history-command.js';
+import { printHistory } from '../../bin/cli/history-listing.js';
 import { describeHistory } from '../../bin/cli/summary.js';
 import type { DeployedClients } from '../../functions/adapters/deployed-clients.js';
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
@@ -112,8 +112,9 @@ function deps(dynamoEndpoint?: string): DeployedDeps & { regions: string[]; slee
         }),
       };
     },
-    sleep: async (milliseconds) => {
+    sleep: (milliseconds) => {
       sleeps.push(milliseconds);
+      return Promise.resolve();
     },
     now: () => NOW,
   };
@@ -299,7 +300,8 @@ describe('invokeCommand', () => {
     expect((error as WsCeilingError).exitCode).toBe(3);
     expect(error.message).toBe(
       'target chat is not deployed in ap-south-1: there is no state machine ws-ceiling-chat. ' +
-        "Check --target-id and --region against the config's targets and regions, and deploy the stack ws-ceiling-ap-south-1.",
+        "Check --target-id and --region against the config's targets and regions, and deploy the stack " +
+        'ws-ceiling-ap-south-1.',
     );
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });

@@ -37,7 +37,8 @@ describe('ws-ceiling diagnose', () => {
     expect(result.stdout.trimEnd().split('\n').slice(-2)).toEqual([
       'Concurrency cap at 20 (HTTP 503 from the 21st upgrade, at every connect rate tried: 200, 100 and 50 ' +
         'connections/s).',
-      "Exact ceiling of 20 connections (20 held for the whole hold and 21 did not, to 1 connection; settled from the ramp's own failing stage, no extra probe-seconds).",
+      'Exact ceiling of 20 connections (20 held for the whole hold and 21 did not, to 1 connection; settled from ' +
+        "the ramp's own failing stage, no extra probe-seconds).",
     ]);
     expect(result.stderr).toContain('rate or count: 30 connections at 50/s: 20 opened, 10 refused');
     const history = JSON.parse((await runCli(['history', '--json', '--store', store.directory])).stdout) as RunResult[];
@@ -128,7 +129,7 @@ describe('ws-ceiling diagnose', () => {
     expect(target.stats().accepted).toBe(0);
   });
 
-  it('prints the diagnosis shape with --json when the self-check refuses the plan: the self-check filled, no run', async () => {
+  it('prints the diagnosis shape with --json when the self-check refuses: the self-check filled, no run', async () => {
     const target = await startTargetSimulator({});
     simulators.push(target);
     const result = await runCli(

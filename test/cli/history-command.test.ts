@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { historyCommand } from '../../bin/cli/history-command.js';
 import { openLocalStore } from '../../bin/cli/local-store.js';
-import type { CommandIo } from '../../bin/cli/run-command.js';
+import type { CommandIo } from '../../bin/cli/cli-context.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { RunResult } from '../../functions/engine/types.js';
 import { temporaryStore } from '../support/cli.js';

@@ -88,7 +88,7 @@ describe('ws-ceiling run', () => {
     expect(run.limitingFactor?.summary).toContain('never answered');
   });
 
-  it('reports an idle timeout with its value instead of a ceiling, and reaches the maximum with a shorter --ping', async () => {
+  it('reports an idle timeout with its value, no ceiling, and reaches the maximum with a shorter --ping', async () => {
     const target = await simulator({ idleTimeoutSeconds: 2 });
     const idle = await probe(target.url, ['--stages', '10,20', '--hold', '3', '--ping', 'off']);
     expect(idle.code).toBe(3);

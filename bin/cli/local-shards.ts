@@ -1,0 +1,34 @@
+/**
+ * Runs every shard of a plan in this process, the local stand-in for the
+ * deployed workers: the ramp of `run` and `diagnose` and the experiments of
+ * `diagnose` all go through it, under one resource watch.
+ */
+import { runShard, shardInputOf } from '../../functions/connection/shard-runner.js';
+import { underResourceWatch } from '../../functions/connection/resource-watch.js';
+import type { PlanRequest } from '../../functions/diagnose/experiment-probe.js';
+import type { RunningHostCheck } from '../../functions/engine/self-check.js';
+import type { ShardResult } from '../../functions/engine/types.js';
+
+/**
+ * Runs every shard of `plan` in this process, under one resource watch when
+ * `host` is given (a shortfall stops the run as probe-limited); the
+ * experiments of `diagnose` use it too.
+ */
+export async function runPlanShards(request: PlanRequest, host?: RunningHostCheck): Promise<ShardResult[]> {
+  const { settings, plan, control } = request;
+  return underResourceWatch(host, control, async (watch) => {
+    const results = await Promise.all(
+      plan.shards.map((shard) =>
+        runShard(
+          {
+            ...shardInputOf(settings, plan.stages, shard),
+            heartbeat: request.heartbeatOf?.(shard.index) ?? settings.heartbeat,
+            ...(request.nextStage ? { nextStage: request.nextStage } : {}),
+          },
+          { control, ...(request.onEvent ? { onEvent: request.onEvent } : {}), ...(watch ? { watch } : {}) },
+        ),
+      ),
+    );
+    return results.map((result) => ({ ...result, sharesProcess: true }));
+  });
+}
