@@ -11,7 +11,7 @@
  */
 import { collectFailures, countFailures } from '../engine/failures.js';
 import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
-import { round } from '../engine/percentiles.js';
+import { round } from '../engine/units.js';
 import type { ConnectionRecord, FailureClass, StagePlan } from '../engine/types.js';
 import {
   maxExperimentConnections,

@@ -6,7 +6,7 @@
  * stops the plan instead, so the experiment can say so rather than ignore it.
  */
 import type { ShardEvent } from '../engine/types.js';
-import { round } from '../engine/percentiles.js';
+import { round } from '../engine/units.js';
 import type { RampControl } from '../engine/ramp-control.js';
 import type { ConnectionRecord } from '../engine/types.js';
 

@@ -5,7 +5,8 @@
  * `baseline × (1 − regression tolerance)` is `regressed`. Pure: the record
  * step reads the history from the store and hands it in.
  */
-import { percentile, round } from './percentiles.js';
+import { percentile } from './percentiles.js';
+import { round } from './units.js';
 import type { Baseline, ProbeSettings, RunResult, Verdict } from './types.js';
 
 /** Completed runs the baseline is the median of, unless told otherwise. */

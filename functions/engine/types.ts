@@ -240,6 +240,12 @@ export interface DurationSpread {
   maxSeconds: number;
 }
 
+/** Handshake p95 in milliseconds of the first stage and of the failing stage (null when none completed there). */
+export interface HandshakeP95 {
+  first: number | null;
+  failing: number | null;
+}
+
 /** The facts behind a limiting factor. */
 export interface Evidence {
   failures: FailureCounts;
@@ -255,7 +261,7 @@ export interface Evidence {
   /** Seconds since open at which dropped connections closed. */
   connectionAge?: DurationSpread;
   /** Handshake p95 of the first stage and of the failing stage, for degradation. */
-  handshakeP95Ms?: { first: number | null; failing: number | null };
+  handshakeP95Ms?: HandshakeP95;
   /** Probe self-limitation details: error codes or event-loop delay. */
   eventLoopDelayMaxMs?: number;
   message?: string;

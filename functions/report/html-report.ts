@@ -15,30 +15,21 @@ import {
   isRegression,
   MIN_BASELINE_RUNS,
 } from '../engine/baseline.js';
-import { handshakeSlowdown } from '../engine/limiting-factor.js';
-import { round } from '../engine/percentiles.js';
 import { REDACTED } from '../engine/redact.js';
 import { MAX_MARKED_FAILURES_PER_KIND } from '../engine/run-timeline.js';
 import { hasTimeline } from '../engine/stored-run.js';
-import type {
-  FailureCounts,
-  LimitingFactor,
-  LimitingFactorKind,
-  RunResult,
-  StageSummary,
-  Verdict,
-} from '../engine/types.js';
+import type { LimitingFactor, LimitingFactorKind, RunResult, StageSummary, Verdict } from '../engine/types.js';
+import { formatMsAsSeconds, formatSeconds, NONE, round } from '../engine/units.js';
+import { CAUSE_NAMES, describeCause } from '../engine/words/cause-headline.js';
+import { formatFailureClasses, formatFailureCodes } from '../engine/words/failure-phrases.js';
 import {
   describeCeiling,
   formatBaseline,
   formatCeiling,
   formatChange,
-  formatFailureClasses,
-  formatFailureCodes,
   formatMs,
   formatPercent,
   formatUtc,
-  NONE,
 } from './format.js';
 import { html, SafeHtml, type HtmlValue } from './html-escape.js';
 import { reproduceWords, VALUE_PLACEHOLDER, valuesToFillIn } from './settings-flags.js';
@@ -52,18 +43,6 @@ export interface HtmlReportOptions {
   /** Stored runs of the same target, newest first (may include this run), for the history trend. */
   history?: readonly RunResult[];
 }
-
-/** Each limiting factor in plain words. */
-const CAUSE_NAMES: Record<LimitingFactorKind, string> = {
-  'concurrency-cap': 'concurrency cap',
-  'handshake-rate-limit': 'handshake rate limit',
-  'idle-timeout': 'idle timeout',
-  'max-lifetime': 'maximum connection lifetime',
-  'server-degradation': 'server degradation',
-  'probe-limited': 'probe limited',
-  'config-error': 'configuration error',
-  unreachable: 'target unreachable',
-};
 
 const VERDICT_LABELS: Record<Verdict, string> = {
   ok: 'OK',
@@ -149,127 +128,6 @@ ${settingsSection(run)}
 </body>
 </html>
 `.markup;
-}
-
-/**
- * The cause of the ceiling in one plain sentence, for someone who reads
- * nothing else: e.g. "The server refused upgrades with HTTP 503 once 150
- * connections were open: a concurrency cap."
- */
-export function describeCause(run: RunResult): string {
-  const factor = run.limitingFactor;
-  if (!factor) {
-    if (run.ceiling.value !== null && !run.ceiling.reached) {
-      const failures = run.failures.total === 0 ? 'no failures' : 'failures within tolerance';
-      return (
-        `Every stage held: ${run.ceiling.value} connections stayed open with ${failures}, so the ceiling is ` +
-        `at least ${run.ceiling.value}; no limit was found.`
-      );
-    }
-    return run.verdictReason;
-  }
-  const { evidence } = factor;
-  const first = evidence.firstFailure;
-  const onset = first?.openCount ?? run.dropOnset;
-  switch (factor.kind) {
-    case 'concurrency-cap':
-      return `The server ${refusals(evidence.failures)} once ${onset} connections were open: a concurrency cap.`;
-    case 'handshake-rate-limit': {
-      const retry = evidence.retryAfter?.length ? ` (Retry-After ${evidence.retryAfter.join(', ')})` : '';
-      const rate =
-        evidence.sustainableHandshakesPerSecond !== undefined
-          ? ` at about ${evidence.sustainableHandshakesPerSecond} per second`
-          : '';
-      return (
-        `The server ${refusals(evidence.failures)}${retry} while connections kept opening${rate}: a ` +
-        'handshake rate limit, not a cap on open connections.'
-      );
-    }
-    case 'idle-timeout':
-      return (
-        `The server dropped connections ${closes(evidence.failures)} ${seconds(factor.valueSeconds)} after ` +
-        'their last frame, whatever the open count: an idle timeout, so no ceiling was measured.'
-      );
-    case 'max-lifetime':
-      return (
-        `The server closed connections ${closes(evidence.failures)} ${seconds(factor.valueSeconds)} after ` +
-        'they opened, even with heartbeats: a maximum connection lifetime, so no ceiling was measured.'
-      );
-    case 'server-degradation':
-      return (
-        `The server dropped open connections (${drops(evidence.failures)}) once ${onset} were open, instead ` +
-        `of refusing new ones${slowdown(evidence.handshakeP95Ms)}: server degradation.`
-      );
-    case 'probe-limited':
-      if (first?.errorCode !== undefined) {
-        return (
-          `The probe itself ran out (${first.errorCode}) at ${onset} open connections: this run says ` +
-          `nothing about the target's limit.`
-        );
-      }
-      if (evidence.eventLoopDelayMaxMs !== undefined) {
-        return (
-          `The probe's own event loop was starved (delay up to ${formatMs(evidence.eventLoopDelayMaxMs)} ` +
-          `ms), so its timings cannot be trusted: this run says nothing about the target's limit.`
-        );
-      }
-      // Stopped by its own self-check (before a shard or while the run went on); the verdict reason has the figures and
-      // the fix.
-      return (
-        'The probe stopped itself because its own machine was running short (descriptors, memory or heap): ' +
-        `this run says nothing about the target's limit.`
-      );
-    case 'config-error':
-      return (
-        `The target refused the first connection ${first?.status !== undefined ? `with HTTP ${first.status}` : `(${first?.errorCode ?? 'handshake not accepted'})`}` +
-        ': a configuration problem (URL, headers or subprotocol), not a ceiling.'
-      );
-    case 'unreachable':
-      return (
-        `The target could not be reached (${first?.errorCode ?? 'the upgrade was never answered'}) before ` +
-        'any connection opened: nothing was measured.'
-      );
-  }
-}
-
-/**
- * "refused upgrades with HTTP 503", "stopped answering upgrades (handshake timeouts)", "answered new connections with
- * ECONNRESET".
- */
-function refusals(failures: FailureCounts): string {
-  const parts: string[] = [];
-  const statuses = Object.keys(failures.byStatus);
-  if (statuses.length) parts.push(`refused upgrades with HTTP ${statuses.join(' and ')}`);
-  if (failures.byClass['handshake-timeout']) parts.push('stopped answering upgrades (handshake timeouts)');
-  const codes = Object.keys(failures.byErrorCode);
-  if (codes.length) parts.push(`answered new connections with ${codes.join(' and ')}`);
-  return parts.join(' and ') || 'refused new connections';
-}
-
-/** "without a close frame", "with close code 1001". */
-function closes(failures: FailureCounts): string {
-  const codes = Object.keys(failures.byCloseCode);
-  return (
-    codes.map((code) => (code === '1006' ? 'without a close frame' : `with close code ${code}`)).join(' or ') ||
-    'without a close code'
-  );
-}
-
-/** "close 1011 × 10, pong-timeout × 3". */
-function drops(failures: FailureCounts): string {
-  const pongTimeouts = failures.byClass['pong-timeout'];
-  return [...formatFailureCodes(failures), ...(pongTimeouts ? [`pong timeout × ${pongTimeouts}`] : [])].join(', ');
-}
-
-/**
- * `, and handshakes slowed from p95 3.3 ms to 202.5 ms`, when the failing stage's were much slower than the first's
- * (see handshakeSlowdown).
- */
-function slowdown(p95: { first: number | null; failing: number | null } | undefined): string {
-  const slowed = handshakeSlowdown(p95);
-  return slowed
-    ? `, and handshakes slowed from p95 ${formatMs(slowed.first)} ms to ${formatMs(slowed.failing)} ms`
-    : '';
 }
 
 function header(run: RunResult): SafeHtml {
@@ -674,12 +532,12 @@ function milliseconds(value: number | null): string {
 }
 
 function seconds(value: number | undefined): string {
-  return value === undefined ? NONE : `${value.toFixed(1)} s`;
+  return value === undefined ? NONE : formatSeconds(value);
 }
 
 function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return NONE;
-  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 120_000) return formatMsAsSeconds(ms);
   const total = Math.round(ms / 1000);
   return `${Math.floor(total / 60)} min ${total % 60} s`;
 }

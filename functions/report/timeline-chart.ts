@@ -9,6 +9,7 @@
  * are SVG attributes so the chart needs no stylesheet and prints as it shows.
  */
 import type { FailureClass, RunResult, TimelineFailure } from '../engine/types.js';
+import { formatMsAsSeconds, formatTenths } from '../engine/units.js';
 import { describeFailureKind, failureKinds } from './failure-kinds.js';
 import { html, type SafeHtml } from './html-escape.js';
 
@@ -168,7 +169,7 @@ function openLine(points: ReadonlyArray<[number, number]>, frame: Frame): SafeHt
   const last = points[points.length - 1] ?? first;
   const area = `${line} V${frame.bottom} H${px(frame.x(first[0]))} Z`;
   return html`<path class="open-area" d="${area}" fill="${OPEN_COLOUR}" fill-opacity="0.08" stroke="none"/>
-<path class="open-line" d="${line}" fill="none" stroke="${OPEN_COLOUR}" stroke-width="2"><title>Open connections (peak ${Math.max(...points.map(([, open]) => open))}, ${last[1]} at ${seconds(last[0])})</title></path>`;
+<path class="open-line" d="${line}" fill="none" stroke="${OPEN_COLOUR}" stroke-width="2"><title>Open connections (peak ${Math.max(...points.map(([, open]) => open))}, ${last[1]} at ${atTime(last[0])})</title></path>`;
 }
 
 /** A vertical rule at the first failure of the limiting kind, labelled with the open count then. */
@@ -180,7 +181,7 @@ function onsetRule(run: ChartRun, frame: Frame): SafeHtml | null {
   const x = frame.x(Math.max(0, atMs));
   const label = `first ${first.failureClass} at ${first.openCount} open`;
   const nearRight = x + 6 + label.length * LABEL_CHARACTER_WIDTH > frame.right;
-  return html`<g class="onset-rule"><title>${label}, ${seconds(atMs)} after the start</title>
+  return html`<g class="onset-rule"><title>${label}, ${atTime(atMs)} after the start</title>
 <line x1="${px(x)}" x2="${px(x)}" y1="${frame.top}" y2="${frame.bottom}" stroke="#b91c1c" stroke-width="1.5" stroke-dasharray="2 3"/>
 <text x="${px(nearRight ? x - 6 : x + 6)}" y="${frame.top + 30}" text-anchor="${nearRight ? 'end' : 'start'}" fill="#b91c1c" font-weight="600">${label}</text>
 </g>`;
@@ -188,7 +189,7 @@ function onsetRule(run: ChartRun, frame: Frame): SafeHtml | null {
 
 function marker(failure: TimelineFailure, frame: Frame): SafeHtml {
   const style = FAILURE_STYLES[failure.failureClass];
-  const title = `${failure.failureClass}${describeCode(failure)} at ${seconds(failure.atMs)}, ${failure.open} open`;
+  const title = `${failure.failureClass}${describeCode(failure)} at ${atTime(failure.atMs)}, ${failure.open} open`;
   return html`<path class="failure-marker" data-class="${failure.failureClass}" d="${symbol(style.shape, frame.x(failure.atMs), frame.y(failure.open), 5)}" fill="${style.colour}" stroke="#ffffff" stroke-width="1"><title>${title}</title></path>`;
 }
 
@@ -282,10 +283,12 @@ function decimalsOf(step: number): number {
   return Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
 }
 
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(2)} s`;
+/** A chart coordinate, to 0.1 px. */
+function px(value: number): string {
+  return formatTenths(value);
 }
 
-function px(value: number): string {
-  return (Math.round(value * 10) / 10).toString();
+/** A time on the chart, in milliseconds since the start, as seconds to 0.01 s. */
+function atTime(ms: number): string {
+  return formatMsAsSeconds(ms, 2);
 }
