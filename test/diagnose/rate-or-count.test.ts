@@ -3,12 +3,12 @@ import { WebSocketServer } from 'ws';
 import { runPlanShards } from '../../bin/cli/run-command.js';
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from '../../functions/diagnose/experiment-probe.js';
 import {
-  fitTokenBucket,
   judgeRateOrCount,
   observeAttempt,
   runRateOrCount,
   type AttemptObservation,
 } from '../../functions/diagnose/rate-or-count.js';
+import { fitTokenBucket } from '../../functions/diagnose/token-bucket.js';
 import type { ConnectionRecord, ProbeSettings } from '../../functions/engine/types.js';
 import {
   startTargetSimulator,
