@@ -85,8 +85,8 @@ export async function runIdleTimeout(context: ExperimentContext, suspectedSecond
     const reason =
       perGroup < 1
         ? 'the plan allows too few connections for three groups'
-        : `holding past ${suspectedSeconds} s would take longer than the experiment budget of ${context.budgetSeconds}` +
-          ' s';
+        : `holding past ${suspectedSeconds} s would take longer than the experiment budget of ` +
+          `${context.budgetSeconds} s`;
     return [
       makeFinding({
         kind: 'undetermined',

@@ -19,7 +19,7 @@ export type FindingDraft = { [K in FindingKind]: Omit<Extract<Finding, { kind: K
 
 /** Completes a finding with its sentence. */
 export function makeFinding(draft: FindingDraft): Finding {
-  return { ...draft, sentence: sentenceFor(draft) } as Finding;
+  return { ...draft, sentence: sentenceFor(draft) };
 }
 
 /** The one plain sentence of a finding. */
@@ -43,8 +43,8 @@ export function sentenceFor(finding: FindingDraft): string {
     case 'max-lifetime': {
       const { seconds: value, groups } = finding.values;
       return (
-        `Maximum connection lifetime of ${formatSeconds(value)} (connections closed ${formatSeconds(value)} after they ` +
-        `opened whatever the heartbeat: ${groups.map(describeGroup).join(', ')}); no heartbeat prevents it, ` +
+        `Maximum connection lifetime of ${formatSeconds(value)} (connections closed ${formatSeconds(value)} after ` +
+        `they opened whatever the heartbeat: ${groups.map(describeGroup).join(', ')}); no heartbeat prevents it, ` +
         'so reconnect before then.'
       );
     }
@@ -55,8 +55,8 @@ export function sentenceFor(finding: FindingDraft): string {
           ? "settled from the ramp's own failing stage, no extra probe-seconds"
           : `${steps} refinement step${steps === 1 ? '' : 's'}, ${finding.probeSeconds} probe-seconds`;
       return (
-        `Exact ceiling of ${value} connections (${value} held for the whole hold and ${failsAt} did not, to ${resolution}` +
-        ` connection${resolution === 1 ? '' : 's'}; ${how}).`
+        `Exact ceiling of ${value} connections (${value} held for the whole hold and ${failsAt} did not, to ` +
+        `${resolution} connection${resolution === 1 ? '' : 's'}; ${how}).`
       );
     }
     case 'no-limit':
@@ -108,10 +108,8 @@ export function ordinal(n: number): string {
 function capSentence(values: FindingValuesByKind['concurrency-cap'], evidence: FindingEvidence): string {
   const statuses = Object.keys(evidence.statuses ?? {});
   const how = statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refused or reset connections';
-  return (
-    `Concurrency cap at ${values.count} (${how} from the ${ordinal(values.count + 1)} upgrade, ${atRates(values.rates)}` +
-    ').'
-  );
+  const upgrade = `${ordinal(values.count + 1)} upgrade`;
+  return `Concurrency cap at ${values.count} (${how} from the ${upgrade}, ${atRates(values.rates)}).`;
 }
 
 function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], evidence: FindingEvidence): string {
@@ -129,8 +127,8 @@ function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], 
   const advice =
     values.perSecond === null
       ? ''
-      : `; ramp at ${describeRate(safeRate(values.perSecond))} or slower (--rate, ${Math.round(SAFE_RATE_FRACTION * 100)}` +
-        ' % of the measured rate) to pass it';
+      : `; ramp at ${describeRate(safeRate(values.perSecond))} or slower (--rate, ` +
+        `${Math.round(SAFE_RATE_FRACTION * 100)} % of the measured rate) to pass it`;
   return (
     `${measured}${burst} (${statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refusals'}${retry}; ${slower}` +
     `)${advice}.`

@@ -175,21 +175,17 @@ export type ShardEvent =
   /** An opened connection closed; `failureClass` is set when that was a drop. */
   | { type: 'closed'; record: ConnectionRecord; failureClass?: FailureClass };
 
-/** Failure classes, one per observable way a connection fails. See README "Failure classes". */
-export const FAILURE_CLASSES = [
-  'handshake-rejected',
-  'handshake-timeout',
-  'connect-error',
-  'abnormal-closure',
-  'server-close',
-  'pong-timeout',
-  'probe-limited',
-  'config-error',
-  'unreachable',
-] as const;
-
-/** One failure class. */
-export type FailureClass = (typeof FAILURE_CLASSES)[number];
+/** A failure class: one per observable way a connection fails. See README "Failure classes". */
+export type FailureClass =
+  | 'handshake-rejected'
+  | 'handshake-timeout'
+  | 'connect-error'
+  | 'abnormal-closure'
+  | 'server-close'
+  | 'pong-timeout'
+  | 'probe-limited'
+  | 'config-error'
+  | 'unreachable';
 
 /** What stopped the ramp. */
 export type LimitingFactorKind =

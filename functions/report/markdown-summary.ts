@@ -73,11 +73,10 @@ function stageTable(run: RunResult): string[] {
   return [
     '| stage | target | opened | open at end | failed | handshake ms p50 / p95 / p99 | held |',
     '| ---: | ---: | ---: | ---: | ---: | --- | --- |',
-    ...run.stages.map(
-      (stage) =>
-        `| ${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed} | ${formatLatency(stage.handshakeMs)}` +
-        ` | ${stage.held ? 'yes' : 'no'} |`,
-    ),
+    ...run.stages.map((stage) => {
+      const counts = `${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed}`;
+      return `| ${counts} | ${formatLatency(stage.handshakeMs)} | ${stage.held ? 'yes' : 'no'} |`;
+    }),
   ];
 }
 
