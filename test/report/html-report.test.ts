@@ -152,8 +152,8 @@ describe('renderHtmlReport', () => {
     }
     const last = run.stages.at(-1)!;
     expect(stages).toContain(
-      `${last.index + 1} ${last.target} ${last.opened} ${last.openAtEnd} ${last.failed} handshake-rejected ${last.failed}` +
-        ' no – – –',
+      `${last.index + 1} ${last.target} ${last.opened} ${last.openAtEnd} ${last.failed} handshake-rejected ` +
+        `${last.failed} no – – –`,
     );
     const failures = textOf(page, 'failures');
     expect(failures).toContain(
@@ -173,23 +173,26 @@ describe('renderHtmlReport', () => {
     );
   });
 
-  it('shows a rate limit with its Retry-After and the handshakes per second it let through, under a failed floor', () => {
-    const { run, page } = report('handshake-rate-limit');
-    const rate = run.limitingFactor?.evidence.sustainableHandshakesPerSecond;
-    expect(textOf(page, 'headline')).toBe(
-      'BELOW FLOOR The server refused upgrades with HTTP 429 (Retry-After 3) while connections kept opening at ' +
-        `about ${rate} per second: a handshake rate limit, not a cap on open connections.`,
-    );
-    expect(textOf(page, 'figures')).toContain(
-      `Ceiling >= ${run.ceiling.value} a lower bound set by the handshake rate (it let about ${rate} ` +
-        `handshakes/s through; this run opened ${run.settings.connectRate}/s), not a cap on open connections: ramp ` +
-        `more slowly (--rate) to measure the ceiling; required at least ${run.settings.minCeiling}`,
-    );
-    const evidence = textOf(page, 'evidence');
-    expect(evidence).toContain('Retry-After 3');
-    expect(evidence).toContain(`Handshakes per second while refusing ${rate} (the rate the target let through)`);
-    expect(markersOf(page, 'handshake-rejected')).toBe(run.timeline.failures.length);
-  });
+  it(
+    'shows a rate limit with its Retry-After and the handshakes per second it let through, under a failed ' + 'floor',
+    () => {
+      const { run, page } = report('handshake-rate-limit');
+      const rate = run.limitingFactor?.evidence.sustainableHandshakesPerSecond;
+      expect(textOf(page, 'headline')).toBe(
+        'BELOW FLOOR The server refused upgrades with HTTP 429 (Retry-After 3) while connections kept opening at ' +
+          `about ${rate} per second: a handshake rate limit, not a cap on open connections.`,
+      );
+      expect(textOf(page, 'figures')).toContain(
+        `Ceiling >= ${run.ceiling.value} a lower bound set by the handshake rate (it let about ${rate} ` +
+          `handshakes/s through; this run opened ${run.settings.connectRate}/s), not a cap on open connections: ramp ` +
+          `more slowly (--rate) to measure the ceiling; required at least ${run.settings.minCeiling}`,
+      );
+      const evidence = textOf(page, 'evidence');
+      expect(evidence).toContain('Retry-After 3');
+      expect(evidence).toContain(`Handshakes per second while refusing ${rate} (the rate the target let through)`);
+      expect(markersOf(page, 'handshake-rejected')).toBe(run.timeline.failures.length);
+    },
+  );
 
   it('gives an idle timeout as a duration with the spread of idle ages, and no ceiling', () => {
     const { run, page } = report('idle-timeout');
@@ -201,8 +204,8 @@ describe('renderHtmlReport', () => {
     expect(textOf(page, 'figures')).toContain('Ceiling none not measured: a duration limit is not a capacity ceiling');
     expect(textOf(page, 'evidence')).toMatch(
       new RegExp(
-        `Age since the last frame at the drop median \\d\\.\\d s, from \\d\\.\\d s to \\d\\.\\d s over ${run.failures.total}` +
-          ' drops',
+        'Age since the last frame at the drop median \\d\\.\\d s, from \\d\\.\\d s to \\d\\.\\d s over ' +
+          `${run.failures.total} drops`,
       ),
     );
     expect(textOf(page, 'failures')).toContain(`1006 ${run.failures.total} no close frame: the connection was cut`);
@@ -283,8 +286,8 @@ describe('renderHtmlReport', () => {
     const { run, page } = report('held');
     const maximum = run.ceiling.value;
     expect(textOf(page, 'headline')).toBe(
-      `OK Every stage held: ${maximum} connections stayed open with no failures, so the ceiling is at least ${maximum}` +
-        '; no limit was found.',
+      `OK Every stage held: ${maximum} connections stayed open with no failures, so the ceiling is at least ` +
+        `${maximum}; no limit was found.`,
     );
     expect(textOf(page, 'figures')).toContain(`>= ${maximum} the plan's maximum held: no limit found`);
     expect(textOf(page, 'figures')).toContain('Drops began no drops no failure of a limiting kind');

@@ -50,7 +50,8 @@ describe('describeCause', () => {
       limitingFactor: { kind: 'probe-limited', summary: message, evidence: { failures: heldRun.failures, message } },
     };
     expect(describeCause(stopped)).toBe(
-      "The probe stopped itself because its own machine was running short (descriptors, memory or heap): this run says nothing about the target's limit.",
+      'The probe stopped itself because its own machine was running short (descriptors, memory or heap): this run ' +
+        "says nothing about the target's limit.",
     );
   });
 
@@ -64,7 +65,8 @@ describe('describeCause', () => {
       },
     };
     expect(describeCause(starved)).toBe(
-      "The probe's own event loop was starved (delay up to 812.4 ms), so its timings cannot be trusted: this run says nothing about the target's limit.",
+      "The probe's own event loop was starved (delay up to 812.4 ms), so its timings cannot be trusted: this run " +
+        "says nothing about the target's limit.",
     );
   });
 });
