@@ -5,7 +5,7 @@
  * the probe's own event-loop delay, which says whether its timings hold.
  */
 import type { DurationSpread, LimitingFactor, RunResult } from '../../engine/types.js';
-import { formatSeconds, NONE } from '../../engine/units.js';
+import { formatSeconds } from '../../engine/units.js';
 import { CAUSE_NAMES } from '../../engine/words/cause-headline.js';
 import { formatFailureClasses, formatFailureCodes } from '../../engine/words/failure-phrases.js';
 import { formatMs } from '../format.js';
@@ -48,7 +48,7 @@ function evidenceFacts(run: RunResult, factor: LimitingFactor): Array<[string, H
     facts.push([
       'First failure',
       `${first.failureClass}${code.length ? ` (${code.join(', ')})` : ''} at ${first.openCount} open ` +
-        `connections, ${seconds(atMs / 1000)} after the start, in stage ${first.stage + 1}`,
+        `connections, ${formatSeconds(atMs / 1000)} after the start, in stage ${first.stage + 1}`,
     ]);
   }
   const counted = formatFailureCodes(evidence.failures);
@@ -66,7 +66,7 @@ function evidenceFacts(run: RunResult, factor: LimitingFactor): Array<[string, H
     ]);
   }
   if (factor.valueSeconds !== undefined)
-    facts.push([factor.kind === 'idle-timeout' ? 'Idle timeout' : 'Lifetime', seconds(factor.valueSeconds)]);
+    facts.push([factor.kind === 'idle-timeout' ? 'Idle timeout' : 'Lifetime', formatSeconds(factor.valueSeconds)]);
   if (evidence.idleAge) facts.push(['Age since the last frame at the drop', spread(evidence.idleAge)]);
   if (evidence.connectionAge) facts.push(['Age since open at the drop', spread(evidence.connectionAge)]);
   if (evidence.handshakeP95Ms) {
@@ -84,18 +84,11 @@ function evidenceFacts(run: RunResult, factor: LimitingFactor): Array<[string, H
 
 /** `median 30.2 s, from 29.8 s to 30.4 s over 12 drops`. */
 function spread(value: DurationSpread): string {
-  return (
-    `median ${seconds(value.medianSeconds)}, from ${seconds(value.minSeconds)} to ${seconds(value.maxSeconds)}` +
-    ` over ${value.count} drops`
-  );
+  const [median, min, max] = [value.medianSeconds, value.minSeconds, value.maxSeconds].map((s) => formatSeconds(s));
+  return `median ${median}, from ${min} to ${max} over ${value.count} drops`;
 }
 
 /** `12.5 ms`, or `none completed` when no handshake completed. */
 function milliseconds(value: number | null): string {
   return value === null ? 'none completed' : `${formatMs(value)} ms`;
-}
-
-/** `30.2 s`, or `–` when there is no value. */
-function seconds(value: number | undefined): string {
-  return value === undefined ? NONE : formatSeconds(value);
 }
