@@ -38,16 +38,7 @@ export type HeadlineRun = Pick<RunResult, 'limitingFactor' | 'ceiling' | 'failur
  */
 export function describeCause(run: HeadlineRun): string {
   const factor = run.limitingFactor;
-  if (!factor) {
-    if (run.ceiling.value !== null && !run.ceiling.reached) {
-      const failures = run.failures.total === 0 ? 'no failures' : 'failures within tolerance';
-      return (
-        `Every stage held: ${run.ceiling.value} connections stayed open with ${failures}, so the ceiling is ` +
-        `at least ${run.ceiling.value}; no limit was found.`
-      );
-    }
-    return run.verdictReason;
-  }
+  if (!factor) return noCause(run);
   const { evidence } = factor;
   const first = evidence.firstFailure;
   const onset = first?.openCount ?? run.dropOnset;
@@ -83,24 +74,7 @@ export function describeCause(run: HeadlineRun): string {
         `of refusing new ones${shortSlowdownClause(evidence.handshakeP95Ms)}: server degradation.`
       );
     case 'probe-limited':
-      if (first?.errorCode !== undefined) {
-        return (
-          `The probe itself ran out (${first.errorCode}) at ${onset} open connections: this run says ` +
-          `nothing about the target's limit.`
-        );
-      }
-      if (evidence.eventLoopDelayMaxMs !== undefined) {
-        return (
-          `The probe's own event loop was starved (delay up to ${formatMilliseconds(evidence.eventLoopDelayMaxMs)}` +
-          `), so its timings cannot be trusted: this run says nothing about the target's limit.`
-        );
-      }
-      // Stopped by its own self-check (before a shard or while the run went on); the verdict reason has the figures and
-      // the fix.
-      return (
-        'The probe stopped itself because its own machine was running short (descriptors, memory or heap): ' +
-        `this run says nothing about the target's limit.`
-      );
+      return probeLimited(first?.errorCode, onset, evidence.eventLoopDelayMaxMs);
     case 'config-error': {
       const answer =
         first?.status !== undefined ? `with HTTP ${first.status}` : `(${first?.errorCode ?? 'handshake not accepted'})`;
@@ -115,4 +89,36 @@ export function describeCause(run: HeadlineRun): string {
         'any connection opened: nothing was measured.'
       );
   }
+}
+
+/** A run without a limiting factor: every stage held (a lower bound), or its verdict's reason (e.g. stopped early). */
+function noCause(run: HeadlineRun): string {
+  if (run.ceiling.value === null || run.ceiling.reached) return run.verdictReason;
+  const failures = run.failures.total === 0 ? 'no failures' : 'failures within tolerance';
+  return (
+    `Every stage held: ${run.ceiling.value} connections stayed open with ${failures}, so the ceiling is ` +
+    `at least ${run.ceiling.value}; no limit was found.`
+  );
+}
+
+/** The probe as the limit: it ran out (an error code), its event loop was starved, or its self-check stopped it. */
+function probeLimited(errorCode: string | undefined, onset: number | null, loopDelayMaxMs: number | undefined): string {
+  if (errorCode !== undefined) {
+    return (
+      `The probe itself ran out (${errorCode}) at ${onset} open connections: this run says ` +
+      `nothing about the target's limit.`
+    );
+  }
+  if (loopDelayMaxMs !== undefined) {
+    return (
+      `The probe's own event loop was starved (delay up to ${formatMilliseconds(loopDelayMaxMs)}), so its timings ` +
+      `cannot be trusted: this run says nothing about the target's limit.`
+    );
+  }
+  // Stopped by its own self-check (before a shard or while the run went on); the verdict reason has the figures and the
+  // fix.
+  return (
+    'The probe stopped itself because its own machine was running short (descriptors, memory or heap): ' +
+    `this run says nothing about the target's limit.`
+  );
 }

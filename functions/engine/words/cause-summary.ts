@@ -83,20 +83,8 @@ export function summarizeCause(facts: SummaryFacts): string {
         `Server degradation from ${facts.onset} open connections: ${countDrops(facts.failures)}` +
         `${slowdownClause(facts.handshakeP95Ms)}. Open connections were dropped rather than new ones refused.`
       );
-    case 'idle-timeout': {
-      const { idle, heartbeat } = facts;
-      const advice =
-        heartbeat === 'off'
-          ? `Keep connections alive with --ping under ${formatSeconds(idle.medianSeconds)} to measure the ` +
-            'concurrency ceiling.'
-          : `The ${heartbeat === 'ping' ? 'protocol pings' : 'application heartbeats'} sent did not reset it: try ` +
-            'the other kind of heartbeat or a shorter interval.';
-      return (
-        `Idle timeout of ${formatSeconds(idle.medianSeconds)}: ${facts.drops} connections were closed ` +
-        `(${nameCloseCodes(facts.failures.byCloseCode)}) ${formatSeconds(idle.medianSeconds)} after their last ` +
-        `frame (${range(idle)}), whatever the open count. ${advice}`
-      );
-    }
+    case 'idle-timeout':
+      return idleTimeoutSummary(facts);
     case 'max-lifetime': {
       const { age } = facts;
       return (
@@ -149,6 +137,21 @@ function rateLimitSummary(facts: Extract<SummaryFacts, { kind: 'handshake-rate-l
     `Handshake rate limit: upgrades were refused (${countRefusals(facts.failures)}${retry}) while connections kept ` +
     `opening${rate}; the open count rose from ${facts.onset} to ${facts.peak} after the first refusal, so the ` +
     `limit is on the rate, not the count. Ramp more slowly (--rate) to pass it.${tooBrief}`
+  );
+}
+
+function idleTimeoutSummary(facts: Extract<SummaryFacts, { kind: 'idle-timeout' }>): string {
+  const { idle, heartbeat } = facts;
+  const advice =
+    heartbeat === 'off'
+      ? `Keep connections alive with --ping under ${formatSeconds(idle.medianSeconds)} to measure the ` +
+        'concurrency ceiling.'
+      : `The ${heartbeat === 'ping' ? 'protocol pings' : 'application heartbeats'} sent did not reset it: try ` +
+        'the other kind of heartbeat or a shorter interval.';
+  return (
+    `Idle timeout of ${formatSeconds(idle.medianSeconds)}: ${facts.drops} connections were closed ` +
+    `(${nameCloseCodes(facts.failures.byCloseCode)}) ${formatSeconds(idle.medianSeconds)} after their last ` +
+    `frame (${range(idle)}), whatever the open count. ${advice}`
   );
 }
 
