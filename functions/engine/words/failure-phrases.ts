@@ -26,7 +26,9 @@ export function formatFailureCodes(failures: FailureCounts): string[] {
   ];
 }
 
-/** Refusals counted: `48 × HTTP 503, 2 × connected over TCP but never answered: a full accept queue, 1 × ECONNRESET`. */
+/**
+ * Refusals counted: `48 × HTTP 503, 2 × connected over TCP but never answered: a full accept queue, 1 × ECONNRESET`.
+ */
 export function countRefusals(failures: FailureCounts): string {
   const parts: string[] = [];
   for (const [status, count] of Object.entries(failures.byStatus)) parts.push(`${count} × HTTP ${status}`);
