@@ -22,8 +22,8 @@ import type {
 import { round } from './units.js';
 import { summarizeCause } from './words/cause-summary.js';
 
-/** Event-loop delay p99 (ms) above which the probe's own timing cannot be trusted. */
-const STARVED_LOOP_DELAY_MS = 500;
+/** Event-loop delay p99 (ms) from which the probe's own timing cannot be trusted (the report says so too). */
+export const STARVED_LOOP_DELAY_MS = 500;
 
 /** Fewest drops that can establish a duration limit. */
 const MIN_DROPS_FOR_DURATION_LIMIT = 3;

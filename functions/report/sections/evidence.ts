@@ -4,6 +4,7 @@
  * Retry-After, the rate let through, drop ages, handshake slowdown…), and
  * the probe's own event-loop delay, which says whether its timings hold.
  */
+import { STARVED_LOOP_DELAY_MS } from '../../engine/limiting-factor.js';
 import type { DurationSpread, LimitingFactor, RunResult } from '../../engine/types.js';
 import { formatSeconds } from '../../engine/units.js';
 import { CAUSE_NAMES } from '../../engine/words/cause-headline.js';
@@ -18,7 +19,7 @@ export function evidenceSection(run: RunResult): SafeHtml {
   const { eventLoopDelayP99Ms, eventLoopDelayMaxMs } = run.probe;
   const delay = `p99 ${formatMs(eventLoopDelayP99Ms)} ms, max ${formatMs(eventLoopDelayMaxMs)} ms`;
   const probeHealth = html`<div><dt>Probe event-loop delay</dt><dd>${delay} (the probe's timings are trusted under
-500 ms)</dd></div>`;
+${STARVED_LOOP_DELAY_MS} ms)</dd></div>`;
   if (!factor) {
     return html`<section class="evidence"><h2>Evidence</h2>
 <p>No limiting factor: nothing failed beyond tolerance.</p><dl class="facts">${probeHealth}</dl></section>`;
