@@ -8,19 +8,19 @@
 import { expectedSeconds } from '../../functions/engine/plan.js';
 import type { PutRunOutcome } from '../../functions/engine/run-store.js';
 import type { ProbePlan, PublicSettings, RunResult } from '../../functions/engine/types.js';
+import { NONE } from '../../functions/engine/units.js';
+import { describeDropOnset, NO_CAUSE } from '../../functions/engine/words/cause-headline.js';
+import { formatFailureClasses, formatFailureCodes } from '../../functions/engine/words/failure-phrases.js';
 import {
   describeCeiling,
   explainRun,
   formatBaseline,
   formatCeiling,
   formatChange,
-  formatFailureClasses,
-  formatFailureCodes,
   formatLatency,
   formatMs,
   formatPercent,
   formatUtc,
-  NONE,
 } from '../../functions/report/format.js';
 import type { FigureChange, RunComparison } from '../../functions/report/run-comparison.js';
 import { buildTrend, trendScale, type TrendRow } from '../../functions/report/trend.js';
@@ -72,8 +72,8 @@ export function describePlan(
 export function describeResult(run: RunResult): string {
   const lines = [`Run ${run.runId} of ${run.targetId}: ${run.verdict.toUpperCase()}`];
   lines.push(`  Ceiling:     ${describeCeiling(run)}`);
-  lines.push(`  Drops began: ${run.dropOnset === null ? 'no drops' : `at ${run.dropOnset} open connections`}`);
-  lines.push(`  Cause:       ${run.limitingFactor ? run.limitingFactor.kind : 'none: nothing failed'}`);
+  lines.push(`  Drops began: ${describeDropOnset(run.dropOnset)}`);
+  lines.push(`  Cause:       ${run.limitingFactor ? run.limitingFactor.kind : NO_CAUSE}`);
   if (run.baseline) lines.push(`  Baseline:    ${formatBaseline(run.baseline)}`);
   for (const paragraph of explainRun(run)) lines.push('', wrap(paragraph, 78, '  '));
   lines.push('');

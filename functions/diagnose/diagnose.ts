@@ -15,7 +15,7 @@ import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
 import { describeSelfCheckProblems, type SelfCheck } from '../engine/self-check.js';
 import type { ProbePlan, ProbeSettings, RunResult, ShardResult } from '../engine/types.js';
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from './experiment-probe.js';
-import type { Diagnosis, DiagnosisVerdict, Finding } from './findings.js';
+import type { Diagnosis, DiagnosisVerdict, Finding, FindingKind, FindingValuesByKind } from './findings.js';
 import { runIdleTimeout } from './idle-timeout.js';
 import { runRateOrCount } from './rate-or-count.js';
 import { runRefinement } from './refinement.js';
@@ -87,28 +87,9 @@ async function experimentsFor(
 ): Promise<Finding[]> {
   const { run, plan } = ramp;
   const factor = run.limitingFactor;
-  if (run.verdict === 'failed') {
-    return [
-      makeFinding({
-        kind: 'probe-failure',
-        values: { summary: run.verdictReason },
-        experiment: 'ramp',
-        evidence: {},
-        probeSeconds: 0,
-      }),
-    ];
-  }
-  if (factor?.kind === 'probe-limited') {
-    return [
-      makeFinding({
-        kind: 'probe-limited',
-        values: { summary: factor.summary },
-        experiment: 'ramp',
-        evidence: {},
-        probeSeconds: 0,
-      }),
-    ];
-  }
+  if (run.verdict === 'failed') return [fromRamp({ kind: 'probe-failure', values: { summary: run.verdictReason } })];
+  if (factor?.kind === 'probe-limited')
+    return [fromRamp({ kind: 'probe-limited', values: { summary: factor.summary } })];
   if ((factor?.kind === 'idle-timeout' || factor?.kind === 'max-lifetime') && factor.valueSeconds !== undefined) {
     return runIdleTimeout(context, factor.valueSeconds);
   }
@@ -116,15 +97,7 @@ async function experimentsFor(
   const failingStage = failing ? plan.stages[failing.index] : undefined;
   if (!failing || !failingStage) {
     if (run.ceiling.value === null) return [undetermined('the ramp was stopped before any stage failed or held')];
-    return [
-      makeFinding({
-        kind: 'no-limit',
-        values: { max: run.ceiling.value },
-        experiment: 'ramp',
-        evidence: {},
-        probeSeconds: 0,
-      }),
-    ];
+    return [fromRamp({ kind: 'no-limit', values: { max: run.ceiling.value } })];
   }
   if (!factor) return [undetermined(run.verdictReason)];
   const records = ramp.shards.flatMap((shard) => shard.records);
@@ -221,11 +194,13 @@ function judgeDiagnosis(run: RunResult, findings: readonly Finding[]): { verdict
 }
 
 function undetermined(reason: string): Finding {
-  return makeFinding({
-    kind: 'undetermined',
-    values: { about: 'ramp', reason },
-    experiment: 'ramp',
-    evidence: {},
-    probeSeconds: 0,
-  });
+  return fromRamp({ kind: 'undetermined', values: { about: 'ramp', reason } });
+}
+
+/** A finding's kind and values, whatever the kind. */
+type KindAndValues = { [K in FindingKind]: { kind: K; values: FindingValuesByKind[K] } }[FindingKind];
+
+/** A finding the ramp alone settles, at no probe-seconds beyond it. */
+function fromRamp(finding: KindAndValues): Finding {
+  return makeFinding({ ...finding, experiment: 'ramp', evidence: {}, probeSeconds: 0 });
 }

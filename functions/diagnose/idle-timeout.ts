@@ -10,6 +10,7 @@
  */
 import { percentile } from '../engine/percentiles.js';
 import type { ConnectionRecord, HeartbeatSettings } from '../engine/types.js';
+import { round } from '../engine/units.js';
 import {
   maxExperimentConnections,
   openAndHold,
@@ -41,7 +42,7 @@ export type IdleVerdict =
 
 /** The three heartbeats tried: none, protocol ping and application message, both every half `suspectedSeconds`. */
 export function heartbeatGroups(suspectedSeconds: number, runHeartbeat: HeartbeatSettings): HeartbeatSettings[] {
-  const intervalSeconds = Math.max(0.1, Math.round((suspectedSeconds / 2) * 10) / 10);
+  const intervalSeconds = Math.max(0.1, round(suspectedSeconds / 2, 1));
   const pongTimeoutSeconds =
     runHeartbeat.kind === 'ping' ? runHeartbeat.pongTimeoutSeconds : DEFAULT_PONG_TIMEOUT_SECONDS;
   const payload = runHeartbeat.kind === 'message' ? runHeartbeat.payload : DEFAULT_HEARTBEAT_MESSAGE;
@@ -84,8 +85,8 @@ export async function runIdleTimeout(context: ExperimentContext, suspectedSecond
     const reason =
       perGroup < 1
         ? 'the plan allows too few connections for three groups'
-        : `holding past ${suspectedSeconds} s would take longer than the experiment budget of ${context.budgetSeconds}` +
-          ' s';
+        : `holding past ${suspectedSeconds} s would take longer than the experiment budget of ` +
+          `${context.budgetSeconds} s`;
     return [
       makeFinding({
         kind: 'undetermined',

@@ -8,10 +8,11 @@
  * second and the burst, honouring Retry-After inside the measurement too:
  * after a refusal that asks to wait, nothing is sent until it has passed.
  * Every attempt stays within the plan's largest stage and --max-connections.
+ * The token-bucket arithmetic it reads the refusals with is token-bucket.ts.
  */
 import { collectFailures, countFailures } from '../engine/failures.js';
 import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
-import { round } from '../engine/percentiles.js';
+import { round } from '../engine/units.js';
 import type { ConnectionRecord, FailureClass, StagePlan } from '../engine/types.js';
 import {
   maxExperimentConnections,
@@ -26,6 +27,15 @@ import type { Finding, FindingEvidence } from './findings.js';
 import { acceptQueueFinding, isUnanswered } from './queueing-gateway.js';
 import { describeRate, makeFinding } from './report.js';
 import { beyondBudget, retryAfterOf, retryAfterReason, type RetryAfterBeyondBudget } from './retry-after.js';
+import {
+  fitTokenBucket,
+  roughBucket,
+  roughFit,
+  stretchesOf,
+  upgradesUntilRefused,
+  type BucketEvidence,
+  type TokenBucket,
+} from './token-bucket.js';
 
 /** Fractions of the ramp's connect rate tried, fastest first. */
 const SLOWER_RATE_FACTORS = [0.5, 0.25] as const;
@@ -41,31 +51,13 @@ const MAX_REFILL_SECONDS = 30;
 const MEASURE_WINDOW_SECONDS = 1.5;
 /** Handshakes let through between the first and the last refusal that a measurement aims for. */
 const MEASURE_SUCCESSES = 30;
-/** Fewest handshakes let through between refusals that a sustained rate is read from. */
-const MIN_STEADY_SUCCESSES = 15;
-/** Fewest that a rough rate, only for planning the measurement and its refill pause, is read from. */
-const MIN_ROUGH_SUCCESSES = 2;
 /** Rates of a further measurement, as fractions of the first, when one rate cannot tell the rate from the burst. */
 const FURTHER_RATE_FACTORS = [0.5, 0.75] as const;
-/** A gap after a refusal of at least this fraction of its Retry-After means the probe waited it out. */
-const WAITED_FRACTION = 0.9;
 
-/**
- * Upgrades let through from a stretch's first upgrade up to the refused one that ended it, and the seconds between
- * those two.
- */
-export interface Stretch {
-  opened: number;
-  seconds: number;
-}
-
-/** What one attempt (or the ramp's failing stage) showed about refusals. */
-export interface AttemptObservation {
-  /** New connections per second tried. */
-  rate: number;
+/** What one attempt (or the ramp's failing stage) showed about refusals, the token bucket's evidence among it. */
+export interface AttemptObservation extends BucketEvidence {
   attempted: number;
   opened: number;
-  refused: number;
   byStatus: Record<string, number>;
   byClass: Partial<Record<FailureClass, number>>;
   retryAfter: string[];
@@ -79,16 +71,8 @@ export interface AttemptObservation {
    * none.
    */
   openedAfterFirstRefusal: number;
-  /** From the attempt's first upgrade to its first refused one; null when nothing was refused. */
-  firstStretch: Stretch | null;
-  /** Stretches that began after the probe waited out a Retry-After, each up to the refusal that ended it. */
-  stretchesAfterWait: Stretch[];
   /** Retry-After waits the probe kept within the attempt. */
   waits: number;
-  /** Upgrades let through between the first and the last refusal, and the seconds between those two refusals. */
-  steady: Stretch;
-  /** True when the attempt began after a pause long enough for a token bucket to refill. */
-  fromRefill: boolean;
   /**
    * The token bucket's rate and burst as this attempt alone shows them (see fitTokenBucket); null when it cannot tell.
    */
@@ -115,12 +99,6 @@ export interface RampRefusals {
   failingStage: StagePlan;
   /** The ramp's connect rate. */
   rate: number;
-}
-
-/** A token bucket: refill per second and size. */
-export interface TokenBucket {
-  perSecond: number;
-  burst: number;
 }
 
 /**
@@ -199,116 +177,6 @@ export function observeAttempt(
 }
 
 /**
- * The stretches of an attempt: the first, from its first upgrade to its first
- * refusal, and each that began after a Retry-After wait (the next upgrade
- * went out at least WAITED_FRACTION of the Retry-After after the refusal),
- * up to the refusal that ended it.
- */
-function stretchesOf(
-  byAttempt: readonly ConnectionRecord[],
-  refused: ReadonlySet<ConnectionRecord>,
-): Pick<AttemptObservation, 'firstStretch' | 'stretchesAfterWait' | 'waits'> {
-  const stretches: { start: ConnectionRecord; afterWait: boolean }[] = [];
-  let previousRefusal: ConnectionRecord | undefined;
-  let waits = 0;
-  for (const [index, record] of byAttempt.entries()) {
-    if (index === 0) stretches.push({ start: record, afterWait: false });
-    else if (previousRefusal && !refused.has(record)) {
-      const asked = retryAfterOf(previousRefusal) ?? 0;
-      if (asked > 0 && record.attemptedAt - previousRefusal.settledAt >= asked * 1000 * WAITED_FRACTION) {
-        waits += 1;
-        stretches.push({ start: record, afterWait: true });
-      }
-    }
-    if (refused.has(record)) previousRefusal = record;
-    else previousRefusal = undefined;
-  }
-  const ended = stretches.flatMap(({ start, afterWait }) => {
-    const end = byAttempt.find((record) => refused.has(record) && record.attemptedAt >= start.attemptedAt);
-    if (!end) return [];
-    const opened = byAttempt.filter(
-      (record) =>
-        record.outcome === 'opened' && record.attemptedAt >= start.attemptedAt && record.attemptedAt < end.attemptedAt,
-    ).length;
-    return [{ afterWait, stretch: { opened, seconds: (end.attemptedAt - start.attemptedAt) / 1000 } }];
-  });
-  const first = ended[0] && !ended[0].afterWait ? ended[0].stretch : null;
-  return {
-    firstStretch: first,
-    stretchesAfterWait: ended.filter((entry) => entry.afterWait).map((entry) => entry.stretch),
-    waits,
-  };
-}
-
-/**
- * Fits a token bucket (refill `perSecond`, size `burst`) to attempts at rates
- * above its refill, whatever Retry-After made the probe do:
- *
- * - steady: between two refusals the bucket goes from empty to empty, so the
- *   upgrades let through between the first and the last refusal, over the
- *   seconds between them, are its refill rate (to one token either way),
- *   whether the probe kept sending or waited out Retry-After. The burst then
- *   follows from the first stretch of an attempt that began with a full
- *   bucket: k let through before the first refusal at d seconds means
- *   burst ≈ k − rate × d, less half a token and half an upgrade's refill.
- * - refills: when every wait let the bucket refill to full (the stretches
- *   after a wait let as many through as the first), each stretch from a full
- *   bucket gives one point k = burst + rate × d; stretches at two or more
- *   connect rates put a line through them: rate the slope, burst the intercept.
- *
- * Undefined when neither has enough to go on (fewer than `minSteady`
- * handshakes between refusals, and stretches at one rate only).
- */
-export function fitTokenBucket(
-  observations: readonly AttemptObservation[],
-  minSteady = MIN_STEADY_SUCCESSES,
-): TokenBucket | undefined {
-  const steady = observations
-    .filter((o) => o.firstStretch !== null && !refilledFully(o) && o.steady.seconds > 0 && o.steady.opened >= minSteady)
-    .sort((a, b) => b.steady.seconds - a.steady.seconds)[0];
-  if (steady?.firstStretch) {
-    const perSecond = steady.steady.opened / steady.steady.seconds;
-    return { perSecond, burst: Math.max(0, burstOf(steady.firstStretch, perSecond, steady.rate)) };
-  }
-  const points = observations.flatMap((o) => [
-    ...(o.fromRefill && o.firstStretch ? [{ rate: o.rate, stretch: o.firstStretch }] : []),
-    ...(refilledFully(o) ? o.stretchesAfterWait.map((stretch) => ({ rate: o.rate, stretch })) : []),
-  ]);
-  if (new Set(points.map((point) => point.rate)).size < 2) return undefined;
-  // k = (burst − ½) + rate × (d − 1 / (2 × attempt rate)): see burstOf.
-  const xs = points.map((point) => point.stretch.seconds - 1 / (2 * point.rate));
-  const ys = points.map((point) => point.stretch.opened);
-  const meanX = xs.reduce((sum, x) => sum + x, 0) / xs.length;
-  const meanY = ys.reduce((sum, y) => sum + y, 0) / ys.length;
-  const spread = xs.reduce((sum, x) => sum + (x - meanX) ** 2, 0);
-  if (spread === 0) return undefined;
-  const perSecond = xs.reduce((sum, x, index) => sum + (x - meanX) * ((ys[index] ?? 0) - meanY), 0) / spread;
-  if (perSecond <= 0) return undefined;
-  return { perSecond, burst: Math.max(0, meanY - perSecond * meanX + 0.5) };
-}
-
-/**
- * The burst from a stretch that began with a full bucket at `rate` upgrades
- * per second: the k-th upgrade is the first refused when burst − k + refill ×
- * k / rate < 1 for the first time, so burst lies between k − refill × d +
- * refill / rate and k − refill × d + 1; this is the middle.
- */
-function burstOf(stretch: Stretch, perSecond: number, rate: number): number {
-  return stretch.opened - perSecond * stretch.seconds + (1 + perSecond / rate) / 2;
-}
-
-/**
- * Whether the stretches after a wait let about as many through as the first: the bucket refilled to full while the
- * probe waited.
- */
-function refilledFully(observation: AttemptObservation): boolean {
-  const { firstStretch, stretchesAfterWait } = observation;
-  if (!firstStretch || stretchesAfterWait.length === 0) return false;
-  const mean = stretchesAfterWait.reduce((sum, stretch) => sum + stretch.opened, 0) / stretchesAfterWait.length;
-  return mean >= firstStretch.opened - 1;
-}
-
-/**
  * What the attempts, fastest first, say: refusals at the same count with none
  * let through after the first, at every rate tried (count limit); refusals
  * that let connections through, or vanish at a slower rate (rate limit).
@@ -370,6 +238,45 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
   });
   const onset = rampObservation.openBeforeFirstRefusal;
   if (onset === null) return [];
+  const slower = await trySlowerRates(context, ramp, { observation: rampObservation, onset }, secondsLeft);
+  const { observations, steps, probeSeconds, blocked } = slower;
+  if (slower.stop) return [stoppedFinding(context, 'rate-or-count', slower.stop, probeSeconds, steps)];
+  const verdict = judgeRateOrCount(observations);
+  if (verdict.kind === 'undetermined') {
+    const values = {
+      about: 'rate-or-count' as const,
+      reason: blocked ? retryAfterReason(blocked, context.budgetSeconds) : verdict.reason,
+    };
+    const evidence = evidenceOf(observations, steps);
+    return [makeFinding({ kind: 'undetermined', values, experiment: 'rate-or-count', evidence, probeSeconds })];
+  }
+  if (verdict.kind === 'count-limit') return [countFinding(context, verdict, slower)];
+  return rateLimitFindings(context, verdict, slower, secondsLeft);
+}
+
+/** The ramp's attempt and those at slower rates: what each showed, a line each, and what they cost. */
+interface Attempts {
+  observations: AttemptObservation[];
+  steps: string[];
+  probeSeconds: number;
+  /** A Retry-After that kept the next slower rate from being tried. */
+  blocked?: RetryAfterBeyondBudget;
+  /** Why an attempt stopped the experiment (the probe ran out, or it was interrupted). */
+  stop?: ExperimentStop;
+}
+
+/**
+ * Reopens the ramp's failing level (`onset`, the count open at the ramp's
+ * first refusal, plus an overshoot) at each of SLOWER_RATE_FACTORS of its
+ * rate, pausing for Retry-After and a refill before each, until one is not
+ * refused or the budget (or a Retry-After beyond it) says no more.
+ */
+async function trySlowerRates(
+  context: ExperimentContext,
+  ramp: RampRefusals,
+  { observation: rampObservation, onset }: { observation: AttemptObservation; onset: number },
+  secondsLeft: () => number,
+): Promise<Attempts> {
   const observations = [rampObservation];
   const steps = [describeAttempt('ramp', rampObservation)];
   const count = Math.min(
@@ -379,29 +286,25 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
   );
   const settle = rampObservation.unanswered ? context.settings.handshakeTimeoutSeconds + 0.25 : SETTLE_SECONDS;
   let probeSeconds = 0;
-  let blocked: RetryAfterBeyondBudget | undefined;
   for (const factor of SLOWER_RATE_FACTORS) {
     const rate = ramp.rate * factor;
-    const wait = pauseBefore(context, observations, fitTokenBucket(observations, MIN_ROUGH_SUCCESSES));
+    const wait = pauseBefore(context, observations, roughFit(observations));
     if (wait.retryAfter > secondsLeft()) {
-      blocked = beyondBudget(wait.retryAfterAsked, secondsLeft());
+      const blocked = beyondBudget(wait.retryAfterAsked, secondsLeft());
       steps.push(
         `${describeRate(rate)}: not tried, the target's Retry-After of ${wait.retryAfterAsked} s is longer than ` +
           'the experiment budget has left',
       );
-      break;
+      return { observations, steps, probeSeconds, blocked };
     }
     if (context.signal.aborted || wait.seconds + count / rate + settle > secondsLeft()) {
-      steps.push(
-        `${describeRate(rate)}: not tried, it would take longer than the experiment budget of ${context.budgetSeconds}` +
-          ' s',
-      );
+      steps.push(overBudget(describeRate(rate), context.budgetSeconds));
       break;
     }
     await pause(context, wait.seconds);
     const run = await openAndHold(context, { count, rate, holdSeconds: settle });
     probeSeconds += run.probeSeconds;
-    if (run.stop) return [stoppedFinding(context, 'rate-or-count', run.stop, probeSeconds, steps)];
+    if (run.stop) return { observations, steps, probeSeconds, stop: run.stop };
     const observation = observeAttempt(run.records, {
       allRecords: run.records,
       stages: run.stages,
@@ -413,54 +316,55 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
     context.onProgress(`rate or count: ${steps[steps.length - 1]}`);
     if (observation.refused === 0) break; // slower still cannot be refused more
   }
-  const verdict = judgeRateOrCount(observations);
-  const rates = observations.map((observation) => observation.rate);
-  if (verdict.kind === 'undetermined') {
-    const values = {
-      about: 'rate-or-count' as const,
-      reason: blocked ? retryAfterReason(blocked, context.budgetSeconds) : verdict.reason,
-    };
-    return [
-      makeFinding({
-        kind: 'undetermined',
-        values,
-        experiment: 'rate-or-count',
-        evidence: evidenceOf(observations, steps),
-        probeSeconds,
-      }),
-    ];
+  return { observations, steps, probeSeconds };
+}
+
+/** A count limit: a full accept queue when every refusal went unanswered, else a concurrency cap. */
+function countFinding(
+  context: ExperimentContext,
+  verdict: Extract<RateOrCountVerdict, { kind: 'count-limit' }>,
+  { observations, steps, probeSeconds }: Attempts,
+): Finding {
+  const evidence = evidenceOf(observations, steps);
+  const refusingRates = observations.filter((o) => o.refused > 0).map((o) => o.rate);
+  if (verdict.unanswered) {
+    return acceptQueueFinding({
+      count: verdict.count,
+      rates: refusingRates,
+      handshakeTimeoutSeconds: context.settings.handshakeTimeoutSeconds,
+      evidence,
+      probeSeconds,
+    });
   }
-  if (verdict.kind === 'count-limit') {
-    const evidence = evidenceOf(observations, steps);
-    const refusingRates = observations.filter((o) => o.refused > 0).map((o) => o.rate);
-    if (verdict.unanswered) {
-      return [
-        acceptQueueFinding({
-          count: verdict.count,
-          rates: refusingRates,
-          handshakeTimeoutSeconds: context.settings.handshakeTimeoutSeconds,
-          evidence,
-          probeSeconds,
-        }),
-      ];
-    }
-    return [
-      makeFinding({
-        kind: 'concurrency-cap',
-        values: { count: verdict.count, rates: refusingRates },
-        experiment: 'rate-or-count',
-        evidence,
-        probeSeconds,
-      }),
-    ];
-  }
+  return makeFinding({
+    kind: 'concurrency-cap',
+    values: { count: verdict.count, rates: refusingRates },
+    experiment: 'rate-or-count',
+    evidence,
+    probeSeconds,
+  });
+}
+
+/**
+ * A rate limit, with its token bucket measured: the rate limit itself, a cap
+ * behind it when the slowest rate was refused at a count, and why the rate
+ * was not measured when a Retry-After beyond the budget kept it from that.
+ */
+async function rateLimitFindings(
+  context: ExperimentContext,
+  verdict: Extract<RateOrCountVerdict, { kind: 'rate-limit' }>,
+  attempts: Attempts,
+  secondsLeft: () => number,
+): Promise<Finding[]> {
+  const { observations, steps } = attempts;
   const measured = await measureRateLimit(context, observations, secondsLeft, steps);
-  probeSeconds += measured.probeSeconds;
+  const probeSeconds = attempts.probeSeconds + measured.probeSeconds;
   if (measured.stop && measured.stop.kind !== 'retry-after')
     return [stoppedFinding(context, 'rate-or-count', measured.stop, probeSeconds, steps)];
   const bucket =
     measured.bucket ?? (measured.stop ? undefined : fitTokenBucket(observations.filter((o) => o.fromRefill)));
   const evidence = evidenceOf([...observations, ...measured.attempts], steps);
+  const rates = observations.map((observation) => observation.rate);
   const findings: Finding[] = [
     makeFinding({
       kind: 'handshake-rate-limit',
@@ -482,11 +386,11 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
     );
   }
   if (!bucket && measured.stop?.kind === 'retry-after') {
-    const reason = `the sustainable rate was not measured: ${retryAfterReason(measured.stop.beyond, context.budgetSeconds)}`;
+    const why = retryAfterReason(measured.stop.beyond, context.budgetSeconds);
     findings.push(
       makeFinding({
         kind: 'undetermined',
-        values: { about: 'rate-or-count', reason },
+        values: { about: 'rate-or-count', reason: `the sustainable rate was not measured: ${why}` },
         experiment: 'rate-or-count',
         evidence: { steps },
         probeSeconds: 0,
@@ -558,7 +462,7 @@ async function measureRateLimit(
       };
     }
     if (context.signal.aborted || wait.seconds + count / rate + SETTLE_SECONDS > secondsLeft()) {
-      steps.push(`${label}: not tried, it would take longer than the experiment budget of ${context.budgetSeconds} s`);
+      steps.push(overBudget(label, context.budgetSeconds));
       break;
     }
     await pause(context, wait.seconds);
@@ -584,30 +488,13 @@ async function measureRateLimit(
 }
 
 /**
- * The token bucket as far as the attempts so far show it, for planning only:
- * a fit from as few as MIN_ROUGH_SUCCESSES between refusals, or else a
- * refill of the fastest rate that passed (half the slowest refused one
- * without) and a burst of the most let through before a first refusal, which
- * errs towards longer attempts and refill pauses.
- */
-function roughBucket(observations: readonly AttemptObservation[]): TokenBucket {
-  const fit = fitTokenBucket(observations, MIN_ROUGH_SUCCESSES);
-  if (fit) return fit;
-  const passed = observations.filter((o) => o.refused === 0).map((o) => o.rate);
-  const refusedRates = observations.filter((o) => o.refused > 0).map((o) => o.rate);
-  const perSecond = passed.length ? Math.max(...passed) : Math.min(...refusedRates) / 2;
-  return { perSecond, burst: Math.max(1, ...observations.map((o) => o.firstStretch?.opened ?? 0)) };
-}
-
-/**
  * Upgrades a measurement attempt at `rate` plans for, from the bucket as
  * estimated so far: the first refusal from a full bucket comes after about
  * burst × rate / (rate − refill) upgrades; the first attempt then goes on
  * for the measurement window, a further one needs only that first refusal.
  */
 function plannedAttempts(rate: number, estimate: TokenBucket, withWindow: boolean): number {
-  const untilRefused =
-    rate > estimate.perSecond ? (estimate.burst * rate) / (rate - estimate.perSecond) : Number.POSITIVE_INFINITY;
+  const untilRefused = upgradesUntilRefused(rate, estimate);
   const window = Math.max(MEASURE_WINDOW_SECONDS, MEASURE_SUCCESSES / estimate.perSecond);
   return Math.ceil(withWindow ? untilRefused * 1.2 + 2 + rate * window : untilRefused * 1.5 + 10);
 }
@@ -660,10 +547,13 @@ function describeAttempt(label: string, observation: AttemptObservation): string
     observation.waits === 0
       ? ''
       : `, Retry-After waited out ${observation.waits} time${observation.waits === 1 ? '' : 's'}`;
-  return (
-    `${label}: ${observation.opened} opened, ${observation.refused} refused${refusals.length ? ` (${refusals.join(', ')})` : ''}` +
-    `${first}${waits}`
-  );
+  const how = refusals.length ? ` (${refusals.join(', ')})` : '';
+  return `${label}: ${observation.opened} opened, ${observation.refused} refused${how}${first}${waits}`;
+}
+
+/** The step of an attempt not tried: `25/s: not tried, it would take longer than the experiment budget of 60 s`. */
+function overBudget(label: string, budgetSeconds: number): string {
+  return `${label}: not tried, it would take longer than the experiment budget of ${budgetSeconds} s`;
 }
 
 function mergeCounts<K extends string>(maps: ReadonlyArray<Partial<Record<K, number>>>): Partial<Record<K, number>> {

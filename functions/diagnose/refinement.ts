@@ -11,7 +11,7 @@
 import type { AdaptiveStage, ShardEvent } from '../engine/types.js';
 import { collectFailures } from '../engine/failures.js';
 import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
-import { round } from '../engine/percentiles.js';
+import { round } from '../engine/units.js';
 import { planRun } from '../engine/plan.js';
 import { allowedFailures } from '../engine/ramp-control.js';
 import { OpenTimeline } from '../engine/timeline.js';

@@ -4,6 +4,7 @@
  * rate tried: 50, 25 and 12.5 connections/s).") and the text report that ends
  * with those sentences. Everything here comes from secret-free data.
  */
+import { formatSeconds, formatTenths } from '../engine/units.js';
 import type {
   Diagnosis,
   Finding,
@@ -18,7 +19,7 @@ export type FindingDraft = { [K in FindingKind]: Omit<Extract<Finding, { kind: K
 
 /** Completes a finding with its sentence. */
 export function makeFinding(draft: FindingDraft): Finding {
-  return { ...draft, sentence: sentenceFor(draft) } as Finding;
+  return { ...draft, sentence: sentenceFor(draft) };
 }
 
 /** The one plain sentence of a finding. */
@@ -30,7 +31,7 @@ export function sentenceFor(finding: FindingDraft): string {
       const { count, rates, handshakeTimeoutSeconds } = finding.values;
       return (
         `Full accept queue at ${count} (from the ${ordinal(count + 1)} upgrade on, handshakes connected ` +
-        `over TCP but got no HTTP answer within ${seconds(handshakeTimeoutSeconds)}, ${atRates(rates)}); ` +
+        `over TCP but got no HTTP answer within ${formatSeconds(handshakeTimeoutSeconds)}, ${atRates(rates)}); ` +
         'beware: a queueing gateway may still hand the abandoned handshakes to the backend later, after the ' +
         'client gave up.'
       );
@@ -42,8 +43,8 @@ export function sentenceFor(finding: FindingDraft): string {
     case 'max-lifetime': {
       const { seconds: value, groups } = finding.values;
       return (
-        `Maximum connection lifetime of ${seconds(value)} (connections closed ${seconds(value)} after they ` +
-        `opened whatever the heartbeat: ${groups.map(describeGroup).join(', ')}); no heartbeat prevents it, ` +
+        `Maximum connection lifetime of ${formatSeconds(value)} (connections closed ${formatSeconds(value)} after ` +
+        `they opened whatever the heartbeat: ${groups.map(describeGroup).join(', ')}); no heartbeat prevents it, ` +
         'so reconnect before then.'
       );
     }
@@ -54,8 +55,8 @@ export function sentenceFor(finding: FindingDraft): string {
           ? "settled from the ramp's own failing stage, no extra probe-seconds"
           : `${steps} refinement step${steps === 1 ? '' : 's'}, ${finding.probeSeconds} probe-seconds`;
       return (
-        `Exact ceiling of ${value} connections (${value} held for the whole hold and ${failsAt} did not, to ${resolution}` +
-        ` connection${resolution === 1 ? '' : 's'}; ${how}).`
+        `Exact ceiling of ${value} connections (${value} held for the whole hold and ${failsAt} did not, to ` +
+        `${resolution} connection${resolution === 1 ? '' : 's'}; ${how}).`
       );
     }
     case 'no-limit':
@@ -94,7 +95,7 @@ export function describeDiagnosis(diagnosis: Diagnosis): string {
 
 /** A connect rate, e.g. `12.5/s`. */
 export function describeRate(rate: number): string {
-  return `${number(rate)}/s`;
+  return `${formatTenths(rate)}/s`;
 }
 
 /** 1st, 2nd, 3rd, 11th, 151st… */
@@ -107,10 +108,8 @@ export function ordinal(n: number): string {
 function capSentence(values: FindingValuesByKind['concurrency-cap'], evidence: FindingEvidence): string {
   const statuses = Object.keys(evidence.statuses ?? {});
   const how = statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refused or reset connections';
-  return (
-    `Concurrency cap at ${values.count} (${how} from the ${ordinal(values.count + 1)} upgrade, ${atRates(values.rates)}` +
-    ').'
-  );
+  const upgrade = `${ordinal(values.count + 1)} upgrade`;
+  return `Concurrency cap at ${values.count} (${how} from the ${upgrade}, ${atRates(values.rates)}).`;
 }
 
 function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], evidence: FindingEvidence): string {
@@ -119,7 +118,7 @@ function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], 
   const measured =
     values.perSecond === null
       ? 'Handshake rate limit'
-      : `Handshake rate limit of ${number(values.perSecond)} handshakes/s`;
+      : `Handshake rate limit of ${formatTenths(values.perSecond)} handshakes/s`;
   const burst = values.burst === null ? '' : ` with a burst of ${values.burst}`;
   const slower =
     values.cleanAtRate !== null
@@ -128,8 +127,8 @@ function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], 
   const advice =
     values.perSecond === null
       ? ''
-      : `; ramp at ${describeRate(safeRate(values.perSecond))} or slower (--rate, ${Math.round(SAFE_RATE_FRACTION * 100)}` +
-        ' % of the measured rate) to pass it';
+      : `; ramp at ${describeRate(safeRate(values.perSecond))} or slower (--rate, ` +
+        `${Math.round(SAFE_RATE_FRACTION * 100)} % of the measured rate) to pass it`;
   return (
     `${measured}${burst} (${statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refusals'}${retry}; ${slower}` +
     `)${advice}.`
@@ -150,7 +149,7 @@ function safeRate(perSecond: number): number {
 function idleSentence(values: FindingValuesByKind['idle-timeout']): string {
   const silent = values.groups.find((group) => group.heartbeat === 'off');
   const who = silent ? `${silent.of - silent.kept} of ${silent.of} connections without heartbeat` : 'connections';
-  const closed = `${who} closed ${seconds(values.seconds)} after their last frame`;
+  const closed = `${who} closed ${formatSeconds(values.seconds)} after their last frame`;
   const beats = values.groups.filter((group) => group.heartbeat !== 'off');
   const kept = beats.filter((group) => group.kept === group.of).map(describeGroup);
   const lost = beats
@@ -159,25 +158,17 @@ function idleSentence(values: FindingValuesByKind['idle-timeout']): string {
   const keeps = kept.length
     ? `${kept.join(' and ')} kept ${kept.length === 1 ? 'its' : 'their'} connections alive`
     : 'no heartbeat tried kept connections alive';
-  return `Idle timeout of ${seconds(values.seconds)} (${closed}); ${[keeps, ...lost].join('; ')}.`;
+  return `Idle timeout of ${formatSeconds(values.seconds)} (${closed}); ${[keeps, ...lost].join('; ')}.`;
 }
 
 function describeGroup(group: HeartbeatGroupResult): string {
   if (group.heartbeat === 'off') return 'no heartbeat';
-  const every = group.intervalSeconds === null ? '' : ` every ${seconds(group.intervalSeconds)}`;
+  const every = group.intervalSeconds === null ? '' : ` every ${formatSeconds(group.intervalSeconds)}`;
   return `${group.heartbeat === 'ping' ? 'a protocol ping' : 'an application message'}${every}`;
 }
 
 function atRates(rates: readonly number[]): string {
-  const shown = rates.map(number);
+  const shown = rates.map(formatTenths);
   if (shown.length === 1) return `at ${shown[0]} connections/s`;
   return `at every connect rate tried: ${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]} connections/s`;
-}
-
-function seconds(value: number): string {
-  return `${value.toFixed(1)} s`;
-}
-
-function number(value: number): string {
-  return String(Math.round(value * 10) / 10);
 }

@@ -6,7 +6,7 @@
  * stops the plan instead, so the experiment can say so rather than ignore it.
  */
 import type { ShardEvent } from '../engine/types.js';
-import { round } from '../engine/percentiles.js';
+import { round } from '../engine/units.js';
 import type { RampControl } from '../engine/ramp-control.js';
 import type { ConnectionRecord } from '../engine/types.js';
 
@@ -69,8 +69,8 @@ export function honourRetryAfter(
 /** Why an experiment stopped at a Retry-After it could not wait out, in the words of its `undetermined` finding. */
 export function retryAfterReason(beyond: RetryAfterBeyondBudget, budgetSeconds: number): string {
   return (
-    `the target asked to wait ${beyond.seconds} s (Retry-After) before the next upgrade, longer than the ${beyond.secondsLeft}` +
-    ` s left of the experiment budget (--experiment-budget ${budgetSeconds}); raise the budget to wait it ` +
-    'out'
+    `the target asked to wait ${beyond.seconds} s (Retry-After) before the next upgrade, longer than the ` +
+    `${beyond.secondsLeft} s left of the experiment budget (--experiment-budget ${budgetSeconds}); raise the ` +
+    'budget to wait it out'
   );
 }

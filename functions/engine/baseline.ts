@@ -5,7 +5,8 @@
  * `baseline × (1 − regression tolerance)` is `regressed`. Pure: the record
  * step reads the history from the store and hands it in.
  */
-import { percentile, round } from './percentiles.js';
+import { percentile } from './percentiles.js';
+import { round } from './units.js';
 import type { Baseline, ProbeSettings, RunResult, Verdict } from './types.js';
 
 /** Completed runs the baseline is the median of, unless told otherwise. */
@@ -167,10 +168,8 @@ export function judgeAgainstHistory(
 export function describeRegression(ceiling: number, baseline: Baseline): string {
   const fall = percentText(1 - ceiling / baseline.value);
   const runs = `median of ${baseline.runs} run${baseline.runs === 1 ? '' : 's'}`;
-  return (
-    `Ceiling ${ceiling} is ${fall} under the baseline of ${baseline.value} (${runs}); tolerance ${percentText(baseline.regressionTolerance)}` +
-    '.'
-  );
+  const tolerance = percentText(baseline.regressionTolerance);
+  return `Ceiling ${ceiling} is ${fall} under the baseline of ${baseline.value} (${runs}); tolerance ${tolerance}.`;
 }
 
 /** A fraction as a percentage with at most one decimal, e.g. 0.125 → "12.5 %". */

@@ -1,6 +1,6 @@
 /**
  * Maps one connection's record to its failure class (or to none). Drops are
- * data: every way a connection can fail becomes one of FAILURE_CLASSES, and a
+ * data: every way a connection can fail becomes one FailureClass, and a
  * few classes are fatal to the run (the target is misconfigured or cannot be
  * reached, or the probe itself ran out of resources).
  */

@@ -1,26 +1,28 @@
 /**
- * Decides what stopped the ramp and says it in plain words with its evidence:
- * a probe failure (config error, unreachable, the probe's own limits), a
- * duration limit (idle timeout, maximum lifetime: drops at a consistent age
- * whatever the count), or a capacity limit (concurrency cap, handshake rate
- * limit, server degradation). Pure: works on failure events and the timeline.
+ * Decides what stopped the ramp and gathers its evidence: a probe failure
+ * (config error, unreachable, the probe's own limits), a duration limit (idle
+ * timeout, maximum lifetime: drops at a consistent age whatever the count),
+ * or a capacity limit (concurrency cap, handshake rate limit, server
+ * degradation). The summary sentence comes from words/cause-summary.ts.
+ * Pure: works on failure events and the timeline.
  */
 import type { FailureEvent } from './failures.js';
 import { countFailures } from './failures.js';
-import { round } from './percentiles.js';
 import { isDegradationCloseCode, probeResourceOf } from './classify.js';
-import { probeLimitFix } from './self-check.js';
 import type { OpenTimeline } from './timeline.js';
 import type {
   DurationSpread,
   FailureClass,
+  HandshakeP95,
   HeartbeatSettings,
   LimitingFactor,
   LoopDelaySample,
   ShardAbort,
 } from './types.js';
+import { round } from './units.js';
+import { summarizeCause } from './words/cause-summary.js';
 
-/** Event-loop delay p99 (ms) above which the probe's own timing cannot be trusted. */
+/** Event-loop delay p99 (ms) from which the probe's own timing cannot be trusted (the report says so too). */
 export const STARVED_LOOP_DELAY_MS = 500;
 
 /** Fewest drops that can establish a duration limit. */
@@ -33,14 +35,6 @@ export const REFUSAL_CLASSES: ReadonlySet<FailureClass> = new Set<FailureClass>(
   'connect-error',
 ]);
 const DROP_CLASSES = new Set<FailureClass>(['abnormal-closure', 'server-close', 'pong-timeout']);
-
-/** What each resource of the probe's host is called in a sentence. */
-const RESOURCE_WORDS = {
-  descriptors: 'file descriptors',
-  'ephemeral-ports': 'local ports',
-  memory: 'memory',
-  heap: 'V8 heap',
-} as const;
 
 /** A limiting factor with the open count at which it first showed. */
 export interface Finding {
@@ -93,10 +87,13 @@ export function findProbeFailure(
       dropOnset: null,
       factor: {
         kind: 'probe-limited',
-        summary:
-          `The probe's event loop was starved (p99 delay ${Math.round(p99)} ms, up to ${Math.round(worst)}` +
-          ` ms; ${STARVED_LOOP_DELAY_MS} ms or more is starved), so its timings cannot be trusted. Fix: ${probeLimitFix('event-loop', probe.shardsShareProcess)}` +
-          '.',
+        summary: summarizeCause({
+          kind: 'probe-starved',
+          p99Ms: p99,
+          worstMs: worst,
+          starvedMs: STARVED_LOOP_DELAY_MS,
+          shardsShareProcess: probe.shardsShareProcess,
+        }),
         evidence: { failures: countFailures(events), eventLoopDelayMaxMs: worst },
       },
     };
@@ -126,36 +123,24 @@ export function findDurationLimit(
   const first = drops[0] as FailureEvent;
   const dropOnset = timeline.openAt(first.at);
   const failures = countFailures(events);
-  const codes = describeCloseCodes(failures.byCloseCode);
   if (isTight(age) && (heartbeat !== 'off' || !isTight(idle))) {
     return {
       dropOnset,
       factor: {
         kind: 'max-lifetime',
         valueSeconds: age.medianSeconds,
-        summary:
-          `Maximum connection lifetime of ${seconds(age.medianSeconds)}: ${drops.length} connections were ` +
-          `closed (${codes}) ${seconds(age.medianSeconds)} after they opened (${range(age)}), whatever ` +
-          'the open count, even with heartbeats. This is a duration limit, not a concurrency ceiling.',
+        summary: summarizeCause({ kind: 'max-lifetime', failures, drops: drops.length, age }),
         evidence: { failures, firstFailure: firstFailureOf(first, dropOnset), connectionAge: age, idleAge: idle },
       },
     };
   }
   if (!isTight(idle)) return undefined;
-  const advice =
-    heartbeat === 'off'
-      ? `Keep connections alive with --ping under ${seconds(idle.medianSeconds)} to measure the concurrency ceiling.`
-      : `The ${heartbeat === 'ping' ? 'protocol pings' : 'application heartbeats'} sent did not reset it: try ` +
-        'the other kind of heartbeat or a shorter interval.';
   return {
     dropOnset,
     factor: {
       kind: 'idle-timeout',
       valueSeconds: idle.medianSeconds,
-      summary:
-        `Idle timeout of ${seconds(idle.medianSeconds)}: ${drops.length} connections were closed (${codes}` +
-        `) ${seconds(idle.medianSeconds)} after their last frame (${range(idle)}), whatever the open ` +
-        `count. ${advice}`,
+      summary: summarizeCause({ kind: 'idle-timeout', failures, drops: drops.length, idle, heartbeat }),
       evidence: { failures, firstFailure: firstFailureOf(first, dropOnset), idleAge: idle, connectionAge: age },
     },
   };
@@ -169,7 +154,7 @@ export function findDurationLimit(
 export function findCapacityLimit(
   limitingEvents: readonly FailureEvent[],
   timeline: OpenTimeline,
-  handshakeP95Ms: { first: number | null; failing: number | null },
+  handshakeP95Ms: HandshakeP95,
 ): Finding | undefined {
   const first = limitingEvents[0];
   if (!first) return undefined;
@@ -183,9 +168,7 @@ export function findCapacityLimit(
       dropOnset,
       factor: {
         kind: 'server-degradation',
-        summary:
-          `Server degradation from ${dropOnset} open connections: ${describeDrops(failures)}${describeSlowdown(handshakeP95Ms)}` +
-          '. Open connections were dropped rather than new ones refused.',
+        summary: summarizeCause({ kind: 'server-degradation', failures, onset: dropOnset, handshakeP95Ms }),
         evidence,
       },
     };
@@ -196,23 +179,20 @@ export function findCapacityLimit(
   const peakAfter = timeline.peakBetween(firstRefusal.at, Number.POSITIVE_INFINITY);
   const openedAfter = timeline.openedBetween(firstRefusal.at, lastRefusal.at);
   const retryAfter = distinct(refusals.map((event) => event.record.retryAfter));
-  const how = describeRefusals(failures);
   if (peakAfter > onsetAtRefusal) {
     const rate = rateLetThrough(openedAfter, lastRefusal.at - firstRefusal.at);
-    const rateWords = rate !== undefined ? ` at about ${rate} per second` : '';
-    const tooBrief =
-      rate === undefined
-        ? ' The refusals lasted too briefly to estimate the rate let through: ws-ceiling diagnose measures it.'
-        : '';
     return {
       dropOnset,
       factor: {
         kind: 'handshake-rate-limit',
-        summary:
-          `Handshake rate limit: upgrades were refused (${how}${retryAfter.length ? `, Retry-After ${retryAfter.join(', ')}` : ''}` +
-          `) while connections kept opening${rateWords}; the open count rose from ${onsetAtRefusal} to ${peakAfter}` +
-          ' after the first refusal, so the limit is on the rate, not the count. Ramp more slowly ' +
-          `(--rate) to pass it.${tooBrief}`,
+        summary: summarizeCause({
+          kind: 'handshake-rate-limit',
+          failures,
+          retryAfter,
+          onset: onsetAtRefusal,
+          peak: peakAfter,
+          perSecond: rate,
+        }),
         evidence: {
           ...evidence,
           ...(retryAfter.length ? { retryAfter } : {}),
@@ -226,9 +206,7 @@ export function findCapacityLimit(
     dropOnset,
     factor: {
       kind: 'concurrency-cap',
-      summary:
-        `Concurrency cap at ${onsetAtRefusal}: upgrades failed (${how}) once ${onsetAtRefusal} ` +
-        'connections were open, and none opened after the first refusal.',
+      summary: summarizeCause({ kind: 'concurrency-cap', failures, onset: onsetAtRefusal }),
       evidence: { ...evidence, ...(retryAfter.length ? { retryAfter } : {}), openedAfterFirstRefusal: 0 },
     },
   };
@@ -246,44 +224,35 @@ function probeFinding(
   const failures = countFailures(events);
   const evidence = { failures, firstFailure: firstFailureOf(first, openCount) };
   const { status, errorCode, errorMessage } = first.record;
+  const answer = {
+    ...(status !== undefined ? { status } : {}),
+    ...(errorCode !== undefined ? { errorCode } : {}),
+    ...(errorMessage !== undefined ? { errorMessage } : {}),
+  };
   if (failureClass === 'config-error') {
-    const answer = status !== undefined ? `HTTP ${status}` : `${errorMessage ?? errorCode}`;
     return {
       dropOnset: null,
-      factor: {
-        kind: 'config-error',
-        summary:
-          `The target refused the connection as misconfigured (${answer}) at ${url}: check the URL, ` +
-          '--header values and --subprotocol. This is a probe failure, not a ceiling.',
-        evidence,
-      },
+      factor: { kind: 'config-error', summary: summarizeCause({ kind: 'config-error', url, ...answer }), evidence },
     };
   }
   if (failureClass === 'unreachable') {
-    const why =
-      first.record.outcome === 'handshake-timeout'
-        ? 'TCP connected but the upgrade was never answered'
-        : `${errorCode ?? 'error'}${errorMessage ? `: ${errorMessage}` : ''}`;
+    const unanswered = first.record.outcome === 'handshake-timeout';
     return {
       dropOnset: null,
       factor: {
         kind: 'unreachable',
-        summary:
-          `Could not reach ${url} (${why}) before any connection opened: check the URL and that the ` +
-          'target is running. This is a probe failure, not a ceiling.',
+        summary: summarizeCause({ kind: 'unreachable', url, unanswered, ...answer }),
         evidence,
       },
     };
   }
   const resource = probeResourceOf(errorCode) ?? 'descriptors';
+  const { shardsShareProcess } = probe;
   return {
     dropOnset: openCount,
     factor: {
       kind: 'probe-limited',
-      summary:
-        `The probe itself ran out of ${RESOURCE_WORDS[resource]} (${errorCode ?? 'resources'}) at ${openCount}` +
-        ` open connections, so this run cannot say where the target's limit is. Fix: ${probeLimitFix(resource, probe.shardsShareProcess)}` +
-        '.',
+      summary: summarizeCause({ kind: 'probe-ran-out', resource, ...answer, openCount, shardsShareProcess }),
       evidence,
     },
   };
@@ -319,15 +288,6 @@ function isTight(spread: DurationSpread): boolean {
   return spread.maxSeconds - spread.minSeconds <= Math.max(1, spread.medianSeconds * 0.1);
 }
 
-function describeRefusals(failures: ReturnType<typeof countFailures>): string {
-  const parts: string[] = [];
-  for (const [status, count] of Object.entries(failures.byStatus)) parts.push(`${count} × HTTP ${status}`);
-  const timeouts = failures.byClass['handshake-timeout'];
-  if (timeouts) parts.push(`${timeouts} × connected over TCP but never answered: a full accept queue`);
-  for (const [code, count] of Object.entries(failures.byErrorCode)) parts.push(`${count} × ${code}`);
-  return parts.join(', ');
-}
-
 /** Shortest stretch of refusals, and fewest connections let through in it, that a rate is estimated from. */
 const RATE_WINDOW_MIN_MS = 1000;
 const RATE_SAMPLES_MIN = 5;
@@ -342,56 +302,6 @@ function rateLetThrough(openedBetween: number, windowMs: number): number | undef
   return round(openedBetween / (windowMs / 1000), 1);
 }
 
-/** Handshake p95 at least this many times the first stage's counts as a slowdown worth naming. */
-const SLOWDOWN_FACTOR = 2;
-
-/**
- * The handshake p95 of the first and the failing stage when the failing
- * stage's handshakes were at least SLOWDOWN_FACTOR times slower (a
- * degradation's summary and the report's headline both name it); undefined
- * otherwise.
- */
-export function handshakeSlowdown(
-  p95: { first: number | null; failing: number | null } | undefined,
-): { first: number; failing: number } | undefined {
-  if (!p95) return undefined;
-  const { first, failing } = p95;
-  if (first === null || failing === null || first <= 0 || failing < first * SLOWDOWN_FACTOR) return undefined;
-  return { first, failing };
-}
-
-/** ", with handshake p95 rising from A ms to B ms" when the failing stage's handshakes slowed markedly. */
-function describeSlowdown(handshakeP95Ms: { first: number | null; failing: number | null }): string {
-  const slowed = handshakeSlowdown(handshakeP95Ms);
-  if (!slowed) return '';
-  return (
-    `, with handshake p95 rising from ${round(slowed.first, 1)} ms in the first stage to ${round(slowed.failing, 1)}` +
-    ' ms in the failing one'
-  );
-}
-
-function describeDrops(failures: ReturnType<typeof countFailures>): string {
-  const parts: string[] = [];
-  const pongTimeouts = failures.byClass['pong-timeout'];
-  if (pongTimeouts) parts.push(`${pongTimeouts} pong timeouts`);
-  for (const [code, count] of Object.entries(failures.byCloseCode)) parts.push(`${count} closes with code ${code}`);
-  return parts.join(', ');
-}
-
-function describeCloseCodes(byCloseCode: Record<string, number>): string {
-  const codes = Object.keys(byCloseCode);
-  const described = codes.map((code) => (code === '1006' ? '1006, no close frame' : `code ${code}`));
-  return described.join('; ') || 'no close code';
-}
-
 function distinct(values: readonly (string | undefined)[]): string[] {
   return [...new Set(values.filter((value): value is string => value !== undefined))];
-}
-
-function seconds(value: number): string {
-  return `${value.toFixed(1)} s`;
-}
-
-function range(spread: DurationSpread): string {
-  return `${spread.minSeconds.toFixed(1)}–${spread.maxSeconds.toFixed(1)} s`;
 }

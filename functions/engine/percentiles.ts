@@ -1,9 +1,13 @@
 /**
  * Small statistics over samples: nearest-rank percentiles and medians, used
- * for handshake latency, idle ages and event-loop delay, and the rounding
- * every figure shown or stored goes through.
+ * for handshake latency, idle ages and event-loop delay.
  */
 import type { LatencyPercentiles } from './types.js';
+import { round } from './units.js';
+
+// The rounding lives in units.ts; re-exported for the importers outside the engine that still ask this module for it
+// (config, steps, bin/cli, lib), until they import units.js themselves.
+export { round } from './units.js';
 
 /** The nearest-rank percentile `p` (0–100) of `samples`, or null when there are none. */
 export function percentile(samples: readonly number[], p: number): number | null {
@@ -21,10 +25,4 @@ export function latencyPercentiles(samples: readonly number[]): LatencyPercentil
     p95: tenth(percentile(samples, 95)),
     p99: tenth(percentile(samples, 99)),
   };
-}
-
-/** `value` rounded to `digits` decimals (half away from zero for positives, as Math.round). */
-export function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }

@@ -24,8 +24,8 @@ export interface HostBudget {
    */
   freeMemoryBytes: number;
   /**
-   * Memory kept free for everything but the probe's connections; default {@link MEMORY_HEADROOM_BYTES} (a machine
-   * shared with other programs).
+   * Memory kept free for everything but the probe's connections; default 256 MiB (MEMORY_HEADROOM_BYTES, for a
+   * machine shared with other programs).
    */
   memoryHeadroomBytes?: number;
   /** V8 heap still available to this process, bytes. */
@@ -88,7 +88,7 @@ export const MEMORY_PER_CONNECTION_BYTES = 32 * 1024;
 /** V8 heap one connection costs, with room to spare (3.2 KB measured in the same run). */
 const HEAP_PER_CONNECTION_BYTES = 8 * 1024;
 /** Memory left free for the rest of a host shared with other programs (a laptop, a CI runner). */
-export const MEMORY_HEADROOM_BYTES = 256 * 1024 * 1024;
+const MEMORY_HEADROOM_BYTES = 256 * 1024 * 1024;
 /** V8 heap left free for everything but connections (records, analysis, the store). */
 const HEAP_HEADROOM_BYTES = 64 * 1024 * 1024;
 /**
@@ -171,11 +171,10 @@ export function probeLimitFix(resource: ProbeResource, shardsShareProcess: boole
       );
     case 'memory':
       return `free memory on this host or probe from a larger machine; ${notShards}`;
-    case 'heap':
-      return (
-        `give Node a larger heap (NODE_OPTIONS=--max-old-space-size${figures.heapMiB === undefined ? '' : `=${figures.heapMiB}`}` +
-        `); ${notShards}`
-      );
+    case 'heap': {
+      const size = figures.heapMiB === undefined ? '' : `=${figures.heapMiB}`;
+      return `give Node a larger heap (NODE_OPTIONS=--max-old-space-size${size}); ${notShards}`;
+    }
     case 'event-loop':
       return `probe with fewer connections (--stages) or from a larger, quieter machine; ${notShards}`;
   }

@@ -175,21 +175,17 @@ export type ShardEvent =
   /** An opened connection closed; `failureClass` is set when that was a drop. */
   | { type: 'closed'; record: ConnectionRecord; failureClass?: FailureClass };
 
-/** Failure classes, one per observable way a connection fails. See README "Failure classes". */
-export const FAILURE_CLASSES = [
-  'handshake-rejected',
-  'handshake-timeout',
-  'connect-error',
-  'abnormal-closure',
-  'server-close',
-  'pong-timeout',
-  'probe-limited',
-  'config-error',
-  'unreachable',
-] as const;
-
-/** One failure class. */
-export type FailureClass = (typeof FAILURE_CLASSES)[number];
+/** A failure class: one per observable way a connection fails. See README "Failure classes". */
+export type FailureClass =
+  | 'handshake-rejected'
+  | 'handshake-timeout'
+  | 'connect-error'
+  | 'abnormal-closure'
+  | 'server-close'
+  | 'pong-timeout'
+  | 'probe-limited'
+  | 'config-error'
+  | 'unreachable';
 
 /** What stopped the ramp. */
 export type LimitingFactorKind =
@@ -240,6 +236,12 @@ export interface DurationSpread {
   maxSeconds: number;
 }
 
+/** Handshake p95 in milliseconds of the first stage and of the failing stage (null when none completed there). */
+export interface HandshakeP95 {
+  first: number | null;
+  failing: number | null;
+}
+
 /** The facts behind a limiting factor. */
 export interface Evidence {
   failures: FailureCounts;
@@ -255,7 +257,7 @@ export interface Evidence {
   /** Seconds since open at which dropped connections closed. */
   connectionAge?: DurationSpread;
   /** Handshake p95 of the first stage and of the failing stage, for degradation. */
-  handshakeP95Ms?: { first: number | null; failing: number | null };
+  handshakeP95Ms?: HandshakeP95;
   /** Probe self-limitation details: error codes or event-loop delay. */
   eventLoopDelayMaxMs?: number;
   message?: string;

@@ -51,7 +51,8 @@ export function failureKinds(run: KindsRun): FailureKind[] {
 
 /** `handshake-rejected · HTTP 503 × 50`, `pong-timeout × 10`, `… × 40 or more`. */
 export function describeFailureKind(kind: FailureKind): string {
-  return `${kind.failureClass}${kind.code === undefined ? '' : ` · ${kind.code}`} × ${kind.count}${kind.atLeast ? ' or more' : ''}`;
+  const code = kind.code === undefined ? '' : ` · ${kind.code}`;
+  return `${kind.failureClass}${code} × ${kind.count}${kind.atLeast ? ' or more' : ''}`;
 }
 
 /**

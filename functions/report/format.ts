@@ -1,13 +1,12 @@
 /**
  * Short text forms of run figures shared by every output (terminal, Markdown,
- * JUnit, HTML): a ceiling, latency percentiles, a change in percent, the
- * failure mix by status, close code and error code, a UTC time.
+ * JUnit, HTML): a ceiling, latency percentiles, a change in percent, a
+ * baseline, a UTC time. The failure mix in words is the engine's
+ * (words/failure-phrases.ts), as are units and the placeholder NONE.
  */
 import { regressionThreshold } from '../engine/baseline.js';
-import type { Baseline, FailureCounts, LatencyPercentiles, PublicSettings, RunResult } from '../engine/types.js';
-
-/** Placeholder for a figure that does not exist (no ceiling, no latency). */
-export const NONE = '–';
+import type { Baseline, LatencyPercentiles, PublicSettings, RunResult } from '../engine/types.js';
+import { NONE } from '../engine/units.js';
 
 /** A ceiling in a word: `150`, `>= 200` when the plan's maximum held, or `–` when none was claimed. */
 export function formatCeiling(ceiling: RunResult['ceiling']): string {
@@ -76,22 +75,6 @@ export function formatBaseline(baseline: Baseline): string {
   const threshold = `under ${regressionThreshold(baseline)} is a regression`;
   if (baseline.ratio === null) return `${base}: no ceiling to compare; ${threshold}`;
   return `${base}: this run is ${formatPercent(baseline.ratio)} of it; ${threshold}`;
-}
-
-/** Failures by class in words: `handshake-rejected 48, abnormal-closure 2`, or empty when none. */
-export function formatFailureClasses(failures: FailureCounts): string {
-  return Object.entries(failures.byClass)
-    .map(([name, count]) => `${name} ${count}`)
-    .join(', ');
-}
-
-/** The codes behind the failures: `HTTP 503 × 48`, `close 1006 × 2`, `ECONNRESET × 1`, in that order. */
-export function formatFailureCodes(failures: FailureCounts): string[] {
-  return [
-    ...Object.entries(failures.byStatus).map(([status, count]) => `HTTP ${status} × ${count}`),
-    ...Object.entries(failures.byCloseCode).map(([code, count]) => `close ${code} × ${count}`),
-    ...Object.entries(failures.byErrorCode).map(([code, count]) => `${code} × ${count}`),
-  ];
 }
 
 /** An ISO-8601 time as `2025-03-01 10:00:00 UTC`. */

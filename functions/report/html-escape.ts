@@ -41,7 +41,12 @@ export function html(strings: TemplateStringsArray, ...values: readonly HtmlValu
 
 function render(value: HtmlValue): string {
   if (value instanceof SafeHtml) return value.markup;
-  if (Array.isArray(value)) return value.map(render).join('');
+  if (isList(value)) return value.map(render).join('');
   if (value === null || value === undefined || typeof value === 'boolean') return '';
   return escapeHtml(String(value));
+}
+
+/** Array.isArray for a readonly list (TypeScript's own does not narrow one). */
+function isList(value: HtmlValue): value is readonly HtmlValue[] {
+  return Array.isArray(value);
 }

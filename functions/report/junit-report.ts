@@ -11,7 +11,7 @@ import type { RunResult } from '../engine/types.js';
 import { formatCeiling } from './format.js';
 
 /** Name of the test suite, and the prefix of every test case's class name. */
-export const JUNIT_SUITE = 'ws-ceiling';
+const JUNIT_SUITE = 'ws-ceiling';
 
 /** The gates, by test case name. */
 export const JUNIT_GATES = {
@@ -70,12 +70,12 @@ export function junitReport(run: RunResult): string {
     ['configHash', run.configHash],
   ];
   const className = `${JUNIT_SUITE}.${run.targetId}`;
+  const timestamp = run.startedAt.slice(0, 19);
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="${JUNIT_SUITE}" ${counts}>`,
     // Jenkins' schema wants a timestamp without a zone; the run's times are UTC.
-    `  <testsuite name="${JUNIT_SUITE}" ${counts} skipped="${count('skipped')}" timestamp="${run.startedAt.slice(0, 19)}` +
-      '">',
+    `  <testsuite name="${JUNIT_SUITE}" ${counts} skipped="${count('skipped')}" timestamp="${timestamp}">`,
     '    <properties>',
     ...properties.map(([name, value]) => `      <property name="${name}" value="${escapeXml(value)}"/>`),
     '    </properties>',
@@ -110,11 +110,10 @@ function testCase(gate: Gate, className: string): string {
   const { outcome } = gate;
   if (outcome.status === 'passed') return `${open}</testcase>`;
   const message = escapeXml(outcome.message);
-  const body =
-    outcome.status === 'skipped'
-      ? `      <skipped message="${message}"/>`
-      : `      <${ELEMENTS[outcome.status]} message="${message}" type="${escapeXml(gate.name)}">${message}</${ELEMENTS[outcome.status]}` +
-        '>';
+  if (outcome.status === 'skipped')
+    return [open, `      <skipped message="${message}"/>`, '    </testcase>'].join('\n');
+  const element = ELEMENTS[outcome.status];
+  const body = `      <${element} message="${message}" type="${escapeXml(gate.name)}">${message}</${element}>`;
   return [open, body, '    </testcase>'].join('\n');
 }
 

@@ -5,16 +5,10 @@
  */
 import { REDACTED } from '../engine/redact.js';
 import type { RunResult, Verdict } from '../engine/types.js';
-import {
-  describeCeiling,
-  explainRun,
-  formatBaseline,
-  formatFailureClasses,
-  formatFailureCodes,
-  formatLatency,
-  formatUtc,
-  NONE,
-} from './format.js';
+import { NONE } from '../engine/units.js';
+import { describeDropOnset, NO_CAUSE } from '../engine/words/cause-headline.js';
+import { formatFailureClasses, formatFailureCodes } from '../engine/words/failure-phrases.js';
+import { describeCeiling, explainRun, formatBaseline, formatLatency, formatUtc } from './format.js';
 import { reproduceCommand, VALUE_PLACEHOLDER, valuesToFillIn } from './settings-flags.js';
 
 /** The one status word per verdict, as a CI gate reads it. */
@@ -30,8 +24,8 @@ export const STATUS_WORDS: Record<Verdict, string> = {
 export function markdownSummary(run: RunResult): string {
   const facts: Array<[string, string]> = [
     ['Ceiling', describeCeiling(run)],
-    ['Drops began', run.dropOnset === null ? 'no drops' : `at ${run.dropOnset} open connections`],
-    ['Cause', run.limitingFactor ? `\`${run.limitingFactor.kind}\`` : 'none: nothing failed'],
+    ['Drops began', describeDropOnset(run.dropOnset)],
+    ['Cause', run.limitingFactor ? `\`${run.limitingFactor.kind}\`` : NO_CAUSE],
     ['Baseline', run.baseline ? formatBaseline(run.baseline) : 'none yet'],
   ];
   if (run.settings.minCeiling !== undefined) facts.push(['Floor', `${run.settings.minCeiling} (\`--min-ceiling\`)`]);
@@ -79,11 +73,10 @@ function stageTable(run: RunResult): string[] {
   return [
     '| stage | target | opened | open at end | failed | handshake ms p50 / p95 / p99 | held |',
     '| ---: | ---: | ---: | ---: | ---: | --- | --- |',
-    ...run.stages.map(
-      (stage) =>
-        `| ${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed} | ${formatLatency(stage.handshakeMs)}` +
-        ` | ${stage.held ? 'yes' : 'no'} |`,
-    ),
+    ...run.stages.map((stage) => {
+      const counts = `${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed}`;
+      return `| ${counts} | ${formatLatency(stage.handshakeMs)} | ${stage.held ? 'yes' : 'no'} |`;
+    }),
   ];
 }
 

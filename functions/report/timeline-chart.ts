@@ -9,6 +9,7 @@
  * are SVG attributes so the chart needs no stylesheet and prints as it shows.
  */
 import type { FailureClass, RunResult, TimelineFailure } from '../engine/types.js';
+import { formatMsAsSeconds, formatTenths } from '../engine/units.js';
 import { describeFailureKind, failureKinds } from './failure-kinds.js';
 import { html, type SafeHtml } from './html-escape.js';
 
@@ -61,6 +62,9 @@ interface Frame {
   yMax: number;
 }
 
+/** The chart's accessible name. */
+const CHART_TITLE = 'Open connections over time against the stage targets, with failures marked by class';
+
 /** The chart of `run` as an `<svg class="timeline-chart">` element. */
 export function renderTimelineChart(run: ChartRun): SafeHtml {
   const stages = stagesRun(run);
@@ -69,14 +73,20 @@ export function renderTimelineChart(run: ChartRun): SafeHtml {
   const top = LEGEND_TOP + legendRows * LEGEND_ROW_HEIGHT + 22;
   const height = top + PLOT_HEIGHT + MARGIN.bottom;
   const frame = frameFor(run, stages, top);
-  return html`<svg class="timeline-chart" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" role="img" aria-labelledby="timeline-chart-title" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif" font-size="12">
-<title id="timeline-chart-title">Open connections over time against the stage targets, with failures marked by class</title>
+  const legend = items.map((item) => {
+    const entry = html`${item.swatch}<text x="30" y="4">${item.label}</text>`;
+    return html`<g transform="translate(${px(item.x)} ${LEGEND_TOP + item.row * LEGEND_ROW_HEIGHT})">${entry}</g>`;
+  });
+  return html`<svg class="timeline-chart" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}"
+role="img" aria-labelledby="timeline-chart-title" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+font-size="12">
+<title id="timeline-chart-title">${CHART_TITLE}</title>
 <g class="stage-windows">${stages.map((stage, i) => stageGroup(stage, stages[i - 1]?.target ?? 0, frame, run))}</g>
 ${axes(frame)}
 ${openLine(run.timeline.open, frame)}
 ${onsetRule(run, frame)}
 <g class="failure-markers">${run.timeline.failures.map((failure) => marker(failure, frame))}</g>
-<g class="legend" fill="#111827">${items.map((item) => html`<g transform="translate(${px(item.x)} ${LEGEND_TOP + item.row * LEGEND_ROW_HEIGHT})">${item.markup}</g>`)}</g>
+<g class="legend" fill="#111827">${legend}</g>
 </svg>`;
 }
 
@@ -119,17 +129,20 @@ function axes(frame: Frame): SafeHtml {
   const xDecimals = decimalsOf(xStep);
   const middleY = (frame.top + frame.bottom) / 2;
   return html`<g class="axes" fill="#374151">
-${yTicks.map(
-  (value) =>
-    html`<line x1="${frame.left}" x2="${frame.right}" y1="${px(frame.y(value))}" y2="${px(frame.y(value))}" stroke="#dcdfe4"/><text x="${frame.left - 8}" y="${px(frame.y(value) + 4)}" text-anchor="end">${value}</text>`,
-)}
-${xTicks.map(
-  (seconds) =>
-    html`<line x1="${px(frame.x(seconds * 1000))}" x2="${px(frame.x(seconds * 1000))}" y1="${frame.bottom}" y2="${frame.bottom + 5}" stroke="#6b7280"/><text x="${px(frame.x(seconds * 1000))}" y="${frame.bottom + 18}" text-anchor="middle">${seconds.toFixed(xDecimals)}</text>`,
-)}
+${yTicks.map((value) => {
+  const y = px(frame.y(value));
+  return html`<line x1="${frame.left}" x2="${frame.right}" y1="${y}" y2="${y}" stroke="#dcdfe4"/><text
+x="${frame.left - 8}" y="${px(frame.y(value) + 4)}" text-anchor="end">${value}</text>`;
+})}
+${xTicks.map((seconds) => {
+  const x = px(frame.x(seconds * 1000));
+  return html`<line x1="${x}" x2="${x}" y1="${frame.bottom}" y2="${frame.bottom + 5}" stroke="#6b7280"/><text
+x="${x}" y="${frame.bottom + 18}" text-anchor="middle">${seconds.toFixed(xDecimals)}</text>`;
+})}
 <line x1="${frame.left}" x2="${frame.right}" y1="${frame.bottom}" y2="${frame.bottom}" stroke="#6b7280"/>
 <line x1="${frame.left}" x2="${frame.left}" y1="${frame.top}" y2="${frame.bottom}" stroke="#6b7280"/>
-<text class="axis-label" x="${(frame.left + frame.right) / 2}" y="${frame.bottom + 40}" text-anchor="middle">seconds since the run started</text>
+<text class="axis-label" x="${(frame.left + frame.right) / 2}" y="${frame.bottom + 40}"
+text-anchor="middle">seconds since the run started</text>
 <text class="axis-label" transform="translate(16 ${middleY}) rotate(-90)" text-anchor="middle">open connections</text>
 </g>`;
 }
@@ -152,7 +165,8 @@ function stageGroup(
     `M${px(x0)} ${px(frame.y(previousTarget))} L${px(frame.x(stage.rampEndsMs))} ${px(frame.y(stage.target))}` +
     ` H${px(x1)}`;
   return html`<g class="stage" data-stage="${stage.index + 1}"><title>${title}</title>
-<rect class="stage-band" x="${px(x0)}" y="${frame.top}" width="${px(Math.max(0, x1 - x0))}" height="${PLOT_HEIGHT}" fill="${stage.index % 2 === 0 ? '#f3f4f6' : '#ffffff'}"/>
+<rect class="stage-band" x="${px(x0)}" y="${frame.top}" width="${px(Math.max(0, x1 - x0))}" height="${PLOT_HEIGHT}"
+fill="${stage.index % 2 === 0 ? '#f3f4f6' : '#ffffff'}"/>
 <text class="stage-label" x="${px(x0 + 6)}" y="${frame.top + 14}" fill="#4b5563">${label}</text>
 <path class="stage-step" d="${step}" fill="none" stroke="${TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"/>
 </g>`;
@@ -161,14 +175,18 @@ function stageGroup(
 function openLine(points: ReadonlyArray<[number, number]>, frame: Frame): SafeHtml {
   const first = points[0];
   if (!first) {
-    return html`<text class="no-connections" x="${(frame.left + frame.right) / 2}" y="${frame.bottom - 24}" text-anchor="middle" fill="#6b7280">No connection opened.</text>`;
+    return html`<text class="no-connections" x="${(frame.left + frame.right) / 2}" y="${frame.bottom - 24}"
+text-anchor="middle" fill="#6b7280">No connection opened.</text>`;
   }
   let line = `M${px(frame.x(first[0]))} ${px(frame.y(first[1]))}`;
   for (const [at, open] of points.slice(1)) line += ` H${px(frame.x(at))} V${px(frame.y(open))}`;
   const last = points[points.length - 1] ?? first;
   const area = `${line} V${frame.bottom} H${px(frame.x(first[0]))} Z`;
+  const peak = Math.max(...points.map(([, open]) => open));
+  const title = `Open connections (peak ${peak}, ${last[1]} at ${atTime(last[0])})`;
   return html`<path class="open-area" d="${area}" fill="${OPEN_COLOUR}" fill-opacity="0.08" stroke="none"/>
-<path class="open-line" d="${line}" fill="none" stroke="${OPEN_COLOUR}" stroke-width="2"><title>Open connections (peak ${Math.max(...points.map(([, open]) => open))}, ${last[1]} at ${seconds(last[0])})</title></path>`;
+<path class="open-line" d="${line}" fill="none" stroke="${OPEN_COLOUR}"
+stroke-width="2"><title>${title}</title></path>`;
 }
 
 /** A vertical rule at the first failure of the limiting kind, labelled with the open count then. */
@@ -180,21 +198,25 @@ function onsetRule(run: ChartRun, frame: Frame): SafeHtml | null {
   const x = frame.x(Math.max(0, atMs));
   const label = `first ${first.failureClass} at ${first.openCount} open`;
   const nearRight = x + 6 + label.length * LABEL_CHARACTER_WIDTH > frame.right;
-  return html`<g class="onset-rule"><title>${label}, ${seconds(atMs)} after the start</title>
-<line x1="${px(x)}" x2="${px(x)}" y1="${frame.top}" y2="${frame.bottom}" stroke="#b91c1c" stroke-width="1.5" stroke-dasharray="2 3"/>
-<text x="${px(nearRight ? x - 6 : x + 6)}" y="${frame.top + 30}" text-anchor="${nearRight ? 'end' : 'start'}" fill="#b91c1c" font-weight="600">${label}</text>
+  return html`<g class="onset-rule"><title>${label}, ${atTime(atMs)} after the start</title>
+<line x1="${px(x)}" x2="${px(x)}" y1="${frame.top}" y2="${frame.bottom}" stroke="#b91c1c" stroke-width="1.5"
+stroke-dasharray="2 3"/>
+<text x="${px(nearRight ? x - 6 : x + 6)}" y="${frame.top + 30}" text-anchor="${nearRight ? 'end' : 'start'}"
+fill="#b91c1c" font-weight="600">${label}</text>
 </g>`;
 }
 
 function marker(failure: TimelineFailure, frame: Frame): SafeHtml {
   const style = FAILURE_STYLES[failure.failureClass];
-  const title = `${failure.failureClass}${describeCode(failure)} at ${seconds(failure.atMs)}, ${failure.open} open`;
-  return html`<path class="failure-marker" data-class="${failure.failureClass}" d="${symbol(style.shape, frame.x(failure.atMs), frame.y(failure.open), 5)}" fill="${style.colour}" stroke="#ffffff" stroke-width="1"><title>${title}</title></path>`;
+  const title = `${failure.failureClass}${describeCode(failure)} at ${atTime(failure.atMs)}, ${failure.open} open`;
+  const d = symbol(style.shape, frame.x(failure.atMs), frame.y(failure.open), 5);
+  return html`<path class="failure-marker" data-class="${failure.failureClass}" d="${d}" fill="${style.colour}"
+stroke="#ffffff" stroke-width="1"><title>${title}</title></path>`;
 }
 
-/** One legend entry: its markup and its label, whose length sets the entry's width. */
+/** One legend entry: its swatch and its label, whose length sets the entry's width. */
 interface LegendItem {
-  markup: SafeHtml;
+  swatch: SafeHtml;
   label: string;
 }
 
@@ -207,11 +229,12 @@ function legendItems(run: ChartRun): LegendItem[] {
   const items: LegendItem[] = [
     {
       label: 'open connections',
-      markup: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${OPEN_COLOUR}" stroke-width="2"/><text x="30" y="4">open connections</text>`,
+      swatch: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${OPEN_COLOUR}" stroke-width="2"/>`,
     },
     {
       label: 'stage target (planned ramp)',
-      markup: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${TARGET_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"/><text x="30" y="4">stage target (planned ramp)</text>`,
+      swatch: html`<line x1="0" x2="22" y1="0" y2="0" stroke="${TARGET_COLOUR}" stroke-width="1.5"
+stroke-dasharray="6 4"/>`,
     },
   ];
   for (const kind of failureKinds(run)) {
@@ -223,7 +246,8 @@ function legendItems(run: ChartRun): LegendItem[] {
     const label = `${describeFailureKind(kind)}${timeout}`;
     items.push({
       label,
-      markup: html`<path class="legend-swatch" data-class="${kind.failureClass}" d="${symbol(style.shape, 11, 0, 5)}" fill="${style.colour}"/><text x="30" y="4">${label}</text>`,
+      swatch: html`<path class="legend-swatch" data-class="${kind.failureClass}" d="${symbol(style.shape, 11, 0, 5)}"
+fill="${style.colour}"/>`,
     });
   }
   return items;
@@ -282,10 +306,12 @@ function decimalsOf(step: number): number {
   return Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
 }
 
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(2)} s`;
+/** A chart coordinate, to 0.1 px. */
+function px(value: number): string {
+  return formatTenths(value);
 }
 
-function px(value: number): string {
-  return (Math.round(value * 10) / 10).toString();
+/** A time on the chart, in milliseconds since the start, as seconds to 0.01 s. */
+function atTime(ms: number): string {
+  return formatMsAsSeconds(ms, 2);
 }

@@ -41,7 +41,7 @@ describe('diagnoseRun', () => {
       expect.objectContaining({
         kind: 'idle-timeout',
         experiment: 'idle-timeout',
-        values: expect.objectContaining({ seconds: expect.closeTo(1, 0) }),
+        values: expect.objectContaining({ seconds: expect.closeTo(1, 0) as number }) as unknown,
       }),
     ]);
     expect(diagnosis.seconds.experiments).toBeGreaterThan(2.5);

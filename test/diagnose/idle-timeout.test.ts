@@ -107,25 +107,29 @@ describe('judgeHeartbeatGroups', () => {
 });
 
 describe('runIdleTimeout', () => {
-  it("reports the simulator's idle timeout within 0.5 s and that a ping or a message every 0.5 s keeps connections alive", async () => {
-    const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
-    cleanups.push(() => target.stop());
-    const findings = await runIdleTimeout(contextFor(target.url), 1);
-    expect(findings).toHaveLength(1);
-    const finding = findings[0];
-    if (finding?.kind !== 'idle-timeout') throw new Error(`expected an idle timeout, got ${finding?.sentence}`);
-    expect(Math.abs(finding.values.seconds - 1)).toBeLessThanOrEqual(0.5);
-    expect(finding.values.groups).toEqual([
-      { heartbeat: 'off', intervalSeconds: null, kept: 0, of: 5, closedAfterSeconds: finding.values.seconds },
-      { heartbeat: 'ping', intervalSeconds: 0.5, kept: 5, of: 5, closedAfterSeconds: null },
-      { heartbeat: 'message', intervalSeconds: 0.5, kept: 5, of: 5, closedAfterSeconds: null },
-    ]);
-    expect(finding.sentence).toBe(
-      'Idle timeout of 1.0 s (5 of 5 connections without heartbeat closed 1.0 s after their last frame); a ' +
-        'protocol ping every 0.5 s and an application message every 0.5 s kept their connections alive.',
-    );
-    expect(target.stats().idleTimeouts).toBe(5);
-  });
+  it(
+    "reports the simulator's idle timeout within 0.5 s and that a ping or a message every 0.5 s keeps " +
+      'connections alive',
+    async () => {
+      const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
+      cleanups.push(() => target.stop());
+      const findings = await runIdleTimeout(contextFor(target.url), 1);
+      expect(findings).toHaveLength(1);
+      const finding = findings[0];
+      if (finding?.kind !== 'idle-timeout') throw new Error(`expected an idle timeout, got ${finding?.sentence}`);
+      expect(Math.abs(finding.values.seconds - 1)).toBeLessThanOrEqual(0.5);
+      expect(finding.values.groups).toEqual([
+        { heartbeat: 'off', intervalSeconds: null, kept: 0, of: 5, closedAfterSeconds: finding.values.seconds },
+        { heartbeat: 'ping', intervalSeconds: 0.5, kept: 5, of: 5, closedAfterSeconds: null },
+        { heartbeat: 'message', intervalSeconds: 0.5, kept: 5, of: 5, closedAfterSeconds: null },
+      ]);
+      expect(finding.sentence).toBe(
+        'Idle timeout of 1.0 s (5 of 5 connections without heartbeat closed 1.0 s after their last frame); a ' +
+          'protocol ping every 0.5 s and an application message every 0.5 s kept their connections alive.',
+      );
+      expect(target.stats().idleTimeouts).toBe(5);
+    },
+  );
 
   it('tells a gateway that only application messages keep alive from one that counts pings too', async () => {
     const url = await messageOnlyIdleServer(1);
@@ -143,22 +147,25 @@ describe('runIdleTimeout', () => {
     );
   });
 
-  it("is probe-limited, never an idle timeout, when the probe's event loop was blocked while the groups were held", async () => {
-    const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
-    cleanups.push(() => target.stop());
-    // Three 600 ms stalls of this process's event loop while the groups are held (2.5 s): its p99 delay is then over
-    // 500 ms.
-    const blocking: PlanRunner = (request) => {
-      const stalls = [400, 1100, 1800].map((delay) =>
-        setTimeout(() => {
-          const until = Date.now() + 600;
-          while (Date.now() < until);
-        }, delay),
-      );
-      return runPlanShards(request).finally(() => stalls.forEach(clearTimeout));
-    };
-    const findings = await runIdleTimeout({ ...contextFor(target.url), runPlan: blocking }, 1);
-    expect(findings.map((finding) => finding.kind)).toEqual(['probe-limited']);
-    expect(findings[0]?.sentence).toMatch(/^In the idle-timeout experiment: The probe's event loop was starved/);
-  });
+  it(
+    "is probe-limited, never an idle timeout, when the probe's event loop was blocked while the groups were " + 'held',
+    async () => {
+      const target = await startTargetSimulator({ idleTimeoutSeconds: 1 });
+      cleanups.push(() => target.stop());
+      // Three 600 ms stalls of this process's event loop while the groups are held (2.5 s): its p99 delay is then over
+      // 500 ms.
+      const blocking: PlanRunner = (request) => {
+        const stalls = [400, 1100, 1800].map((delay) =>
+          setTimeout(() => {
+            const until = Date.now() + 600;
+            while (Date.now() < until);
+          }, delay),
+        );
+        return runPlanShards(request).finally(() => stalls.forEach(clearTimeout));
+      };
+      const findings = await runIdleTimeout({ ...contextFor(target.url), runPlan: blocking }, 1);
+      expect(findings.map((finding) => finding.kind)).toEqual(['probe-limited']);
+      expect(findings[0]?.sentence).toMatch(/^In the idle-timeout experiment: The probe's event loop was starved/);
+    },
+  );
 });

@@ -53,24 +53,27 @@ describe('acceptQueueFinding', () => {
 });
 
 describe('diagnoseRun against a queueing gateway', () => {
-  it('reports a queue as a queue (unanswered upgrades from the 21st on, at every rate tried) and its exact size', async () => {
-    const target = await startTargetSimulator({ cap: { limit: 20, response: { kind: 'queue' } } });
-    simulators.push(target);
-    const ramp = await rampAgainst(target.url, {
-      stages: [10, 30],
-      connectRate: 200,
-      holdSeconds: 0.6,
-      handshakeTimeoutSeconds: 0.5,
-    });
-    const diagnosis = await diagnoseRun(ramp, diagnoseDependencies(), { resolution: 1, budgetSeconds: 60 });
-    expect(diagnosis.verdict).toBe('explained');
-    expect(diagnosis.findings.map((finding) => finding.kind)).toEqual(['accept-queue', 'exact-ceiling']);
-    expect(diagnosis.findings[0]).toMatchObject({
-      experiment: 'queueing-gateway',
-      values: { count: 20, rates: [200, 100, 50], handshakeTimeoutSeconds: 0.5 },
-      evidence: { failureClasses: { 'handshake-timeout': 30 } },
-    });
-    expect(diagnosis.findings[1]).toMatchObject({ values: { value: 20, failsAt: 21 }, probeSeconds: 0 });
-    expect(target.stats().queued).toBe(30);
-  });
+  it(
+    'reports a queue as a queue (unanswered upgrades from the 21st on, at every rate tried) and its exact ' + 'size',
+    async () => {
+      const target = await startTargetSimulator({ cap: { limit: 20, response: { kind: 'queue' } } });
+      simulators.push(target);
+      const ramp = await rampAgainst(target.url, {
+        stages: [10, 30],
+        connectRate: 200,
+        holdSeconds: 0.6,
+        handshakeTimeoutSeconds: 0.5,
+      });
+      const diagnosis = await diagnoseRun(ramp, diagnoseDependencies(), { resolution: 1, budgetSeconds: 60 });
+      expect(diagnosis.verdict).toBe('explained');
+      expect(diagnosis.findings.map((finding) => finding.kind)).toEqual(['accept-queue', 'exact-ceiling']);
+      expect(diagnosis.findings[0]).toMatchObject({
+        experiment: 'queueing-gateway',
+        values: { count: 20, rates: [200, 100, 50], handshakeTimeoutSeconds: 0.5 },
+        evidence: { failureClasses: { 'handshake-timeout': 30 } },
+      });
+      expect(diagnosis.findings[1]).toMatchObject({ values: { value: 20, failsAt: 21 }, probeSeconds: 0 });
+      expect(target.stats().queued).toBe(30);
+    },
+  );
 });

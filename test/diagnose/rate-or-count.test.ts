@@ -3,12 +3,12 @@ import { WebSocketServer } from 'ws';
 import { runPlanShards } from '../../bin/cli/run-command.js';
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from '../../functions/diagnose/experiment-probe.js';
 import {
-  fitTokenBucket,
   judgeRateOrCount,
   observeAttempt,
   runRateOrCount,
   type AttemptObservation,
 } from '../../functions/diagnose/rate-or-count.js';
+import { fitTokenBucket } from '../../functions/diagnose/token-bucket.js';
 import type { ConnectionRecord, ProbeSettings } from '../../functions/engine/types.js';
 import {
   startTargetSimulator,
@@ -151,7 +151,7 @@ async function tokenBucketServer(
     },
   });
   cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  server.on('connection', (socket) => cleanups.push(async () => socket.terminate()));
+  server.on('connection', (socket) => cleanups.push(() => Promise.resolve(socket.terminate())));
   await new Promise((resolve) => server.once('listening', resolve));
   return { url: `ws://127.0.0.1:${(server.address() as { port: number }).port}`, arrivals };
 }
@@ -282,26 +282,30 @@ describe('runRateOrCount', () => {
     expect(Math.abs((finding.values.burst ?? 0) / rateLimit.burst - 1), finding.sentence).toBeLessThanOrEqual(0.1);
   });
 
-  it("never attempts more than --max-connections when it equals the plan's largest stage, and still measures rate=20,burst=30 within 10 %", async () => {
-    const target = await simulator({ rateLimit: { perSecond: 20, burst: 30, retryAfterSeconds: 1 } });
-    const largest: number[] = [];
-    const runPlan: PlanRunner = (request) => {
-      largest.push(Math.max(...request.settings.stages));
-      return runPlanShards(request);
-    };
-    const { findings } = await rampThenExperiment(
-      target.url,
-      { stages: [30, 100], connectRate: 60, holdSeconds: 0.3, maxConnections: 100 },
-      { runPlan },
-    );
-    expect(largest.length).toBeGreaterThan(1);
-    expect(Math.max(...largest)).toBeLessThanOrEqual(100);
-    const finding = findings[0];
-    if (findings.length !== 1 || finding?.kind !== 'handshake-rate-limit')
-      throw new Error(`expected one rate limit, got ${findings.map((f) => f.sentence).join(' ')}`);
-    expect(Math.abs((finding.values.perSecond ?? 0) / 20 - 1), finding.sentence).toBeLessThanOrEqual(0.1);
-    expect(Math.abs((finding.values.burst ?? 0) / 30 - 1), finding.sentence).toBeLessThanOrEqual(0.1);
-  });
+  it(
+    "never attempts more than --max-connections when it equals the plan's largest stage, and still measures " +
+      'rate=20,burst=30 within 10 %',
+    async () => {
+      const target = await simulator({ rateLimit: { perSecond: 20, burst: 30, retryAfterSeconds: 1 } });
+      const largest: number[] = [];
+      const runPlan: PlanRunner = (request) => {
+        largest.push(Math.max(...request.settings.stages));
+        return runPlanShards(request);
+      };
+      const { findings } = await rampThenExperiment(
+        target.url,
+        { stages: [30, 100], connectRate: 60, holdSeconds: 0.3, maxConnections: 100 },
+        { runPlan },
+      );
+      expect(largest.length).toBeGreaterThan(1);
+      expect(Math.max(...largest)).toBeLessThanOrEqual(100);
+      const finding = findings[0];
+      if (findings.length !== 1 || finding?.kind !== 'handshake-rate-limit')
+        throw new Error(`expected one rate limit, got ${findings.map((f) => f.sentence).join(' ')}`);
+      expect(Math.abs((finding.values.perSecond ?? 0) / 20 - 1), finding.sentence).toBeLessThanOrEqual(0.1);
+      expect(Math.abs((finding.values.burst ?? 0) / 30 - 1), finding.sentence).toBeLessThanOrEqual(0.1);
+    },
+  );
 
   it(
     'sends nothing through a Retry-After window while it measures: after each refusal, the next upgrade waits ' +
@@ -345,26 +349,29 @@ describe('runRateOrCount', () => {
     },
   );
 
-  it('reports a token bucket as a rate limit with its rate and burst within 10 %, and the slower rate that passed', async () => {
-    const target = await simulator({ rateLimit: { perSecond: 40, burst: 30, retryAfterSeconds: 1 } });
-    const { findings } = await rampThenExperiment(target.url, {
-      stages: [30, 150],
-      connectRate: 120,
-      holdSeconds: 0.3,
-    });
-    expect(findings.map((finding) => finding.kind)).toEqual(['handshake-rate-limit']);
-    const finding = findings[0];
-    if (finding?.kind !== 'handshake-rate-limit') throw new Error('expected a rate limit');
-    expect(finding.values.perSecond).toBeGreaterThanOrEqual(36);
-    expect(finding.values.perSecond).toBeLessThanOrEqual(44);
-    expect(finding.values.burst).toBeGreaterThanOrEqual(27);
-    expect(finding.values.burst).toBeLessThanOrEqual(33);
-    expect(finding.values.cleanAtRate).not.toBeNull();
-    expect(finding.evidence.retryAfter).toEqual(['1']);
-    expect(finding.sentence).toMatch(
-      /^Handshake rate limit of \d+(\.\d)? handshakes\/s with a burst of \d+ \(HTTP 429 with Retry-After 1; refusals vanished at \d+\/s\)/,
-    );
-  });
+  it(
+    'reports a token bucket as a rate limit with its rate and burst within 10 %, and the slower rate that ' + 'passed',
+    async () => {
+      const target = await simulator({ rateLimit: { perSecond: 40, burst: 30, retryAfterSeconds: 1 } });
+      const { findings } = await rampThenExperiment(target.url, {
+        stages: [30, 150],
+        connectRate: 120,
+        holdSeconds: 0.3,
+      });
+      expect(findings.map((finding) => finding.kind)).toEqual(['handshake-rate-limit']);
+      const finding = findings[0];
+      if (finding?.kind !== 'handshake-rate-limit') throw new Error('expected a rate limit');
+      expect(finding.values.perSecond).toBeGreaterThanOrEqual(36);
+      expect(finding.values.perSecond).toBeLessThanOrEqual(44);
+      expect(finding.values.burst).toBeGreaterThanOrEqual(27);
+      expect(finding.values.burst).toBeLessThanOrEqual(33);
+      expect(finding.values.cleanAtRate).not.toBeNull();
+      expect(finding.evidence.retryAfter).toEqual(['1']);
+      expect(finding.sentence).toMatch(
+        /^Handshake rate limit of \d+(\.\d)? handshakes\/s with a burst of \d+ \(HTTP 429 with Retry-After 1; refusals vanished at \d+\/s\)/,
+      );
+    },
+  );
 
   it('waits out Retry-After before each slower attempt', async () => {
     const arrivals: { at: number; refused: boolean }[] = [];

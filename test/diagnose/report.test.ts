@@ -76,7 +76,8 @@ describe('sentenceFor', () => {
       probeSeconds: 0,
     };
     expect(sentenceFor(fromRamp)).toBe(
-      "Exact ceiling of 937 connections (937 held for the whole hold and 938 did not, to 1 connection; settled from the ramp's own failing stage, no extra probe-seconds).",
+      'Exact ceiling of 937 connections (937 held for the whole hold and 938 did not, to 1 connection; settled ' +
+        "from the ramp's own failing stage, no extra probe-seconds).",
     );
     const refined: FindingDraft = {
       kind: 'exact-ceiling',

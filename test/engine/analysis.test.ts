@@ -240,7 +240,9 @@ describe('analyzeRun', () => {
       input([shardOf(records, 2, { loopDelay: [{ stage: 1, p99Ms: 800, maxMs: 1200 }], sharesProcess: true })]),
     );
     expect(analysis.limitingFactor?.summary).toBe(
-      "The probe's event loop was starved (p99 delay 800 ms, up to 1200 ms; 500 ms or more is starved), so its timings cannot be trusted. Fix: probe with fewer connections (--stages) or from a larger, quieter machine; every shard runs in this one process, so more shards (--shard-size) do not help here.",
+      "The probe's event loop was starved (p99 delay 800 ms, up to 1200 ms; 500 ms or more is starved), so its " +
+        'timings cannot be trusted. Fix: probe with fewer connections (--stages) or from a larger, quieter machine; ' +
+        'every shard runs in this one process, so more shards (--shard-size) do not help here.',
     );
   });
 
@@ -256,7 +258,9 @@ describe('analyzeRun', () => {
         ...openMany(1, 5, 3700, 20),
       ];
       const message =
-        "While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit (ulimit -n) of 200, fewer than the 16 it keeps in reserve. So this run cannot say where the target's limit is. Fix: raise the descriptor limit.";
+        'While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit ' +
+        "(ulimit -n) of 200, fewer than the 16 it keeps in reserve. So this run cannot say where the target's " +
+        'limit is. Fix: raise the descriptor limit.';
       const analysis = analyzeRun(
         input([shardOf(records, 1, { aborted: { failureClass: 'probe-limited', message } })]),
       );

@@ -46,7 +46,7 @@ describe('classifyRecord', () => {
     ['a server close with 1013', { close: close('server', 1013) }, afterOpen, 'server-close'],
     ['a pong timeout', { close: close('pong-timeout', 1006) }, afterOpen, 'pong-timeout'],
   ] as const)('classifies %s', (_name, fields, context, expected) => {
-    expect(classifyRecord({ ...base, ...fields } as ConnectionRecord, context)).toBe(expected);
+    expect(classifyRecord({ ...base, ...fields }, context)).toBe(expected);
   });
 
   it.each([
@@ -54,7 +54,7 @@ describe('classifyRecord', () => {
     ['the probe’s own close, even with 1006', { close: close('probe', 1006) }],
     ['a cancelled attempt', { outcome: 'cancelled' }],
   ] as const)('does not count %s as a failure', (_name, fields) => {
-    expect(classifyRecord({ ...base, ...fields } as ConnectionRecord, afterOpen)).toBeUndefined();
+    expect(classifyRecord({ ...base, ...fields }, afterOpen)).toBeUndefined();
   });
 });
 

@@ -127,40 +127,43 @@ async function countItems(embedded: EmbeddedDynamo): Promise<number | undefined>
 }
 
 describe('recordRun', () => {
-  it('judges a run against the median of the seven earlier runs, stores it as regressed and publishes its metrics', async () => {
-    const { store } = await openStore();
-    const earlier = await recordSevenRunsAt200(store);
-    expect(earlier.map((run) => [run.verdict, run.ceiling.value])).toEqual(Array(7).fill(['ok', 200]));
-    expect(earlier.map((run) => run.baseline?.runs ?? 0)).toEqual([0, 0, 0, 3, 4, 5, 6]);
-    const cw = cloudWatch();
-    cw.mock.on(PutMetricDataCommand).resolves({});
+  it(
+    'judges a run against the median of the seven earlier runs, stores it as regressed and publishes its ' + 'metrics',
+    async () => {
+      const { store } = await openStore();
+      const earlier = await recordSevenRunsAt200(store);
+      expect(earlier.map((run) => [run.verdict, run.ceiling.value])).toEqual(Array(7).fill(['ok', 200]));
+      expect(earlier.map((run) => run.baseline?.runs ?? 0)).toEqual([0, 0, 0, 3, 4, 5, 6]);
+      const cw = cloudWatch();
+      cw.mock.on(PutMetricDataCommand).resolves({});
 
-    const recorded = await recordRun(cappedInput('run-now', 0, 150), { store, metrics: cw.sink });
+      const recorded = await recordRun(cappedInput('run-now', 0, 150), { store, metrics: cw.sink });
 
-    expect(recorded.stored).toBe('written');
-    expect(recorded.metrics).toBe('published');
-    expect(recorded.run.ceiling).toEqual({ value: 150, reached: true });
-    expect(recorded.run.verdict).toBe('regressed');
-    expect(recorded.run.baseline).toEqual({ value: 200, runs: 7, ratio: 0.75, regressionTolerance: 0.1 });
-    expect(recorded.run.verdictReason).toMatch(
-      /^Ceiling 150 is 25 % under the baseline of 200 \(median of 7 runs\); tolerance 10 %\. Concurrency cap at 150/,
-    );
-    expect((await store.latestRuns('chat-prod', 1))[0]).toStrictEqual(recorded.run);
+      expect(recorded.stored).toBe('written');
+      expect(recorded.metrics).toBe('published');
+      expect(recorded.run.ceiling).toEqual({ value: 150, reached: true });
+      expect(recorded.run.verdict).toBe('regressed');
+      expect(recorded.run.baseline).toEqual({ value: 200, runs: 7, ratio: 0.75, regressionTolerance: 0.1 });
+      expect(recorded.run.verdictReason).toMatch(
+        /^Ceiling 150 is 25 % under the baseline of 200 \(median of 7 runs\); tolerance 10 %\. Concurrency cap at 150/,
+      );
+      expect((await store.latestRuns('chat-prod', 1))[0]).toStrictEqual(recorded.run);
 
-    const dimensions = [
-      { Name: 'Target', Value: 'chat-prod' },
-      { Name: 'Region', Value: 'eu-west-1' },
-    ];
-    const timestamp = new Date(T0);
-    expect(cw.data()).toEqual([
-      { MetricName: 'ProbeSucceeded', Value: 1, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
-      { MetricName: 'Ceiling', Value: 150, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
-      { MetricName: 'CeilingToBaseline', Value: 0.75, Unit: 'None', Timestamp: timestamp, Dimensions: dimensions },
-      { MetricName: 'DropOnset', Value: 150, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
-      { MetricName: 'FailedConnections', Value: 50, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
-      { MetricName: 'HandshakeP95', Value: 1, Unit: 'Milliseconds', Timestamp: timestamp, Dimensions: dimensions },
-    ]);
-  });
+      const dimensions = [
+        { Name: 'Target', Value: 'chat-prod' },
+        { Name: 'Region', Value: 'eu-west-1' },
+      ];
+      const timestamp = new Date(T0);
+      expect(cw.data()).toEqual([
+        { MetricName: 'ProbeSucceeded', Value: 1, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
+        { MetricName: 'Ceiling', Value: 150, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
+        { MetricName: 'CeilingToBaseline', Value: 0.75, Unit: 'None', Timestamp: timestamp, Dimensions: dimensions },
+        { MetricName: 'DropOnset', Value: 150, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
+        { MetricName: 'FailedConnections', Value: 50, Unit: 'Count', Timestamp: timestamp, Dimensions: dimensions },
+        { MetricName: 'HandshakeP95', Value: 1, Unit: 'Milliseconds', Timestamp: timestamp, Dimensions: dimensions },
+      ]);
+    },
+  );
 
   it('writes a repeated record of the same run id once, and still publishes the same datapoints', async () => {
     const { embedded, store } = await openStore();
@@ -197,35 +200,38 @@ describe('recordRun', () => {
     expect(secondPut?.args[0].input).toEqual(firstPut?.args[0].input);
   });
 
-  it('keeps the item when CloudWatch keeps failing: metrics failed, logged without secrets, nothing thrown', async () => {
-    const { embedded, store } = await openStore();
-    const cw = cloudWatch();
-    cw.mock.on(PutMetricDataCommand).rejects(new Error('connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com'));
-    const lines: string[] = [];
-    const log = createLogger({}, (line) => lines.push(line));
+  it(
+    'keeps the item when CloudWatch keeps failing: metrics failed, logged without secrets, nothing ' + 'thrown',
+    async () => {
+      const { embedded, store } = await openStore();
+      const cw = cloudWatch();
+      cw.mock.on(PutMetricDataCommand).rejects(new Error('connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com'));
+      const lines: string[] = [];
+      const log = createLogger({}, (line) => lines.push(line));
 
-    const recorded = await recordRun(cappedInput('run-now', 0, 150), { store, metrics: cw.sink, log });
+      const recorded = await recordRun(cappedInput('run-now', 0, 150), { store, metrics: cw.sink, log });
 
-    expect(recorded.stored).toBe('written');
-    expect(recorded.metrics).toBe('failed');
-    expect(await countItems(embedded)).toBe(1);
-    expect((await store.latestRuns('chat-prod', 1))[0]?.runId).toBe('run-now');
-    expect(cw.mock.commandCalls(PutMetricDataCommand)).toHaveLength(3);
-    expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
-      {
-        level: 'error',
-        message: 'metrics not published; the run is stored',
-        time: expect.any(String),
-        runId: 'run-now',
-        targetId: 'chat-prod',
-        region: 'eu-west-1',
-        error:
-          'MetricsPublishError: cannot publish 5 datapoints to CloudWatch namespace WsCeiling after 3 attempts: ' +
-          'Error: connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com',
-      },
-    ]);
-    expect(lines.join('\n')).not.toContain(SECRET);
-  });
+      expect(recorded.stored).toBe('written');
+      expect(recorded.metrics).toBe('failed');
+      expect(await countItems(embedded)).toBe(1);
+      expect((await store.latestRuns('chat-prod', 1))[0]?.runId).toBe('run-now');
+      expect(cw.mock.commandCalls(PutMetricDataCommand)).toHaveLength(3);
+      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
+        {
+          level: 'error',
+          message: 'metrics not published; the run is stored',
+          time: expect.any(String) as string,
+          runId: 'run-now',
+          targetId: 'chat-prod',
+          region: 'eu-west-1',
+          error:
+            'MetricsPublishError: cannot publish 5 datapoints to CloudWatch namespace WsCeiling after 3 attempts: ' +
+            'Error: connect ETIMEDOUT monitoring.eu-west-1.amazonaws.com',
+        },
+      ]);
+      expect(lines.join('\n')).not.toContain(SECRET);
+    },
+  );
 
   it('publishes ProbeSucceeded 0 and no Ceiling for an inconclusive run, and stores it', async () => {
     const { store } = await openStore();
@@ -251,7 +257,7 @@ describe('recordRun', () => {
     expect(recorded.run.verdict).toBe('inconclusive');
     expect(recorded.run.baseline).toEqual({ value: 200, runs: 7, ratio: null, regressionTolerance: 0.1 });
     expect(recorded.stored).toBe('written');
-    const published = Object.fromEntries(cw.data().map((datum) => [datum.MetricName, datum.Value]));
+    const published = Object.fromEntries(cw.data().map((datum) => [datum.MetricName ?? '', datum.Value] as const));
     expect(published.ProbeSucceeded).toBe(0);
     expect(published).not.toHaveProperty('Ceiling');
     expect(published).not.toHaveProperty('CeilingToBaseline');
@@ -308,11 +314,9 @@ describe('recordRun', () => {
 
   it('throws and publishes nothing when the item cannot be written', async () => {
     const failing: RunStore = {
-      latestRuns: async () => [],
-      recentRuns: async () => [],
-      putRun: async () => {
-        throw new Error('table unavailable');
-      },
+      latestRuns: () => Promise.resolve([]),
+      recentRuns: () => Promise.resolve([]),
+      putRun: () => Promise.reject(new Error('table unavailable')),
     };
     const cw = cloudWatch();
     cw.mock.on(PutMetricDataCommand).resolves({});

@@ -5,8 +5,6 @@ import {
   formatBaseline,
   formatCeiling,
   formatChange,
-  formatFailureClasses,
-  formatFailureCodes,
   formatLatency,
   formatMs,
   formatPercent,
@@ -90,27 +88,6 @@ describe('formatBaseline', () => {
     );
     expect(formatBaseline({ value: 90, runs: 1, ratio: null, regressionTolerance: 0.2 })).toBe(
       '90 (median of 1 earlier run): no ceiling to compare; under 72 is a regression',
-    );
-  });
-});
-
-describe('formatFailureClasses', () => {
-  it('lists each class with its count', () => {
-    expect(formatFailureClasses(cap.failures)).toBe(`handshake-rejected ${cap.failures.total}`);
-    expect(
-      formatFailureClasses({ ...cap.failures, byClass: { 'handshake-rejected': 48, 'abnormal-closure': 2 } }),
-    ).toBe('handshake-rejected 48, abnormal-closure 2');
-    expect(formatFailureClasses(held.failures)).toBe('');
-  });
-});
-
-describe('formatFailureCodes', () => {
-  it('lists statuses, close codes and error codes in that order', () => {
-    expect(formatFailureCodes(loadRecordedRun('idle-timeout').failures)).toEqual([
-      `close 1006 × ${loadRecordedRun('idle-timeout').failures.total}`,
-    ]);
-    expect(formatFailureCodes({ ...cap.failures, byCloseCode: { '1006': 2 }, byErrorCode: { ECONNRESET: 1 } })).toEqual(
-      [`HTTP 503 × ${cap.failures.total}`, 'close 1006 × 2', 'ECONNRESET × 1'],
     );
   });
 });

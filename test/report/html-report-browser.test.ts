@@ -134,8 +134,8 @@ describe('the HTML report in headless Chromium', () => {
     await page.emulateMedia({ media: 'print' });
     const style = (selector: string, properties: string[]) =>
       page.evaluate(
-        `(() => { const style = getComputedStyle(document.querySelector(${JSON.stringify(selector)})); return ${JSON.stringify(properties)}` +
-          '.map((name) => style[name]); })()',
+        `(() => { const style = getComputedStyle(document.querySelector(${JSON.stringify(selector)})); ` +
+          `return ${JSON.stringify(properties)}.map((name) => style[name]); })()`,
       );
     expect(await style('dl.facts > div', ['display', 'breakInside'])).toEqual(['grid', 'avoid']);
     await page.setViewportSize({ width: 560, height: 800 });

@@ -9,7 +9,7 @@ import { describeRegression, MIN_BASELINE_RUNS } from '../../functions/engine/ba
 import { MAX_MARKED_FAILURES_PER_KIND } from '../../functions/engine/run-timeline.js';
 import { formatBaseline, formatChange, formatMs, formatPercent } from '../../functions/report/format.js';
 import { escapeHtml, html } from '../../functions/report/html-escape.js';
-import { describeCause, renderHtmlReport } from '../../functions/report/html-report.js';
+import { renderHtmlReport } from '../../functions/report/html-report.js';
 import { renderTimelineChart } from '../../functions/report/timeline-chart.js';
 import { rerun, withBaseline } from '../fixtures/run-variants.js';
 import {
@@ -152,8 +152,8 @@ describe('renderHtmlReport', () => {
     }
     const last = run.stages.at(-1)!;
     expect(stages).toContain(
-      `${last.index + 1} ${last.target} ${last.opened} ${last.openAtEnd} ${last.failed} handshake-rejected ${last.failed}` +
-        ' no – – –',
+      `${last.index + 1} ${last.target} ${last.opened} ${last.openAtEnd} ${last.failed} handshake-rejected ` +
+        `${last.failed} no – – –`,
     );
     const failures = textOf(page, 'failures');
     expect(failures).toContain(
@@ -173,23 +173,26 @@ describe('renderHtmlReport', () => {
     );
   });
 
-  it('shows a rate limit with its Retry-After and the handshakes per second it let through, under a failed floor', () => {
-    const { run, page } = report('handshake-rate-limit');
-    const rate = run.limitingFactor?.evidence.sustainableHandshakesPerSecond;
-    expect(textOf(page, 'headline')).toBe(
-      'BELOW FLOOR The server refused upgrades with HTTP 429 (Retry-After 3) while connections kept opening at ' +
-        `about ${rate} per second: a handshake rate limit, not a cap on open connections.`,
-    );
-    expect(textOf(page, 'figures')).toContain(
-      `Ceiling >= ${run.ceiling.value} a lower bound set by the handshake rate (it let about ${rate} ` +
-        `handshakes/s through; this run opened ${run.settings.connectRate}/s), not a cap on open connections: ramp ` +
-        `more slowly (--rate) to measure the ceiling; required at least ${run.settings.minCeiling}`,
-    );
-    const evidence = textOf(page, 'evidence');
-    expect(evidence).toContain('Retry-After 3');
-    expect(evidence).toContain(`Handshakes per second while refusing ${rate} (the rate the target let through)`);
-    expect(markersOf(page, 'handshake-rejected')).toBe(run.timeline.failures.length);
-  });
+  it(
+    'shows a rate limit with its Retry-After and the handshakes per second it let through, under a failed ' + 'floor',
+    () => {
+      const { run, page } = report('handshake-rate-limit');
+      const rate = run.limitingFactor?.evidence.sustainableHandshakesPerSecond;
+      expect(textOf(page, 'headline')).toBe(
+        'BELOW FLOOR The server refused upgrades with HTTP 429 (Retry-After 3) while connections kept opening at ' +
+          `about ${rate} per second: a handshake rate limit, not a cap on open connections.`,
+      );
+      expect(textOf(page, 'figures')).toContain(
+        `Ceiling >= ${run.ceiling.value} a lower bound set by the handshake rate (it let about ${rate} ` +
+          `handshakes/s through; this run opened ${run.settings.connectRate}/s), not a cap on open connections: ramp ` +
+          `more slowly (--rate) to measure the ceiling; required at least ${run.settings.minCeiling}`,
+      );
+      const evidence = textOf(page, 'evidence');
+      expect(evidence).toContain('Retry-After 3');
+      expect(evidence).toContain(`Handshakes per second while refusing ${rate} (the rate the target let through)`);
+      expect(markersOf(page, 'handshake-rejected')).toBe(run.timeline.failures.length);
+    },
+  );
 
   it('gives an idle timeout as a duration with the spread of idle ages, and no ceiling', () => {
     const { run, page } = report('idle-timeout');
@@ -201,8 +204,8 @@ describe('renderHtmlReport', () => {
     expect(textOf(page, 'figures')).toContain('Ceiling none not measured: a duration limit is not a capacity ceiling');
     expect(textOf(page, 'evidence')).toMatch(
       new RegExp(
-        `Age since the last frame at the drop median \\d\\.\\d s, from \\d\\.\\d s to \\d\\.\\d s over ${run.failures.total}` +
-          ' drops',
+        'Age since the last frame at the drop median \\d\\.\\d s, from \\d\\.\\d s to \\d\\.\\d s over ' +
+          `${run.failures.total} drops`,
       ),
     );
     expect(textOf(page, 'failures')).toContain(`1006 ${run.failures.total} no close frame: the connection was cut`);
@@ -283,8 +286,8 @@ describe('renderHtmlReport', () => {
     const { run, page } = report('held');
     const maximum = run.ceiling.value;
     expect(textOf(page, 'headline')).toBe(
-      `OK Every stage held: ${maximum} connections stayed open with no failures, so the ceiling is at least ${maximum}` +
-        '; no limit was found.',
+      `OK Every stage held: ${maximum} connections stayed open with no failures, so the ceiling is at least ` +
+        `${maximum}; no limit was found.`,
     );
     expect(textOf(page, 'figures')).toContain(`>= ${maximum} the plan's maximum held: no limit found`);
     expect(textOf(page, 'figures')).toContain('Drops began no drops no failure of a limiting kind');
@@ -444,70 +447,6 @@ describe('renderHtmlReport', () => {
     expect(history.indexOf('this run')).toBeLessThan(history.indexOf('2026-01-01'));
     expect(textOf(report('concurrency-cap').page, 'history')).toContain(
       'This is the only stored run of chat-sim so far.',
-    );
-  });
-});
-
-describe('describeCause', () => {
-  it('falls back to the verdict reason when there is no limiting factor and no ceiling, as for a stopped run', () => {
-    const stopped: RunResult = {
-      ...heldRun,
-      verdict: 'inconclusive',
-      verdictReason: 'The run was stopped before it finished.',
-      ceiling: { value: null, reached: false },
-    };
-    expect(describeCause(stopped)).toBe('The run was stopped before it finished.');
-  });
-
-  it('names the connect error codes of a cap that resets connections', () => {
-    const capped = loadRecordedRun('concurrency-cap');
-    const factor = capped.limitingFactor;
-    if (!factor) throw new Error('the recorded cap run has no limiting factor');
-    const resets: RunResult = {
-      ...capped,
-      limitingFactor: {
-        ...factor,
-        evidence: {
-          ...factor.evidence,
-          failures: {
-            total: 5,
-            byClass: { 'connect-error': 5 },
-            byStatus: {},
-            byCloseCode: {},
-            byErrorCode: { ECONNRESET: 5 },
-          },
-        },
-      },
-    };
-    expect(describeCause(resets)).toBe(
-      'The server answered new connections with ECONNRESET once 60 connections were open: a concurrency cap.',
-    );
-  });
-
-  it('says the probe stopped itself when its self-check stopped the run, not that its event loop was starved', () => {
-    const message =
-      'While the run went on, the probe ran short of file descriptors: 190 open against a descriptor limit ' +
-      '(ulimit -n) of 200.';
-    const stopped: RunResult = {
-      ...heldRun,
-      limitingFactor: { kind: 'probe-limited', summary: message, evidence: { failures: heldRun.failures, message } },
-    };
-    expect(describeCause(stopped)).toBe(
-      "The probe stopped itself because its own machine was running short (descriptors, memory or heap): this run says nothing about the target's limit.",
-    );
-  });
-
-  it("blames the probe's event loop when the probe was starved without an error code", () => {
-    const starved: RunResult = {
-      ...heldRun,
-      limitingFactor: {
-        kind: 'probe-limited',
-        summary: 'starved',
-        evidence: { failures: heldRun.failures, eventLoopDelayMaxMs: 812.4 },
-      },
-    };
-    expect(describeCause(starved)).toBe(
-      "The probe's own event loop was starved (delay up to 812.4 ms), so its timings cannot be trusted: this run says nothing about the target's limit.",
     );
   });
 });

@@ -132,10 +132,9 @@ describe('junitReport', () => {
     (name) => {
       const run = loadRecordedRun(name);
       const properties = Object.fromEntries(
-        child(parseReport(run).suite, 'properties').children.map((node) => [
-          node.attributes.name,
-          node.attributes.value,
-        ]),
+        child(parseReport(run).suite, 'properties').children.map(
+          (node) => [node.attributes.name ?? '', node.attributes.value] as const,
+        ),
       );
       expect(properties).toMatchObject({
         runId: run.runId,

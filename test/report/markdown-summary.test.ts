@@ -11,8 +11,8 @@ const cap = loadRecordedRun('concurrency-cap');
 function stageRows(run: typeof cap): string[] {
   return run.stages.map(
     (stage) =>
-      `| ${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed} | ${formatLatency(stage.handshakeMs)}` +
-      ` | ${stage.held ? 'yes' : 'no'} |`,
+      `| ${stage.index + 1} | ${stage.target} | ${stage.opened} | ${stage.openAtEnd} | ${stage.failed} | ` +
+      `${formatLatency(stage.handshakeMs)} | ${stage.held ? 'yes' : 'no'} |`,
   );
 }
 

@@ -15,7 +15,7 @@ function change(before: number | null, after: number | null) {
     before,
     after,
     difference,
-    fraction: difference === null || !before ? null : difference / (before as number),
+    fraction: difference === null || !before ? null : difference / before,
   };
 }
 

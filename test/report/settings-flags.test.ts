@@ -25,7 +25,7 @@ function shellWords(command: string): string[] {
 function settingsFromWords(words: readonly string[]): { url: string; targetId: string; settings: PublicSettings } {
   const [, , first = '', ...others] = words;
   const [url, rest] = first.startsWith('--') ? [SIMULATOR_URL, [first, ...others]] : [first, others];
-  const { start, step, max, store, ...defaults } = RUN_DEFAULTS;
+  const { start: _start, step: _step, max: _max, store: _store, ...defaults } = RUN_DEFAULTS;
   const raw: Record<string, string | string[]> = { ...defaults, header: [], subprotocol: [] };
   for (let index = 0; index < rest.length; index += 2) {
     const key = (rest[index] ?? '').replace(/^--/, '').replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());

@@ -1,0 +1,124 @@
+/**
+ * A run's cause in the fewest words: each limiting factor's name, the one
+ * sentence the HTML report leads with, and the short answers every summary of
+ * a run shares (where drops began, no cause). Read from the stored run, so it
+ * works on runs recorded by any version.
+ */
+import type { LimitingFactorKind, RunResult } from '../types.js';
+import { formatMilliseconds, formatSeconds, NONE } from '../units.js';
+import { describeCloses, describeRefusals, listDrops, shortSlowdownClause } from './failure-phrases.js';
+
+/** Each limiting factor in plain words. */
+export const CAUSE_NAMES: Record<LimitingFactorKind, string> = {
+  'concurrency-cap': 'concurrency cap',
+  'handshake-rate-limit': 'handshake rate limit',
+  'idle-timeout': 'idle timeout',
+  'max-lifetime': 'maximum connection lifetime',
+  'server-degradation': 'server degradation',
+  'probe-limited': 'probe limited',
+  'config-error': 'configuration error',
+  unreachable: 'target unreachable',
+};
+
+/** The cause of a run that found none, where a summary names the cause. */
+export const NO_CAUSE = 'none: nothing failed';
+
+/** Where drops began: `at 150 open connections`, or `no drops`. */
+export function describeDropOnset(dropOnset: number | null): string {
+  return dropOnset === null ? 'no drops' : `at ${dropOnset} open connections`;
+}
+
+/** What the headline reads from a run. */
+export type HeadlineRun = Pick<RunResult, 'limitingFactor' | 'ceiling' | 'failures' | 'verdictReason' | 'dropOnset'>;
+
+/**
+ * The cause of the ceiling in one plain sentence, for someone who reads
+ * nothing else: e.g. "The server refused upgrades with HTTP 503 once 150
+ * connections were open: a concurrency cap."
+ */
+export function describeCause(run: HeadlineRun): string {
+  const factor = run.limitingFactor;
+  if (!factor) return noCause(run);
+  const { evidence } = factor;
+  const first = evidence.firstFailure;
+  const onset = first?.openCount ?? run.dropOnset;
+  const refused = describeRefusals(evidence.failures);
+  const after = factor.valueSeconds === undefined ? NONE : formatSeconds(factor.valueSeconds);
+  switch (factor.kind) {
+    case 'concurrency-cap':
+      return `The server ${refused} once ${onset} connections were open: a concurrency cap.`;
+    case 'handshake-rate-limit': {
+      const retry = evidence.retryAfter?.length ? ` (Retry-After ${evidence.retryAfter.join(', ')})` : '';
+      const rate =
+        evidence.sustainableHandshakesPerSecond !== undefined
+          ? ` at about ${evidence.sustainableHandshakesPerSecond} per second`
+          : '';
+      return (
+        `The server ${refused}${retry} while connections kept opening${rate}: a ` +
+        'handshake rate limit, not a cap on open connections.'
+      );
+    }
+    case 'idle-timeout':
+      return (
+        `The server dropped connections ${describeCloses(evidence.failures)} ${after} after their last frame, ` +
+        'whatever the open count: an idle timeout, so no ceiling was measured.'
+      );
+    case 'max-lifetime':
+      return (
+        `The server closed connections ${describeCloses(evidence.failures)} ${after} after they opened, even ` +
+        'with heartbeats: a maximum connection lifetime, so no ceiling was measured.'
+      );
+    case 'server-degradation':
+      return (
+        `The server dropped open connections (${listDrops(evidence.failures)}) once ${onset} were open, instead ` +
+        `of refusing new ones${shortSlowdownClause(evidence.handshakeP95Ms)}: server degradation.`
+      );
+    case 'probe-limited':
+      return probeLimited(first?.errorCode, onset, evidence.eventLoopDelayMaxMs);
+    case 'config-error': {
+      const answer =
+        first?.status !== undefined ? `with HTTP ${first.status}` : `(${first?.errorCode ?? 'handshake not accepted'})`;
+      return (
+        `The target refused the first connection ${answer}: a configuration problem (URL, headers or ` +
+        'subprotocol), not a ceiling.'
+      );
+    }
+    case 'unreachable':
+      return (
+        `The target could not be reached (${first?.errorCode ?? 'the upgrade was never answered'}) before ` +
+        'any connection opened: nothing was measured.'
+      );
+  }
+}
+
+/** A run without a limiting factor: every stage held (a lower bound), or its verdict's reason (e.g. stopped early). */
+function noCause(run: HeadlineRun): string {
+  if (run.ceiling.value === null || run.ceiling.reached) return run.verdictReason;
+  const failures = run.failures.total === 0 ? 'no failures' : 'failures within tolerance';
+  return (
+    `Every stage held: ${run.ceiling.value} connections stayed open with ${failures}, so the ceiling is ` +
+    `at least ${run.ceiling.value}; no limit was found.`
+  );
+}
+
+/** The probe as the limit: it ran out (an error code), its event loop was starved, or its self-check stopped it. */
+function probeLimited(errorCode: string | undefined, onset: number | null, loopDelayMaxMs: number | undefined): string {
+  if (errorCode !== undefined) {
+    return (
+      `The probe itself ran out (${errorCode}) at ${onset} open connections: this run says ` +
+      `nothing about the target's limit.`
+    );
+  }
+  if (loopDelayMaxMs !== undefined) {
+    return (
+      `The probe's own event loop was starved (delay up to ${formatMilliseconds(loopDelayMaxMs)}), so its timings ` +
+      `cannot be trusted: this run says nothing about the target's limit.`
+    );
+  }
+  // Stopped by its own self-check (before a shard or while the run went on); the verdict reason has the figures and the
+  // fix.
+  return (
+    'The probe stopped itself because its own machine was running short (descriptors, memory or heap): ' +
+    `this run says nothing about the target's limit.`
+  );
+}

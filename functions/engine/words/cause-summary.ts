@@ -1,0 +1,161 @@
+/**
+ * The summary stored with a run: one plain sentence a person can act on, per
+ * limiting factor, with its figures. limiting-factor.ts decides the factor and
+ * gathers these facts; this module only words them.
+ */
+import { probeLimitFix, type SelfCheckResource } from '../self-check.js';
+import type { DurationSpread, FailureCounts, HandshakeP95, HeartbeatSettings } from '../types.js';
+import { formatSeconds } from '../units.js';
+import { countDrops, countRefusals, nameCloseCodes, slowdownClause } from './failure-phrases.js';
+
+/** What the summary of each limiting factor says, as facts; the probe's own limits come in two kinds. */
+export type SummaryFacts =
+  | {
+      kind: 'concurrency-cap';
+      failures: FailureCounts;
+      /** Open connections at the first refusal. */
+      onset: number;
+    }
+  | {
+      kind: 'handshake-rate-limit';
+      failures: FailureCounts;
+      retryAfter: readonly string[];
+      /** Open connections at the first refusal, and the most open after it. */
+      onset: number;
+      peak: number;
+      /** Handshakes per second let through while refusing; undefined when the refusals were too brief to say. */
+      perSecond: number | undefined;
+    }
+  | { kind: 'server-degradation'; failures: FailureCounts; onset: number; handshakeP95Ms: HandshakeP95 }
+  | {
+      kind: 'idle-timeout';
+      failures: FailureCounts;
+      drops: number;
+      idle: DurationSpread;
+      heartbeat: HeartbeatSettings['kind'];
+    }
+  | { kind: 'max-lifetime'; failures: FailureCounts; drops: number; age: DurationSpread }
+  | { kind: 'config-error'; url: string; status?: number; errorCode?: string; errorMessage?: string }
+  | {
+      kind: 'unreachable';
+      url: string;
+      /** TCP connected but the upgrade was never answered. */
+      unanswered: boolean;
+      errorCode?: string;
+      errorMessage?: string;
+    }
+  | {
+      kind: 'probe-ran-out';
+      resource: SelfCheckResource;
+      errorCode?: string;
+      openCount: number;
+      shardsShareProcess: boolean;
+    }
+  | {
+      kind: 'probe-starved';
+      p99Ms: number;
+      worstMs: number;
+      /** Event-loop delay p99 from which the probe counts as starved. */
+      starvedMs: number;
+      shardsShareProcess: boolean;
+    };
+
+/** What each resource of the probe's host is called in a sentence. */
+const RESOURCE_WORDS = {
+  descriptors: 'file descriptors',
+  'ephemeral-ports': 'local ports',
+  memory: 'memory',
+  heap: 'V8 heap',
+} as const;
+
+/** The summary sentence of a limiting factor, from its facts. */
+export function summarizeCause(facts: SummaryFacts): string {
+  switch (facts.kind) {
+    case 'concurrency-cap':
+      return (
+        `Concurrency cap at ${facts.onset}: upgrades failed (${countRefusals(facts.failures)}) once ${facts.onset} ` +
+        'connections were open, and none opened after the first refusal.'
+      );
+    case 'handshake-rate-limit':
+      return rateLimitSummary(facts);
+    case 'server-degradation':
+      return (
+        `Server degradation from ${facts.onset} open connections: ${countDrops(facts.failures)}` +
+        `${slowdownClause(facts.handshakeP95Ms)}. Open connections were dropped rather than new ones refused.`
+      );
+    case 'idle-timeout':
+      return idleTimeoutSummary(facts);
+    case 'max-lifetime': {
+      const { age } = facts;
+      return (
+        `Maximum connection lifetime of ${formatSeconds(age.medianSeconds)}: ${facts.drops} connections were ` +
+        `closed (${nameCloseCodes(facts.failures.byCloseCode)}) ${formatSeconds(age.medianSeconds)} after they ` +
+        `opened (${range(age)}), whatever the open count, even with heartbeats. This is a duration limit, not a ` +
+        'concurrency ceiling.'
+      );
+    }
+    case 'config-error': {
+      const answer = facts.status !== undefined ? `HTTP ${facts.status}` : `${facts.errorMessage ?? facts.errorCode}`;
+      return (
+        `The target refused the connection as misconfigured (${answer}) at ${facts.url}: check the URL, ` +
+        '--header values and --subprotocol. This is a probe failure, not a ceiling.'
+      );
+    }
+    case 'unreachable': {
+      const why = facts.unanswered
+        ? 'TCP connected but the upgrade was never answered'
+        : `${facts.errorCode ?? 'error'}${facts.errorMessage ? `: ${facts.errorMessage}` : ''}`;
+      return (
+        `Could not reach ${facts.url} (${why}) before any connection opened: check the URL and that the ` +
+        'target is running. This is a probe failure, not a ceiling.'
+      );
+    }
+    case 'probe-ran-out':
+      return (
+        `The probe itself ran out of ${RESOURCE_WORDS[facts.resource]} (${facts.errorCode ?? 'resources'}) at ` +
+        `${facts.openCount} open connections, so this run cannot say where the target's limit is. Fix: ` +
+        `${probeLimitFix(facts.resource, facts.shardsShareProcess)}.`
+      );
+    case 'probe-starved':
+      return (
+        `The probe's event loop was starved (p99 delay ${Math.round(facts.p99Ms)} ms, up to ` +
+        `${Math.round(facts.worstMs)} ms; ${facts.starvedMs} ms or more is starved), so its timings cannot be ` +
+        `trusted. Fix: ${probeLimitFix('event-loop', facts.shardsShareProcess)}.`
+      );
+  }
+}
+
+function rateLimitSummary(facts: Extract<SummaryFacts, { kind: 'handshake-rate-limit' }>): string {
+  const { retryAfter, perSecond } = facts;
+  const retry = retryAfter.length ? `, Retry-After ${retryAfter.join(', ')}` : '';
+  const rate = perSecond !== undefined ? ` at about ${perSecond} per second` : '';
+  const tooBrief =
+    perSecond === undefined
+      ? ' The refusals lasted too briefly to estimate the rate let through: ws-ceiling diagnose measures it.'
+      : '';
+  return (
+    `Handshake rate limit: upgrades were refused (${countRefusals(facts.failures)}${retry}) while connections kept ` +
+    `opening${rate}; the open count rose from ${facts.onset} to ${facts.peak} after the first refusal, so the ` +
+    `limit is on the rate, not the count. Ramp more slowly (--rate) to pass it.${tooBrief}`
+  );
+}
+
+function idleTimeoutSummary(facts: Extract<SummaryFacts, { kind: 'idle-timeout' }>): string {
+  const { idle, heartbeat } = facts;
+  const advice =
+    heartbeat === 'off'
+      ? `Keep connections alive with --ping under ${formatSeconds(idle.medianSeconds)} to measure the ` +
+        'concurrency ceiling.'
+      : `The ${heartbeat === 'ping' ? 'protocol pings' : 'application heartbeats'} sent did not reset it: try ` +
+        'the other kind of heartbeat or a shorter interval.';
+  return (
+    `Idle timeout of ${formatSeconds(idle.medianSeconds)}: ${facts.drops} connections were closed ` +
+    `(${nameCloseCodes(facts.failures.byCloseCode)}) ${formatSeconds(idle.medianSeconds)} after their last ` +
+    `frame (${range(idle)}), whatever the open count. ${advice}`
+  );
+}
+
+/** A spread's range: `29.8–30.4 s`. */
+function range(spread: DurationSpread): string {
+  return `${spread.minSeconds.toFixed(1)}–${spread.maxSeconds.toFixed(1)} s`;
+}
