@@ -27,7 +27,7 @@ export default defineConfig(
           code: 120,
           ignoreRegExpLiterals: true,
           ignoreUrls: true,
-          ignorePattern: '^\\s*(?:\\* )?/.*/[dgimsuvy]*[,;)]*$',
+          ignorePattern: '^\\s*/[^*/].*/[dgimsuvy]*[,;)]*$',
         },
       ],
       '@typescript-eslint/no-floating-promises': 'error',

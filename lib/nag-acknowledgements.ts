@@ -6,7 +6,7 @@
  * only the wildcard resources a reason explicitly matches, so a new,
  * unexplained wildcard still fails. cdk-nag's public API has no flattener,
  * so {@link flattenReference} writes resources the way its findings name
- * them (test/cdk-app.test.ts proves the two agree: no finding is left).
+ * them (test/cdk/probe-app.test.ts proves the two agree: no finding is left).
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import { Policy, type IRole } from 'aws-cdk-lib/aws-iam';

@@ -19,7 +19,7 @@ import type { TargetConfig } from '../functions/config/config-types.js';
 import { regressionRatioThreshold } from '../functions/engine/baseline.js';
 import { stateMachineName } from '../functions/steps/deployment-names.js';
 import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
-import { round } from '../functions/engine/percentiles.js';
+import { round } from '../functions/engine/units.js';
 import { alarmName } from './alarm-names.js';
 import { missingRunWindow } from './alarm-window.js';
 

@@ -10,7 +10,7 @@ import type { OnCallEndpoint, TargetConfig, WsCeilingConfig } from '../../functi
 import { estimateTargetCost, type TargetCost } from '../../functions/config/run-cost.js';
 import { configForRegion, loadConfigFile } from '../../functions/config/target-config.js';
 import { planSeconds } from '../../functions/config/worker-budget.js';
-import { round } from '../../functions/engine/percentiles.js';
+import { round } from '../../functions/engine/units.js';
 import { redactUrl } from '../../functions/engine/redact.js';
 import type { CliContext } from './cli-context.js';
 import { parseRegion, type TextIo } from './deployed-common.js';

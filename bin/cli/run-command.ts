@@ -10,9 +10,6 @@ import { exitCodeForVerdict } from './exit-codes.js';
 import { printRecordedRun, printRefusal, probeLocally } from './local-probe.js';
 import { probeCommand, type RunCommandFlags } from './run-flags.js';
 
-// Tests outside test/cli still import runPlanShards from here; it lives in local-shards.ts.
-export { runPlanShards } from './local-shards.js';
-
 /** Declares `ws-ceiling run` on `program`. */
 export function registerRun(program: Command, { io, setExitCode }: CliContext): void {
   probeCommand(

@@ -14,7 +14,7 @@ import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../engine/b
 import { InvalidInputError } from '../engine/errors.js';
 import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../engine/limits.js';
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../engine/plan.js';
-import { round } from '../engine/percentiles.js';
+import { round } from '../engine/units.js';
 import { PROBE_DEFAULTS } from '../engine/probe-defaults.js';
 import type { HeaderValue, OnCallEndpoint, PlanConfig, TargetConfig, WsCeilingConfig } from './config-types.js';
 import { parseCron } from './cron-schedule.js';

@@ -5,10 +5,6 @@
 import type { LatencyPercentiles } from './types.js';
 import { round } from './units.js';
 
-// The rounding lives in units.ts; re-exported for the importers outside the engine that still ask this module for it
-// (config, steps, bin/cli, lib), until they import units.js themselves.
-export { round } from './units.js';
-
 /** The nearest-rank percentile `p` (0–100) of `samples`, or null when there are none. */
 export function percentile(samples: readonly number[], p: number): number | null {
   if (samples.length === 0) return null;

@@ -82,7 +82,7 @@ const DESCRIPTOR_HEADROOM = 32;
 const PORT_HEADROOM_FRACTION = 0.05;
 /**
  * Resident memory one connection costs, with room to spare (11.7 KB measured over 5,000 held connections on loopback,
- * Node 20, `ws` 8; README "The self-check").
+ * Node 20, `ws` 8; docs/concepts.md "The self-check").
  */
 export const MEMORY_PER_CONNECTION_BYTES = 32 * 1024;
 /** V8 heap one connection costs, with room to spare (3.2 KB measured in the same run). */

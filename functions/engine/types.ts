@@ -175,7 +175,7 @@ export type ShardEvent =
   /** An opened connection closed; `failureClass` is set when that was a drop. */
   | { type: 'closed'; record: ConnectionRecord; failureClass?: FailureClass };
 
-/** A failure class: one per observable way a connection fails. See README "Failure classes". */
+/** A failure class: one per observable way a connection fails. See docs/concepts.md "Failure classes". */
 export type FailureClass =
   | 'handshake-rejected'
   | 'handshake-timeout'

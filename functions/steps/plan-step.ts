@@ -14,7 +14,7 @@ import { WORKER_START_DELAY_SECONDS } from '../config/worker-budget.js';
 import { assertAllowedHost } from './allowed-hosts.js';
 import { InvalidInputError } from '../engine/errors.js';
 import type { Logger } from '../engine/logger.js';
-import { round } from '../engine/percentiles.js';
+import { round } from '../engine/units.js';
 import { expectedSeconds, planRun } from '../engine/plan.js';
 import { redactUrl } from '../engine/redact.js';
 import type { PlanStepInput, PlanStepOutput, RunRequest } from './step-payloads.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runPlanShards } from '../../bin/cli/run-command.js';
+import { runPlanShards } from '../../bin/cli/local-shards.js';
 import { startResourceWatch } from '../../functions/connection/resource-watch.js';
 import { ProbeLedger } from '../../functions/diagnose/experiment-probe.js';
 import { runIdleTimeout } from '../../functions/diagnose/idle-timeout.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { runPlanShards } from '../../bin/cli/run-command.js';
+import { runPlanShards } from '../../bin/cli/local-shards.js';
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from '../../functions/diagnose/experiment-probe.js';
 import { judgeStep, narrowGap, nextCount, runRefinement } from '../../functions/diagnose/refinement.js';
 import type { ProbeSettings } from '../../functions/engine/types.js';

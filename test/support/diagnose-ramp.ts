@@ -5,7 +5,7 @@
  * server on loopback in seconds.
  */
 import { randomUUID } from 'node:crypto';
-import { runPlanShards } from '../../bin/cli/run-command.js';
+import { runPlanShards } from '../../bin/cli/local-shards.js';
 import type { DiagnoseDependencies, RampOutcome } from '../../functions/diagnose/diagnose.js';
 import { planRun } from '../../functions/engine/plan.js';
 import { RampControl } from '../../functions/engine/ramp-control.js';
