@@ -9,8 +9,8 @@
  * one loopback endpoint. Afterwards it gathers the run the record step
  * stored, each worker's process and timing, the metrics published and
  * derived, and the state each of the target's alarms would take on them and
- * the store's history. Ctrl-C is the kill switch, as `ws-ceiling stop` is
- * deployed: it writes a stop request the workers poll; a second one stops
+ * the store's history. Its stop signal is the kill switch, as `ws-ceiling
+ * stop` is deployed: a stop request the workers poll; its kill signal stops
  * every process at once.
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -110,17 +110,25 @@ export interface RehearsalOutcome {
   stopRequested: boolean;
 }
 
+/** How a rehearsal is stopped from outside: the CLI wires them to Ctrl-C and SIGTERM. */
+export interface RehearsalControl {
+  /** The kill switch: a stop request the workers poll, as `ws-ceiling stop` writes one deployed. */
+  stop: AbortSignal;
+  /** Stops every call at once (the execution then fails without a run). */
+  kill: AbortSignal;
+}
+
 /** Runs the rehearsal; `progress` gets a line at each step (stderr). */
 export async function rehearse(
   options: RehearseOptions,
   synthesize: RegionSynthesizer,
   progress: (line: string) => void,
+  control: RehearsalControl,
 ): Promise<RehearsalOutcome> {
   progress(`Synthesizing the stack of ${options.region} (esbuild bundles the functions)…`);
   const synthesized = await synthesize(options);
   const dynamo = await startEmbeddedDynamo({ directory: options.store });
   let local: Awaited<ReturnType<typeof startLocalAws>> | undefined;
-  const signals = listenForStop();
   try {
     const resolved = resolvedTemplate(synthesized.template as CloudTemplate, {
       stackName: synthesized.stackName,
@@ -152,13 +160,14 @@ export async function rehearse(
       resources.functions
         .map((fn) => fn.environment[FUNCTION_ENVIRONMENT.runsTable])
         .find((name): name is string => name !== undefined) ?? RUNS_TABLE_NAME;
-    signals.onFirst(() => {
-      progress('Stop requested: the workers stop opening, close with 1000 and return (Ctrl-C again stops at once).');
-      void new DynamoStopRequests({ client: dynamo.client, tableName: runsTable }).requestStop(
-        options.target.id,
-        new Date(),
-      );
-    });
+    const stopRequests = new DynamoStopRequests({ client: dynamo.client, tableName: runsTable });
+    let stopWritten: Promise<void> | undefined;
+    const requestStop = (): void => {
+      progress('Stop requested: the workers stop opening, close with 1000 and return.');
+      stopWritten = stopRequests.requestStop(options.target.id, new Date());
+    };
+    if (control.stop.aborted) requestStop();
+    else control.stop.addEventListener('abort', requestStop, { once: true });
     const localAws = local;
     const tasks = rehearsalTasks({
       functions: resources.functions,
@@ -167,13 +176,15 @@ export async function rehearse(
       endpoints: { aws: localAws.endpoint, dynamo: dynamo.endpoint },
       ...(shiftMs > 0 ? { clockShift: { state: startAt, offsetMs: -shiftMs } } : {}),
       faults: options.faults,
-      signal: signals.abort,
+      signal: control.kill,
       log: (name, line) => appendFileSync(logFile, `${name} ${line}\n`),
       dynamoTask: (action, parameters) => runDynamoTask(dynamo.client, action, parameters),
       publish: (message) => localAws.publish(message),
     });
     progress(`Running ${stateMachine.name} from the template on this machine (log: ${logFile})…`);
-    const execution = await runStateMachine(prepared, input, tasks.invoke, signals.abort);
+    const execution = await runStateMachine(prepared, input, tasks.invoke, control.kill);
+    control.stop.removeEventListener('abort', requestStop);
+    await stopWritten;
     const store = new DynamoRunStore({ client: dynamo.client, tableName: runsTable });
     const runId = (execution.output as { runId?: unknown } | undefined)?.runId;
     const history = await store.latestRuns(options.target.id, 200);
@@ -221,10 +232,9 @@ export async function rehearse(
       unsupported: localAws.unsupported,
       historyRuns: earlier.length,
       logFile,
-      stopRequested: signals.stopRequested(),
+      stopRequested: stopWritten !== undefined,
     };
   } finally {
-    signals.dispose();
     await local?.stop();
     await dynamo.stop();
     synthesized.remove();
@@ -319,31 +329,4 @@ function logFileOf(options: RehearseOptions): string {
   const folder = path.join(options.store, 'rehearsal-logs');
   mkdirSync(folder, { recursive: true });
   return path.join(folder, `${new Date().toISOString().replace(/[:.]/g, '-')}-${options.target.id}.log`);
-}
-
-/**
- * Ctrl-C and SIGTERM while the rehearsal runs: the first calls `onFirst` (the
- * stop request), a second one, or SIGTERM, aborts every call at once.
- */
-function listenForStop() {
-  const controller = new AbortController();
-  let first: (() => void) | undefined;
-  let requested = false;
-  const onInterrupt = (): void => {
-    if (requested) controller.abort();
-    requested = true;
-    first?.();
-  };
-  const onTerminate = (): void => controller.abort();
-  process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onTerminate);
-  return {
-    abort: controller.signal,
-    onFirst: (action: () => void) => (first = action),
-    stopRequested: () => requested,
-    dispose: () => {
-      process.removeListener('SIGINT', onInterrupt);
-      process.removeListener('SIGTERM', onTerminate);
-    },
-  };
 }

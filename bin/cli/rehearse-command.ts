@@ -14,7 +14,7 @@ import { EXIT_CODES, exitCodeForVerdict } from './exit-codes.js';
 import { rehearseOptions, SECRETS_VARIABLE, type RehearseFlags } from './rehearse-options.js';
 import { describeRefusal, describeRehearsal, rehearsalJson } from './rehearse-report.js';
 import { checkRehearsal, readMachineBudget, rehearsalDemand } from './rehearsal-preflight.js';
-import { rehearse, type RegionSynthesizer } from './rehearsal.js';
+import { rehearse, type RegionSynthesizer, type RehearsalControl } from './rehearsal.js';
 import { jsonOption, regionOption, storeOption, targetIdOption } from './shared-options.js';
 
 /** Loads the synthesizer only when a rehearsal runs (it brings aws-cdk-lib). */
@@ -56,10 +56,42 @@ async function rehearseCommand(flags: RehearseFlags, io: CommandIo, load: Synthe
     return EXIT_CODES.probeFailed;
   }
   const { synthesizeRegion } = await load();
-  const outcome = await rehearse(options, synthesizeRegion, (line) => io.stderr.write(`${line}\n`));
+  const interrupts = interruptsOf(io);
+  let outcome;
+  try {
+    outcome = await rehearse(options, synthesizeRegion, (line) => io.stderr.write(`${line}\n`), interrupts);
+  } finally {
+    interrupts.dispose();
+  }
   if (options.json) {
     io.stdout.write(`${JSON.stringify(rehearsalJson(outcome), null, 2)}\n`);
     for (const note of outcome.notes) io.stderr.write(`Note: ${note}\n`);
   } else io.stdout.write(`${describeRehearsal(outcome, options)}\n`);
   return outcome.run ? exitCodeForVerdict(outcome.run.verdict) : EXIT_CODES.probeFailed;
+}
+
+/**
+ * Ctrl-C while the rehearsal runs: the first is the kill switch (a stop
+ * request, so the run is recorded as inconclusive), a second one or SIGTERM
+ * stops every process at once.
+ */
+function interruptsOf(io: CommandIo): RehearsalControl & { dispose(): void } {
+  const stop = new AbortController();
+  const kill = new AbortController();
+  const onInterrupt = (): void => {
+    if (stop.signal.aborted) kill.abort();
+    else io.stderr.write('Ctrl-C again stops every process at once, and no run is recorded.\n');
+    stop.abort();
+  };
+  const onTerminate = (): void => kill.abort();
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onTerminate);
+  return {
+    stop: stop.signal,
+    kill: kill.signal,
+    dispose: () => {
+      process.removeListener('SIGINT', onInterrupt);
+      process.removeListener('SIGTERM', onTerminate);
+    },
+  };
 }
