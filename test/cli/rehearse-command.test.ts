@@ -1,18 +1,20 @@
 /**
  * `ws-ceiling rehearse` refuses bad input before anything starts (exit 2,
  * the flag named), and refuses a plan this machine cannot carry across its
- * worker processes (exit 3, with the fix). Runs the built CLI.
+ * worker processes (exit 3, with the fix); Ctrl-C during a rehearsal is the
+ * kill switch, and the run is recorded inconclusive. Runs the built CLI.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTargetSimulator } from '../../functions/simulator/target-simulator.js';
 import { runCli } from '../support/cli.js';
 
 let folder: string;
 let config: string;
 
-function configWith(plan: object): object {
+function configWith(plan: object, withSecret = true): object {
   return {
     allowedHosts: ['127.0.0.1'],
     onCall: [],
@@ -22,7 +24,7 @@ function configWith(plan: object): object {
         url: 'ws://127.0.0.1:9/socket',
         regions: ['eu-west-1'],
         schedule: { cron: '0 2 * * ? *', timeZone: 'UTC' },
-        headers: { Authorization: { secretName: 'chat/token', prefix: 'Bearer ' } },
+        ...(withSecret ? { headers: { Authorization: { secretName: 'chat/token', prefix: 'Bearer ' } } } : {}),
         plan,
       },
     ],
@@ -108,5 +110,36 @@ describe('ws-ceiling rehearse: refusals', () => {
       /The peak stage opens 40000 connections from this one address to the target, but the local port range \d+-\d+ gives about \d+\. Fix: widen net\.ipv4\.ip_local_port_range/,
     );
     expect(result.stderr).not.toContain('Synthesizing');
+  });
+});
+
+describe('ws-ceiling rehearse: Ctrl-C', () => {
+  it('writes a stop request the workers obey: the run is stored inconclusive, never a ceiling (exit 3)', async () => {
+    const simulator = await startTargetSimulator();
+    try {
+      const slow = path.join(folder, 'slow.json');
+      const plan = { stages: [4, 8], holdSeconds: 8, connectRate: 100, shardSize: 4 };
+      await writeFile(slow, JSON.stringify(configWith(plan, false)));
+      const store = path.join(folder, 'stopped');
+      const args = ['rehearse', '--config', slow, '--target-id', 'chat', '--url', `${simulator.url}/socket`];
+      const result = await runCli([...args, '--start-delay', '2', '--store', store, '--json'], {
+        timeoutMs: 90_000,
+        onStart: (child) => {
+          let seen = '';
+          child.stderr?.on('data', (chunk: Buffer) => {
+            seen += chunk.toString();
+            if (seen.includes('Running ws-ceiling-chat') && !child.killed) setTimeout(() => child.kill('SIGINT'), 3000);
+          });
+        },
+      });
+      expect(result.stderr).toContain('Stop requested: the workers stop opening, close with 1000 and return.');
+      const json = JSON.parse(result.stdout) as { run: { verdict: string; verdictReason: string; ceiling: unknown } };
+      expect(json.run.verdict).toBe('inconclusive');
+      expect(json.run.verdictReason).toContain('stop request');
+      expect(json.run.ceiling).toEqual({ value: null, reached: false });
+      expect(result.code).toBe(3);
+    } finally {
+      await simulator.stop();
+    }
   });
 });
