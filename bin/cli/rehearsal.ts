@@ -220,7 +220,7 @@ export async function rehearse(
       stateMachine,
       notes,
       execution,
-      ...(run ? { run, stored: 'written' as const } : {}),
+      ...(run ? { run, stored: storedOutcomeOf(execution.output) } : {}),
       workers,
       startSkewMs: firsts.length > 1 ? Math.max(...firsts) - Math.min(...firsts) : null,
       calls: tasks.calls,
@@ -288,6 +288,11 @@ function workerRows(calls: readonly RehearsalCall[], buckets: readonly string[],
       };
     })
     .sort((a, b) => a.shard - b.shard);
+}
+
+/** What the record step said of its write: `duplicate` when a retry found the run already stored. */
+function storedOutcomeOf(output: unknown): PutRunOutcome {
+  return (output as { stored?: unknown } | undefined)?.stored === 'duplicate' ? 'duplicate' : 'written';
 }
 
 /** The connection records of a shard result object, from whichever bucket holds it. */
