@@ -209,28 +209,39 @@ export interface UrlTemplate extends ConnectionTemplate {
   readonly encoded: ReadonlySet<number>;
 }
 
+/** The schemes a URL template may expand to: the target's, or a URL provider's. */
+export type UrlSchemes = 'websocket' | 'http';
+
+const SCHEMES: Record<UrlSchemes, { protocols: string[]; words: string; example: string }> = {
+  websocket: { protocols: ['ws:', 'wss:'], words: 'ws:// or wss://', example: 'wss://chat.example.com/socket' },
+  http: { protocols: ['http:', 'https:'], words: 'http:// or https://', example: 'https://api.example.com/sessions' },
+};
+
 /**
- * Parses and checks the target URL template: every template known, every environment variable set, and the URL with
- * sample values a ws:// or wss:// URL. Errors name `field`; they quote templates, never an expanded value.
+ * Parses and checks a URL template: every template known, every environment variable set, and the URL with sample
+ * values one of `schemes` (the target's ws:// or wss:// by default). Errors name `field`; they quote templates, never
+ * an expanded value.
  */
 export function parseUrlTemplate(
   source: string,
   field: string,
   env: Readonly<Record<string, string | undefined>>,
   options: TemplateOptions,
+  schemes: UrlSchemes = 'websocket',
 ): UrlTemplate {
   const template = parseTemplate(source, field, options);
   checkEnvironment([template], env, field);
   const url = { ...template, encoded: encodedParts(template) };
+  const { protocols, words, example } = SCHEMES[schemes];
   let parsed: URL;
   try {
     parsed = new URL(expandUrlTemplate(url, sampleValues(env)));
   } catch {
     const how = isConstant(template) ? '' : ' (with its templates filled in)';
-    throw new InvalidInputError(field, `must be a ws:// or wss:// URL${how}, e.g. wss://chat.example.com/socket`);
+    throw new InvalidInputError(field, `must be a ${words} URL${how}, e.g. ${example}`);
   }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw new InvalidInputError(field, `must use ws:// or wss://, got ${parsed.protocol}//`);
+  if (!protocols.includes(parsed.protocol)) {
+    throw new InvalidInputError(field, `must use ${words}, got ${parsed.protocol}//`);
   }
   return url;
 }
