@@ -11,6 +11,7 @@ import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan
 import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
 import { decimal, secondsFlag, wholeNumber } from './flag-numbers.js';
+import { targetIdFromUrl } from './target-id.js';
 
 /** Defaults of the run flags, shown in `--help`. */
 export const RUN_DEFAULTS = {
@@ -251,18 +252,6 @@ function checkPlanBounds(max: number, flags: { maxConnections: number; minCeilin
       `${flags.minCeiling} is above the plan's maximum of ${max}, so no run could prove it; raise --max or --stages`,
     );
   }
-}
-
-/** A stable target id from a URL: host, port and path, e.g. `chat.example.com-443-ws`. */
-export function targetIdFromUrl(url: URL): string {
-  const raw = [url.hostname, url.port, url.pathname].filter(Boolean).join('-');
-  return (
-    raw
-      .replace(/[^A-Za-z0-9._-]+/g, '-')
-      .replace(/-+/g, '-')
-      .replace(/^-|-$/g, '')
-      .slice(0, 64) || 'target'
-  );
 }
 
 function validateUrl(url: string): URL {
