@@ -446,6 +446,8 @@ class RecordedConnection implements ProbeConnection {
     if (!closing || this.record.close) return;
     const { at, code, reason, protocolError } = closing;
     this.#writeClose(at, code, reason, protocolError === undefined, protocolError);
+    // A server that broke the protocol is not waited for (RFC 6455 §7.1.7: fail the connection).
+    if (protocolError !== undefined) setImmediate(() => this.#socket?.terminate());
   }
 
   #onClose(code: number, reason: string): void {
