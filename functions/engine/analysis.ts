@@ -173,8 +173,8 @@ interface StageEnd {
   completed: boolean;
   at: number;
   /**
-   * True when the stage ran past its planned hold end, waiting for its own handshakes to settle (shard-runner.ts):
-   * its last handshake settled at `at`, and the next stage started after that.
+   * True when the stage ran past its planned end, waiting for its own handshakes to settle (shard-runner.ts), or
+   * past the stop, with drops that raced it: the last of those came at `at`, and the next stage started after that.
    */
   extended: boolean;
 }
@@ -183,7 +183,9 @@ interface StageEnd {
  * Where each stage ended. A stage every shard finished ended when its hold
  * ended, or later when it waited for its handshakes to settle. The stage a
  * stopped run was in ended when the run stopped (the shards say when), and
- * never before its last handshake settled.
+ * never before its last handshake settled or the last drop in it that raced
+ * the stop, so its row adds up: open at the end of the stage before, plus
+ * opened, less dropped.
  */
 function stageEnds(input: AnalysisInput, records: readonly ConnectionRecord[]): Map<number, StageEnd> {
   const stagesRun = Math.min(...input.shards.map((shard) => shard.stagesRun));
@@ -197,11 +199,17 @@ function stageEnds(input: AnalysisInput, records: readonly ConnectionRecord[]): 
     if (record.outcome === 'cancelled') continue;
     lastSettled.set(record.stage, Math.max(lastSettled.get(record.stage) ?? 0, record.settledAt));
   }
+  const dropTimes = records.flatMap((record) =>
+    record.close && record.close.closedBy !== 'probe' ? [record.close.at] : [],
+  );
   const ends = new Map<number, StageEnd>();
   for (const stage of input.plan.stages) {
     const completed = stage.index < stagesRun;
     const planned = completed ? stage.holdEndsAt : Math.min(stage.holdEndsAt, stoppedAt);
-    const settled = lastSettled.get(stage.index) ?? 0;
+    const lastDrop = completed
+      ? 0
+      : dropTimes.reduce((last, at) => (at >= stage.startAt && at < stage.holdEndsAt ? Math.max(last, at) : last), 0);
+    const settled = Math.max(lastSettled.get(stage.index) ?? 0, lastDrop);
     ends.set(stage.index, { completed, at: Math.max(planned, settled), extended: settled > planned });
   }
   return ends;

@@ -399,6 +399,21 @@ describe('analyzeRun', () => {
     ]);
   });
 
+  it('adds up the stage table of a run stopped by a failure that other drops raced', () => {
+    // Five open; a protocol error stops the run at 1 s; three more come in before the probe closes the last one.
+    const protocolError = 'Invalid WebSocket frame: invalid status code 1004';
+    const drop = (at: number) => ({ at, code: 1002, frameReceived: false, protocolError });
+    const records = [
+      ...[1000, 1001, 1002, 1003].map((at, i) => opened(0, i * 20, drop(at))),
+      opened(0, 80, { at: 1010, code: 1000, frameReceived: true, closedBy: 'probe' }),
+    ];
+    const aborted = { failureClass: 'config-error' as const, message: 'config-error: protocol error' };
+    const analysis = analyzeRun(input([shardOf(records, 0, { aborted, stoppedAt: T0 + 1000 })]));
+    expect(analysis.stages.map(({ opened: count, openAtEnd, failed }) => [count, openAtEnd, failed])).toEqual([
+      [5, 1, 4],
+    ]);
+  });
+
   it('counts the connections a stage opened while it waited for its pending handshakes after its hold', () => {
     // Stage 1 (10) holds until 3 s; two of its handshakes complete only at 3.5 s, before stage 2 starts.
     const records = [...openMany(0, 8, 0, 20), opened(0, 3500), opened(0, 3500)];
