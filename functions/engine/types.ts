@@ -289,7 +289,7 @@ export interface StageSummary {
   target: number;
   /** Connections opened in this stage. */
   opened: number;
-  /** Global open connections when the stage's hold ended (or when the run stopped). */
+  /** Global open connections when the stage ended: hold over and handshakes settled, or the run stopped. */
   openAtEnd: number;
   /** Failures observed during this stage's window (handshake failures and drops). */
   failedByClass: Partial<Record<FailureClass, number>>;
