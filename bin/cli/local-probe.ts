@@ -251,6 +251,7 @@ async function selfCheckPlan(target: ProbeTarget): Promise<{ selfCheck: SelfChec
     connectionsPerProcess: peak,
     costPerConnection: target.simulated ? 2 : 1,
     connectionsPerTargetAddress: peak,
+    sourceAddresses: target.settings.sourceAddresses?.length ?? 1,
     shardsShareProcess: true,
   };
   const { selfCheck, running } = await selfCheckHost(demand, () => readHostBudget());

@@ -60,6 +60,10 @@ function addRampFlags(command: Command): Command {
     )
     .option('--header <name:value>', 'request header, repeatable (values are never printed or stored)', collect, [])
     .option('--subprotocol <name>', 'WebSocket subprotocol to request, repeatable', collect, [])
+    .option(
+      '--source-address <list>',
+      'local addresses the connections leave from, in turn, e.g. 10.0.0.5,10.0.0.6 (each has its own ports)',
+    )
     .addOption(targetIdOption('name of the target in the history (default: from the URL host, port and path)'));
 }
 

@@ -3,12 +3,14 @@
  * ProbeSettings with one zod schema. Every error names the flag and what is
  * allowed; header values and URL credentials are never echoed back.
  */
+import net from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../../functions/engine/baseline.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../../functions/engine/limits.js';
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan.js';
 import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
+import { parseSourceAddresses } from '../../functions/engine/source-addresses.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
 import { decimal, secondsFlag, wholeNumber } from './flag-numbers.js';
 import { targetIdFromUrl } from './target-id.js';
@@ -48,6 +50,8 @@ export interface RawRunFlags {
   heartbeatMessage?: string;
   header: string[];
   subprotocol: string[];
+  /** `--source-address A,B,…`. */
+  sourceAddress?: string;
   targetId?: string;
   tolerance: string;
   maxConnections: string;
@@ -76,6 +80,7 @@ const FLAG_NAMES: Record<string, string> = {
   heartbeatMessage: '--heartbeat-message',
   header: '--header',
   subprotocol: '--subprotocol',
+  sourceAddress: '--source-address',
   targetId: '--target-id',
   tolerance: '--tolerance',
   maxConnections: '--max-connections',
@@ -225,6 +230,7 @@ const rawFlagsSchema = z.object({
   heartbeatMessage: z.string().min(1, 'must not be empty').optional(),
   header: headers,
   subprotocol: subprotocols,
+  sourceAddress: z.string().optional(),
   targetId: targetId.optional(),
   tolerance,
   maxConnections: wholeNumber(1, HARD_MAX_CONNECTIONS),
@@ -244,6 +250,7 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
   }
   const stages = flags.stages ?? stagesFromFlags(flags.start, flags.step, flags.max);
   checkPlanBounds(stages[stages.length - 1] ?? 0, flags);
+  const sourceAddresses = flags.sourceAddress === undefined ? [] : sourceAddressesFor(flags.sourceAddress, target);
   return {
     url,
     targetId: flags.targetId ?? defaultTargetId ?? targetIdFromUrl(target),
@@ -263,7 +270,29 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
     baselineRuns: flags.baselineRuns,
     ...(flags.minCeiling !== undefined ? { minCeiling: flags.minCeiling } : {}),
     ...(raw.simulate !== undefined ? { simulate: raw.simulate.trim() } : {}),
+    ...(sourceAddresses.length ? { sourceAddresses } : {}),
   };
+}
+
+/**
+ * The `--source-address` list, checked against the target: addresses of one family, the target's when its host is
+ * an IP address (a connection cannot leave from an IPv6 address for an IPv4 one). Whether each is an address of this
+ * machine is checked before the run (functions/probe-host/source-address-check.ts).
+ */
+function sourceAddressesFor(text: string, target: URL): string[] {
+  const addresses = parseSourceAddresses(text, '--source-address');
+  const families = new Set(addresses.map((address) => address.family));
+  if (families.size > 1) {
+    throw new InvalidInputError('--source-address', 'give addresses of one family, IPv4 or IPv6, not both');
+  }
+  const targetFamily = net.isIP(target.hostname.replace(/^\[|\]$/g, ''));
+  if (targetFamily !== 0 && !families.has(targetFamily as 4 | 6)) {
+    throw new InvalidInputError(
+      '--source-address',
+      `the target ${target.hostname} is an IPv${targetFamily} address: give IPv${targetFamily} source addresses`,
+    );
+  }
+  return addresses.map((address) => address.address);
 }
 
 /** Each flag's value checked on its own; throws InvalidInputError naming the first flag refused. */

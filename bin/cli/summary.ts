@@ -63,9 +63,19 @@ export function describePlan(
       `connections/s, at most ${settings.maxInFlight} handshakes in flight`,
     `  ${heartbeat}, handshake timeout ${settings.handshakeTimeoutSeconds} s, ` +
       `${plan.shards.length} shard${plan.shards.length === 1 ? '' : 's'}`,
+    ...connectionLines(settings),
     `  up to ${max} connections, about ${formatDuration(expectedSeconds(plan))} if every stage holds` +
       (stopsAtFirstFailure ? '; stops after the first failing stage' : ''),
   ].join('\n');
+}
+
+/** How each connection is made, when it is more than the URL and headers: the plan's extra lines. */
+function connectionLines(settings: PublicSettings): string[] {
+  const lines: string[] = [];
+  if (settings.sourceAddresses?.length) {
+    lines.push(`  leaving from ${settings.sourceAddresses.join(', ')} in turn`);
+  }
+  return lines;
 }
 
 /** The answer to "how many, where did drops begin, and why" in plain words, with the stage table. */

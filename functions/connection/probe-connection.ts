@@ -23,6 +23,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { HANDSHAKE_PROTOCOL_ERROR } from '../engine/classify.js';
+import { sourceAddressOf } from '../engine/source-addresses.js';
 import type { ClosedBy, ConnectionRecord, HandshakeOutcome, HeartbeatSettings } from '../engine/types.js';
 
 /** Close code and reason the probe uses when it ends a connection itself. */
@@ -45,6 +46,8 @@ export interface ConnectionGroupOptions {
   subprotocols: string[];
   handshakeTimeoutMs: number;
   heartbeat: HeartbeatSettings;
+  /** Local addresses the connections leave from, taken in turn by connection id (`--source-address`). */
+  sourceAddresses?: readonly string[];
   shard: number;
   /** Epoch milliseconds; must not go backwards. */
   now: () => number;
@@ -336,12 +339,14 @@ class RecordedConnection implements ProbeConnection {
    * Only the address goes to net/tls: net.Socket copies the options it gets
    * and adds to the copy, and with ws's two dozen options that copy made
    * some 2.5 KB more garbage per handshake (V8's sampling heap profiler).
+   * The stream leaves from the connection's source address, when there are
+   * some (`--source-address`).
    */
   #openStream({ host = '', port }: StreamTarget): net.Socket {
     const { options, secure } = this.#group;
-    const stream = secure
-      ? tls.connect({ host, port: Number(port), servername: net.isIP(host) ? '' : host })
-      : net.connect({ host, port: Number(port) });
+    const localAddress = sourceAddressOf(this.record.id, options.sourceAddresses ?? []);
+    const address = { host, port: Number(port), ...(localAddress !== undefined ? { localAddress } : {}) };
+    const stream = secure ? tls.connect({ ...address, servername: net.isIP(host) ? '' : host }) : net.connect(address);
     stream.once(secure ? 'secureConnect' : 'connect', () => (this.record.tcpConnectedAt = options.now()));
     return stream;
   }

@@ -49,6 +49,8 @@ export interface ShardInput {
   subprotocols: string[];
   handshakeTimeoutSeconds: number;
   heartbeat: HeartbeatSettings;
+  /** Local addresses the connections leave from, in turn (`--source-address`); absent: the system's choice. */
+  sourceAddresses?: readonly string[];
   stages: readonly StagePlan[];
   shard: ShardPlan;
   /**
@@ -63,7 +65,7 @@ export interface ShardInput {
 /** The run settings a shard connects with. */
 export type ShardConnectionSettings = Pick<
   ProbeSettings,
-  'url' | 'headers' | 'subprotocols' | 'handshakeTimeoutSeconds' | 'heartbeat'
+  'url' | 'headers' | 'subprotocols' | 'handshakeTimeoutSeconds' | 'heartbeat' | 'sourceAddresses'
 >;
 
 /**
@@ -76,8 +78,17 @@ export function shardInputOf(
   stages: readonly StagePlan[],
   shard: ShardPlan,
 ): ShardInput {
-  const { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat } = settings;
-  return { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat, stages, shard };
+  const { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat, sourceAddresses } = settings;
+  return {
+    url,
+    headers,
+    subprotocols,
+    handshakeTimeoutSeconds,
+    heartbeat,
+    ...(sourceAddresses?.length ? { sourceAddresses } : {}),
+    stages,
+    shard,
+  };
 }
 
 /** What a shard needs besides its input. */
@@ -167,6 +178,7 @@ class ShardRun {
       subprotocols: input.subprotocols,
       handshakeTimeoutMs: input.handshakeTimeoutSeconds * 1000,
       heartbeat: input.heartbeat,
+      ...(input.sourceAddresses ? { sourceAddresses: input.sourceAddresses } : {}),
       shard: input.shard.index,
       now: this.#now,
       onSettled: (record) => this.#onSettled(record),

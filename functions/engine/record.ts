@@ -159,6 +159,7 @@ export function publicSettings(settings: ProbeSettings, plan: ProbePlan): Public
     shards: plan.shards.length,
     ...(settings.minCeiling !== undefined ? { minCeiling: settings.minCeiling } : {}),
     ...(settings.simulate !== undefined ? { simulate: settings.simulate } : {}),
+    ...(settings.sourceAddresses?.length ? { sourceAddresses: [...settings.sourceAddresses] } : {}),
   };
 }
 

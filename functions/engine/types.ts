@@ -44,6 +44,8 @@ export interface ProbeSettings {
   baselineRuns: number;
   /** The `--simulate` spec when the target is the bundled simulator (its URL's port is gone after the run). */
   simulate?: string;
+  /** Local addresses the connections leave from, in turn (`--source-address`); absent: the system's choice. */
+  sourceAddresses?: string[];
 }
 
 /** One step of the ramp, with absolute epoch-millisecond times shared by every shard. */
@@ -315,6 +317,8 @@ export interface PublicSettings {
   minCeiling?: number;
   /** The `--simulate` spec when the run probed the bundled simulator, so the run can be repeated. */
   simulate?: string;
+  /** Local addresses the connections left from, in turn (`--source-address`). */
+  sourceAddresses?: string[];
 }
 
 /** One failure drawn on the timeline chart. */

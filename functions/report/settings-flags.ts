@@ -37,6 +37,9 @@ export function settingsFlags(settings: PublicSettings): SettingFlag[] {
   }
   for (const name of settings.headerNames) flags.push({ flag: '--header', value: `${name}: ${VALUE_PLACEHOLDER}` });
   for (const name of settings.subprotocols) flags.push({ flag: '--subprotocol', value: name });
+  if (settings.sourceAddresses?.length) {
+    flags.push({ flag: '--source-address', value: settings.sourceAddresses.join(',') });
+  }
   const tolerance =
     settings.tolerance.kind === 'percent' ? `${settings.tolerance.value}%` : String(settings.tolerance.value);
   flags.push(

@@ -164,6 +164,18 @@ describe('openConnectionGroup', () => {
     expect(connection.record.outcome).toBe('connect-error');
   });
 
+  it('leaves from each source address in turn, by connection id', async () => {
+    const remotes: string[] = [];
+    const port = await tcpServer((socket) => (remotes.push(socket.remoteAddress ?? ''), socket.destroy()));
+    const probe = group(`ws://127.0.0.1:${port}`, { sourceAddresses: ['127.0.0.2', '127.0.0.3'] });
+    for (const id of [0, 1, 2]) {
+      probe.open(id);
+      await until(() => remotes.length === id + 1);
+    }
+    await probe.group.allEnded();
+    expect(remotes).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.2']);
+  });
+
   it(
     'keeps pinging and drops the connection as a pong timeout one pong timeout after its oldest unanswered ' +
       'ping, with a timeout longer than the interval',

@@ -52,6 +52,9 @@ this run only)`;
     ['Heartbeat', heartbeatWords],
     ['Headers sent', settings.headerNames.length ? html`${headers} (values never stored)` : 'none'],
     ['Subprotocols', settings.subprotocols.length ? settings.subprotocols.join(', ') : 'none'],
+    ...(settings.sourceAddresses?.length
+      ? [['Source addresses', `${settings.sourceAddresses.join(', ')}, taken in turn`] as [string, HtmlValue]]
+      : []),
     ['Tolerance', tolerance],
     ['Minimum ceiling (gate)', settings.minCeiling === undefined ? 'none' : String(settings.minCeiling)],
     ['Safety cap', `${settings.maxConnections} connections`],
