@@ -22,7 +22,8 @@ import {
   type UrlTemplate,
 } from '../engine/connection-template.js';
 import { sourceAddressOf } from '../engine/source-addresses.js';
-import type { SessionSetupFailure, SessionUrlOutcome, SessionValueUse } from './session-url-provider.js';
+import type { SessionSetupFailure } from '../engine/session-setup.js';
+import type { SessionUrlOutcome, SessionValueUse } from './session-url-provider.js';
 
 /** The templates and collaborators the connections of a shard are made from. */
 export interface ConnectionRecipe {
@@ -56,8 +57,7 @@ export interface PreparedConnection {
 
 /** A prepared connection, or the session-setup failure that kept it from opening, with the provider's timing. */
 export type Preparation = { setupMs: number; waitedMs: number } & (
-  | { ok: true; connection: PreparedConnection }
-  | { ok: false; failure: SessionSetupFailure | { reason: 'signing'; errorName: string } }
+  { ok: true; connection: PreparedConnection } | { ok: false; failure: SessionSetupFailure }
 );
 
 /** The one connection every attempt opens when nothing in the recipe varies; undefined when something does. */

@@ -21,14 +21,19 @@ export type ChartRun = Pick<
   settings: Pick<RunResult['settings'], 'handshakeTimeoutSeconds'>;
 };
 
+/** A marker's shape: refused upgrades, drops, failed sessions and failures of the probe each have their own. */
+type Shape = 'triangle' | 'circle' | 'diamond' | 'square';
+
 /** How each failure class is drawn: symbol and colour (a colour-blind-safe palette). */
-const FAILURE_STYLES: Record<FailureClass, { shape: 'triangle' | 'circle' | 'square'; colour: string }> = {
+const FAILURE_STYLES: Record<FailureClass, { shape: Shape; colour: string }> = {
   'handshake-rejected': { shape: 'triangle', colour: '#d55e00' },
   'handshake-timeout': { shape: 'triangle', colour: '#e69f00' },
   'connect-error': { shape: 'triangle', colour: '#b2182b' },
   'abnormal-closure': { shape: 'circle', colour: '#7b3294' },
   'server-close': { shape: 'circle', colour: '#c51b7d' },
   'pong-timeout': { shape: 'circle', colour: '#8c510a' },
+  'session-rejected': { shape: 'diamond', colour: '#009e73' },
+  'session-setup': { shape: 'diamond', colour: '#0072b2' },
   'probe-limited': { shape: 'square', colour: '#4d4d4d' },
   'config-error': { shape: 'square', colour: '#111111' },
   unreachable: { shape: 'square', colour: '#111111' },
@@ -276,13 +281,16 @@ function describeCode(failure: TimelineFailure): string {
     failure.status !== undefined ? `HTTP ${failure.status}` : undefined,
     failure.closeCode !== undefined ? `close ${failure.closeCode}` : undefined,
     failure.errorCode,
+    failure.detail,
   ].filter((part) => part !== undefined);
   return parts.length ? `, ${parts.join(', ')}` : '';
 }
 
 /** Path data of a symbol of radius `r` centred on (x, y). */
-function symbol(shape: 'triangle' | 'circle' | 'square', x: number, y: number, r: number): string {
+function symbol(shape: Shape, x: number, y: number, r: number): string {
   if (shape === 'triangle') return `M${px(x - r)} ${px(y - r * 0.8)} H${px(x + r)} L${px(x)} ${px(y + r)} Z`;
+  if (shape === 'diamond')
+    return `M${px(x)} ${px(y - r)} L${px(x + r)} ${px(y)} L${px(x)} ${px(y + r)} L${px(x - r)} ${px(y)} Z`;
   if (shape === 'square') return `M${px(x - r)} ${px(y - r)} h${2 * r} v${2 * r} h${-2 * r} Z`;
   return `M${px(x - r)} ${px(y)} a${r} ${r} 0 1 0 ${2 * r} 0 a${r} ${r} 0 1 0 ${-2 * r} 0 Z`;
 }
