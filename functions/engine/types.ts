@@ -4,8 +4,11 @@
  * runner, classifier, analysis, store, CLI) speaks in them. The words follow
  * docs/architecture.md: stage, drop onset, ceiling, limiting factor, verdict.
  */
+import type { SigV4Settings } from './execute-api.js';
 import type { SessionRejection } from './session-handshake.js';
+import type { PublicSessionSettings, SessionSettings } from './session-settings.js';
 import type { SessionSetupFailure } from './session-setup.js';
+import type { PublicSessionUrlSource, SessionUrlSourceFlags } from './session-url-source.js';
 
 /** How the probe keeps an open connection alive while it holds it. */
 export type HeartbeatSettings =
@@ -48,6 +51,17 @@ export interface ProbeSettings {
   simulate?: string;
   /** Local addresses the connections leave from, in turn (`--source-address`); absent: the system's choice. */
   sourceAddresses?: string[];
+  /**
+   * The session each connection sets up after its upgrade (`--init-message`, `--ready-when`, `--ready-timeout`); its
+   * init messages may hold secrets and templates.
+   */
+  session?: SessionSettings;
+  /** Where each connection's URL or token comes from (`--session-url-from` and its options); may hold secrets. */
+  sessionUrlSource?: SessionUrlSourceFlags;
+  /** Sign each upgrade URL with SigV4 (`--sigv4`). */
+  sigv4?: SigV4Settings;
+  /** A second credential, header name to value, for diagnose's limit-scope experiment (`--alternate-header`). */
+  alternateHeaders?: Record<string, string>;
 }
 
 /** One step of the ramp, with absolute epoch-millisecond times shared by every shard. */
@@ -352,6 +366,14 @@ export interface PublicSettings {
   simulate?: string;
   /** Local addresses the connections left from, in turn (`--source-address`). */
   sourceAddresses?: string[];
+  /** The session each connection set up: init messages counted, never shown. */
+  session?: PublicSessionSettings;
+  /** Where each connection's URL or token came from: the request and header names, no value. */
+  sessionUrlSource?: PublicSessionUrlSource;
+  /** How upgrade URLs were signed. */
+  sigv4?: SigV4Settings;
+  /** Names of the second credential's headers (`--alternate-header`), never their values. */
+  alternateHeaderNames?: string[];
 }
 
 /** One failure drawn on the timeline chart. */

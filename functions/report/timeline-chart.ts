@@ -18,7 +18,7 @@ export type ChartRun = Pick<
   RunResult,
   'timeline' | 'stages' | 'startedAt' | 'finishedAt' | 'limitingFactor' | 'failures'
 > & {
-  settings: Pick<RunResult['settings'], 'handshakeTimeoutSeconds'>;
+  settings: Pick<RunResult['settings'], 'handshakeTimeoutSeconds' | 'session'>;
 };
 
 /** A marker's shape: refused upgrades, drops, failed sessions and failures of the probe each have their own. */
@@ -227,8 +227,9 @@ interface LegendItem {
 
 /**
  * The legend: the open line, the stage target, then every kind of failure
- * (class and code) with its count. Handshake timeouts are marked when the
- * timeout ran out, which the entry says, since that is after the attempt.
+ * (class and code) with its count. Handshake timeouts and sessions' ready
+ * timeouts are marked when the timeout ran out, which the entry says, since
+ * that is after the attempt.
  */
 function legendItems(run: ChartRun): LegendItem[] {
   const items: LegendItem[] = [
@@ -244,10 +245,13 @@ stroke-dasharray="6 4"/>`,
   ];
   for (const kind of failureKinds(run)) {
     const style = FAILURE_STYLES[kind.failureClass];
+    const readyTimeout = run.settings.session?.readyTimeoutSeconds;
     const timeout =
       kind.failureClass === 'handshake-timeout'
         ? `, marked when the ${run.settings.handshakeTimeoutSeconds} s timeout ran out`
-        : '';
+        : kind.code === 'ready timeout' && readyTimeout !== undefined
+          ? `, marked when the ${readyTimeout} s ready timeout ran out`
+          : '';
     const label = `${describeFailureKind(kind)}${timeout}`;
     items.push({
       label,

@@ -28,7 +28,7 @@ describe('the timeline chart of failed sessions', () => {
       ...analysis,
       startedAt: new Date(T0).toISOString(),
       finishedAt: new Date(T0 + 6000).toISOString(),
-      settings: { handshakeTimeoutSeconds: 10 },
+      settings: { handshakeTimeoutSeconds: 10, session: { initMessages: 1, readyTimeoutSeconds: 2 } },
     }).markup;
     expect(chart.split('class="failure-marker" data-class="session-rejected"').length - 1).toBe(4);
     expect(chart.split('class="failure-marker" data-class="session-setup"').length - 1).toBe(1);
@@ -37,7 +37,7 @@ describe('the timeline chart of failed sessions', () => {
       /data-class="session-rejected" d="M[\d.]+ [\d.]+ L[\d.]+ [\d.]+ L[\d.]+ [\d.]+ L[\d.]+ [\d.]+ Z"/,
     );
     expect(chart).toContain('session-rejected · close 4429 × 3</text>');
-    expect(chart).toContain('session-rejected · ready timeout × 1</text>');
+    expect(chart).toContain('session-rejected · ready timeout × 1, marked when the 2 s ready timeout ran out</text>');
     expect(chart).toContain('session-setup · timeout × 1</text>');
     expect(chart).toMatch(/<title>session-rejected, ready timeout at [\d.]+ s, 40 open<\/title>/);
   });

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ScopedAdmission, type ScopedLimitsOptions } from '../../functions/simulator/scoped-admission.js';
-import type { SessionGate } from '../../functions/simulator/session-gate.js';
+import { SessionGate, type SessionGateOptions } from '../../functions/simulator/session-gate.js';
 
 /** A started server. */
 export interface RunningEndpoint {
@@ -54,4 +54,12 @@ export async function startScopedEndpoint(
 ): Promise<RunningEndpoint & { admission: ScopedAdmission }> {
   const admission = new ScopedAdmission(options);
   return { ...(await startEndpoint(admission)), admission };
+}
+
+/** A graphql-ws style server: every connection is upgraded, and counts as a session only once the gate acks it. */
+export async function startGatedEndpoint(
+  options: SessionGateOptions,
+): Promise<RunningEndpoint & { gate: SessionGate }> {
+  const gate = new SessionGate(options);
+  return { ...(await startEndpoint(undefined, gate)), gate };
 }
