@@ -13,6 +13,7 @@ import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
 import { parseSourceAddresses } from '../../functions/engine/source-addresses.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
 import { decimal, secondsFlag, wholeNumber } from './flag-numbers.js';
+import { parseSessionFlags, PROCESS_CONTEXT, type FlagContext, type RawSessionFlags } from './session-options.js';
 import { targetIdFromUrl } from './target-id.js';
 
 /** Defaults of the run flags, shown in `--help`. */
@@ -35,7 +36,7 @@ export const RUN_DEFAULTS = {
 } as const;
 
 /** Flags as commander hands them over. */
-export interface RawRunFlags {
+export interface RawRunFlags extends RawSessionFlags {
   stages?: string;
   /** Range flags have no commander default, so giving them with --stages can be detected. */
   start?: string;
@@ -241,10 +242,21 @@ const rawFlagsSchema = z.object({
   baselineRuns: wholeNumber(1, MAX_BASELINE_RUNS).default(DEFAULT_BASELINE_RUNS),
 });
 
-/** Validates the run flags against a target URL and returns the settings, or throws InvalidInputError. */
-export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: string): ProbeSettings {
+/**
+ * Validates the run flags against a target URL and returns the settings, or throws InvalidInputError. `context`
+ * gives the environment `{{env:NAME}}` reads and the `@file`s (this process's by default).
+ */
+export function parseRunFlags(
+  url: string,
+  raw: RawRunFlags,
+  defaultTargetId?: string,
+  context: FlagContext = PROCESS_CONTEXT,
+): ProbeSettings {
   const flags = parseFlagValues(raw);
-  const target = validateUrl(url);
+  const plain = url.includes('{{') ? undefined : validateUrl(url);
+  const connection = parseSessionFlags(url, flags.header, raw, parseHeaderList, context).settings;
+  const idUrl = plain ? url : templateIdUrl(url);
+  const target = plain ?? (idUrl === undefined ? undefined : validateUrl(idUrl));
   if (raw.stages !== undefined && (raw.start ?? raw.step ?? raw.max) !== undefined) {
     throw new InvalidInputError('--stages', 'give either --stages or --start/--step/--max, not both');
   }
@@ -253,7 +265,7 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
   const sourceAddresses = flags.sourceAddress === undefined ? [] : sourceAddressesFor(flags.sourceAddress, target);
   return {
     url,
-    targetId: flags.targetId ?? defaultTargetId ?? targetIdFromUrl(target),
+    targetId: flags.targetId ?? defaultTargetId ?? targetIdOf(target),
     stages,
     holdSeconds: flags.hold,
     connectRate: flags.rate,
@@ -271,7 +283,42 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
     ...(flags.minCeiling !== undefined ? { minCeiling: flags.minCeiling } : {}),
     ...(raw.simulate !== undefined ? { simulate: raw.simulate.trim() } : {}),
     ...(sourceAddresses.length ? { sourceAddresses } : {}),
+    ...connection,
   };
+}
+
+/** A `Name: value` list checked as `--header` is, for another flag (`--session-url-header`, `--alternate-header`). */
+function parseHeaderList(entries: string[], flag: string): Record<string, string> {
+  const parsed = headers.safeParse(entries);
+  if (!parsed.success) throw new InvalidInputError(flag, parsed.error.issues[0]?.message ?? 'invalid');
+  return parsed.data;
+}
+
+/**
+ * A URL with templates as a URL its target id and checks can read: each `{{name}}` written `tpl-name`
+ * (`wss://chat.example.com/rooms/{{n}}` reads `wss://chat.example.com/rooms/tpl-n`), so the id says it is a
+ * template and never holds a value of one.
+ */
+function templateIdUrl(url: string): string | undefined {
+  const named = url.replace(
+    /\{\{\s*([^{}]*?)\s*\}\}/g,
+    (_, name: string) => `tpl-${name.replace(/[^A-Za-z0-9_]/g, '_')}`,
+  );
+  try {
+    new URL(named);
+    return named;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The target id from the URL, or an error asking for --target-id when the URL is a template of a whole URL. */
+function targetIdOf(target: URL | undefined): string {
+  if (target) return targetIdFromUrl(target);
+  throw new InvalidInputError(
+    '--target-id',
+    'give one: the URL is a template that is no URL until its values are filled in, so it cannot name the target',
+  );
 }
 
 /**
@@ -279,17 +326,17 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
  * an IP address (a connection cannot leave from an IPv6 address for an IPv4 one). Whether each is an address of this
  * machine is checked before the run (functions/probe-host/source-address-check.ts).
  */
-function sourceAddressesFor(text: string, target: URL): string[] {
+function sourceAddressesFor(text: string, target: URL | undefined): string[] {
   const addresses = parseSourceAddresses(text, '--source-address');
   const families = new Set(addresses.map((address) => address.family));
   if (families.size > 1) {
     throw new InvalidInputError('--source-address', 'give addresses of one family, IPv4 or IPv6, not both');
   }
-  const targetFamily = net.isIP(target.hostname.replace(/^\[|\]$/g, ''));
+  const targetFamily = net.isIP(target?.hostname.replace(/^\[|\]$/g, '') ?? '');
   if (targetFamily !== 0 && !families.has(targetFamily as 4 | 6)) {
     throw new InvalidInputError(
       '--source-address',
-      `the target ${target.hostname} is an IPv${targetFamily} address: give IPv${targetFamily} source addresses`,
+      `the target ${target?.hostname} is an IPv${targetFamily} address: give IPv${targetFamily} source addresses`,
     );
   }
   return addresses.map((address) => address.address);
