@@ -7,17 +7,14 @@
  * to report. Anything shorter pages between two good runs. The smallest
  * allowed value, in whole hours, is also the default.
  */
+import { ALARM_MAX_EVALUATION_RANGE_SECONDS } from './aws-limits.js';
 import type { PlanConfig, ScheduleConfig } from './config-types.js';
 import { largestFireGapSeconds } from './cron-fire-times.js';
 import { parseCron } from './cron-schedule.js';
-import { stateMachineTimeoutSeconds } from './run-budget.js';
-import { workerTimeoutSeconds } from './worker-budget.js';
+import { worstCaseRunSeconds } from './region-starts.js';
 
 /** The longest window CloudWatch evaluates an alarm over: seven days. */
-export const MAX_EXPECTED_EVERY_HOURS = 168;
-
-/** EventBridge Scheduler starts a run up to this long after its minute (it fires with 60-second precision). */
-export const SCHEDULE_START_PRECISION_SECONDS = 60;
+export const MAX_EXPECTED_EVERY_HOURS = ALARM_MAX_EVALUATION_RANGE_SECONDS / 3600;
 
 /** What the smallest `expectedEveryHours` of a target is made of. */
 export interface ExpectedEveryMinimum {
@@ -52,6 +49,6 @@ export function minimumExpectedEveryHours(
     gapSeconds = largestFireGapSeconds(parsed.cron, schedule.timeZone, fromYear);
     gapCache.set(key, gapSeconds);
   }
-  const runSeconds = SCHEDULE_START_PRECISION_SECONDS + stateMachineTimeoutSeconds(workerTimeoutSeconds(plan));
+  const runSeconds = worstCaseRunSeconds(plan);
   return { gapSeconds, runSeconds, hours: Math.floor((gapSeconds + runSeconds) / 3600) + 1 };
 }

@@ -15,9 +15,6 @@ import { planProbeSettings } from './target-settings.js';
 /** How far ahead of the plan step the first stage starts, so every worker is past its cold start. */
 export const WORKER_START_DELAY_SECONDS = 20;
 
-/** The longest timeout AWS Lambda allows a function. */
-export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
-
 /** Time a worker allows, after the last hold, to close its connections with 1000 and see them end. */
 export const WORKER_CLOSE_GRACE_SECONDS = 10;
 
@@ -40,7 +37,7 @@ export function planSeconds(plan: PlanConfig): number {
 /**
  * The worker Lambda timeout `plan` needs, in whole seconds: the start delay,
  * the whole plan, the close grace and the stop margin. A valid config keeps
- * it at or under {@link LAMBDA_MAX_TIMEOUT_SECONDS}.
+ * it at or under Lambda's 900 s (aws-limits.ts).
  */
 export function workerTimeoutSeconds(plan: PlanConfig): number {
   return Math.ceil(

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { largestFireGapSeconds } from '../../functions/config/cron-fire-times.js';
 import { parseCron, type ParsedCron } from '../../functions/config/cron-schedule.js';
-import {
-  minimumExpectedEveryHours,
-  SCHEDULE_START_PRECISION_SECONDS,
-} from '../../functions/config/expected-every-hours.js';
+import { SCHEDULE_START_PRECISION_SECONDS } from '../../functions/config/aws-limits.js';
+import { minimumExpectedEveryHours } from '../../functions/config/expected-every-hours.js';
 import { stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';

@@ -15,7 +15,7 @@ import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-request
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { WORKER_STOP_MARGIN_MS } from '../../functions/config/worker-budget.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
-import { MAP_RESULT_ALLOWANCE_BYTES } from '../../functions/steps/plan-step.js';
+import { MAP_RESULT_ALLOWANCE_BYTES } from '../../functions/config/run-state.js';
 import type { FailedShard, ShardTask, WorkerOutput } from '../../functions/steps/step-payloads.js';
 import type { ShardResult } from '../../functions/engine/types.js';
 import { shardRampRule } from '../../functions/steps/worker-step.js';
