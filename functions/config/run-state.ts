@@ -26,7 +26,7 @@ export const MAP_RESULT_ALLOWANCE_BYTES = 512;
  * upgrade across regions, a gateway under load) never holds a worker under
  * its planned rate.
  */
-export const PLANNED_HANDSHAKE_SECONDS = 1;
+const PLANNED_HANDSHAKE_SECONDS = 1;
 
 /**
  * Share of a state's 256 KiB kept free: what differs from run to run and

@@ -159,16 +159,20 @@ function describeCeilingAgainstLimits(run: RunResult): string {
   const { ceiling, baseline } = run;
   if (run.verdict === 'failed') return 'none: the probe failed, nothing was measured';
   if (ceiling.value === null) return 'unknown: the run was inconclusive (this is not a low ceiling)';
-  const value = `${ceiling.reached ? '' : 'at least '}${ceiling.value} concurrent connections`;
   const floor = run.settings.minCeiling;
-  const parts = [value];
-  if (baseline !== null && run.verdict === 'regressed') parts.push(describeRegression(ceiling.value, baseline));
-  else if (baseline !== null) {
+  const underFloor = floor !== undefined && ceiling.value < floor;
+  if (baseline !== null && run.verdict === 'regressed') {
+    const floorSentence = floor === undefined ? '' : ` Floor ${floor}${underFloor ? ': under it' : ''}.`;
+    // "Ceiling 150 is 25 % under the baseline of 200 (median of 7 runs); tolerance 10 %.", after the label Ceiling.
+    return `${describeRegression(ceiling.value, baseline).replace(/^Ceiling /, '')}${floorSentence}`;
+  }
+  const parts = [`${ceiling.reached ? '' : 'at least '}${ceiling.value} concurrent connections`];
+  if (baseline !== null) {
     parts.push(
       `baseline ${baseline.value} (median of ${baseline.runs} runs; regressed under ${regressionThreshold(baseline)})`,
     );
   }
-  if (floor !== undefined) parts.push(ceiling.value < floor ? `under the floor of ${floor}` : `floor ${floor}`);
+  if (floor !== undefined) parts.push(underFloor ? `under the floor of ${floor}` : `floor ${floor}`);
   return parts.join('; ');
 }
 

@@ -128,6 +128,27 @@ describe('handler (worker)', () => {
     });
   });
 
+  it('says how late it started when its cold start outlasted the start delay, on the clock of the plan', async () => {
+    const target = await simulator({});
+    // Planned as if the start delay had passed 1.6 s ago: this worker is 1.6 s late.
+    const { shardTasks } = plannedRun(testTarget(target.url), -1600);
+    const task = shardTasks[0] as ShardTask;
+
+    const output = await handler(task, lambdaContext());
+
+    expect(output.startedLateMs).toBeGreaterThanOrEqual(1600);
+    expect(output.startedLateMs).toBeLessThan(60_000);
+    expect(log.entries().find((entry) => entry.message === 'shard starting late')).toMatchObject({
+      level: 'warn',
+      shard: 0,
+      lateMs: output.startedLateMs,
+      reason: `worker 0 started ${(output.startedLateMs ?? 0) / 1000} s after the planned start`,
+    });
+    // On time, nothing is said.
+    const onTime = await handler(onlyTask(testTarget(target.url)), lambdaContext());
+    expect(onTime.startedLateMs).toBeUndefined();
+  });
+
   it('stops after the first stage that fails, as a single process would', async () => {
     const target = await simulator({ cap: { limit: 4, response: { kind: 'status', status: 503 } } });
     const task = onlyTask(testTarget(target.url, { plan: { stages: [3, 6, 9], holdSeconds: 0.5, connectRate: 200 } }));
