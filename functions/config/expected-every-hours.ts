@@ -9,7 +9,7 @@
  */
 import { ALARM_MAX_EVALUATION_RANGE_SECONDS } from './aws-limits.js';
 import type { PlanConfig, ScheduleConfig } from './config-types.js';
-import { largestFireGapSeconds } from './cron-fire-times.js';
+import { fireGaps, type FireGaps } from './cron-fire-times.js';
 import { parseCron } from './cron-schedule.js';
 import { worstCaseRunSeconds } from './region-starts.js';
 
@@ -29,7 +29,24 @@ export interface ExpectedEveryMinimum {
   hours: number;
 }
 
-const gapCache = new Map<string, number>();
+const gapCache = new Map<string, FireGaps>();
+
+/**
+ * The longest and shortest gaps of a valid cron in its time zone over the
+ * calendar years from `fromYear`, read once per process for each schedule
+ * (the schema, the expected window and the overlap check all ask).
+ */
+export function scheduleFireGaps(schedule: Pick<ScheduleConfig, 'cron' | 'timeZone'>, fromYear: number): FireGaps {
+  const key = `${schedule.cron}\n${schedule.timeZone}\n${fromYear}`;
+  let gaps = gapCache.get(key);
+  if (gaps === undefined) {
+    const parsed = parseCron(schedule.cron);
+    if ('problem' in parsed) throw new RangeError(`schedule.cron "${schedule.cron}" ${parsed.problem}`);
+    gaps = fireGaps(parsed.cron, schedule.timeZone, fromYear);
+    gapCache.set(key, gaps);
+  }
+  return gaps;
+}
 
 /**
  * The smallest `expectedEveryHours` for a target scheduled on `schedule` with
@@ -41,14 +58,7 @@ export function minimumExpectedEveryHours(
   plan: PlanConfig,
   fromYear: number,
 ): ExpectedEveryMinimum {
-  const key = `${schedule.cron}\n${schedule.timeZone}\n${fromYear}`;
-  let gapSeconds = gapCache.get(key);
-  if (gapSeconds === undefined) {
-    const parsed = parseCron(schedule.cron);
-    if ('problem' in parsed) throw new RangeError(`schedule.cron "${schedule.cron}" ${parsed.problem}`);
-    gapSeconds = largestFireGapSeconds(parsed.cron, schedule.timeZone, fromYear);
-    gapCache.set(key, gapSeconds);
-  }
+  const gapSeconds = scheduleFireGaps(schedule, fromYear).largestSeconds;
   const runSeconds = worstCaseRunSeconds(plan);
   return { gapSeconds, runSeconds, hours: Math.floor((gapSeconds + runSeconds) / 3600) + 1 };
 }

@@ -18,8 +18,8 @@ import {
   SCHEDULE_NAME_MAX_LENGTH,
 } from './aws-limits.js';
 import type { PlanConfig, TargetConfig } from './config-types.js';
-import { fireGaps } from './cron-fire-times.js';
 import { parseCron } from './cron-schedule.js';
+import { scheduleFireGaps } from './expected-every-hours.js';
 import { regionSpreadMinutes, regionStarts, RUN_SPACING_MARGIN_SECONDS, worstCaseRunSeconds } from './region-starts.js';
 import type { ResourceNames } from './resource-names.js';
 import { fitsState, standInRecordInputBytes, stateBudgetWords } from './run-state.js';
@@ -195,9 +195,8 @@ function reservedConcurrencyProblem(target: TargetConfig): LimitProblem | undefi
  * in every region, staggered, at their worst.
  */
 function scheduleOverlapProblem(target: TargetConfig): LimitProblem | undefined {
-  const parsed = parseCron(target.schedule.cron);
-  if ('problem' in parsed) return undefined;
-  const { smallestSeconds } = fireGaps(parsed.cron, target.schedule.timeZone, new Date().getUTCFullYear());
+  if ('problem' in parseCron(target.schedule.cron)) return undefined;
+  const { smallestSeconds } = scheduleFireGaps(target.schedule, new Date().getUTCFullYear());
   const spread = regionSpreadMinutes(regionStarts(target));
   const needed = spread * 60 + worstCaseRunSeconds(target.plan) + RUN_SPACING_MARGIN_SECONDS;
   if (smallestSeconds >= needed) return undefined;
