@@ -220,14 +220,19 @@ export function findCapacityLimit(
   }
   const firstRefusal = refusals[0] as FailureEvent;
   const lastRefusal = refusals[refusals.length - 1] as FailureEvent;
-  const onsetAtRefusal = timeline.openAt(firstRefusal.at);
-  const peakAfter = timeline.peakBetween(firstRefusal.at, Number.POSITIVE_INFINITY);
+  // Handshakes already in flight when the first refusal came may have been let in before it, their answers arriving
+  // later (from another shard, or on another socket): what they add is the count the target refused at, not a rise.
+  const inFlightEnd = timeline.inFlightSettledBy(firstRefusal.at);
+  const onsetAtRefusal = Math.max(timeline.openAt(firstRefusal.at), timeline.peakBetween(firstRefusal.at, inFlightEnd));
+  const peakAfter = timeline.peakBetween(inFlightEnd, Number.POSITIVE_INFINITY);
+  const onset = first === firstRefusal ? onsetAtRefusal : dropOnset;
+  const refusalEvidence = { ...evidence, firstFailure: firstFailureOf(first, onset) };
   const openedAfter = timeline.openedBetween(firstRefusal.at, lastRefusal.at);
   const retryAfter = distinct(refusals.map((event) => retryAfterOf(event.record)));
   if (peakAfter > onsetAtRefusal) {
     const rate = rateLetThrough(openedAfter, lastRefusal.at - firstRefusal.at);
     return {
-      dropOnset,
+      dropOnset: onset,
       factor: {
         kind: 'handshake-rate-limit',
         summary: summarizeCause({
@@ -239,7 +244,7 @@ export function findCapacityLimit(
           perSecond: rate,
         }),
         evidence: {
-          ...evidence,
+          ...refusalEvidence,
           ...(retryAfter.length ? { retryAfter } : {}),
           openedAfterFirstRefusal: openedAfter,
           ...(rate !== undefined ? { sustainableHandshakesPerSecond: rate } : {}),
@@ -248,11 +253,11 @@ export function findCapacityLimit(
     };
   }
   return {
-    dropOnset,
+    dropOnset: onset,
     factor: {
       kind: 'concurrency-cap',
       summary: summarizeCause({ kind: 'concurrency-cap', failures, onset: onsetAtRefusal }),
-      evidence: { ...evidence, ...(retryAfter.length ? { retryAfter } : {}), openedAfterFirstRefusal: 0 },
+      evidence: { ...refusalEvidence, ...(retryAfter.length ? { retryAfter } : {}), openedAfterFirstRefusal: 0 },
     },
   };
 }

@@ -241,8 +241,12 @@ export type LimitingFactorKind =
   | 'config-error'
   | 'unreachable';
 
-/** The outcome of a run as a whole. */
-export type Verdict = 'ok' | 'regressed' | 'below-floor' | 'inconclusive' | 'failed';
+/**
+ * The outcome of a run as a whole. `skipped`: a deployed run that found
+ * another run of its target holding the run lock and probed nothing; it is
+ * recorded, never a failure and never part of a baseline.
+ */
+export type Verdict = 'ok' | 'regressed' | 'below-floor' | 'inconclusive' | 'failed' | 'skipped';
 
 /** Handshake latency percentiles in milliseconds (null when nothing completed). */
 export interface LatencyPercentiles {

@@ -322,6 +322,22 @@ describe('analyzeRun', () => {
     expect(analysis.verdictReason).toContain('stopped');
   });
 
+  it('reads a cap, not a rate limit, when an upgrade in flight at the first refusal is answered after it', () => {
+    // Shard 0's sixth upgrade left at 3000 ms and was let in, but its answer came at 3012 ms; shard 1's upgrade,
+    // sent at 3001 ms, was refused at 3005 ms. The count rose after the first refusal only by the upgrade that was
+    // already in flight: a cap at 6, not a rate limit (and not a cap at 5).
+    const stages = stagesOf([5, 10], 1000, 2000);
+    const raced = { ...opened(1, 3012), attemptedAt: T0 + 3000 };
+    const refusals = Array.from({ length: 4 }, (_, i) => ({ ...refused(1, 3005 + i * 20, 503), shard: 1 }));
+    const shardA = shardOf([...openMany(0, 5, 0, 20), raced], 2);
+    const shardB = { ...shardOf(refusals, 2), shard: 1 };
+    const analysis = analyzeRun(input([shardA, shardB], { plan: planOf(stages) }));
+    expect(analysis.limitingFactor?.kind).toBe('concurrency-cap');
+    expect(analysis.limitingFactor?.summary).toContain('Concurrency cap at 6');
+    expect(analysis.dropOnset).toBe(6);
+    expect(analysis.limitingFactor?.evidence.firstFailure).toMatchObject({ openCount: 6, status: 503 });
+  });
+
   it('merges shards into one global open count', () => {
     const shardA = capRecords().filter((_, i) => i % 2 === 0);
     const shardB = capRecords()
