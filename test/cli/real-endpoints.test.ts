@@ -81,7 +81,7 @@ describe('--init-message, --ready-when and --ready-timeout', () => {
       settings: { session: { initMessages: 1, readyWhen: 'connection_ack', readyTimeoutSeconds: 2 } },
     });
     expect(result.run?.readyMs?.p50).toBeGreaterThanOrEqual(0);
-    expect(result.run?.limitingFactor.summary).toContain('Session cap at 3');
+    expect(result.run?.limitingFactor?.summary).toContain('Session cap at 3');
   });
 
   it('makes a first session that is refused a configuration error naming the flag, never a ceiling', async () => {
@@ -90,7 +90,7 @@ describe('--init-message, --ready-when and --ready-timeout', () => {
     const result = await run([endpoint.url, '--stages', '2', ...SESSION, '--target-id', 'gate']);
     expect(result.code).toBe(3);
     expect(result.run).toMatchObject({ ceiling: { value: null }, limitingFactor: { kind: 'config-error' } });
-    expect(result.run?.limitingFactor.summary).toContain('--init-message');
+    expect(result.run?.limitingFactor?.summary).toContain('--init-message');
   });
 
   it('refuses --ready-timeout without --ready-when before anything is sent', async () => {
@@ -131,7 +131,7 @@ describe('--session-url-from', () => {
       failures: { byClass: { 'session-setup': 1 }, bySessionSetup: { 'HTTP 503': 1 } },
       settings: { sessionUrlSource: { path: 'data.url', headerNames: ['x-api-key'] } },
     });
-    expect(result.run?.limitingFactor.summary).toContain('not of the WebSocket gateway');
+    expect(result.run?.limitingFactor?.summary).toContain('not of the WebSocket gateway');
     expect(provider.stats()).toMatchObject({ issued: 3, refusedByStatus: { 503: 1 } });
     expect(endpoint.gate.stats().acked).toBe(3);
   });
