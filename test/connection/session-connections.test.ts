@@ -109,7 +109,7 @@ describe('a connection with a session to set up', () => {
     expect(ended).toBe(true);
   });
 
-  it('is session-setup, with no upgrade, when the URL provider refuses; the probe cancels calls in flight', async () => {
+  it('is session-setup, with no upgrade, when the URL provider refuses; the probe cancels a call', async () => {
     const endpoint = await gate({});
     const provider = await startUrlProviderEndpoint({
       targetUrl: endpoint.url,
