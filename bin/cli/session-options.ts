@@ -21,6 +21,7 @@ import { InvalidInputError } from '../../functions/engine/errors.js';
 import { DEFAULT_SIGV4_SERVICE, parseExecuteApiHost } from '../../functions/engine/execute-api.js';
 import { HARD_MAX_RATE } from '../../functions/engine/limits.js';
 import {
+  DEFAULT_READY_TIMEOUT_SECONDS,
   parseReadyWhen,
   resolveInitMessage,
   type SessionSettings,
@@ -30,10 +31,8 @@ import { parseSessionUrlSource, type SessionUrlSourceFlags } from '../../functio
 import type { ProbeSettings } from '../../functions/engine/types.js';
 import { decimal, parseFlag, secondsFlag } from './flag-numbers.js';
 
-/** Seconds a connection waits for its ready message unless `--ready-timeout` says otherwise. */
-export const DEFAULT_READY_TIMEOUT_SECONDS = 10;
 /** Seconds the URL provider may take per call unless `--session-url-timeout` says otherwise. */
-export const DEFAULT_SESSION_URL_TIMEOUT_SECONDS = 10;
+const DEFAULT_SESSION_URL_TIMEOUT_SECONDS = 10;
 
 /** The session flags as commander hands them over (repeatable ones may be absent in a caller's own flags). */
 export interface RawSessionFlags {
