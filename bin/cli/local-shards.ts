@@ -23,17 +23,17 @@ export async function runPlanShards(
   connections?: RunConnections,
 ): Promise<ShardResult[]> {
   const { settings, plan, control } = request;
-  const made = connections && {
-    recipe: connections.recipeFor(plan.shards.length),
-    ...(connections.setupTimeoutSeconds !== undefined ? { setupTimeoutSeconds: connections.setupTimeoutSeconds } : {}),
-  };
+  const setup =
+    connections?.setupTimeoutSeconds !== undefined ? { setupTimeoutSeconds: connections.setupTimeoutSeconds } : {};
   return underResourceWatch(host, control, async (watch) => {
     const results = await Promise.all(
       plan.shards.map((shard) =>
         runShard(
           {
-            ...shardInputOf(settings, plan.stages, shard),
-            ...made,
+            ...shardInputOf({ ...settings, ...request.connectionOf?.(shard.index) }, plan.stages, shard),
+            ...(connections
+              ? { recipe: connections.recipeFor(plan.shards.length, request.connectionOf?.(shard.index)), ...setup }
+              : {}),
             heartbeat: request.heartbeatOf?.(shard.index) ?? settings.heartbeat,
             ...(request.nextStage ? { nextStage: request.nextStage } : {}),
           },

@@ -44,10 +44,17 @@ export interface RunConnectionDependencies {
   now?: () => number;
 }
 
+/** What one shard of an experiment changes in the run's connections: its headers or its source addresses. */
+export type ConnectionVariant = Partial<Pick<ProbeSettings, 'headers' | 'sourceAddresses'>>;
+
 /** The connections of a run: a recipe per plan, and what they share. */
 export interface RunConnections {
-  /** The recipe of a plan of `shards` shards. */
-  recipeFor(shards: number): ConnectionRecipe;
+  /**
+   * The recipe of a plan of `shards` shards, with `variant`'s headers (all of them, checked as the run's are) or
+   * source addresses instead of the run's when given: diagnose's limit-scope experiment opens a shard from a second
+   * address or with a second credential.
+   */
+  recipeFor(shards: number, variant?: ConnectionVariant): ConnectionRecipe;
   /** Seconds a connection's session set-up may take (the URL provider's timeout); absent without a provider. */
   setupTimeoutSeconds?: number;
   /** Lets go of the URL provider's kept-alive sockets. */
@@ -85,8 +92,19 @@ export function runConnections(settings: ConnectionSettings, deps: RunConnection
     ...(provider ? { provider: provider.fetch.bind(provider) } : {}),
     ...(deps.sign ? { sign: deps.sign } : {}),
   };
+  const varied = (variant: ConnectionVariant): Partial<ConnectionRecipe> => {
+    const changed: Partial<ConnectionRecipe> = {};
+    if (variant.sourceAddresses) changed.sourceAddresses = variant.sourceAddresses;
+    if (variant.headers) {
+      const own = parseHeaderTemplates(variant.headers, FIELDS.headers, env, options);
+      const parts = partsOfSecrets({ ...settings, headers: variant.headers });
+      changed.headers = own;
+      changed.secrets = [...common.secrets, ...envSecretsOf(Object.values(own), env), ...parts];
+    }
+    return changed;
+  };
   return {
-    recipeFor: (shards) => ({ ...common, shards }),
+    recipeFor: (shards, variant) => ({ ...common, ...(variant ? varied(variant) : {}), shards }),
     ...(source ? { setupTimeoutSeconds: source.timeoutSeconds } : {}),
     close: () => provider?.close(),
   };

@@ -5,13 +5,14 @@
  */
 import type { SelfCheck } from '../engine/self-check.js';
 import type { FailureClass, HeartbeatSettings, RunResult } from '../engine/types.js';
+import type { LimitScope, ScopedLimit, ScopeKind } from './limit-scope-decision.js';
 
 /**
  * The experiments of `diagnose`, and the ramp and self-check they start from (a `self-check` finding: the plan was
  * refused before anything was sent).
  */
 export type ExperimentName =
-  'self-check' | 'ramp' | 'rate-or-count' | 'queueing-gateway' | 'idle-timeout' | 'refinement';
+  'self-check' | 'ramp' | 'rate-or-count' | 'queueing-gateway' | 'idle-timeout' | 'refinement' | 'limit-scope';
 
 /** What an experiment saw, in numbers a person can check. */
 export interface FindingEvidence {
@@ -62,6 +63,12 @@ export interface FindingValuesByKind {
   'probe-limited': { summary: string };
   /** The run failed (config error, unreachable): nothing to diagnose. */
   'probe-failure': { summary: string };
+  /**
+   * Whom a limit applies to: each source address or credential its own `perScope` (`source-address`, `credential`),
+   * or all together (`global`), from `sources` sources compared (`by` addresses or credentials); `limit` as the
+   * first source filled it.
+   */
+  'limit-scope': { scope: LimitScope; perScope: number; sources: number; by: ScopeKind; limit: ScopedLimit };
   /** An experiment could not decide. */
   undetermined: { about: ExperimentName; reason: string };
 }

@@ -154,3 +154,29 @@ function describeFill(source: SourceFill, limit: ScopedLimit): string {
   const what = limit.kind === 'concurrency-cap' ? 'opened' : 'let through';
   return `${source.admitted} ${what}, ${source.refused} refused`;
 }
+
+/**
+ * The sentence of a decided scope, from the finding's values: "The cap of 500 is per source address: a second
+ * address got its own 500." or "The cap of 500 is global: a second credential was refused at once."
+ */
+export function limitScopeSentence(values: {
+  scope: LimitScope;
+  perScope: number;
+  sources: number;
+  by: ScopeKind;
+  limit: ScopedLimit;
+}): string {
+  const { scope, perScope, sources, by, limit } = values;
+  const others = sources - 1;
+  if (scope === 'global') {
+    const who = others === 1 ? `a second ${sourceNoun(by)} was` : `${others} other ${sourceNouns(by)} were`;
+    return `${limitWords(limit)} is global: ${who} refused at once.`;
+  }
+  const share = limit.kind === 'concurrency-cap' ? `its own ${perScope}` : `its own ${formatTenths(perScope)}/s`;
+  const who =
+    others === 1
+      ? `a second ${sourceNoun(by)} got ${share}`
+      : `${others} other ${sourceNouns(by)} each got ${share.replace('its own', 'their own')}`;
+  const words = scope === 'source-address' ? 'per source address' : 'per credential';
+  return `${limitWords(limit)} is ${words}: ${who}.`;
+}
