@@ -138,7 +138,7 @@ async function experimentsFor(
     );
   }
   if (!findings.length) return [undetermined(factor.summary)];
-  return [...findings, ...(await runLimitScope(context, run, findings))];
+  return [...findings, ...(await runLimitScope(context, findings))];
 }
 
 /** What a diagnosis the self-check refused starts from: the target, and the check that refused its plan. */

@@ -64,11 +64,20 @@ export interface FindingValuesByKind {
   /** The run failed (config error, unreachable): nothing to diagnose. */
   'probe-failure': { summary: string };
   /**
-   * Whom a limit applies to: each source address or credential its own `perScope` (`source-address`, `credential`),
-   * or all together (`global`), from `sources` sources compared (`by` addresses or credentials); `limit` as the
-   * first source filled it.
+   * Whom a limit applies to: each source address or credential its own share (`source-address`, `credential`), or
+   * all together (`global`), from `sources` sources compared (`by` addresses or credentials). `perScope`: a cap's
+   * count per source, or for a rate limit the handshakes a source got through before it was refused; `admitted`:
+   * what each source got, in the order tried; `limit`: the cap as the first source filled it, or the rate measured
+   * from all the run's sources together.
    */
-  'limit-scope': { scope: LimitScope; perScope: number; sources: number; by: ScopeKind; limit: ScopedLimit };
+  'limit-scope': {
+    scope: LimitScope;
+    perScope: number;
+    sources: number;
+    by: ScopeKind;
+    limit: ScopedLimit;
+    admitted: number[];
+  };
   /** An experiment could not decide. */
   undetermined: { about: ExperimentName; reason: string };
 }

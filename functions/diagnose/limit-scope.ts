@@ -19,7 +19,7 @@
 import { collectFailures } from '../engine/failures.js';
 import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
 import { planRun } from '../engine/plan.js';
-import type { ProbeSettings, RunResult } from '../engine/types.js';
+import type { ProbeSettings } from '../engine/types.js';
 import {
   experimentSettings,
   maxExperimentConnections,
@@ -84,15 +84,11 @@ function limitOf(findings: readonly Finding[]): ScopedLimit | undefined {
  * Runs the experiment when the findings hold a cap or a rate limit and the settings a second source; no finding
  * otherwise (nor after Ctrl-C or the probe's own limits).
  */
-export async function runLimitScope(
-  context: ExperimentContext,
-  run: Pick<RunResult, 'ceiling'>,
-  findings: readonly Finding[],
-): Promise<Finding[]> {
+export async function runLimitScope(context: ExperimentContext, findings: readonly Finding[]): Promise<Finding[]> {
   const given = sourcesOf(context.settings);
   const limit = limitOf(findings);
   const stopped = context.signal.aborted || findings.some((finding) => finding.kind === 'probe-limited');
-  if (!given || !limit || stopped || run.ceiling.value === null) return [];
+  if (!given || !limit || stopped) return [];
   context.onProgress(`limit-scope: filling the limit from ${given.sources[0]?.label}, then from each other source`);
   const max = maxExperimentConnections(context.settings);
   const wanted =
@@ -132,10 +128,12 @@ export async function runLimitScope(
       kind: 'limit-scope',
       values: {
         scope: decided.scope,
-        perScope: decided.perScope,
+        // A cap's count per source; for a rate limit, the handshakes a source got through before it was refused.
+        perScope: limit.kind === 'concurrency-cap' ? decided.perScope : first.admitted,
         sources: decided.sources,
         by: given.by,
         limit: limit.kind === 'concurrency-cap' ? { kind: limit.kind, count: first.admitted } : limit,
+        admitted: outcome.fills.map((fill) => fill.admitted),
       },
       experiment: 'limit-scope',
       evidence,

@@ -49,6 +49,7 @@ describe('diagnose limit-scope', () => {
         sources: 2,
         by: 'source-address',
         limit: { kind: 'concurrency-cap', count: 10 },
+        admitted: [10, 10],
       },
       sentence: 'The cap of 10 is per source address: a second address got its own 10.',
     });
