@@ -86,6 +86,9 @@ describe('a run with secrets planted everywhere', () => {
       junit: await readFile(files.junit, 'utf8'),
       markdown: await readFile(files.markdown, 'utf8'),
     };
+    // The reports show time to ready beside handshake latency.
+    expect(outputs.html).toContain('<h2>Time to ready by stage</h2>');
+    expect(outputs.markdown).toContain('| Time to ready ms p50 / p95 / p99 |');
     // What is stored can be found as it is (a secret would be too): the URL with its query value redacted.
     expect(outputs.store).toContain('key=redacted');
     expect(stored?.failures.bySessionRejection).toEqual({ 'close 4429': 1 });
