@@ -223,6 +223,12 @@ class ProcessFleet implements ProbeProcesses {
         decided: new Set(),
       };
       const stopForwarding = control.onAbort(() => this.#broadcast({ kind: 'abort', reason: abortOf(control) }));
+      // A process that ended while it waited cannot run its shards: the run stops before anything is sent.
+      const gone = this.#members.find((member) => member.ended);
+      if (gone?.ended) {
+        const shard = dealt[gone.index]?.[0]?.index ?? 0;
+        control.abort({ failureClass: 'interrupted', message: lostMessage(gone, gone.ended, shard) });
+      }
       try {
         for (const member of this.#members) {
           const run: ProcessRun = {

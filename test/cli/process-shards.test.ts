@@ -48,6 +48,19 @@ async function probe(
   return { run: buildRunResult({ settings, plan, shards, region: 'local', finishedAt: Date.now() }), shards };
 }
 
+/** Resolves once process `pid` has ended and been reaped (then its sandbox call has ended too). */
+async function gone(pid: number): Promise<void> {
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Resolves at the first connection that opens. */
 function firstOpen(): { onEvent: (event: ShardEvent) => void; opened: Promise<void> } {
   let resolve: () => void = () => undefined;
@@ -169,6 +182,19 @@ describe('a plan over probe processes', () => {
     const kept = [shards[0], shards[2]].flatMap((shard) => shard?.records ?? []);
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.every((record) => record.outcome !== 'opened' || record.close?.code === 1000)).toBe(true);
+  });
+
+  it('sends nothing when a process died while it waited for the run', async () => {
+    simulator = await startTargetSimulator();
+    const settings = rampSettings(simulator.url, { stages: [20], holdSeconds: 0.3, shardSize: 10 });
+    const processes = await twoProcesses();
+    const killed = processes.processes[0]?.pid ?? -1;
+    process.kill(killed, 'SIGKILL');
+    await gone(killed);
+    const { run } = await probe(settings, processes);
+    expect(run.verdict).toBe('inconclusive');
+    expect(run.verdictReason).toContain(`probe process 1 of 2 (pid ${killed}) failed: Runtime.ExitError`);
+    expect(simulator.stats().accepted).toBe(0);
   });
 
   it('makes the run inconclusive, naming the process, when a process runs short of descriptors', async () => {
