@@ -48,6 +48,13 @@ async function probe(
   return { run: buildRunResult({ settings, plan, shards, region: 'local', finishedAt: Date.now() }), shards };
 }
 
+/** Resolves once the simulator has seen every connection end (at most 5 s), so its counts are final. */
+async function allClosed(target: RunningSimulator): Promise<void> {
+  for (let waited = 0; target.stats().open > 0 && waited < 5000; waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Resolves once process `pid` has ended and been reaped (then its sandbox call has ended too). */
 async function gone(pid: number): Promise<void> {
   for (;;) {
@@ -86,6 +93,7 @@ describe('a plan over probe processes', () => {
       tolerance: { kind: 'count', value: 30 },
     });
     const alone = await probe(settings, undefined);
+    await allClosed(simulator);
     const closedAlone = simulator.stats().clientCloseCodes['1000'];
 
     const processes = await twoProcesses();
@@ -120,6 +128,7 @@ describe('a plan over probe processes', () => {
     // Both processes held connections and closed them with 1000, as one process does.
     const ends = await processes.close();
     expect(ends.map((end) => [end.pid, end.error])).toEqual(pids.map((pid) => [pid, undefined]));
+    await allClosed(simulator);
     expect((simulator.stats().clientCloseCodes['1000'] ?? 0) - (closedAlone ?? 0)).toBe(150);
     expect(simulator.stats().abnormalClientCloses).toBe(0);
   });
@@ -147,6 +156,7 @@ describe('a plan over probe processes', () => {
     );
     const opened = shards.flatMap((shard) => shard.records).filter((record) => record.outcome === 'opened').length;
     expect(opened).toBeGreaterThan(0);
+    await allClosed(simulator);
     expect(simulator.stats().clientCloseCodes['1000']).toBe(opened);
     expect(simulator.stats().abnormalClientCloses).toBe(0);
   });
