@@ -33,6 +33,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     'functions/adapters',
     'functions/connection',
     'functions/probe-host',
+    // The record handler renders the run's HTML report with the same renderer as `ws-ceiling report`.
+    'functions/report',
   ],
   lib: ['functions/engine', 'functions/config', 'functions/steps'],
   'bin/cli': [

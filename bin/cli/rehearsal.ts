@@ -44,7 +44,7 @@ import {
   type TemplateStateMachine,
 } from '../../functions/rehearsal/template-resources.js';
 import { FUNCTION_ENVIRONMENT } from '../../functions/steps/function-environment.js';
-import { RUNS_TABLE_NAME } from '../../functions/steps/deployment-names.js';
+import { resourceNames } from '../../functions/config/resource-names.js';
 import type { RehearseOptions } from './rehearse-options.js';
 import { rehearsalTasks, type RehearsalCall } from './rehearsal-tasks.js';
 
@@ -159,7 +159,7 @@ export async function rehearse(
     const runsTable =
       resources.functions
         .map((fn) => fn.environment[FUNCTION_ENVIRONMENT.runsTable])
-        .find((name): name is string => name !== undefined) ?? RUNS_TABLE_NAME;
+        .find((name): name is string => name !== undefined) ?? resourceNames().runsTable;
     const stopRequests = new DynamoStopRequests({ client: dynamo.client, tableName: runsTable });
     let stopWritten: Promise<void> | undefined;
     const requestStop = (): void => {
