@@ -1,8 +1,10 @@
 // `run --processes` through the real CLI against the simulator: two probe processes give one merged run with the
 // ceiling, cause and stage rows of one process, stored once; SIGTERM to the CLI reaches both processes, which close
 // every connection with 1000 and end, and the run is inconclusive; a process that crashes makes the run inconclusive
-// with the process named; a bad --processes exits 2 before anything is sent.
+// with the process named; diagnose runs its ramp over the processes too; a bad --processes exits 2 before anything
+// is sent.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import type { RunResult } from '../../functions/engine/types.js';
 import { startTargetSimulator, type RunningSimulator } from '../../functions/simulator/target-simulator.js';
 import { runCli, temporaryStore, type CliOptions } from '../support/cli.js';
@@ -123,6 +125,29 @@ describe('run --processes 2', () => {
     expect(result.run.ceiling.value).toBeNull();
     expect(result.run.verdictReason).toContain(`probe process 2 of 2 (pid ${killed}) failed: Runtime.ExitError`);
     expect(result.stderr).toContain(`Probe process 2 (pid ${killed}): Runtime.ExitError`);
+  });
+});
+
+describe('diagnose --processes 2', () => {
+  it('runs the ramp over both processes and the experiments after it in this process', async () => {
+    target = await startTargetSimulator({ cap: { limit: 150, response: { kind: 'status', status: 503 } } });
+    const flags = ['--stages', '50,100,150,200', '--hold', '0.3', '--rate', '500', '--shard-size', '50'];
+    const result = await runCli([
+      'diagnose',
+      target.url,
+      '--json',
+      '--store',
+      store.directory,
+      ...flags,
+      '--processes',
+      '2',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/Started 2 probe processes \(pids \d+, \d+\)/);
+    const diagnosis = JSON.parse(result.stdout) as Diagnosis;
+    expect(diagnosis.run?.ceiling).toEqual({ value: 150, reached: true });
+    expect(diagnosis.verdict).toBe('explained');
+    expect(diagnosis.findings.map((finding) => finding.kind)).toContain('concurrency-cap');
   });
 });
 
