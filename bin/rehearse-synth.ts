@@ -3,9 +3,9 @@
  * offline, as `cdk synth` would: the same app code (lib/probe-app.ts), the
  * feature flags of cdk.json, asset metadata on, and esbuild bundling the
  * handlers into the cloud assembly, whose asset folders hold the exact code
- * the stack deploys. The region's stack holds only the targets probed from
- * it, so the stack of the config filtered to that region is that stack.
- * Loaded only when a rehearsal runs (aws-cdk-lib is large).
+ * the stack deploys. The app holds a stack per region of the config; the
+ * rehearsed region's is taken (a later region's state machine waits its
+ * stagger first). Loaded only when a rehearsal runs (aws-cdk-lib is large).
  */
 import { App } from 'aws-cdk-lib';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
@@ -29,7 +29,9 @@ export const synthesizeRegion: RegionSynthesizer = (options) => {
       builtinCloudFormationValidation: false,
       context: { ...cdkJson.context, 'aws:cdk:enable-asset-metadata': true },
     });
-    const [stack] = addRegionStacks(app, configForRegion(options.config, options.region));
+    const stack = addRegionStacks(app, configForRegion(options.config, options.region)).find(
+      (candidate) => candidate.region === options.region,
+    );
     if (!stack) throw new Error(`no stack for ${options.region}`);
     const assembly = app.synth();
     const artifact = assembly.getStackByName(stack.stackName);

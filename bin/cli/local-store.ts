@@ -16,7 +16,7 @@ import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { RunStore } from '../../functions/engine/run-store.js';
 
 /** Name of the runs table in the local store. */
-const LOCAL_RUNS_TABLE = 'ws-ceiling-runs';
+export const LOCAL_RUNS_TABLE = 'ws-ceiling-runs';
 
 /** An open local store; `close()` stops the embedded server. */
 export interface LocalStore {

@@ -9,13 +9,17 @@
  *   Retry and Catch apply as deployed;
  * - `sns:publish` and `dynamodb:*` integrations go to the local stand-ins;
  * - anything else fails the state with States.Runtime, naming it.
- * Faults asked for are played on the calls of one map item (by shard), and
- * the plan's clock can be set back to shorten the start delay.
+ * Faults asked for are played on the calls of one map item (by shard) or of
+ * one Task state outside the map (by name). The calls made before the first
+ * map item (the plan) can run with their clock set back, to shorten the
+ * start delay. A table the rehearsal keeps under another name (the store's
+ * runs table) is renamed in every environment variable that names it.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { callInSandbox, type SandboxCall } from '../../functions/lambda-sandbox/sandbox.js';
 import { textOf } from '../../functions/rehearsal/cloud-template.js';
+import type { CapturedMessage } from '../../functions/rehearsal/local-aws-endpoint.js';
 import type { TaskCall, TaskInvoker } from '../../functions/rehearsal/state-machine-run.js';
 import type { TemplateFunction } from '../../functions/rehearsal/template-resources.js';
 import type { PlannedFault } from './rehearse-options.js';
@@ -39,29 +43,42 @@ export interface TaskDependencies {
   region: string;
   /** The local AWS endpoint and the embedded DynamoDB endpoint. */
   endpoints: { aws: string; dynamo: string };
-  /** Milliseconds added to the clock of one state's calls (the plan, to shorten the start delay). */
-  clockShift?: { state: string; offsetMs: number };
+  /** Milliseconds added to the clock of the calls made before the first map item (the plan's). */
+  clockOffsetMs?: number;
+  /** Local names of the template's tables kept under another name, by their template name. */
+  renamedTables: ReadonlyMap<string, string>;
   faults: readonly PlannedFault[];
   /** Stops every call when aborted. */
   signal: AbortSignal;
   /** Each line a function logs. */
   log: (functionName: string, line: string) => void;
   dynamoTask: (action: string, parameters: unknown) => Promise<unknown>;
-  publish: (message: { topicArn: string; subject: string | undefined; message: string }) => string;
+  publish: (message: CapturedMessage) => string;
+}
+
+/** What the Task states did: every Lambda call, and the states whose calls ran with the clock set back. */
+export interface RehearsalTasks {
+  invoke: TaskInvoker;
+  calls: RehearsalCall[];
+  shiftedStates: Set<string>;
 }
 
 /** The invoker of every Task state, and the Lambda calls it made. */
-export function rehearsalTasks(deps: TaskDependencies): { invoke: TaskInvoker; calls: RehearsalCall[] } {
+export function rehearsalTasks(deps: TaskDependencies): RehearsalTasks {
   const calls: RehearsalCall[] = [];
+  const shiftedStates = new Set<string>();
+  let mapStarted = false;
   const callFunction = async (call: TaskCall, fn: TemplateFunction, event: unknown): Promise<unknown> => {
     const shard = shardOf(call);
-    const planned = call.inMap ? deps.faults.find((fault) => fault.shard === shard) : undefined;
-    const fault = planned?.fault;
+    mapStarted ||= call.inMap;
+    const shifted = deps.clockOffsetMs !== undefined && !mapStarted;
+    if (shifted) shiftedStates.add(call.state);
+    const fault = deps.faults.find((planned) => (call.inMap ? planned.on === shard : planned.on === call.state))?.fault;
     if (fault?.kind === 'late') await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
     const sandbox = await callInSandbox(sandboxFunction(fn, deps), event, {
       signal: deps.signal,
       onOutput: (line) => deps.log(fn.name, line),
-      ...(deps.clockShift?.state === call.state ? { clockOffsetMs: deps.clockShift.offsetMs } : {}),
+      ...(shifted ? { clockOffsetMs: deps.clockOffsetMs } : {}),
       ...(fault && fault.kind !== 'late' ? { fault } : {}),
     });
     calls.push({ state: call.state, inMap: call.inMap, functionName: fn.name, shard, input: event, sandbox });
@@ -85,7 +102,8 @@ export function rehearsalTasks(deps: TaskDependencies): { invoke: TaskInvoker; c
     if (integration?.[1] === 'sns' && integration[2] === 'publish') {
       const message = typeof input.Message === 'string' ? input.Message : JSON.stringify(input.Message);
       const subject = typeof input.Subject === 'string' ? input.Subject : undefined;
-      return { MessageId: deps.publish({ topicArn: textOf(input.TopicArn), subject, message }) };
+      const structure = typeof input.MessageStructure === 'string' ? { structure: input.MessageStructure } : {};
+      return { MessageId: deps.publish({ topicArn: textOf(input.TopicArn), subject, message, ...structure }) };
     }
     if (integration?.[1] === 'dynamodb') return deps.dynamoTask(integration[2] ?? '', call.input);
     throw stateError(
@@ -93,7 +111,7 @@ export function rehearsalTasks(deps: TaskDependencies): { invoke: TaskInvoker; c
       `rehearse does not stand in for the Resource ${resource} of state ${call.state}`,
     );
   };
-  return { invoke, calls };
+  return { invoke, calls, shiftedStates };
 }
 
 function stateError(name: string, message: string): Error {
@@ -123,7 +141,9 @@ function sandboxFunction(fn: TemplateFunction, deps: TaskDependencies) {
     exportName,
     limits: { memoryMb: fn.memoryMb, timeoutSeconds: fn.timeoutSeconds },
     environment: {
-      ...fn.environment,
+      ...Object.fromEntries(
+        Object.entries(fn.environment).map(([name, value]) => [name, deps.renamedTables.get(value) ?? value]),
+      ),
       AWS_REGION: deps.region,
       AWS_DEFAULT_REGION: deps.region,
       AWS_LAMBDA_FUNCTION_NAME: fn.name,

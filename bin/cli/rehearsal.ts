@@ -5,16 +5,19 @@
  * the execution input the target's schedule sends, every Lambda call runs
  * its bundle in a process of its own (rehearsal-tasks.ts), and the AWS
  * services are stood in for locally: DynamoDB by the embedded store under
- * --store (the template's tables), S3, CloudWatch, SNS and Secrets Manager by
- * one loopback endpoint. Afterwards it gathers the run the record step
- * stored, each worker's process and timing, the metrics published and
- * derived, and the state each of the target's alarms would take on them and
- * the store's history. Its stop signal is the kill switch, as `ws-ceiling
+ * --store (the template's tables, the runs table as the store's own), S3,
+ * CloudWatch, SNS and Secrets Manager by one loopback endpoint. Afterwards it
+ * gathers the run the record step stored, each worker's process and timing,
+ * the metrics published and derived, the messages and objects the functions
+ * wrote, and the state each of the target's alarms would take on them and the
+ * store's history; the target's run lock left in the store is released
+ * (rehearsal-lock.ts). Its stop signal is the kill switch, as `ws-ceiling
  * stop` is deployed: a stop request the workers poll; its kill signal stops
  * every process at once.
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DynamoRunLocks } from '../../functions/adapters/dynamo-run-locks.js';
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
 import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-requests.js';
 import { startEmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
@@ -32,27 +35,29 @@ import {
   startLocalAws,
   type CapturedDatapoint,
   type CapturedMessage,
+  type WrittenObject,
 } from '../../functions/rehearsal/local-aws-endpoint.js';
 import {
   prepareDefinition,
   runStateMachine,
   type ExecutionRecord,
+  type PreparedDefinition,
 } from '../../functions/rehearsal/state-machine-run.js';
 import {
   readRehearsalResources,
   type RehearsalResources,
+  type TemplateAlarm,
   type TemplateStateMachine,
 } from '../../functions/rehearsal/template-resources.js';
 import { FUNCTION_ENVIRONMENT } from '../../functions/steps/function-environment.js';
-import { resourceNames } from '../../functions/config/resource-names.js';
-import type { RehearseOptions } from './rehearse-options.js';
+import type { WorkerOutput } from '../../functions/steps/step-payloads.js';
+import { LOCAL_RUNS_TABLE } from './local-store.js';
+import type { PlannedFault, RehearseOptions } from './rehearse-options.js';
+import { heldLock, releaseLeftLock, type RehearsalLock } from './rehearsal-lock.js';
 import { rehearsalTasks, type RehearsalCall } from './rehearsal-tasks.js';
 
 /** Account id of the rehearsal's ARNs: an offline synth leaves the account open. */
 const REHEARSAL_ACCOUNT = '000000000000';
-
-/** A worker whose first stage starts later than this after the planned start is marked late. */
-export const LATE_WORKER_MS = 1000;
 
 /** The region's stack as synthesized: its template and where its code assets are. */
 export interface SynthesizedRegion {
@@ -81,7 +86,8 @@ export interface WorkerRow {
   connections: number | null;
   /** Its error as Lambda reports it, when it failed. */
   error?: string;
-  late: boolean;
+  /** How late it said it started (`startedLateMs` of its output, past the worker's threshold), else null. */
+  startedLateMs: number | null;
 }
 
 /** Everything a rehearsal found. */
@@ -99,9 +105,13 @@ export interface RehearsalOutcome {
   published: CapturedDatapoint[];
   derived: AlarmDatapoint[];
   alarms: AlarmEvaluation[];
-  /** Alarms of the template that watch nothing this rehearsal ran. */
+  /** Alarms of the template that watch nothing this rehearsal ran, each with its metric. */
   otherAlarms: string[];
   messages: CapturedMessage[];
+  /** Objects the functions wrote to S3 (shard results, the report). */
+  objects: WrittenObject[];
+  /** The target's run lock: found held at the start, released at exit. */
+  lock: RehearsalLock;
   unsupported: string[];
   /** Earlier runs of the target in this region read from the store for the alarms. */
   historyRuns: number;
@@ -129,6 +139,8 @@ export async function rehearse(
   const synthesized = await synthesize(options);
   const dynamo = await startEmbeddedDynamo({ directory: options.store });
   let local: Awaited<ReturnType<typeof startLocalAws>> | undefined;
+  let locks: DynamoRunLocks | undefined;
+  const lock: RehearsalLock = {};
   try {
     const resolved = resolvedTemplate(synthesized.template as CloudTemplate, {
       stackName: synthesized.stackName,
@@ -138,7 +150,16 @@ export async function rehearse(
     const resources = readRehearsalResources(resolved);
     const { stateMachine, input } = executionOf(resources, options);
     const prepared = prepareDefinition(stateMachine.definition);
-    await createDeclaredTables(dynamo.client, resources.tables);
+    checkFaults(options.faults, prepared, stateMachine.name);
+    const { runsTable, renamedTables, note: tableNote } = storeTables(resources);
+    await createDeclaredTables(
+      dynamo.client,
+      resources.tables.map((table) => ({ ...table, name: renamedTables.get(table.name) ?? table.name })),
+    );
+    const runLocks = new DynamoRunLocks({ client: dynamo.client, tableName: runsTable });
+    locks = runLocks;
+    const found = await heldLock(runLocks, options.target.id, Date.now());
+    if (found) lock.foundAtStart = found;
     local = await startLocalAws({
       s3Folder: path.join(options.store, 'rehearsal-s3'),
       buckets: resources.buckets,
@@ -146,20 +167,7 @@ export async function rehearse(
       secrets: options.secrets,
     });
     const logFile = logFileOf(options);
-    const startAt = textOf(prepared.definition.StartAt);
     const shiftMs = (WORKER_START_DELAY_SECONDS - options.startDelaySeconds) * 1000;
-    const notes = [...prepared.notes];
-    if (shiftMs > 0) {
-      notes.push(
-        `The first stage starts ${options.startDelaySeconds} s after planning instead of the deployed ` +
-          `${WORKER_START_DELAY_SECONDS} s (--start-delay): the ${startAt} state ran with its clock ` +
-          `${shiftMs / 1000} s behind.`,
-      );
-    }
-    const runsTable =
-      resources.functions
-        .map((fn) => fn.environment[FUNCTION_ENVIRONMENT.runsTable])
-        .find((name): name is string => name !== undefined) ?? resourceNames().runsTable;
     const stopRequests = new DynamoStopRequests({ client: dynamo.client, tableName: runsTable });
     let stopWritten: Promise<void> | undefined;
     const requestStop = (): void => {
@@ -174,17 +182,26 @@ export async function rehearse(
       assetFolder: (key) => synthesized.assetFolder(key),
       region: options.region,
       endpoints: { aws: localAws.endpoint, dynamo: dynamo.endpoint },
-      ...(shiftMs > 0 ? { clockShift: { state: startAt, offsetMs: -shiftMs } } : {}),
+      ...(shiftMs > 0 ? { clockOffsetMs: -shiftMs } : {}),
+      renamedTables,
       faults: options.faults,
       signal: control.kill,
       log: (name, line) => appendFileSync(logFile, `${name} ${line}\n`),
-      dynamoTask: (action, parameters) => runDynamoTask(dynamo.client, action, parameters),
+      dynamoTask: (action, parameters) => runDynamoTask(dynamo.client, action, renamedIn(parameters, renamedTables)),
       publish: (message) => localAws.publish(message),
     });
     progress(`Running ${stateMachine.name} from the template on this machine (log: ${logFile})…`);
     const execution = await runStateMachine(prepared, input, tasks.invoke, control.kill);
     control.stop.removeEventListener('abort', requestStop);
     await stopWritten;
+    const released = await releaseLeftLock(runLocks, options.target.id);
+    if (released) lock.releasedAtExit = released;
+    const notes = [
+      ...prepared.notes,
+      ...execution.notes,
+      ...(tableNote ? [tableNote] : []),
+      ...(shiftMs > 0 ? [startDelayNote(options.startDelaySeconds, shiftMs, tasks.shiftedStates)] : []),
+    ];
     const store = new DynamoRunStore({ client: dynamo.client, tableName: runsTable });
     const runId = (execution.output as { runId?: unknown } | undefined)?.runId;
     const history = await store.latestRuns(options.target.id, 200);
@@ -204,10 +221,12 @@ export async function rehearse(
       })),
     });
     const datapoints = [...localAws.metrics, ...derived, ...earlier.flatMap(storedDatapoints)];
+    const definitionText = JSON.stringify(stateMachine.definition);
     const watched = new Set([
       options.target.id,
       stateMachine.arn,
       stateMachine.name,
+      ...resources.functions.filter((fn) => definitionText.includes(fn.arn)).map((fn) => fn.name),
       ...tasks.calls.map((c) => c.functionName),
     ]);
     const evaluatedAt = Date.now();
@@ -227,18 +246,92 @@ export async function rehearse(
       published: localAws.metrics,
       derived,
       alarms: relevant.map((alarm) => evaluateAlarm(alarm.name, alarm.properties, datapoints, evaluatedAt)),
-      otherAlarms: resources.alarms.filter((alarm) => !relevant.includes(alarm)).map((alarm) => alarm.name),
+      otherAlarms: resources.alarms.filter((alarm) => !relevant.includes(alarm)).map(otherAlarmOf),
       messages: localAws.messages,
+      objects: localAws.objects,
+      lock,
       unsupported: localAws.unsupported,
       historyRuns: earlier.length,
       logFile,
       stopRequested: stopWritten !== undefined,
     };
   } finally {
+    // Also when the rehearsal itself failed: its lock must not make the next rehearsal skip.
+    if (locks && !lock.releasedAtExit) await releaseLeftLock(locks, options.target.id).catch(() => undefined);
     await local?.stop();
     await dynamo.stop();
     synthesized.remove();
   }
+}
+
+/**
+ * The runs table of the store: the table the functions' runs-table variable
+ * names is kept as the store's own runs table (the one `history` and
+ * `report --store` read), so a config with a `name`, whose table is
+ * `ws-ceiling-<name>-runs`, is rehearsed into the same history; the note says so.
+ */
+function storeTables(resources: RehearsalResources): {
+  runsTable: string;
+  renamedTables: Map<string, string>;
+  note?: string;
+} {
+  const declared = resources.functions
+    .map((fn) => fn.environment[FUNCTION_ENVIRONMENT.runsTable])
+    .find((name): name is string => name !== undefined);
+  if (declared === undefined || declared === LOCAL_RUNS_TABLE)
+    return { runsTable: LOCAL_RUNS_TABLE, renamedTables: new Map() };
+  return {
+    runsTable: LOCAL_RUNS_TABLE,
+    renamedTables: new Map([[declared, LOCAL_RUNS_TABLE]]),
+    note:
+      `The runs table ${declared} is the store's ${LOCAL_RUNS_TABLE} here (the functions' ` +
+      `${FUNCTION_ENVIRONMENT.runsTable} says so), where history and report --store read runs.`,
+  };
+}
+
+/** A state machine task's DynamoDB parameters with a renamed table's local name. */
+function renamedIn(parameters: unknown, renamed: ReadonlyMap<string, string>): unknown {
+  const table = (parameters as { TableName?: unknown } | null)?.TableName;
+  const local = typeof table === 'string' ? renamed.get(table) : undefined;
+  return local === undefined ? parameters : { ...(parameters as object), TableName: local };
+}
+
+/** Throws an InvalidInputError on --fault naming a state that is no Task state of the definition outside its map. */
+function checkFaults(faults: readonly PlannedFault[], prepared: PreparedDefinition, machine: string): void {
+  const outside = [...prepared.tasks].filter(([, task]) => !task.inMap).map(([name]) => name);
+  const wrong = faults.find((fault) => typeof fault.on === 'string' && !outside.includes(fault.on));
+  if (wrong) {
+    throw new InvalidInputError(
+      '--fault',
+      `"${wrong.spec}" names no Task state of ${machine} outside its map (those are ${outside.join(', ')}); ` +
+        'a worker is named by its shard number',
+    );
+  }
+}
+
+/** The note of a shortened start delay: which states ran with the clock set back. */
+function startDelayNote(seconds: number, shiftMs: number, states: ReadonlySet<string>): string {
+  const which = states.size === 0 ? 'no state' : `the ${[...states].join(', ')} state${states.size === 1 ? '' : 's'}`;
+  return (
+    `The first stage starts ${seconds} s after planning instead of the deployed ${WORKER_START_DELAY_SECONDS} s ` +
+    `(--start-delay): ${which} ran with the clock ${shiftMs / 1000} s behind.`
+  );
+}
+
+/** An alarm the rehearsal did not evaluate, with what it watches. */
+function otherAlarmOf(alarm: TemplateAlarm): string {
+  const { Namespace, MetricName, Metrics } = alarm.properties as {
+    Namespace?: unknown;
+    MetricName?: unknown;
+    Metrics?: unknown;
+  };
+  const metric =
+    typeof MetricName === 'string'
+      ? `${textOf(Namespace)} ${MetricName}`
+      : Array.isArray(Metrics)
+        ? 'metric math'
+        : 'its metric';
+  return `${alarm.name} (${metric})`;
 }
 
 /** The target's state machine (the one its schedule starts) and the input the schedule sends, with --url applied. */
@@ -266,9 +359,7 @@ function workerRows(calls: readonly RehearsalCall[], buckets: readonly string[],
   return calls
     .filter((call) => call.inMap)
     .map((call, index) => {
-      const output = call.sandbox.outcome.ok
-        ? (call.sandbox.outcome.value as { resultKey?: string; opened?: number })
-        : undefined;
+      const output = call.sandbox.outcome.ok ? (call.sandbox.outcome.value as Partial<WorkerOutput>) : undefined;
       const records = output?.resultKey ? shardRecordsOf(output.resultKey, buckets, s3Folder) : undefined;
       const firstStageAt = records?.length ? Math.min(...records.map((record) => record.attemptedAt)) : null;
       const plannedAt = (call.input as { stages?: Array<{ startAt?: number }> }).stages?.[0]?.startAt;
@@ -284,7 +375,7 @@ function workerRows(calls: readonly RehearsalCall[], buckets: readonly string[],
         ...(call.sandbox.outcome.ok
           ? {}
           : { error: `${call.sandbox.outcome.error.errorType}: ${call.sandbox.outcome.error.errorMessage}` }),
-        late: offsetMs !== null && offsetMs > LATE_WORKER_MS,
+        startedLateMs: typeof output?.startedLateMs === 'number' ? output.startedLateMs : null,
       };
     })
     .sort((a, b) => a.shard - b.shard);

@@ -72,8 +72,9 @@ async function rehearseCommand(flags: RehearseFlags, io: CommandIo, load: Synthe
 
 /**
  * Ctrl-C while the rehearsal runs: the first is the kill switch (a stop
- * request, so the run is recorded as inconclusive), a second one or SIGTERM
- * stops every process at once.
+ * request, so the run is recorded as inconclusive), a second one, SIGTERM or
+ * SIGHUP stops every process at once (the rehearsal still releases its run
+ * lock as it exits).
  */
 function interruptsOf(io: CommandIo): RehearsalControl & { dispose(): void } {
   const stop = new AbortController();
@@ -86,12 +87,14 @@ function interruptsOf(io: CommandIo): RehearsalControl & { dispose(): void } {
   const onTerminate = (): void => kill.abort();
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onTerminate);
+  process.on('SIGHUP', onTerminate);
   return {
     stop: stop.signal,
     kill: kill.signal,
     dispose: () => {
       process.removeListener('SIGINT', onInterrupt);
       process.removeListener('SIGTERM', onTerminate);
+      process.removeListener('SIGHUP', onTerminate);
     },
   };
 }

@@ -30,9 +30,13 @@ export interface RehearseFlags {
   fault?: string[];
 }
 
-/** A fault played on one map item's call (a worker, by its shard). */
+/**
+ * A fault played on the calls of one map item (a worker, by its shard
+ * number) or of one Task state outside the map (by its name, e.g. `Plan`:
+ * every call of that state, retries included).
+ */
 export interface PlannedFault {
-  shard: number;
+  on: number | string;
   /** Played in the child, or a delay before the call starts (a slow cold start). */
   fault: ChildFault | { kind: 'late'; delayMs: number };
   /** As given, for the output. */
@@ -97,10 +101,10 @@ function faultsFor(target: TargetConfig, specs: readonly string[]): PlannedFault
   const shards = shardCount(target.plan);
   return specs.map((spec) => {
     const fault = parseFault(spec);
-    if (fault.shard >= shards) {
+    if (typeof fault.on === 'number' && fault.on >= shards) {
       throw new InvalidInputError(
         '--fault',
-        `"${spec}" names shard ${fault.shard}, but the plan has shards 0 to ${shards - 1}`,
+        `"${spec}" names shard ${fault.on}, but the plan has shards 0 to ${shards - 1}`,
       );
     }
     return fault;
@@ -166,22 +170,26 @@ function startDelayOf(text: string | undefined): number {
   return seconds;
 }
 
-/** `crash:1`, `crash:1@2.5` (seconds into the call), `oom:0`, `late:2@4` (the call starts 4 s late). */
+/**
+ * `crash:1`, `crash:1@2.5` (seconds into the call), `oom:0`, `late:2@4` (the
+ * call starts 4 s late); a Task state's name instead of the shard, e.g. `crash:Plan`.
+ */
 function parseFault(spec: string): PlannedFault {
-  const match = /^(crash|oom|late):(\d+)(?:@(\d+(?:\.\d+)?))?$/.exec(spec);
+  const match = /^(crash|oom|late):(\d+|[A-Za-z][\w-]*)(?:@(\d+(?:\.\d+)?))?$/.exec(spec);
   const seconds = match?.[3] === undefined ? undefined : Number(match[3]);
   if (!match || (match[1] === 'late' && seconds === undefined) || (match[1] === 'oom' && seconds !== undefined)) {
     throw new InvalidInputError(
       '--fault',
-      `must be crash:SHARD[@SECONDS], oom:SHARD or late:SHARD@SECONDS (e.g. crash:1@2), got "${spec}"`,
+      'must be crash:SHARD[@SECONDS], oom:SHARD or late:SHARD@SECONDS, with a shard number or the name of a Task ' +
+        `state outside the map (e.g. crash:1@2, crash:Plan), got "${spec}"`,
     );
   }
-  const shard = Number(match[2]);
+  const on = /^\d+$/.test(match[2] ?? '') ? Number(match[2]) : (match[2] ?? '');
   const fault =
     match[1] === 'crash'
       ? { kind: 'crash' as const, afterMs: (seconds ?? 0) * 1000 }
       : match[1] === 'oom'
         ? { kind: 'exhaust-memory' as const }
         : { kind: 'late' as const, delayMs: (seconds ?? 0) * 1000 };
-  return { shard, fault, spec };
+  return { on, fault, spec };
 }

@@ -1,15 +1,19 @@
 /**
  * What `ws-ceiling rehearse` prints: the run as `run` prints it, the
  * execution's states, the workers (process, cold start, first stage against
- * the planned start, connections), the metrics published and each alarm's
- * state with its reason; or, with --json, one object of the documented
- * shape. Nothing shown comes from a secret: the run is secret-free, and the
- * functions' own log lines go to the log file only.
+ * the planned start, connections, a late start as the worker reported it),
+ * the metrics published, the messages to on-call and the objects written,
+ * what became of the run lock, and each alarm's state with its reason; or,
+ * with --json, one object of the documented shape (the messages are in the
+ * text only). Nothing shown comes from a secret: the run and the messages
+ * are secret-free, and the functions' own log lines go to the log file only.
  */
+import { formatMsAsSeconds } from '../../functions/engine/units.js';
 import type { RunResult } from '../../functions/engine/types.js';
+import type { CapturedMessage, WrittenObject } from '../../functions/rehearsal/local-aws-endpoint.js';
 import type { RehearseOptions } from './rehearse-options.js';
 import type { RehearsalProblem } from './rehearsal-preflight.js';
-import { LATE_WORKER_MS, type RehearsalOutcome } from './rehearsal.js';
+import type { RehearsalOutcome } from './rehearsal.js';
 import { storeFlag } from './shared-options.js';
 import { describeResult, describeStored } from './summary.js';
 
@@ -108,7 +112,10 @@ export function describeRehearsal(outcome: RehearsalOutcome, options: RehearseOp
         worker.coldStartMs === null ? '–' : String(Math.round(worker.coldStartMs)),
         worker.offsetMs === null ? '–' : `${worker.offsetMs >= 0 ? '+' : ''}${seconds(worker.offsetMs)}`,
         worker.connections === null ? '–' : String(worker.connections),
-        worker.error ?? (worker.late ? `late (more than ${LATE_WORKER_MS / 1000} s after the planned start)` : ''),
+        worker.error ??
+          (worker.startedLateMs === null
+            ? ''
+            : `late: it started ${formatMsAsSeconds(worker.startedLateMs)} after the planned start`),
       ]),
     ]),
   );
@@ -131,10 +138,10 @@ export function describeRehearsal(outcome: RehearsalOutcome, options: RehearseOp
           ]),
         ]),
   );
-  for (const message of outcome.messages) {
-    lines.push('', `Published to ${message.topicArn}${message.subject ? ` (${message.subject})` : ''}:`);
-    lines.push(...message.message.split('\n').map((line) => `  | ${line}`));
-  }
+  lines.push('', ...describeMessages(outcome.messages, outcome.objects));
+  lines.push('', ...describeObjects(outcome.objects));
+  const lock = describeLock(outcome, options);
+  if (lock.length > 0) lines.push('', ...lock);
   lines.push(
     '',
     `Alarms: the state each would take now, on these datapoints, the ${outcome.historyRuns} earlier run` +
@@ -148,6 +155,82 @@ export function describeRehearsal(outcome: RehearsalOutcome, options: RehearseOp
     lines.push('', `Calls rehearse does not stand in for (they failed): ${outcome.unsupported.join(', ')}`);
   lines.push('', `Function logs: ${outcome.logFile}`);
   return lines.join('\n');
+}
+
+/**
+ * The messages to on-call: for each, its topic, subject and report link, the
+ * object of this rehearsal the link points at, and the body e-mail
+ * subscribers get (the `default` body of a per-protocol message).
+ */
+function describeMessages(messages: readonly CapturedMessage[], objects: readonly WrittenObject[]): string[] {
+  if (messages.length === 0) return ['Messages to on-call (SNS Publish): none'];
+  const lines = ['Messages to on-call (SNS Publish)'];
+  for (const message of messages) {
+    const body = plainBodyOf(message);
+    const link = /https:\/\/\S+/.exec(body)?.[0];
+    const decoded = safeDecode(body);
+    const object = objects.find((written) => decoded.includes(written.key));
+    lines.push(`  to       ${message.topicArn}`, `  subject  ${message.subject ?? '(none)'}`);
+    if (link) lines.push(`  link     ${link}`);
+    if (object) lines.push(`  here     ${object.file}`);
+    lines.push(...body.split('\n').map((line) => `  | ${line}`.trimEnd()));
+  }
+  return lines;
+}
+
+/** The plain-text body of a message: with MessageStructure json, its `default` (or `email`) body. */
+function plainBodyOf(message: CapturedMessage): string {
+  if (message.structure !== 'json') return message.message;
+  try {
+    const bodies = JSON.parse(message.message) as Record<string, unknown>;
+    const text = bodies.default ?? bodies.email;
+    return typeof text === 'string' ? text : message.message;
+  } catch {
+    return message.message;
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The objects written to the stand-in S3. */
+function describeObjects(objects: readonly WrittenObject[]): string[] {
+  if (objects.length === 0) return ['Objects written to S3: none'];
+  const folders = [...new Set(objects.map((object) => object.file.slice(0, -object.key.length)))];
+  return [
+    `Objects written to S3 (here: ${folders.join(', ')})`,
+    ...objects.map((object) => `  s3://${object.bucket}/${object.key}`),
+  ];
+}
+
+/** What became of the target's run lock, when the rehearsal found one or had to release one. */
+function describeLock({ lock, run }: RehearsalOutcome, options: RehearseOptions): string[] {
+  const { foundAtStart: found, releasedAtExit: released } = lock;
+  const lines: string[] = [];
+  if (found) {
+    lines.push(
+      `Run lock: run ${found.runId} held the lock of ${options.target.id} in ${options.store} (since ` +
+        `${iso(found.since)}, until ${iso(found.until)}) when this rehearsal started` +
+        `${run?.verdict === 'skipped' ? ', so the plan step skipped this run, as deployed' : ''}. A store is used ` +
+        'by one process at a time, so a rehearsal that could not release it left it (killed with SIGKILL, or ' +
+        'its machine went down).',
+    );
+  }
+  if (released) {
+    lines.push(
+      found?.runId === released.runId
+        ? 'Run lock: released at exit, so the next rehearsal runs.'
+        : `Run lock: the execution ended without releasing the lock of its run ${released.runId} (deployed, it ` +
+            `holds until ${iso(released.until)}, and runs of ${options.target.id} until then are skipped); ` +
+            'released at exit, so the next rehearsal runs.',
+    );
+  }
+  return lines;
 }
 
 /** A rehearsal refused by its self-check across processes. */

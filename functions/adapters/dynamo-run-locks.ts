@@ -52,7 +52,7 @@ export class DynamoRunLocks implements RunLocks {
   async acquire(targetId: string, holder: RunLockHolder): Promise<RunLockAttempt> {
     for (let attempt = 1; ; attempt += 1) {
       if (await this.#put(targetId, holder)) return { acquired: true };
-      const current = await this.#holder(targetId);
+      const current = await this.holder(targetId);
       if (current) return { acquired: false, holder: current };
       if (attempt >= 2)
         return { acquired: false, holder: { runId: 'unknown', since: holder.since, until: holder.since } };
@@ -104,7 +104,7 @@ export class DynamoRunLocks implements RunLocks {
   }
 
   /** Who holds the lock now, or undefined when there is no lock item. */
-  async #holder(targetId: string): Promise<RunLockHolder | undefined> {
+  async holder(targetId: string): Promise<RunLockHolder | undefined> {
     try {
       const { Item } = await this.#client.send(
         new GetItemCommand({ TableName: this.#tableName, Key: runLockKey(targetId), ConsistentRead: true }),

@@ -1,7 +1,7 @@
 /**
  * DynamoDB for `ws-ceiling rehearse`, on the embedded store: creates the
- * tables a synthesized template declares (keys, attribute definitions and
- * indexes as the template has them) and answers a state machine's own
+ * tables a synthesized template declares (keys, attribute definitions,
+ * billing and indexes as the template has them) and answers a state machine's own
  * DynamoDB tasks (`arn:aws:states:::dynamodb:getItem` and the like), whose
  * parameters are the API's own requests.
  */
@@ -9,6 +9,7 @@ import {
   CreateTableCommand,
   DeleteItemCommand,
   DescribeTableCommand,
+  waitUntilTableExists,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
@@ -24,53 +25,88 @@ export interface DeclaredTable {
   name: string;
   keySchema: Array<{ AttributeName: string; KeyType: string }>;
   attributeDefinitions: Array<{ AttributeName: string; AttributeType: string }>;
+  /** `PAY_PER_REQUEST` or `PROVISIONED`. */
+  billingMode: string;
+  provisionedThroughput?: Record<string, unknown>;
   globalSecondaryIndexes?: Array<Record<string, unknown>>;
   localSecondaryIndexes?: Array<Record<string, unknown>>;
 }
 
+/** How long a created table may take to become ACTIVE in the embedded store. */
+const TABLE_ACTIVE_TIMEOUT_SECONDS = 10;
+
 /**
- * Creates each table that does not exist yet. A table that exists must have
- * the declared key schema; otherwise the store holds another table by that
- * name and the rehearsal is refused (InvalidInputError on --store).
+ * Creates each table that does not exist yet and waits until all are ACTIVE
+ * (the embedded store answers ResourceNotFound on a table still CREATING). A
+ * table that exists must have the declared key schema; otherwise the store
+ * holds another table by that name and the rehearsal is refused
+ * (InvalidInputError on --store).
  */
 export async function createDeclaredTables(client: DynamoDBClient, tables: readonly DeclaredTable[]): Promise<void> {
+  for (const table of tables) await createUnlessExists(client, table);
   for (const table of tables) {
-    try {
-      await client.send(new CreateTableCommand(createTableInput(table)));
-    } catch (error) {
-      if (!(error instanceof ResourceInUseException || (error as Error).name === 'ResourceInUseException')) throw error;
-      const { Table } = await client.send(new DescribeTableCommand({ TableName: table.name }));
-      const have = JSON.stringify(Table?.KeySchema ?? []);
-      if (have !== JSON.stringify(table.keySchema)) {
-        throw new InvalidInputError(
-          '--store',
-          `its table ${table.name} has the keys ${have}, but the template declares ${JSON.stringify(table.keySchema)}` +
-            ': use another --store for rehearsals of this template',
-        );
-      }
+    await waitUntilTableExists(
+      { client, maxWaitTime: TABLE_ACTIVE_TIMEOUT_SECONDS, minDelay: 1, maxDelay: 1 },
+      { TableName: table.name },
+    );
+  }
+}
+
+/** CreateTable of one declared table; an existing one must have the declared keys. */
+async function createUnlessExists(client: DynamoDBClient, table: DeclaredTable): Promise<void> {
+  try {
+    await client.send(new CreateTableCommand(createTableInput(table)));
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException || (error as Error).name === 'ResourceInUseException')) throw error;
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: table.name }));
+    const have = JSON.stringify(Table?.KeySchema ?? []);
+    if (have !== JSON.stringify(table.keySchema)) {
+      throw new InvalidInputError(
+        '--store',
+        `its table ${table.name} has the keys ${have}, but the template declares ${JSON.stringify(table.keySchema)}` +
+          ': use another --store for rehearsals of this template',
+      );
     }
   }
 }
 
+/**
+ * The fields of a template's index that CreateTable takes (the template may
+ * carry others, e.g. contributor insights).
+ */
+const INDEX_FIELDS = ['IndexName', 'KeySchema', 'Projection'];
+
+/**
+ * CreateTable of a declared table, billed as the template bills it: on
+ * demand, no throughput anywhere (DynamoDB refuses one on an index then);
+ * provisioned, the template's throughput on the table and each global index
+ * (one unit each when it gives none, as the embedded store never throttles).
+ */
 function createTableInput(table: DeclaredTable): CreateTableCommandInput {
-  const provisioned = { ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 } };
+  const provisioned = table.billingMode === 'PROVISIONED';
+  const throughputOf = (given: unknown) =>
+    provisioned ? { ProvisionedThroughput: given ?? { ReadCapacityUnits: 1, WriteCapacityUnits: 1 } } : {};
+  const indexOf = (index: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(index).filter(([field]) => INDEX_FIELDS.includes(field)));
   return {
     TableName: table.name,
     KeySchema: table.keySchema as CreateTableCommandInput['KeySchema'],
     AttributeDefinitions: table.attributeDefinitions as CreateTableCommandInput['AttributeDefinitions'],
-    BillingMode: 'PAY_PER_REQUEST',
+    BillingMode: provisioned ? 'PROVISIONED' : 'PAY_PER_REQUEST',
+    ...(throughputOf(table.provisionedThroughput) as Pick<CreateTableCommandInput, 'ProvisionedThroughput'>),
     ...(table.globalSecondaryIndexes
       ? {
-          GlobalSecondaryIndexes: table.globalSecondaryIndexes.map(({ ProvisionedThroughput: _ignored, ...index }) => ({
-            ...index,
-            ...provisioned,
+          GlobalSecondaryIndexes: table.globalSecondaryIndexes.map((index) => ({
+            ...indexOf(index),
+            ...throughputOf(index.ProvisionedThroughput),
           })) as CreateTableCommandInput['GlobalSecondaryIndexes'],
         }
       : {}),
     ...(table.localSecondaryIndexes
       ? {
-          LocalSecondaryIndexes:
-            table.localSecondaryIndexes as unknown as CreateTableCommandInput['LocalSecondaryIndexes'],
+          LocalSecondaryIndexes: table.localSecondaryIndexes.map(
+            indexOf,
+          ) as unknown as CreateTableCommandInput['LocalSecondaryIndexes'],
         }
       : {}),
   };

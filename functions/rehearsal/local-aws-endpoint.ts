@@ -3,7 +3,7 @@
  * rehearsal's functions call (their SDK clients are pointed at it with
  * `AWS_ENDPOINT_URL_<SERVICE>`). Requests are routed by the service named in
  * their SigV4 credential scope:
- * - `s3`: the objects, on a folder (local-s3.ts);
+ * - `s3`: the objects, on a folder (local-s3.ts); the objects written are listed;
  * - `monitoring` (CloudWatch): PutMetricData is captured, for the alarms;
  * - `sns`: Publish is captured (query or JSON protocol);
  * - `secretsmanager`: GetSecretValue answers from the values the rehearsal
@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { answerS3, xmlEscape } from './local-s3.js';
 
 /** Largest request body accepted, bytes. */
@@ -36,7 +37,18 @@ export interface CapturedDatapoint {
 export interface CapturedMessage {
   topicArn: string;
   subject: string | undefined;
+  /** As published: with `structure` `json`, a JSON object of one body per protocol. */
   message: string;
+  /** The MessageStructure it was published with, when one was given. */
+  structure?: string;
+}
+
+/** An object a function wrote to a bucket. */
+export interface WrittenObject {
+  bucket: string;
+  key: string;
+  /** Where it is on this machine. */
+  file: string;
 }
 
 /** What the endpoint stands in for. */
@@ -57,6 +69,8 @@ export interface LocalAws {
   endpoint: string;
   metrics: CapturedDatapoint[];
   messages: CapturedMessage[];
+  /** Objects written (PutObject), in order. */
+  objects: WrittenObject[];
   /** Calls it refused as not stood in for: `service Operation`, once each. */
   unsupported: string[];
   /** Secret names a function asked for and did not get. */
@@ -73,6 +87,7 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAws>
   const state: Omit<LocalAws, 'endpoint' | 'stop'> = {
     metrics: [],
     messages: [],
+    objects: [],
     unsupported: [],
     missingSecrets: [],
     publish: (message) => {
@@ -95,20 +110,20 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAws>
     const service = serviceOf(request.headers.authorization ?? url.searchParams.get('X-Amz-Credential') ?? '');
     const target = String(request.headers['x-amz-target'] ?? '');
     switch (service) {
-      case 's3':
-        await answerS3(
-          {
-            method: request.method ?? 'GET',
-            pathname: decodeURIComponent(url.pathname),
-            query: url.searchParams,
-            headers: request.headers,
-            body,
-          },
+      case 's3': {
+        const pathname = decodeURIComponent(url.pathname);
+        const operation = await answerS3(
+          { method: request.method ?? 'GET', pathname, query: url.searchParams, headers: request.headers, body },
           response,
           options.s3Folder,
           buckets,
         );
+        if (operation === 'PutObject') {
+          const [, bucket = '', ...key] = pathname.split('/');
+          state.objects.push({ bucket, key: key.join('/'), file: path.join(options.s3Folder, bucket, ...key) });
+        }
         return;
+      }
       case 'monitoring':
         if (target.endsWith('.PutMetricData')) {
           state.metrics.push(...datapointsOf(JSON.parse(body.toString('utf8') || '{}') as PutMetricDataBody));
@@ -241,7 +256,12 @@ function answerSns(
     else sendQueryError(response, 404, 'NotFound', message);
     return;
   }
-  const messageId = publish({ topicArn, subject: fields.Subject, message: fields.Message ?? '' });
+  const messageId = publish({
+    topicArn,
+    subject: fields.Subject,
+    message: fields.Message ?? '',
+    ...(fields.MessageStructure ? { structure: fields.MessageStructure } : {}),
+  });
   if (isJson) sendJson(response, 200, { MessageId: messageId }, '1.0');
   else {
     response.writeHead(200, { 'Content-Type': 'text/xml' });

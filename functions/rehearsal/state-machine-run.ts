@@ -9,7 +9,9 @@
  * - a Task state without TimeoutSeconds waits as long as in AWS (the
  *   interpreter's own default is 60 s);
  * - a Distributed Map runs as an inline map of the same items and
- *   MaxConcurrency (the interpreter has no child executions); a note says so.
+ *   MaxConcurrency (the interpreter has no child executions); a note says so;
+ * - a Wait state is passed at once, as `ws-ceiling invoke` starts a run
+ *   without the stagger wait; a note says how long it would have waited.
  * What the execution did comes back as its status, output or error, and when
  * each top-level state was entered and left.
  */
@@ -68,6 +70,8 @@ export interface ExecutionRecord {
   startedAt: number;
   endedAt: number;
   states: StateTiming[];
+  /** What the execution did differently from AWS, in words (a Wait state passed at once). */
+  notes: string[];
 }
 
 /** A definition made ready for this machine, with what was changed in words. */
@@ -75,11 +79,20 @@ export interface PreparedDefinition {
   definition: Record<string, unknown>;
   /** Task states by name: their Resource and whether they sit inside a Map. */
   tasks: Map<string, { resource: string; inMap: boolean }>;
+  /** Wait states by name, each with what it waits: `Seconds`, `SecondsPath`, `Timestamp` or `TimestampPath`. */
+  waits: Map<string, WaitSpec>;
   notes: string[];
 }
 
+/** How long a Wait state waits, as its definition says. */
+type WaitSpec = Pick<StateNode, 'Seconds' | 'SecondsPath' | 'Timestamp' | 'TimestampPath'>;
+
 interface StateNode {
   Type?: string;
+  Seconds?: number;
+  SecondsPath?: string;
+  Timestamp?: string;
+  TimestampPath?: string;
   Resource?: string;
   TimeoutSeconds?: number;
   TimeoutSecondsPath?: string;
@@ -99,6 +112,7 @@ interface StateNode {
 export function prepareDefinition(definition: Readonly<Record<string, unknown>>): PreparedDefinition {
   const copy = structuredClone(definition) as { States?: Record<string, StateNode> };
   const tasks = new Map<string, { resource: string; inMap: boolean }>();
+  const waits = new Map<string, WaitSpec>();
   const notes: string[] = [];
   let defaultedTimeouts = 0;
   const visit = (states: Record<string, StateNode> | undefined, inMap: boolean): void => {
@@ -109,6 +123,10 @@ export function prepareDefinition(definition: Readonly<Record<string, unknown>>)
           state.TimeoutSeconds = DEFAULT_TASK_TIMEOUT_SECONDS;
           defaultedTimeouts += 1;
         }
+      }
+      if (state.Type === 'Wait') {
+        const { Seconds, SecondsPath, Timestamp, TimestampPath } = state;
+        waits.set(name, { Seconds, SecondsPath, Timestamp, TimestampPath });
       }
       if (state.Type === 'Map') {
         if (state.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
@@ -134,7 +152,7 @@ export function prepareDefinition(definition: Readonly<Record<string, unknown>>)
         "in AWS (the interpreter's own default is 60 s); each Lambda call still ends at its function's timeout.",
     );
   }
-  return { definition: copy, tasks, notes };
+  return { definition: copy, tasks, waits, notes };
 }
 
 /** Runs a prepared definition on `input`; `signal` aborts the execution. */
@@ -154,24 +172,30 @@ export async function runStateMachine(
     ]),
   );
   const startedAt = Date.now();
-  const execution = machine.run(input as never, { overrides: { taskResourceLocalHandlers: handlers } });
+  const waitTimeOverrides = Object.fromEntries([...prepared.waits.keys()].map((state) => [state, 0]));
+  const execution = machine.run(input as never, {
+    overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides },
+  });
   const onAbort = (): void => execution.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
   const states: StateTiming[] = [];
+  const notes: string[] = [];
   let failure: { error?: string; cause?: string } = {};
   const events = (async () => {
     for await (const event of execution.eventLogs) {
       if ('index' in event && event.index !== undefined) continue;
-      if (event.type === 'StateEntered')
+      if (event.type === 'StateEntered') {
         states.push({ name: event.state.name, enteredAt: event.timestamp, exitedAt: null });
-      else if (event.type === 'StateExited' || event.type === 'StateFailed') {
+        const wait = prepared.waits.get(event.state.name);
+        if (wait) notes.push(passedWaitNote(event.state.name, wait, event.state.input));
+      } else if (event.type === 'StateExited' || event.type === 'StateFailed') {
         const entry = [...states].reverse().find((state) => state.name === event.state.name && state.exitedAt === null);
         if (entry) entry.exitedAt = event.timestamp;
       }
       if (event.type === 'ExecutionFailed') failure = { error: event.Error, cause: stringOf(event.Cause) };
     }
   })();
-  let record: Omit<ExecutionRecord, 'states' | 'startedAt' | 'endedAt'>;
+  let record: Omit<ExecutionRecord, 'states' | 'startedAt' | 'endedAt' | 'notes'>;
   try {
     record = { status: 'SUCCEEDED', output: await execution.result };
   } catch (error) {
@@ -187,7 +211,38 @@ export async function runStateMachine(
   }
   await Promise.race([events, new Promise((resolve) => setTimeout(resolve, 100))]);
   if (record.status === 'FAILED' && failure.error) record = { ...record, ...failure };
-  return { ...record, startedAt, endedAt: Date.now(), states };
+  return { ...record, startedAt, endedAt: Date.now(), states, notes: [...new Set(notes)] };
+}
+
+/** The note of a Wait state passed at once: what it would have waited in AWS, read from its input. */
+function passedWaitNote(name: string, wait: WaitSpec, input: unknown): string {
+  const path = wait.SecondsPath ?? wait.TimestampPath;
+  const value = path === undefined ? (wait.Seconds ?? wait.Timestamp) : valueAt(input, path);
+  const what =
+    wait.Seconds !== undefined || wait.SecondsPath !== undefined
+      ? `${textOrQuestion(value)} s`
+      : `until ${textOrQuestion(value)}`;
+  return (
+    `The Wait state ${name} was passed at once: in AWS the execution waits ${what} there` +
+    `${path === undefined ? '' : ` (${path} of its input)`}. A rehearsal starts at once, as ws-ceiling invoke does.`
+  );
+}
+
+/** The value at a simple JSONPath (`$.a.b`) of `input`, or undefined. */
+function valueAt(input: unknown, path: string): unknown {
+  if (!/^\$(\.[A-Za-z_$][\w$-]*)*$/.test(path)) return undefined;
+  return path
+    .split('.')
+    .slice(1)
+    .reduce<unknown>(
+      (value, key) =>
+        typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined,
+      input,
+    );
+}
+
+function textOrQuestion(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'string' ? String(value) : '(unknown)';
 }
 
 function stringOf(value: unknown): string {

@@ -34,6 +34,10 @@ export interface TemplateTable {
   name: string;
   keySchema: Array<{ AttributeName: string; KeyType: string }>;
   attributeDefinitions: Array<{ AttributeName: string; AttributeType: string }>;
+  /** `PAY_PER_REQUEST` or `PROVISIONED` (CloudFormation's default when the template sets none). */
+  billingMode: string;
+  /** The table's throughput, when provisioned. */
+  provisionedThroughput?: Record<string, unknown>;
   globalSecondaryIndexes?: Array<Record<string, unknown>>;
   localSecondaryIndexes?: Array<Record<string, unknown>>;
 }
@@ -104,6 +108,10 @@ export function readRehearsalResources(resolved: ResolvedTemplate): RehearsalRes
         name: resolved.ref(logicalId),
         keySchema: props.KeySchema as TemplateTable['keySchema'],
         attributeDefinitions: props.AttributeDefinitions as TemplateTable['attributeDefinitions'],
+        billingMode: textOf(props.BillingMode, 'PROVISIONED'),
+        ...(props.ProvisionedThroughput
+          ? { provisionedThroughput: props.ProvisionedThroughput as Record<string, unknown> }
+          : {}),
         ...(props.GlobalSecondaryIndexes
           ? { globalSecondaryIndexes: props.GlobalSecondaryIndexes as Array<Record<string, unknown>> }
           : {}),

@@ -37,7 +37,8 @@ describe('prepareDefinition', () => {
       'The Distributed Map Shards runs as an inline map of the same items, 50 at once: the interpreter has no child ' +
         'executions.',
     );
-    expect([...prepared.tasks.keys()]).toEqual(['Plan', 'Worker', 'Record']);
+    expect([...prepared.tasks.keys()]).toEqual(['Plan', 'Worker', 'Record', 'ReleaseLock']);
+    expect(prepared.tasks.get('ReleaseLock')).toEqual({ ...prepared.tasks.get('Record'), inMap: false });
     expect(prepared.tasks.get('Worker')).toEqual({
       resource: expect.stringMatching(/:function:/) as unknown,
       inMap: true,
