@@ -39,7 +39,7 @@ import { readHostBudget } from '../../functions/probe-host/host-budget.js';
 import { writeCiOutputs } from '../../functions/report/ci-outputs.js';
 import type { CommandIo } from './cli-context.js';
 import { EXIT_CODES } from './exit-codes.js';
-import { inProcessRamp, processesChoiceOf, spreadOverProcesses } from './local-processes.js';
+import { inProcessRamp, processesChoiceOf, spreadOverProcesses, withProcessesFix } from './local-processes.js';
 import { openLocalStore, type LocalStore } from './local-store.js';
 import { runPlanShards } from './local-shards.js';
 import { prepareProbeTarget, type ProbeTarget } from './probe-target.js';
@@ -209,7 +209,7 @@ async function probeOnce(
   (flags.json ? io.stderr : io.stdout).write(`${planText}\n\n`);
   const inProcess = await selfCheckPlan(target);
   const spread = await spreadOverProcesses(target, plan, processesChoiceOf(flags.processes), inProcess.selfCheck);
-  const selfCheck = spread?.selfCheck ?? inProcess.selfCheck;
+  const selfCheck = spread?.selfCheck ?? (await withProcessesFix(inProcess.selfCheck, target, plan));
   if (!selfCheck.ok) return { kind: 'refused', refusal: preflightRefusal(settings, selfCheck) };
   const ramp = spread && !stopSignals.signal.aborted ? await spread.start(io) : inProcessRamp(plan, inProcess.runPlan);
   let shards: ShardResult[];

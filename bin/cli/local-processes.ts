@@ -100,6 +100,27 @@ export async function spreadOverProcesses(
   return { processes, selfCheck, start: (io) => startSpread(target, plan, processes, shardPeaks, budget, io) };
 }
 
+/**
+ * The check of a run in this process, with one more way out when it runs out
+ * of descriptors: the fewest probe processes that would carry the plan, each
+ * with descriptors of its own. Not with `--simulate`, whose server side stays
+ * in this process however many probe processes there are.
+ */
+export async function withProcessesFix(check: SelfCheck, target: ProbeTarget, plan: ProbePlan): Promise<SelfCheck> {
+  const descriptors = check.problems.find((problem) => problem.resource === 'descriptors');
+  if (!descriptors || target.simulated) return check;
+  const limit = probeProcessDescriptorLimit(await readMachineBudget(await readHostBudget()));
+  const fewest = limit === null ? null : fewestProcesses(plan.shards.map(shardPeak), probeProcessCapacity(limit));
+  if (fewest === null || fewest < 2) return check;
+  const fix =
+    `${descriptors.fix}; or run the shards in ${fewest} probe processes, each with descriptors of its own: ` +
+    `--processes ${fewest} (or auto)`;
+  return {
+    ...check,
+    problems: check.problems.map((problem) => (problem === descriptors ? { ...problem, fix } : problem)),
+  };
+}
+
 /** Starts the probe processes, says so on stderr, and makes the plan again from now. */
 async function startSpread(
   target: ProbeTarget,

@@ -128,6 +128,25 @@ describe('run --processes 2', () => {
   });
 });
 
+describe('a plan one process cannot hold', () => {
+  it('is refused with the processes that would hold it, and held with --processes auto', async () => {
+    target = await startTargetSimulator({});
+    // 4 shards of 100 against 300 descriptors (soft and hard): one process leaves 235 for connections, two 228 each.
+    const flags = ['--stages', '400', '--hold', '0.3', '--rate', '1000', '--shard-size', '100'];
+    const refused = await run(flags, { descriptorLimit: 300 });
+    expect(refused.code).toBe(3);
+    expect(refused.run.verdictReason).toContain(
+      'more shards (--shard-size) do not help here; or run the shards in 2 probe processes, each with descriptors ' +
+        'of its own: --processes 2 (or auto).',
+    );
+    expect(target.stats().accepted).toBe(0);
+    const spread = await run([...flags, '--processes', 'auto'], { descriptorLimit: 300 });
+    expect(spread.stderr).toMatch(/Started 2 probe processes \(pids \d+, \d+\), each with 300 descriptors/);
+    expect(spread.run.verdict).toBe('ok');
+    expect(spread.run.stages.map((stage) => [stage.opened, stage.openAtEnd, stage.failed])).toEqual([[400, 400, 0]]);
+  });
+});
+
 describe('diagnose --processes 2', () => {
   it('runs the ramp over both processes and the experiments after it in this process', async () => {
     target = await startTargetSimulator({ cap: { limit: 150, response: { kind: 'status', status: 503 } } });
