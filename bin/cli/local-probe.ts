@@ -6,6 +6,8 @@
  * and memory; a plan the probe cannot carry is `inconclusive`, never a
  * ceiling. While shards run, a resource watch keeps checking (once a second
  * and at each stage end), and a shortfall stops the run as `probe-limited`.
+ * With `--processes` the shards run in probe processes instead, checked and
+ * coordinated by local-processes.ts, and are recorded the same way.
  *
  * Bad input exits 2 before the store is opened; the store is opened and read
  * through before anything is sent (a store that cannot be read exits 3).
