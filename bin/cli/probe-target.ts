@@ -15,6 +15,7 @@ import { describeSimulator, parseSimulatorSpec } from '../../functions/simulator
 import { startTargetSimulator } from '../../functions/simulator/target-simulator.js';
 import type { CommandIo } from './cli-context.js';
 import type { RunCommandFlags } from './run-flags.js';
+import { checkProcessesForConnections } from './local-connections.js';
 import { parseRunFlags } from './run-options.js';
 
 /** Where the simulator will listen, as far as validating the flags goes. */
@@ -57,7 +58,12 @@ export async function prepareProbeTarget(
   await checkCiOutputPaths(flags);
   const simulatorOptions = flags.simulate !== undefined ? parseSimulatorSpec(flags.simulate) : undefined;
   // The simulator's URL is known once it listens: check the flags against a stand-in of it first.
-  parseRunFlags(urlArgument ?? SIMULATOR_STAND_IN_URL, flags, simulatorOptions ? 'simulator' : undefined);
+  const checked = parseRunFlags(
+    urlArgument ?? SIMULATOR_STAND_IN_URL,
+    flags,
+    simulatorOptions ? 'simulator' : undefined,
+  );
+  checkProcessesForConnections(flags.processes, checked);
   if (flags.sourceAddress !== undefined) {
     await checkSourceAddresses(parseSourceAddresses(flags.sourceAddress, '--source-address'), '--source-address');
   }

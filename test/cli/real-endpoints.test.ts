@@ -93,6 +93,12 @@ describe('--init-message, --ready-when and --ready-timeout', () => {
     expect(result.run?.limitingFactor?.summary).toContain('--init-message');
   });
 
+  it('refuses --processes for a run that sets up sessions, which runs in one process', async () => {
+    const result = await run(['ws://127.0.0.1:9/', '--stages', '2', ...SESSION, '--processes', '2']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('error: --processes: spreads the plain ramp only');
+  });
+
   it('refuses --ready-timeout without --ready-when before anything is sent', async () => {
     const result = await run(['ws://127.0.0.1:9/', '--stages', '2', '--ready-timeout', '2']);
     expect(result.code).toBe(2);
