@@ -2,12 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { runPlanShards } from '../../bin/cli/local-shards.js';
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from '../../functions/diagnose/experiment-probe.js';
-import {
-  judgeRateOrCount,
-  observeAttempt,
-  runRateOrCount,
-  type AttemptObservation,
-} from '../../functions/diagnose/rate-or-count.js';
+import { observeAttempt, type AttemptObservation } from '../../functions/diagnose/attempt-observation.js';
+import { judgeRateOrCount, runRateOrCount } from '../../functions/diagnose/rate-or-count.js';
 import { fitTokenBucket } from '../../functions/diagnose/token-bucket.js';
 import type { ConnectionRecord, ProbeSettings } from '../../functions/engine/types.js';
 import {

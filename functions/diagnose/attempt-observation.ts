@@ -1,0 +1,161 @@
+/**
+ * What one attempt of the rate-or-count experiment (or the ramp's failing
+ * stage) showed about refusals, in numbers: how many opened and were
+ * refused, the count open at the first refusal, whether connections still
+ * got through after it, the Retry-After values and the token bucket's
+ * evidence (see token-bucket.ts); and the evidence lines and counts a
+ * finding carries. Pure: records in, numbers and words out.
+ */
+import { collectFailures, countFailures } from '../engine/failures.js';
+import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
+import type { ConnectionRecord, FailureClass, StagePlan } from '../engine/types.js';
+import type { FindingEvidence } from './findings.js';
+import { isUnanswered } from './queueing-gateway.js';
+import { retryAfterOf } from './retry-after.js';
+import { fitTokenBucket, stretchesOf, type BucketEvidence } from './token-bucket.js';
+
+/** What one attempt (or the ramp's failing stage) showed about refusals, the token bucket's evidence among it. */
+export interface AttemptObservation extends BucketEvidence {
+  attempted: number;
+  opened: number;
+  byStatus: Record<string, number>;
+  byClass: Partial<Record<FailureClass, number>>;
+  retryAfter: string[];
+  /**
+   * Connections open when the first refused upgrade was tried (so it would have been the next); null when nothing was
+   * refused.
+   */
+  openBeforeFirstRefusal: number | null;
+  /**
+   * Connections attempted after the first refused upgrade that still opened: a rate limit lets some through, a cap
+   * none.
+   */
+  openedAfterFirstRefusal: number;
+  /** Retry-After waits the probe kept within the attempt. */
+  waits: number;
+  /**
+   * The token bucket's rate and burst as this attempt alone shows them (see fitTokenBucket); null when it cannot tell.
+   */
+  sustainedPerSecond: number | null;
+  burst: number | null;
+  /** When the last refusal settled (epoch ms) and the longest Retry-After it asked for, in seconds. */
+  lastRefusalAt: number | null;
+  retryAfterSeconds: number | null;
+  /** Every refusal connected over TCP and was never answered (a queueing gateway). */
+  unanswered: boolean;
+}
+
+/**
+ * Observes one attempt: `records` are the attempt's own, `context` every
+ * record open meanwhile (the ramp's earlier stages, for the ramp).
+ */
+export function observeAttempt(
+  records: readonly ConnectionRecord[],
+  context: { allRecords: readonly ConnectionRecord[]; stages: readonly StagePlan[]; rate: number; fromRefill: boolean },
+): AttemptObservation {
+  const byAttempt = [...records]
+    .filter((record) => record.outcome !== 'cancelled')
+    .sort((a, b) => a.attemptedAt - b.attemptedAt);
+  const refusals = collectFailures(context.allRecords, context.stages)
+    .filter((event) => REFUSAL_CLASSES.has(event.failureClass) && records.includes(event.record))
+    .sort((a, b) => a.record.attemptedAt - b.record.attemptedAt);
+  const counts = countFailures(refusals);
+  const opened = byAttempt.filter((record) => record.outcome === 'opened');
+  const base = {
+    rate: context.rate,
+    attempted: byAttempt.length,
+    opened: opened.length,
+    refused: refusals.length,
+    byStatus: counts.byStatus,
+    byClass: counts.byClass,
+    retryAfter: [...new Set(refusals.flatMap((event) => (event.record.retryAfter ? [event.record.retryAfter] : [])))],
+    fromRefill: context.fromRefill,
+  };
+  const first = refusals[0];
+  const last = refusals[refusals.length - 1];
+  if (!first || !last) {
+    return {
+      ...base,
+      openBeforeFirstRefusal: null,
+      openedAfterFirstRefusal: 0,
+      firstStretch: null,
+      stretchesAfterWait: [],
+      waits: 0,
+      steady: { opened: 0, seconds: 0 },
+      sustainedPerSecond: null,
+      burst: null,
+      lastRefusalAt: null,
+      retryAfterSeconds: null,
+      unanswered: false,
+    };
+  }
+  const firstTry = first.record.attemptedAt;
+  const lastTry = last.record.attemptedAt;
+  const openBeforeFirstRefusal = context.allRecords.filter(
+    (record) =>
+      record.outcome === 'opened' && record.attemptedAt < firstTry && !(record.close && record.close.at < first.at),
+  ).length;
+  const refused = new Set(refusals.map((event) => event.record));
+  const stretches = stretchesOf(byAttempt, refused);
+  const retryAfters = refusals.flatMap((event) => {
+    const seconds = retryAfterOf(event.record);
+    return seconds === null ? [] : [seconds];
+  });
+  const observation: AttemptObservation = {
+    ...base,
+    openBeforeFirstRefusal,
+    openedAfterFirstRefusal: opened.filter((record) => record.attemptedAt > firstTry).length,
+    ...stretches,
+    steady: {
+      opened: opened.filter((record) => record.attemptedAt > firstTry && record.attemptedAt < lastTry).length,
+      seconds: (lastTry - firstTry) / 1000,
+    },
+    sustainedPerSecond: null,
+    burst: null,
+    lastRefusalAt: Math.max(...refusals.map((event) => event.at)),
+    retryAfterSeconds: retryAfters.length ? Math.max(...retryAfters) : null,
+    unanswered: refusals.every((event) => isUnanswered(event.record)),
+  };
+  const alone = fitTokenBucket([observation]);
+  return { ...observation, sustainedPerSecond: alone?.perSecond ?? null, burst: alone?.burst ?? null };
+}
+
+/** The evidence of the attempts: refusals by status and class, Retry-After values, one line per attempt. */
+export function evidenceOf(observations: readonly AttemptObservation[], steps: string[]): FindingEvidence {
+  return {
+    statuses: mergeCounts(observations.map((o) => o.byStatus)),
+    failureClasses: mergeCounts(observations.map((o) => o.byClass)),
+    retryAfter: [...new Set(observations.flatMap((o) => o.retryAfter))],
+    steps,
+  };
+}
+
+/** One line of evidence for an attempt, e.g. "40 connections at 25/s: 30 opened, 10 refused (HTTP 503 × 10)". */
+export function describeAttempt(label: string, observation: AttemptObservation): string {
+  const refusals = [
+    ...Object.entries(observation.byStatus).map(([status, n]) => `HTTP ${status} × ${n}`),
+    ...(observation.byClass['handshake-timeout'] ? [`unanswered × ${observation.byClass['handshake-timeout']}`] : []),
+  ];
+  const first =
+    observation.openBeforeFirstRefusal === null
+      ? ''
+      : `, first refusal with ${observation.openBeforeFirstRefusal} open`;
+  const waits =
+    observation.waits === 0
+      ? ''
+      : `, Retry-After waited out ${observation.waits} time${observation.waits === 1 ? '' : 's'}`;
+  const how = refusals.length ? ` (${refusals.join(', ')})` : '';
+  return `${label}: ${observation.opened} opened, ${observation.refused} refused${how}${first}${waits}`;
+}
+
+/** The step of an attempt not tried: `25/s: not tried, it would take longer than the experiment budget of 60 s`. */
+export function overBudget(label: string, budgetSeconds: number): string {
+  return `${label}: not tried, it would take longer than the experiment budget of ${budgetSeconds} s`;
+}
+
+function mergeCounts<K extends string>(maps: ReadonlyArray<Partial<Record<K, number>>>): Partial<Record<K, number>> {
+  const merged: Partial<Record<K, number>> = {};
+  for (const map of maps)
+    for (const [key, value] of Object.entries(map) as [K, number][]) merged[key] = (merged[key] ?? 0) + value;
+  return merged;
+}
