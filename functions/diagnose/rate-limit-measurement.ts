@@ -14,15 +14,14 @@ import {
   type ExperimentContext,
   type ExperimentStop,
 } from './experiment-probe.js';
+import { SETTLE_SECONDS } from './refusal-wait.js';
 import { beyondBudget } from './retry-after.js';
 import { describeRate } from './report.js';
 import { describeAttempt, observeAttempt, overBudget, type AttemptObservation } from './attempt-observation.js';
 import { fitTokenBucket, roughBucket, upgradesUntilRefused, type TokenBucket } from './token-bucket.js';
 
 /** Shortest pause between attempts, so freed slots settle on the target (every close has completed before it). */
-const MIN_PAUSE_SECONDS = 0.25;
-/** Hold after an attempt's last upgrade, for handshakes in flight to settle. */
-export const SETTLE_SECONDS = 0.5;
+export const MIN_PAUSE_SECONDS = 0.25;
 /** Longest pause for a token bucket to refill. */
 const MAX_REFILL_SECONDS = 30;
 /** Seconds between the first and the last refusal that a measurement aims for. */

@@ -74,6 +74,9 @@ const observation = (overrides: Partial<AttemptObservation>): AttemptObservation
   lastRefusalAt: null,
   retryAfterSeconds: null,
   unanswered: false,
+  refusalSeconds: { min: 0.001, median: 0.001, max: 0.002 },
+  slowestOpenSeconds: 0.002,
+  tailByStatus: {},
   ...overrides,
 });
 
@@ -223,7 +226,7 @@ describe('judgeRateOrCount', () => {
       observation({ openedAfterFirstRefusal: 12 }),
       observation({ rate: 50, refused: 0, opened: 40, openBeforeFirstRefusal: null }),
     ]);
-    expect(verdict).toEqual({ kind: 'rate-limit', cleanAtRate: 50, countLimit: null });
+    expect(verdict).toEqual({ kind: 'rate-limit', cleanAtRate: 50 });
   });
 
   it('calls refusals that let connections through at every rate a rate limit', () => {
@@ -235,12 +238,21 @@ describe('judgeRateOrCount', () => {
     ).toBe('rate-limit');
   });
 
-  it('sees a cap behind a rate limit when the slowest rate is refused at a count with none let through', () => {
-    const verdict = judgeRateOrCount([
-      observation({ openedAfterFirstRefusal: 12, openBeforeFirstRefusal: 12 }),
-      observation({ rate: 25, openBeforeFirstRefusal: 30 }),
-    ]);
-    expect(verdict).toEqual({ kind: 'rate-limit', cleanAtRate: null, countLimit: 30 });
+  it(
+    'claims no cap behind a rate limit from the slowest rate refused at a count: only the ramp under the rate ' +
+      'limit may, after its count check',
+    () => {
+      const verdict = judgeRateOrCount([
+        observation({ openedAfterFirstRefusal: 12, openBeforeFirstRefusal: 12 }),
+        observation({ rate: 25, openBeforeFirstRefusal: 30 }),
+      ]);
+      expect(verdict).toEqual({ kind: 'rate-limit', cleanAtRate: null });
+    },
+  );
+
+  it('marks refusals at different counts with none let through as a count that moved, as a window does', () => {
+    const verdict = judgeRateOrCount([observation({}), observation({ rate: 50, openBeforeFirstRefusal: 0 })]);
+    expect(verdict).toMatchObject({ kind: 'undetermined', countMoved: true });
   });
 
   it('is undetermined when nothing was refused', () => {
@@ -406,7 +418,9 @@ describe('runRateOrCount', () => {
       if (!current || !previous || arrival.at - previous.at >= 250) attempts.push([arrival]);
       else current.push(arrival);
     }
-    expect(attempts).toHaveLength(4); // ramp stage 1, ramp stage 2, ½ rate, ¼ rate
+    // Ramp stage 1, ramp stage 2, ½ rate, ¼ rate, the count check's connections held open and its first refill, and
+    // its refill after closing those.
+    expect(attempts).toHaveLength(6);
     for (const [index, attempt] of attempts.entries()) {
       if (index < 2) continue;
       const lastRefusal = Math.max(
