@@ -20,6 +20,7 @@ import { registerKillSwitch } from './cli/deployed-kill-switch.js';
 import { registerDiagnose } from './cli/diagnose-command.js';
 import { EXIT_CODES } from './cli/exit-codes.js';
 import { registerHistory } from './cli/history-command.js';
+import { registerRehearse } from './cli/rehearse-command.js';
 import { registerReport } from './cli/report-command.js';
 import { registerRun } from './cli/run-command.js';
 import { registerTarget } from './cli/target-command.js';
@@ -38,6 +39,7 @@ const COMMANDS: ReadonlyArray<(program: Command, context: CliContext) => void> =
   registerConfig,
   registerInvoke,
   registerKillSwitch,
+  (program, context) => registerRehearse(program, context, () => import('./rehearse-synth.js')),
 ];
 
 function buildProgram(context: CliContext): Command {

@@ -1,9 +1,10 @@
 /**
- * The region's on-call topic: every target's alarms notify it, and the
- * config's on-call endpoints (e-mail, HTTPS) are subscribed to it. Encrypted
- * with a key of its own (CloudWatch cannot publish to a topic encrypted with
- * the AWS-managed SNS key), TLS only, and CloudWatch may publish to it only
- * for this account's ws-ceiling alarms.
+ * The region's on-call topic: every target's alarms notify it, the record
+ * step sends its run messages to it, and the config's on-call endpoints
+ * (e-mail, HTTPS, AWS Chatbot) are subscribed to it. Encrypted with a key of
+ * its own (CloudWatch cannot publish to a topic encrypted with the
+ * AWS-managed SNS key), TLS only, and CloudWatch may publish to it only for
+ * this deployment's alarms.
  */
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -12,12 +13,13 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription, UrlSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { OnCallEndpoint } from '../functions/config/config-types.js';
-import { ALARM_NAME_PREFIX } from './alarm-names.js';
 
 /** What the topic needs. */
 export interface AlarmTopicProps {
   /** Subscribed endpoints; an e-mail subscription stays pending until its address confirms it. */
   onCall: OnCallEndpoint[];
+  /** How the deployment's alarm names begin (resource-names.ts): CloudWatch may publish for those only. */
+  alarmPrefix: string;
 }
 
 /** The encrypted on-call topic and its subscriptions. */
@@ -46,7 +48,7 @@ export class AlarmTopic extends Construct {
         'aws:SourceArn': stack.formatArn({
           service: 'cloudwatch',
           resource: 'alarm',
-          resourceName: `${ALARM_NAME_PREFIX}*`,
+          resourceName: `${props.alarmPrefix}*`,
           arnFormat: ArnFormat.COLON_RESOURCE_NAME,
         }),
       },

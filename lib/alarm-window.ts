@@ -7,11 +7,10 @@
  * must breach (no run reported in it) for the alarm to fire.
  */
 
-/** Longest alarm period used: one day. */
-export const MAX_ALARM_PERIOD_SECONDS = 86_400;
-
-/** Longest evaluation range CloudWatch allows for periods of an hour or more: seven days. */
-export const MAX_EVALUATION_RANGE_SECONDS = 604_800;
+import {
+  ALARM_MAX_EVALUATION_RANGE_SECONDS as MAX_EVALUATION_RANGE_SECONDS,
+  ALARM_MAX_PERIOD_SECONDS as MAX_ALARM_PERIOD_SECONDS,
+} from '../functions/config/aws-limits.js';
 
 /** An alarm's period and how many periods it evaluates. */
 export interface AlarmWindow {

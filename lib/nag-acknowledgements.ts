@@ -73,6 +73,14 @@ export function acknowledgeWildcards(policy: Policy, reasons: WildcardReason[]):
   }
 }
 
+/**
+ * Acknowledges a wildcard action (cdk-nag's `AwsSolutions-IAM5[Action::<action>]`)
+ * in `policy`, e.g. `kms:GenerateDataKey*` granted by CDK for an encrypted topic.
+ */
+export function acknowledgeWildcardAction(policy: IConstruct, action: string, reason: string): void {
+  Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Action::${action}]`, reason });
+}
+
 /** The policy CDK creates on `role` for its grants; throws when the role has none yet. */
 export function defaultPolicyOf(role: IRole): Policy {
   const policy = role.node.tryFindChild('DefaultPolicy');

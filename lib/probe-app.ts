@@ -1,12 +1,13 @@
 /**
  * Builds the deployed ws-ceiling: one RegionStack per region the config's
- * targets name, each holding only the targets probed from that region.
+ * targets name, each holding only the targets probed from that region, named
+ * after the config's `name` when it has one (functions/config/resource-names.ts).
  */
 import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { WsCeilingConfig } from '../functions/config/config-types.js';
 import { configForRegion } from '../functions/config/target-config.js';
-import { stackName } from '../functions/steps/deployment-names.js';
+import { resourceNames } from '../functions/config/resource-names.js';
 import { RegionStack } from './region-stack.js';
 
 /** Where the stacks are deployed. */
@@ -22,13 +23,16 @@ export function configRegions(config: WsCeilingConfig): string[] {
 
 /** Adds one stack per region of `config` to `app` and returns them in region order. */
 export function addRegionStacks(app: App, config: WsCeilingConfig, deployment: DeploymentAccount = {}): RegionStack[] {
+  const names = resourceNames(config.name);
+  const named = config.name === undefined ? '' : ` (deployment ${config.name})`;
   return configRegions(config).map(
     (region) =>
-      new RegionStack(app, stackName(region), {
-        stackName: stackName(region),
+      new RegionStack(app, names.stack(region), {
+        stackName: names.stack(region),
         env: { region, ...(deployment.account ? { account: deployment.account } : {}) },
-        description: `ws-ceiling in ${region}: scheduled WebSocket capacity probes, their history and alarms`,
+        description: `ws-ceiling in ${region}${named}: scheduled WebSocket capacity probes, their history and alarms`,
         config: configForRegion(config, region),
+        region,
       }),
   );
 }

@@ -23,13 +23,10 @@ const DASHBOARD_PERIOD = Duration.hours(1);
 
 /** What the dashboard shows. */
 export interface ProbeDashboardProps {
+  /** `ws-ceiling-<region>`, or `ws-ceiling-<name>-<region>` in a named deployment. */
+  dashboardName: string;
   targets: TargetConfig[];
   alarms: IAlarm[];
-}
-
-/** Name of a region's dashboard. */
-export function dashboardName(region: string): string {
-  return `ws-ceiling-${region}`;
 }
 
 /** The region's dashboard. */
@@ -41,7 +38,7 @@ export class ProbeDashboard extends Construct {
     super(scope, id);
     const region = Stack.of(this).region;
     this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: dashboardName(region),
+      dashboardName: props.dashboardName,
       defaultInterval: Duration.days(30),
     });
     this.dashboard.addWidgets(
@@ -86,10 +83,12 @@ export class ProbeDashboard extends Construct {
     if (props.alarms.length > 0) {
       this.dashboard.addWidgets(
         new AlarmStatusWidget({
-          title: 'ws-ceiling alarms: regressed, below floor, probe failed (last run), probe missing (no run)',
+          title:
+            'ws-ceiling alarms: regressed, below floor, probe failed (last run), probe missing (no run), broken ' +
+            'runs, schedule dead letters',
           alarms: props.alarms,
           width: 24,
-          // Room for every target's four alarms, firing ones first.
+          // Room for every target's alarms, firing ones first.
           height: 2 + Math.ceil(props.alarms.length / 4),
           sortBy: AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
         }),

@@ -35,6 +35,8 @@ export interface ProbeFunctionProps {
   memorySize: number;
   timeout: Duration;
   environment: Record<string, string>;
+  /** Concurrent executions reserved for the function; none by default. */
+  reservedConcurrentExecutions?: number;
 }
 
 /** A NodejsFunction with the project's defaults, its log group and a role that holds nothing else. */
@@ -68,6 +70,9 @@ export class ProbeFunction extends Construct {
       description: props.description,
       memorySize: props.memorySize,
       timeout: props.timeout,
+      ...(props.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
+        : {}),
       // Stack traces point into the TypeScript sources.
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       role: this.role,

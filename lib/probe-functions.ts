@@ -1,21 +1,26 @@
 /**
  * The three functions of a deployed run and exactly what each may do:
- * - plan (one per region): nothing beyond its logs;
+ * - plan (one per region): take and read the targets' run locks
+ *   (`PutItem`/`GetItem` on `LOCK#…` of the runs table);
  * - worker (one per target): write its shard result under `runs/<targetId>/`,
  *   read its target's stop request (`GetItem` on `STOP#<targetId>`, no write),
  *   read only the secrets its target's headers name;
- * - record (one per region): read shard results, `PutItem`/`Query` on the run
- *   partitions (`TARGET#…`) of the runs table, `PutMetricData` in the
- *   ws-ceiling namespace only.
+ * - record (one per region): read shard results and list the bucket, write
+ *   reports under `reports/`, `PutItem`/`Query` on the run partitions
+ *   (`TARGET#…`) of the runs table and `DeleteItem` on its run locks,
+ *   `PutMetricData` in the ws-ceiling namespace only, publish to the on-call
+ *   topic (and use its key).
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { TargetConfig } from '../functions/config/config-types.js';
 import { workerTimeoutSeconds } from '../functions/config/worker-budget.js';
-import { SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/steps/deployment-names.js';
+import { REPORTS_PREFIX, SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/steps/deployment-names.js';
 import { planVariables, recordVariables, workerVariables } from '../functions/steps/function-environment.js';
 import { METRIC_NAMESPACE } from '../functions/engine/metric-names.js';
+import { acknowledgeWildcardAction, defaultPolicyOf } from './nag-acknowledgements.js';
 import { ProbeFunction } from './probe-function.js';
 import {
   PLAN_MEMORY_MB,
@@ -26,16 +31,25 @@ import {
 import type { RunsTable } from './runs-table.js';
 import { shardObjectsWildcard, type ShardResultsBucket } from './shard-results-bucket.js';
 
+/** What the plan function works with. */
+export interface PlanFunctionProps {
+  allowedHosts: string[];
+  table: RunsTable;
+}
+
 /** The plan function of a region. */
 export class PlanFunction extends ProbeFunction {
-  constructor(scope: Construct, id: string, props: { allowedHosts: string[] }) {
+  constructor(scope: Construct, id: string, props: PlanFunctionProps) {
     super(scope, id, {
       handler: 'plan-handler',
-      description: 'ws-ceiling plan step: validates the target, sets the synchronized start, splits into shards',
+      description:
+        'ws-ceiling plan step: validates the target, sets the synchronized start, splits into shards, takes ' +
+        'the run lock',
       memorySize: PLAN_MEMORY_MB,
       timeout: Duration.seconds(PLAN_TIMEOUT_SECONDS),
-      environment: planVariables({ allowedHosts: props.allowedHosts }),
+      environment: planVariables({ allowedHosts: props.allowedHosts, runsTable: props.table.table.tableName }),
     });
+    props.table.grantRunLockTake(this.role);
   }
 }
 
@@ -43,6 +57,10 @@ export class PlanFunction extends ProbeFunction {
 export interface RecordFunctionProps {
   table: RunsTable;
   bucket: ShardResultsBucket;
+  /** The on-call topic its run messages go to. */
+  topic: ITopic;
+  /** The deployment's name (the config's `name`), for the commands in messages. */
+  deployment?: string;
 }
 
 /** The record function of a region. */
@@ -50,16 +68,21 @@ export class RecordFunction extends ProbeFunction {
   constructor(scope: Construct, id: string, props: RecordFunctionProps) {
     super(scope, id, {
       handler: 'record-handler',
-      description: 'ws-ceiling record step: merges shards, decides the verdict, writes the run once, publishes metrics',
+      description:
+        'ws-ceiling record step: merges shards, decides the verdict, writes the run once, publishes metrics, ' +
+        'tells on-call',
       memorySize: RECORD_MEMORY_MB,
       timeout: Duration.seconds(RECORD_TIMEOUT_SECONDS),
       environment: recordVariables({
         shardResultsBucket: props.bucket.bucket.bucketName,
         runsTable: props.table.table.tableName,
+        alertTopicArn: props.topic.topicArn,
+        ...(props.deployment !== undefined ? { deploymentName: props.deployment } : {}),
       }),
     });
-    props.bucket.grantShardRead(this.role);
+    props.bucket.grantRecordStep(this.role);
     props.table.grantRunRecord(this.role);
+    props.topic.grantPublish(this.role);
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],
@@ -70,6 +93,7 @@ export class RecordFunction extends ProbeFunction {
     );
     this.acknowledgeWildcards([
       shardObjectsWildcard(SHARD_RESULTS_PREFIX),
+      shardObjectsWildcard(REPORTS_PREFIX),
       {
         matches: (resource) => resource === '*',
         reason:
@@ -77,6 +101,12 @@ export class RecordFunction extends ProbeFunction {
           `condition cloudwatch:namespace = ${METRIC_NAMESPACE}`,
       },
     ]);
+    acknowledgeWildcardAction(
+      defaultPolicyOf(this.role),
+      'kms:GenerateDataKey*',
+      "Publishing to the KMS-encrypted on-call topic needs kms:GenerateDataKey* (CDK's grantPublish), on the " +
+        "topic's own key only",
+    );
   }
 }
 
@@ -88,7 +118,7 @@ export interface WorkerFunctionProps {
   bucket: ShardResultsBucket;
 }
 
-/** The worker function of one target: memory from the config, timeout from the plan. */
+/** The worker function of one target: memory and reserved concurrency from the config, timeout from the plan. */
 export class WorkerFunction extends ProbeFunction {
   /** Secrets Manager secret names the worker may read (its target's secret headers). */
   readonly secretNames: string[];
@@ -104,6 +134,9 @@ export class WorkerFunction extends ProbeFunction {
         shardResultsBucket: props.bucket.bucket.bucketName,
         runsTable: props.table.table.tableName,
       }),
+      ...(props.target.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: props.target.reservedConcurrency }
+        : {}),
     });
     props.bucket.grantShardWrite(this.role, props.target.id);
     props.table.grantStopRequestRead(this.role, props.target.id);

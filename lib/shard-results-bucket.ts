@@ -1,16 +1,20 @@
 /**
  * The bucket where each worker leaves its shard's full result
- * (`runs/<targetId>/<runId>/shard-<n>.json`) for the record step: results
- * are too large for Step Functions payloads. Private, TLS only, S3-managed
- * encryption, and objects expire after a few days (the run item in DynamoDB
- * is the history). A worker may write only under its own target's prefix.
+ * (`runs/<targetId>/<runId>/shard-<n>.json`) for the record step, since
+ * results are too large for Step Functions payloads, and where the record
+ * step keeps each run's HTML report (`reports/<targetId>/<runId>.html`) for
+ * the link in on-call's message. Private, TLS only, S3-managed encryption;
+ * shard results expire after a few days and reports after
+ * REPORT_RETENTION_DAYS (the run item in DynamoDB is the history). A worker
+ * may write only under its own target's prefix.
  */
 import { Duration } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/steps/deployment-names.js';
+import { REPORTS_PREFIX, SHARD_RESULTS_PREFIX, targetShardResultsPrefix } from '../functions/steps/deployment-names.js';
+import { REPORT_RETENTION_DAYS } from '../functions/steps/run-reports.js';
 import type { WildcardReason } from './nag-acknowledgements.js';
 import { acknowledgeRule } from './nag-acknowledgements.js';
 
@@ -18,15 +22,17 @@ import { acknowledgeRule } from './nag-acknowledgements.js';
 const SHARD_RESULTS_EXPIRY_DAYS = 3;
 
 /**
- * Why a grant on the shard objects under `prefix` (`runs/` for the record
- * step, `runs/<targetId>/` for a worker) is as narrow as it can be.
+ * Why a grant on the objects under `prefix` (`runs/` for the record step,
+ * `runs/<targetId>/` for a worker, `reports/` for the record step's reports)
+ * is as narrow as it can be.
  */
 export function shardObjectsWildcard(prefix: string): WildcardReason {
   return {
     matches: (resource) => resource.endsWith(`/${prefix}*`),
     reason:
-      `Shard result keys (${SHARD_RESULTS_PREFIX}<targetId>/<runId>/shard-<n>.json) hold the run id, known ` +
-      `only at run time; the grant is limited to the ${prefix} prefix of this stack's bucket`,
+      `Object keys (${SHARD_RESULTS_PREFIX}<targetId>/<runId>/shard-<n>.json, ${REPORTS_PREFIX}<targetId>/` +
+      `<runId>.html) hold the run id, known only at run time; the grant is limited to the ${prefix} prefix of ` +
+      "this stack's bucket",
   };
 }
 
@@ -44,7 +50,14 @@ export class ShardResultsBucket extends Construct {
       lifecycleRules: [
         {
           id: 'expire-shard-results',
+          prefix: SHARD_RESULTS_PREFIX,
           expiration: Duration.days(SHARD_RESULTS_EXPIRY_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        {
+          id: 'expire-reports',
+          prefix: REPORTS_PREFIX,
+          expiration: Duration.days(REPORT_RETENTION_DAYS),
           abortIncompleteMultipartUploadAfter: Duration.days(1),
         },
       ],
@@ -52,9 +65,9 @@ export class ShardResultsBucket extends Construct {
     acknowledgeRule(
       this.bucket,
       'S1',
-      "Holds only transient shard results written and read by this stack's own functions, " +
-        `expiring after ${SHARD_RESULTS_EXPIRY_DAYS} days; the run history is the DynamoDB table, ` +
-        'and an access-log bucket would outlive the data it logs',
+      "Holds only transient shard results and run reports written and read by this stack's own functions, " +
+        `expiring after ${SHARD_RESULTS_EXPIRY_DAYS} and ${REPORT_RETENTION_DAYS} days; the run history is the ` +
+        'DynamoDB table, and an access-log bucket would outlive the data it logs',
     );
   }
 
@@ -66,13 +79,24 @@ export class ShardResultsBucket extends Construct {
     );
   }
 
-  /** Lets the record step read every target's shard results: `GetObject` under `runs/` only. */
-  grantShardRead(grantee: IGrantable): void {
+  /**
+   * Lets the record step read every target's shard results (`GetObject`
+   * under `runs/` only) and write reports (`PutObject` under `reports/`
+   * only), and list the bucket, so that a missing shard result is S3's
+   * NoSuchKey (a clear "result is missing") instead of an AccessDenied.
+   */
+  grantRecordStep(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: ['s3:GetObject'],
         resources: [this.bucket.arnForObjects(`${SHARD_RESULTS_PREFIX}*`)],
       }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${REPORTS_PREFIX}*`)] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
     );
   }
 }

@@ -22,6 +22,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'functions/simulator': ['functions/engine'],
   'functions/diagnose': ['functions/engine'],
   'functions/report': ['functions/engine'],
+  'functions/lambda-sandbox': [],
+  'functions/rehearsal': ['functions/engine', 'functions/lambda-sandbox'],
   'functions/steps': ['functions/engine', 'functions/config'],
   'functions/adapters': ['functions/engine', 'functions/config', 'functions/steps'],
   'functions/handlers': [
@@ -31,6 +33,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     'functions/adapters',
     'functions/connection',
     'functions/probe-host',
+    // The record handler renders the run's HTML report with the same renderer as `ws-ceiling report`.
+    'functions/report',
   ],
   lib: ['functions/engine', 'functions/config', 'functions/steps'],
   'bin/cli': [
@@ -43,6 +47,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     'functions/simulator',
     'functions/diagnose',
     'functions/report',
+    'functions/lambda-sandbox',
+    'functions/rehearsal',
   ],
   bin: ['bin/cli', 'lib', 'functions/engine', 'functions/config'],
   bench: ['functions/engine', 'functions/connection', 'functions/probe-host'],
@@ -56,6 +62,7 @@ const PACKAGE_OWNERS: ReadonlyArray<{ prefix: string; folders: readonly string[]
   { prefix: '@middy/', folders: ['functions/handlers'] },
   { prefix: 'aws-cdk-lib', folders: ['lib', 'bin'] },
   { prefix: 'commander', folders: ['bin', 'bin/cli'] },
+  { prefix: 'aws-local-stepfunctions', folders: ['functions/rehearsal'] },
 ];
 
 /** The only packages the pure core may import. */

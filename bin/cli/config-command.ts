@@ -1,15 +1,25 @@
 /**
  * `ws-ceiling config check <file> [--region R] [--json]`: validates a config
- * file with the same schema as the CDK app and the plan step, and shows what
- * it would deploy per target: regions, schedule, stages, worker Lambdas and
- * their timeout, and an upper bound of the Lambda cost per run and per month.
- * A bad file exits 2 with the path of the bad field.
+ * file with the same schema (and so the same limits) as the CDK app and the
+ * plan step, and shows what it would deploy per target: regions and when
+ * each starts, schedule, stages, worker Lambdas and their timeout, and an
+ * upper bound of the Lambda cost per run and per month. A bad file exits 2
+ * with the path of the bad field. With `--region`, it also reads the
+ * account's Lambda concurrency there (GetAccountSettings, bounded in time)
+ * and refuses workers that would not fit; without credentials it says it
+ * could not check.
  */
 import type { Command } from 'commander';
+import { readAccountConcurrency, type ConcurrencyReading } from '../../functions/adapters/lambda-account.js';
 import type { OnCallEndpoint, TargetConfig, WsCeilingConfig } from '../../functions/config/config-types.js';
+import { parseCron } from '../../functions/config/cron-schedule.js';
+import { concurrencyProblems } from '../../functions/config/lambda-concurrency.js';
+import { regionStarts, worstCaseRunSeconds, type RegionStart } from '../../functions/config/region-starts.js';
+import { resourceNames } from '../../functions/config/resource-names.js';
 import { estimateTargetCost, type TargetCost } from '../../functions/config/run-cost.js';
 import { configForRegion, loadConfigFile } from '../../functions/config/target-config.js';
 import { planSeconds } from '../../functions/config/worker-budget.js';
+import { InvalidInputError } from '../../functions/engine/errors.js';
 import { round } from '../../functions/engine/units.js';
 import { redactUrl } from '../../functions/engine/redact.js';
 import type { CliContext } from './cli-context.js';
@@ -24,6 +34,15 @@ export interface ConfigCheckFlags {
   json?: boolean;
 }
 
+/** What the check reads besides the file (tests pass a stand-in). */
+export interface ConfigCheckDeps {
+  /** The account's Lambda concurrency in a region. */
+  readConcurrency: (region: string) => Promise<ConcurrencyReading>;
+}
+
+/** The real look-up of the account's concurrency. */
+const DEFAULT_CONFIG_CHECK_DEPS: ConfigCheckDeps = { readConcurrency: (region) => readAccountConcurrency(region) };
+
 /** One target as `config check --json` shows it. */
 interface TargetCheck {
   id: string;
@@ -37,6 +56,11 @@ interface TargetCheck {
   connectRate: number;
   planSeconds: number;
   floor: number | null;
+  /** When each region's runs start after each cron time. */
+  regionStarts: RegionStart[];
+  /** The longest a run takes, minutes (the regions start at least this plus a margin apart). */
+  worstCaseRunMinutes: number;
+  reservedConcurrency: number | null;
   cost: TargetCost;
 }
 
@@ -53,21 +77,31 @@ export function registerConfig(program: Command, { io, setExitCode }: CliContext
     .argument('<file>', 'the JSON config file, e.g. config/example.config.json')
     .addOption(regionOption('only the targets probed from this AWS region, and their cost there'))
     .addOption(jsonOption('print the check as one JSON object'))
-    .action((file: string, flags: ConfigCheckFlags) => setExitCode(configCheckCommand(file, flags, io)));
+    .action(async (file: string, flags: ConfigCheckFlags) => setExitCode(await configCheckCommand(file, flags, io)));
 }
 
-/** Validates the file and prints what it deploys; returns the exit code (bad input throws InvalidInputError). */
-export function configCheckCommand(file: string, flags: ConfigCheckFlags, io: TextIo): number {
+/**
+ * Validates the file and prints what it deploys; returns the exit code (bad
+ * input, or workers the account's concurrency cannot run, throws InvalidInputError).
+ */
+export async function configCheckCommand(
+  file: string,
+  flags: ConfigCheckFlags,
+  io: TextIo,
+  deps: ConfigCheckDeps = DEFAULT_CONFIG_CHECK_DEPS,
+): Promise<number> {
   const loaded = loadConfigFile(file);
   const region = flags.region === undefined ? undefined : parseRegion(flags.region);
   const config = region === undefined ? loaded : configForRegion(loaded, region);
+  const concurrency = region === undefined ? undefined : await checkConcurrency(loaded, config, region, deps, io);
   const targets = config.targets.map((target) => checkTarget(target, region));
   const usdPerMonth = targets.reduce((sum, target) => sum + target.cost.usdPerMonth, 0);
   if (flags.json) {
     const onCall = config.onCall.map(shownEndpoint);
     const report = {
       file,
-      ...(region ? { region } : {}),
+      ...(config.name !== undefined ? { name: config.name, stackPrefix: resourceNames(config.name).prefix } : {}),
+      ...(region ? { region, lambdaConcurrency: concurrency ?? null } : {}),
       allowedHosts: config.allowedHosts,
       onCall,
       targets,
@@ -78,6 +112,36 @@ export function configCheckCommand(file: string, flags: ConfigCheckFlags, io: Te
     io.stdout.write(`${describeCheck(file, config, targets, usdPerMonth, region)}\n`);
   }
   return EXIT_CODES.completed;
+}
+
+/**
+ * Reads the account's Lambda concurrency in `region` and throws an
+ * InvalidInputError naming the first target whose workers would not fit;
+ * without figures (no credentials, no answer) it says so on stderr and
+ * returns undefined.
+ */
+async function checkConcurrency(
+  loaded: WsCeilingConfig,
+  config: WsCeilingConfig,
+  region: string,
+  deps: ConfigCheckDeps,
+  io: TextIo,
+): Promise<{ limit: number; unreserved: number } | undefined> {
+  const reading = await deps.readConcurrency(region);
+  const workers = config.targets.reduce((total, target) => total + estimateTargetCost(target, 1).shards, 0);
+  if (!reading.read) {
+    io.stderr.write(
+      `note: could not check the Lambda concurrency of ${region} (${reading.reason}); its targets start up to ` +
+        `${workers} workers at once. Check again with AWS credentials for the account.\n`,
+    );
+    return undefined;
+  }
+  const [problem] = concurrencyProblems(config.targets, reading.concurrency, region);
+  if (problem) {
+    const index = loaded.targets.findIndex((target) => target.id === problem.targetId);
+    throw new InvalidInputError(`targets[${index}].${problem.field}`, problem.message);
+  }
+  return reading.concurrency;
 }
 
 /** The figures of one target (in `region` only when given). */
@@ -93,6 +157,9 @@ function checkTarget(target: TargetConfig, region: string | undefined): TargetCh
     connectRate: target.plan.connectRate,
     planSeconds: planSeconds(target.plan),
     floor: target.floor ?? null,
+    regionStarts: regionStarts(target),
+    worstCaseRunMinutes: Math.ceil(worstCaseRunSeconds(target.plan) / 60),
+    reservedConcurrency: target.reservedConcurrency ?? null,
     cost: estimateTargetCost(target, region === undefined ? target.regions.length : 1),
   };
 }
@@ -112,6 +179,13 @@ function describeCheck(
     `${file} is valid: ${plural(targets.length, 'target')} ${scope}, ` +
       `${plural(config.allowedHosts.length, 'allowed host')}, ${plural(config.onCall.length, 'on-call endpoint')}.`,
   ];
+  if (config.name !== undefined) {
+    const names = resourceNames(config.name);
+    lines.push(
+      `Deployment ${config.name}: stacks ${names.stack('<region>')}, runs table ${names.runsTable}, every name ` +
+        `starting ${names.prefix}-.`,
+    );
+  }
   for (const target of targets) lines.push('', ...describeTarget(target, region));
   lines.push(
     '',
@@ -136,13 +210,43 @@ function describeTarget(target: TargetCheck, region: string | undefined): string
     `${target.id}  ${target.url}${target.enabled ? '' : '  (disabled)'}`,
     `  regions      ${target.regions.join(', ')}`,
     `  schedule     ${schedule.cron} (${schedule.timeZone}), ${runs}`,
+    `  starts       ${describeStarts(target)}`,
     `  stages       ${target.stages.join(' → ')}, each held ${target.holdSeconds} s at ${target.connectRate} new ` +
       'connections/s' +
       (target.floor === null ? '' : `; floor ${target.floor}`),
     `  workers      ${cost.shards} × ${cost.workerMemoryMb} MB, timeout ${cost.workerTimeoutSeconds} s ` +
-      `(plan ${Math.ceil(target.planSeconds)} s)`,
+      `(plan ${Math.ceil(target.planSeconds)} s)` +
+      (target.reservedConcurrency === null ? '' : `, ${target.reservedConcurrency} reserved concurrency`),
     `  Lambda cost  at most ${usd(cost.usdPerRun)} a run, ${monthly}`,
   ];
+}
+
+/**
+ * When each region's runs start: local times for a cron that fires once a
+ * day at one time (`eu-west-1 02:00, us-east-1 02:27`), else minutes after
+ * each cron time; then how far apart, against a run at its worst.
+ */
+function describeStarts(target: TargetCheck): string {
+  const parsed = parseCron(target.schedule.cron);
+  const daily =
+    !('problem' in parsed) && parsed.cron.hours.length === 1 && parsed.cron.minutes.length === 1
+      ? (parsed.cron.hours[0] ?? 0) * 60 + (parsed.cron.minutes[0] ?? 0)
+      : undefined;
+  const starts = target.regionStarts.map(({ region, offsetMinutes }) => {
+    if (daily === undefined) return `${region} +${offsetMinutes} min`;
+    const minutes = daily + offsetMinutes;
+    const clock = `${String(Math.floor(minutes / 60) % 24).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+    return `${region} ${clock}${minutes >= 1440 ? ' (next day)' : ''}`;
+  });
+  const runTakes = `a run takes up to ${target.worstCaseRunMinutes} min`;
+  if (target.regionStarts.length < 2)
+    return `${starts.join('')}${daily === undefined ? ' after each cron time' : ''}; ${runTakes}`;
+  const gaps = target.regionStarts.map((start) => start.offsetMinutes).sort((a, b) => a - b);
+  const closest = Math.min(...gaps.slice(1).map((offset, index) => offset - (gaps[index] ?? 0)));
+  return (
+    `${starts.join(', ')}${daily === undefined ? ' after each cron time' : ` (${target.schedule.timeZone})`}: ` +
+    `${closest} min apart at least, and ${runTakes}`
+  );
 }
 
 /** An on-call endpoint as shown: an https endpoint by its host only, since its path or query often holds a key. */

@@ -1,12 +1,14 @@
 /**
  * `ws-ceiling history --region R`: the runs of a deployed region, read from
- * its runs table (`RUNS_TABLE_NAME`) with the same store adapter and the same
- * listing as the local history.
+ * its runs table (the deployment's `runsTable` name) with the same store
+ * adapter and the same listing as the local history. With `--regions a,b`
+ * the runs of several regions in one listing, newest first, each with its
+ * region (bin/cli/deployed-regions.ts).
  */
 import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
-import { RUNS_TABLE_NAME } from '../../functions/steps/deployment-names.js';
 import {
   DEFAULT_DEPLOYED_DEPS,
+  parseDeployment,
   parseRegion,
   parseTargetId,
   withClients,
@@ -18,6 +20,7 @@ import { printHistory, type HistoryListing } from './history-listing.js';
 /** Flags of `ws-ceiling history --region`. */
 export interface DeployedHistoryFlags extends HistoryListing {
   region: string;
+  deployment?: string;
 }
 
 /** Lists the runs stored in the deployed runs table of `--region`; returns the exit code. */
@@ -27,8 +30,9 @@ export async function deployedHistoryCommand(
   deps: Pick<DeployedDeps, 'clientsFor'> = DEFAULT_DEPLOYED_DEPS,
 ): Promise<number> {
   const region = parseRegion(flags.region);
+  const names = parseDeployment(flags.deployment);
   const listing = { ...flags, ...(flags.targetId !== undefined ? { targetId: parseTargetId(flags.targetId) } : {}) };
   return withClients(region, deps, (clients) =>
-    printHistory(new DynamoRunStore({ client: clients.dynamo, tableName: RUNS_TABLE_NAME }), listing, io),
+    printHistory(new DynamoRunStore({ client: clients.dynamo, tableName: names.runsTable }), listing, io),
   );
 }

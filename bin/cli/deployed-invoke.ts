@@ -1,24 +1,29 @@
 /**
  * `ws-ceiling invoke --target-id X --region R`: starts a run of a deployed
- * target now, with the same input its schedule sends, and waits (bounded) for
- * the record step's verdict. The exit code follows the verdict, as for `run`.
+ * target now, with the same input its schedule sends (without the region's
+ * stagger wait), and waits (bounded) for the record step's verdict. The exit
+ * code follows the verdict, as for `run`. It refuses while a run of the
+ * target is in progress in any of its regions (two runs against one endpoint
+ * skew both ceilings), unless `--force`.
  */
 import type { Command } from 'commander';
-import { ProbeExecutions } from '../../functions/adapters/probe-executions.js';
+import { ProbeExecutions, type RunningExecution } from '../../functions/adapters/probe-executions.js';
 import { ProbeSchedules } from '../../functions/adapters/probe-schedules.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
-import { SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/steps/deployment-names.js';
 import { WsCeilingError } from '../../functions/engine/errors.js';
 import type { RecordStepOutput, RunRequest } from '../../functions/steps/step-payloads.js';
 import { describeCeiling } from '../../functions/report/format.js';
 import {
   awsCall,
   DEFAULT_DEPLOYED_DEPS,
+  deploymentFlag,
   findStateMachine,
   parseDeployedTarget,
   withClients,
+  withDeploymentOption,
   type DeployedDeps,
+  type DeployedTarget,
   type DeployedTargetFlags,
   type TextIo,
 } from './deployed-common.js';
@@ -40,16 +45,21 @@ export interface InvokeFlags extends DeployedTargetFlags {
   /** False with `--no-wait`: start the run and return its execution ARN. */
   wait: boolean;
   json?: boolean;
+  /** Start even while a run of the target is in progress in one of its regions. */
+  force?: boolean;
 }
 
 /** Declares `ws-ceiling invoke` on `program`. */
 export function registerInvoke(program: Command, { io, setExitCode }: CliContext): void {
-  addDeployedTargetOptions(
-    program
-      .command('invoke')
-      .description("Start a run of a deployed target now, with its schedule's input, and wait for the verdict."),
+  withDeploymentOption(
+    addDeployedTargetOptions(
+      program
+        .command('invoke')
+        .description("Start a run of a deployed target now, with its schedule's input, and wait for the verdict."),
+    ),
   )
     .option('--no-wait', 'print the execution ARN and return at once')
+    .option('--force', 'start even while a run of the target is in progress in one of its regions')
     .addOption(jsonOption('print the verdict as one JSON object'))
     .action(async (flags: InvokeFlags) => setExitCode(await invokeCommand(flags, io)));
 }
@@ -60,11 +70,18 @@ export async function invokeCommand(
   io: TextIo,
   deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS,
 ): Promise<number> {
-  const { targetId, region } = parseDeployedTarget(flags);
+  const deployed = parseDeployedTarget(flags);
+  const { targetId, region } = deployed;
   return withClients(region, deps, async (clients) => {
     const executions = new ProbeExecutions({ client: clients.sfn });
-    const stateMachineArn = await findStateMachine(executions, targetId, region);
-    const request = await scheduledRunRequest(new ProbeSchedules({ client: clients.scheduler }), targetId, region);
+    const stateMachineArn = await findStateMachine(executions, deployed);
+    const request = await scheduledRunRequest(
+      new ProbeSchedules({ client: clients.scheduler, names: deployed.names }),
+      deployed,
+    );
+    if (!flags.force) {
+      await refuseWhileRunning(deployed, request.target.regions, { executions, stateMachineArn }, deps);
+    }
     const executionArn = await awsCall(`start a run of ${targetId}`, region, () =>
       executions.start(stateMachineArn, request),
     );
@@ -79,25 +96,79 @@ export async function invokeCommand(
     io.stderr.write(
       `Started a run of ${targetId} in ${region}: ${executionArn}\n` +
         `Waiting up to ${waitSeconds} s for its verdict (ws-ceiling stop --target-id ${targetId} --region ${region}` +
-        ' stops it).\n',
+        `${deploymentFlag(deployed.names)} stops it).\n`,
     );
     const output = await awaitVerdict(executions, executionArn, region, waitSeconds, deps);
     io.stdout.write(
       flags.json
         ? `${JSON.stringify({ executionArn, region, ...output }, null, 2)}\n`
-        : `${describeVerdict(output, region)}\n`,
+        : `${describeVerdict(output, region, deploymentFlag(deployed.names))}\n`,
     );
     return exitCodeForVerdict(output.verdict);
   });
 }
 
-/** The run input the target's schedule sends, re-validated, marked as started by `invoke`. */
-async function scheduledRunRequest(schedules: ProbeSchedules, targetId: string, region: string): Promise<RunRequest> {
-  const name = scheduleName(targetId);
+/**
+ * Throws (exit 3) when a run of the target is in progress in any of its
+ * `regions` (each region's state machine, RUNNING executions; a region where
+ * the target is not deployed has none), naming each and what to do. The
+ * state machine of `target.region` is `here`, already looked up.
+ */
+async function refuseWhileRunning(
+  target: DeployedTarget,
+  regions: readonly string[],
+  here: { executions: ProbeExecutions; stateMachineArn: string },
+  deps: DeployedDeps,
+): Promise<void> {
+  const running: Array<{ region: string; execution: RunningExecution }> = [];
+  for (const region of regions) {
+    const found =
+      region === target.region
+        ? await listRunning(here.executions, here.stateMachineArn, target)
+        : await withClients(region, deps, (clients) =>
+            runningElsewhere(new ProbeExecutions({ client: clients.sfn }), { ...target, region }),
+          );
+    running.push(...found.map((execution) => ({ region, execution })));
+  }
+  if (running.length === 0) return;
+  const where = running
+    .map(({ region, execution }) => `  ${region}: ${execution.arn} (started ${execution.startedAt.toISOString()})`)
+    .join('\n');
+  throw new WsCeilingError(
+    `a run of ${target.targetId} is in progress, and a second one now would probe the endpoint at the same ` +
+      `time and skew both ceilings:\n${where}\nWait for it to end (ws-ceiling history shows its verdict), stop it ` +
+      '(ws-ceiling stop), or add --force to start anyway (in the same region the new run is then skipped while ' +
+      'the lock is held).',
+    EXIT_CODES.probeFailed,
+  );
+}
+
+/** The RUNNING executions of the target's state machine in `target.region`, none when it is not deployed there. */
+async function runningElsewhere(executions: ProbeExecutions, target: DeployedTarget): Promise<RunningExecution[]> {
+  const name = target.names.stateMachine(target.targetId);
+  const arn = await awsCall(`look up the state machine ${name}`, target.region, () => executions.stateMachineArn(name));
+  return arn === undefined ? [] : listRunning(executions, arn, target);
+}
+
+/** The RUNNING executions of `stateMachineArn`. */
+function listRunning(
+  executions: ProbeExecutions,
+  stateMachineArn: string,
+  target: DeployedTarget,
+): Promise<RunningExecution[]> {
+  return awsCall(`list the running executions of ${target.targetId}`, target.region, () =>
+    executions.runningExecutions(stateMachineArn),
+  );
+}
+
+/** The run input the target's schedule sends, re-validated, marked as started by `invoke`, without the stagger. */
+async function scheduledRunRequest(schedules: ProbeSchedules, deployed: DeployedTarget): Promise<RunRequest> {
+  const { targetId, region, names } = deployed;
+  const name = names.schedule(targetId);
   const schedule = await awsCall(`read the schedule ${name}`, region, () => schedules.read(targetId));
   if (schedule?.input === undefined) {
     throw new WsCeilingError(
-      `target ${targetId} has ${schedule ? 'no run input on' : 'no'} schedule ${name} in group ${SCHEDULE_GROUP_NAME}` +
+      `target ${targetId} has ${schedule ? 'no run input on' : 'no'} schedule ${name} in group ${names.scheduleGroup}` +
         ` in ${region}; deploy the stack again`,
       EXIT_CODES.probeFailed,
     );
@@ -157,7 +228,7 @@ function recordOutput(output: string | undefined, executionArn: string): RecordS
 }
 
 /** The verdict in plain words. */
-function describeVerdict(output: RecordStepOutput, region: string): string {
+function describeVerdict(output: RecordStepOutput, region: string, deployment: string): string {
   return [
     `Run ${output.runId} of ${output.targetId} in ${region}: ${output.verdict.toUpperCase()}`,
     `  Ceiling:     ${describeCeiling(output)}`,
@@ -166,6 +237,6 @@ function describeVerdict(output: RecordStepOutput, region: string): string {
     '',
     `  ${output.verdictReason}`,
     '',
-    describeStored(output.stored, output.targetId, { historyFlags: ` --region ${region}` }),
+    describeStored(output.stored, output.targetId, { historyFlags: ` --region ${region}${deployment}` }),
   ].join('\n');
 }

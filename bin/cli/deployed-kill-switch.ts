@@ -18,14 +18,15 @@ import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-request
 import { ProbeExecutions, type RunningExecution } from '../../functions/adapters/probe-executions.js';
 import { PLAN_TIMEOUT_SECONDS } from '../../functions/config/run-budget.js';
 import { ProbeSchedules } from '../../functions/adapters/probe-schedules.js';
-import { RUNS_TABLE_NAME, SCHEDULE_GROUP_NAME, scheduleName } from '../../functions/steps/deployment-names.js';
 import { WsCeilingError } from '../../functions/engine/errors.js';
 import {
   awsCall,
   DEFAULT_DEPLOYED_DEPS,
+  deploymentFlag,
   findStateMachine,
   parseDeployedTarget,
   withClients,
+  withDeploymentOption,
   type DeployedDeps,
   type DeployedTargetFlags,
   type TextIo,
@@ -42,13 +43,15 @@ export interface StopFlags extends DeployedTargetFlags {
 
 /** Declares `ws-ceiling stop`, `pause` and `resume` on `program`. */
 export function registerKillSwitch(program: Command, { io, setExitCode }: CliContext): void {
-  addDeployedTargetOptions(
-    program
-      .command('stop')
-      .description(
-        'Kill switch: every worker of a run of the target in progress stops opening, closes with 1000 and ' +
-          'returns; the run is recorded as inconclusive.',
-      ),
+  withDeploymentOption(
+    addDeployedTargetOptions(
+      program
+        .command('stop')
+        .description(
+          'Kill switch: every worker of a run of the target in progress stops opening, closes with 1000 and ' +
+            'returns; the run is recorded as inconclusive.',
+        ),
+    ),
   )
     .option('--force', 'also stop the running executions at once (the run is then not recorded)')
     .action(async (flags: StopFlags) => setExitCode(await stopCommand(flags, io)));
@@ -57,7 +60,7 @@ export function registerKillSwitch(program: Command, { io, setExitCode }: CliCon
     ['resume', 'Enable the schedule of a deployed target again.', resumeCommand],
   ] as const;
   for (const [name, description, command] of scheduleCommands) {
-    addDeployedTargetOptions(program.command(name).description(description)).action(
+    withDeploymentOption(addDeployedTargetOptions(program.command(name).description(description))).action(
       async (flags: DeployedTargetFlags) => setExitCode(await command(flags, io)),
     );
   }
@@ -69,23 +72,33 @@ export async function stopCommand(
   io: TextIo,
   deps: DeployedDeps = DEFAULT_DEPLOYED_DEPS,
 ): Promise<number> {
-  const { targetId, region } = parseDeployedTarget(flags);
+  const deployed = parseDeployedTarget(flags);
+  const { targetId, region, names } = deployed;
   return withClients(region, deps, async (clients) => {
     const executions = new ProbeExecutions({ client: clients.sfn });
-    const stateMachineArn = await findStateMachine(executions, targetId, region);
-    const executionsRunning = await awsCall(`list the running executions of ${targetId}`, region, () =>
+    const stateMachineArn = await findStateMachine(executions, deployed);
+    const listed = await awsCall(`list the running executions of ${targetId}`, region, () =>
       executions.runningExecutions(stateMachineArn),
     );
-    if (executionsRunning.length === 0) {
+    if (listed.length === 0) {
       io.stdout.write(
         `No run of ${targetId} is in progress in ${region}: there is nothing to stop, and no stop request was ` +
           'written, so the next scheduled run starts as usual. ' +
-          `To keep the target from running: ws-ceiling pause --target-id ${targetId} --region ${region}.\n`,
+          `To keep the target from running: ws-ceiling pause --target-id ${targetId} --region ${region}` +
+          `${deploymentFlag(names)}.\n`,
       );
       return EXIT_CODES.completed;
     }
+    const executionsRunning = await Promise.all(
+      listed.map(async (execution) => ({
+        ...execution,
+        startOffsetSeconds: await awsCall(`read the execution ${execution.arn}`, region, () =>
+          executions.startOffsetSeconds(execution.arn),
+        ),
+      })),
+    );
     const at = stopRequestTime(deps.now(), executionsRunning);
-    await new DynamoStopRequests({ client: clients.dynamo, tableName: RUNS_TABLE_NAME }).requestStop(targetId, at);
+    await new DynamoStopRequests({ client: clients.dynamo, tableName: names.runsTable }).requestStop(targetId, at);
     io.stdout.write(
       `Stop requested for ${targetId} in ${region} at ${at.toISOString()}: the workers of every run planned ` +
         'before it stop opening, ' +
@@ -134,10 +147,16 @@ function listArns(arns: readonly string[]): string {
  * plan time, taken on AWS's clock, so a laptop a few seconds behind would
  * otherwise miss a run planned just before. The stamp is therefore never
  * earlier than the newest running execution's start (Step Functions' clock)
- * plus the plan step's timeout, by which that run is planned.
+ * plus its region's stagger wait (`startOffsetSeconds` of its input) and the
+ * plan step's timeout, by which that run is planned.
  */
-export function stopRequestTime(now: Date, running: readonly RunningExecution[]): Date {
-  const plannedBy = running.map((execution) => execution.startedAt.getTime() + PLAN_TIMEOUT_SECONDS * 1000);
+export function stopRequestTime(
+  now: Date,
+  running: ReadonlyArray<RunningExecution & { startOffsetSeconds?: number }>,
+): Date {
+  const plannedBy = running.map(
+    (execution) => execution.startedAt.getTime() + ((execution.startOffsetSeconds ?? 0) + PLAN_TIMEOUT_SECONDS) * 1000,
+  );
   return new Date(Math.max(now.getTime(), ...plannedBy));
 }
 
@@ -166,14 +185,14 @@ async function setScheduleState(
   io: TextIo,
   deps: DeployedDeps,
 ): Promise<number> {
-  const { targetId, region } = parseDeployedTarget(flags);
-  const name = scheduleName(targetId);
+  const { targetId, region, names } = parseDeployedTarget(flags);
+  const name = names.schedule(targetId);
   return withClients(region, deps, async (clients) => {
-    const schedules = new ProbeSchedules({ client: clients.scheduler });
+    const schedules = new ProbeSchedules({ client: clients.scheduler, names });
     const before = await awsCall(`update the schedule ${name}`, region, () => schedules.setState(targetId, state));
     if (!before) {
       throw new WsCeilingError(
-        `target ${targetId} has no schedule ${name} in group ${SCHEDULE_GROUP_NAME} in ${region}; check ` +
+        `target ${targetId} has no schedule ${name} in group ${names.scheduleGroup} in ${region}; check ` +
           '--target-id and --region against the config',
         EXIT_CODES.probeFailed,
       );
@@ -185,7 +204,8 @@ async function setScheduleState(
         : state === 'DISABLED'
           ? [
               `Paused the schedule ${name} in ${region} (${when}).`,
-              `A run in progress goes on: ws-ceiling stop --target-id ${targetId} --region ${region} stops it.`,
+              `A run in progress goes on: ws-ceiling stop --target-id ${targetId} --region ${region}` +
+                `${deploymentFlag(names)} stops it.`,
               "Its probe-missing alarm pages once no run has reported for the target's expectedEveryHours.",
             ]
           : [`Resumed the schedule ${name} in ${region}: it runs again at ${when}.`];

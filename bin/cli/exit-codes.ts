@@ -14,8 +14,10 @@ export function exitCodeForVerdict(verdict: Verdict): number {
     case 'below-floor':
     case 'regressed':
       return EXIT_CODES.gateFailed;
+    // A skipped run (another run of the target held the run lock) measured nothing either.
     case 'inconclusive':
     case 'failed':
+    case 'skipped':
       return EXIT_CODES.probeFailed;
   }
 }

@@ -3,11 +3,14 @@
  * trend (baseline, ratio, change, a bar per run), from the local store or,
  * with `--region`, from the deployed runs table of that region
  * (bin/cli/deployed-history.ts). Both print the same listing
- * (bin/cli/history-listing.ts).
+ * (bin/cli/history-listing.ts). `--regions a,b` lists several regions' runs
+ * together, each with its region (bin/cli/deployed-regions.ts).
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CliContext, CommandIo } from './cli-context.js';
+import { deploymentOption } from './deployed-common.js';
 import { deployedHistoryCommand } from './deployed-history.js';
+import { regionsHistoryCommand } from './deployed-regions.js';
 import { printHistory, type HistoryListing } from './history-listing.js';
 import { openLocalStore } from './local-store.js';
 import { jsonOption, regionOption, storeOption, targetIdOption } from './shared-options.js';
@@ -27,10 +30,16 @@ export function registerHistory(program: Command, { io, setExitCode }: CliContex
     .addOption(jsonOption('print the runs as a JSON array'))
     .addOption(storeOption())
     .addOption(regionOption('read the deployed runs table of this AWS region instead of the local store'))
-    .action(async (flags: HistoryFlags & { region?: string }) => {
-      const { region } = flags;
+    .option('--regions <regions>', 'read the deployed runs tables of these AWS regions (a,b), listed together')
+    .addOption(deploymentOption())
+    .action(async (flags: HistoryFlags & { region?: string; regions?: string; deployment?: string }) => {
+      const { region, regions } = flags;
       setExitCode(
-        region === undefined ? await historyCommand(flags, io) : await deployedHistoryCommand({ ...flags, region }, io),
+        regions !== undefined
+          ? await regionsHistoryCommand({ ...flags, regions }, io)
+          : region === undefined
+            ? await historyCommand(flags, io)
+            : await deployedHistoryCommand({ ...flags, region }, io),
       );
     });
 }

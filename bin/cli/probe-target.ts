@@ -1,8 +1,9 @@
 /**
  * What `run` and `diagnose` probe: the URL given, or the bundled simulator
  * started in this process with `--simulate` (and stopped after the probe),
- * with the run flags validated into settings. The --junit and --markdown
- * paths are checked here too, before anything is sent.
+ * with the run flags validated into settings. Everything is checked before
+ * anything starts, the --junit and --markdown paths too, so bad input exits
+ * 2 before the store is opened or the simulator started.
  */
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { ProbeSettings } from '../../functions/engine/types.js';
@@ -13,6 +14,9 @@ import type { CommandIo } from './cli-context.js';
 import type { RunCommandFlags } from './run-flags.js';
 import { parseRunFlags } from './run-options.js';
 
+/** Where the simulator will listen, as far as validating the flags goes. */
+const SIMULATOR_STAND_IN_URL = 'ws://127.0.0.1:1/';
+
 /** What a command probes: validated settings, and whether the bundled simulator runs in this process. */
 export interface ProbeTarget {
   settings: ProbeSettings;
@@ -20,17 +24,21 @@ export interface ProbeTarget {
   simulated: boolean;
 }
 
+/** A target whose flags are valid, not started yet: `withTarget` starts the simulator (if any) around `body`. */
+export interface PreparedTarget {
+  withTarget<T>(io: CommandIo, body: (target: ProbeTarget) => Promise<T>): Promise<T>;
+}
+
 /**
- * Resolves what to probe, a URL or the bundled simulator (--simulate, started
- * here and stopped after `body`), validates the run flags and hands the
- * target to `body`.
+ * Validates what to probe, a URL or the bundled simulator (--simulate), and
+ * the run flags, before anything starts: every InvalidInputError (exit 2)
+ * comes from here. The simulator is started by `withTarget` and stopped
+ * after its body.
  */
-export async function withProbeTarget<T>(
+export async function prepareProbeTarget(
   urlArgument: string | undefined,
   flags: RunCommandFlags,
-  io: CommandIo,
-  body: (target: ProbeTarget) => Promise<T>,
-): Promise<T> {
+): Promise<PreparedTarget> {
   if (urlArgument !== undefined && flags.simulate !== undefined) {
     throw new InvalidInputError(
       '--simulate',
@@ -45,14 +53,20 @@ export async function withProbeTarget<T>(
   }
   await checkCiOutputPaths(flags);
   const simulatorOptions = flags.simulate !== undefined ? parseSimulatorSpec(flags.simulate) : undefined;
-  const simulator = simulatorOptions ? await startTargetSimulator(simulatorOptions) : undefined;
-  try {
-    const url = simulator ? simulator.url : (urlArgument as string);
-    const settings = parseRunFlags(url, flags, simulator ? 'simulator' : undefined);
-    if (simulator && simulatorOptions)
-      io.stderr.write(`Started the target simulator at ${simulator.url}: ${describeSimulator(simulatorOptions)}\n`);
-    return await body({ settings, simulated: simulator !== undefined });
-  } finally {
-    await simulator?.stop();
-  }
+  // The simulator's URL is known once it listens: check the flags against a stand-in of it first.
+  parseRunFlags(urlArgument ?? SIMULATOR_STAND_IN_URL, flags, simulatorOptions ? 'simulator' : undefined);
+  return {
+    async withTarget(io, body) {
+      const simulator = simulatorOptions ? await startTargetSimulator(simulatorOptions) : undefined;
+      try {
+        const url = simulator ? simulator.url : (urlArgument as string);
+        const settings = parseRunFlags(url, flags, simulator ? 'simulator' : undefined);
+        if (simulator && simulatorOptions)
+          io.stderr.write(`Started the target simulator at ${simulator.url}: ${describeSimulator(simulatorOptions)}\n`);
+        return await body({ settings, simulated: simulator !== undefined });
+      } finally {
+        await simulator?.stop();
+      }
+    },
+  };
 }

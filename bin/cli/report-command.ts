@@ -4,7 +4,9 @@
  * earlier runs of its target for the history trend, and prints the path it
  * wrote. A run is named as in `compare`: its id, a unique start of it,
  * `latest` or `previous` (of `--target-id` when given). An `--out` that
- * cannot be written is refused before the store is read.
+ * cannot be written is refused before the store is read. With `--region`
+ * the run is read from that region's deployed runs table
+ * (bin/cli/deployed-report.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,9 +15,11 @@ import type { RunResult } from '../../functions/engine/types.js';
 import { attemptWrite, checkOutputPath } from '../../functions/report/ci-outputs.js';
 import { renderHtmlReport } from '../../functions/report/html-report.js';
 import type { CliContext } from './cli-context.js';
+import { deploymentOption } from './deployed-common.js';
+import { deployedReportCommand } from './deployed-report.js';
 import { openLocalStore } from './local-store.js';
 import { findRun, storedRuns } from './run-lookup.js';
-import { storeOption, targetIdOption } from './shared-options.js';
+import { regionOption, storeOption, targetIdOption } from './shared-options.js';
 
 /** Flags of `ws-ceiling report`. */
 export interface ReportFlags {
@@ -45,7 +49,16 @@ export function registerReport(program: Command, { io, setExitCode }: CliContext
     .addOption(targetIdOption("only this target's runs (latest = the newest run of this target)"))
     .option('--out <file>', 'file to write (default: ws-ceiling-report-<runId>.html in the current directory)')
     .addOption(storeOption())
-    .action(async (run: string, flags: ReportFlags) => setExitCode(await reportCommand(run, flags, io)));
+    .addOption(regionOption("read the run from this AWS region's deployed runs table instead of the local store"))
+    .addOption(deploymentOption())
+    .action(async (run: string, flags: ReportFlags & { region?: string; deployment?: string }) => {
+      const { region } = flags;
+      setExitCode(
+        region === undefined
+          ? await reportCommand(run, flags, io)
+          : await deployedReportCommand(run, { ...flags, region }, io),
+      );
+    });
 }
 
 /** Writes the report of run `name` and returns the exit code; bad input throws InvalidInputError. */

@@ -11,6 +11,7 @@ import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan
 import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
 import { decimal, secondsFlag, wholeNumber } from './flag-numbers.js';
+import { targetIdFromUrl } from './target-id.js';
 
 /** Defaults of the run flags, shown in `--help`. */
 export const RUN_DEFAULTS = {
@@ -141,20 +142,55 @@ const percentFraction = z.string().transform((text, context) => {
 });
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What an HTTP header value may not hold (Node refuses it): control characters but tab, and beyond Latin-1. */
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Headers the upgrade request may not be given, lower-case, with why: the handshake sets them, or they are wrong. */
+const REFUSED_HEADERS: Record<string, string> = {
+  connection: 'is set by the WebSocket handshake itself; leave it out',
+  upgrade: 'is set by the WebSocket handshake itself; leave it out',
+  'sec-websocket-key': 'is set by the WebSocket handshake itself; leave it out',
+  'sec-websocket-version': 'is set by the WebSocket handshake itself; leave it out',
+  'sec-websocket-accept': 'is set by the WebSocket handshake itself; leave it out',
+  'sec-websocket-extensions': 'asks for extensions the probe does not speak; leave it out',
+  'sec-websocket-protocol': 'is set from --subprotocol: request subprotocols with --subprotocol NAME (repeatable)',
+  'content-length': 'does not belong in an upgrade request, which has no body',
+  'transfer-encoding': 'does not belong in an upgrade request, which has no body',
+};
+
+/**
+ * Why a header cannot go into the upgrade request, or undefined when it can.
+ * Names only: never a value, which may be a secret.
+ */
+function headerProblem(name: string, value: string, seen: ReadonlySet<string>): string | undefined {
+  if (!HEADER_NAME.test(name)) return 'must look like "Name: value" with a header name of letters, digits or -';
+  const refused = REFUSED_HEADERS[name.toLowerCase()];
+  if (refused !== undefined) return `${name} ${refused}`;
+  if (seen.has(name.toLowerCase())) return `${name} is given twice (header names ignore case); give it once`;
+  if (INVALID_HEADER_VALUE.test(value)) {
+    return (
+      `the value of ${name} holds a character no header can carry (a line break or another control character, ` +
+      'or one beyond Latin-1): give it as one line of printable text'
+    );
+  }
+  return undefined;
+}
+
 const headers = z.array(z.string()).transform((entries, context) => {
   const parsed: Record<string, string> = {};
+  const seen = new Set<string>();
   for (const entry of entries) {
     const colon = entry.indexOf(':');
     const name = colon > 0 ? entry.slice(0, colon).trim() : '';
-    if (!HEADER_NAME.test(name)) {
-      // Never echo the entry: it may hold a secret value.
-      context.addIssue({
-        code: 'custom',
-        message: 'must look like "Name: value" with a header name of letters, digits or -',
-      });
+    const value = entry.slice(colon + 1).trim();
+    // Never echo the entry: it may hold a secret value.
+    const problem = headerProblem(name, value, seen);
+    if (problem !== undefined) {
+      context.addIssue({ code: 'custom', message: problem });
       return z.NEVER;
     }
-    parsed[name] = entry.slice(colon + 1).trim();
+    seen.add(name.toLowerCase());
+    parsed[name] = value;
   }
   return parsed;
 });
@@ -163,6 +199,11 @@ const subprotocols = z.array(z.string()).transform((entries, context) => {
   const invalid = entries.find((entry) => !HEADER_NAME.test(entry));
   if (invalid !== undefined) {
     context.addIssue({ code: 'custom', message: `must be a token of letters, digits or -, got "${invalid}"` });
+    return z.NEVER;
+  }
+  const repeated = entries.find((entry, index) => entries.indexOf(entry) !== index);
+  if (repeated !== undefined) {
+    context.addIssue({ code: 'custom', message: `"${repeated}" is given twice; give each subprotocol once` });
     return z.NEVER;
   }
   return entries;
@@ -253,18 +294,6 @@ function checkPlanBounds(max: number, flags: { maxConnections: number; minCeilin
   }
 }
 
-/** A stable target id from a URL: host, port and path, e.g. `chat.example.com-443-ws`. */
-export function targetIdFromUrl(url: URL): string {
-  const raw = [url.hostname, url.port, url.pathname].filter(Boolean).join('-');
-  return (
-    raw
-      .replace(/[^A-Za-z0-9._-]+/g, '-')
-      .replace(/-+/g, '-')
-      .replace(/^-|-$/g, '')
-      .slice(0, 64) || 'target'
-  );
-}
-
 function validateUrl(url: string): URL {
   let parsed: URL;
   try {
@@ -275,6 +304,14 @@ function validateUrl(url: string): URL {
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
     throw new InvalidInputError('url', `must use ws:// or wss://, got ${parsed.protocol}//`);
   }
+  // What the upgrade request itself would refuse: ws rejects a fragment, and no server listens on port 0.
+  if (url.includes('#')) {
+    throw new InvalidInputError(
+      'url',
+      'must not have a #fragment: a WebSocket URL has none (remove # and what follows)',
+    );
+  }
+  if (parsed.port === '0') throw new InvalidInputError('url', 'port 0 is not a port a server listens on');
   return parsed;
 }
 

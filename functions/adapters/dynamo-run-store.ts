@@ -2,10 +2,10 @@
  * The run store on DynamoDB: one item per run under `pk = TARGET#<targetId>`,
  * `sk = RUN#<startedAt>#<runId>` (see docs/architecture.md "Data"). The item carries the
  * whole run as a map plus top-level copies of the fields people query or
- * alarm on, and an `expiresAt` TTL (key and attribute names from
- * deployment-names.ts, which the table's grants use too). The same adapter
- * serves real DynamoDB in Lambda and the embedded store of the CLI; the
- * client is passed in.
+ * alarm on, the partition key of the recent-runs index, and an `expiresAt`
+ * TTL (key and attribute names from deployment-names.ts, which the table's
+ * grants use too). The same adapter serves real DynamoDB in Lambda and the
+ * embedded store of the CLI; the client is passed in.
  */
 import {
   ConditionalCheckFailedException,
@@ -19,7 +19,12 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { runPartitionKey, RUNS_TABLE_TTL_ATTRIBUTE } from '../steps/deployment-names.js';
+import {
+  RECENT_RUNS_INDEX,
+  RECENT_RUNS_PARTITION,
+  runPartitionKey,
+  RUNS_TABLE_TTL_ATTRIBUTE,
+} from '../steps/deployment-names.js';
 import { StoreError } from '../engine/errors.js';
 import type { PutRunOutcome, RunStore } from '../engine/run-store.js';
 import { currentRunOf, type StoredRun } from '../engine/stored-run.js';
@@ -115,12 +120,40 @@ export class DynamoRunStore implements RunStore {
   }
 
   /**
-   * The newest `limit` runs of every target, newest first. This scans the
-   * whole table (skipping items that are not runs) and sorts in memory:
-   * fine for the local store and small tables, not for a large deployed table.
+   * The newest `limit` runs of every target, newest first: one Query on the
+   * recent-runs index. A table without that index (a store made by an
+   * earlier version) is scanned instead, skipping items that are not runs.
+   * Runs written before the index existed are not in it; a target's own
+   * runs ({@link latestRuns}) are always all there.
    */
   async recentRuns(limit: number): Promise<RunResult[]> {
     if (limit < 1) return [];
+    try {
+      return await collectRuns(
+        (startKey, remaining) =>
+          this.#client.send(
+            new QueryCommand({
+              TableName: this.#tableName,
+              IndexName: RECENT_RUNS_INDEX.name,
+              KeyConditionExpression: '#partition = :run',
+              ExpressionAttributeNames: { '#partition': RECENT_RUNS_INDEX.partitionKey, '#run': 'run' },
+              ExpressionAttributeValues: { ':run': { S: RECENT_RUNS_PARTITION } },
+              ProjectionExpression: '#run',
+              ScanIndexForward: false,
+              Limit: remaining,
+              ExclusiveStartKey: startKey,
+            }),
+          ),
+        limit,
+      );
+    } catch (error) {
+      if (!isMissingIndex(error)) throw this.#storeError('read the recent runs', error);
+    }
+    return this.#scanRecentRuns(limit);
+  }
+
+  /** The newest `limit` runs of every target by a scan of the whole table, sorted in memory. */
+  async #scanRecentRuns(limit: number): Promise<RunResult[]> {
     const runs = await this.#attempt('scan the recent runs', () =>
       collectRuns(
         (startKey) =>
@@ -128,7 +161,7 @@ export class DynamoRunStore implements RunStore {
             new ScanCommand({
               TableName: this.#tableName,
               ExclusiveStartKey: startKey,
-              // The table also holds other items (stop requests): only run items count.
+              // The table also holds other items (stop requests, run locks): only run items count.
               FilterExpression: 'begins_with(sk, :run)',
               ExpressionAttributeValues: { ':run': { S: RUN_SORT_KEY_PREFIX } },
               ...RUN_PROJECTION,
@@ -141,8 +174,8 @@ export class DynamoRunStore implements RunStore {
   }
 
   /**
-   * Creates the table (`pk` HASH, `sk` RANGE, on demand) unless it exists and
-   * waits until it is ACTIVE. For the embedded store only: the deployed table
+   * Creates the table (`pk` HASH, `sk` RANGE, on demand, with the recent-runs
+   * index) unless it exists and waits until it is ACTIVE. For the embedded store only: the deployed table
    * comes from the CDK stack.
    */
   async ensureTable(): Promise<void> {
@@ -164,10 +197,21 @@ export class DynamoRunStore implements RunStore {
           AttributeDefinitions: [
             { AttributeName: 'pk', AttributeType: 'S' },
             { AttributeName: 'sk', AttributeType: 'S' },
+            { AttributeName: RECENT_RUNS_INDEX.partitionKey, AttributeType: 'S' },
           ],
           KeySchema: [
             { AttributeName: 'pk', KeyType: 'HASH' },
             { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: RECENT_RUNS_INDEX.name,
+              KeySchema: [
+                { AttributeName: RECENT_RUNS_INDEX.partitionKey, KeyType: 'HASH' },
+                { AttributeName: RECENT_RUNS_INDEX.sortKey, KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['run'] },
+            },
           ],
           BillingMode: 'PAY_PER_REQUEST',
         }),
@@ -182,6 +226,7 @@ export class DynamoRunStore implements RunStore {
     return marshall(
       {
         ...runItemKey(run),
+        [RECENT_RUNS_INDEX.partitionKey]: RECENT_RUNS_PARTITION,
         runId: run.runId,
         targetId: run.targetId,
         region: run.region,
@@ -243,6 +288,11 @@ function runOf(item: ItemKey): RunResult {
 function newestFirst(a: RunResult, b: RunResult): number {
   if (a.startedAt === b.startedAt) return 0;
   return a.startedAt < b.startedAt ? 1 : -1;
+}
+
+/** True when DynamoDB says the table has no such index (a table made before the index existed). */
+function isMissingIndex(error: unknown): boolean {
+  return error instanceof Error && /specified index|index.*(not|does not) exist/i.test(error.message);
 }
 
 /** True when `error` is the AWS service exception `type` (by class or by name). */

@@ -9,7 +9,12 @@
  * the process on the first request. So before starting dynalite this module
  * takes a lock of its own (a small LevelDB under `<dir>/lock`, held until
  * `stop()`, released by the OS if the process dies) and checks that the data
- * directory opens, turning a held lock into a clear {@link StoreError}.
+ * directory opens, turning a held lock into a clear {@link StoreError}. It
+ * then reads every entry once, so a corrupt store is named, with the fix,
+ * before anything else happens. While the store runs, a LevelDB error that
+ * dynalite throws from a callback (`if (err) throw err`: a disk that fills,
+ * a file corrupted meanwhile) fails the requests in flight instead of ending
+ * the process; {@link EmbeddedDynamo.failure} says what it was.
  */
 import { mkdir } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -28,6 +33,8 @@ export interface EmbeddedDynamo {
   client: DynamoDBClient;
   /** Stops the client and the server and closes the database; safe to call twice. */
   stop(): Promise<void>;
+  /** The LevelDB error that failed a request while the store ran, if one did. */
+  failure(): Error | undefined;
 }
 
 /** Where the embedded store keeps its data. */
@@ -36,13 +43,16 @@ export interface EmbeddedDynamoOptions {
   directory: string;
 }
 
-/** The part of a LevelDB handle the lock checks use (the same `level` major as dynalite's, deduplicated by npm). */
+/** The part of a LevelDB handle the lock uses (the same `level` major as dynalite's, deduplicated by npm). */
 type LevelDatabase = Pick<Level, 'open' | 'close'>;
 
 /**
  * Folder inside a store directory where the embedded server keeps its data; present once a store has been opened there.
  */
 export const EMBEDDED_DATA_DIRECTORY = 'dynamodb';
+
+/** Longest a request to the embedded server may take: a scan of thousands of stored runs takes a few seconds. */
+const LOCAL_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * Starts the embedded store in `options.directory` on 127.0.0.1 (a free port).
@@ -55,15 +65,91 @@ export async function startEmbeddedDynamo(options: EmbeddedDynamoOptions): Promi
   const lock = await openLevel(path.join(directory, 'lock'), directory);
   try {
     const dataPath = path.join(directory, EMBEDDED_DATA_DIRECTORY);
-    await (await openLevel(dataPath, directory)).close();
+    await checkReadable(await openLevel(dataPath, directory), directory);
     const server = dynalite({ path: dataPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     const endpoint = await listenOnLoopback(server, directory);
     const client = createLocalClient(endpoint);
-    return { endpoint, client, stop: once(() => shutdown(client, server, lock, directory)) };
+    const guarded = guardLevelErrors(server);
+    const stop = once(async () => {
+      guarded.release();
+      await shutdown(client, server, lock, directory);
+    });
+    return { endpoint, client, stop, failure: () => guarded.failure };
   } catch (error) {
     await lock.close();
     throw error;
   }
+}
+
+/** What to do about a store that cannot be read. */
+function corruptStoreFix(directory: string): string {
+  return (
+    `Fix: move it aside (mv ${directory} ${directory}.broken) and run again to start a new store, or restore ` +
+    'the directory from a backup'
+  );
+}
+
+/**
+ * Reads every entry of the opened data database once (values decoded as
+ * dynalite stores them, JSON), then closes it: a corrupt block or value is a
+ * StoreError naming the store and the fix, instead of a crash on the first
+ * request that reaches it.
+ */
+async function checkReadable(database: Level<string, unknown>, directory: string): Promise<void> {
+  try {
+    for await (const entry of database.iterator({ valueEncoding: 'json', fillCache: false })) void entry;
+  } catch (error) {
+    throw new StoreError(
+      `the store at ${directory} cannot be read: ${messageOf(error)}. ${corruptStoreFix(directory)}`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    await database.close();
+  }
+}
+
+/** Embedded servers running in this process, and the LevelDB error that failed one, if any. */
+const guardedServers = new Set<{ server: Server; failure: Error | undefined }>();
+
+/**
+ * A LevelDB error dynalite threw from a callback: the process's uncaught
+ * exception, seen here while embedded stores run. It fails their requests
+ * in flight (the connections close, the client's call fails) and is kept
+ * as the store's failure. Any other error ends the process as it would
+ * have, unless something else (a test runner) handles uncaught exceptions.
+ */
+function onUncaughtException(error: Error): void {
+  const code = codeOf(error);
+  if (typeof code === 'string' && code.startsWith('LEVEL_')) {
+    for (const guarded of guardedServers) {
+      guarded.failure ??= error;
+      guarded.server.closeAllConnections();
+    }
+    return;
+  }
+  if (process.listenerCount('uncaughtException') > 1) return;
+  process.removeListener('uncaughtException', onUncaughtException);
+  setImmediate(() => {
+    throw error;
+  });
+}
+
+/** Guards `server` against the LevelDB errors dynalite throws until `release()`. */
+function guardLevelErrors(server: Server): { readonly failure: Error | undefined; release(): void } {
+  const guarded = { server, failure: undefined as Error | undefined };
+  if (guardedServers.size === 0) process.on('uncaughtException', onUncaughtException);
+  guardedServers.add(guarded);
+  return {
+    get failure() {
+      return guarded.failure;
+    },
+    release() {
+      guardedServers.delete(guarded);
+      if (guardedServers.size === 0) process.removeListener('uncaughtException', onUncaughtException);
+    },
+  };
 }
 
 /** Creates the store directory and its parents. */
@@ -76,8 +162,8 @@ async function createDirectory(directory: string): Promise<void> {
 }
 
 /** Opens a LevelDB, telling a lock held by another process apart from other failures. */
-async function openLevel(location: string, directory: string): Promise<LevelDatabase> {
-  const database = new Level(location);
+async function openLevel(location: string, directory: string): Promise<Level<string, unknown>> {
+  const database = new Level<string, unknown>(location);
   try {
     await database.open();
     return database;
@@ -88,7 +174,11 @@ async function openLevel(location: string, directory: string): Promise<LevelData
         { cause: error },
       );
     }
-    throw new StoreError(`cannot open the store at ${directory}: ${messageOf(error)}`, { cause: error });
+    const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    throw new StoreError(
+      `cannot open the store at ${directory}: ${messageOf(error)}${cause}. ${corruptStoreFix(directory)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -128,6 +218,8 @@ function createLocalClient(endpoint: string): DynamoDBClient {
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
+    // A request dynalite never answers (it failed while holding an item lock) fails instead of hanging.
+    requestHandler: { requestTimeout: LOCAL_REQUEST_TIMEOUT_MS },
   });
 }
 

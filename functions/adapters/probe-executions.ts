@@ -76,6 +76,23 @@ export class ProbeExecutions {
     };
   }
 
+  /**
+   * The stagger wait of an execution: `startOffsetSeconds` of its input (a
+   * scheduled run's region offset), 0 when it has none or cannot say.
+   */
+  async startOffsetSeconds(executionArn: string): Promise<number> {
+    const described = (await this.#client.send(new DescribeExecutionCommand({ executionArn }))) as
+      { input?: string } | undefined;
+    try {
+      const input = JSON.parse(described?.input ?? '{}') as { startOffsetSeconds?: unknown };
+      return typeof input.startOffsetSeconds === 'number' && input.startOffsetSeconds > 0
+        ? input.startOffsetSeconds
+        : 0;
+    } catch {
+      return 0;
+    }
+  }
+
   /** The executions of a state machine that are RUNNING now (every page), with when Step Functions started them. */
   async runningExecutions(stateMachineArn: string): Promise<RunningExecution[]> {
     const running: RunningExecution[] = [];

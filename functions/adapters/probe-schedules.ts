@@ -2,7 +2,8 @@
  * The EventBridge Scheduler side of a deployed target: read the run input a
  * target's schedule sends (what `ws-ceiling invoke` starts a run with), and
  * pause or resume the schedule (`ws-ceiling pause|resume`). Schedules live
- * in the `SCHEDULE_GROUP_NAME` group under `scheduleName(targetId)`.
+ * in the deployment's schedule group under its schedule name for the target
+ * (functions/config/resource-names.ts).
  */
 import {
   GetScheduleCommand,
@@ -12,7 +13,7 @@ import {
   type ScheduleState,
   type SchedulerClient,
 } from '@aws-sdk/client-scheduler';
-import { SCHEDULE_GROUP_NAME, scheduleName } from '../steps/deployment-names.js';
+import { resourceNames, type ResourceNames } from '../config/resource-names.js';
 
 /** The parts of a target's schedule the CLI shows. */
 export interface TargetSchedule {
@@ -27,14 +28,18 @@ export interface TargetSchedule {
 /** How a {@link ProbeSchedules} reaches EventBridge Scheduler. */
 export interface ProbeSchedulesOptions {
   client: SchedulerClient;
+  /** The deployment's names (default: an unnamed deployment's). */
+  names?: ResourceNames;
 }
 
 /** EventBridge Scheduler calls on the schedules of ws-ceiling targets. */
 export class ProbeSchedules {
   readonly #client: SchedulerClient;
+  readonly #names: ResourceNames;
 
   constructor(options: ProbeSchedulesOptions) {
     this.#client = options.client;
+    this.#names = options.names ?? resourceNames();
   }
 
   /** The schedule of `targetId`, or undefined when it does not exist. */
@@ -77,7 +82,7 @@ export class ProbeSchedules {
   async #get(targetId: string): Promise<GetScheduleOutput | undefined> {
     try {
       return await this.#client.send(
-        new GetScheduleCommand({ Name: scheduleName(targetId), GroupName: SCHEDULE_GROUP_NAME }),
+        new GetScheduleCommand({ Name: this.#names.schedule(targetId), GroupName: this.#names.scheduleGroup }),
       );
     } catch (error) {
       if (

@@ -35,6 +35,13 @@ export interface ScheduleConfig {
    * reporting time, which (rounded up to whole hours) is also the default.
    */
   expectedEveryHours: number;
+  /**
+   * Minutes after each cron time at which each region's run starts (whole
+   * minutes, 0 to 1440, every region of the target). Left out, the regions are
+   * staggered in their config order, a run's worst-case duration plus a margin
+   * apart (see region-starts.ts).
+   */
+  regionOffsetMinutes?: Record<string, number>;
 }
 
 /** The ramp of a target, normalised: `stages` is always filled (from `stages` or start/step/max). */
@@ -74,10 +81,22 @@ export interface TargetConfig {
   floor?: number;
   /** Worker Lambda memory in MB (default 512). */
   workerMemoryMb: number;
+  /**
+   * Concurrent executions reserved for the target's worker Lambda (none by
+   * default: the workers share the account's unreserved concurrency). At
+   * least the workers one run starts.
+   */
+  reservedConcurrency?: number;
 }
 
 /** A whole validated config file. */
 export interface WsCeilingConfig {
+  /**
+   * The deployment's name (e.g. `staging`): it goes into the stack name and
+   * every physical name, so two deployments can share an account and region.
+   * Without it the names are those of a single deployment.
+   */
+  name?: string;
   /** Hosts a target URL may point at: the deployed stack refuses any other (a safety allowlist). */
   allowedHosts: string[];
   /** Endpoints subscribed to each region's alarm topic (every target's alarms). */

@@ -5,7 +5,8 @@
  * local time the spring change skips does not fire that day, and a local
  * time the autumn change repeats fires once (taken here as the first). So a
  * daily 02:00 in Europe/Paris goes 47 h without a run in spring and 25 h in
- * autumn. Pure: the time zone rules are the runtime's (Intl).
+ * autumn. Also when it fires next, for a cron whose year field has passed.
+ * Pure: the time zone rules are the runtime's (Intl).
  */
 import type { CronDays, ParsedCron } from './cron-schedule.js';
 
@@ -16,26 +17,85 @@ const FIRE_GAP_SCAN_YEARS = 4;
 /** Days scanned past the last year, so the gap after its last run of a year is measured too. */
 const LOOKAHEAD_DAYS = 8;
 
+/** The longest and the shortest time between two consecutive fire times, seconds. */
+export interface FireGaps {
+  /** Infinity when the cron fires less than twice in the span read. */
+  largestSeconds: number;
+  /** Infinity when the cron fires less than twice in the span read. */
+  smallestSeconds: number;
+}
+
 /**
  * The longest time, in seconds, between two consecutive fire times of `cron`
  * in `timeZone` over the {@link FIRE_GAP_SCAN_YEARS} calendar years from
- * `fromYear` and a few days more (the year field is assumed to match, as for
- * the run count). Infinity when it fires less than twice in that span.
+ * `fromYear` and a few days more, in the years its year field names.
+ * Infinity when it fires less than twice in that span.
  */
 export function largestFireGapSeconds(cron: ParsedCron, timeZone: string, fromYear: number): number {
+  return fireGaps(cron, timeZone, fromYear).largestSeconds;
+}
+
+/**
+ * The longest and shortest gaps between consecutive fire times of `cron` in
+ * `timeZone` over the {@link FIRE_GAP_SCAN_YEARS} calendar years from
+ * `fromYear` (and a few days more), daylight saving included.
+ */
+export function fireGaps(cron: ParsedCron, timeZone: string, fromYear: number): FireGaps {
   const offsets = offsetReader(timeZone);
   const end = Date.UTC(fromYear + FIRE_GAP_SCAN_YEARS, 0, 1) + LOOKAHEAD_DAYS * DAY_MS;
   let previous: number | undefined;
   let largest = Number.NEGATIVE_INFINITY;
+  let smallest = Number.POSITIVE_INFINITY;
   for (let day = Date.UTC(fromYear, 0, 1); day < end; day += DAY_MS) {
-    const date = new Date(day);
-    if (!cron.months.includes(date.getUTCMonth() + 1) || !firesOnDay(cron.days, date)) continue;
+    if (!firesOnDate(cron, new Date(day))) continue;
     for (const fire of fireInstantsOn(day, cron, offsets)) {
-      if (previous !== undefined) largest = Math.max(largest, fire - previous);
+      if (previous !== undefined) {
+        largest = Math.max(largest, fire - previous);
+        smallest = Math.min(smallest, fire - previous);
+      }
       previous = fire;
     }
   }
-  return largest === Number.NEGATIVE_INFINITY ? Number.POSITIVE_INFINITY : largest / 1000;
+  return largest === Number.NEGATIVE_INFINITY
+    ? { largestSeconds: Number.POSITIVE_INFINITY, smallestSeconds: Number.POSITIVE_INFINITY }
+    : { largestSeconds: largest / 1000, smallestSeconds: smallest / 1000 };
+}
+
+/**
+ * The first instant (epoch milliseconds) after `after` at which `cron` fires
+ * in `timeZone`, or undefined when it never fires again: its year field
+ * names only past years, or the days it names never come (such as 30
+ * February) in the years left.
+ */
+export function nextFireAfter(cron: ParsedCron, timeZone: string, after: number): number | undefined {
+  const offsets = offsetReader(timeZone);
+  const lastYear = Math.max(...cron.years);
+  const start = new Date(after + offsets(after));
+  for (
+    let day = Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate()) - DAY_MS;
+    new Date(day).getUTCFullYear() <= lastYear;
+    day += DAY_MS
+  ) {
+    const date = new Date(day);
+    if (!cron.years.includes(date.getUTCFullYear())) {
+      // Straight to the first day of the next year.
+      day = Date.UTC(date.getUTCFullYear() + 1, 0, 1) - DAY_MS;
+      continue;
+    }
+    if (!firesOnDate(cron, date)) continue;
+    const next = fireInstantsOn(day, cron, offsets).find((fire) => fire > after);
+    if (next !== undefined) return next;
+  }
+  return undefined;
+}
+
+/** True when `cron` fires on the local calendar date `date` (its UTC fields): its year, month and day. */
+function firesOnDate(cron: ParsedCron, date: Date): boolean {
+  return (
+    cron.years.includes(date.getUTCFullYear()) &&
+    cron.months.includes(date.getUTCMonth() + 1) &&
+    firesOnDay(cron.days, date)
+  );
 }
 
 /**

@@ -46,13 +46,15 @@ export type CronDays =
   /** `nL`: the last weekday `n` of the month. */
   | { kind: 'last-weekday'; weekday: number };
 
-/** A valid cron expression: the values each field matches, ascending (the year field is assumed to match). */
+/** A valid cron expression: the values each field matches, ascending. */
 export interface ParsedCron {
   minutes: number[];
   hours: number[];
   days: CronDays;
   /** 1 = JAN … 12 = DEC. */
   months: number[];
+  /** The years it may fire in, 1970 to 2199 (`*` lists them all). */
+  years: number[];
 }
 
 /** A parsed expression, or what is wrong with it in plain words. */
@@ -97,7 +99,7 @@ export function parseCron(expression: string): CronParse {
   if (typeof monthValues === 'string') return { problem: monthValues };
   const yearValues = expand(year, YEAR);
   if (typeof yearValues === 'string') return { problem: yearValues };
-  return { cron: { minutes: minuteValues, hours: hourValues, days, months: monthValues } };
+  return { cron: { minutes: minuteValues, hours: hourValues, days, months: monthValues, years: yearValues } };
 }
 
 /** Runs an expression makes in an average month (the year field is assumed to match). */

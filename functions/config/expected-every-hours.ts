@@ -7,17 +7,14 @@
  * to report. Anything shorter pages between two good runs. The smallest
  * allowed value, in whole hours, is also the default.
  */
+import { ALARM_MAX_EVALUATION_RANGE_SECONDS } from './aws-limits.js';
 import type { PlanConfig, ScheduleConfig } from './config-types.js';
-import { largestFireGapSeconds } from './cron-fire-times.js';
+import { fireGaps, type FireGaps } from './cron-fire-times.js';
 import { parseCron } from './cron-schedule.js';
-import { stateMachineTimeoutSeconds } from './run-budget.js';
-import { workerTimeoutSeconds } from './worker-budget.js';
+import { worstCaseRunSeconds } from './region-starts.js';
 
 /** The longest window CloudWatch evaluates an alarm over: seven days. */
-export const MAX_EXPECTED_EVERY_HOURS = 168;
-
-/** EventBridge Scheduler starts a run up to this long after its minute (it fires with 60-second precision). */
-export const SCHEDULE_START_PRECISION_SECONDS = 60;
+export const MAX_EXPECTED_EVERY_HOURS = ALARM_MAX_EVALUATION_RANGE_SECONDS / 3600;
 
 /** What the smallest `expectedEveryHours` of a target is made of. */
 export interface ExpectedEveryMinimum {
@@ -32,7 +29,24 @@ export interface ExpectedEveryMinimum {
   hours: number;
 }
 
-const gapCache = new Map<string, number>();
+const gapCache = new Map<string, FireGaps>();
+
+/**
+ * The longest and shortest gaps of a valid cron in its time zone over the
+ * calendar years from `fromYear`, read once per process for each schedule
+ * (the schema, the expected window and the overlap check all ask).
+ */
+export function scheduleFireGaps(schedule: Pick<ScheduleConfig, 'cron' | 'timeZone'>, fromYear: number): FireGaps {
+  const key = `${schedule.cron}\n${schedule.timeZone}\n${fromYear}`;
+  let gaps = gapCache.get(key);
+  if (gaps === undefined) {
+    const parsed = parseCron(schedule.cron);
+    if ('problem' in parsed) throw new RangeError(`schedule.cron "${schedule.cron}" ${parsed.problem}`);
+    gaps = fireGaps(parsed.cron, schedule.timeZone, fromYear);
+    gapCache.set(key, gaps);
+  }
+  return gaps;
+}
 
 /**
  * The smallest `expectedEveryHours` for a target scheduled on `schedule` with
@@ -44,14 +58,7 @@ export function minimumExpectedEveryHours(
   plan: PlanConfig,
   fromYear: number,
 ): ExpectedEveryMinimum {
-  const key = `${schedule.cron}\n${schedule.timeZone}\n${fromYear}`;
-  let gapSeconds = gapCache.get(key);
-  if (gapSeconds === undefined) {
-    const parsed = parseCron(schedule.cron);
-    if ('problem' in parsed) throw new RangeError(`schedule.cron "${schedule.cron}" ${parsed.problem}`);
-    gapSeconds = largestFireGapSeconds(parsed.cron, schedule.timeZone, fromYear);
-    gapCache.set(key, gapSeconds);
-  }
-  const runSeconds = SCHEDULE_START_PRECISION_SECONDS + stateMachineTimeoutSeconds(workerTimeoutSeconds(plan));
+  const gapSeconds = scheduleFireGaps(schedule, fromYear).largestSeconds;
+  const runSeconds = worstCaseRunSeconds(plan);
   return { gapSeconds, runSeconds, hours: Math.floor((gapSeconds + runSeconds) / 3600) + 1 };
 }

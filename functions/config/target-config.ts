@@ -17,20 +17,17 @@ import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../engine/plan.js';
 import { round } from '../engine/units.js';
 import { PROBE_DEFAULTS } from '../engine/probe-defaults.js';
 import type { HeaderValue, OnCallEndpoint, PlanConfig, TargetConfig, WsCeilingConfig } from './config-types.js';
+import { LAMBDA_MEMORY_MB } from './aws-limits.js';
+import { nextFireAfter } from './cron-fire-times.js';
 import { parseCron } from './cron-schedule.js';
 import {
   MAX_EXPECTED_EVERY_HOURS,
   minimumExpectedEveryHours,
   type ExpectedEveryMinimum,
 } from './expected-every-hours.js';
-import {
-  LAMBDA_MAX_TIMEOUT_SECONDS,
-  planSeconds,
-  WORKER_CLOSE_GRACE_SECONDS,
-  WORKER_START_DELAY_SECONDS,
-  WORKER_STOP_MARGIN_MS,
-  workerTimeoutSeconds,
-} from './worker-budget.js';
+import { MAX_REGION_OFFSET_MINUTES, regionStartProblem } from './region-starts.js';
+import { DEPLOYMENT_NAME_PATTERN, resourceNames } from './resource-names.js';
+import { planLimitProblem, resourceNameProblem, targetLimitProblem } from './run-limits.js';
 
 /** A target id: used in resource names, metric dimensions and the runs table key. */
 export const TARGET_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,47}$/;
@@ -138,9 +135,32 @@ const schedule = strictObject(
       .string(allowed('an IANA time zone such as Europe/Paris or UTC'))
       .refine(isTimeZone, allowed('an IANA time zone such as Europe/Paris or UTC')),
     expectedEveryHours: wholeNumber(1, MAX_EXPECTED_EVERY_HOURS).optional(),
+    regionOffsetMinutes: z
+      .record(region, wholeNumber(0, MAX_REGION_OFFSET_MINUTES), {
+        error: (issue) =>
+          issue.code === 'invalid_key'
+            ? 'must name AWS regions such as eu-west-1'
+            : 'must be an object of region names to minutes after the cron time, e.g. {"eu-west-1": 0, ' +
+              '"us-east-1": 30}',
+      })
+      .optional(),
   },
   '{"cron": "0 2 * * ? *", "timeZone": "UTC"}',
-);
+).superRefine((value, context) => {
+  const parsed = parseCron(value.cron);
+  if ('problem' in parsed || !isTimeZone(value.timeZone)) return;
+  if (nextFireAfter(parsed.cron, value.timeZone, Date.now()) !== undefined) return;
+  context.addIssue({
+    code: 'custom',
+    path: ['cron'],
+    message:
+      `"${value.cron}" never fires again in ${value.timeZone}` +
+      (Math.max(...parsed.cron.years) < new Date().getUTCFullYear()
+        ? ` (its year field ends in ${Math.max(...parsed.cron.years)})`
+        : ' (the days it names do not come again)') +
+      ': give a year field of * or one that is still to come',
+  });
+});
 
 const secretReference = strictObject(
   {
@@ -283,9 +303,10 @@ const plan = strictObject(
       return z.NEVER;
     }
     const normalised = { stages: given ?? stagesFromRange(range.start, range.step, range.max), ...rest };
-    const problem = stagesProblem(normalised) ?? budgetProblem(normalised);
+    const stages = stagesProblem(normalised);
+    const problem = stages ? { path: [stages.field], message: stages.message } : planLimitProblem(normalised);
     if (problem) {
-      context.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+      context.addIssue({ code: 'custom', path: problem.path, message: problem.message });
       return z.NEVER;
     }
     return normalised;
@@ -310,7 +331,8 @@ const targetSchema = strictObject(
     regressionTolerance: decimal(0, 1, 'a fraction (0.1 is 10 %)').default(DEFAULT_REGRESSION_TOLERANCE),
     baselineRuns: wholeNumber(1, MAX_BASELINE_RUNS).default(DEFAULT_BASELINE_RUNS),
     floor: wholeNumber(1, HARD_MAX_CONNECTIONS).optional(),
-    workerMemoryMb: wholeNumber(128, 10_240).default(512),
+    workerMemoryMb: wholeNumber(LAMBDA_MEMORY_MB.min, LAMBDA_MEMORY_MB.max).default(512),
+    reservedConcurrency: wholeNumber(1, 10_000).optional(),
   },
   'a target object with id, url, regions and schedule',
 ).transform((target, context) => {
@@ -330,14 +352,25 @@ const targetSchema = strictObject(
     context.addIssue({ code: 'custom', path: ['schedule', problem.field], message: problem.message });
     return z.NEVER;
   }
-  return {
+  const filled: TargetConfig = {
     ...target,
     schedule: { ...target.schedule, expectedEveryHours: target.schedule.expectedEveryHours ?? minimum.hours },
   };
+  const limit = regionStartProblem(filled) ?? targetLimitProblem(filled);
+  if (limit) {
+    context.addIssue({ code: 'custom', path: limit.path, message: limit.message });
+    return z.NEVER;
+  }
+  return filled;
 }) satisfies z.ZodType<TargetConfig>;
 
 const configSchema = strictObject(
   {
+    name: matching(
+      DEPLOYMENT_NAME_PATTERN,
+      '1 to 16 lower-case letters and digits, starting with a letter (e.g. staging); it goes into every ' +
+        'resource name',
+    ).optional(),
     allowedHosts: uniqueList(hostName, 'host').min(
       1,
       allowed('a list of at least one host name such as ["chat.example.com"]'),
@@ -347,10 +380,13 @@ const configSchema = strictObject(
       .array(targetSchema, allowed('a list of targets', false))
       .min(1, allowed('a list of at least one target', false)),
   },
-  'a config object with allowedHosts, onCall and targets',
+  'a config object with name, allowedHosts, onCall and targets',
 ).transform((config, context) => {
   const ids = config.targets.map((target) => target.id);
+  const names = resourceNames(config.name);
   config.targets.forEach((target, index) => {
+    const name = resourceNameProblem(target, names);
+    if (name) context.addIssue({ code: 'custom', path: ['targets', index, ...name.path], message: name.message });
     if (ids.indexOf(target.id) !== index) {
       context.addIssue({
         code: 'custom',
@@ -535,23 +571,6 @@ function stagesProblem(plan: PlanConfig): { field: string; message: string } | u
     };
   }
   return undefined;
-}
-
-/** A plan one worker Lambda cannot run within Lambda's 15-minute limit. */
-function budgetProblem(plan: PlanConfig): { field: string; message: string } | undefined {
-  const timeout = workerTimeoutSeconds(plan);
-  if (timeout <= LAMBDA_MAX_TIMEOUT_SECONDS) return undefined;
-  const overhead = WORKER_START_DELAY_SECONDS + WORKER_CLOSE_GRACE_SECONDS + WORKER_STOP_MARGIN_MS / 1000;
-  const stages = `${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}`;
-  return {
-    field: 'holdSeconds',
-    message:
-      `makes the plan too long for one worker Lambda run: ${stages}` +
-      ` held ${plan.holdSeconds} s take ${Math.ceil(planSeconds(plan))} s, ` +
-      `and with ${overhead} s for start, close and upload a worker needs ${timeout} s, ` +
-      `above Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s; ` +
-      `keep the plan to ${LAMBDA_MAX_TIMEOUT_SECONDS - overhead} s or less with fewer stages or a shorter holdSeconds`,
-  };
 }
 
 /**

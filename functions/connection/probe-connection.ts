@@ -6,6 +6,12 @@
  * application message), and how it closed: code, reason, close frame or not,
  * who closed it, its age and idle time.
  *
+ * A connection is over, for the record, when the server's close frame
+ * arrives (or a frame ws rejects as a protocol error): that is when its close
+ * is recorded, with the server's code, and its heartbeat stops. ws answers
+ * the close and waits for the server to end TCP; a server that never does is
+ * let go after {@link CLOSE_HANDSHAKE_TIMEOUT_MS} (ws's own default is 30 s).
+ *
  * A shard opens its connections through one ConnectionGroup, which holds what
  * they share: the settings, the callbacks, and one timer per kind of deadline
  * (handshake timeout, next heartbeat, pong due) instead of timers per
@@ -22,6 +28,15 @@ import type { ClosedBy, ConnectionRecord, HandshakeOutcome, HeartbeatSettings } 
 /** Close code and reason the probe uses when it ends a connection itself. */
 const PROBE_CLOSE_CODE = 1000;
 const PROBE_CLOSE_REASON = 'ws-ceiling probe finished';
+/** Close code of a close frame without a status code (RFC 6455 §7.1.5): ws closes with none then. */
+const NO_STATUS_CODE = 1005;
+
+/**
+ * How long a closing handshake may take, whoever started it, before the
+ * socket is destroyed: ws's `closeTimeout` for every probe socket, and the
+ * shard runner's grace for its own closes at the end.
+ */
+export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3000;
 
 /** What the connections of one shard share. */
 export interface ConnectionGroupOptions {
@@ -198,6 +213,17 @@ class ProbeSocket extends WebSocket {
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     return this.connection.onSocketEvent(event, args) || super.emit(event, ...args);
   }
+
+  /**
+   * ws calls this itself, on an open socket, when the server's close frame
+   * arrives (with the server's code and reason, none for 1005) or a frame it
+   * rejects (with the code it closes with, 1002 for a protocol error, and an
+   * 'error' event right after): the connection is told before ws answers.
+   */
+  override close(code?: number, data?: string | Buffer): void {
+    if (this.readyState === WebSocket.OPEN) this.connection.onClosing(code, data);
+    super.close(code, data);
+  }
 }
 
 class RecordedConnection implements ProbeConnection {
@@ -210,6 +236,8 @@ class RecordedConnection implements ProbeConnection {
   #closedBy: ClosedBy = 'server';
   #lastInboundAt = 0;
   #lastOutboundAt = 0;
+  /** The close frame the server started closing with, until the record is written at the end of this tick. */
+  #serverClosing: { at: number; code: number; reason: string; protocolError?: string } | undefined;
   /** Protocol pings sent, numbered from 0 (each ping carries its number). */
   #pingsSent = 0;
   /** How many of the oldest pings have been answered: the oldest unanswered ping is number #pingsAnswered. */
@@ -291,13 +319,16 @@ class RecordedConnection implements ProbeConnection {
 
   #connect(): ProbeSocket {
     const { options } = this.#group;
-    return new ProbeSocket(this, options.url, options.subprotocols, {
+    // ws 8 takes closeTimeout (see initAsClient in ws/lib/websocket.js); @types/ws does not list it yet.
+    const socketOptions: WebSocket.ClientOptions & { closeTimeout: number } = {
       headers: options.headers,
       perMessageDeflate: false,
       followRedirects: false,
+      closeTimeout: CLOSE_HANDSHAKE_TIMEOUT_MS,
       createConnection: ((wsOptions: StreamTarget) =>
         this.#openStream(wsOptions)) as unknown as typeof net.createConnection,
-    });
+    };
+    return new ProbeSocket(this, options.url, options.subprotocols, socketOptions);
   }
 
   /**
@@ -328,7 +359,8 @@ class RecordedConnection implements ProbeConnection {
         this.#onOpen();
         return true;
       case 'error':
-        this.#settleFailure('connect-error', args[0]);
+        if (this.#settled) this.#onErrorAfterOpen(args[0]);
+        else this.#settleFailure('connect-error', args[0]);
         return true;
       case 'message':
       case 'ping':
@@ -382,23 +414,65 @@ class RecordedConnection implements ProbeConnection {
     else if (this.#pingsAnswered < this.#pingsSent) this.#pingsAnswered += 1;
   }
 
+  /**
+   * ws is about to close an open socket the probe did not close: the
+   * server's close frame arrived, or a frame ws rejects. The connection is
+   * over from now on; its close is recorded at the end of this tick, after
+   * the 'error' event ws emits for a rejected frame.
+   */
+  onClosing(code: number | undefined, data: string | Buffer | undefined): void {
+    if (this.#closedBy !== 'server' || this.#serverClosing || this.record.close) return;
+    const at = this.#group.options.now();
+    this.#serverClosing = { at, code: code ?? NO_STATUS_CODE, reason: data === undefined ? '' : String(data) };
+    queueMicrotask(() => this.#recordServerClose());
+  }
+
+  /**
+   * An error after the handshake. ws's own errors (code `WS_ERR_…`) mean a
+   * frame broke the protocol, and ws closes with 1002, 1007 or 1009: that
+   * ends the connection as a protocol error with ws's message. Anything else
+   * (a write to a socket that is going away) ends in a close event anyway.
+   */
+  #onErrorAfterOpen(error: unknown): void {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (this.#serverClosing && code?.startsWith('WS_ERR_')) {
+      this.#serverClosing.protocolError = message;
+      this.#serverClosing.reason = '';
+    }
+  }
+
+  #recordServerClose(): void {
+    const closing = this.#serverClosing;
+    if (!closing || this.record.close) return;
+    const { at, code, reason, protocolError } = closing;
+    this.#writeClose(at, code, reason, protocolError === undefined, protocolError);
+    // A server that broke the protocol is not waited for (RFC 6455 §7.1.7: fail the connection).
+    if (protocolError !== undefined) setImmediate(() => this.#socket?.terminate());
+  }
+
   #onClose(code: number, reason: string): void {
     if (!this.#settled) this.#settle('cancelled', {});
-    if (this.record.outcome === 'opened') {
-      const at = this.#group.options.now();
-      this.record.close = {
-        at,
-        code,
-        reason,
-        frameReceived: code !== 1006,
-        closedBy: this.#closedBy,
-        ageMs: at - this.record.settledAt,
-        sinceInboundMs: at - this.#lastInboundAt,
-        sinceOutboundMs: at - this.#lastOutboundAt,
-      };
-      this.#group.options.onClosed(this.record);
+    this.#recordServerClose();
+    if (this.record.outcome === 'opened' && !this.record.close) {
+      this.#writeClose(this.#group.options.now(), code, reason, code !== 1006);
     }
     this.#end();
+  }
+
+  /** Records how the open connection ended, at `at`, and tells the group. */
+  #writeClose(at: number, code: number, reason: string, frameReceived: boolean, protocolError?: string): void {
+    this.record.close = {
+      at,
+      code,
+      reason,
+      frameReceived,
+      closedBy: this.#closedBy,
+      ageMs: at - this.record.settledAt,
+      sinceInboundMs: at - this.#lastInboundAt,
+      sinceOutboundMs: at - this.#lastOutboundAt,
+      ...(protocolError !== undefined ? { protocolError } : {}),
+    };
+    this.#group.options.onClosed(this.record);
   }
 
   #settleFailure(outcome: HandshakeOutcome, error: unknown): void {

@@ -4,8 +4,12 @@
  * on handshakes in flight, holds everything open until the stage's hold ends,
  * samples its own event-loop delay (and, given a resource watch, the host's
  * resources at each stage end), and at the end closes every connection still
- * open with 1000. Fatal failures (config error, unreachable, the probe's own
- * limits) stop every shard at once through the shared RampControl. While the
+ * open with 1000. A stage does not end while handshakes it started are
+ * pending: after its hold it waits, at most one handshake timeout, until they
+ * have settled (opened, refused or timed out), so a queueing gateway's
+ * unanswered upgrades are counted in the stage that sent them. Fatal
+ * failures (config error, unreachable, the probe's own limits) stop every
+ * shard at once through the shared RampControl. While the
  * control holds new upgrades off (an experiment honouring Retry-After), the
  * ramp sends nothing, then resumes at its pace, and the stage's hold ends
  * that much later.
@@ -16,6 +20,7 @@ import type { RampControl } from '../engine/ramp-control.js';
 import type {
   AdaptiveStage,
   ConnectionRecord,
+  FailureClass,
   HeartbeatSettings,
   LoopDelaySample,
   ProbeSettings,
@@ -24,11 +29,16 @@ import type {
   ShardResult,
   StagePlan,
 } from '../engine/types.js';
-import { openConnectionGroup, type ConnectionGroup, type ProbeConnection } from './probe-connection.js';
+import {
+  CLOSE_HANDSHAKE_TIMEOUT_MS,
+  openConnectionGroup,
+  type ConnectionGroup,
+  type ProbeConnection,
+} from './probe-connection.js';
 import type { ResourceWatch } from './resource-watch.js';
 
-/** How long connections get to complete the closing handshake before they are destroyed. */
-const CLOSE_GRACE_MS = 3000;
+/** Past the handshake timeout, how long a stage end waits for the last handshake deadline to fire. */
+const SETTLE_MARGIN_MS = 250;
 /** Sampling interval of the event-loop delay monitor. */
 const LOOP_DELAY_RESOLUTION_MS = 10;
 
@@ -136,6 +146,10 @@ class ShardRun {
   readonly #connections: ProbeConnection[] = [];
   readonly #loopDelay: LoopDelaySample[] = [];
   readonly #slotWaiters: (() => void)[] = [];
+  /** Called once no handshake is in flight. */
+  readonly #settledWaiters: (() => void)[] = [];
+  /** When this shard saw the run stopped, epoch milliseconds. */
+  #stoppedAt: number | undefined;
   /** New connections of stages given by `nextStage`, by stage index. */
   readonly #adaptiveNew = new Map<number, number>();
   #inFlight = 0;
@@ -162,6 +176,7 @@ class ShardRun {
 
   async run(): Promise<ShardResult> {
     const { control } = this.deps;
+    const stopWatching = control.onAbort(() => (this.#stoppedAt ??= this.#now()));
     let stagesRun = 0;
     try {
       for (let position = 0, stage = this.input.stages[0]; stage; stage = this.#stageAfter(stage, (position += 1))) {
@@ -177,6 +192,7 @@ class ShardRun {
         if (control.shouldStopAfter(stage.index)) break;
       }
     } finally {
+      stopWatching();
       await this.#closeAll();
     }
     return {
@@ -185,6 +201,7 @@ class ShardRun {
       loopDelay: this.#loopDelay,
       stagesRun,
       ...(control.abortReason ? { aborted: control.abortReason } : {}),
+      ...(this.#stoppedAt !== undefined ? { stoppedAt: this.#stoppedAt } : {}),
     };
   }
 
@@ -197,12 +214,16 @@ class ShardRun {
     return next?.stage;
   }
 
-  /** Ramps and holds one stage, sampling this process's event-loop delay meanwhile, then the host's resources. */
+  /**
+   * Ramps and holds one stage, then waits for its pending handshakes, sampling this process's event-loop delay
+   * meanwhile, then the host's resources.
+   */
   async #rampAndHold(stage: StagePlan): Promise<void> {
     const endSampling = loopDelayWindows.join(`${stage.startAt}-${stage.holdEndsAt}`);
     try {
       const heldOffMs = await this.#ramp(stage);
       await this.#sleepUntil(stage.holdEndsAt + heldOffMs);
+      await this.#handshakesSettled();
     } finally {
       this.#loopDelay.push({ stage: stage.index, ...endSampling() });
     }
@@ -251,6 +272,28 @@ class ShardRun {
     }
   }
 
+  /**
+   * Resolves once no handshake of this shard is in flight, or the run is
+   * stopped. Each handshake settles by its own deadline, one handshake
+   * timeout after it was sent, so this waits at most that long.
+   */
+  #handshakesSettled(): Promise<void> {
+    const { control } = this.deps;
+    if (this.#inFlight === 0 || control.signal.aborted) return Promise.resolve();
+    const boundMs = this.input.handshakeTimeoutSeconds * 1000 + SETTLE_MARGIN_MS;
+    return new Promise((resolve) => {
+      let stopWaiting = (): void => undefined;
+      const done = (): void => {
+        clearTimeout(timer);
+        stopWaiting();
+        resolve();
+      };
+      const timer = setTimeout(done, boundMs);
+      this.#settledWaiters.push(done);
+      stopWaiting = control.onAbort(done);
+    });
+  }
+
   #launch(stage: number): void {
     this.#inFlight += 1;
     this.#connections.push(this.#group.open(this.#connections.length, stage));
@@ -259,22 +302,28 @@ class ShardRun {
   #onSettled(record: ConnectionRecord): void {
     this.#inFlight -= 1;
     this.#slotWaiters.shift()?.();
+    if (this.#inFlight === 0) this.#settledWaiters.splice(0).forEach((wake) => wake());
     const failureClass = classifyRecord(record, { anyOpenedBefore: this.#anyOpened });
     if (record.outcome === 'opened') this.#anyOpened = true;
-    if (failureClass) {
-      this.deps.control.recordFailure(record.stage);
-      if (isFatal(failureClass)) {
-        const detail = record.status !== undefined ? `HTTP ${record.status}` : (record.errorCode ?? record.outcome);
-        this.deps.control.abort({ failureClass, message: `${failureClass}: ${detail}` });
-      }
-    }
+    if (failureClass) this.#onFailure(failureClass, record, record.stage);
     this.deps.onEvent?.({ type: 'settled', record, ...(failureClass ? { failureClass } : {}) });
   }
 
   #onClosed(record: ConnectionRecord): void {
     const failureClass = classifyRecord(record, { anyOpenedBefore: true });
-    if (failureClass) this.deps.control.recordFailure(this.#currentStage);
+    if (failureClass) this.#onFailure(failureClass, record, this.#currentStage);
     this.deps.onEvent?.({ type: 'closed', record, ...(failureClass ? { failureClass } : {}) });
+  }
+
+  /** Counts a failure against `stage`; a fatal one (config error, unreachable, the probe's limits) stops the run. */
+  #onFailure(failureClass: FailureClass, record: ConnectionRecord, stage: number): void {
+    this.deps.control.recordFailure(stage);
+    if (!isFatal(failureClass)) return;
+    const detail =
+      record.status !== undefined
+        ? `HTTP ${record.status}`
+        : (record.close?.protocolError ?? record.errorCode ?? record.outcome);
+    this.deps.control.abort({ failureClass, message: `${failureClass}: ${detail}` });
   }
 
   /** Sleeps until `at` (epoch ms), waking early if the run is aborted. */
@@ -300,7 +349,9 @@ class ShardRun {
     for (const connection of this.#connections) connection.closeByProbe();
     const allEnded = this.#group.allEnded();
     let graceTimer: NodeJS.Timeout | undefined;
-    const grace = new Promise<'late'>((resolve) => (graceTimer = setTimeout(() => resolve('late'), CLOSE_GRACE_MS)));
+    const grace = new Promise<'late'>(
+      (resolve) => (graceTimer = setTimeout(() => resolve('late'), CLOSE_HANDSHAKE_TIMEOUT_MS)),
+    );
     if ((await Promise.race([allEnded, grace])) === 'late') {
       for (const connection of this.#connections) connection.terminateByProbe();
       await allEnded;

@@ -57,8 +57,9 @@ type Judgement = Pick<RunAnalysis, 'verdict' | 'verdictReason' | 'ceiling' | 'dr
 export function analyzeRun(input: AnalysisInput): RunAnalysis {
   const records = input.shards.flatMap((shard) => shard.records);
   const timeline = new OpenTimeline(records);
-  const events = collectFailures(records, input.plan.stages);
-  const stages = summarizeStages(input, records, events, timeline);
+  const ends = stageEnds(input, records);
+  const events = collectFailures(records, stagesAsRun(input.plan.stages, ends));
+  const stages = summarizeStages(input, records, events, timeline, ends);
   const loopDelay = input.shards.flatMap((shard) => shard.loopDelay);
   const common = {
     stages,
@@ -121,10 +122,10 @@ function judgeCapacity(
     { first: stages[0]?.handshakeMs.p95 ?? null, failing: failing.handshakeMs.p95 },
   );
   if (!finding) {
+    // Every handshake of a stage settles before the stage ends (shard-runner.ts), so this is rare.
     const reason =
       `Stage ${failing.index + 1} reached only ${failing.openAtEnd} of ${failing.target} open ` +
-      'connections without a recorded failure: handshakes were still pending when its hold ended. ' +
-      'Raise --hold or --handshake-timeout.';
+      'connections without a recorded failure, so what stopped it is not known.';
     return noCeiling('inconclusive', reason, null);
   }
   if (highestHeld === null) {
@@ -166,34 +167,88 @@ function noCeiling(verdict: Verdict, reason: string, finding: Finding | null): J
   };
 }
 
+/** Where a stage ended as it ran, and how its open count at the end is read. */
+interface StageEnd {
+  /** Whether every shard finished the stage (held it to its end). */
+  completed: boolean;
+  at: number;
+  /**
+   * True when the stage ran past its planned end, waiting for its own handshakes to settle (shard-runner.ts), or
+   * past the stop, with drops that raced it: the last of those came at `at`, and the next stage started after that.
+   */
+  extended: boolean;
+}
+
+/**
+ * Where each stage ended. A stage every shard finished ended when its hold
+ * ended, or later when it waited for its handshakes to settle. The stage a
+ * stopped run was in ended when the run stopped (the shards say when), and
+ * never before its last handshake settled or the last drop in it that raced
+ * the stop, so its row adds up: open at the end of the stage before, plus
+ * opened, less dropped.
+ */
+function stageEnds(input: AnalysisInput, records: readonly ConnectionRecord[]): Map<number, StageEnd> {
+  const stagesRun = Math.min(...input.shards.map((shard) => shard.stagesRun));
+  const stopTimes = input.shards.flatMap((shard) => (shard.stoppedAt !== undefined ? [shard.stoppedAt] : []));
+  // Shards of another version say not when they stopped: their last settled handshake is the best guess.
+  const stoppedAt = stopTimes.length
+    ? Math.min(...stopTimes)
+    : records.reduce((latest, record) => Math.max(latest, record.settledAt), input.plan.startAt);
+  const lastSettled = new Map<number, number>();
+  for (const record of records) {
+    if (record.outcome === 'cancelled') continue;
+    lastSettled.set(record.stage, Math.max(lastSettled.get(record.stage) ?? 0, record.settledAt));
+  }
+  const dropTimes = records.flatMap((record) =>
+    record.close && record.close.closedBy !== 'probe' ? [record.close.at] : [],
+  );
+  const ends = new Map<number, StageEnd>();
+  for (const stage of input.plan.stages) {
+    const completed = stage.index < stagesRun;
+    const planned = completed ? stage.holdEndsAt : Math.min(stage.holdEndsAt, stoppedAt);
+    const lastDrop = completed
+      ? 0
+      : dropTimes.reduce((last, at) => (at >= stage.startAt && at < stage.holdEndsAt ? Math.max(last, at) : last), 0);
+    const settled = Math.max(lastSettled.get(stage.index) ?? 0, lastDrop);
+    ends.set(stage.index, { completed, at: Math.max(planned, settled), extended: settled > planned });
+  }
+  return ends;
+}
+
+/** The stages with the hold end each actually had, so drops are counted against the stage whose window held them. */
+function stagesAsRun(stages: readonly StagePlan[], ends: ReadonlyMap<number, StageEnd>): StagePlan[] {
+  return stages.map((stage) => {
+    const end = ends.get(stage.index);
+    return end?.extended ? { ...stage, holdEndsAt: Math.max(stage.holdEndsAt, end.at) } : stage;
+  });
+}
+
 function summarizeStages(
   input: AnalysisInput,
   records: readonly ConnectionRecord[],
   events: readonly FailureEvent[],
   timeline: OpenTimeline,
+  ends: ReadonlyMap<number, StageEnd>,
 ): StageSummary[] {
-  const stagesRun = Math.min(...input.shards.map((shard) => shard.stagesRun));
-  const stoppedAt = records.reduce((latest, record) => Math.max(latest, record.settledAt), input.plan.startAt);
-  return input.plan.stages
-    .filter((stage) => stage.index < stagesRun || records.some((record) => record.stage === stage.index))
-    .map((stage) =>
-      summarizeStage(stage, stage.index < stagesRun, input.tolerance, records, events, timeline, stoppedAt),
-    );
+  return input.plan.stages.flatMap((stage) => {
+    const end = ends.get(stage.index);
+    if (!end || (!end.completed && !records.some((record) => record.stage === stage.index))) return [];
+    return [summarizeStage(stage, end, input.tolerance, records, events, timeline)];
+  });
 }
 
 function summarizeStage(
   stage: StagePlan,
-  completed: boolean,
+  end: StageEnd,
   tolerance: Tolerance,
   records: readonly ConnectionRecord[],
   events: readonly FailureEvent[],
   timeline: OpenTimeline,
-  stoppedAt: number,
 ): StageSummary {
   const own = records.filter((record) => record.stage === stage.index);
   const failures = countFailures(events.filter((event) => event.stage === stage.index));
-  const endedAt = completed ? stage.holdEndsAt : Math.min(stage.holdEndsAt, stoppedAt);
-  const openAtEnd = timeline.openJustBefore(endedAt);
+  // Past its planned end the stage's last handshake settled at `end.at`: connections that opened then count.
+  const openAtEnd = end.extended ? timeline.openAfter(end.at) : timeline.openJustBefore(end.at);
   const allowed = allowedFailures(tolerance, stage.target);
   return {
     index: stage.index,
@@ -203,7 +258,7 @@ function summarizeStage(
     failedByClass: failures.byClass,
     failed: failures.total,
     handshakeMs: latencyPercentiles(openedHandshakes(own)),
-    held: completed && failures.total <= allowed && openAtEnd >= stage.target - allowed,
+    held: end.completed && failures.total <= allowed && openAtEnd >= stage.target - allowed,
   };
 }
 

@@ -7,7 +7,7 @@
 import type { SelfCheckResource } from './self-check.js';
 import type { ConnectionRecord, FailureClass } from './types.js';
 
-/** HTTP statuses that mean the request itself is wrong (auth, path, protocol), not a limit. */
+/** HTTP statuses that mean the request itself is wrong (auth, path, protocol), not a limit; so do 1xx and 2xx. */
 const CONFIG_ERROR_STATUSES = new Set([300, 301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 407, 410, 426]);
 
 /** Connect errors that come from the probe's own machine running out of something, and what ran out. */
@@ -49,12 +49,30 @@ export function classifyRecord(record: ConnectionRecord, context: ClassifyContex
     case 'opened':
       return classifyClose(record);
     case 'rejected':
-      return CONFIG_ERROR_STATUSES.has(record.status ?? 0) ? 'config-error' : 'handshake-rejected';
+      return isNotUpgrading(record.status) || CONFIG_ERROR_STATUSES.has(record.status ?? 0)
+        ? 'config-error'
+        : 'handshake-rejected';
     case 'handshake-timeout':
       return context.anyOpenedBefore ? 'handshake-timeout' : 'unreachable';
     case 'connect-error':
       return classifyConnectError(record.errorCode ?? '', context);
   }
+}
+
+/**
+ * Whether an upgrade was answered with a status under 300 other than 101
+ * (e.g. 200 and a web page): the URL is not a WebSocket endpoint.
+ */
+export function isNotUpgrading(status: number | undefined): boolean {
+  return status !== undefined && status < 300;
+}
+
+/**
+ * Whether a connect error is Node's HTTP parser refusing the answer
+ * (`HPE_…`): the target answered with bytes that are not HTTP.
+ */
+export function isNotHttp(errorCode: string | undefined): boolean {
+  return errorCode?.startsWith('HPE_') ?? false;
 }
 
 /** Whether a failure class ends the run at once. */
@@ -79,6 +97,8 @@ function classifyClose(record: ConnectionRecord): FailureClass | undefined {
   const close = record.close;
   if (!close || close.closedBy === 'probe') return undefined;
   if (close.closedBy === 'pong-timeout') return 'pong-timeout';
+  // A frame ws rejects: the server does not speak the protocol, whatever the load.
+  if (close.protocolError !== undefined) return 'config-error';
   return close.frameReceived ? 'server-close' : 'abnormal-closure';
 }
 
@@ -86,9 +106,11 @@ function classifyConnectError(code: string, context: ClassifyContext): FailureCl
   if (PROBE_LIMIT_CODES.has(code)) return 'probe-limited';
   if (code === HANDSHAKE_PROTOCOL_ERROR) return 'config-error';
   if (UNREACHABLE_CODES.has(code) || isTlsErrorCode(code)) return 'unreachable';
-  // Refused, reset or timed out: a loaded target can do that, but before
-  // anything opened it means the target cannot be reached at all.
-  return context.anyOpenedBefore ? 'connect-error' : 'unreachable';
+  // Refused, reset, timed out or answered with bytes that are not HTTP: a
+  // loaded target can do that, but before anything opened it means the
+  // target cannot be reached at all, or is not an HTTP server.
+  if (context.anyOpenedBefore) return 'connect-error';
+  return isNotHttp(code) ? 'config-error' : 'unreachable';
 }
 
 function isTlsErrorCode(code: string): boolean {

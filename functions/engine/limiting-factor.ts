@@ -11,6 +11,7 @@ import { countFailures } from './failures.js';
 import { isDegradationCloseCode, probeResourceOf } from './classify.js';
 import type { OpenTimeline } from './timeline.js';
 import type {
+  CloseRecord,
   DurationSpread,
   FailureClass,
   HandshakeP95,
@@ -98,7 +99,34 @@ export function findProbeFailure(
       },
     };
   }
-  return aborted?.failureClass === 'interrupted' ? 'interrupted' : undefined;
+  if (aborted?.failureClass === 'interrupted') return 'interrupted';
+  return refusedBeforeAnyOpened(events, timeline, probe);
+}
+
+/**
+ * Every upgrade of a run in which nothing ever opened was answered with an
+ * HTTP error status (a status that is neither a config error nor a reason to
+ * stop at once: 500, 503, 429, …). Nothing was measured, so this is a probe
+ * failure, never a cap at 0. Undefined when something opened or nothing was
+ * refused.
+ */
+function refusedBeforeAnyOpened(
+  events: readonly FailureEvent[],
+  timeline: OpenTimeline,
+  probe: ProbeContext,
+): Finding | undefined {
+  const refused = events.filter((event) => event.failureClass === 'handshake-rejected');
+  const first = refused[0];
+  if (!first || timeline.openedBetween(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY) > 0) return undefined;
+  const failures = countFailures(events);
+  return {
+    dropOnset: null,
+    factor: {
+      kind: 'unreachable',
+      summary: summarizeCause({ kind: 'refused-before-open', url: probe.url, failures }),
+      evidence: { failures, firstFailure: firstFailureOf(first, 0) },
+    },
+  };
 }
 
 /**
@@ -123,13 +151,15 @@ export function findDurationLimit(
   const first = drops[0] as FailureEvent;
   const dropOnset = timeline.openAt(first.at);
   const failures = countFailures(events);
-  if (isTight(age) && (heartbeat !== 'off' || !isTight(idle))) {
+  // Heartbeats only tell a lifetime from an idle timeout if they went out before the drops.
+  const heartbeatsSent = heartbeat !== 'off' && sentHeartbeatsBeforeMostDrops(closes);
+  if (isTight(age) && (heartbeatsSent || !isTight(idle))) {
     return {
       dropOnset,
       factor: {
         kind: 'max-lifetime',
         valueSeconds: age.medianSeconds,
-        summary: summarizeCause({ kind: 'max-lifetime', failures, drops: drops.length, age }),
+        summary: summarizeCause({ kind: 'max-lifetime', failures, drops: drops.length, age, heartbeatsSent }),
         evidence: { failures, firstFailure: firstFailureOf(first, dropOnset), connectionAge: age, idleAge: idle },
       },
     };
@@ -140,10 +170,20 @@ export function findDurationLimit(
     factor: {
       kind: 'idle-timeout',
       valueSeconds: idle.medianSeconds,
-      summary: summarizeCause({ kind: 'idle-timeout', failures, drops: drops.length, idle, heartbeat }),
+      summary: summarizeCause({ kind: 'idle-timeout', failures, drops: drops.length, idle, heartbeat, heartbeatsSent }),
       evidence: { failures, firstFailure: firstFailureOf(first, dropOnset), idleAge: idle, connectionAge: age },
     },
   };
+}
+
+/**
+ * Whether the probe sent something (a heartbeat) on most of the dropped
+ * connections after they opened: with none, the last frame was the opening
+ * handshake, and an idle timeout looks exactly like a maximum lifetime.
+ */
+function sentHeartbeatsBeforeMostDrops(closes: readonly CloseRecord[]): boolean {
+  const sent = closes.filter((close) => close.sinceOutboundMs < close.ageMs - 1).length;
+  return sent * 2 > closes.length;
 }
 
 /**
@@ -175,14 +215,19 @@ export function findCapacityLimit(
   }
   const firstRefusal = refusals[0] as FailureEvent;
   const lastRefusal = refusals[refusals.length - 1] as FailureEvent;
-  const onsetAtRefusal = timeline.openAt(firstRefusal.at);
-  const peakAfter = timeline.peakBetween(firstRefusal.at, Number.POSITIVE_INFINITY);
+  // Handshakes already in flight when the first refusal came may have been let in before it, their answers arriving
+  // later (from another shard, or on another socket): what they add is the count the target refused at, not a rise.
+  const inFlightEnd = timeline.inFlightSettledBy(firstRefusal.at);
+  const onsetAtRefusal = Math.max(timeline.openAt(firstRefusal.at), timeline.peakBetween(firstRefusal.at, inFlightEnd));
+  const peakAfter = timeline.peakBetween(inFlightEnd, Number.POSITIVE_INFINITY);
+  const onset = first === firstRefusal ? onsetAtRefusal : dropOnset;
+  const refusalEvidence = { ...evidence, firstFailure: firstFailureOf(first, onset) };
   const openedAfter = timeline.openedBetween(firstRefusal.at, lastRefusal.at);
   const retryAfter = distinct(refusals.map((event) => event.record.retryAfter));
   if (peakAfter > onsetAtRefusal) {
     const rate = rateLetThrough(openedAfter, lastRefusal.at - firstRefusal.at);
     return {
-      dropOnset,
+      dropOnset: onset,
       factor: {
         kind: 'handshake-rate-limit',
         summary: summarizeCause({
@@ -194,7 +239,7 @@ export function findCapacityLimit(
           perSecond: rate,
         }),
         evidence: {
-          ...evidence,
+          ...refusalEvidence,
           ...(retryAfter.length ? { retryAfter } : {}),
           openedAfterFirstRefusal: openedAfter,
           ...(rate !== undefined ? { sustainableHandshakesPerSecond: rate } : {}),
@@ -203,11 +248,11 @@ export function findCapacityLimit(
     };
   }
   return {
-    dropOnset,
+    dropOnset: onset,
     factor: {
       kind: 'concurrency-cap',
       summary: summarizeCause({ kind: 'concurrency-cap', failures, onset: onsetAtRefusal }),
-      evidence: { ...evidence, ...(retryAfter.length ? { retryAfter } : {}), openedAfterFirstRefusal: 0 },
+      evidence: { ...refusalEvidence, ...(retryAfter.length ? { retryAfter } : {}), openedAfterFirstRefusal: 0 },
     },
   };
 }
@@ -223,12 +268,17 @@ function probeFinding(
   const openCount = timeline.openAt(first.at);
   const failures = countFailures(events);
   const evidence = { failures, firstFailure: firstFailureOf(first, openCount) };
-  const { status, errorCode, errorMessage } = first.record;
+  const { status, errorCode, errorMessage, close } = first.record;
   const answer = {
     ...(status !== undefined ? { status } : {}),
     ...(errorCode !== undefined ? { errorCode } : {}),
     ...(errorMessage !== undefined ? { errorMessage } : {}),
   };
+  if (failureClass === 'config-error' && close?.protocolError !== undefined) {
+    const { protocolError: message, code: closeCode } = close;
+    const summary = summarizeCause({ kind: 'protocol-error', url, message, closeCode, openCount });
+    return { dropOnset: null, factor: { kind: 'config-error', summary, evidence } };
+  }
   if (failureClass === 'config-error') {
     return {
       dropOnset: null,
@@ -268,6 +318,7 @@ function firstFailureOf(event: FailureEvent, openCount: number) {
     ...(record.status !== undefined ? { status: record.status } : {}),
     ...(record.close && record.close.closedBy === 'server' ? { closeCode: record.close.code } : {}),
     ...(record.errorCode !== undefined ? { errorCode: record.errorCode } : {}),
+    ...(record.close?.protocolError !== undefined ? { protocolError: record.close.protocolError } : {}),
   };
 }
 

@@ -21,6 +21,13 @@ export const METRIC = {
   failedConnections: 'FailedConnections',
   /** Handshake latency p95 of the run, milliseconds. */
   handshakeP95: 'HandshakeP95',
+  /** 1 for a run skipped because another run of its target held the run lock; such a run publishes nothing else. */
+  runSkipped: 'RunSkipped',
+  /**
+   * 1 when the target's alarms were deployed (published by the stack, not by a run): the probe-missing alarm
+   * counts it as a report, so it does not page before the first run was due.
+   */
+  probeDeployed: 'ProbeDeployed',
 } as const;
 
 /** Dimension names: every datapoint carries both. */

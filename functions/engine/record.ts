@@ -52,6 +52,11 @@ export interface RecordDependencies {
   metrics?: MetricsSink;
   /** Where a metrics publishing failure is logged; without one it is only reported as `metrics: 'failed'`. */
   log?: Logger;
+  /**
+   * Looks the judged run over before it is written (the deployed record step words workers that started late);
+   * what it returns is written and published.
+   */
+  review?: (run: RunResult) => RunResult;
 }
 
 /**
@@ -76,7 +81,7 @@ export interface RecordDependencies {
 export async function recordRun(input: RecordInput, deps: RecordDependencies): Promise<RecordedRun> {
   const measured = buildRunResult(input);
   const history = await deps.store.latestRuns(measured.targetId, historyLimit(input.settings.baselineRuns));
-  const judged = judgeAgainstHistory(measured, history, input.settings);
+  const judged = (deps.review ?? ((run: RunResult) => run))(judgeAgainstHistory(measured, history, input.settings));
   const stored = await deps.store.putRun(judged);
   const run = stored === 'duplicate' ? (history.find((earlier) => earlier.runId === judged.runId) ?? judged) : judged;
   const metrics = deps.metrics ? await publishRunMetrics(run, deps.metrics, deps.log) : 'skipped';

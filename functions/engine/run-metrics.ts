@@ -16,6 +16,8 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
   [METRIC.probeSucceeded]: 'Count',
   [METRIC.failedConnections]: 'Count',
   [METRIC.handshakeP95]: 'Milliseconds',
+  [METRIC.runSkipped]: 'Count',
+  [METRIC.probeDeployed]: 'Count',
 };
 
 /**
@@ -26,17 +28,25 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
  * - `CeilingToBaseline` only for a completed run with a baseline;
  * - `DropOnset` and `HandshakeP95` when they are known;
  * - `FailedConnections` always.
+ *
+ * A `skipped` run (another run of its target held the lock) publishes only
+ * `RunSkipped` 1: no `ProbeSucceeded`, so it is neither a failed run for the
+ * probe-failed alarm nor a report for the probe-missing alarm (the run that
+ * held the lock reports).
  */
 export function runDatapoints(run: RunResult): MetricDatapoint[] {
   const ceiling = completedCeiling(run);
-  const values: Array<[MetricName, number | null]> = [
-    [METRIC.probeSucceeded, isSuccessfulVerdict(run.verdict) ? 1 : 0],
-    [METRIC.ceiling, ceiling],
-    [METRIC.ceilingToBaseline, ceiling === null ? null : (run.baseline?.ratio ?? null)],
-    [METRIC.dropOnset, run.dropOnset],
-    [METRIC.failedConnections, run.failures.total],
-    [METRIC.handshakeP95, run.handshakeMs.p95],
-  ];
+  const values: Array<[MetricName, number | null]> =
+    run.verdict === 'skipped'
+      ? [[METRIC.runSkipped, 1]]
+      : [
+          [METRIC.probeSucceeded, isSuccessfulVerdict(run.verdict) ? 1 : 0],
+          [METRIC.ceiling, ceiling],
+          [METRIC.ceilingToBaseline, ceiling === null ? null : (run.baseline?.ratio ?? null)],
+          [METRIC.dropOnset, run.dropOnset],
+          [METRIC.failedConnections, run.failures.total],
+          [METRIC.handshakeP95, run.handshakeMs.p95],
+        ];
   const timestamp = new Date(run.startedAt);
   const dimensions = { [DIMENSION.target]: run.targetId, [DIMENSION.region]: run.region };
   return values.flatMap(([name, value]) =>

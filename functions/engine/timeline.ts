@@ -9,10 +9,13 @@ import type { ConnectionRecord } from './types.js';
 export class OpenTimeline {
   readonly #openedAt: number[];
   readonly #closedAt: number[];
+  /** When each opened connection was attempted and when it opened. */
+  readonly #handshakes: ReadonlyArray<{ attemptedAt: number; openedAt: number }>;
 
   constructor(records: readonly ConnectionRecord[]) {
     const opened = records.filter((record) => record.outcome === 'opened');
     this.#openedAt = opened.map((record) => record.settledAt).sort((a, b) => a - b);
+    this.#handshakes = opened.map((record) => ({ attemptedAt: record.attemptedAt, openedAt: record.settledAt }));
     this.#closedAt = opened.flatMap((record) => (record.close ? [record.close.at] : [])).sort((a, b) => a - b);
   }
 
@@ -34,6 +37,18 @@ export class OpenTimeline {
   /** Connections that opened after `after` and up to `until`. */
   openedBetween(after: number, until: number): number {
     return countAtOrBefore(this.#openedAt, until) - countAtOrBefore(this.#openedAt, after);
+  }
+
+  /**
+   * When the last connection that was attempted at or before `at` but opened after it opened, or `at` when none did:
+   * the end of the handshakes that were in flight at `at`.
+   */
+  inFlightSettledBy(at: number): number {
+    let end = at;
+    for (const { attemptedAt, openedAt } of this.#handshakes) {
+      if (attemptedAt <= at && openedAt > end) end = openedAt;
+    }
+    return end;
   }
 
   /** The highest open count reached after `after` and up to `until`. */

@@ -86,6 +86,7 @@ export type ClosedBy = 'server' | 'pong-timeout' | 'probe';
 
 /** How an opened connection ended. */
 export interface CloseRecord {
+  /** When the connection was over: the server's close frame arrived, or its socket closed. */
   at: number;
   code: number;
   reason: string;
@@ -98,6 +99,11 @@ export interface CloseRecord {
   sinceInboundMs: number;
   /** Milliseconds since the last frame the probe sent (or since open). */
   sinceOutboundMs: number;
+  /**
+   * ws's message when the server broke the protocol after the upgrade (a frame ws rejects: an invalid close code,
+   * reserved bits, bad UTF-8); `code` is then the one ws closed with (1002, 1007 or 1009).
+   */
+  protocolError?: string;
 }
 
 /** What happened to one connection attempt's opening handshake. */
@@ -153,6 +159,8 @@ export interface ShardResult {
   loopDelay: LoopDelaySample[];
   stagesRun: number;
   aborted?: ShardAbort;
+  /** When this shard saw the run stopped (it was aborted), epoch milliseconds: where an unfinished stage ended. */
+  stoppedAt?: number;
   /**
    * True when every shard of the run ran in this one process (the local CLI), so more shards would not relieve the
    * probe; absent for a Lambda worker's shard.
@@ -198,8 +206,12 @@ export type LimitingFactorKind =
   | 'config-error'
   | 'unreachable';
 
-/** The outcome of a run as a whole. */
-export type Verdict = 'ok' | 'regressed' | 'below-floor' | 'inconclusive' | 'failed';
+/**
+ * The outcome of a run as a whole. `skipped`: a deployed run that found
+ * another run of its target holding the run lock and probed nothing; it is
+ * recorded, never a failure and never part of a baseline.
+ */
+export type Verdict = 'ok' | 'regressed' | 'below-floor' | 'inconclusive' | 'failed' | 'skipped';
 
 /** Handshake latency percentiles in milliseconds (null when nothing completed). */
 export interface LatencyPercentiles {
@@ -226,6 +238,8 @@ export interface FirstFailure {
   status?: number;
   closeCode?: number;
   errorCode?: string;
+  /** ws's message when the failure was a frame that broke the protocol after the upgrade. */
+  protocolError?: string;
 }
 
 /** A spread of durations in seconds. */
@@ -279,7 +293,7 @@ export interface StageSummary {
   target: number;
   /** Connections opened in this stage. */
   opened: number;
-  /** Global open connections when the stage's hold ended (or when the run stopped). */
+  /** Global open connections when the stage ended: hold over and handshakes settled, or the run stopped. */
   openAtEnd: number;
   /** Failures observed during this stage's window (handshake failures and drops). */
   failedByClass: Partial<Record<FailureClass, number>>;

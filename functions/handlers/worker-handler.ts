@@ -5,7 +5,8 @@
  * stops opening, closes with 1000, writes its records to S3 and returns,
  * all inside that margin. Adapters are built once per cold start; the
  * connection layer's shard runner and the /proc reader of this Lambda's
- * budget are handed to the step.
+ * budget are handed to the step, with one clock per invocation (see
+ * wall-clock.ts) that the step reads its lateness on and the shard runs on.
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
@@ -20,14 +21,15 @@ import { lambdaBudgetSources, readHostBudget } from '../probe-host/host-budget.j
 import { oncePerColdStart } from './cold-start.js';
 import { compactErrors } from './compact-error.js';
 import { createLogger } from './log.js';
+import { invocationClock } from './wall-clock.js';
 
 /**
  * The connection layer's runShard under a resource watch of this Lambda, called the way the worker step calls its shard
  * runner.
  */
-const runShardOfTask: ShardRunner = (settings, stages, shard, control, host) =>
+const runShardOfTask: ShardRunner = (settings, stages, shard, control, host, now) =>
   underResourceWatch(host, control, (watch) =>
-    runShard(shardInputOf(settings, stages, shard), { control, ...(watch ? { watch } : {}) }),
+    runShard(shardInputOf(settings, stages, shard), { control, now, ...(watch ? { watch } : {}) }),
   );
 
 const setup = oncePerColdStart(() => {
@@ -53,6 +55,7 @@ export const handler = middy(
       readHostBudget: () => readHostBudget(sandboxSources(context)),
       deadline: signal,
       stopMarginMs: WORKER_STOP_MARGIN_MS,
+      now: invocationClock(),
       log: workerLogger(context),
     }),
   {

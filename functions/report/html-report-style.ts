@@ -45,7 +45,7 @@ pre.command .word { display: inline-block; max-width: 100%; }
 }
 .headline .badge { font-size: 13px; }
 .badge-ok { color: var(--ok); background: #dcfce7; }
-.badge-inconclusive { color: var(--warn); background: #fef3c7; }
+.badge-inconclusive, .badge-skipped { color: var(--warn); background: #fef3c7; }
 .badge-failed, .badge-regressed, .badge-below-floor { color: var(--bad); background: #fee2e2; }
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; margin: 16px 0 0; }
 .figure { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }

@@ -122,10 +122,10 @@ const ELEMENTS = { failed: 'failure', error: 'error' } as const;
 
 function completedGate(run: RunResult): GateOutcome {
   if (run.verdict === 'failed') return { status: 'error', message: `The probe failed: ${run.verdictReason}` };
-  if (run.verdict === 'inconclusive') {
+  if (run.verdict === 'inconclusive' || run.verdict === 'skipped') {
     return {
       status: 'failed',
-      message: `The run was inconclusive, so it does not show a ceiling: ${run.verdictReason}`,
+      message: `The run was ${run.verdict}, so it does not show a ceiling: ${run.verdictReason}`,
     };
   }
   return { status: 'passed' };

@@ -18,6 +18,7 @@ export const STATUS_WORDS: Record<Verdict, string> = {
   'below-floor': 'FAIL',
   inconclusive: 'INCONCLUSIVE',
   failed: 'ERROR',
+  skipped: 'SKIPPED',
 };
 
 /** The Markdown summary of a run. */

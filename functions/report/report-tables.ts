@@ -12,6 +12,7 @@ export const VERDICT_LABELS: Record<Verdict, string> = {
   'below-floor': 'BELOW FLOOR',
   inconclusive: 'INCONCLUSIVE',
   failed: 'FAILED',
+  skipped: 'SKIPPED',
 };
 
 /** What each failure class means, as the documentation's table of failure classes says. */

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { InvalidInputError } from '../engine/errors.js';
+import { UPGRADE_ANSWERS } from './hostile-answers.js';
 import { isSendableCloseCode, type CapResponse, type SimulatorOptions } from './target-simulator.js';
 import type { WindowLimit } from './upgrade-window.js';
 
@@ -45,6 +46,9 @@ const specSchema = z.strictObject({
   reject: httpErrorStatus.optional(),
   'degrade-after': whole(1, MAX_COUNT).optional(),
   'degrade-delay': whole(0, MAX_DELAY_MS).optional(),
+  'close-tcp': z.literal('keep').optional(),
+  'bad-frame-after': positiveNumber(MAX_SECONDS).optional(),
+  answer: z.enum(UPGRADE_ANSWERS).optional(),
   port: whole(0, 65_535).optional(),
   'fixed-window': perWindow.optional(),
   'sliding-window': perWindow.optional(),
@@ -67,6 +71,9 @@ const ALLOWED: Record<SpecKey, string> = {
   reject: 'an HTTP status from 400 to 599',
   'degrade-after': `a whole number of open connections from 1 to ${MAX_COUNT}`,
   'degrade-delay': `a whole number of milliseconds from 0 to ${MAX_DELAY_MS}`,
+  'close-tcp': 'keep (send the close frame and keep TCP open)',
+  'bad-frame-after': `a number of seconds above 0, at most ${MAX_SECONDS}`,
+  answer: `${UPGRADE_ANSWERS.join(' or ')}`,
   port: 'a whole number from 0 to 65535',
   'fixed-window': `N/W: from 1 to ${MAX_COUNT} upgrades per a number of seconds above 0, at most ${MAX_SECONDS}`,
   'sliding-window': `N/W: from 1 to ${MAX_COUNT} upgrades per a number of seconds above 0, at most ${MAX_SECONDS}`,
@@ -81,6 +88,7 @@ const NEEDS: ReadonlyArray<{ key: SpecKey; needs: SpecKey[] }> = [
   { key: 'retry-after', needs: ['cap', 'rate', 'fixed-window', 'sliding-window'] },
   { key: 'degrade-delay', needs: ['degrade-after'] },
   { key: 'queue-wait', needs: ['cap'] },
+  { key: 'close-tcp', needs: ['close-after'] },
 ];
 
 /** A problem with a spec, named by {@link parseSimulatorSpec} after the flag or argument it came from. */
@@ -90,7 +98,7 @@ class SpecProblem extends Error {}
  * Parses a simulator spec: `accept` (accept everything) or comma-separated
  * `key=value` pairs with keys cap, cap-response, retry-after, rate, burst,
  * idle-timeout, close-after, close-code, reject, degrade-after,
- * degrade-delay, port, fixed-window, sliding-window, queue-wait.
+ * degrade-delay, close-tcp, bad-frame-after, answer, port, fixed-window, sliding-window, queue-wait.
  * @param field the flag or argument the spec came from, named in errors
  * @throws InvalidInputError naming `field`, the bad key or value and what is allowed.
  */
@@ -187,7 +195,10 @@ function toOptions(values: SpecValues): SimulatorOptions {
   if (values['idle-timeout'] !== undefined) options.idleTimeoutSeconds = values['idle-timeout'];
   if (values['close-after'] !== undefined) {
     options.closeAfter = { seconds: values['close-after'], code: values['close-code'] ?? DEFAULT_CLOSE_CODE };
+    if (values['close-tcp'] === 'keep') options.closeAfter.keepTcpOpen = true;
   }
+  if (values['bad-frame-after'] !== undefined) options.badFrameAfterSeconds = values['bad-frame-after'];
+  if (values.answer !== undefined) options.answer = values.answer;
   if (values['degrade-after'] !== undefined) {
     options.degradeAfter = {
       open: values['degrade-after'],
@@ -210,6 +221,8 @@ function capResponse(value: SpecValues['cap-response'], retryAfterSeconds: numbe
  */
 export function describeSimulator(options: SimulatorOptions): string {
   const parts: string[] = [];
+  if (options.answer === 'web-page') parts.push('answers every upgrade with a web page (200)');
+  if (options.answer === 'not-http') parts.push('answers every upgrade with bytes that are not HTTP');
   if (options.rejectAll !== undefined) parts.push(`rejects every upgrade with ${options.rejectAll}`);
   if (options.rateLimit) {
     const { perSecond, burst, retryAfterSeconds } = options.rateLimit;
@@ -222,7 +235,13 @@ export function describeSimulator(options: SimulatorOptions): string {
   }
   if (options.cap) parts.push(`cap ${options.cap.limit} (${describeCapResponse(options.cap.response)})`);
   if (options.idleTimeoutSeconds !== undefined) parts.push(`idle timeout ${options.idleTimeoutSeconds} s`);
-  if (options.closeAfter) parts.push(`closes after ${options.closeAfter.seconds} s with ${options.closeAfter.code}`);
+  if (options.closeAfter) {
+    const { seconds, code, keepTcpOpen } = options.closeAfter;
+    parts.push(`closes after ${seconds} s with ${code}${keepTcpOpen ? ', keeping TCP open' : ''}`);
+  }
+  if (options.badFrameAfterSeconds !== undefined) {
+    parts.push(`sends an invalid frame (close code 1004) after ${options.badFrameAfterSeconds} s`);
+  }
   if (options.degradeAfter) {
     const { open, handshakeDelayMs } = options.degradeAfter;
     parts.push(

@@ -9,6 +9,7 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { answerUpgradeWith, closeAndKeepTcpOpen, sendInvalidFrame, type UpgradeAnswer } from './hostile-answers.js';
 import { UpgradeWindow, type WindowLimit } from './upgrade-window.js';
 
 /**
@@ -41,7 +42,20 @@ export interface SimulatorOptions {
    * Closes every connection with a close frame `code`/`reason` this many seconds after it opened. `code` must be a code
    * ws may send (1000–1003, 1007–1014, 3000–4999).
    */
-  closeAfter?: { seconds: number; code: number; reason?: string };
+  closeAfter?: {
+    seconds: number;
+    code: number;
+    reason?: string;
+    /** Send the close frame and keep TCP open, never reading the client's close: a handshake that never completes. */
+    keepTcpOpen?: boolean;
+  };
+  /**
+   * Sends a close frame with the reserved code 1004 (a frame the client must reject) this many seconds after a
+   * connection opened, and stops reading it, keeping TCP open.
+   */
+  badFrameAfterSeconds?: number;
+  /** Answers every upgrade with a web page (HTTP 200) or with bytes that are not HTTP (see hostile-answers.ts). */
+  answer?: UpgradeAnswer;
   /** Answers every upgrade with this HTTP status (e.g. 401, 403, 404) — for config-error tests. */
   rejectAll?: number;
   /**
@@ -92,11 +106,12 @@ export interface RunningSimulator {
 }
 
 /** Why the simulator itself ended a connection, if it did. */
-type SimulatorEnding = 'idle' | 'lifetime' | 'stop';
+type SimulatorEnding = 'idle' | 'lifetime' | 'stop' | 'bad-frame';
 
 interface Connection {
   idleTimer?: NodeJS.Timeout;
   lifetimeTimer?: NodeJS.Timeout;
+  badFrameTimer?: NodeJS.Timeout;
   endedBy?: SimulatorEnding;
 }
 
@@ -208,8 +223,10 @@ function onUpgrade(state: SimulatorState, req: IncomingMessage, socket: Duplex, 
     return;
   }
   trackRawSocket(state, socket);
-  const { rejectAll, rateLimit, cap } = state.options;
-  if (rejectAll !== undefined) {
+  const { rejectAll, rateLimit, cap, answer } = state.options;
+  if (answer !== undefined) {
+    answerUpgradeWith(socket, answer);
+  } else if (rejectAll !== undefined) {
     refuseWithStatus(state, socket, rejectAll);
   } else if (rateLimit && !takeToken(state.bucket, rateLimit, performance.now())) {
     refuseWithStatus(state, socket, 429, rateLimit.retryAfterSeconds);
@@ -308,7 +325,7 @@ function accept(state: SimulatorState, req: IncomingMessage, socket: Duplex, hea
       state.rawSockets.delete(socket);
       stats.accepted += 1;
       if (beyond > 0) stats.degraded += 1;
-      watchConnection(state, ws);
+      watchConnection(state, ws, socket);
     });
   };
   const delayMs = beyond > 0 && degrade ? beyond * degrade.handshakeDelayMs : 0;
@@ -323,11 +340,12 @@ function accept(state: SimulatorState, req: IncomingMessage, socket: Duplex, hea
   state.delayedHandshakes.add(timer);
 }
 
-function watchConnection(state: SimulatorState, ws: WebSocket): void {
+function watchConnection(state: SimulatorState, ws: WebSocket, socket: Duplex): void {
   const connection: Connection = {};
   state.connections.set(ws, connection);
   armIdleTimer(state, ws, connection);
-  armLifetimeTimer(state, ws, connection);
+  armLifetimeTimer(state, ws, connection, socket);
+  armBadFrameTimer(state, ws, connection, socket);
   const onInbound = (): void => armIdleTimer(state, ws, connection);
   ws.on('message', onInbound).on('ping', onInbound).on('pong', onInbound);
   ws.on('error', () => {}); // protocol errors end in 'close' (1006 or the code ws sent)
@@ -339,27 +357,39 @@ function armIdleTimer(state: SimulatorState, ws: WebSocket, connection: Connecti
   if (seconds === undefined) return;
   clearTimeout(connection.idleTimer);
   connection.idleTimer = setTimeout(() => {
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== WebSocket.OPEN || connection.endedBy !== undefined) return;
     connection.endedBy = 'idle';
     state.stats.idleTimeouts += 1;
     ws.terminate();
   }, seconds * 1000);
 }
 
-function armLifetimeTimer(state: SimulatorState, ws: WebSocket, connection: Connection): void {
+function armLifetimeTimer(state: SimulatorState, ws: WebSocket, connection: Connection, socket: Duplex): void {
   const closeAfter = state.options.closeAfter;
   if (closeAfter === undefined) return;
   connection.lifetimeTimer = setTimeout(() => {
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== WebSocket.OPEN || connection.endedBy !== undefined) return;
     connection.endedBy = 'lifetime';
     state.stats.closedAfterLifetime += 1;
-    ws.close(closeAfter.code, closeAfter.reason);
+    if (closeAfter.keepTcpOpen) closeAndKeepTcpOpen(socket, closeAfter.code, closeAfter.reason);
+    else ws.close(closeAfter.code, closeAfter.reason);
   }, closeAfter.seconds * 1000);
+}
+
+function armBadFrameTimer(state: SimulatorState, ws: WebSocket, connection: Connection, socket: Duplex): void {
+  const seconds = state.options.badFrameAfterSeconds;
+  if (seconds === undefined) return;
+  connection.badFrameTimer = setTimeout(() => {
+    if (ws.readyState !== WebSocket.OPEN || connection.endedBy !== undefined) return;
+    connection.endedBy = 'bad-frame';
+    sendInvalidFrame(socket);
+  }, seconds * 1000);
 }
 
 function clearTimers(connection: Connection): void {
   clearTimeout(connection.idleTimer);
   clearTimeout(connection.lifetimeTimer);
+  clearTimeout(connection.badFrameTimer);
 }
 
 /** Frees the slot and, for closes the client caused, records how the client ended it. */

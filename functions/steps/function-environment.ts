@@ -13,13 +13,19 @@ export const FUNCTION_ENVIRONMENT = {
   allowedHosts: 'ALLOWED_HOSTS',
   /** Name of the S3 bucket that holds every shard's full result (`runs/<targetId>/<runId>/shard-<n>.json`). */
   shardResultsBucket: 'SHARD_RESULTS_BUCKET',
-  /** Name of the runs table (run items and stop requests). */
+  /** Name of the runs table (run items, stop requests and run locks). */
   runsTable: 'RUNS_TABLE',
+  /** ARN of the region's on-call topic, where the record step sends its messages. */
+  alertTopicArn: 'ALERT_TOPIC_ARN',
+  /** The deployment's name (the config's `name`), when it has one: the commands in messages name it. */
+  deploymentName: 'DEPLOYMENT_NAME',
 } as const;
 
 /** What the plan function is given. */
 export interface PlanEnvironment {
   allowedHosts: string[];
+  /** For the targets' run locks. */
+  runsTable: string;
 }
 
 /** What each worker function is given. */
@@ -32,13 +38,19 @@ export interface WorkerEnvironment {
 
 /** What the record function is given. */
 export interface RecordEnvironment {
+  /** Shard results are read from it, and reports written to it. */
   shardResultsBucket: string;
   runsTable: string;
+  alertTopicArn: string;
+  deploymentName?: string;
 }
 
 /** The variables of a plan function. */
 export function planVariables(environment: PlanEnvironment): Record<string, string> {
-  return { [FUNCTION_ENVIRONMENT.allowedHosts]: environment.allowedHosts.join(',') };
+  return {
+    [FUNCTION_ENVIRONMENT.allowedHosts]: environment.allowedHosts.join(','),
+    [FUNCTION_ENVIRONMENT.runsTable]: environment.runsTable,
+  };
 }
 
 /** The variables of a worker function. */
@@ -55,6 +67,10 @@ export function recordVariables(environment: RecordEnvironment): Record<string, 
   return {
     [FUNCTION_ENVIRONMENT.shardResultsBucket]: environment.shardResultsBucket,
     [FUNCTION_ENVIRONMENT.runsTable]: environment.runsTable,
+    [FUNCTION_ENVIRONMENT.alertTopicArn]: environment.alertTopicArn,
+    ...(environment.deploymentName !== undefined
+      ? { [FUNCTION_ENVIRONMENT.deploymentName]: environment.deploymentName }
+      : {}),
   };
 }
 
@@ -63,7 +79,7 @@ export type VariableSource = Record<string, string | undefined>;
 
 /** Reads the plan function's variables; throws naming the first one missing. */
 export function readPlanEnvironment(source: VariableSource): PlanEnvironment {
-  return { allowedHosts: readHosts(source) };
+  return { allowedHosts: readHosts(source), runsTable: readVariable(source, FUNCTION_ENVIRONMENT.runsTable) };
 }
 
 /** Reads a worker function's variables; throws naming the first one missing. */
@@ -77,9 +93,12 @@ export function readWorkerEnvironment(source: VariableSource): WorkerEnvironment
 
 /** Reads the record function's variables; throws naming the first one missing. */
 export function readRecordEnvironment(source: VariableSource): RecordEnvironment {
+  const deploymentName = source[FUNCTION_ENVIRONMENT.deploymentName]?.trim();
   return {
     shardResultsBucket: readVariable(source, FUNCTION_ENVIRONMENT.shardResultsBucket),
     runsTable: readVariable(source, FUNCTION_ENVIRONMENT.runsTable),
+    alertTopicArn: readVariable(source, FUNCTION_ENVIRONMENT.alertTopicArn),
+    ...(deploymentName ? { deploymentName } : {}),
   };
 }
 

@@ -1,13 +1,18 @@
 /**
  * The deployed plan step: validates the run's input again (the same schema
- * as the config file), refuses a target whose host is not on the stack's
- * allowlist, lays the run out with `planRun` so that every worker starts
- * together after the cold-start delay, refuses a run with more or fewer
- * shards than the deployed map starts at once, and hands the worker map one
- * task per shard. No secret is read here: header values are resolved by each worker.
+ * as the config file, so the same limits as `config check` and synth),
+ * refuses a target whose host is not on the stack's allowlist, lays the run
+ * out with `planRun` so that every worker starts together after the
+ * cold-start delay, refuses a run with more or fewer shards than the deployed
+ * map starts at once or whose real state would not fit Step Functions, then
+ * takes the target's run lock: a run that finds another one holding it is
+ * handed on as skipped and probes nothing. No secret is read here: header
+ * values are resolved by each worker.
  */
 import type { TargetConfig } from '../config/config-types.js';
+import { worstCaseRunSeconds } from '../config/region-starts.js';
 import { estimateTargetCost } from '../config/run-cost.js';
+import { fitsState, recordInputBytes, runState, stateBudgetWords } from '../config/run-state.js';
 import { parseTargetConfig } from '../config/target-config.js';
 import { settingsWithoutSecrets } from '../config/target-settings.js';
 import { WORKER_START_DELAY_SECONDS } from '../config/worker-budget.js';
@@ -17,6 +22,7 @@ import type { Logger } from '../engine/logger.js';
 import { round } from '../engine/units.js';
 import { expectedSeconds, planRun } from '../engine/plan.js';
 import { redactUrl } from '../engine/redact.js';
+import type { RunLocks } from './run-locks.js';
 import type { PlanStepInput, PlanStepOutput, RunRequest } from './step-payloads.js';
 
 /** Where the target is in the execution input, as named in validation errors. */
@@ -25,20 +31,12 @@ const RUN_REQUEST_TARGET_FIELD = 'input.target';
 /** Where the plan Lambda's event holds the map's shard count, as named in validation errors. */
 const SHARDS_AT_ONCE_FIELD = 'event.shardsAtOnce';
 
-/** Step Functions' limit on the input or output of a state, in bytes. */
-const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
-
-/**
- * Room kept per shard for its map result in the record step's input: a
- * WorkerOutput is about 150 bytes; a FailedShard holds the error's cause,
- * which the worker handler keeps under this (functions/handlers/compact-error.ts).
- */
-export const MAP_RESULT_ALLOWANCE_BYTES = 512;
-
 /** What the plan step needs besides its input. */
 export interface PlanStepDependencies {
   /** Hosts a target URL may point at (the stack's allowlist). */
   allowedHosts: readonly string[];
+  /** The targets' run locks (the runs table). */
+  locks: Pick<RunLocks, 'acquire'>;
   /** Current time, epoch milliseconds. */
   now: () => number;
   newRunId: () => string;
@@ -48,17 +46,19 @@ export interface PlanStepDependencies {
 /**
  * Plans one deployed run from the plan Lambda's event ({@link PlanStepInput}):
  * 1. validates the execution input's target (an InvalidInputError names the
- *    bad field under `input.target`);
+ *    bad field under `input.target`), with every limit of run-limits.ts;
  * 2. refuses a URL whose host is not in `allowedHosts`;
  * 3. plans with `planRun`, the first stage starting `WORKER_START_DELAY_SECONDS` from now;
  * 4. refuses a plan whose shard count is not the one the deployed map starts
  *    at once (a hand-started run with another plan would start shards late);
- * 5. refuses a plan whose state, with the workers' results added, would
+ * 5. refuses a plan whose real state, with the workers' results added, would
  *    pass Step Functions' payload limit (the record step could not start);
- * 6. logs the plan and its Lambda cost estimate (no secret);
- * 7. returns the plan with one ShardTask per shard.
+ * 6. takes the target's run lock until the run's worst-case end; when another
+ *    run holds it, returns the run as skipped, with no shard task;
+ * 7. logs the plan and its Lambda cost estimate (no secret);
+ * 8. returns the plan with one ShardTask per shard.
  */
-export function planStep(event: unknown, deps: PlanStepDependencies): PlanStepOutput {
+export async function planStep(event: unknown, deps: PlanStepDependencies): Promise<PlanStepOutput> {
   const { request, shardsAtOnce } = planStepInputOf(event);
   const target = parseTargetConfig(targetOf(request), RUN_REQUEST_TARGET_FIELD);
   assertAllowedHost(target.url, deps.allowedHosts, `${RUN_REQUEST_TARGET_FIELD}.url`);
@@ -68,35 +68,34 @@ export function planStep(event: unknown, deps: PlanStepDependencies): PlanStepOu
     newRunId: deps.newRunId,
     startDelayMs: WORKER_START_DELAY_SECONDS * 1000,
   });
-  const output: PlanStepOutput = {
-    runId: plan.runId,
-    target,
-    plannedAt,
-    plan,
-    shardTasks: plan.shards.map((shard) => ({
-      runId: plan.runId,
-      target,
-      plannedAt,
-      stages: plan.stages,
-      shard,
-      shardCount: plan.shards.length,
-    })),
-  };
+  const output: PlanStepOutput = runState(target, plan, plannedAt);
   assertShardsStartTogether(plan.shards.length, shardsAtOnce, target);
   assertStateFits(output);
+  const log = deps.log.with({ runId: plan.runId, targetId: target.id });
+  const until = plannedAt + worstCaseRunSeconds(target.plan) * 1000;
+  const lock = await deps.locks.acquire(target.id, { runId: plan.runId, since: plannedAt, until });
+  if (!lock.acquired) {
+    const { holder } = lock;
+    log.warn('run skipped: another run holds the lock', {
+      heldBy: holder.runId,
+      heldSince: new Date(holder.since).toISOString(),
+      heldUntil: new Date(holder.until).toISOString(),
+    });
+    return { ...output, shardTasks: [], skipped: { heldBy: holder } };
+  }
   const cost = estimateTargetCost(target, 1);
-  deps.log.info('run planned', {
-    runId: plan.runId,
-    targetId: target.id,
+  log.info('run planned', {
     trigger: triggerOf(request),
     url: redactUrl(target.url),
     headers: Object.keys(target.headers),
     startAt: new Date(plan.startAt).toISOString(),
     endsAt: new Date(plan.endsAt).toISOString(),
+    lockedUntil: new Date(until).toISOString(),
     stages: plan.stages.map((stage) => stage.target),
     holdSeconds: plan.holdSeconds,
     connectRate: plan.connectRate,
     shards: plan.shards.length,
+    inFlightPerShard: output.plan.shards.map((shard) => shard.maxInFlight),
     estimate: {
       rampAndHoldSeconds: expectedSeconds(plan),
       workerTimeoutSeconds: cost.workerTimeoutSeconds,
@@ -128,20 +127,18 @@ function assertShardsStartTogether(shards: number, shardsAtOnce: number, target:
 
 /**
  * Throws an InvalidInputError on the plan's stages when the record step's
- * input (this output plus one map result per shard, at
- * {@link MAP_RESULT_ALLOWANCE_BYTES} each) would pass {@link STATE_PAYLOAD_LIMIT_BYTES}.
- * Every shard task repeats the target and the stages, so the size grows
- * with shards × stages.
+ * input (this output plus one map result per shard) would pass the 256 KiB
+ * of a state. The config schema already refuses a target whose stand-in run
+ * would not fit; this measures the real one.
  */
 function assertStateFits(output: PlanStepOutput): void {
-  const shards = output.shardTasks.length;
-  const bytes = Buffer.byteLength(JSON.stringify(output)) + shards * MAP_RESULT_ALLOWANCE_BYTES;
-  if (bytes <= STATE_PAYLOAD_LIMIT_BYTES) return;
+  const bytes = recordInputBytes(output);
+  if (fitsState(bytes)) return;
   throw new InvalidInputError(
     `${RUN_REQUEST_TARGET_FIELD}.plan.stages`,
-    `${output.plan.stages.length} stages over ${shards} shards make a run state of about ${Math.ceil(bytes / 1024)}` +
-      ` KB, above the ${STATE_PAYLOAD_LIMIT_BYTES / 1024} KB Step Functions allows; use fewer stages, or a ` +
-      'shardSize closer to 900 (fewer shards)',
+    `${output.plan.stages.length} stages over ${output.shardTasks.length} workers make a run state of about ` +
+      `${Math.ceil(bytes / 1024)} KB, above ${stateBudgetWords()}; use fewer stages, or a shardSize closer to 900 ` +
+      '(fewer workers)',
   );
 }
 

@@ -15,6 +15,7 @@ import type {
   StagePlan,
   Verdict,
 } from '../engine/types.js';
+import type { RunLockHolder } from './run-locks.js';
 
 /**
  * The input of a run: the schedule's fixed input, or `ws-ceiling invoke`'s
@@ -26,6 +27,12 @@ export interface RunRequest {
   target: TargetConfig;
   /** What started the run (for logs). */
   trigger?: 'schedule' | 'invoke';
+  /**
+   * Seconds the run waits before it plans: the region's stagger, set in the
+   * schedule's input (see functions/config/region-starts.ts); absent or 0 for
+   * `ws-ceiling invoke`, which runs at once.
+   */
+  startOffsetSeconds?: number;
 }
 
 /**
@@ -59,7 +66,14 @@ export interface PlanStepOutput {
   target: TargetConfig;
   plannedAt: number;
   plan: ProbePlan;
+  /** One per shard; none when the run is skipped. */
   shardTasks: ShardTask[];
+  /**
+   * Set when another run of the target held the run lock: the run probes
+   * nothing, and the state machine goes straight to the record step, which
+   * records it as `skipped`.
+   */
+  skipped?: { heldBy: RunLockHolder };
 }
 
 /** What a worker returns: where its records are, and how it ended. */
@@ -70,6 +84,12 @@ export interface WorkerOutput {
   records: number;
   opened: number;
   aborted?: ShardAbort;
+  /**
+   * Milliseconds after the planned start at which the worker was ready to
+   * open its share, when that was later than the late-start threshold (see
+   * worker-step.ts); absent when it was on time.
+   */
+  startedLateMs?: number;
 }
 
 /** What the map's catch produces for a worker that failed or timed out. */
@@ -78,9 +98,12 @@ export interface FailedShard {
   failed: { error: string; cause: string };
 }
 
-/** The record step's input: the plan step's output with the map's results at `$.shards`. */
+/**
+ * The record step's input: the plan step's output with the map's results at
+ * `$.shards` (absent for a skipped run, which went straight to the record step).
+ */
 export interface RecordStepInput extends PlanStepOutput {
-  shards: Array<WorkerOutput | FailedShard>;
+  shards?: Array<WorkerOutput | FailedShard>;
 }
 
 /** The record step's output, which is the execution's output that `ws-ceiling invoke` prints. */

@@ -10,7 +10,9 @@
  * fired a margin ahead of it), and a stop request for its target (the kill
  * switch, polled every few seconds). Every stop closes the connections with
  * 1000 and still returns the records. The connections themselves are opened
- * by the shard runner it is given (the connection layer's, in Lambda).
+ * by the shard runner it is given (the connection layer's, in Lambda), on
+ * the same clock the worker reads the planned start with: a worker ready
+ * more than LATE_START_THRESHOLD_MS after it says how late it started.
  */
 import type { SecretReference } from '../config/config-types.js';
 import { resolveTargetHeaders, targetProbeSettings } from '../config/target-settings.js';
@@ -26,6 +28,7 @@ import {
   type RunningHostCheck,
   type SelfCheck,
 } from '../engine/self-check.js';
+import { LATE_START_THRESHOLD_MS } from './late-workers.js';
 import type { ShardResultStore } from './shard-results.js';
 import type { ShardTask, WorkerOutput } from './step-payloads.js';
 import type { StopRequests } from './stop-requests.js';
@@ -36,9 +39,10 @@ const STOP_POLL_INTERVAL_MS = 3000;
 
 /**
  * Opens one shard's share of the stages with `settings`, ramping under
- * `control` while it samples `host` (the running self-check), and returns
- * every connection's record: the connection layer's `runShard` under its
- * resource watch in Lambda (see functions/handlers/worker-handler.ts).
+ * `control` while it samples `host` (the running self-check), on the clock
+ * `now` (epoch milliseconds, the one the stage times are read with), and
+ * returns every connection's record: the connection layer's `runShard` under
+ * its resource watch in Lambda (see functions/handlers/worker-handler.ts).
  */
 export type ShardRunner = (
   settings: ProbeSettings,
@@ -46,6 +50,7 @@ export type ShardRunner = (
   shard: ShardPlan,
   control: RampControl,
   host: RunningHostCheck,
+  now: () => number,
 ) => Promise<ShardResult>;
 
 /** What the worker step needs besides its task. */
@@ -67,6 +72,11 @@ export interface WorkerStepDependencies {
   deadline: AbortSignal;
   /** How far ahead of the Lambda timeout `deadline` fires, for the stop message. */
   stopMarginMs: number;
+  /**
+   * Wall-clock time, epoch milliseconds: the clock the plan's stage times are in. The shard runs on it too, so
+   * the worker's lateness and its stages are read off one clock.
+   */
+  now: () => number;
   log: Logger;
   /** Interval between stop-request polls (default {@link STOP_POLL_INTERVAL_MS}). */
   stopPollIntervalMs?: number;
@@ -89,8 +99,9 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
   const headers = await resolveTargetHeaders(task.target, deps.readSecret);
   const settings = targetProbeSettings(task.target, headers);
   const { selfCheck, running } = await selfCheckHost(shardDemand(task), deps.readHostBudget);
+  const lateMs = selfCheck.ok ? lateness(task, deps.now) : undefined;
   const result = selfCheck.ok
-    ? await runWatchedShard(task, settings, deps, running, log)
+    ? await runWatchedShard(task, settings, deps, running, log, lateMs)
     : refusedShard(task, selfCheck, log);
   const resultKey = await deps.shardResults.putShardResult({ targetId: task.target.id, runId: task.runId }, result);
   const output: WorkerOutput = {
@@ -99,9 +110,20 @@ export async function workerStep(task: ShardTask, deps: WorkerStepDependencies):
     records: result.records.length,
     opened: result.records.filter((record) => record.outcome === 'opened').length,
     ...(result.aborted ? { aborted: result.aborted } : {}),
+    ...(lateMs !== undefined ? { startedLateMs: lateMs } : {}),
   };
   log.info('shard finished', { ...output, stagesRun: result.stagesRun });
   return output;
+}
+
+/**
+ * How many milliseconds after the planned start the worker is ready to open
+ * its share, when that is more than {@link LATE_START_THRESHOLD_MS}; else undefined.
+ */
+function lateness(task: ShardTask, now: () => number): number | undefined {
+  const plannedStart = task.stages[0]?.startAt ?? task.plannedAt;
+  const lateMs = Math.round(now() - plannedStart);
+  return lateMs > LATE_START_THRESHOLD_MS ? lateMs : undefined;
 }
 
 /**
@@ -144,9 +166,16 @@ async function runWatchedShard(
   deps: WorkerStepDependencies,
   host: RunningHostCheck,
   log: Logger,
+  lateMs: number | undefined,
 ): Promise<ShardResult> {
   const rule = shardRampRule(task);
   const control = new RampControl(rule.tolerance, rule.stageTargets, settings.stopAtFirstFailingStage);
+  if (lateMs !== undefined) {
+    log.warn('shard starting late', {
+      lateMs,
+      reason: `worker ${task.shard.index} started ${lateMs / 1000} s after the planned start`,
+    });
+  }
   log.info('shard starting', {
     url: redactUrl(settings.url),
     headers: Object.keys(settings.headers),
@@ -157,7 +186,7 @@ async function runWatchedShard(
   });
   const stopWatch = watchForStops(task, control, deps, log);
   try {
-    return await deps.runShard(settings, task.stages, task.shard, control, host);
+    return await deps.runShard(settings, task.stages, task.shard, control, host, deps.now);
   } finally {
     await stopWatch.stop();
   }

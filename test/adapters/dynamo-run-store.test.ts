@@ -3,7 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoRunStore, runItemKey } from '../../functions/adapters/dynamo-run-store.js';
@@ -136,6 +143,49 @@ describe('DynamoRunStore on the embedded store', () => {
     expect(recent[0]).toStrictEqual(runAt('b', '2025-03-04T00:00:00.000Z', heldRun));
   });
 
+  it('reads the recent runs through the recent-runs index, never a scan, and only run items are in it', async () => {
+    const { embedded, store } = await openStore(await tempDir());
+    await store.putRun(runAt('a', '2025-03-01T00:00:00.000Z'));
+    await store.putRun(runAt('b', '2025-03-02T00:00:00.000Z', heldRun));
+    // Other items of the table (stop requests, run locks) carry no index key.
+    await embedded.client.send(
+      new PutItemCommand({ TableName: TABLE, Item: { pk: { S: 'LOCK#a' }, sk: { S: 'LOCK' }, runId: { S: 'x' } } }),
+    );
+    const sent: string[] = [];
+    embedded.client.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordCommands' },
+    );
+    expect((await store.recentRuns(5)).map((run) => run.targetId)).toEqual(['b', 'a']);
+    expect(sent).toEqual(['QueryCommand']);
+  });
+
+  it('scans a table made before the index existed, so an old local store still lists its runs', async () => {
+    const embedded = await start(await tempDir());
+    await embedded.client.send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const store = new DynamoRunStore({ client: embedded.client, tableName: TABLE });
+    await store.ensureTable();
+    await store.putRun(runAt('a', '2025-03-01T00:00:00.000Z'));
+    await store.putRun(runAt('b', '2025-03-02T00:00:00.000Z', heldRun));
+    expect((await store.recentRuns(5)).map((run) => run.targetId)).toEqual(['b', 'a']);
+  });
+
   it('writes the key scheme, the query and alarm attributes and the TTL as top-level attributes', async () => {
     const now = new Date('2025-03-01T12:00:00.000Z');
     const { embedded, store } = await openStore(await tempDir(), { ttlDays: 30, now: () => now });
@@ -166,6 +216,7 @@ describe('DynamoRunStore on the embedded store', () => {
       limitingFactor: { S: 'concurrency-cap' },
       configHash: { S: 'sha256:5f1c0a' },
       probeVersion: { S: '0.1.0' },
+      runsIndexPk: { S: 'RUN' },
       [RUNS_TABLE_TTL_ATTRIBUTE]: { N: String(now.getTime() / 1000 + 30 * 86_400) },
     });
     expect(capped?.run?.M).toBeDefined();

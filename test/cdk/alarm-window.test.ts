@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_ALARM_PERIOD_SECONDS, MAX_EVALUATION_RANGE_SECONDS, missingRunWindow } from '../../lib/alarm-window.js';
+import {
+  ALARM_MAX_EVALUATION_RANGE_SECONDS as MAX_EVALUATION_RANGE_SECONDS,
+  ALARM_MAX_PERIOD_SECONDS as MAX_ALARM_PERIOD_SECONDS,
+} from '../../functions/config/aws-limits.js';
+import { missingRunWindow } from '../../lib/alarm-window.js';
 
 describe('missingRunWindow', () => {
   it.each([

@@ -16,10 +16,17 @@ const worker = {
   runsTable: 'ws-ceiling-runs',
 };
 
+const record = {
+  shardResultsBucket: 'shard-bucket',
+  runsTable: 'ws-ceiling-runs',
+  alertTopicArn: 'arn:aws:sns:eu-west-1:123456789012:on-call',
+};
+
 describe('planVariables', () => {
-  it('gives the plan function only the allowlist, comma-separated', () => {
-    expect(planVariables({ allowedHosts: worker.allowedHosts })).toEqual({
+  it('gives the plan function the allowlist, comma-separated, and the runs table for its run locks', () => {
+    expect(planVariables({ allowedHosts: worker.allowedHosts, runsTable: 'ws-ceiling-runs' })).toEqual({
       ALLOWED_HOSTS: 'chat.example.com,feed.example.com',
+      RUNS_TABLE: 'ws-ceiling-runs',
     });
   });
 });
@@ -35,21 +42,27 @@ describe('workerVariables', () => {
 });
 
 describe('recordVariables', () => {
-  it('gives the record function the shard-results bucket and the runs table, no allowlist', () => {
-    expect(recordVariables(worker)).toEqual({ SHARD_RESULTS_BUCKET: 'shard-bucket', RUNS_TABLE: 'ws-ceiling-runs' });
+  it('gives the record function the shard-results bucket, the runs table and the topic, no allowlist', () => {
+    expect(recordVariables(record)).toEqual({
+      SHARD_RESULTS_BUCKET: 'shard-bucket',
+      RUNS_TABLE: 'ws-ceiling-runs',
+      ALERT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:on-call',
+    });
+    expect(recordVariables({ ...record, deploymentName: 'staging' })).toMatchObject({ DEPLOYMENT_NAME: 'staging' });
   });
 });
 
 describe('readPlanEnvironment', () => {
   it('reads back what planVariables wrote', () => {
-    expect(readPlanEnvironment(planVariables({ allowedHosts: ['a.example.com', 'b.example.com'] }))).toEqual({
-      allowedHosts: ['a.example.com', 'b.example.com'],
-    });
+    expect(
+      readPlanEnvironment(planVariables({ allowedHosts: ['a.example.com', 'b.example.com'], runsTable: 'runs' })),
+    ).toEqual({ allowedHosts: ['a.example.com', 'b.example.com'], runsTable: 'runs' });
   });
 
   it('ignores spaces and empty entries in the allowlist', () => {
-    expect(readPlanEnvironment({ ALLOWED_HOSTS: ' a.example.com , ,b.example.com ' })).toEqual({
+    expect(readPlanEnvironment({ ALLOWED_HOSTS: ' a.example.com , ,b.example.com ', RUNS_TABLE: 'runs' })).toEqual({
       allowedHosts: ['a.example.com', 'b.example.com'],
+      runsTable: 'runs',
     });
   });
 
@@ -73,10 +86,9 @@ describe('readWorkerEnvironment', () => {
 
 describe('readRecordEnvironment', () => {
   it('reads back what recordVariables wrote', () => {
-    expect(readRecordEnvironment(recordVariables(worker))).toEqual({
-      shardResultsBucket: 'shard-bucket',
-      runsTable: 'ws-ceiling-runs',
-    });
+    expect(readRecordEnvironment(recordVariables(record))).toEqual(record);
+    const named = { ...record, deploymentName: 'staging' };
+    expect(readRecordEnvironment(recordVariables(named))).toEqual(named);
   });
 
   it('refuses a blank bucket name', () => {

@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/config/target-config.js';
 import { ceilingRatio, isRegression } from '../../functions/engine/baseline.js';
 import { DIMENSION, METRIC, METRIC_NAMESPACE } from '../../functions/engine/metric-names.js';
-import { ALARM_NAME_PREFIX, alarmName } from '../../lib/alarm-names.js';
-import { dashboardName } from '../../lib/probe-dashboard.js';
+import { resourceNames, type AlarmKind } from '../../functions/config/resource-names.js';
 import type { RegionStack } from '../../lib/region-stack.js';
 import {
   buildApp,
   logicalIdOf,
+  probeTargetOf,
   resourcesOf,
   stackOf,
   TEST_ACCOUNT,
@@ -18,6 +18,18 @@ import {
 
 let stack: RegionStack;
 let template: Template;
+
+const names = resourceNames();
+const alarmName = (targetId: string, kind: AlarmKind) => names.alarm(targetId, kind);
+
+/** The alarms on a broken run, which notify on ALARM only. */
+const BROKEN_RUN_KINDS = [
+  'execution-failed',
+  'execution-timed-out',
+  'execution-aborted',
+  'worker-errors',
+  'worker-throttles',
+] as const;
 
 beforeAll(() => {
   stack = stackOf(buildApp());
@@ -42,21 +54,26 @@ const dimensions = (targetId: string) => [
 const topic = () => ({ Ref: logicalIdOf(stack.alarmTopic.topic) });
 
 describe('ProbeAlarms', () => {
-  it('gives each target regression, probe-failed, probe-missing and, with a floor only, below-floor alarms', () => {
-    const names = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, resource]) => resource.Properties.AlarmName);
-    expect(names.sort()).toEqual([
-      'ws-ceiling-bulk-probe-failed',
-      'ws-ceiling-bulk-probe-missing',
-      'ws-ceiling-bulk-regressed',
-      'ws-ceiling-chat-below-floor',
-      'ws-ceiling-chat-probe-failed',
-      'ws-ceiling-chat-probe-missing',
-      'ws-ceiling-chat-regressed',
-      'ws-ceiling-feed-probe-failed',
-      'ws-ceiling-feed-probe-missing',
-      'ws-ceiling-feed-regressed',
-    ]);
-  });
+  it(
+    'gives each target regression, probe-failed, probe-missing, broken-run and dead-letter alarms and, with a ' +
+      'floor only, below-floor',
+    () => {
+      const alarmNames = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(
+        ([, resource]) => resource.Properties.AlarmName,
+      );
+      const kinds = (id: string, floor: boolean) => [
+        ...(floor ? [`ws-ceiling-${id}-below-floor`] : []),
+        ...BROKEN_RUN_KINDS.map((kind) => `ws-ceiling-${id}-${kind}`),
+        `ws-ceiling-${id}-probe-failed`,
+        `ws-ceiling-${id}-probe-missing`,
+        `ws-ceiling-${id}-regressed`,
+        `ws-ceiling-${id}-schedule-dead-letters`,
+      ];
+      expect(alarmNames.sort()).toEqual(
+        [...kinds('bulk', false), ...kinds('chat', true), ...kinds('feed', false)].sort(),
+      );
+    },
+  );
 
   it('alarms when the ceiling falls under baseline × (1 − regression tolerance), keeping its state across runs', () => {
     expect(alarm(alarmName('chat', 'regressed'))).toMatchObject({
@@ -112,54 +129,190 @@ describe('ProbeAlarms', () => {
   });
 
   it(
-    'alarms when no run reported over the whole expected window, cut into periods that must all breach: missing ' +
-      'data breaches',
+    'alarms when no run reported (and no deploy) over the whole expected window, cut into periods that must all ' +
+      'breach: missing data breaches',
     () => {
       const missing = {
-        Namespace: METRIC_NAMESPACE,
-        MetricName: METRIC.probeSucceeded,
-        Statistic: 'SampleCount',
         Threshold: 1,
         ComparisonOperator: 'LessThanThreshold',
         TreatMissingData: 'breaching',
         AlarmActions: [topic()],
         OKActions: [topic()],
       };
+      /** The alarm's math: runs reported plus the deploy's mark, both SampleCount over the alarm's period. */
+      const metrics = (id: string, period: number) => [
+        { Id: 'expr_1', Expression: 'SUM([runs, deployed])', Label: 'Runs reported, and the deploy' },
+        {
+          Id: 'runs',
+          ReturnData: false,
+          MetricStat: {
+            Metric: { Namespace: METRIC_NAMESPACE, MetricName: METRIC.probeSucceeded, Dimensions: dimensions(id) },
+            Period: period,
+            Stat: 'SampleCount',
+          },
+        },
+        {
+          Id: 'deployed',
+          ReturnData: false,
+          MetricStat: {
+            Metric: { Namespace: METRIC_NAMESPACE, MetricName: METRIC.probeDeployed, Dimensions: dimensions(id) },
+            Period: period,
+            Stat: 'SampleCount',
+          },
+        },
+      ];
       // chat runs at 02:00 in Paris: 47 h between runs over the spring change, so 48 h by default.
       expect(alarm(alarmName('chat', 'probe-missing'))).toMatchObject({
         ...missing,
-        Dimensions: dimensions('chat'),
-        Period: 86_400,
+        Metrics: metrics('chat', 86_400),
         EvaluationPeriods: 2,
         DatapointsToAlarm: 2,
       });
       expect(alarm(alarmName('bulk', 'probe-missing'))).toMatchObject({
         ...missing,
-        Dimensions: dimensions('bulk'),
-        Period: 64_800,
+        Metrics: metrics('bulk', 64_800),
         EvaluationPeriods: 2,
         DatapointsToAlarm: 2,
       });
       expect(alarm(alarmName('feed', 'probe-missing'))).toMatchObject({
         ...missing,
-        Dimensions: dimensions('feed'),
-        Period: 86_400,
+        Metrics: metrics('feed', 86_400),
         EvaluationPeriods: 7,
         DatapointsToAlarm: 7,
       });
     },
   );
 
-  it('notifies the on-call topic on ALARM and on OK', () => {
+  it(
+    'publishes the deploy as a ProbeDeployed datapoint of each target, so probe-missing cannot page before the ' +
+      'first run was due',
+    () => {
+      const marks = resourcesOf(template, 'Custom::AWS').map(([, resource]) => resource.Properties);
+      expect(marks).toHaveLength(3);
+      const created = marks.map(
+        (mark) =>
+          JSON.parse(String(mark.Create)) as {
+            service: string;
+            action: string;
+            parameters: { Namespace: string; MetricData: Array<Record<string, unknown>> };
+            physicalResourceId: { id: string };
+          },
+      );
+      for (const id of ['chat', 'feed', 'bulk']) {
+        const mark = created.find((each) => each.physicalResourceId.id.startsWith(`ws-ceiling-${id}-probe-missing:`));
+        expect(mark).toMatchObject({
+          service: 'CloudWatch',
+          action: 'putMetricData',
+          parameters: {
+            Namespace: METRIC_NAMESPACE,
+            MetricData: [
+              { MetricName: METRIC.probeDeployed, Value: 1, Unit: 'Count', Dimensions: expect.any(Array) as unknown },
+            ],
+          },
+        });
+        expect(mark?.parameters.MetricData[0]?.Dimensions).toEqual([
+          { Name: DIMENSION.target, Value: id },
+          { Name: DIMENSION.region, Value: TEST_REGION },
+        ]);
+      }
+      // A change to the alarm's window or to whether it is enabled publishes the mark again.
+      expect(created.map((mark) => mark.physicalResourceId.id).sort()).toEqual([
+        'ws-ceiling-bulk-probe-missing:64800x2:enabled',
+        'ws-ceiling-chat-probe-missing:86400x2:enabled',
+        'ws-ceiling-feed-probe-missing:86400x7:disabled',
+      ]);
+    },
+  );
+
+  it(
+    'pages within five minutes on a failed, timed-out or aborted execution and on worker errors and throttles, ' +
+      'on ALARM only',
+    () => {
+      const stateMachine = (id: string) => ({ Ref: logicalIdOf(probeTargetOf(stack, id).run.stateMachine) });
+      const worker = (id: string) => ({ Ref: logicalIdOf(probeTargetOf(stack, id).worker.function) });
+      const event = {
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topic()],
+      };
+      for (const id of ['chat', 'feed', 'bulk']) {
+        const executions = [
+          ['execution-failed', 'ExecutionsFailed'],
+          ['execution-timed-out', 'ExecutionsTimedOut'],
+          ['execution-aborted', 'ExecutionsAborted'],
+        ] as const;
+        for (const [kind, metric] of executions) {
+          const properties = alarm(alarmName(id, kind));
+          expect(properties).toMatchObject({
+            ...event,
+            Namespace: 'AWS/States',
+            MetricName: metric,
+            Dimensions: [{ Name: 'StateMachineArn', Value: stateMachine(id) }],
+          });
+          expect(properties.OKActions).toBeUndefined();
+        }
+        for (const [kind, metric] of [
+          ['worker-errors', 'Errors'],
+          ['worker-throttles', 'Throttles'],
+        ] as const) {
+          const properties = alarm(alarmName(id, kind));
+          expect(properties).toMatchObject({
+            ...event,
+            Namespace: 'AWS/Lambda',
+            MetricName: metric,
+            Dimensions: [{ Name: 'FunctionName', Value: worker(id) }],
+          });
+          expect(properties.OKActions).toBeUndefined();
+        }
+      }
+    },
+  );
+
+  it('pages while a start the scheduler could not make is a dead letter, and says OK once it is gone', () => {
+    for (const id of ['chat', 'feed', 'bulk']) {
+      expect(alarm(alarmName(id, 'schedule-dead-letters'))).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [logicalIdOf(probeTargetOf(stack, id).schedule.deadLetters), 'QueueName'] },
+          },
+        ],
+        Statistic: 'Maximum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topic()],
+        OKActions: [topic()],
+      });
+    }
+  });
+
+  it('notifies the on-call topic on ALARM, and on OK except for the alarms on a broken run', () => {
     for (const [, resource] of resourcesOf(template, 'AWS::CloudWatch::Alarm')) {
-      expect(resource.Properties).toMatchObject({ AlarmActions: [topic()], OKActions: [topic()] });
+      const broken = BROKEN_RUN_KINDS.some((kind) => String(resource.Properties.AlarmName).endsWith(`-${kind}`));
+      expect(resource.Properties).toMatchObject({ AlarmActions: [topic()] });
+      expect(resource.Properties.OKActions).toEqual(broken ? undefined : [topic()]);
     }
   });
 
   it('keeps the actions of a disabled target off, so its silence does not page', () => {
     expect(alarm(alarmName('chat', 'probe-failed')).ActionsEnabled).toBe(true);
     expect(alarm(alarmName('chat', 'probe-missing')).ActionsEnabled).toBe(true);
-    for (const kind of ['regressed', 'probe-failed', 'probe-missing'] as const)
+    for (const kind of [
+      'regressed',
+      'probe-failed',
+      'probe-missing',
+      'execution-failed',
+      'schedule-dead-letters',
+    ] as const)
       expect(alarm(alarmName('feed', kind)).ActionsEnabled).toBe(false);
   });
 
@@ -167,8 +320,11 @@ describe('ProbeAlarms', () => {
     for (const [, resource] of resourcesOf(template, 'AWS::CloudWatch::Alarm')) {
       const description = String(resource.Properties.AlarmDescription);
       const id = String(resource.Properties.AlarmName)
-        .slice(ALARM_NAME_PREFIX.length)
-        .replace(/-(regressed|below-floor|probe-failed|probe-missing)$/, '');
+        .slice(names.alarmPrefix.length)
+        .replace(
+          /-(regressed|below-floor|probe-failed|probe-missing|execution-failed|execution-timed-out|execution-aborted|worker-errors|worker-throttles|schedule-dead-letters)$/,
+          '',
+        );
       expect(description).toContain(`ws-ceiling history --region ${TEST_REGION} --target-id ${id}`);
       expect(description).toContain(`ws-ceiling invoke --target-id ${id} --region ${TEST_REGION}`);
       expect(description.length).toBeLessThanOrEqual(1024);
@@ -239,9 +395,11 @@ describe('ProbeAlarms regression threshold', () => {
   });
 });
 
-describe('alarmName', () => {
+describe('alarm names', () => {
   it('starts every alarm name with the prefix the topic lets CloudWatch publish for', () => {
     expect(alarmName('chat-prod', 'below-floor')).toBe('ws-ceiling-chat-prod-below-floor');
+    expect(resourceNames('staging').alarm('chat', 'below-floor')).toBe('ws-ceiling-staging-chat-below-floor');
+    expect(resourceNames('staging').alarmPrefix).toBe('ws-ceiling-staging-');
   });
 });
 
@@ -327,7 +485,7 @@ describe('ProbeDashboard', () => {
   }
 
   it("shows each target's ceiling and drop onset over time, with its floor, and whether each run succeeded", () => {
-    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: dashboardName(TEST_REGION) });
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: names.dashboard(TEST_REGION) });
     const body = dashboardBody();
     expect(body.start).toBe('-P30D');
     const chatCeiling = body.widgets.find(
@@ -368,7 +526,8 @@ describe('ProbeDashboard', () => {
       'first',
     () => {
       const status = dashboardBody().widgets.find((widget) => widget.type === 'alarm');
-      expect(status?.properties.alarms).toHaveLength(10);
+      // Ten alarms for chat (with its floor), nine each for feed and bulk.
+      expect(status?.properties.alarms).toHaveLength(28);
       expect(status?.properties.sortBy).toBe('stateUpdatedTimestamp');
       const body = JSON.stringify(resourcesOf(template, 'AWS::CloudWatch::Dashboard')[0]?.[1].Properties.DashboardBody);
       for (const target of stack.targets) {

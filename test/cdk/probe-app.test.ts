@@ -1,5 +1,5 @@
 import { Stack, Token, Validations } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../functions/config/target-config.js';
-import { stackName } from '../../functions/steps/deployment-names.js';
+import { resourceNames } from '../../functions/config/resource-names.js';
+import { loadConfigFile, parseConfig } from '../../functions/config/target-config.js';
+import type { WsCeilingConfig } from '../../functions/config/config-types.js';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { flattenReference } from '../../lib/nag-acknowledgements.js';
 import { checkWithCdkNag, configRegions } from '../../lib/probe-app.js';
@@ -26,6 +27,18 @@ import {
 } from '../support/cdk.js';
 
 const EXAMPLE_CONFIG = join(REPO_ROOT, 'config', 'example.config.json');
+const stackName = (region: string) => resourceNames().stack(region);
+
+/**
+ * The 100,000-connection plan of 7 stages: 112 workers whose tasks, each repeating the target and the stages,
+ * make a run state above the 256 KB of a Step Functions state.
+ */
+const HUGE_PLAN = {
+  stages: [25_000, 40_000, 55_000, 70_000, 85_000, 95_000, 100_000],
+  holdSeconds: 60,
+  connectRate: 2000,
+  maxConnections: 100_000,
+};
 
 let built: SynthesizedApp;
 
@@ -123,6 +136,13 @@ describe('checkWithCdkNag', () => {
         'AwsSolutions-S1',
         'AwsSolutions-IAM5[Resource::*]',
         `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/runs/*]`,
+        `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/reports/*]`,
+        // Publishing to the encrypted on-call topic (record step).
+        'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+        // The deploy's mark (AwsCustomResource): its function's basic role, its namespace-limited PutMetricData.
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        // Each schedule's dead-letter queue, which nothing consumes.
+        'AwsSolutions-SQS3',
         ...['chat', 'feed', 'bulk'].map((id) => `AwsSolutions-IAM5[Resource::<${bucket}.Arn>/runs/${id}/*]`),
         ...['Plan', 'Record'].map(
           (fn) =>
@@ -164,6 +184,76 @@ describe('flattenReference', () => {
   });
 });
 
+describe('named deployments', () => {
+  /** The test config under the deployment name `name`. */
+  function named(name: string): WsCeilingConfig {
+    return { ...testConfig(), name };
+  }
+
+  /** Every physical name a template sets (the properties that name a resource), with the stack's own name. */
+  function physicalNames(config: WsCeilingConfig): string[] {
+    const { stacks } = buildApp(config);
+    return stacks.flatMap((stack) => {
+      const template = Template.fromStack(stack).toJSON() as {
+        Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+      };
+      const found = Object.values(template.Resources).flatMap(({ Properties = {} }) =>
+        ['TableName', 'StateMachineName', 'AlarmName', 'DashboardName', 'LogGroupName', 'Name', 'GroupName']
+          .map((key) => Properties[key])
+          .filter((value): value is string => typeof value === 'string'),
+      );
+      return [stack.stackName, ...found];
+    });
+  }
+
+  it('prefixes the stacks and every physical name with the name, so two deployments share no name', () => {
+    const staging = physicalNames(named('staging'));
+    const prod = physicalNames(named('prod'));
+    // Table, schedule group, dashboards, state machines, schedules, their log groups, every alarm, per region.
+    expect(staging.length).toBeGreaterThan(60);
+    expect(staging.filter((name) => prod.includes(name))).toEqual([]);
+    const unnamed = physicalNames(testConfig());
+    expect(staging.filter((name) => unnamed.includes(name))).toEqual([]);
+    for (const name of staging) expect(name).toMatch(/^(\/aws\/vendedlogs\/states\/)?ws-ceiling-staging(-|$)/);
+    expect(staging).toEqual(
+      expect.arrayContaining([
+        'ws-ceiling-staging-eu-west-1',
+        'ws-ceiling-staging-runs',
+        'ws-ceiling-staging',
+        'ws-ceiling-staging-chat',
+        '/aws/vendedlogs/states/ws-ceiling-staging-chat',
+        'ws-ceiling-staging-chat-probe-missing',
+      ]),
+    );
+    // Without a name, the names stay as they were.
+    expect(unnamed).toEqual(
+      expect.arrayContaining(['ws-ceiling-eu-west-1', 'ws-ceiling-runs', 'ws-ceiling', 'ws-ceiling-chat-regressed']),
+    );
+  });
+
+  it('lets CloudWatch publish to the topic only for the named deployment’s alarms', () => {
+    const { stacks } = buildApp(named('staging'));
+    Template.fromStack(stacks[0] as Stack).hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Condition: Match.objectLike({
+              ArnLike: { 'aws:SourceArn': `arn:aws:cloudwatch:eu-west-1:${TEST_ACCOUNT}:alarm:ws-ceiling-staging-*` },
+            }),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('refuses a name that would make a schedule name longer than EventBridge Scheduler allows', () => {
+    const long = { ...named('staging'), targets: [{ ...testConfig().targets[0], id: 'c'.repeat(48) }] };
+    expect(() => parseConfig(long, 'long.json')).toThrow(
+      /^targets\[0\]\.id: makes the schedule name ws-ceiling-staging-c{48} 67 characters long, above the 64/,
+    );
+  });
+});
+
 describe('bin/cdk-app (the app cdk.json runs)', () => {
   it('refuses a bad config at synth with exit 2 and the path of the bad field, writing no stack', () => {
     const folder = mkdtempSync(join(tmpdir(), 'cdk-app-bad-'));
@@ -186,6 +276,21 @@ describe('bin/cdk-app (the app cdk.json runs)', () => {
       expect(app.status).toBe(2);
       expect(app.stderr).toContain(`error: targets[0].schedule.expectedEveryHours: must be at least 48, got 24`);
       expect(app.stderr).toContain(`(in ${config})`);
+      expect(existsSync(join(outdir, 'ws-ceiling-eu-west-1.template.json'))).toBe(false);
+
+      // The plan the plan step would refuse on every run is refused at synth, with the field and the fix.
+      const huge = { ...target, schedule: { cron: '0 2 * * ? *', timeZone: 'UTC' }, plan: HUGE_PLAN };
+      writeFileSync(config, JSON.stringify({ allowedHosts: ['chat.example.com'], targets: [huge] }));
+      const hugeApp = spawnSync(process.execPath, [join(REPO_ROOT, 'dist', 'bin', 'cdk-app.js')], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ config }), CDK_OUTDIR: outdir },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(hugeApp.status).toBe(2);
+      expect(hugeApp.stderr).toMatch(
+        /^error: targets\[0\]\.plan\.stages: 7 stages over 112 workers make a run state of about 256 KB, above the 243 KB a run may use of the 256 KB Step Functions allows for a state .*; plan at most 6 stages, or fewer connections \(in /,
+      );
       expect(existsSync(join(outdir, 'ws-ceiling-eu-west-1.template.json'))).toBe(false);
     } finally {
       rmSync(folder, { recursive: true, force: true });
@@ -217,7 +322,9 @@ describe('cdk synth of the example config', () => {
   });
 
   it('bundles each function with esbuild into an ES module that exports its handler', async () => {
-    const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
+    const assets = readdirSync(outdir).filter(
+      (name) => name.startsWith('asset.') && existsSync(join(outdir, name, 'index.mjs')),
+    );
     // Plan, record and one worker bundle: every target's worker is the same code.
     expect(assets).toHaveLength(3);
     for (const asset of assets) {
@@ -229,9 +336,12 @@ describe('cdk synth of the example config', () => {
       expect(typeof loaded.handler).toBe('function');
     }
     const europe = Template.fromStack(example.stacks[0] as Stack);
-    const codeKeys = resourcesOf(europe, 'AWS::Lambda::Function').map(
-      ([, resource]) => (resource.Properties.Code as { S3Key: string }).S3Key,
-    );
-    expect(new Set(codeKeys)).toEqual(new Set(assets.map((asset) => `${asset.slice('asset.'.length)}.zip`)));
+    const codeKeys = resourcesOf(europe, 'AWS::Lambda::Function')
+      .filter(([, resource]) => String(resource.Properties.Handler) === 'index.handler')
+      .map(([, resource]) => (resource.Properties.Code as { S3Key: string }).S3Key);
+    const ours = new Set(assets.map((asset) => `${asset.slice('asset.'.length)}.zip`));
+    // Besides ours, the one function of CDK's AwsCustomResource that publishes the deploy's mark.
+    expect(codeKeys.filter((key) => ours.has(key)).length).toBe(codeKeys.length - 1);
+    expect(new Set(codeKeys.filter((key) => ours.has(key)))).toEqual(ours);
   });
 });

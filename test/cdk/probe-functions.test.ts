@@ -2,13 +2,17 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
 import { runItemKey } from '../../functions/adapters/dynamo-run-store.js';
+import { runLockKey } from '../../functions/adapters/dynamo-run-locks.js';
 import { stopRequestKey } from '../../functions/adapters/dynamo-stop-requests.js';
-import { RUNS_TABLE_NAME, RUNS_TABLE_TTL_ATTRIBUTE } from '../../functions/steps/deployment-names.js';
+import { resourceNames } from '../../functions/config/resource-names.js';
+import { RUNS_TABLE_TTL_ATTRIBUTE } from '../../functions/steps/deployment-names.js';
 import { shardResultKey } from '../../functions/steps/shard-results.js';
 import { METRIC_NAMESPACE } from '../../functions/engine/metric-names.js';
 import type { ProbeFunction } from '../../lib/probe-function.js';
 import { secretArnPattern, secretNamesOf } from '../../lib/probe-functions.js';
 import type { RegionStack } from '../../lib/region-stack.js';
+
+const RUNS_TABLE_NAME = resourceNames().runsTable;
 import { heldRun } from '../support/run-results.js';
 import {
   actionsOfRole,
@@ -19,6 +23,7 @@ import {
   stackOf,
   statementsOfRole,
   TEST_ACCOUNT,
+  testConfig,
   testTarget,
   probeTargetOf,
   type Statement,
@@ -69,7 +74,8 @@ describe('ProbeFunction', () => {
 
   it('gives each function its own log group kept for 30 days, JSON log lines and a role with no managed policy', () => {
     const functions = [stack.plan, stack.record, ...stack.targets.map((each) => each.worker)];
-    expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(functions.length);
+    // Ours, and the one function of CDK's AwsCustomResource that publishes the deploy's mark (deployed-marker.ts).
+    expect(resourcesOf(template, 'AWS::Lambda::Function')).toHaveLength(functions.length + 1);
     const logGroups = functions.map((probe) => logicalIdOf(probe.logGroup));
     expect(new Set(logGroups).size).toBe(functions.length);
     for (const probe of functions) {
@@ -96,21 +102,35 @@ describe('ProbeFunction', () => {
 });
 
 describe('PlanFunction', () => {
-  it('is given only the allowlist', () => {
+  it('is given the allowlist and the runs table (for the run locks)', () => {
     expect(functionProperties(stack.plan)).toMatchObject({
       MemorySize: 256,
       Timeout: 30,
       Environment: {
         Variables: {
           ALLOWED_HOSTS: 'chat.example.com,feed.example.com,bulk.example.com',
+          RUNS_TABLE: { Ref: logicalIdOf(stack.table.table) },
           NODE_OPTIONS: '--enable-source-maps',
         },
       },
     });
   });
 
-  it('may do nothing beyond writing its logs', () => {
-    expect(actionsOfRole(template, role(stack.plan))).toEqual(logActions);
+  it('may take and read run locks, and write its logs, nothing else', () => {
+    expect(actionsOfRole(template, role(stack.plan))).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', ...logActions]);
+    expect(
+      statementsOfRole(template, role(stack.plan)).filter((statement) =>
+        [statement.Action].flat().some((action) => action.startsWith('dynamodb:')),
+      ),
+    ).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        Resource: tableArn(),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LOCK#*'] } },
+      },
+    ]);
+    expect(runLockKey('chat').pk.S).toMatch(/^LOCK#/);
   });
 });
 
@@ -174,6 +194,21 @@ describe('WorkerFunction', () => {
     }
   });
 
+  it('reserves the concurrency its target sets, and none by default', () => {
+    expect(functionProperties(worker('chat')).ReservedConcurrentExecutions).toBeUndefined();
+    const config = testConfig();
+    const reserved = {
+      ...config,
+      targets: config.targets.map((each) => (each.id === 'chat' ? { ...each, reservedConcurrency: 5 } : each)),
+    };
+    const synthesized = stackOf(buildApp(reserved));
+    const properties = resourceOf(
+      Template.fromStack(synthesized),
+      logicalIdOf(probeTargetOf(synthesized, 'chat').worker.function),
+    ).Properties;
+    expect(properties.ReservedConcurrentExecutions).toBe(5);
+  });
+
   it('reads no secret when its target names none', () => {
     expect(actionsOfRole(template, role(worker('feed')))).toEqual(['dynamodb:GetItem', ...logActions, 's3:PutObject']);
   });
@@ -198,14 +233,49 @@ describe('WorkerFunction', () => {
 });
 
 describe('RecordFunction', () => {
-  it('is given the bucket and the table, no allowlist', () => {
+  it('is given the bucket, the table and the on-call topic, no allowlist', () => {
     expect(functionProperties(stack.record)).toMatchObject({ MemorySize: 1024, Timeout: 120 });
     expect((functionProperties(stack.record).Environment as { Variables: unknown }).Variables).toEqual({
       SHARD_RESULTS_BUCKET: { Ref: logicalIdOf(stack.bucket.bucket) },
       RUNS_TABLE: { Ref: logicalIdOf(stack.table.table) },
+      ALERT_TOPIC_ARN: { Ref: logicalIdOf(stack.alarmTopic.topic) },
       NODE_OPTIONS: '--enable-source-maps',
     });
   });
+
+  it(
+    'may write reports, list the bucket (a missing shard result is NoSuchKey, not AccessDenied), release run ' +
+      'locks and publish to the topic',
+    () => {
+      const statements = statementsOfRole(template, role(stack.record));
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: bucketObjects('reports/'),
+      });
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: { 'Fn::GetAtt': [logicalIdOf(stack.bucket.bucket), 'Arn'] },
+      });
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: 'dynamodb:DeleteItem',
+        Resource: tableArn(),
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LOCK#*'] } },
+      });
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: 'sns:Publish',
+        Resource: { Ref: logicalIdOf(stack.alarmTopic.topic) },
+      });
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        Resource: { 'Fn::GetAtt': [logicalIdOf(stack.alarmTopic.key), 'Arn'] },
+      });
+    },
+  );
 
   it(
     'may read shard results, put and query runs (never stop requests), and publish metrics in the ws-ceiling ' +
@@ -214,10 +284,16 @@ describe('RecordFunction', () => {
       const statements = statementsOfRole(template, role(stack.record));
       expect(actionsOfRole(template, role(stack.record))).toEqual([
         'cloudwatch:PutMetricData',
+        'dynamodb:DeleteItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
+        'kms:Decrypt',
+        'kms:GenerateDataKey*',
         ...logActions,
         's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'sns:Publish',
       ]);
       expect(statements).toContainEqual({ Effect: 'Allow', Action: 's3:GetObject', Resource: bucketObjects() });
       expect(
@@ -228,6 +304,12 @@ describe('RecordFunction', () => {
           Action: ['dynamodb:PutItem', 'dynamodb:Query'],
           Resource: tableArn(),
           Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TARGET#*'] } },
+        },
+        {
+          Effect: 'Allow',
+          Action: 'dynamodb:DeleteItem',
+          Resource: tableArn(),
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['LOCK#*'] } },
         },
       ]);
       expect(runItemKey(heldRun).pk).toMatch(/^TARGET#/);
@@ -270,6 +352,17 @@ describe('RunsTable', () => {
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'runsIndexPk', AttributeType: 'S' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'recent-runs',
+          KeySchema: [
+            { AttributeName: 'runsIndexPk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['run'] },
+        },
       ],
       BillingMode: 'PAY_PER_REQUEST',
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
@@ -284,7 +377,7 @@ describe('RunsTable', () => {
 });
 
 describe('ShardResultsBucket', () => {
-  it('is private, S3-encrypted and expires shard results after 3 days', () => {
+  it('is private, S3-encrypted and expires shard results after 3 days and reports after 90', () => {
     template.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: {
         BlockPublicAcls: true,
@@ -295,7 +388,12 @@ describe('ShardResultsBucket', () => {
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
       },
-      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 3, Status: 'Enabled' })] },
+      LifecycleConfiguration: {
+        Rules: [
+          Match.objectLike({ Prefix: 'runs/', ExpirationInDays: 3, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'reports/', ExpirationInDays: 90, Status: 'Enabled' }),
+        ],
+      },
     });
   });
 

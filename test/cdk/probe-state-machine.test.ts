@@ -2,7 +2,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { shardCount, workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
-import { SCHEDULE_GROUP_NAME, scheduleName, stateMachineName } from '../../functions/steps/deployment-names.js';
+import { INLINE_MAP_MAX_CONCURRENCY } from '../../functions/config/aws-limits.js';
+import { regionOffsetSeconds, runSpacingMinutes } from '../../functions/config/region-starts.js';
+import { resourceNames } from '../../functions/config/resource-names.js';
+import type { RunLocks } from '../../functions/steps/run-locks.js';
 import {
   isFailedShard,
   type FailedShard,
@@ -10,7 +13,7 @@ import {
   type ShardTask,
 } from '../../functions/steps/step-payloads.js';
 import { scheduledRunRequest } from '../../lib/probe-schedule.js';
-import { INLINE_MAP_MAX_CONCURRENCY, MAP_PATHS } from '../../lib/probe-state-machine.js';
+import { MAP_PATHS } from '../../lib/probe-state-machine.js';
 import type { ProbeTarget } from '../../lib/probe-target.js';
 import type { RegionStack } from '../../lib/region-stack.js';
 import { stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
@@ -34,10 +37,22 @@ import {
 
 let stack: RegionStack;
 let template: Template;
+/** The second region of chat, whose runs start later. */
+let usStack: RegionStack;
+let usTemplate: Template;
+
+const names = resourceNames();
+const SCHEDULE_GROUP_NAME = names.scheduleGroup;
+
+/** Run locks that are always free (the plan step's lock is tested on the embedded store). */
+const freeLocks: Pick<RunLocks, 'acquire'> = { acquire: () => Promise.resolve({ acquired: true }) };
 
 beforeAll(() => {
-  stack = stackOf(buildApp());
+  const built = buildApp();
+  stack = stackOf(built);
   template = Template.fromStack(stack);
+  usStack = stackOf(built, 'us-east-1');
+  usTemplate = Template.fromStack(usStack);
 });
 
 afterAll(removeAssemblies);
@@ -65,8 +80,9 @@ interface Definition {
 }
 
 /** The States Language definition of a target's state machine, with each function ARN written as `<LogicalId>`. */
-function definitionOf(id: string): Definition {
-  const resource = resourceOf(template, logicalIdOf(probeTarget(id).run.stateMachine));
+function definitionOf(id: string, inStack: RegionStack = stack): Definition {
+  const synthesized = inStack === stack ? template : usTemplate;
+  const resource = resourceOf(synthesized, logicalIdOf(probeTargetOf(inStack, id).run.stateMachine));
   const [, parts] = (resource.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
   const text = parts
     .map((part) => (typeof part === 'string' ? part : `<${(part as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]}>`))
@@ -83,13 +99,15 @@ interface ScheduleTarget {
 }
 
 /** The synthesized target of target `id`'s schedule. */
-function scheduleTargetOf(id: string): ScheduleTarget {
-  return resourceOf(template, logicalIdOf(probeTarget(id).schedule.schedule)).Properties.Target as ScheduleTarget;
+function scheduleTargetOf(id: string, inStack: RegionStack = stack): ScheduleTarget {
+  const synthesized = inStack === stack ? template : usTemplate;
+  const schedule = probeTargetOf(inStack, id).schedule.schedule;
+  return resourceOf(synthesized, logicalIdOf(schedule)).Properties.Target as ScheduleTarget;
 }
 
 /** The run request target `id`'s schedule starts its state machine with. */
-function scheduleInputOf(id: string): RunRequest {
-  return JSON.parse(scheduleTargetOf(id).Input) as RunRequest;
+function scheduleInputOf(id: string, inStack: RegionStack = stack): RunRequest {
+  return JSON.parse(scheduleTargetOf(id, inStack).Input) as RunRequest;
 }
 
 /** The states each shard iteration runs (the map's item processor). */
@@ -118,47 +136,112 @@ function applyParameters(parameters: unknown, input: unknown): unknown {
 }
 
 describe('ProbeStateMachine', () => {
-  it('runs plan, then the shard map, then record', () => {
-    const { StartAt, States } = definitionOf('chat');
-    const chat = probeTarget('chat');
-    expect(StartAt).toBe('Plan');
-    expect(States.Plan).toMatchObject({ Type: 'Task', Resource: arnOf(stack.plan), Next: 'Shards' });
-    expect(States.Shards).toMatchObject({
-      Type: 'Map',
-      ItemsPath: MAP_PATHS.items,
-      ResultPath: MAP_PATHS.results,
-      Next: 'Record',
-    });
-    expect(States.Record).toMatchObject({ Type: 'Task', Resource: arnOf(stack.record), End: true });
-    expect(Object.keys(States).sort()).toEqual(['Plan', 'Record', 'Shards']);
-    expect(chat.run.shards).toBe(1);
-  });
+  it(
+    'waits its region offset when the input has one, then runs plan, the shard map (or, for a skipped run, ' +
+      'nothing) and record',
+    () => {
+      const { StartAt, States } = definitionOf('chat');
+      const chat = probeTarget('chat');
+      expect(StartAt).toBe('Staggered');
+      expect(States.Staggered).toMatchObject({
+        Type: 'Choice',
+        Choices: [
+          {
+            And: [
+              { Variable: '$.startOffsetSeconds', IsPresent: true },
+              { Variable: '$.startOffsetSeconds', NumericGreaterThan: 0 },
+            ],
+            Next: 'StaggerWait',
+          },
+        ],
+        Default: 'Plan',
+      });
+      expect(States.StaggerWait).toMatchObject({ Type: 'Wait', SecondsPath: '$.startOffsetSeconds', Next: 'Plan' });
+      expect(States.Plan).toMatchObject({ Type: 'Task', Resource: arnOf(stack.plan), Next: 'LockHeld' });
+      expect(States.LockHeld).toMatchObject({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.skipped', IsPresent: true, Next: 'Record' }],
+        Default: 'Shards',
+      });
+      expect(States.Shards).toMatchObject({
+        Type: 'Map',
+        ItemsPath: MAP_PATHS.items,
+        ResultPath: MAP_PATHS.results,
+        Next: 'Record',
+      });
+      expect(States.Record).toMatchObject({ Type: 'Task', Resource: arnOf(stack.record), End: true });
+      expect(Object.keys(States).sort()).toEqual([
+        'LockHeld',
+        'Plan',
+        'Record',
+        'ReleaseLock',
+        'RunFailed',
+        'Shards',
+        'StaggerWait',
+        'Staggered',
+      ]);
+      expect(chat.run.shards).toBe(1);
+    },
+  );
 
-  it("hands the plan step the execution input and the map's shard count, which the schedule's input plans to", () => {
+  it(
+    'releases the run lock through the record function when the map or the record step fails for good, then ' +
+      'fails the execution with the error',
+    () => {
+      for (const id of ['chat', 'bulk']) {
+        const { States } = definitionOf(id);
+        const toRelease = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseLock' }];
+        expect(States.Shards?.Catch).toEqual(toRelease);
+        expect(States.Record?.Catch).toEqual(toRelease);
+        expect(States.ReleaseLock).toMatchObject({
+          Type: 'Task',
+          Resource: arnOf(stack.record),
+          ResultPath: null,
+          Next: 'RunFailed',
+          Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'RunFailed' }],
+        });
+        const failedState = { runId: 'run-9', target: { id }, error: { Error: 'States.Timeout', Cause: 'x' } };
+        expect(applyParameters(States.ReleaseLock?.Parameters, failedState)).toEqual({
+          releaseLock: { targetId: id, runId: 'run-9' },
+        });
+        expect(States.RunFailed).toEqual({
+          Type: 'Fail',
+          Comment: expect.any(String) as string,
+          ErrorPath: '$.error.Error',
+          CausePath: '$.error.Cause',
+        });
+      }
+    },
+  );
+
+  it("hands the plan step the execution input and the map's shard count, which the schedule's plans", async () => {
     for (const id of ['chat', 'feed', 'bulk']) {
       const { States } = definitionOf(id);
       const maxConcurrency = Number(States.Shards?.MaxConcurrency);
       expect(States.Plan?.Parameters).toEqual({ 'request.$': '$', shardsAtOnce: maxConcurrency });
       const scheduleInput = scheduleInputOf(id);
       const event = applyParameters(States.Plan?.Parameters, scheduleInput);
-      const planned = planStep(event, {
+      const planned = await planStep(event, {
         allowedHosts: testConfig().allowedHosts,
+        locks: freeLocks,
         now: () => 0,
         newRunId: () => 'run-1',
         log: createLogger({}, () => undefined),
       });
       expect(planned.shardTasks).toHaveLength(maxConcurrency);
-      const handStarted = {
-        target: { ...scheduleInput.target, plan: { ...scheduleInput.target.plan, shardSize: 10 } },
-      };
-      expect(() =>
+      // A plan edited to make one shard more than the map starts at once.
+      const connections = scheduleInput.target.plan.stages.at(-1) ?? 0;
+      const shardSize = Math.ceil(connections / (maxConcurrency + 1));
+      const handStarted = { target: { ...scheduleInput.target, plan: { ...scheduleInput.target.plan, shardSize } } };
+      await expect(
         planStep(applyParameters(States.Plan?.Parameters, handStarted), {
           allowedHosts: testConfig().allowedHosts,
+          locks: freeLocks,
           now: () => 0,
           newRunId: () => 'run-2',
           log: createLogger({}, () => undefined),
         }),
-      ).toThrow(`but the deployed state machine starts ${maxConcurrency} at once`);
+      ).rejects.toThrow(`but the deployed state machine starts ${maxConcurrency} at once`);
     }
   });
 
@@ -230,16 +313,20 @@ describe('ProbeStateMachine', () => {
     ]);
   });
 
-  it('times the run out after the plan, the workers and the record step could have finished', () => {
+  it('times the run out after its stagger wait, the plan, the workers and the record step could have finished', () => {
     for (const id of ['chat', 'feed', 'bulk']) {
       expect(definitionOf(id).TimeoutSeconds).toBe(stateMachineTimeoutSeconds(workerTimeoutSeconds(target(id).plan)));
     }
     expect(definitionOf('chat').TimeoutSeconds).toBe(30 + 300 + 289 + 515);
+    // In its second region, chat's runs start a run's worst case plus a margin later: the timeout covers the wait.
+    const offset = regionOffsetSeconds(target('chat'), 'us-east-1');
+    expect(offset).toBe(runSpacingMinutes(target('chat').plan) * 60);
+    expect(definitionOf('chat', usStack).TimeoutSeconds).toBe(offset + 30 + 300 + 289 + 515);
   });
 
   it('is named for its target, traced, and logs every event without payloads', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      StateMachineName: stateMachineName('chat'),
+      StateMachineName: names.stateMachine('chat'),
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: {
@@ -285,7 +372,7 @@ describe('ProbeSchedule', () => {
       'ws-ceiling-feed',
     ]);
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
-      Name: scheduleName('chat'),
+      Name: names.schedule('chat'),
       GroupName: SCHEDULE_GROUP_NAME,
       ScheduleExpression: 'cron(0 2 * * ? *)',
       ScheduleExpressionTimezone: 'Europe/Paris',
@@ -293,7 +380,7 @@ describe('ProbeSchedule', () => {
       FlexibleTimeWindow: { Mode: 'OFF' },
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
-      Name: scheduleName('feed'),
+      Name: names.schedule('feed'),
       GroupName: SCHEDULE_GROUP_NAME,
       ScheduleExpression: 'cron(30 3 ? * MON,THU *)',
       ScheduleExpressionTimezone: 'UTC',
@@ -317,18 +404,66 @@ describe('ProbeSchedule', () => {
     expect(chatInput.target.headers.Authorization).toEqual({ secretName: 'chat/probe-token', prefix: 'Bearer ' });
   });
 
-  it('retries a failed start 3 times and drops a start it cannot make within an hour', () => {
-    for (const id of ['chat', 'feed', 'bulk']) {
-      expect(scheduleTargetOf(id).RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 });
-    }
+  it("staggers a target's regions: the second region's schedule input waits a run's worst case plus a margin", () => {
+    const spacing = runSpacingMinutes(target('chat').plan) * 60;
+    expect(scheduleInputOf('chat')).toEqual({ target: target('chat'), trigger: 'schedule' });
+    expect(scheduleInputOf('chat', usStack)).toEqual({
+      target: target('chat'),
+      trigger: 'schedule',
+      startOffsetSeconds: spacing,
+    });
+    // 289-s workers: a run takes up to 60 + 30 + 300 + 289 + 515 s (19.9 min), plus 5 min, rounded up: 25 min.
+    expect(spacing).toBe(25 * 60);
+    // The same cron in both regions: the state machine does the waiting.
+    const cron = (synthesized: Template, inStack: RegionStack) =>
+      resourceOf(synthesized, logicalIdOf(probeTargetOf(inStack, 'chat').schedule.schedule)).Properties
+        .ScheduleExpression;
+    expect(cron(usTemplate, usStack)).toBe(cron(template, stack));
   });
 
-  it("uses a role of its own that may only start its target's state machine", () => {
+  it(
+    'retries a failed start 3 times, drops a start it cannot make within an hour into an encrypted dead-letter ' +
+      'queue',
+    () => {
+      for (const id of ['chat', 'feed', 'bulk']) {
+        const queue = logicalIdOf(probeTarget(id).schedule.deadLetters);
+        expect(scheduleTargetOf(id).RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 3 });
+        expect((scheduleTargetOf(id) as unknown as { DeadLetterConfig: unknown }).DeadLetterConfig).toEqual({
+          Arn: { 'Fn::GetAtt': [queue, 'Arn'] },
+        });
+        expect(resourceOf(template, queue).Properties).toEqual({
+          SqsManagedSseEnabled: true,
+          MessageRetentionPeriod: 1_209_600,
+        });
+      }
+      template.resourceCountIs('AWS::SQS::Queue', 3);
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: {
+          Statement: [
+            {
+              Effect: 'Deny',
+              Action: 'sqs:*',
+              Principal: { AWS: '*' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              Resource: { 'Fn::GetAtt': [logicalIdOf(probeTarget('chat').schedule.deadLetters), 'Arn'] },
+            },
+          ],
+        },
+      });
+    },
+  );
+
+  it("uses a role of its own that may only start its target's state machine and send to its dead letters", () => {
     const chat = probeTarget('chat');
     const role = logicalIdOf(chat.schedule.role);
     expect(scheduleTargetOf('chat').RoleArn).toEqual({ 'Fn::GetAtt': [role, 'Arn'] });
     expect(statementsOfRole(template, role)).toEqual([
       { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalIdOf(chat.run.stateMachine) } },
+      {
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': [logicalIdOf(chat.schedule.deadLetters), 'Arn'] },
+      },
     ]);
     const trust = resourceOf(template, role).Properties.AssumeRolePolicyDocument as { Statement: Statement[] };
     expect(trust.Statement).toEqual([
@@ -348,7 +483,12 @@ describe('ProbeSchedule', () => {
 });
 
 describe('scheduledRunRequest', () => {
-  it('marks the run as started by the schedule', () => {
+  it("marks the run as started by the schedule, with its region's start offset when it has one", () => {
     expect(scheduledRunRequest(target('chat'))).toEqual({ target: target('chat'), trigger: 'schedule' });
+    expect(scheduledRunRequest(target('chat'), 1560)).toEqual({
+      target: target('chat'),
+      trigger: 'schedule',
+      startOffsetSeconds: 1560,
+    });
   });
 });

@@ -1,8 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configCheckCommand } from '../../bin/cli/config-command.js';
+import { configCheckCommand, type ConfigCheckDeps } from '../../bin/cli/config-command.js';
+import type { ConcurrencyReading } from '../../functions/adapters/lambda-account.js';
 import {
   LAMBDA_ARM64_USD_PER_GB_SECOND,
   LAMBDA_USD_PER_REQUEST,
@@ -24,15 +26,39 @@ function capture() {
   return { io, written };
 }
 
+/** A look-up of the account's concurrency that answers `reading` and records the regions asked. */
+function concurrency(reading: ConcurrencyReading): ConfigCheckDeps & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    readConcurrency: (region) => {
+      asked.push(region);
+      return Promise.resolve(reading);
+    },
+  };
+}
+
+/** An account with plenty of concurrency. */
+const ROOMY = concurrency({ read: true, concurrency: { limit: 1000, unreserved: 1000 } });
+
+/** Writes `config` to a fresh temporary file and returns its path. */
+async function configFile(config: unknown): Promise<string> {
+  const directory = await mkdtemp(path.join(tmpdir(), 'ws-ceiling-check-'));
+  directories.push(directory);
+  const file = path.join(directory, 'config.json');
+  await writeFile(file, JSON.stringify(config));
+  return file;
+}
+
 const directories: string[] = [];
 afterEach(async () => {
   await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
 });
 
 describe('configCheckCommand', () => {
-  it('validates the example config and shows every target with its workers, timeout and cost', () => {
+  it('validates the example config and shows every target, its start per region, workers and cost', async () => {
     const { io, written } = capture();
-    expect(configCheckCommand(EXAMPLE, {}, io)).toBe(0);
+    expect(await configCheckCommand(EXAMPLE, {}, io, ROOMY)).toBe(0);
     const text = written.stdout;
     expect(text).toContain(
       'config/example.config.json is valid: 3 targets in 2 regions (eu-west-1, us-east-1), 3 allowed hosts, 2 ' +
@@ -44,6 +70,8 @@ describe('configCheckCommand', () => {
         '  regions      eu-west-1, us-east-1',
         '  schedule     0 2 * * ? * (Europe/Paris), about 30.4 runs a month per region; probe-missing alarm ' +
           'after 48 h without a run',
+        '  starts       eu-west-1 02:00, us-east-1 02:28 (Europe/Paris): 28 min apart at least, and a run takes up ' +
+          'to 23 min',
         '  stages       250 → 500 → 1000 → 1500 → 2000 → 2500, each held 60 s at 100 new connections/s; floor 1500',
         '  workers      3 × 512 MB, timeout 430 s (plan 385 s)',
         '  Lambda cost  at most $0.0103 a run, $0.6271 a month (2 regions)',
@@ -53,15 +81,17 @@ describe('configCheckCommand', () => {
       '  schedule     30 3 ? * MON-FRI * (UTC), about 21.7 runs a month per region; probe-missing alarm after 80 ' +
         'h without a run',
     );
+    expect(text).toContain('  starts       eu-west-1 03:30; a run takes up to 21 min');
     expect(text).toContain('agent-desktop  wss://agents.example.com/v1/stream  (disabled)');
     expect(text).toContain('  Lambda cost  at most $0.0124 a run, nothing a month');
     expect(text).toContain('Scheduled runs cost at most $0.7623 a month in Lambda.');
     expect(written.stderr).toBe('');
+    expect(ROOMY.asked).toEqual([]);
   });
 
-  it('keeps only the targets of --region and counts their cost in that region', () => {
+  it('keeps only the targets of --region and counts their cost in that region', async () => {
     const { io, written } = capture();
-    expect(configCheckCommand(EXAMPLE, { region: 'eu-west-1' }, io)).toBe(0);
+    expect(await configCheckCommand(EXAMPLE, { region: 'eu-west-1' }, io, ROOMY)).toBe(0);
     expect(written.stdout).toContain('is valid: 2 targets probed from eu-west-1');
     expect(written.stdout).toContain('  Lambda cost  at most $0.0103 a run, $0.3135 a month\n');
     expect(written.stdout).not.toContain('agent-desktop');
@@ -91,7 +121,7 @@ describe('configCheckCommand', () => {
     };
     await writeFile(file, JSON.stringify(config));
     const { io, written } = capture();
-    expect(configCheckCommand(file, { json: true }, io)).toBe(0);
+    expect(await configCheckCommand(file, { json: true }, io, ROOMY)).toBe(0);
     const report = JSON.parse(written.stdout) as {
       onCall: unknown[];
       targets: Array<Record<string, unknown> & { cost: Record<string, number> }>;
@@ -109,6 +139,8 @@ describe('configCheckCommand', () => {
       stages: [100, 1000],
       planSeconds: 70,
       floor: null,
+      regionStarts: [{ region: 'eu-west-1', offsetMinutes: 0 }],
+      reservedConcurrency: null,
       cost: { shards: 2, workerMemoryMb: 512, workerTimeoutSeconds: 115, requestsPerRun: 4, regions: 1 },
     });
     expect(report.usdPerMonth).toBeCloseTo((report.targets[0]?.cost.usdPerRun ?? Number.NaN) * DAYS_PER_MONTH, 9);
@@ -125,20 +157,145 @@ describe('configCheckCommand', () => {
     config.targets[1]!.plan.holdSeconds = 'soon';
     await writeFile(file, JSON.stringify(config));
     const { io, written } = capture();
-    const check = () => configCheckCommand(file, {}, io);
-    expect(check).toThrow(InvalidInputError);
-    expect(check).toThrow(
+    const check = () => configCheckCommand(file, {}, io, ROOMY);
+    await expect(check()).rejects.toThrow(InvalidInputError);
+    await expect(check()).rejects.toThrow(
       `targets[1].plan.holdSeconds: must be a number of seconds from 0.1 to 86400, got "soon" (in ${file})`,
     );
     expect(written.stdout).toBe('');
   });
 
-  it('refuses a malformed --region', () => {
+  it('refuses a malformed --region', async () => {
     const { io } = capture();
-    expect(() => configCheckCommand(EXAMPLE, { region: 'EU' }, io)).toThrow(
+    await expect(configCheckCommand(EXAMPLE, { region: 'EU' }, io, ROOMY)).rejects.toThrow(
       '--region: must be an AWS region name such as eu-west-1, got "EU"',
     );
   });
+
+  it('refuses the 100,000-connection plan of 7 stages, naming the field and the fix', async () => {
+    const file = await configFile({
+      allowedHosts: ['chat.example.com'],
+      targets: [
+        {
+          id: 'chat',
+          url: 'wss://chat.example.com/socket',
+          regions: ['eu-west-1', 'us-east-1'],
+          schedule: { cron: '0 2 * * ? *', timeZone: 'UTC' },
+          plan: {
+            stages: [25_000, 40_000, 55_000, 70_000, 85_000, 95_000, 100_000],
+            holdSeconds: 60,
+            connectRate: 2000,
+            maxConnections: 100_000,
+          },
+        },
+      ],
+    });
+    const { io } = capture();
+    await expect(configCheckCommand(file, {}, io, ROOMY)).rejects.toThrow(
+      /^targets\[0\]\.plan\.stages: 7 stages over 112 workers make a run state of about 2\d\d KB, above the 243 KB a run may use of the 256 KB Step Functions allows for a state \(5 % kept for what varies between runs\): every worker's task repeats the target and the stages; plan at most 6 stages, or fewer connections \(in /,
+    );
+  });
+
+  it('names connectRate, not holdSeconds, when slow ramps make the plan too long for a worker', async () => {
+    const file = await configFile({
+      allowedHosts: ['chat.example.com'],
+      targets: [
+        {
+          id: 'chat',
+          url: 'wss://chat.example.com/socket',
+          regions: ['eu-west-1'],
+          schedule: { cron: '0 2 * * ? *', timeZone: 'UTC' },
+          plan: { stages: [500, 1000, 1500, 2000], holdSeconds: 60, connectRate: 2 },
+        },
+      ],
+    });
+    const { io } = capture();
+    await expect(configCheckCommand(file, {}, io, ROOMY)).rejects.toThrow(
+      'targets[0].plan.connectRate: makes the plan too long for one worker Lambda run: 4 stages take 1240 s ' +
+        '(ramps at connectRate 2/s: 1000 s; holds of 60 s: 240 s), and with 45 s for start, close and upload a ' +
+        "worker needs 1285 s, above Lambda's 900 s; keep the plan to 855 s: raise connectRate to at least 3.3",
+    );
+  });
+
+  it('shows the deployment name and where its names begin', async () => {
+    const file = await configFile({ ...loadConfigFile(EXAMPLE), name: 'staging' });
+    const { io, written } = capture();
+    expect(await configCheckCommand(file, {}, io, ROOMY)).toBe(0);
+    expect(written.stdout).toContain(
+      'Deployment staging: stacks ws-ceiling-staging-<region>, runs table ws-ceiling-staging-runs, every name ' +
+        'starting ws-ceiling-staging-.',
+    );
+  });
+
+  it(
+    "with --region, reads the account's Lambda concurrency there and refuses workers that would not fit, " +
+      'naming the target',
+    async () => {
+      const tight = concurrency({ read: true, concurrency: { limit: 50, unreserved: 2 } });
+      const { io, written } = capture();
+      await expect(configCheckCommand(EXAMPLE, { region: 'eu-west-1' }, io, tight)).rejects.toThrow(
+        'targets[0].plan: starts 3 workers at once, but the account has only 2 unreserved concurrent executions ' +
+          'in eu-west-1 (limit 50), so some would be throttled and every run would be inconclusive',
+      );
+      expect(tight.asked).toEqual(['eu-west-1']);
+      expect(written.stdout).toBe('');
+
+      const { io: fitsIo, written: fits } = capture();
+      expect(await configCheckCommand(EXAMPLE, { region: 'eu-west-1', json: true }, fitsIo, ROOMY)).toBe(0);
+      expect(JSON.parse(fits.stdout)).toMatchObject({ lambdaConcurrency: { limit: 1000, unreserved: 1000 } });
+    },
+  );
+
+  it('refuses reservations that would leave Lambda fewer than 100 unreserved executions', async () => {
+    const config = loadConfigFile(EXAMPLE);
+    const file = await configFile({
+      ...config,
+      targets: config.targets.map((target) => ({ ...target, reservedConcurrency: 60 })),
+    });
+    const { io } = capture();
+    const account = concurrency({ read: true, concurrency: { limit: 200, unreserved: 200 } });
+    await expect(configCheckCommand(file, { region: 'eu-west-1' }, io, account)).rejects.toThrow(
+      'targets[0].reservedConcurrency: the targets of eu-west-1 reserve 120 concurrent executions in all, but the ' +
+        "account's limit there is 200 and Lambda keeps 100 unreserved, so at most 100 can be reserved",
+    );
+  });
+
+  it('says it could not check the concurrency without figures, and goes on', async () => {
+    const { io, written } = capture();
+    const none = concurrency({ read: false, reason: 'CredentialsProviderError: Could not load credentials' });
+    expect(await configCheckCommand(EXAMPLE, { region: 'eu-west-1' }, io, none)).toBe(0);
+    expect(written.stderr).toBe(
+      'note: could not check the Lambda concurrency of eu-west-1 (CredentialsProviderError: Could not load ' +
+        'credentials); its targets start up to 5 workers at once. Check again with AWS credentials for the account.\n',
+    );
+    expect(written.stdout).toContain('is valid: 2 targets probed from eu-west-1');
+  });
+
+  it(
+    'never hangs on the credential look-up: without credentials or instance metadata the CLI notes it and ' + 'exits 0',
+    () => {
+      const environment = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+      const child = spawnSync(
+        process.execPath,
+        ['dist/bin/ws-ceiling.js', 'config', 'check', EXAMPLE, '--region', 'eu-west-1'],
+        {
+          encoding: 'utf8',
+          timeout: 30_000,
+          env: {
+            ...environment,
+            AWS_EC2_METADATA_DISABLED: 'true',
+            AWS_CONFIG_FILE: '/nonexistent/ws-ceiling-config',
+            AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/ws-ceiling-credentials',
+          },
+        },
+      );
+      expect(child.error).toBeUndefined();
+      expect(child.status).toBe(0);
+      expect(child.stderr).toMatch(/^note: could not check the Lambda concurrency of eu-west-1 \(.*credentials/i);
+      expect(child.stdout).toContain('is valid: 2 targets probed from eu-west-1');
+    },
+    30_000,
+  );
 });
 
 describe('estimateTargetCost', () => {

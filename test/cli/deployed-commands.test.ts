@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -22,6 +22,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DeployedDeps, type TextIo } from '../../bin/cli/deployed-common.js';
 import { deployedHistoryCommand } from '../../bin/cli/deployed-history.js';
+import { regionsCompareCommand, regionsHistoryCommand } from '../../bin/cli/deployed-regions.js';
+import { deployedReportCommand } from '../../bin/cli/deployed-report.js';
 import { INVOKE_POLL_MS, INVOKE_WAIT_SLACK_SECONDS, invokeCommand } from '../../bin/cli/deployed-invoke.js';
 import { pauseCommand, resumeCommand, stopCommand, stopRequestTime } from '../../bin/cli/deployed-kill-switch.js';
 import { printHistory } from '../../bin/cli/history-listing.js';
@@ -32,12 +34,13 @@ import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-request
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { loadConfigFile } from '../../functions/config/target-config.js';
 import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
-import { RUNS_TABLE_NAME } from '../../functions/steps/deployment-names.js';
+import { resourceNames } from '../../functions/config/resource-names.js';
 import { PLAN_TIMEOUT_SECONDS, stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
 import { InvalidInputError, WsCeilingError } from '../../functions/engine/errors.js';
 import type { RecordStepOutput } from '../../functions/steps/step-payloads.js';
 import { cappedRun, heldRun } from '../support/run-results.js';
 
+const RUNS_TABLE_NAME = resourceNames().runsTable;
 const REGION = 'eu-west-1';
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:111122223333:stateMachine:ws-ceiling-chat';
 const EXECUTION_ARN = 'arn:aws:states:eu-west-1:111122223333:execution:ws-ceiling-chat:run-1';
@@ -139,6 +142,12 @@ function mockStateMachines(): void {
       stateMachines: [
         { name: 'ws-ceiling-chat', stateMachineArn: STATE_MACHINE_ARN, type: 'STANDARD', creationDate: NOW },
       ],
+    })
+    // Any later look-up (chat's other region) finds it on one page.
+    .resolves({
+      stateMachines: [
+        { name: 'ws-ceiling-chat', stateMachineArn: STATE_MACHINE_ARN, type: 'STANDARD', creationDate: NOW },
+      ],
     });
 }
 
@@ -180,6 +189,7 @@ describe('invokeCommand', () => {
     mockStateMachines();
     scheduler.on(GetScheduleCommand, { Name: 'ws-ceiling-chat', GroupName: 'ws-ceiling' }).resolves(chatSchedule);
     sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION_ARN, startDate: NOW });
+    sfn.on(ListExecutionsCommand).resolves({ executions: [] });
   });
 
   it('starts the state machine with the schedule input marked invoke, polls, and prints the verdict', async () => {
@@ -193,10 +203,16 @@ describe('invokeCommand', () => {
 
     expect(await invokeCommand({ targetId: 'chat', region: REGION, wait: true }, io, injected)).toBe(0);
 
-    expect(injected.regions).toEqual([REGION]);
+    // Chat is probed from two regions: no run may be in progress in either before a new one starts.
+    expect(injected.regions).toEqual([REGION, 'us-east-1']);
     expect(sfn.commandCalls(ListStateMachinesCommand).map((call) => call.args[0].input)).toEqual([
       { nextToken: undefined },
       { nextToken: 'page-2' },
+      { nextToken: undefined },
+    ]);
+    expect(sfn.commandCalls(ListExecutionsCommand).map((call) => call.args[0].input)).toEqual([
+      { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', nextToken: undefined },
+      { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', nextToken: undefined },
     ]);
     const starts = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
     expect(starts).toHaveLength(1);
@@ -304,6 +320,76 @@ describe('invokeCommand', () => {
         'ws-ceiling-ap-south-1.',
     );
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('refuses while a run of the target is in progress in one of its regions, naming it, unless --force', async () => {
+    sfn.on(ListExecutionsCommand).resolves({
+      executions: [
+        {
+          executionArn: `${EXECUTION_ARN}-us`,
+          stateMachineArn: STATE_MACHINE_ARN,
+          name: 'us',
+          status: 'RUNNING',
+          startDate: NOW,
+        },
+      ],
+    });
+    const error = await rejection(
+      invokeCommand({ targetId: 'chat', region: REGION, wait: false }, capture().io, deps()),
+    );
+    expect((error as WsCeilingError).exitCode).toBe(3);
+    expect(error.message).toBe(
+      'a run of chat is in progress, and a second one now would probe the endpoint at the same time and skew ' +
+        `both ceilings:\n  eu-west-1: ${EXECUTION_ARN}-us (started 2026-03-01T10:00:00.000Z)\n  us-east-1: ` +
+        `${EXECUTION_ARN}-us (started 2026-03-01T10:00:00.000Z)\nWait for it to end (ws-ceiling history shows ` +
+        'its verdict), stop it (ws-ceiling stop), or add --force to start anyway (in the same region the new ' +
+        'run is then skipped while the lock is held).',
+    );
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+
+    const { io, written } = capture();
+    expect(await invokeCommand({ targetId: 'chat', region: REGION, wait: false, force: true }, io, deps())).toBe(0);
+    expect(written.stdout).toBe(`${EXECUTION_ARN}\n`);
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  it("starts at once, without the region's stagger wait the schedule's input carries", async () => {
+    scheduler.on(GetScheduleCommand).resolves({
+      ...chatSchedule,
+      Target: {
+        ...chatSchedule.Target!,
+        Input: JSON.stringify({ target: chat, trigger: 'schedule', startOffsetSeconds: 1680 }),
+      },
+    });
+    expect(await invokeCommand({ targetId: 'chat', region: REGION, wait: false }, capture().io, deps())).toBe(0);
+    const [start] = sfn.commandCalls(StartExecutionCommand).map((call) => call.args[0].input);
+    expect(JSON.parse(start?.input ?? '')).toEqual({ target: chat, trigger: 'invoke' });
+  });
+
+  it("finds a named deployment's state machine and schedule with --deployment", async () => {
+    sfn.reset();
+    sfn.on(ListStateMachinesCommand).resolves({
+      stateMachines: [
+        {
+          name: 'ws-ceiling-staging-chat',
+          stateMachineArn: `${STATE_MACHINE_ARN}-staging`,
+          type: 'STANDARD',
+          creationDate: NOW,
+        },
+      ],
+    });
+    sfn.on(ListExecutionsCommand).resolves({ executions: [] });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION_ARN, startDate: NOW });
+    scheduler
+      .on(GetScheduleCommand, { Name: 'ws-ceiling-staging-chat', GroupName: 'ws-ceiling-staging' })
+      .resolves(chatSchedule);
+    const flags = { targetId: 'chat', region: REGION, wait: false, deployment: 'staging' };
+    expect(await invokeCommand(flags, capture().io, deps())).toBe(0);
+    expect(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.stateMachineArn).toBe(
+      `${STATE_MACHINE_ARN}-staging`,
+    );
+    const error = await rejection(invokeCommand({ ...flags, deployment: 'Staging-1' }, capture().io, deps()));
+    expect((error as InvalidInputError).field).toBe('--deployment');
   });
 
   it('names the schedule when the target has none, exit 3', async () => {
@@ -448,6 +534,43 @@ describe('stopCommand', () => {
     expect(stopRequestTime(laptop, []).getTime()).toBe(laptop.getTime());
     const longAgo = new Date('2026-03-01T09:00:00.000Z');
     expect(stopRequestTime(laptop, [{ arn: 'b', startedAt: longAgo }]).getTime()).toBe(laptop.getTime());
+    // A scheduled run of a staggered region plans only after its wait: the request must be later than that.
+    expect(stopRequestTime(laptop, [{ arn: 'c', startedAt: started, startOffsetSeconds: 1680 }]).getTime()).toBe(
+      started.getTime() + (1680 + PLAN_TIMEOUT_SECONDS) * 1000,
+    );
+  });
+
+  it("reads each running execution's stagger wait from its input before it stamps the request", async () => {
+    mockStateMachines();
+    sfn.on(ListExecutionsCommand).resolves({
+      executions: [
+        {
+          executionArn: EXECUTION_ARN,
+          stateMachineArn: STATE_MACHINE_ARN,
+          name: 'a',
+          status: 'RUNNING',
+          startDate: NOW,
+        },
+      ],
+    });
+    sfn.on(DescribeExecutionCommand, { executionArn: EXECUTION_ARN }).resolves({
+      status: 'RUNNING',
+      input: JSON.stringify({ target: chat, trigger: 'schedule', startOffsetSeconds: 1680 }),
+    });
+    const dynamo = new DynamoDBClient({
+      region: REGION,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const dynamoMock = mockClient(dynamo);
+    dynamoMock.on(PutItemCommand).resolves({});
+    const { io, written } = capture();
+    const injected = { ...deps(), clientsFor: (region: string) => ({ ...deps().clientsFor(region), dynamo }) };
+    expect(await stopCommand({ targetId: 'chat', region: REGION }, io, injected)).toBe(0);
+    const stamped = new Date(NOW.getTime() + (1680 + PLAN_TIMEOUT_SECONDS) * 1000).toISOString();
+    expect(written.stdout).toContain(`Stop requested for chat in eu-west-1 at ${stamped}`);
+    expect(dynamoMock.commandCalls(PutItemCommand)[0]?.args[0].input.Item?.requestedAt).toEqual({
+      N: String(Date.parse(stamped)),
+    });
   });
 
   it(
@@ -664,5 +787,106 @@ describe('deployedHistoryCommand', () => {
   ])('refuses bad flags %j', async (flags, field) => {
     const error = await rejection(deployedHistoryCommand(flags, capture().io, deps()));
     expect((error as InvalidInputError).field).toBe(field);
+  });
+});
+
+/** Collaborators whose DynamoDB client of each region reaches that region's own embedded table. */
+function regionalDeps(endpoints: Record<string, string>): DeployedDeps & { regions: string[] } {
+  const base = deps();
+  return {
+    ...base,
+    clientsFor: (region) => {
+      const endpoint = endpoints[region];
+      if (!endpoint) throw new Error(`no table for ${region}`);
+      return { ...base.clientsFor(region), dynamo: deps(endpoint).clientsFor(region).dynamo };
+    },
+  };
+}
+
+describe('history and compare across regions', () => {
+  const usRun = { ...heldRun, runId: 'run-us', region: 'us-east-1', startedAt: '2025-03-02T10:30:00.000Z' };
+
+  /** Europe's table holds cappedRun and heldRun of chat-prod, America's one later run, and Asia's none. */
+  async function twoRegions() {
+    const europe = await embeddedTable();
+    const america = await embeddedTable();
+    const asia = await embeddedTable();
+    const europeRuns = new DynamoRunStore({ client: europe.client, tableName: RUNS_TABLE_NAME });
+    for (const run of [cappedRun, heldRun]) await europeRuns.putRun(run);
+    await new DynamoRunStore({ client: america.client, tableName: RUNS_TABLE_NAME }).putRun(usRun);
+    return regionalDeps({ 'eu-west-1': europe.endpoint, 'us-east-1': america.endpoint, 'ap-south-1': asia.endpoint });
+  }
+
+  it('lists the runs of every region of --regions in one listing, newest first, each with its region', async () => {
+    const injected = await twoRegions();
+    const { io, written } = capture();
+    expect(await regionsHistoryCommand({ regions: 'eu-west-1,us-east-1', limit: 10 }, io, injected)).toBe(0);
+    const lines = written.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^started \(UTC\)\s+region\s+target\s+verdict\s+ceiling\s+baseline\s+ratio\s+drops at/);
+    expect(lines.slice(1).map((line) => line.split(/\s{2,}/).slice(0, 4))).toEqual([
+      ['2025-03-02 10:30:00', 'us-east-1', 'chat-prod', 'ok'],
+      ['2025-03-02 10:00:00', 'eu-west-1', 'chat-prod', 'ok'],
+      ['2025-03-01 10:00:00', 'eu-west-1', 'chat-prod', 'regressed'],
+    ]);
+    const json = capture();
+    await regionsHistoryCommand(
+      { regions: 'us-east-1, eu-west-1', limit: 1, targetId: 'chat-prod', json: true },
+      json.io,
+      injected,
+    );
+    expect((JSON.parse(json.written.stdout) as Array<{ runId: string }>).map((run) => run.runId)).toEqual([
+      'run-us',
+      'run-held',
+    ]);
+  });
+
+  it("puts the target's latest run in each region side by side: verdict, ceiling, baseline, cause", async () => {
+    const injected = await twoRegions();
+    const { io, written } = capture();
+    const flags = { regions: 'eu-west-1,us-east-1,ap-south-1', targetId: 'chat-prod' };
+    const all = injected;
+    expect(await regionsCompareCommand(flags, io, all)).toBe(0);
+    const text = written.stdout;
+    expect(text).toContain('chat-prod: the latest run in each region');
+    expect(text).toMatch(/^\s+eu-west-1\s+us-east-1\s+ap-south-1$/m);
+    expect(text).toMatch(/^verdict\s+ok\s+ok\s+no run$/m);
+    expect(text).toMatch(/^run id\s+run-held\s+run-us\s+no run$/m);
+    expect(text).toContain('eu-west-1: Every stage held.');
+    const json = capture();
+    await regionsCompareCommand({ ...flags, json: true }, json.io, all);
+    expect(JSON.parse(json.written.stdout)).toMatchObject({
+      targetId: 'chat-prod',
+      regions: [
+        { region: 'eu-west-1', run: { runId: 'run-held' } },
+        { region: 'us-east-1', run: { runId: 'run-us' } },
+        { region: 'ap-south-1', run: null },
+      ],
+    });
+    const error = await rejection(regionsCompareCommand({ regions: 'eu-west-1' }, capture().io, all));
+    expect((error as InvalidInputError).field).toBe('--target-id');
+    const badRegions = await rejection(
+      regionsCompareCommand({ regions: 'eu-west-1,EU', targetId: 'x' }, capture().io, all),
+    );
+    expect((badRegions as InvalidInputError).field).toBe('--regions');
+  });
+
+  it('writes the HTML report of a deployed run read from --region, with its history', async () => {
+    const injected = await twoRegions();
+    const directory = await mkdtemp(path.join(os.tmpdir(), 'ws-ceiling-report-'));
+    directories.push(directory);
+    const out = path.join(directory, 'report.html');
+    const { io, written } = capture();
+    expect(await deployedReportCommand('latest', { region: 'eu-west-1', out }, io, injected)).toBe(0);
+    expect(written.stdout).toBe(`${out}\n`);
+    const html = await readFile(out, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect(html).toContain('run-held');
+    const byId = capture();
+    await deployedReportCommand('run-cap', { region: 'eu-west-1', out }, byId.io, injected);
+    expect(await readFile(out, 'utf8')).toContain('run-capped');
+    const missing = await rejection(
+      deployedReportCommand('nope-1234', { region: 'us-east-1', out }, capture().io, injected),
+    );
+    expect(missing.message).toContain('no run "nope-1234" among the runs in ws-ceiling-runs in us-east-1');
   });
 });

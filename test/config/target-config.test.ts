@@ -161,16 +161,17 @@ describe('parseConfig', () => {
   });
 
   it('counts the run in: a plan that takes longer to report needs a longer window', () => {
-    // Runs at 00:00 and 00:30: 23.5 h apart at most. The default plan reports within 26 min, one held 854 s within 30.1
-    // min.
-    const schedule = { cron: '0,30 0 * * ? *', timeZone: 'UTC', expectedEveryHours: 24 };
-    expect(parseConfig(configWith({ schedule }), 'test.json').targets[0]?.schedule.expectedEveryHours).toBe(24);
+    // Daily at 03:00 on Lord Howe Island, whose clocks move by half an hour: 24.5 h apart at most. The default plan
+    // reports within 26 min, one held 854 s within 30.1 min. (Two runs a day closer than a run's worst case are
+    // refused on their own: see "refuses a schedule that fires again before a run can finish".)
+    const schedule = { cron: '0 3 * * ? *', timeZone: 'Australia/Lord_Howe', expectedEveryHours: 25 };
+    expect(parseConfig(configWith({ schedule }), 'test.json').targets[0]?.schedule.expectedEveryHours).toBe(25);
     const long = { stages: [50], connectRate: 50, holdSeconds: 854 };
     const error = invalidInput(() => parseConfig(configWith({ plan: long, schedule }), 'test.json'));
     expect(error.field).toBe('targets[0].schedule.expectedEveryHours');
     expect(error.message).toContain(
-      'must be at least 25, got 24: "0,30 0 * * ? *" goes up to 23.5 h between runs in UTC (daylight saving ' +
-        'included) and a run takes up to 30.1 min to report',
+      'must be at least 26, got 25: "0 3 * * ? *" goes up to 24.5 h between runs in Australia/Lord_Howe (daylight ' +
+        'saving included) and a run takes up to 30.1 min to report',
     );
   });
 
@@ -356,7 +357,7 @@ describe('parseConfig', () => {
       'must be a https:// URL, got http://',
     ],
     ['an endpoint of unknown kind', { onCall: [{ kind: 'sms', number: '+33' }] }, 'onCall[0].kind', '{"kind": "email"'],
-    ['an unknown top-level field', { target: [] }, 'target', 'allowed: allowedHosts, onCall, targets'],
+    ['an unknown top-level field', { target: [] }, 'target', 'allowed: name, allowedHosts, onCall, targets'],
   ])('refuses %s at the top level', (_name, config, field, message) => {
     const error = invalidInput(() => parseConfig({ ...configWith(), ...config }, 'targets.json'));
     expect(error.field).toBe(field);
@@ -373,7 +374,7 @@ describe('parseConfig', () => {
   it('names the root when the file is not an object', () => {
     const error = invalidInput(() => parseConfig([1, 2], 'targets.json'));
     expect(error.field).toBe('config');
-    expect(error.message).toContain('a config object with allowedHosts, onCall and targets');
+    expect(error.message).toContain('a config object with name, allowedHosts, onCall and targets');
   });
 
   it('never echoes a header value, a secret prefix or URL credentials', () => {

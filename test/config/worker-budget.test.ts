@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanConfig } from '../../functions/config/config-types.js';
+import { LAMBDA_MAX_TIMEOUT_SECONDS } from '../../functions/config/aws-limits.js';
 import {
-  LAMBDA_MAX_TIMEOUT_SECONDS,
   planSeconds,
   shardCount,
   WORKER_CLOSE_GRACE_SECONDS,

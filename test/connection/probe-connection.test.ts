@@ -4,11 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import {
+  CLOSE_HANDSHAKE_TIMEOUT_MS,
   openConnectionGroup,
   type ConnectionGroupOptions,
   type ProbeConnection,
 } from '../../functions/connection/probe-connection.js';
+import { classifyRecord } from '../../functions/engine/classify.js';
 import type { ConnectionRecord, HeartbeatSettings } from '../../functions/engine/types.js';
+import { startTargetSimulator, type SimulatorOptions } from '../../functions/simulator/target-simulator.js';
 import { closedPort } from '../support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -43,6 +46,13 @@ async function tcpServer(onSocket: (socket: Socket) => void): Promise<number> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as { port: number }).port;
+}
+
+/** The bundled simulator with `options`, stopped after the test. */
+async function simulator(options: SimulatorOptions): Promise<string> {
+  const running = await startTargetSimulator(options);
+  cleanups.push(() => running.stop());
+  return running.url;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -243,4 +253,47 @@ describe('openConnectionGroup', () => {
       closedBy: 'server',
     });
   });
+
+  it(
+    "records the server's close when its close frame arrives, pings no more, and lets go of a server that keeps " +
+      'TCP open within the close timeout',
+    async () => {
+      // The server sends 1001 0.3 s after open, then never reads the probe's answer nor ends TCP.
+      const url = await simulator({ closeAfter: { seconds: 0.3, code: 1001, reason: 'bye', keepTcpOpen: true } });
+      const probe = group(url, { heartbeat: pings(0.1, 0.2) });
+      const connection = probe.open();
+      await until(() => probe.closed.length === 1);
+      const recordedAt = now();
+      const close = connection.record.close!;
+      expect(close).toMatchObject({ code: 1001, reason: 'bye', frameReceived: true, closedBy: 'server' });
+      expect(close.ageMs).toBeGreaterThanOrEqual(290);
+      expect(close.ageMs).toBeLessThan(1000);
+      expect(classifyRecord(connection.record, { anyOpenedBefore: true })).toBe('server-close');
+      await probe.group.allEnded();
+      // ws's own close timeout is 30 s; the probe lets go after its own.
+      expect(now() - recordedAt).toBeLessThan(CLOSE_HANDSHAKE_TIMEOUT_MS + 1000);
+      expect(connection.record.close).toEqual(close);
+    },
+  );
+
+  it(
+    "ends a connection as a protocol error, with ws's message and the code it closed with, when the server sends " +
+      'a frame ws rejects',
+    async () => {
+      const url = await simulator({ badFrameAfterSeconds: 0.2 });
+      const probe = group(url, { heartbeat: pings(0.1, 0.2) });
+      const connection = probe.open();
+      await until(() => probe.closed.length === 1);
+      const close = connection.record.close!;
+      expect(close).toMatchObject({
+        code: 1002,
+        reason: '',
+        frameReceived: false,
+        closedBy: 'server',
+        protocolError: 'Invalid WebSocket frame: invalid status code 1004',
+      });
+      expect(close.ageMs).toBeLessThan(1000);
+      expect(classifyRecord(connection.record, { anyOpenedBefore: true })).toBe('config-error');
+    },
+  );
 });

@@ -96,6 +96,24 @@ describe('runShard', () => {
     expect(timedOut.every((r) => r.tcpConnectedAt !== undefined && r.settledAt - r.attemptedAt >= 300)).toBe(true);
   });
 
+  it(
+    'ends a stage only once its pending handshakes settle, at most one handshake timeout after its hold, so a ' +
+      'queueing gateway is seen with a hold shorter than the handshake timeout',
+    async () => {
+      const target = await simulator({ cap: { limit: 2, response: { kind: 'queue' } } });
+      const settings = settingsFor(target.url, { stages: [2, 4, 6], holdSeconds: 0.2, handshakeTimeoutSeconds: 1 });
+      const { result, plan } = await runOneShard(settings);
+      const queued = result.records.filter((record) => record.stage === 1);
+      expect(queued.map((record) => record.outcome)).toEqual(['handshake-timeout', 'handshake-timeout']);
+      // The stage waited past its hold for them, and ramping stopped after it.
+      expect(result.stagesRun).toBe(2);
+      expect(result.records).toHaveLength(4);
+      const firstProbeClose = Math.min(...result.records.map((record) => record.close?.at ?? Infinity));
+      expect(firstProbeClose).toBeGreaterThan(Math.max(...queued.map((record) => record.settledAt)));
+      expect(firstProbeClose).toBeGreaterThan(plan.stages[1]!.holdEndsAt + 500);
+    },
+  );
+
   it('sends the headers and subprotocols given, with per-message deflate off', async () => {
     const seen: IncomingHttpHeaders[] = [];
     const server = new WebSocketServer({

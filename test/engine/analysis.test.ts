@@ -322,6 +322,22 @@ describe('analyzeRun', () => {
     expect(analysis.verdictReason).toContain('stopped');
   });
 
+  it('reads a cap, not a rate limit, when an upgrade in flight at the first refusal is answered after it', () => {
+    // Shard 0's sixth upgrade left at 3000 ms and was let in, but its answer came at 3012 ms; shard 1's upgrade,
+    // sent at 3001 ms, was refused at 3005 ms. The count rose after the first refusal only by the upgrade that was
+    // already in flight: a cap at 6, not a rate limit (and not a cap at 5).
+    const stages = stagesOf([5, 10], 1000, 2000);
+    const raced = { ...opened(1, 3012), attemptedAt: T0 + 3000 };
+    const refusals = Array.from({ length: 4 }, (_, i) => ({ ...refused(1, 3005 + i * 20, 503), shard: 1 }));
+    const shardA = shardOf([...openMany(0, 5, 0, 20), raced], 2);
+    const shardB = { ...shardOf(refusals, 2), shard: 1 };
+    const analysis = analyzeRun(input([shardA, shardB], { plan: planOf(stages) }));
+    expect(analysis.limitingFactor?.kind).toBe('concurrency-cap');
+    expect(analysis.limitingFactor?.summary).toContain('Concurrency cap at 6');
+    expect(analysis.dropOnset).toBe(6);
+    expect(analysis.limitingFactor?.evidence.firstFailure).toMatchObject({ openCount: 6, status: 503 });
+  });
+
   it('merges shards into one global open count', () => {
     const shardA = capRecords().filter((_, i) => i % 2 === 0);
     const shardB = capRecords()
@@ -330,5 +346,94 @@ describe('analyzeRun', () => {
     const analysis = analyzeRun(input([shardOf(shardA, 4), { ...shardOf(shardB, 4), shard: 1 }]));
     expect(analysis.ceiling).toEqual({ value: 150, reached: true });
     expect(analysis.dropOnset).toBe(150);
+  });
+
+  it('fails a run in which every upgrade was refused before any opened, never a cap at 0', () => {
+    const records = Array.from({ length: 5 }, (_, i) => refused(0, i * 20, 500));
+    const analysis = analyzeRun(input([shardOf(records, 1)]));
+    expect(analysis.verdict).toBe('failed');
+    expect(analysis.ceiling).toEqual({ value: null, reached: false });
+    expect(analysis.dropOnset).toBeNull();
+    expect(analysis.limitingFactor?.kind).toBe('unreachable');
+    expect(analysis.limitingFactor?.summary).toBe(
+      'ws://127.0.0.1:1/ refused every upgrade (5 × HTTP 500) before any connection opened: check that the target ' +
+        'is up and serves WebSocket there. Nothing was measured; this is a probe failure, not a ceiling.',
+    );
+  });
+
+  it('fails a run answered with a web page as not a WebSocket endpoint', () => {
+    const analysis = analyzeRun(input([shardOf([refused(0, 0, 200)], 0)]));
+    expect(analysis.verdict).toBe('failed');
+    expect(analysis.limitingFactor?.kind).toBe('config-error');
+    expect(analysis.limitingFactor?.summary).toContain('answers HTTP 200 without upgrading: not a WebSocket endpoint');
+  });
+
+  it('fails a run whose server answers with bytes that are not HTTP as not an HTTP server', () => {
+    const notHttp = { ...connectError(0, 0, 'HPE_INVALID_CONSTANT'), errorMessage: 'Parse Error: Expected HTTP/' };
+    const analysis = analyzeRun(input([shardOf([notHttp], 0)]));
+    expect(analysis.verdict).toBe('failed');
+    expect(analysis.limitingFactor?.summary).toContain(
+      'answers with bytes that are not HTTP (Parse Error: Expected HTTP/): not an HTTP server',
+    );
+    expect(analysis.limitingFactor?.summary).not.toContain('reach');
+  });
+
+  it("fails a run whose server broke the protocol after the upgrade as a protocol error with ws's message", () => {
+    const protocolError = 'Invalid WebSocket frame: RSV2 and RSV3 must be clear';
+    const records = [
+      ...openMany(0, 10, 0, 20),
+      opened(0, 300, { at: 900, code: 1002, frameReceived: false, protocolError }),
+    ];
+    const analysis = analyzeRun(input([shardOf(records, 0)]));
+    expect(analysis.verdict).toBe('failed');
+    expect(analysis.limitingFactor?.kind).toBe('config-error');
+    expect(analysis.limitingFactor?.summary).toContain(
+      `The server broke the WebSocket protocol after the upgrade, at 11 open connections (${protocolError}; the ` +
+        'probe closed with 1002)',
+    );
+    expect(analysis.limitingFactor?.summary).not.toContain('degradation');
+  });
+
+  it('never says "even with heartbeats" of closes that came before any heartbeat was due', () => {
+    // Pings every 20 s; the server closes every connection with 1008 one second after it opened.
+    const records = Array.from({ length: 5 }, (_, i) => opened(0, i * 20, { at: i * 20 + 1000, code: 1008 }));
+    const analysis = analyzeRun(input([shardOf(records, 0)], { plan: planOf(stagesOf([5], 100, 2000)) }));
+    expect(analysis.verdict).toBe('inconclusive');
+    expect(analysis.limitingFactor?.kind).toBe('idle-timeout');
+    expect(analysis.limitingFactor?.summary).toContain('No heartbeat was due before these closes');
+    expect(analysis.limitingFactor?.summary).toContain('A close with code 1008 comes from the application');
+    expect(analysis.limitingFactor?.summary).not.toContain('even with heartbeats');
+  });
+
+  it('adds up the stage table of a stopped run: the stage it stopped in ends when it stopped', () => {
+    // 20 connections open in the first 0.4 s; Ctrl-C at 1 s; the probe closes them all after that.
+    const records = Array.from({ length: 20 }, (_, i) => opened(0, i * 20, { at: 1100, closedBy: 'probe' }));
+    const aborted = { failureClass: 'interrupted' as const, message: 'stopped by SIGINT' };
+    const analysis = analyzeRun(input([shardOf(records, 0, { aborted, stoppedAt: T0 + 1000 })]));
+    expect(analysis.stages.map(({ opened: count, openAtEnd, failed }) => [count, openAtEnd, failed])).toEqual([
+      [20, 20, 0],
+    ]);
+  });
+
+  it('adds up the stage table of a run stopped by a failure that other drops raced', () => {
+    // Five open; a protocol error stops the run at 1 s; three more come in before the probe closes the last one.
+    const protocolError = 'Invalid WebSocket frame: invalid status code 1004';
+    const drop = (at: number) => ({ at, code: 1002, frameReceived: false, protocolError });
+    const records = [
+      ...[1000, 1001, 1002, 1003].map((at, i) => opened(0, i * 20, drop(at))),
+      opened(0, 80, { at: 1010, code: 1000, frameReceived: true, closedBy: 'probe' }),
+    ];
+    const aborted = { failureClass: 'config-error' as const, message: 'config-error: protocol error' };
+    const analysis = analyzeRun(input([shardOf(records, 0, { aborted, stoppedAt: T0 + 1000 })]));
+    expect(analysis.stages.map(({ opened: count, openAtEnd, failed }) => [count, openAtEnd, failed])).toEqual([
+      [5, 1, 4],
+    ]);
+  });
+
+  it('counts the connections a stage opened while it waited for its pending handshakes after its hold', () => {
+    // Stage 1 (10) holds until 3 s; two of its handshakes complete only at 3.5 s, before stage 2 starts.
+    const records = [...openMany(0, 8, 0, 20), opened(0, 3500), opened(0, 3500)];
+    const analysis = analyzeRun(input([shardOf(records, 1)], { plan: planOf(stagesOf([10, 20], 1000, 2000)) }));
+    expect(analysis.stages[0]).toMatchObject({ opened: 10, openAtEnd: 10, failed: 0, held: true });
   });
 });

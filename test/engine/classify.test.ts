@@ -45,6 +45,25 @@ describe('classifyRecord', () => {
     ['a server close without a frame', { close: close('server', 1006) }, afterOpen, 'abnormal-closure'],
     ['a server close with 1013', { close: close('server', 1013) }, afterOpen, 'server-close'],
     ['a pong timeout', { close: close('pong-timeout', 1006) }, afterOpen, 'pong-timeout'],
+    ['a 200 page instead of an upgrade', { outcome: 'rejected', status: 200 }, afterOpen, 'config-error'],
+    [
+      'bytes that are not HTTP on the first connection',
+      { outcome: 'connect-error', errorCode: 'HPE_INVALID_CONSTANT' },
+      first,
+      'config-error',
+    ],
+    [
+      'bytes that are not HTTP after others opened',
+      { outcome: 'connect-error', errorCode: 'HPE_INVALID_CONSTANT' },
+      afterOpen,
+      'connect-error',
+    ],
+    [
+      'a frame ws rejects after the upgrade',
+      { close: { ...close('server', 1002), frameReceived: false, protocolError: 'Invalid WebSocket frame: x' } },
+      afterOpen,
+      'config-error',
+    ],
   ] as const)('classifies %s', (_name, fields, context, expected) => {
     expect(classifyRecord({ ...base, ...fields }, context)).toBe(expected);
   });

@@ -1,19 +1,48 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DeleteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { runLockKey } from '../../functions/adapters/dynamo-run-locks.js';
+import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
+import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
+import { worstCaseRunSeconds } from '../../functions/config/region-starts.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import { WORKER_START_DELAY_SECONDS } from '../../functions/config/worker-budget.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { PlanStepInput } from '../../functions/steps/step-payloads.js';
 import { handler } from '../../functions/handlers/plan-handler.js';
-import { captureStdout, lambdaContext, setEnvironment } from '../support/deployed-run.js';
+import { captureStdout, lambdaContext, setEnvironment, TEST_AWS_ENVIRONMENT } from '../support/deployed-run.js';
+
+const TABLE = 'ws-ceiling-runs';
+
+let dynamo: EmbeddedDynamo;
+let storeDirectory: string;
+let restoreAws: () => void;
+
+beforeAll(async () => {
+  storeDirectory = await mkdtemp(path.join(tmpdir(), 'ws-ceiling-plan-'));
+  dynamo = await startEmbeddedDynamo({ directory: storeDirectory });
+  await new DynamoRunStore({ client: dynamo.client, tableName: TABLE }).ensureTable();
+  restoreAws = setEnvironment({ ...TEST_AWS_ENVIRONMENT, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+});
+
+afterAll(async () => {
+  restoreAws();
+  await dynamo.stop();
+  await rm(storeDirectory, { recursive: true, force: true });
+});
 
 const restorers: Array<() => void> = [];
-afterEach(() => {
+afterEach(async () => {
   for (const restore of restorers.splice(0).reverse()) restore();
+  // Every test plans runs of chat-prod: each starts with its lock free.
+  await dynamo.client.send(new DeleteItemCommand({ TableName: TABLE, Key: runLockKey('chat-prod') }));
 });
 
 let log: ReturnType<typeof captureStdout>;
 beforeEach(() => {
-  restorers.push(setEnvironment({ ALLOWED_HOSTS: 'chat.example.com, other.example.com' }));
+  restorers.push(setEnvironment({ ALLOWED_HOSTS: 'chat.example.com, other.example.com', RUNS_TABLE: TABLE }));
   log = captureStdout();
   restorers.push(log.restore);
 });
@@ -80,9 +109,43 @@ describe('handler (plan)', () => {
 
   it('accepts its own output target again, so a re-planned run validates the same', async () => {
     const first = await handler(planEvent({ target: requestTarget() }), lambdaContext());
+    await dynamo.client.send(new DeleteItemCommand({ TableName: TABLE, Key: runLockKey('chat-prod') }));
     const second = await handler(planEvent({ target: first.target, trigger: 'schedule' }), lambdaContext());
     expect(second.target).toEqual(first.target);
     expect(second.runId).not.toBe(first.runId);
+    expect(second.skipped).toBeUndefined();
+  });
+
+  it('takes the run lock of the target until the run’s worst-case end, in the runs table', async () => {
+    const output = await handler(planEvent({ target: requestTarget() }), lambdaContext());
+    const { Item } = await dynamo.client.send(
+      new GetItemCommand({ TableName: TABLE, Key: runLockKey('chat-prod'), ConsistentRead: true }),
+    );
+    expect(Item).toMatchObject({
+      runId: { S: output.runId },
+      since: { N: String(output.plannedAt) },
+      until: { N: String(output.plannedAt + worstCaseRunSeconds(output.target.plan) * 1000) },
+    });
+  });
+
+  it('runs one of two plan steps of a target started at once and hands the other on as skipped', async () => {
+    const [first, second] = await Promise.all([
+      handler(planEvent({ target: requestTarget(), trigger: 'schedule' }), lambdaContext()),
+      handler(planEvent({ target: requestTarget(), trigger: 'invoke' }), lambdaContext()),
+    ]);
+    const outputs = [first, second];
+    const ran = outputs.filter((output) => output.skipped === undefined);
+    const skipped = outputs.filter((output) => output.skipped !== undefined);
+    expect(ran).toHaveLength(1);
+    expect(skipped).toHaveLength(1);
+    expect(ran[0]?.shardTasks).toHaveLength(2);
+    expect(skipped[0]?.shardTasks).toEqual([]);
+    expect(skipped[0]?.skipped?.heldBy).toMatchObject({ runId: ran[0]?.runId, since: ran[0]?.plannedAt });
+    expect(log.entries().find((entry) => entry.level === 'warn')).toMatchObject({
+      message: 'run skipped: another run holds the lock',
+      runId: skipped[0]?.runId,
+      heldBy: ran[0]?.runId,
+    });
   });
 
   it('logs the plan and cost estimate as one JSON line, with header names but no header or query values', async () => {
@@ -168,10 +231,12 @@ describe('handler (plan)', () => {
     };
     const error = await failureOf(handler(planEvent({ target: requestTarget({ plan: huge }) }, 112), lambdaContext()));
     expect(error).toBeInstanceOf(InvalidInputError);
-    expect((error as InvalidInputError).field).toBe('input.target.plan.stages');
+    // The same check as config check and synth: the target's schema refuses it, naming the field and the fix.
+    expect((error as InvalidInputError).field).toBe('plan.stages');
     expect(error.message).toMatch(
-      /20 stages over 112 shards make a run state of about \d+ KB, above the 256 KB Step Functions allows/,
+      /20 stages over 112 workers make a run state of about \d+ KB, above the 243 KB a run may use of the 256 KB Step Functions allows for a state .*; plan at most \d stages/,
     );
+    expect(error.message).toContain('(in input.target)');
 
     const large = {
       stages: [25_000, 50_000, 75_000, 100_000],

@@ -15,7 +15,7 @@ import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-request
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { WORKER_STOP_MARGIN_MS } from '../../functions/config/worker-budget.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
-import { MAP_RESULT_ALLOWANCE_BYTES } from '../../functions/steps/plan-step.js';
+import { MAP_RESULT_ALLOWANCE_BYTES } from '../../functions/config/run-state.js';
 import type { FailedShard, ShardTask, WorkerOutput } from '../../functions/steps/step-payloads.js';
 import type { ShardResult } from '../../functions/engine/types.js';
 import { shardRampRule } from '../../functions/steps/worker-step.js';
@@ -126,6 +126,27 @@ describe('handler (worker)', () => {
       shard: 0,
       headers: ['Authorization', 'X-Tenant'],
     });
+  });
+
+  it('says how late it started when its cold start outlasted the start delay, on the clock of the plan', async () => {
+    const target = await simulator({});
+    // Planned as if the start delay had passed 1.6 s ago: this worker is 1.6 s late.
+    const { shardTasks } = plannedRun(testTarget(target.url), -1600);
+    const task = shardTasks[0] as ShardTask;
+
+    const output = await handler(task, lambdaContext());
+
+    expect(output.startedLateMs).toBeGreaterThanOrEqual(1600);
+    expect(output.startedLateMs).toBeLessThan(60_000);
+    expect(log.entries().find((entry) => entry.message === 'shard starting late')).toMatchObject({
+      level: 'warn',
+      shard: 0,
+      lateMs: output.startedLateMs,
+      reason: `worker 0 started ${(output.startedLateMs ?? 0) / 1000} s after the planned start`,
+    });
+    // On time, nothing is said.
+    const onTime = await handler(onlyTask(testTarget(target.url)), lambdaContext());
+    expect(onTime.startedLateMs).toBeUndefined();
   });
 
   it('stops after the first stage that fails, as a single process would', async () => {

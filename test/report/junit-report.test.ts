@@ -99,6 +99,7 @@ const COMPLETED_BY_VERDICT = {
   'below-floor': 'passed',
   inconclusive: 'failure',
   failed: 'error',
+  skipped: 'failure',
 } as const;
 
 /** How a parsed test case ended: passed (no child), or the name of its one child element. */

@@ -79,6 +79,7 @@ function dependencies(overrides: Partial<WorkerStepDependencies> = {}) {
     stopRequests: { requestStop: () => Promise.resolve(), stopRequestedSince: () => Promise.resolve(false) },
     deadline: new AbortController().signal,
     stopMarginMs: 15_000,
+    now: Date.now,
     log: createLogger({}, (line) => lines.push(line)),
     ...overrides,
   };

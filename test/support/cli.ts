@@ -24,15 +24,20 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Run under `ulimit -n` with this descriptor limit. */
   descriptorLimit?: number;
+  /** Variables added to the environment of the run. */
+  environment?: Record<string, string>;
   /** Called with the child once started, e.g. to send it a signal. */
   onStart?: (child: ReturnType<typeof spawn>) => void;
 }
 
 /** Runs `ws-ceiling <args>` and resolves when it exits. */
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const env = { ...process.env, ...options.environment };
   const command = options.descriptorLimit
-    ? spawn('bash', ['-c', `ulimit -n ${options.descriptorLimit} && exec "$0" "$@"`, process.execPath, CLI, ...args])
-    : spawn(process.execPath, [CLI, ...args]);
+    ? spawn('bash', ['-c', `ulimit -n ${options.descriptorLimit} && exec "$0" "$@"`, process.execPath, CLI, ...args], {
+        env,
+      })
+    : spawn(process.execPath, [CLI, ...args], { env });
   let stdout = '';
   let stderr = '';
   command.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -4,7 +4,8 @@
  * a run shares (where drops began, no cause). Read from the stored run, so it
  * works on runs recorded by any version.
  */
-import type { LimitingFactorKind, RunResult } from '../types.js';
+import { isNotHttp, isNotUpgrading } from '../classify.js';
+import type { FirstFailure, LimitingFactorKind, RunResult } from '../types.js';
 import { formatMilliseconds, formatSeconds, NONE } from '../units.js';
 import { describeCloses, describeRefusals, listDrops, shortSlowdownClause } from './failure-phrases.js';
 
@@ -75,20 +76,46 @@ export function describeCause(run: HeadlineRun): string {
       );
     case 'probe-limited':
       return probeLimited(first?.errorCode, onset, evidence.eventLoopDelayMaxMs);
-    case 'config-error': {
-      const answer =
-        first?.status !== undefined ? `with HTTP ${first.status}` : `(${first?.errorCode ?? 'handshake not accepted'})`;
-      return (
-        `The target refused the first connection ${answer}: a configuration problem (URL, headers or ` +
-        'subprotocol), not a ceiling.'
-      );
-    }
+    case 'config-error':
+      return configError(first);
     case 'unreachable':
+      if (first?.status !== undefined) {
+        const statuses = Object.keys(evidence.failures.byStatus).join(' and ');
+        return (
+          `The target refused every upgrade with HTTP ${statuses} before any connection opened: nothing was ` +
+          'measured.'
+        );
+      }
       return (
         `The target could not be reached (${first?.errorCode ?? 'the upgrade was never answered'}) before ` +
         'any connection opened: nothing was measured.'
       );
   }
+}
+
+/** A target that does not take the probe's request: not WebSocket, not HTTP, broken frames or a refusal. */
+function configError(first: FirstFailure | undefined): string {
+  if (first?.protocolError !== undefined) {
+    return (
+      `The server broke the WebSocket protocol after the upgrade (${first.protocolError}): a protocol error, ` +
+      'not a ceiling.'
+    );
+  }
+  if (isNotUpgrading(first?.status)) {
+    return (
+      `The target answers HTTP ${first?.status} without upgrading: not a WebSocket endpoint, so nothing was ` +
+      'measured.'
+    );
+  }
+  if (isNotHttp(first?.errorCode)) {
+    return 'The target answers with bytes that are not HTTP: not an HTTP server, so nothing was measured.';
+  }
+  const answer =
+    first?.status !== undefined ? `with HTTP ${first.status}` : `(${first?.errorCode ?? 'handshake not accepted'})`;
+  return (
+    `The target refused the first connection ${answer}: a configuration problem (URL, headers or ` +
+    'subprotocol), not a ceiling.'
+  );
 }
 
 /** A run without a limiting factor: every stage held (a lower bound), or its verdict's reason (e.g. stopped early). */

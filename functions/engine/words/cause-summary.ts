@@ -3,6 +3,7 @@
  * limiting factor, with its figures. limiting-factor.ts decides the factor and
  * gathers these facts; this module only words them.
  */
+import { isNotHttp, isNotUpgrading } from '../classify.js';
 import { probeLimitFix, type SelfCheckResource } from '../self-check.js';
 import type { DurationSpread, FailureCounts, HandshakeP95, HeartbeatSettings } from '../types.js';
 import { formatSeconds } from '../units.js';
@@ -33,9 +34,22 @@ export type SummaryFacts =
       drops: number;
       idle: DurationSpread;
       heartbeat: HeartbeatSettings['kind'];
+      /** Whether heartbeats went out before most of the drops (false: none was due yet). */
+      heartbeatsSent: boolean;
     }
-  | { kind: 'max-lifetime'; failures: FailureCounts; drops: number; age: DurationSpread }
+  | { kind: 'max-lifetime'; failures: FailureCounts; drops: number; age: DurationSpread; heartbeatsSent: boolean }
   | { kind: 'config-error'; url: string; status?: number; errorCode?: string; errorMessage?: string }
+  | {
+      kind: 'protocol-error';
+      url: string;
+      /** ws's message for the frame it rejected. */
+      message: string;
+      /** The code ws closed with (1002, 1007, 1009). */
+      closeCode: number;
+      openCount: number;
+    }
+  /** Nothing ever opened, and every upgrade was refused with an HTTP status (500, 503, 429…). */
+  | { kind: 'refused-before-open'; url: string; failures: FailureCounts }
   | {
       kind: 'unreachable';
       url: string;
@@ -87,20 +101,29 @@ export function summarizeCause(facts: SummaryFacts): string {
       return idleTimeoutSummary(facts);
     case 'max-lifetime': {
       const { age } = facts;
+      const despite = facts.heartbeatsSent ? 'even with heartbeats' : 'however recently a frame had arrived';
       return (
         `Maximum connection lifetime of ${formatSeconds(age.medianSeconds)}: ${facts.drops} connections were ` +
         `closed (${nameCloseCodes(facts.failures.byCloseCode)}) ${formatSeconds(age.medianSeconds)} after they ` +
-        `opened (${range(age)}), whatever the open count, even with heartbeats. This is a duration limit, not a ` +
+        `opened (${range(age)}), whatever the open count, ${despite}. This is a duration limit, not a ` +
         'concurrency ceiling.'
       );
     }
-    case 'config-error': {
-      const answer = facts.status !== undefined ? `HTTP ${facts.status}` : `${facts.errorMessage ?? facts.errorCode}`;
+    case 'config-error':
+      return configErrorSummary(facts);
+    case 'protocol-error':
       return (
-        `The target refused the connection as misconfigured (${answer}) at ${facts.url}: check the URL, ` +
-        '--header values and --subprotocol. This is a probe failure, not a ceiling.'
+        `The server broke the WebSocket protocol after the upgrade, at ${facts.openCount} open connections ` +
+        `(${facts.message}; the probe closed with ${facts.closeCode}) at ${facts.url}: a protocol error, not a ` +
+        'capacity limit. Check that the URL is the WebSocket endpoint and that no proxy in between rewrites ' +
+        'frames. This is a probe failure, not a ceiling.'
       );
-    }
+    case 'refused-before-open':
+      return (
+        `${facts.url} refused every upgrade (${countRefusals(facts.failures)}) before any connection opened: ` +
+        `check that the target is up and serves WebSocket there. Nothing was measured; this is a probe failure, ` +
+        'not a ceiling.'
+      );
     case 'unreachable': {
       const why = facts.unanswered
         ? 'TCP connected but the upgrade was never answered'
@@ -125,6 +148,28 @@ export function summarizeCause(facts: SummaryFacts): string {
   }
 }
 
+/** A target that refuses the probe's request itself: a status, an answer that is not HTTP, a handshake ws rejects. */
+function configErrorSummary(facts: Extract<SummaryFacts, { kind: 'config-error' }>): string {
+  const failure = 'This is a probe failure, not a ceiling.';
+  if (isNotUpgrading(facts.status)) {
+    return (
+      `${facts.url} answers HTTP ${facts.status} without upgrading: not a WebSocket endpoint. Check the URL's ` +
+      `path. ${failure}`
+    );
+  }
+  if (isNotHttp(facts.errorCode)) {
+    return (
+      `${facts.url} answers with bytes that are not HTTP (${facts.errorMessage ?? facts.errorCode}): not an HTTP ` +
+      `server. Check the URL's port, and wss:// for a TLS port. ${failure}`
+    );
+  }
+  const answer = facts.status !== undefined ? `HTTP ${facts.status}` : `${facts.errorMessage ?? facts.errorCode}`;
+  return (
+    `The target refused the connection as misconfigured (${answer}) at ${facts.url}: check the URL, --header ` +
+    `values and --subprotocol. ${failure}`
+  );
+}
+
 function rateLimitSummary(facts: Extract<SummaryFacts, { kind: 'handshake-rate-limit' }>): string {
   const { retryAfter, perSecond } = facts;
   const retry = retryAfter.length ? `, Retry-After ${retryAfter.join(', ')}` : '';
@@ -142,16 +187,38 @@ function rateLimitSummary(facts: Extract<SummaryFacts, { kind: 'handshake-rate-l
 
 function idleTimeoutSummary(facts: Extract<SummaryFacts, { kind: 'idle-timeout' }>): string {
   const { idle, heartbeat } = facts;
-  const advice =
-    heartbeat === 'off'
-      ? `Keep connections alive with --ping under ${formatSeconds(idle.medianSeconds)} to measure the ` +
-        'concurrency ceiling.'
-      : `The ${heartbeat === 'ping' ? 'protocol pings' : 'application heartbeats'} sent did not reset it: try ` +
-        'the other kind of heartbeat or a shorter interval.';
+  const under = formatSeconds(idle.medianSeconds);
+  let advice: string;
+  if (heartbeat === 'off') {
+    advice = `Keep connections alive with --ping under ${under} to measure the concurrency ceiling.`;
+  } else if (!facts.heartbeatsSent) {
+    advice =
+      `No heartbeat was due before these closes, so the last frame was the opening handshake and an idle ` +
+      `timeout cannot be told from a maximum lifetime: run with --ping under ${under}, or ws-ceiling diagnose, ` +
+      `to tell them apart.${applicationCloseNote(facts.failures.byCloseCode)}`;
+  } else {
+    advice =
+      `The ${heartbeat === 'ping' ? 'protocol pings' : 'application heartbeats'} sent did not reset it: try ` +
+      'the other kind of heartbeat or a shorter interval.';
+  }
   return (
-    `Idle timeout of ${formatSeconds(idle.medianSeconds)}: ${facts.drops} connections were closed ` +
-    `(${nameCloseCodes(facts.failures.byCloseCode)}) ${formatSeconds(idle.medianSeconds)} after their last ` +
+    `Idle timeout of ${under}: ${facts.drops} connections were closed ` +
+    `(${nameCloseCodes(facts.failures.byCloseCode)}) ${under} after their last ` +
     `frame (${range(idle)}), whatever the open count. ${advice}`
+  );
+}
+
+/**
+ * ` Close code 1008 …` when the closes carry 1008 (policy violation) or an
+ * application code (4000–4999): the application may be refusing the
+ * connections rather than timing them out. Empty otherwise.
+ */
+function applicationCloseNote(byCloseCode: Record<string, number>): string {
+  const codes = Object.keys(byCloseCode).filter((code) => code === '1008' || /^4\d{3}$/.test(code));
+  if (!codes.length) return '';
+  return (
+    ` A close with code ${codes.join(' or ')} comes from the application rather than a timer: it may be ` +
+    'refusing these connections (authentication, a missing --header).'
   );
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RunResult } from '../../../functions/engine/types.js';
+import type { Evidence, FailureCounts, FirstFailure, RunResult } from '../../../functions/engine/types.js';
 import { describeCause } from '../../../functions/engine/words/cause-headline.js';
 import { loadRecordedRun } from '../../fixtures/simulator-runs.js';
 
@@ -68,5 +68,44 @@ describe('describeCause', () => {
       "The probe's own event loop was starved (delay up to 812.4 ms), so its timings cannot be trusted: this run " +
         "says nothing about the target's limit.",
     );
+  });
+
+  it.each<[string, Partial<FirstFailure>, Partial<FailureCounts>, string]>([
+    [
+      'a web page',
+      { failureClass: 'config-error', status: 200 },
+      { byStatus: { '200': 1 } },
+      'The target answers HTTP 200 without upgrading: not a WebSocket endpoint, so nothing was measured.',
+    ],
+    [
+      'bytes that are not HTTP',
+      { failureClass: 'config-error', errorCode: 'HPE_INVALID_CONSTANT' },
+      { byErrorCode: { HPE_INVALID_CONSTANT: 1 } },
+      'The target answers with bytes that are not HTTP: not an HTTP server, so nothing was measured.',
+    ],
+    [
+      'a frame that broke the protocol',
+      { failureClass: 'config-error', closeCode: 1002, protocolError: 'Invalid WebSocket frame: invalid opcode 5' },
+      { byCloseCode: { '1002': 1 } },
+      'The server broke the WebSocket protocol after the upgrade (Invalid WebSocket frame: invalid opcode 5): a ' +
+        'protocol error, not a ceiling.',
+    ],
+    [
+      'every upgrade refused before any opened',
+      { failureClass: 'handshake-rejected', status: 503 },
+      { byStatus: { '503': 5 } },
+      'The target refused every upgrade with HTTP 503 before any connection opened: nothing was measured.',
+    ],
+  ])('words a target that cannot be measured: %s', (_name, first, counts, expected) => {
+    const kind = first.failureClass === 'config-error' ? 'config-error' : 'unreachable';
+    const failures = { total: 1, byClass: {}, byStatus: {}, byCloseCode: {}, byErrorCode: {}, ...counts };
+    const firstFailure = { at: heldRun.startedAt, openCount: 0, stage: 0, failureClass: 'config-error', ...first };
+    const run: RunResult = {
+      ...heldRun,
+      verdict: 'failed',
+      ceiling: { value: null, reached: false },
+      limitingFactor: { kind, summary: '', evidence: { failures, firstFailure } as Evidence },
+    };
+    expect(describeCause(run)).toBe(expected);
   });
 });

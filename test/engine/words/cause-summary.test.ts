@@ -47,8 +47,8 @@ describe('summarizeCause', () => {
 
   it('advises a heartbeat for an idle timeout without one, and another kind when one was sent', () => {
     const failures = counts({ total: 4, byCloseCode: { '1006': 4 } });
-    const facts = { kind: 'idle-timeout', failures, drops: 4, idle: spread } as const;
-    expect(summarizeCause({ ...facts, heartbeat: 'off' })).toBe(
+    const facts = { kind: 'idle-timeout', failures, drops: 4, idle: spread, heartbeatsSent: true } as const;
+    expect(summarizeCause({ ...facts, heartbeat: 'off', heartbeatsSent: false })).toBe(
       'Idle timeout of 30.2 s: 4 connections were closed (1006, no close frame) 30.2 s after their last frame ' +
         '(29.8–30.4 s), whatever the open count. Keep connections alive with --ping under 30.2 s to measure the ' +
         'concurrency ceiling.',
@@ -60,7 +60,7 @@ describe('summarizeCause', () => {
 
   it('words a maximum lifetime as a duration limit', () => {
     const failures = counts({ total: 4, byCloseCode: { '1001': 4 } });
-    expect(summarizeCause({ kind: 'max-lifetime', failures, drops: 4, age: spread })).toBe(
+    expect(summarizeCause({ kind: 'max-lifetime', failures, drops: 4, age: spread, heartbeatsSent: true })).toBe(
       'Maximum connection lifetime of 30.2 s: 4 connections were closed (code 1001) 30.2 s after they opened ' +
         '(29.8–30.4 s), whatever the open count, even with heartbeats. This is a duration limit, not a concurrency ' +
         'ceiling.',

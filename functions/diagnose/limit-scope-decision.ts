@@ -1,0 +1,156 @@
+/**
+ * The decision of the limit-scope experiment, from what it saw: a cap or a
+ * rate limit was filled from the first source (a local address, or the
+ * run's credential), then more connections were opened from each other
+ * source (a second address, an alternate credential). If every other source
+ * got its own full share, the limit is per source address (or per
+ * credential) and `perScope` is the share; if every other source was
+ * refused at once, the limit is global. Anything in between (a partial
+ * share, sources that disagree, a source that failed for another reason, a
+ * first source that never reached the limit) decides nothing: the answer is
+ * undetermined, with the reason, never a guess.
+ *
+ * Sources are named by labels the caller gives (an address, "alternate
+ * credential 1"), never by a header value.
+ */
+import { formatTenths } from '../engine/units.js';
+
+/** What kind of second source the experiment used. */
+export type ScopeKind = 'source-address' | 'credential';
+
+/** The scope of a limit: per source address, per credential, or one limit for everyone. */
+export type LimitScope = ScopeKind | 'global';
+
+/** The limit the run found. */
+export type ScopedLimit =
+  { kind: 'concurrency-cap'; count: number } | { kind: 'handshake-rate-limit'; perSecond: number };
+
+/** What one source got while the experiment tried it. */
+export interface SourceFill {
+  /** How the source is named in sentences: an address, or "alternate credential 1"; never a secret. */
+  label: string;
+  /** Connections that opened (a cap), or handshakes let through (a rate limit). */
+  admitted: number;
+  /** Upgrades refused as the limit refuses them (its HTTP status, or its way of refusing). */
+  refused: number;
+  /** Failures of any other kind (a 401 for a bad credential, EADDRNOTAVAIL…), in words; absent when none. */
+  otherFailure?: string;
+}
+
+/** Everything the decision reads. */
+export interface LimitScopeInput {
+  limit: ScopedLimit;
+  scopeKind: ScopeKind;
+  first: SourceFill;
+  /** One per other source, in the order they were tried. */
+  others: readonly SourceFill[];
+}
+
+/** The experiment's answer: a scope with its per-scope figure and sentence, or why there is none. */
+export type LimitScopeDecision =
+  | { kind: 'limit-scope'; scope: LimitScope; perScope: number; sources: number; sentence: string }
+  | { kind: 'undetermined'; reason: string };
+
+/**
+ * How far short of the first source's share another source may fall and still have "its own full share": a cap
+ * gives every source the same count (2 %, at least one connection, for a slot freed or taken meanwhile); a rate
+ * limit's windows vary more.
+ */
+const SHARE_TOLERANCE: Record<ScopedLimit['kind'], number> = { 'concurrency-cap': 0.02, 'handshake-rate-limit': 0.2 };
+/** Most a source refused "at once" may still get through: a slot freed meanwhile, a token refilled. */
+const AT_ONCE_TOLERANCE: Record<ScopedLimit['kind'], number> = { 'concurrency-cap': 0.02, 'handshake-rate-limit': 0.1 };
+
+/** What one other source showed. */
+type SourceReading = 'own-share' | 'refused-at-once' | 'partial' | 'failed';
+
+/** Decides the scope of the limit from the sources' fills. */
+export function decideLimitScope(input: LimitScopeInput): LimitScopeDecision {
+  const { limit, first, others } = input;
+  if (first.otherFailure !== undefined) {
+    return undetermined(`connections from ${first.label} failed for another reason (${first.otherFailure})`);
+  }
+  if (first.refused === 0 || first.admitted === 0) {
+    return undetermined(`${first.label} did not fill the limit: ${describeFill(first, limit)}`);
+  }
+  if (others.length === 0) return undetermined('there was no second source to compare with');
+  const readings = others.map((other) => readSource(other, first.admitted, limit.kind));
+  const failed = others.find((_, index) => readings[index] === 'failed');
+  if (failed) {
+    return undetermined(`connections from ${failed.label} failed for another reason (${failed.otherFailure ?? ''})`);
+  }
+  if (readings.every((reading) => reading === 'own-share')) return scoped(input);
+  if (readings.every((reading) => reading === 'refused-at-once')) return global(input);
+  const said = others.map((other) => `${other.label}: ${describeFill(other, limit)}`).join('; ');
+  return undetermined(
+    `${first.label} filled the limit (${describeFill(first, limit)}), but the other sources got neither their own ` +
+      `full share nor were refused at once (${said}): the limit may be shared in part`,
+  );
+}
+
+function readSource(source: SourceFill, share: number, kind: ScopedLimit['kind']): SourceReading {
+  if (source.otherFailure !== undefined) return 'failed';
+  if (source.admitted >= share - Math.max(1, Math.floor(share * SHARE_TOLERANCE[kind]))) return 'own-share';
+  const atOnce = Math.max(kind === 'concurrency-cap' ? 0 : 1, Math.floor(share * AT_ONCE_TOLERANCE[kind]));
+  if (source.refused > 0 && source.admitted <= atOnce) return 'refused-at-once';
+  return 'partial';
+}
+
+function scoped(input: LimitScopeInput): LimitScopeDecision {
+  const { limit, scopeKind, first, others } = input;
+  const least = Math.min(...others.map((other) => other.admitted));
+  const perScope = limit.kind === 'concurrency-cap' ? first.admitted : limit.perSecond;
+  const scopeWords = scopeKind === 'source-address' ? 'per source address' : 'per credential';
+  const got =
+    limit.kind === 'concurrency-cap'
+      ? `got its own ${least}`
+      : `got ${least} handshakes through right after the first was refused`;
+  const who =
+    others.length === 1
+      ? `a second ${sourceNoun(scopeKind)} ${got}`
+      : `${others.length} other ${sourceNouns(scopeKind)} each ${got.replace('its own', 'their own')}`;
+  return {
+    kind: 'limit-scope',
+    scope: scopeKind,
+    perScope,
+    sources: others.length + 1,
+    sentence: `${limitWords(limit)} is ${scopeWords}: ${who}.`,
+  };
+}
+
+function global(input: LimitScopeInput): LimitScopeDecision {
+  const { limit, scopeKind, others } = input;
+  const who =
+    others.length === 1
+      ? `a second ${sourceNoun(scopeKind)} was`
+      : `${others.length} other ${sourceNouns(scopeKind)} were`;
+  return {
+    kind: 'limit-scope',
+    scope: 'global',
+    perScope: limit.kind === 'concurrency-cap' ? limit.count : limit.perSecond,
+    sources: others.length + 1,
+    sentence: `${limitWords(limit)} is global: ${who} refused at once.`,
+  };
+}
+
+function undetermined(reason: string): LimitScopeDecision {
+  return { kind: 'undetermined', reason };
+}
+
+function sourceNoun(kind: ScopeKind): string {
+  return kind === 'source-address' ? 'address' : 'credential';
+}
+
+function sourceNouns(kind: ScopeKind): string {
+  return kind === 'source-address' ? 'addresses' : 'credentials';
+}
+
+function limitWords(limit: ScopedLimit): string {
+  return limit.kind === 'concurrency-cap'
+    ? `The cap of ${limit.count}`
+    : `The handshake rate limit of ${formatTenths(limit.perSecond)}/s`;
+}
+
+function describeFill(source: SourceFill, limit: ScopedLimit): string {
+  const what = limit.kind === 'concurrency-cap' ? 'opened' : 'let through';
+  return `${source.admitted} ${what}, ${source.refused} refused`;
+}
