@@ -186,6 +186,12 @@ function judgeFits(trace: WindowTrace): WindowVerdict {
     reason: `${why} (the refusals ended ${groups.length} times; at most ${largest} got through in a row)`,
   });
   if (groups.length < MIN_ESTIMATES) return notWindow('too few groups got through after a refusal to read a window');
+  // A plan closes its connections when it ends, which frees a cap too: refusals that ended only as a plan began say
+  // nothing about time.
+  const endedInPlan = trace.spans.filter((span) => span.ended && !trace.breaks.includes(span.acceptedBefore)).length;
+  if (endedInPlan < MIN_ESTIMATES) {
+    return notWindow('the refusals ended only when a new plan began, after the last one closed its connections');
+  }
   if (largest < MIN_WINDOW_COUNT) return notWindow('too few got through after each refusal for a window');
   // A fixed window lets the same count through after each reopening (up to two windows' worth when a group straddled
   // a boundary): the smallest group, when at least MIN_ESTIMATES and half the groups are that size (to 2 %). A group a

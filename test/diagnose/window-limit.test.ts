@@ -119,6 +119,23 @@ describe('judgeWindow', () => {
     expect(judgeWindow(trace)).toMatchObject({ kind: 'window', count: 10 });
   });
 
+  it('is no window for a cap: its groups get through only when a new plan began, after the last one closed', () => {
+    // Each plan of 15 upgrades, one every 10 ms and 3 s apart: the cap of 10 lets 10 in, refuses the other 5.
+    const trace: WindowTrace = { accepted: [], refused: [], spans: [], breaks: [] };
+    for (let plan = 0; plan < 9; plan += 1) {
+      if (plan > 0) trace.breaks.push(trace.accepted.length);
+      const span = trace.spans[trace.spans.length - 1];
+      if (span) span.ended = true;
+      for (let upgrade = 0; upgrade < 15; upgrade += 1) {
+        const at = plan * 3000 + upgrade * 10;
+        if (upgrade < 10) trace.accepted.push({ at, group: trace.spans.length });
+        else trace.refused.push({ at, acceptedBefore: trace.accepted.length });
+      }
+      trace.spans.push({ acceptedBefore: trace.accepted.length, ended: false });
+    }
+    expect(judgeWindow(trace)).toMatchObject({ kind: 'not-window' });
+  });
+
   it('is no window for a token bucket: after its burst it lets one or two through per refill', () => {
     const verdict = judgeWindow(traceOf(bucketAdmit(20, 30, 0), 60));
     expect(verdict).toMatchObject({ kind: 'not-window' });
