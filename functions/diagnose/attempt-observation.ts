@@ -112,6 +112,7 @@ export function observeAttempt(
     };
   }
   const firstTry = first.record.attemptedAt;
+  const firstAnswer = Math.min(...refusals.map((event) => event.record.settledAt));
   // A long tail of refusals after the last upgrade let through is another limit behind (a cap): not the bucket's.
   const bucketRefusals = withoutLongTail(refusals, opened);
   const lastTry = (bucketRefusals[bucketRefusals.length - 1] ?? last).record.attemptedAt;
@@ -129,7 +130,9 @@ export function observeAttempt(
   const observation: AttemptObservation = {
     ...base,
     openBeforeFirstRefusal,
-    openedAfterFirstRefusal: opened.filter((record) => record.attemptedAt > firstTry).length,
+    // Upgrades still in flight when the first refusal came back may be answered in any order (several sockets or
+    // shards): only one sent after that answer and let through proves that connections still got in.
+    openedAfterFirstRefusal: opened.filter((record) => record.attemptedAt > firstAnswer).length,
     ...stretches,
     steady: {
       opened: opened.filter((record) => record.attemptedAt > firstTry && record.attemptedAt < lastTry).length,

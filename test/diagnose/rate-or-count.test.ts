@@ -12,7 +12,7 @@ import {
   type SimulatorOptions,
 } from '../../functions/simulator/target-simulator.js';
 import { diagnoseDependencies, rampAgainst } from '../support/diagnose-ramp.js';
-import { opened, refused, stagesOf } from '../support/records.js';
+import { opened, refused, stagesOf, T0 } from '../support/records.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -201,6 +201,22 @@ describe('observeAttempt', () => {
       expect(seen.retryAfterSeconds).toBe(3);
     },
   );
+
+  it('counts an upgrade in flight when the first refusal came back as not let through after it: it raced it', () => {
+    // A cap of 10: the 11th upgrade's refusal is answered at 130 ms, after the 12th (sent at 109 ms, before that
+    // answer) was let in because a slot freed meanwhile. Only the 13th, sent after the answer, would prove more.
+    const records = [
+      ...Array.from({ length: 10 }, (_, i) => opened(0, i * 10)),
+      { ...refused(0, 130, 503), attemptedAt: T0 + 99 },
+      opened(0, 110),
+      refused(0, 140, 503),
+    ];
+    const stages = stagesOf([13], 130, 500);
+    expect(observeAttempt(records, { allRecords: records, stages, rate: 100, fromRefill: false })).toMatchObject({
+      openBeforeFirstRefusal: 10,
+      openedAfterFirstRefusal: 0,
+    });
+  });
 
   it('splits an attempt that waited out Retry-After into stretches after each wait', () => {
     const seen = observeBucket({ perSecond: 20, burst: 30, retryAfter: 1 }, 60, 100);
@@ -404,7 +420,7 @@ describe('runRateOrCount', () => {
       stages: [5, 15],
       holdSeconds: 0.3,
     });
-    expect(findings[0]).toMatchObject({
+    expect(findings[0], findings.map((finding) => finding.sentence).join('\n')).toMatchObject({
       kind: 'concurrency-cap',
       values: { count: 10, rates: [100, 50, 25] },
       evidence: { retryAfter: ['1'] },
