@@ -23,6 +23,8 @@ export interface Workload {
   holdSeconds: number;
   /** Bound on the ramp; past it the hold starts anyway and the unsettled attempts count as not held. */
   rampTimeoutSeconds: number;
+  /** Epoch milliseconds the ramp starts at, so clients in several processes start together; now when absent. */
+  startAt?: number;
 }
 
 /** What went wrong along the way: any of it is a false drop on a loopback server that never refuses or closes. */
@@ -69,6 +71,12 @@ export interface ClientMeasurement {
   rssMiBPerThousand: number;
   /** p99 of the event-loop delay while holding with pings (10 ms sampling, as the probe samples itself). */
   loopDelayP99Ms: number;
+  /** Epoch milliseconds of the first attempt and of the ramp's end, to combine clients in several processes. */
+  rampStartedAt: number;
+  rampEndedAt: number;
+  /** User plus system CPU of the ramp, µs, and RSS held less RSS before, bytes: the figures above, unscaled. */
+  cpuMicros: number;
+  rssHeldBytes: number;
 }
 
 /** Sampling interval of the event-loop delay monitor, the same as the shard runner's. */
@@ -88,7 +96,8 @@ export async function measureClient(client: LoadClient, workload: Workload): Pro
     }),
     workload.rampTimeoutSeconds * 1000,
   );
-  const rampSeconds = (performance.now() - rampStartedAt) / 1000;
+  const rampEndedAt = performance.now();
+  const rampSeconds = (rampEndedAt - rampStartedAt) / 1000;
   const cpu = process.cpuUsage(cpuAtStart);
   const opened = client.opened;
 
@@ -113,6 +122,46 @@ export async function measureClient(client: LoadClient, workload: Workload): Pro
     cpuMicrosPerHandshake: (cpu.user + cpu.system) / Math.max(1, opened),
     rssMiBPerThousand: ((rssHeld - rssBefore) / MIB / Math.max(1, heldAtEnd)) * 1000,
     loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    rampStartedAt: performance.timeOrigin + rampStartedAt,
+    rampEndedAt: performance.timeOrigin + rampEndedAt,
+    cpuMicros: cpu.user + cpu.system,
+    rssHeldBytes: rssHeld - rssBefore,
+  };
+}
+
+/**
+ * One client's figures from its parts in several processes, measured over the
+ * same span: the ramp from the first process's first attempt to the last
+ * process's end, the CPU and RSS of all of them, the worst event-loop delay.
+ */
+export function combineMeasurements(parts: readonly ClientMeasurement[]): ClientMeasurement {
+  const sum = (pick: (part: ClientMeasurement) => number) => parts.reduce((total, part) => total + pick(part), 0);
+  const byReason: Record<string, number> = {};
+  for (const part of parts)
+    for (const [reason, count] of Object.entries(part.byReason)) byReason[reason] = (byReason[reason] ?? 0) + count;
+  const rampStartedAt = Math.min(...parts.map((part) => part.rampStartedAt));
+  const rampEndedAt = Math.max(...parts.map((part) => part.rampEndedAt));
+  const rampSeconds = (rampEndedAt - rampStartedAt) / 1000;
+  const opened = sum((part) => part.opened);
+  const heldAtEnd = sum((part) => part.heldAtEnd);
+  const cpuMicros = sum((part) => part.cpuMicros);
+  const rssHeldBytes = sum((part) => part.rssHeldBytes);
+  return {
+    connections: sum((part) => part.connections),
+    opened,
+    heldAtEnd,
+    falseDrops: sum((part) => part.falseDrops),
+    byReason,
+    rampSettled: parts.every((part) => part.rampSettled),
+    rampSeconds,
+    handshakesPerSecond: opened / rampSeconds,
+    cpuMicrosPerHandshake: cpuMicros / Math.max(1, opened),
+    rssMiBPerThousand: (rssHeldBytes / MIB / Math.max(1, heldAtEnd)) * 1000,
+    loopDelayP99Ms: Math.max(...parts.map((part) => part.loopDelayP99Ms)),
+    rampStartedAt,
+    rampEndedAt,
+    cpuMicros,
+    rssHeldBytes,
   };
 }
 

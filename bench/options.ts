@@ -1,10 +1,11 @@
 /**
  * The flags of `npm run bench`, validated into one BenchOptions object, and
- * the most connections one probe process may hold on this host: what the
- * probe's own self-check admits for descriptors (the open-file limit less
- * what is open and its headroom; node raises the soft limit to the hard
- * limit at startup, so every benchmark process has the same) and for the
- * ephemeral ports toward one address.
+ * the most connections the probe may hold on this host in one process or
+ * several: what the probe's own self-check admits for descriptors (the
+ * open-file limit less what is open and its headroom, per process; node
+ * raises the soft limit to the hard limit at startup, so every benchmark
+ * process has the same) and for the ephemeral ports toward one address
+ * (shared by every process).
  */
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../functions/engine/errors.js';
@@ -26,6 +27,10 @@ loopback server, each in its own process, and prints medians and ratios.
   --ping S                protocol ping interval; a pong later than one interval
                           ends the connection (default 5)
   --handshake-timeout S   time an opening handshake may take (default 10)
+  --processes N           compare the probe in N processes (its connections and
+                          rate split over them) with the probe in one, both
+                          against a server of N processes (default 1: the probe
+                          against plain ws)
   --quick                 smoke run: 300 connections, 1 repetition, hold 1 s, ping 0.5 s
   --help                  this text`;
 
@@ -33,18 +38,26 @@ loopback server, each in its own process, and prints medians and ratios.
 const MIN_RAMP_TIMEOUT_SECONDS = 30;
 const SLOWEST_HANDSHAKES_PER_SECOND = 100;
 
-/** The most connections one probe process may hold here, by the probe's own self-check. */
+/** Most probe processes the benchmark spreads a client over. */
+const MAX_PROCESSES = 16;
+
+/** The most connections the probe may hold here in some number of processes, by the probe's own self-check. */
 export interface ConnectionBudget {
-  /** Connections the self-check admits for one process and one target address: the hold target. */
+  /** Connections the self-check admits for the processes and one target address: the hold target. */
   limitTarget: number;
   /** What bounds it. */
   bound: 'descriptors' | 'ephemeral ports';
-  /** The limit it is taken from: the open-file limit, or the ports in the ephemeral range. */
+  /** The limit it is taken from: the open-file limit (of each process), or the ports in the ephemeral range. */
   limit: number;
+  /** Processes it is for. */
+  processes: number;
 }
 
-/** Asks the self-check how many connections one process holding all shards may open toward one address on this host. */
-export function connectionBudget(host: HostBudget): ConnectionBudget {
+/**
+ * Asks the self-check how many connections `processes` processes, each holding its shards, may open toward one address
+ * on this host: each process's descriptors, and the ports of the one source address they share.
+ */
+export function connectionBudget(host: HostBudget, processes = 1): ConnectionBudget {
   const descriptorLimit = host.descriptorLimit;
   if (descriptorLimit === null || host.openDescriptors === null) {
     throw new Error(
@@ -52,23 +65,26 @@ export function connectionBudget(host: HostBudget): ConnectionBudget {
         'its run from them',
     );
   }
+  // A demand no host meets, so that each problem gives what is available.
   const demand = {
     connectionsPerProcess: descriptorLimit,
     costPerConnection: 1,
-    connectionsPerTargetAddress: descriptorLimit,
+    connectionsPerTargetAddress: Number.MAX_SAFE_INTEGER,
     shardsShareProcess: true,
   };
   const { problems } = checkProbeBudget(demand, host);
-  const byDescriptors = problems.find((problem) => problem.resource === 'descriptors')?.available ?? descriptorLimit;
+  const perProcess = problems.find((problem) => problem.resource === 'descriptors')?.available ?? descriptorLimit;
+  const byDescriptors = perProcess * processes;
   const byPorts = problems.find((problem) => problem.resource === 'ephemeral-ports')?.available;
   if (byPorts !== undefined && host.ephemeralPorts && byPorts < byDescriptors) {
     return {
       limitTarget: byPorts,
       bound: 'ephemeral ports',
       limit: host.ephemeralPorts.high - host.ephemeralPorts.low + 1,
+      processes,
     };
   }
-  return { limitTarget: byDescriptors, bound: 'descriptors', limit: descriptorLimit };
+  return { limitTarget: byDescriptors, bound: 'descriptors', limit: descriptorLimit, processes };
 }
 
 /** Everything one benchmark invocation needs, validated. */
@@ -78,6 +94,10 @@ export interface BenchOptions {
   connections: number;
   /** The most connections one process may hold here, and what bounds it. */
   budget: ConnectionBudget;
+  /** Probe processes compared with one (1: the probe against plain ws). */
+  processes: number;
+  /** The most connections those processes may hold here (the budget itself for one process). */
+  processesBudget: ConnectionBudget;
   connectRate: number;
   maxInFlight: number;
   holdSeconds: number;
@@ -90,26 +110,41 @@ export interface BenchOptions {
 /** What `--help` asks for instead of a run. */
 export type BenchRequest = { kind: 'help' } | { kind: 'run'; options: BenchOptions };
 
-/** Validates the benchmark flags against the connection budget, or throws InvalidInputError naming the flag. */
-export function parseBenchArgs(argv: readonly string[], budget: ConnectionBudget): BenchRequest {
+/**
+ * Validates the benchmark flags against the connection budget of one process and of `--processes` processes
+ * (`budgetOf`), or throws InvalidInputError naming the flag.
+ */
+export function parseBenchArgs(
+  argv: readonly string[],
+  budgetOf: (processes: number) => ConnectionBudget,
+): BenchRequest {
   const { values } = parseFlags(argv);
   if (values.help) return { kind: 'help' };
   const quick = values.quick ?? false;
+  const processes = wholeNumber('--processes', values.processes, 1, MAX_PROCESSES) ?? 1;
+  const budget = budgetOf(1);
+  const processesBudget = processes === 1 ? budget : budgetOf(processes);
+  const { limitTarget } = processesBudget;
   const limit =
-    budget.bound === 'descriptors' ? `the open-file limit of ${budget.limit}` : `the ${budget.limit} ephemeral ports`;
-  if (budget.limitTarget < 1)
+    processesBudget.bound === 'ephemeral ports'
+      ? `the ${processesBudget.limit} ephemeral ports`
+      : processes === 1
+        ? `the open-file limit of ${processesBudget.limit}`
+        : `the open-file limit of ${processesBudget.limit} in each of ${processes} processes`;
+  if (limitTarget < 1)
     throw new InvalidInputError(
       '--connections',
       `${limit} leaves no room for connections after the self-check's headroom`,
     );
+  // Several processes are compared with one at what one process holds, unless asked for more.
   const connections =
     wholeNumber(
       '--connections',
       values.connections,
       1,
-      budget.limitTarget,
+      limitTarget,
       `what ${limit} allows after the self-check's headroom`,
-    ) ?? (quick ? Math.min(300, budget.limitTarget) : budget.limitTarget);
+    ) ?? (quick ? Math.min(300, limitTarget) : Math.min(budget.limitTarget, limitTarget));
   const handshakeTimeoutSeconds = decimal('--handshake-timeout', values['handshake-timeout'], 0.1, 300) ?? 10;
   return {
     kind: 'run',
@@ -117,6 +152,8 @@ export function parseBenchArgs(argv: readonly string[], budget: ConnectionBudget
       repeat: wholeNumber('--repeat', values.repeat, 1, 50) ?? (quick ? 1 : 5),
       connections,
       budget,
+      processes,
+      processesBudget,
       connectRate: decimal('--rate', values.rate, 1, 1_000_000) ?? 100_000,
       maxInFlight: wholeNumber('--max-in-flight', values['max-in-flight'], 1, 10_000) ?? 100,
       holdSeconds: decimal('--hold', values.hold, 0.5, 600) ?? (quick ? 1 : 10),
@@ -142,6 +179,7 @@ function parseFlags(argv: readonly string[]) {
         hold: { type: 'string' },
         ping: { type: 'string' },
         'handshake-timeout': { type: 'string' },
+        processes: { type: 'string' },
         quick: { type: 'boolean' },
         help: { type: 'boolean' },
       },

@@ -95,6 +95,7 @@ export function createPlainClient(workload: Workload): LoadClient {
     async ramp(onRampStart) {
       const everySettled = new Promise<void>((resolve) => (allSettled = resolve));
       const intervalMs = 1000 / workload.connectRate;
+      if (workload.startAt !== undefined) await sleep(Math.max(0, workload.startAt - Date.now()));
       onRampStart();
       const rampStart = performance.now();
       for (let k = 0; k < workload.connections && !closing; k += 1) {

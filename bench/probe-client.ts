@@ -39,9 +39,10 @@ function probeSettings(workload: Workload): ProbeSettings {
   };
 }
 
-/** The run's plan: its shards and their share of the rate and of the in-flight bound. */
+/** The run's plan, from the workload's start or shortly: its shards and their share of the rate and in-flight bound. */
 export function probePlan(workload: Workload): ProbePlan {
-  return planRun(probeSettings(workload), { now: Date.now, newRunId: () => 'bench', startDelayMs: START_DELAY_MS });
+  const startDelayMs = workload.startAt === undefined ? START_DELAY_MS : Math.max(0, workload.startAt - Date.now());
+  return planRun(probeSettings(workload), { now: Date.now, newRunId: () => 'bench', startDelayMs });
 }
 
 /** A LoadClient driving every shard of the plan through runShard. */

@@ -115,15 +115,15 @@ export function formatSummary(summary: BenchSummary, options: BenchOptions): str
 }
 
 /** A median by the same nearest-rank rule as every other percentile in ws-ceiling. */
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   return percentile(values, 50) ?? Number.NaN;
 }
 
-function isClean(run: ClientMeasurement): boolean {
+export function isClean(run: ClientMeasurement): boolean {
   return run.rampSettled && run.falseDrops === 0 && run.heldAtEnd === run.connections;
 }
 
-function sumReasons(runs: readonly ClientMeasurement[]): Record<string, number> {
+export function sumReasons(runs: readonly ClientMeasurement[]): Record<string, number> {
   const total: Record<string, number> = {};
   for (const run of runs)
     for (const [reason, count] of Object.entries(run.byReason)) total[reason] = (total[reason] ?? 0) + count;
@@ -169,21 +169,21 @@ function heldLine(who: string, client: 'probe' | 'plain', summary: BenchSummary,
 }
 
 /** "the one run", or "each of the R runs". */
-function runsText(runs: number): string {
+export function runsText(runs: number): string {
   return runs === 1 ? 'the one run' : `each of the ${runs} runs`;
 }
 
-function formatNumber(value: number, decimals: number): string {
+export function formatNumber(value: number, decimals: number): string {
   return Number.isFinite(value)
     ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
     : '–';
 }
 
-function formatRatio(ratio: number): string {
+export function formatRatio(ratio: number): string {
   return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '–';
 }
 
-function table(rows: readonly string[][]): string {
+export function table(rows: readonly string[][]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   return rows
     .map((row) =>

@@ -6,6 +6,8 @@
  * and memory; a plan the probe cannot carry is `inconclusive`, never a
  * ceiling. While shards run, a resource watch keeps checking (once a second
  * and at each stage end), and a shortfall stops the run as `probe-limited`.
+ * With `--processes` the shards run in probe processes instead, checked and
+ * coordinated by local-processes.ts, and are recorded the same way.
  *
  * Bad input exits 2 before the store is opened; the store is opened and read
  * through before anything is sent (a store that cannot be read exits 3).
@@ -39,6 +41,7 @@ import { readHostBudget } from '../../functions/probe-host/host-budget.js';
 import { writeCiOutputs } from '../../functions/report/ci-outputs.js';
 import type { CommandIo } from './cli-context.js';
 import { EXIT_CODES } from './exit-codes.js';
+import { inProcessRamp, processesChoiceOf, spreadOverProcesses, withProcessesFix } from './local-processes.js';
 import { openLocalStore, type LocalStore } from './local-store.js';
 import { runPlanShards } from './local-shards.js';
 import { prepareProbeTarget, type ProbeTarget } from './probe-target.js';
@@ -110,6 +113,7 @@ export async function probeLocally(
   stopSignals.skipping(() => undefined);
   try {
     const prepared = await prepareProbeTarget(urlArgument, flags);
+    processesChoiceOf(flags.processes); // a bad --processes exits 2 before the store is opened
     const local = await openLocalStore(flags.store);
     try {
       return await prepared.withTarget(io, async (target) => {
@@ -205,17 +209,30 @@ async function probeOnce(
     settings.stopAtFirstFailingStage,
   );
   (flags.json ? io.stderr : io.stdout).write(`${planText}\n\n`);
-  const { selfCheck, runPlan } = await selfCheckPlan(target);
+  const inProcess = await selfCheckPlan(target);
+  const spread = await spreadOverProcesses(target, plan, processesChoiceOf(flags.processes), inProcess.selfCheck);
+  const selfCheck = spread?.selfCheck ?? (await withProcessesFix(inProcess.selfCheck, target, plan));
   if (!selfCheck.ok) return { kind: 'refused', refusal: preflightRefusal(settings, selfCheck) };
-  if (stopSignals.signal.aborted) {
-    io.stderr.write('Stopped before anything was sent; nothing is stored.\n');
-    return { kind: 'stopped' };
+  const ramp = spread && !stopSignals.signal.aborted ? await spread.start(io) : inProcessRamp(plan, inProcess.runPlan);
+  let shards: ShardResult[];
+  try {
+    if (stopSignals.signal.aborted) {
+      io.stderr.write('Stopped before anything was sent; nothing is stored.\n');
+      return { kind: 'stopped' };
+    }
+    shards = await runWithProgress(settings, ramp.plan, io, ramp.runPlan);
+  } finally {
+    await ramp.close();
   }
-  const shards = await runWithProgress(settings, plan, io, runPlan);
   stopSignals.skipping(() => `storing the run in ${local.directory}`);
-  const recorded = await recordOrSave({ settings, plan, shards, region: 'local', finishedAt: Date.now() }, local);
-  const runExperiment: PlanRunner = (request) => runCounting(runPlan, request);
-  return { kind: 'recorded', probe: { settings, recorded, plan, shards, selfCheck, runPlan: runExperiment } };
+  const input = { settings, plan: ramp.plan, shards, region: 'local', finishedAt: Date.now() };
+  const recorded = await recordOrSave(input, local);
+  // The follow-up experiments adapt their stages as they go, so they run in this process (local-processes.ts).
+  const runExperiment: PlanRunner = (request) => runCounting(inProcess.runPlan, request);
+  return {
+    kind: 'recorded',
+    probe: { settings, recorded, plan: ramp.plan, shards, selfCheck, runPlan: runExperiment },
+  };
 }
 
 /**

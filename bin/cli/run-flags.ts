@@ -17,6 +17,8 @@ export interface RunCommandFlags extends RawRunFlags {
   junit?: string;
   /** Also write the run's Markdown summary here. */
   markdown?: string;
+  /** Probe processes the shards run in: a number, or auto (bin/cli/local-processes.ts). */
+  processes?: string;
 }
 
 /**
@@ -92,7 +94,12 @@ function addLimitFlags(command: Command): Command {
       'connections per shard (each shard under the Lambda descriptor budget)',
       RUN_DEFAULTS.shardSize,
     )
-    .option('--continue-after-failure', 'keep ramping after the first failing stage');
+    .option('--continue-after-failure', 'keep ramping after the first failing stage')
+    .option(
+      '--processes <n|auto>',
+      'probe processes the shards run in, each with its own descriptors and core; auto uses the cores when one ' +
+        'process cannot carry the plan (default 1)',
+    );
 }
 
 /** Where the result goes: stdout as text or JSON, the CI files, and the run store. */

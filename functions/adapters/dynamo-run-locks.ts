@@ -14,7 +14,7 @@ import {
   PutItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { StoreError } from '../engine/errors.js';
+import { dynamoStoreError, isAwsError } from './dynamo-errors.js';
 import { RUN_LOCK_SORT_KEY, runLockPartitionKey, RUNS_TABLE_TTL_ATTRIBUTE } from '../steps/deployment-names.js';
 import type { RunLockAttempt, RunLockHolder, RunLocks } from '../steps/run-locks.js';
 
@@ -72,8 +72,8 @@ export class DynamoRunLocks implements RunLocks {
       );
       return true;
     } catch (error) {
-      if (isConditionalCheckFailure(error)) return false;
-      throw this.#storeError(`release the run lock of target ${targetId}`, error);
+      if (isAwsError(error, ConditionalCheckFailedException)) return false;
+      throw dynamoStoreError(`release the run lock of target ${targetId}`, this.#tableName, error);
     }
   }
 
@@ -98,8 +98,8 @@ export class DynamoRunLocks implements RunLocks {
       );
       return true;
     } catch (error) {
-      if (isConditionalCheckFailure(error)) return false;
-      throw this.#storeError(`take the run lock of target ${targetId}`, error);
+      if (isAwsError(error, ConditionalCheckFailedException)) return false;
+      throw dynamoStoreError(`take the run lock of target ${targetId}`, this.#tableName, error);
     }
   }
 
@@ -112,21 +112,7 @@ export class DynamoRunLocks implements RunLocks {
       if (Item?.runId?.S === undefined || Item.since?.N === undefined || Item.until?.N === undefined) return undefined;
       return { runId: Item.runId.S, since: Number(Item.since.N), until: Number(Item.until.N) };
     } catch (error) {
-      throw this.#storeError(`read the run lock of target ${targetId}`, error);
+      throw dynamoStoreError(`read the run lock of target ${targetId}`, this.#tableName, error);
     }
   }
-
-  /** A {@link StoreError} naming the operation and the table. */
-  #storeError(operation: string, cause: unknown): StoreError {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return new StoreError(`cannot ${operation} in DynamoDB table ${this.#tableName}: ${reason}`, { cause });
-  }
-}
-
-/** True when a conditional write was refused. */
-function isConditionalCheckFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error instanceof Error && error.name === ConditionalCheckFailedException.name)
-  );
 }

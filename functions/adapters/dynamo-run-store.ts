@@ -18,6 +18,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { dynamoStoreError, isAwsError } from './dynamo-errors.js';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   RECENT_RUNS_INDEX,
@@ -25,7 +26,6 @@ import {
   runPartitionKey,
   RUNS_TABLE_TTL_ATTRIBUTE,
 } from '../steps/deployment-names.js';
-import { StoreError } from '../engine/errors.js';
 import type { PutRunOutcome, RunStore } from '../engine/run-store.js';
 import { currentRunOf, type StoredRun } from '../engine/stored-run.js';
 import type { RunResult } from '../engine/types.js';
@@ -93,7 +93,7 @@ export class DynamoRunStore implements RunStore {
       return 'written';
     } catch (error) {
       if (isAwsError(error, ConditionalCheckFailedException)) return 'duplicate';
-      throw this.#storeError(`write run ${run.runId}`, error);
+      throw dynamoStoreError(`write run ${run.runId}`, this.#tableName, error);
     }
   }
 
@@ -147,7 +147,7 @@ export class DynamoRunStore implements RunStore {
         limit,
       );
     } catch (error) {
-      if (!isMissingIndex(error)) throw this.#storeError('read the recent runs', error);
+      if (!isMissingIndex(error)) throw dynamoStoreError('read the recent runs', this.#tableName, error);
     }
     return this.#scanRecentRuns(limit);
   }
@@ -250,14 +250,8 @@ export class DynamoRunStore implements RunStore {
     try {
       return await action();
     } catch (error) {
-      throw this.#storeError(operation, error);
+      throw dynamoStoreError(operation, this.#tableName, error);
     }
-  }
-
-  /** A {@link StoreError} naming the operation and the table. */
-  #storeError(operation: string, cause: unknown): StoreError {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return new StoreError(`cannot ${operation} in DynamoDB table ${this.#tableName}: ${reason}`, { cause });
   }
 }
 
@@ -293,9 +287,4 @@ function newestFirst(a: RunResult, b: RunResult): number {
 /** True when DynamoDB says the table has no such index (a table made before the index existed). */
 function isMissingIndex(error: unknown): boolean {
   return error instanceof Error && /specified index|index.*(not|does not) exist/i.test(error.message);
-}
-
-/** True when `error` is the AWS service exception `type` (by class or by name). */
-function isAwsError(error: unknown, type: new (...args: never[]) => Error): boolean {
-  return error instanceof type || (error instanceof Error && error.name === type.name);
 }

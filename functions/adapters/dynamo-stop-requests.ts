@@ -12,8 +12,8 @@ import {
   PutItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { dynamoStoreError, isAwsError } from './dynamo-errors.js';
 import { RUNS_TABLE_TTL_ATTRIBUTE, stopRequestPartitionKey } from '../steps/deployment-names.js';
-import { StoreError } from '../engine/errors.js';
 import type { StopRequests } from '../steps/stop-requests.js';
 
 /** How long a stop request item lives before DynamoDB's TTL removes it: no run lasts longer. */
@@ -62,8 +62,8 @@ export class DynamoStopRequests implements StopRequests {
         }),
       );
     } catch (error) {
-      if (isConditionalCheckFailure(error)) return;
-      throw this.#storeError(`record a stop request for target ${targetId}`, error);
+      if (isAwsError(error, ConditionalCheckFailedException)) return; // a newer request is stored
+      throw dynamoStoreError(`record a stop request for target ${targetId}`, this.#tableName, error);
     }
   }
 
@@ -81,21 +81,7 @@ export class DynamoStopRequests implements StopRequests {
       const requestedAt = Item?.requestedAt?.N;
       return requestedAt !== undefined && Number(requestedAt) >= plannedAt;
     } catch (error) {
-      throw this.#storeError(`read the stop request of target ${targetId}`, error);
+      throw dynamoStoreError(`read the stop request of target ${targetId}`, this.#tableName, error);
     }
   }
-
-  /** A {@link StoreError} naming the operation and the table. */
-  #storeError(operation: string, cause: unknown): StoreError {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return new StoreError(`cannot ${operation} in DynamoDB table ${this.#tableName}: ${reason}`, { cause });
-  }
-}
-
-/** True when a conditional write was refused because a newer request is stored. */
-function isConditionalCheckFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error instanceof Error && error.name === ConditionalCheckFailedException.name)
-  );
 }

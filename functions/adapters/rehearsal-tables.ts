@@ -18,6 +18,7 @@ import {
   type CreateTableCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { isAwsError } from './dynamo-errors.js';
 import { InvalidInputError } from '../engine/errors.js';
 
 /** A table as the template declares it. */
@@ -57,7 +58,7 @@ async function createUnlessExists(client: DynamoDBClient, table: DeclaredTable):
   try {
     await client.send(new CreateTableCommand(createTableInput(table)));
   } catch (error) {
-    if (!(error instanceof ResourceInUseException || (error as Error).name === 'ResourceInUseException')) throw error;
+    if (!isAwsError(error, ResourceInUseException)) throw error;
     const { Table } = await client.send(new DescribeTableCommand({ TableName: table.name }));
     const have = JSON.stringify(Table?.KeySchema ?? []);
     if (have !== JSON.stringify(table.keySchema)) {

@@ -5,14 +5,17 @@
  * `invoke` event with a Lambda-like context and sends back its result or its
  * error as Lambda documents one. It exits when the answer is sent, or as soon
  * as its parent goes away, so a child never outlives the process that started it.
+ * While the call runs, the context also carries the channel of messages to
+ * and from the parent (SandboxChannel).
  */
 import type {
   ChildFault,
   ChildInit,
   ChildMessage,
   InvocationContext,
-  InvokeMessage,
   LambdaErrorDocument,
+  ParentMessage,
+  SandboxChannel,
 } from './sandbox-protocol.js';
 
 type Invocable = (event: unknown, context: unknown) => unknown;
@@ -22,9 +25,15 @@ const realNow = Date.now.bind(Date);
 /** Memory kept by the exhaust-memory fault, so it is never collected. */
 const hoard: Buffer[] = [];
 let target: Invocable | undefined;
+/** The function's listeners for the parent's messages, and the messages that came before any listened. */
+const parentListeners = new Set<(data: unknown) => void>();
+const undelivered: unknown[] = [];
 
 process.on('disconnect', () => process.exit(0));
-process.on('message', (message: InvokeMessage) => void invoke(message.event, message.context, message.fault));
+process.on('message', (message: ParentMessage) => {
+  if (message.kind === 'deliver') deliver(message.data);
+  else void invoke(message.event, message.context, message.fault);
+});
 // An error the handler let escape ends the process, as it ends a Lambda runtime.
 process.on('uncaughtException', (error) => void answerAndExit({ kind: 'failed', error: lambdaError(error) }));
 process.on(
@@ -69,8 +78,19 @@ async function invoke(event: unknown, context: InvocationContext, fault: ChildFa
   if (!target) return;
   if (fault) playFault(fault);
   const { deadlineMs, ...fields } = context;
+  const channel: SandboxChannel = {
+    postToParent: (data) => {
+      if (process.connected) send({ kind: 'post', data });
+    },
+    onParentMessage: (listener) => {
+      parentListeners.add(listener);
+      for (const data of undelivered.splice(0)) listener(data);
+      return () => parentListeners.delete(listener);
+    },
+  };
   const lambdaContext = {
     ...fields,
+    ...channel,
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadlineMs - realNow()),
   };
@@ -80,6 +100,12 @@ async function invoke(event: unknown, context: InvocationContext, fault: ChildFa
   } catch (error) {
     await answerAndExit({ kind: 'failed', error: lambdaError(error) });
   }
+}
+
+/** Hands a message of the parent to the function's listeners, or keeps it until one listens. */
+function deliver(data: unknown): void {
+  if (parentListeners.size === 0) undelivered.push(data);
+  for (const listener of parentListeners) listener(data);
 }
 
 function playFault(fault: ChildFault): void {

@@ -2,7 +2,9 @@
  * The messages between a sandbox's parent and its child process (over Node's
  * IPC channel, as JSON), and the shape of a Lambda error. One definition for
  * both sides: sandbox.ts starts the child with a `ChildInit`, sends `invoke` and reads the answers that
- * sandbox-child.ts sends back.
+ * sandbox-child.ts sends back. While a call runs, the two sides may also
+ * exchange messages of their own (`deliver` and `post`), which a Lambda
+ * handler never uses and a probe process coordinates its run with.
  */
 
 /** An error as Lambda reports a failed invocation (the document Step Functions puts in a `Cause`). */
@@ -50,9 +52,31 @@ export interface InvokeMessage {
   fault?: ChildFault;
 }
 
-/** What the child answers. */
+/** A message from the parent to the function while its call runs. */
+export interface DeliverMessage {
+  kind: 'deliver';
+  data: unknown;
+}
+
+/** What the parent sends. */
+export type ParentMessage = InvokeMessage | DeliverMessage;
+
+/** What the child answers; `post` is a message from the function while its call runs. */
 export type ChildMessage =
   | { kind: 'ready'; initMs: number }
   | { kind: 'init-failed'; error: LambdaErrorDocument }
+  | { kind: 'post'; data: unknown }
   | { kind: 'result'; value: unknown }
   | { kind: 'failed'; error: LambdaErrorDocument };
+
+/**
+ * What the context of a sandboxed call has beyond Lambda's: messages to and
+ * from the parent while the call runs (JSON values). A message the parent
+ * sends before the function listens is kept until it does.
+ */
+export interface SandboxChannel {
+  /** Sends `data` to the parent (the sandbox's `onMessage`); nothing happens once the parent is gone. */
+  postToParent(data: unknown): void;
+  /** Calls `listener` with each message the parent sends (the sandbox's `post`); returns what stops listening. */
+  onParentMessage(listener: (data: unknown) => void): () => void;
+}

@@ -15,7 +15,10 @@
  * Children run in their own process group, so a terminal's Ctrl-C reaches
  * only the parent, which decides (signalSandboxes forwards a signal to every
  * child); a child exits when its parent goes away, and the parent kills the
- * children still running when it exits.
+ * children still running when it exits. `startInSandbox` also gives a handle
+ * on the running call: its pid, a signal for its process alone, and messages
+ * both ways while it runs (the function's context carries its side, see
+ * SandboxChannel), which the probe processes of one run coordinate with.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -23,7 +26,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ChildFault, ChildInit, ChildMessage, InvokeMessage, LambdaErrorDocument } from './sandbox-protocol.js';
+import type {
+  ChildFault,
+  ChildInit,
+  ChildMessage,
+  DeliverMessage,
+  InvokeMessage,
+  LambdaErrorDocument,
+} from './sandbox-protocol.js';
 
 /** The descriptor limit of a Lambda execution environment (soft and hard). */
 export const LAMBDA_DESCRIPTOR_LIMIT = 1024;
@@ -71,6 +81,8 @@ export interface SandboxCallOptions {
   signal?: AbortSignal;
   /** Each line the child writes to stdout or stderr (its logs). */
   onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Each message the function posts while its call runs (SandboxChannel.postToParent), in order. */
+  onMessage?: (data: unknown) => void;
 }
 
 /** How a call went. */
@@ -98,15 +110,32 @@ export function signalSandboxes(signal: NodeJS.Signals): number {
   return running.size;
 }
 
+/** A call running in its child process. */
+export interface RunningSandbox {
+  /** Process id of the child. */
+  pid: number;
+  /** Sends `data` to the function (SandboxChannel.onParentMessage); false once the child is gone. */
+  post(data: unknown): boolean;
+  /** Sends `signal` to this child alone; false once it is gone. */
+  kill(signal: NodeJS.Signals): boolean;
+  /** How the call went, once it has ended; never rejects for a failure of the call itself. */
+  ended: Promise<SandboxCall>;
+}
+
 /**
  * Runs `fn` once on `event` in a new child process under its limits and
  * resolves with how it went; never rejects for a failure of the call itself.
  */
-export async function callInSandbox(
+export function callInSandbox(
   fn: SandboxFunction,
   event: unknown,
   options: SandboxCallOptions = {},
 ): Promise<SandboxCall> {
+  return startInSandbox(fn, event, options).ended;
+}
+
+/** Starts `fn` once on `event` in a new child process under its limits, and returns the running call. */
+export function startInSandbox(fn: SandboxFunction, event: unknown, options: SandboxCallOptions = {}): RunningSandbox {
   installExitHook();
   const requestId = options.requestId ?? randomUUID();
   const descriptors = fn.limits.descriptors ?? LAMBDA_DESCRIPTOR_LIMIT;
@@ -134,6 +163,33 @@ export async function callInSandbox(
   );
   running.add(child);
   const pid = child.pid ?? -1;
+  let over = false;
+  const alive = () => !over && child.exitCode === null && child.signalCode === null;
+  const ended = finishedCall(child, fn, event, options, { requestId, pid, spawnedAt }).then((call) => {
+    over = true;
+    return call;
+  });
+  return {
+    pid,
+    post: (data) => {
+      if (!alive() || !child.connected) return false;
+      // A child that goes away meanwhile fails the send in the callback, not as an error of the call.
+      child.send({ kind: 'deliver', data } satisfies DeliverMessage, () => undefined);
+      return true;
+    },
+    kill: (signal) => alive() && child.kill(signal),
+    ended,
+  };
+}
+
+/** Watches a started child through its call: answers, limits, exit; resolves with how the call went. */
+async function finishedCall(
+  child: ChildProcess,
+  fn: SandboxFunction,
+  event: unknown,
+  options: SandboxCallOptions,
+  { requestId, pid, spawnedAt }: { requestId: string; pid: number; spawnedAt: number },
+): Promise<SandboxCall> {
   forwardLines(child, options.onOutput);
   const watch = watchMemory(pid, fn.limits.memoryMb);
   let readyAt: number | null = null;
@@ -184,7 +240,8 @@ export async function callInSandbox(
           ...(options.fault ? { fault: options.fault } : {}),
         };
         child.send(invoke);
-      } else if (message.kind === 'result') finish({ ok: true, value: message.value });
+      } else if (message.kind === 'post') options.onMessage?.(message.data);
+      else if (message.kind === 'result') finish({ ok: true, value: message.value });
       else finish({ ok: false, error: message.error });
     });
     child.on('error', (error) =>

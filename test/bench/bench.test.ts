@@ -2,8 +2,9 @@
  * Smoke test of `npm run bench` (bench/bench.ts, run from the build in
  * dist/bench/ as `npm test` builds it; WS_CEILING_BENCH points at another
  * build): a quick run with few connections and one repetition prints every
- * figure for the probe and the plain client with a finite ratio, and bad
- * flags exit 2 naming the flag. No timing thresholds: the speed targets are
+ * figure for the probe and the plain client with a finite ratio, the same
+ * for the probe in 2 processes against one, and bad flags exit 2 naming the
+ * flag. No timing thresholds: the speed targets are
  * the benchmark's to report, not this test's to assert.
  */
 import { spawn } from 'node:child_process';
@@ -64,9 +65,32 @@ describe('npm run bench', () => {
     expect(stderr).toMatch(/^run 1\/1 plain: held \d+\/200/m);
   });
 
+  it('compares the probe in 2 processes with one, against a server of 2 processes, in --quick mode', async () => {
+    const { code, stdout, stderr } = await runBench(['--quick', '--connections', '200', '--processes', '2']);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain('split 100 + 100');
+    const lines = stdout.split('\n');
+    for (const figure of ['handshakes per second while ramping', 'probe CPU per handshake, all processes (µs)']) {
+      const row = lines.find((line) => line.startsWith(figure)) ?? figure;
+      const [, one, many, ratio] = /^.+?\s{2,}(\S+)\s+(\S+)\s+(\S+)×$/.exec(row) ?? [];
+      expect(
+        [one, many, ratio].every((value) => Number.isFinite(Number(value?.replaceAll(',', '')))),
+        row,
+      ).toBe(true);
+    }
+    // Each process holds its 100 to the end: any false drop is the probe's, and fails this test.
+    expect(lines).toContain('1 process: held 200 with 0 false drops in the one run.');
+    expect(lines).toContain('2 processes: held 200 with 0 false drops in the one run.');
+    expect(stdout).toMatch(/^handshake rate ≥ 1\.6× one process\s+\S+×\s+(met|NOT MET)$/m);
+    expect(stderr).toMatch(/^run 1\/1 2 processes: held 200\/200, 0 false drops/m);
+  });
+
   it('exits 2 naming the flag when a flag is out of range', async () => {
     const { code, stderr } = await runBench(['--repeat', '0']);
     expect(code).toBe(2);
     expect(stderr).toContain('error: --repeat: must be a whole number from 1 to 50, got "0"');
+    const processes = await runBench(['--processes', '17']);
+    expect(processes.code).toBe(2);
+    expect(processes.stderr).toContain('error: --processes: must be a whole number from 1 to 16, got "17"');
   });
 });

@@ -3,10 +3,14 @@ import type { ClientMeasurement } from '../../bench/measure.js';
 import type { BenchOptions } from '../../bench/options.js';
 import { formatSummary, summarize } from '../../bench/report.js';
 
+const budget = { limitTarget: 18_981, bound: 'descriptors', limit: 20_000, processes: 1 } as const;
+
 const options: BenchOptions = {
   repeat: 2,
   connections: 200,
-  budget: { limitTarget: 18_981, bound: 'descriptors', limit: 20_000 },
+  budget,
+  processes: 1,
+  processesBudget: budget,
   connectRate: 100_000,
   maxInFlight: 100,
   holdSeconds: 1,
@@ -28,6 +32,10 @@ function measurement(overrides: Partial<ClientMeasurement> = {}): ClientMeasurem
     cpuMicrosPerHandshake: 600,
     rssMiBPerThousand: 6,
     loopDelayP99Ms: 10.5,
+    rampStartedAt: 1_000,
+    rampEndedAt: 1_200,
+    cpuMicros: 120_000,
+    rssHeldBytes: 1.2 * 1024 * 1024,
     ...overrides,
   };
 }
