@@ -118,16 +118,12 @@ async function runExperiments(probe: RecordedProbe, options: DiagnoseOptions, io
   }
 }
 
-/** 0 explained or no limit found (1 when the ramp was below --min-ceiling or regressed), 3 inconclusive or failed. */
+/**
+ * The exit code of a diagnosis: 3 when the run failed; 1 when a gate failed (--min-ceiling or regression, judged as
+ * `run` judges them, whichever stage failed: see gate.ts); else 0 explained or no limit found, 3 inconclusive.
+ */
 function exitCodeForDiagnosis(diagnosis: Diagnosis): number {
-  switch (diagnosis.verdict) {
-    case 'explained':
-    case 'no-limit-found':
-      return diagnosis.run?.verdict === 'below-floor' || diagnosis.run?.verdict === 'regressed'
-        ? exitCodeForVerdict(diagnosis.run.verdict)
-        : EXIT_CODES.completed;
-    case 'inconclusive':
-    case 'failed':
-      return EXIT_CODES.probeFailed;
-  }
+  if (diagnosis.verdict === 'failed') return EXIT_CODES.probeFailed;
+  if (diagnosis.gate && diagnosis.gate.verdict !== 'passed') return exitCodeForVerdict(diagnosis.gate.verdict);
+  return diagnosis.verdict === 'inconclusive' ? EXIT_CODES.probeFailed : EXIT_CODES.completed;
 }

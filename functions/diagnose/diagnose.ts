@@ -3,10 +3,12 @@
  * follow-up experiments can settle what stopped it, runs them one after the
  * other (each bounded in connections by the plan's maximum and in time by the
  * experiment budget) and returns the diagnosis: every finding with its
- * evidence, probe-seconds and sentence, and a verdict.
+ * evidence, probe-seconds and sentence, a verdict, and the gates' answer.
  *
  * - refusals in the failing stage: rate or count (with the queueing-gateway
- *   reading of unanswered upgrades), then refinement of a count limit;
+ *   reading of unanswered upgrades, the count check and window limits), then
+ *   refinement of a confirmed count limit, or the ramp under a rate limit
+ *   for what stands behind it;
  * - drops of open connections (server degradation): refinement;
  * - a cap or a rate limit, with a second source given: its scope (limit-scope.ts);
  * - an idle timeout or maximum lifetime: the heartbeat groups;
@@ -20,7 +22,9 @@ import type { Diagnosis, DiagnosisVerdict, Finding, FindingKind, FindingValuesBy
 import { runIdleTimeout } from './idle-timeout.js';
 import { runLimitScope } from './limit-scope.js';
 import { runRateOrCount } from './rate-or-count.js';
+import { judgeGate } from './gate.js';
 import { runRefinement } from './refinement.js';
+import { runUnderRateLimit } from './under-rate-limit.js';
 import { makeFinding } from './report.js';
 
 /** Default resolution of the refinement, in connections. */
@@ -68,6 +72,7 @@ export async function diagnoseRun(
   return {
     verdict,
     reason,
+    gate: judgeGate(ramp.run, findings),
     runId: ramp.run.runId,
     targetId: ramp.run.targetId,
     url: ramp.run.url,
@@ -116,15 +121,22 @@ async function experimentsFor(
       })),
     );
   }
+  const stopped = () => context.signal.aborted || findings.some((finding) => finding.kind === 'probe-limited');
+  const rateLimit = findings.find((finding) => finding.kind === 'handshake-rate-limit');
+  if (!stopped() && rateLimit?.kind === 'handshake-rate-limit') {
+    findings.push(
+      ...(await runUnderRateLimit(context, { limit: rateLimit.values, rampRate: ramp.settings.connectRate })),
+    );
+  }
+  // An exact ceiling only behind a count limit the count check confirmed, or drops that were not refusals.
   const countLimited = findings.some(
-    (finding) => finding.kind === 'concurrency-cap' || finding.kind === 'accept-queue',
+    (finding) =>
+      (finding.kind === 'concurrency-cap' || finding.kind === 'accept-queue') &&
+      finding.experiment !== 'under-rate-limit',
   );
-  const rateLimited = findings.some((finding) => finding.kind === 'handshake-rate-limit');
-  const stopped = context.signal.aborted || findings.some((finding) => finding.kind === 'probe-limited');
   if (
-    !stopped &&
-    !rateLimited &&
-    (countLimited || factor.kind === 'concurrency-cap' || factor.kind === 'server-degradation')
+    !stopped() &&
+    (countLimited || (!refused && (factor.kind === 'concurrency-cap' || factor.kind === 'server-degradation')))
   ) {
     context.onProgress('refinement: looking for the exact ceiling');
     findings.push(
@@ -166,6 +178,7 @@ export function refusedDiagnosis(refused: RefusedPlan): Diagnosis {
   return {
     verdict: 'inconclusive',
     reason: `The probe itself was the limit, so no ceiling is claimed. ${summary}`,
+    gate: null,
     runId: null,
     targetId: refused.targetId,
     url: refused.url,

@@ -104,6 +104,12 @@ export interface HoldStep {
   groups?: HeartbeatSettings[];
   /** Honour Retry-After within the step, waiting at most `secondsLeft()` (see retry-after.ts). */
   honourRetryAfter?: () => number;
+  /** Handshakes in flight at most, instead of the run's --max-in-flight; the step then runs in one shard. */
+  maxInFlight?: number;
+  /** Sees every shard event of the step. */
+  onEvent?: (event: ShardEvent) => void;
+  /** Receives what ends the step now, as a normal end (see ExperimentPlanRequest.ending). */
+  ending?: (end: () => void) => void;
 }
 
 /** Most connections an experiment may attempt in one step: the plan's largest stage, never above --max-connections. */
@@ -144,7 +150,10 @@ export async function openAndHold(context: ExperimentContext, step: HoldStep): P
     stages: [step.count],
     connectRate: step.rate,
     holdSeconds: step.holdSeconds,
-    shardSize: groups.length > 0 ? step.count / groups.length : context.settings.shardSize,
+    // A bound on handshakes in flight is exact in one shard.
+    shardSize:
+      groups.length > 0 ? step.count / groups.length : step.maxInFlight ? step.count : context.settings.shardSize,
+    ...(step.maxInFlight !== undefined ? { maxInFlight: step.maxInFlight } : {}),
   });
   const plan = planRun(settings, {
     now: context.now,
@@ -156,6 +165,8 @@ export async function openAndHold(context: ExperimentContext, step: HoldStep): P
     plan,
     ...(groups.length ? { heartbeatOf: (shard: number) => groups[shard] ?? settings.heartbeat } : {}),
     ...(step.honourRetryAfter ? { honourRetryAfter: step.honourRetryAfter } : {}),
+    ...(step.onEvent ? { onEvent: step.onEvent } : {}),
+    ...(step.ending ? { ending: step.ending } : {}),
   });
 }
 
@@ -164,7 +175,15 @@ export type ExperimentPlanRequest = Omit<PlanRequest, 'control'> & {
   control?: RampControl;
   /** Honour Retry-After within the plan, waiting at most `secondsLeft()`. */
   honourRetryAfter?: () => number;
+  /**
+   * Receives what ends the plan now: pending handshakes are cancelled and every connection is closed with 1000, as at
+   * the plan's end, and the step is judged as one that ran to its end.
+   */
+  ending?: (end: () => void) => void;
 };
+
+/** The abort message of a plan its experiment ended early. */
+const ENDED_BY_EXPERIMENT = 'ended by the experiment';
 
 /**
  * Runs one experiment plan to its end: stops on Ctrl-C, honours Retry-After
@@ -176,9 +195,10 @@ export async function runExperimentPlan(
   context: ExperimentContext,
   request: ExperimentPlanRequest,
 ): Promise<ExperimentRun> {
-  const { honourRetryAfter: retryAfterWithin, ...planRequest } = request;
+  const { honourRetryAfter: retryAfterWithin, ending, ...planRequest } = request;
   const control = request.control ?? new RampControl(request.settings.tolerance, request.settings.stages, false);
   const stop = () => control.abort({ failureClass: 'interrupted', message: 'stopped by SIGINT' });
+  ending?.(() => control.abort({ failureClass: 'interrupted', message: ENDED_BY_EXPERIMENT }));
   if (context.signal.aborted) stop();
   context.signal.addEventListener('abort', stop, { once: true });
   const stages: StagePlan[] = [...request.plan.stages];
@@ -217,7 +237,7 @@ export async function runExperimentPlan(
     const loopDelay = shards.flatMap((shard) => shard.loopDelay);
     const judged = beyondBudget
       ? ({ kind: 'retry-after', beyond: beyondBudget } as const)
-      : stopOf(control.abortReason, records, stages, loopDelay, {
+      : stopOf(endedEarly(control.abortReason), records, stages, loopDelay, {
           url: redactUrl(request.settings.url),
           shardsShareProcess: shards.some((shard) => shard.sharesProcess === true),
         });
@@ -231,6 +251,11 @@ export async function runExperimentPlan(
   } finally {
     context.signal.removeEventListener('abort', stop);
   }
+}
+
+/** Why a plan was stopped, unless its experiment ended it (a normal end). */
+function endedEarly(aborted: ShardAbort | undefined): ShardAbort | undefined {
+  return aborted?.message === ENDED_BY_EXPERIMENT ? undefined : aborted;
 }
 
 /** The probe's own limits over a step, judged as a run's analysis judges them, or why it stopped early. */

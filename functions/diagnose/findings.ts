@@ -12,7 +12,14 @@ import type { LimitScope, ScopedLimit, ScopeKind } from './limit-scope-decision.
  * refused before anything was sent).
  */
 export type ExperimentName =
-  'self-check' | 'ramp' | 'rate-or-count' | 'queueing-gateway' | 'idle-timeout' | 'refinement' | 'limit-scope';
+  | 'self-check'
+  | 'ramp'
+  | 'rate-or-count'
+  | 'queueing-gateway'
+  | 'under-rate-limit'
+  | 'idle-timeout'
+  | 'refinement'
+  | 'limit-scope';
 
 /** What an experiment saw, in numbers a person can check. */
 export interface FindingEvidence {
@@ -40,16 +47,24 @@ export interface HeartbeatGroupResult {
 
 /** The values of each kind of finding. */
 export interface FindingValuesByKind {
-  /** Upgrades refused once `count` connections were open, at every rate tried. */
-  'concurrency-cap': { count: number; rates: number[] };
+  /**
+   * Upgrades refused once `count` connections were open, at every rate tried; with `queueSeconds` when the gateway held
+   * each refused upgrade about that long in its queue before it answered.
+   */
+  'concurrency-cap': { count: number; rates: number[]; queueSeconds?: number };
   /** Upgrades left unanswered once `count` connections were open: a full accept queue. */
   'accept-queue': { count: number; rates: number[]; handshakeTimeoutSeconds: number };
-  /** A handshake rate limit: sustainable handshakes per second and the burst, and the slowest rate still refused. */
+  /**
+   * A handshake rate limit: sustainable handshakes per second and the burst, the rate at which refusals vanished, the
+   * rates tried; with `window` when it counts `count` upgrades per window of `seconds` (fixed or sliding), not in a
+   * token bucket.
+   */
   'handshake-rate-limit': {
     perSecond: number | null;
     burst: number | null;
     cleanAtRate: number | null;
     rates: number[];
+    window?: { count: number; seconds: number };
   };
   /** Connections without traffic closed after `seconds`; which heartbeats kept them alive. */
   'idle-timeout': { seconds: number; groups: HeartbeatGroupResult[] };
@@ -57,8 +72,8 @@ export interface FindingValuesByKind {
   'max-lifetime': { seconds: number; groups: HeartbeatGroupResult[] };
   /** The highest count held for the hold, to `resolution`; `failsAt` did not hold. */
   'exact-ceiling': { value: number; failsAt: number; resolution: number; steps: number };
-  /** Every stage held: no limit up to the plan's maximum. */
-  'no-limit': { max: number };
+  /** Every stage held: no limit up to `max` (the plan's maximum); with `rate` when ramped under a rate limit at it. */
+  'no-limit': { max: number; rate?: number };
   /** The probe itself was the limit. */
   'probe-limited': { summary: string };
   /** The run failed (config error, unreachable): nothing to diagnose. */
@@ -102,11 +117,23 @@ export type Finding = {
 /** The answer of `diagnose`. */
 export type DiagnosisVerdict = 'explained' | 'no-limit-found' | 'inconclusive' | 'failed';
 
+/**
+ * The gates (--min-ceiling, regression) on the ceiling a diagnosis stands behind: `passed`, or which failed, with the
+ * ceiling judged (at most that, for a failed gate judged on a count limit) and why.
+ */
+export interface DiagnosisGate {
+  verdict: 'passed' | 'below-floor' | 'regressed';
+  ceiling: number | null;
+  reason: string | null;
+}
+
 /** A whole diagnosis: the ramp run it started from, the self-check and every finding. Holds no secret. */
 export interface Diagnosis {
   verdict: DiagnosisVerdict;
   /** Why the verdict is what it is, in plain words. */
   reason: string;
+  /** The gates' answer, which decides exit code 1 as for `run`; null when no ceiling could be judged. */
+  gate: DiagnosisGate | null;
   /** The recorded ramp's id; null when the self-check refused the plan (nothing was sent or stored). */
   runId: string | null;
   targetId: string;

@@ -6,7 +6,7 @@
  * the finding carries that warning.
  */
 import type { ConnectionRecord } from '../engine/types.js';
-import type { Finding, FindingEvidence } from './findings.js';
+import type { ExperimentName, Finding, FindingEvidence } from './findings.js';
 import { makeFinding } from './report.js';
 
 /** True when a record connected over TCP and then waited in vain for the HTTP answer to its upgrade. */
@@ -21,6 +21,8 @@ export interface AcceptQueueInput {
   handshakeTimeoutSeconds: number;
   evidence: FindingEvidence;
   probeSeconds: number;
+  /** The experiment that found it: the queueing-gateway reading of rate-or-count, unless given. */
+  experiment?: ExperimentName;
 }
 
 /** The finding of a full accept queue at `count`, with the warning about abandoned handshakes. */
@@ -28,7 +30,7 @@ export function acceptQueueFinding(input: AcceptQueueInput): Finding {
   return makeFinding({
     kind: 'accept-queue',
     values: { count: input.count, rates: input.rates, handshakeTimeoutSeconds: input.handshakeTimeoutSeconds },
-    experiment: 'queueing-gateway',
+    experiment: input.experiment ?? 'queueing-gateway',
     evidence: {
       ...input.evidence,
       note:

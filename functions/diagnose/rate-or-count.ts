@@ -4,16 +4,26 @@
  * rate limit (refusals that vanish when connections open more slowly). It
  * reopens around the failing level at lower rates (½ and ¼ by default),
  * waiting out Retry-After and letting a token bucket refill before each
- * attempt. For a rate limit it then measures the sustainable handshakes per
- * second and the burst, honouring Retry-After inside the measurement too:
- * after a refusal that asks to wait, nothing is sent until it has passed.
- * Every attempt stays within the plan's largest stage and --max-connections.
- * The token-bucket arithmetic it reads the refusals with is token-bucket.ts.
+ * attempt, and holding each long enough for refusals that come late (a
+ * queue). The same count at every rate is only a candidate: the count check
+ * (count-check.ts) must show that the refusals follow the connections open,
+ * not time, before a cap is claimed. Refusals that follow time are a rate
+ * limit: counted in a window (window-limit.ts) or a token bucket, whose
+ * sustainable handshakes per second and burst it measures honouring
+ * Retry-After (rate-limit-measurement.ts, with the arithmetic of
+ * token-bucket.ts). Every attempt stays within the plan's largest stage and
+ * --max-connections; what each showed is read by attempt-observation.ts.
  */
-import { collectFailures, countFailures } from '../engine/failures.js';
-import { REFUSAL_CLASSES } from '../engine/limiting-factor.js';
 import { round } from '../engine/units.js';
-import type { ConnectionRecord, FailureClass, StagePlan } from '../engine/types.js';
+import type { ConnectionRecord, StagePlan } from '../engine/types.js';
+import {
+  describeAttempt,
+  evidenceOf,
+  mergeCounts,
+  observeAttempt,
+  overBudget,
+  type AttemptObservation,
+} from './attempt-observation.js';
 import {
   maxExperimentConnections,
   openAndHold,
@@ -23,73 +33,29 @@ import {
   type ExperimentContext,
   type ExperimentStop,
 } from './experiment-probe.js';
-import type { Finding, FindingEvidence } from './findings.js';
-import { acceptQueueFinding, isUnanswered } from './queueing-gateway.js';
+import type { Finding } from './findings.js';
+import { acceptQueueFinding } from './queueing-gateway.js';
+import { runCountCheck } from './count-check.js';
+import { measureRateLimit, pauseBefore } from './rate-limit-measurement.js';
+import { describeQueueWait, queueSecondsOf, settleSecondsFor } from './refusal-wait.js';
 import { describeRate, makeFinding } from './report.js';
-import { beyondBudget, retryAfterOf, retryAfterReason, type RetryAfterBeyondBudget } from './retry-after.js';
-import {
-  fitTokenBucket,
-  roughBucket,
-  roughFit,
-  stretchesOf,
-  upgradesUntilRefused,
-  type BucketEvidence,
-  type TokenBucket,
-} from './token-bucket.js';
+import { beyondBudget, retryAfterReason, type RetryAfterBeyondBudget } from './retry-after.js';
+import { fitTokenBucket, roughFit, type TokenBucket } from './token-bucket.js';
+import { measureWindow } from './window-limit.js';
 
 /** Fractions of the ramp's connect rate tried, fastest first. */
 const SLOWER_RATE_FACTORS = [0.5, 0.25] as const;
 /** Connections opened beyond the onset in each attempt: at least this many, or 10 % of the onset. */
 const MIN_OVERSHOOT = 10;
-/** Shortest pause between attempts, so freed slots settle on the target (every close has completed before it). */
-const MIN_PAUSE_SECONDS = 0.25;
-/** Hold after an attempt's last upgrade, for handshakes in flight to settle. */
-const SETTLE_SECONDS = 0.5;
-/** Longest pause for a token bucket to refill. */
-const MAX_REFILL_SECONDS = 30;
-/** Seconds between the first and the last refusal that a measurement aims for. */
-const MEASURE_WINDOW_SECONDS = 1.5;
-/** Handshakes let through between the first and the last refusal that a measurement aims for. */
-const MEASURE_SUCCESSES = 30;
-/** Rates of a further measurement, as fractions of the first, when one rate cannot tell the rate from the burst. */
-const FURTHER_RATE_FACTORS = [0.5, 0.75] as const;
 
-/** What one attempt (or the ramp's failing stage) showed about refusals, the token bucket's evidence among it. */
-export interface AttemptObservation extends BucketEvidence {
-  attempted: number;
-  opened: number;
-  byStatus: Record<string, number>;
-  byClass: Partial<Record<FailureClass, number>>;
-  retryAfter: string[];
-  /**
-   * Connections open when the first refused upgrade was tried (so it would have been the next); null when nothing was
-   * refused.
-   */
-  openBeforeFirstRefusal: number | null;
-  /**
-   * Connections attempted after the first refused upgrade that still opened: a rate limit lets some through, a cap
-   * none.
-   */
-  openedAfterFirstRefusal: number;
-  /** Retry-After waits the probe kept within the attempt. */
-  waits: number;
-  /**
-   * The token bucket's rate and burst as this attempt alone shows them (see fitTokenBucket); null when it cannot tell.
-   */
-  sustainedPerSecond: number | null;
-  burst: number | null;
-  /** When the last refusal settled (epoch ms) and the longest Retry-After it asked for, in seconds. */
-  lastRefusalAt: number | null;
-  retryAfterSeconds: number | null;
-  /** Every refusal connected over TCP and was never answered (a queueing gateway). */
-  unanswered: boolean;
-}
-
-/** The verdicts the attempts support. */
+/**
+ * The verdicts the attempts support. A count limit is only a candidate until the count check confirms it;
+ * `countMoved` says refusals began at different counts with none let through after them, as a window does.
+ */
 export type RateOrCountVerdict =
   | { kind: 'count-limit'; count: number; unanswered: boolean }
-  | { kind: 'rate-limit'; cleanAtRate: number | null; countLimit: number | null }
-  | { kind: 'undetermined'; reason: string };
+  | { kind: 'rate-limit'; cleanAtRate: number | null }
+  | { kind: 'undetermined'; reason: string; countMoved: boolean };
 
 /** The ramp's failing stage, as the experiment starts from it. */
 export interface RampRefusals {
@@ -102,84 +68,10 @@ export interface RampRefusals {
 }
 
 /**
- * Observes one attempt: `records` are the attempt's own, `context` every
- * record open meanwhile (the ramp's earlier stages, for the ramp).
- */
-export function observeAttempt(
-  records: readonly ConnectionRecord[],
-  context: { allRecords: readonly ConnectionRecord[]; stages: readonly StagePlan[]; rate: number; fromRefill: boolean },
-): AttemptObservation {
-  const byAttempt = [...records]
-    .filter((record) => record.outcome !== 'cancelled')
-    .sort((a, b) => a.attemptedAt - b.attemptedAt);
-  const refusals = collectFailures(context.allRecords, context.stages)
-    .filter((event) => REFUSAL_CLASSES.has(event.failureClass) && records.includes(event.record))
-    .sort((a, b) => a.record.attemptedAt - b.record.attemptedAt);
-  const counts = countFailures(refusals);
-  const opened = byAttempt.filter((record) => record.outcome === 'opened');
-  const base = {
-    rate: context.rate,
-    attempted: byAttempt.length,
-    opened: opened.length,
-    refused: refusals.length,
-    byStatus: counts.byStatus,
-    byClass: counts.byClass,
-    retryAfter: [...new Set(refusals.flatMap((event) => (event.record.retryAfter ? [event.record.retryAfter] : [])))],
-    fromRefill: context.fromRefill,
-  };
-  const first = refusals[0];
-  const last = refusals[refusals.length - 1];
-  if (!first || !last) {
-    return {
-      ...base,
-      openBeforeFirstRefusal: null,
-      openedAfterFirstRefusal: 0,
-      firstStretch: null,
-      stretchesAfterWait: [],
-      waits: 0,
-      steady: { opened: 0, seconds: 0 },
-      sustainedPerSecond: null,
-      burst: null,
-      lastRefusalAt: null,
-      retryAfterSeconds: null,
-      unanswered: false,
-    };
-  }
-  const firstTry = first.record.attemptedAt;
-  const lastTry = last.record.attemptedAt;
-  const openBeforeFirstRefusal = context.allRecords.filter(
-    (record) =>
-      record.outcome === 'opened' && record.attemptedAt < firstTry && !(record.close && record.close.at < first.at),
-  ).length;
-  const refused = new Set(refusals.map((event) => event.record));
-  const stretches = stretchesOf(byAttempt, refused);
-  const retryAfters = refusals.flatMap((event) => {
-    const seconds = retryAfterOf(event.record);
-    return seconds === null ? [] : [seconds];
-  });
-  const observation: AttemptObservation = {
-    ...base,
-    openBeforeFirstRefusal,
-    openedAfterFirstRefusal: opened.filter((record) => record.attemptedAt > firstTry).length,
-    ...stretches,
-    steady: {
-      opened: opened.filter((record) => record.attemptedAt > firstTry && record.attemptedAt < lastTry).length,
-      seconds: (lastTry - firstTry) / 1000,
-    },
-    sustainedPerSecond: null,
-    burst: null,
-    lastRefusalAt: Math.max(...refusals.map((event) => event.at)),
-    retryAfterSeconds: retryAfters.length ? Math.max(...retryAfters) : null,
-    unanswered: refusals.every((event) => isUnanswered(event.record)),
-  };
-  const alone = fitTokenBucket([observation]);
-  return { ...observation, sustainedPerSecond: alone?.perSecond ?? null, burst: alone?.burst ?? null };
-}
-
-/**
  * What the attempts, fastest first, say: refusals at the same count with none
- * let through after the first, at every rate tried (count limit); refusals
- * that let connections through, or vanish at a slower rate (rate limit).
+ * let through after the first, at every rate tried (a count limit, still to be
+ * checked); refusals that let connections through, or vanish at a slower rate
+ * (rate limit).
  */
 export function judgeRateOrCount(observations: readonly AttemptObservation[]): RateOrCountVerdict {
   const refusing = observations.filter((observation) => observation.refused > 0);
@@ -187,6 +79,7 @@ export function judgeRateOrCount(observations: readonly AttemptObservation[]): R
     return {
       kind: 'undetermined',
       reason: "no attempt was refused, not even at the ramp's rate; the refusals of the ramp did not come back",
+      countMoved: false,
     };
   const countLike = refusing.filter((observation) => observation.openedAfterFirstRefusal === 0);
   const countsAt = countLike.map((observation) => observation.openBeforeFirstRefusal ?? 0);
@@ -204,26 +97,20 @@ export function judgeRateOrCount(observations: readonly AttemptObservation[]): R
       return {
         kind: 'undetermined',
         reason: 'refusals came at only one connect rate, so a cap cannot be told from a rate limit',
+        countMoved: false,
       };
     const count = Math.min(...countsAt);
     if (Math.max(...countsAt) - count > Math.max(1, Math.round(count * 0.02))) {
       return {
         kind: 'undetermined',
         reason: `refusals began at different counts (${countsAt.join(', ')}) with none let through after them`,
+        countMoved: true,
       };
     }
     return { kind: 'count-limit', count, unanswered: refusing.every((observation) => observation.unanswered) };
   }
   const cleanAtRate = cleanSlower.length ? Math.max(...cleanSlower.map((observation) => observation.rate)) : null;
-  // Refused at a count with nothing let through at the slowest rate, while faster rates let connections through: a cap
-  // behind the rate limit.
-  const countLimit =
-    cleanAtRate === null &&
-    slowestRefusing.openedAfterFirstRefusal === 0 &&
-    refusing.some((o) => o.openedAfterFirstRefusal > 0)
-      ? slowestRefusing.openBeforeFirstRefusal
-      : null;
-  return { kind: 'rate-limit', cleanAtRate, countLimit };
+  return { kind: 'rate-limit', cleanAtRate };
 }
 
 /** Runs the experiment from the ramp's failing stage and returns its findings. */
@@ -238,20 +125,100 @@ export async function runRateOrCount(context: ExperimentContext, ramp: RampRefus
   });
   const onset = rampObservation.openBeforeFirstRefusal;
   if (onset === null) return [];
-  const slower = await trySlowerRates(context, ramp, { observation: rampObservation, onset }, secondsLeft);
-  const { observations, steps, probeSeconds, blocked } = slower;
-  if (slower.stop) return [stoppedFinding(context, 'rate-or-count', slower.stop, probeSeconds, steps)];
+  const settle = settleSecondsFor(rampObservation, context.settings.handshakeTimeoutSeconds);
+  const slower = await trySlowerRates(context, ramp, { observation: rampObservation, onset, settle }, secondsLeft);
+  const { observations, steps, blocked } = slower;
+  if (slower.stop) return [stoppedFinding(context, 'rate-or-count', slower.stop, slower.probeSeconds, steps)];
   const verdict = judgeRateOrCount(observations);
-  if (verdict.kind === 'undetermined') {
-    const values = {
-      about: 'rate-or-count' as const,
-      reason: blocked ? retryAfterReason(blocked, context.budgetSeconds) : verdict.reason,
-    };
-    const evidence = evidenceOf(observations, steps);
-    return [makeFinding({ kind: 'undetermined', values, experiment: 'rate-or-count', evidence, probeSeconds })];
+  if (verdict.kind === 'rate-limit') return rateLimitFindings(context, verdict, slower, secondsLeft);
+  if (verdict.kind === 'count-limit')
+    return confirmCount(context, verdict, slower, { rate: ramp.rate, settle, secondsLeft });
+  if (verdict.countMoved) return timeLimitFindings(context, slower, secondsLeft, verdict.reason);
+  const values = {
+    about: 'rate-or-count' as const,
+    reason: blocked ? retryAfterReason(blocked, context.budgetSeconds) : verdict.reason,
+  };
+  const evidence = evidenceOf(observations, steps);
+  return [
+    makeFinding({
+      kind: 'undetermined',
+      values,
+      experiment: 'rate-or-count',
+      evidence,
+      probeSeconds: slower.probeSeconds,
+    }),
+  ];
+}
+
+/**
+ * Runs the count check on a candidate count limit: a count limit only when it
+ * holds (see count-check.ts); refusals that followed time instead go to the
+ * window and rate-limit measurements.
+ */
+async function confirmCount(
+  context: ExperimentContext,
+  verdict: Extract<RateOrCountVerdict, { kind: 'count-limit' }>,
+  slower: Attempts,
+  { rate, settle, secondsLeft }: { rate: number; settle: number; secondsLeft: () => number },
+): Promise<Finding[]> {
+  const check = await runCountCheck(context, {
+    count: verdict.count,
+    rate,
+    settleSeconds: settle,
+    pauseSeconds: pauseBefore(context, slower.observations, undefined).seconds,
+    secondsLeft,
+  });
+  const checked = {
+    ...slower,
+    steps: [...slower.steps, ...check.steps],
+    probeSeconds: slower.probeSeconds + check.probeSeconds,
+  };
+  switch (check.outcome.kind) {
+    case 'count':
+      return [
+        countFinding(context, verdict, { ...checked, observations: [...slower.observations, ...check.observations] }),
+      ];
+    case 'stopped':
+      return [stoppedFinding(context, 'rate-or-count', check.outcome.stop, checked.probeSeconds, checked.steps)];
+    case 'time':
+      return timeLimitFindings(context, checked, secondsLeft, undefined);
+    case 'undetermined':
+      return timeLimitFindings(context, checked, secondsLeft, check.outcome.reason);
   }
-  if (verdict.kind === 'count-limit') return [countFinding(context, verdict, slower)];
-  return rateLimitFindings(context, verdict, slower, secondsLeft);
+}
+
+/**
+ * Refusals that do not follow the connections open: a window limit when the
+ * window measurement finds one; else a rate limit measured as a token bucket,
+ * or, when `undecided` gives why the count check could not tell, undetermined.
+ */
+async function timeLimitFindings(
+  context: ExperimentContext,
+  attempts: Attempts,
+  secondsLeft: () => number,
+  undecided: string | undefined,
+): Promise<Finding[]> {
+  const window = await tryWindow(context, attempts, secondsLeft);
+  if (window.finding) return [window.finding];
+  const measured = { ...attempts, probeSeconds: window.probeSeconds };
+  if (window.stop)
+    return [stoppedFinding(context, 'rate-or-count', window.stop, measured.probeSeconds, measured.steps)];
+  if (undecided === undefined)
+    return rateLimitFindings(context, { kind: 'rate-limit', cleanAtRate: null }, measured, secondsLeft, false);
+  const values = {
+    about: 'rate-or-count' as const,
+    reason: `${undecided}, and no window limit was found (${window.reason})`,
+  };
+  const evidence = evidenceOf(measured.observations, measured.steps);
+  return [
+    makeFinding({
+      kind: 'undetermined',
+      values,
+      experiment: 'rate-or-count',
+      evidence,
+      probeSeconds: measured.probeSeconds,
+    }),
+  ];
 }
 
 /** The ramp's attempt and those at slower rates: what each showed, a line each, and what they cost. */
@@ -269,12 +236,14 @@ interface Attempts {
  * Reopens the ramp's failing level (`onset`, the count open at the ramp's
  * first refusal, plus an overshoot) at each of SLOWER_RATE_FACTORS of its
  * rate, pausing for Retry-After and a refill before each, until one is not
- * refused or the budget (or a Retry-After beyond it) says no more.
+ * refused or the budget (or a Retry-After beyond it) says no more. Each holds
+ * `settle` seconds after its last upgrade, so refusals that come late (a queue,
+ * unanswered upgrades) come back.
  */
 async function trySlowerRates(
   context: ExperimentContext,
   ramp: RampRefusals,
-  { observation: rampObservation, onset }: { observation: AttemptObservation; onset: number },
+  { observation: rampObservation, onset, settle }: { observation: AttemptObservation; onset: number; settle: number },
   secondsLeft: () => number,
 ): Promise<Attempts> {
   const observations = [rampObservation];
@@ -284,7 +253,6 @@ async function trySlowerRates(
     maxExperimentConnections(context.settings),
     onset + Math.max(MIN_OVERSHOOT, Math.ceil(onset * 0.1)),
   );
-  const settle = rampObservation.unanswered ? context.settings.handshakeTimeoutSeconds + 0.25 : SETTLE_SECONDS;
   let probeSeconds = 0;
   for (const factor of SLOWER_RATE_FACTORS) {
     const rate = ramp.rate * factor;
@@ -319,14 +287,18 @@ async function trySlowerRates(
   return { observations, steps, probeSeconds };
 }
 
-/** A count limit: a full accept queue when every refusal went unanswered, else a concurrency cap. */
+/**
+ * A count limit the count check confirmed: a full accept queue when every
+ * refusal went unanswered, else a concurrency cap, with its queue when every
+ * refusal came only after a wait.
+ */
 function countFinding(
   context: ExperimentContext,
   verdict: Extract<RateOrCountVerdict, { kind: 'count-limit' }>,
   { observations, steps, probeSeconds }: Attempts,
 ): Finding {
   const evidence = evidenceOf(observations, steps);
-  const refusingRates = observations.filter((o) => o.refused > 0).map((o) => o.rate);
+  const refusingRates = [...new Set(observations.filter((o) => o.refused > 0).map((o) => o.rate))];
   if (verdict.unanswered) {
     return acceptQueueFinding({
       count: verdict.count,
@@ -336,34 +308,56 @@ function countFinding(
       probeSeconds,
     });
   }
+  const queueSeconds = queueSecondsOf(observations);
   return makeFinding({
     kind: 'concurrency-cap',
-    values: { count: verdict.count, rates: refusingRates },
+    values: { count: verdict.count, rates: refusingRates, ...(queueSeconds !== null ? { queueSeconds } : {}) },
     experiment: 'rate-or-count',
-    evidence,
+    evidence: queueSeconds !== null ? { ...evidence, note: describeQueueWait(observations) } : evidence,
     probeSeconds,
   });
 }
 
 /**
- * A rate limit, with its token bucket measured: the rate limit itself, a cap
- * behind it when the slowest rate was refused at a count, and why the rate
- * was not measured when a Retry-After beyond the budget kept it from that.
+ * A rate limit, with its token bucket measured, and why the rate was not
+ * measured when a Retry-After beyond the budget kept it from that. When no
+ * bucket fits, or the attempts contradict the one that does (unlikeBucket),
+ * the window measurement runs (unless `window` is false: it already did) and
+ * a window it finds is the finding; a contradicted bucket is never one.
  */
 async function rateLimitFindings(
   context: ExperimentContext,
   verdict: Extract<RateOrCountVerdict, { kind: 'rate-limit' }>,
   attempts: Attempts,
   secondsLeft: () => number,
+  window = true,
 ): Promise<Finding[]> {
   const { observations, steps } = attempts;
   const measured = await measureRateLimit(context, observations, secondsLeft, steps);
-  const probeSeconds = attempts.probeSeconds + measured.probeSeconds;
+  let probeSeconds = attempts.probeSeconds + measured.probeSeconds;
   if (measured.stop && measured.stop.kind !== 'retry-after')
     return [stoppedFinding(context, 'rate-or-count', measured.stop, probeSeconds, steps)];
   const bucket =
     measured.bucket ?? (measured.stop ? undefined : fitTokenBucket(observations.filter((o) => o.fromRefill)));
-  const evidence = evidenceOf([...observations, ...measured.attempts], steps);
+  const seen = [...observations, ...measured.attempts];
+  const unlike = bucket ? unlikeBucket(bucket, seen) : undefined;
+  if (window && !measured.stop && (!bucket || unlike)) {
+    const found = await tryWindow(context, { ...attempts, observations: seen, probeSeconds }, secondsLeft, verdict);
+    if (found.finding) return [found.finding];
+    if (found.stop) return [stoppedFinding(context, 'rate-or-count', found.stop, found.probeSeconds, steps)];
+    probeSeconds = found.probeSeconds;
+    if (unlike) {
+      const values = {
+        about: 'rate-or-count' as const,
+        reason:
+          `the refusals follow time, but not as a token bucket: ${unlike}; and no window could be read ` +
+          `(${found.reason})`,
+      };
+      const evidence = evidenceOf(seen, steps);
+      return [makeFinding({ kind: 'undetermined', values, experiment: 'rate-or-count', evidence, probeSeconds })];
+    }
+  }
+  const evidence = evidenceOf(seen, steps, true);
   const rates = observations.map((observation) => observation.rate);
   const findings: Finding[] = [
     makeFinding({
@@ -379,12 +373,6 @@ async function rateLimitFindings(
       probeSeconds,
     }),
   ];
-  if (verdict.countLimit !== null) {
-    const values = { count: verdict.countLimit, rates: [Math.min(...rates)] };
-    findings.push(
-      makeFinding({ kind: 'concurrency-cap', values, experiment: 'rate-or-count', evidence, probeSeconds: 0 }),
-    );
-  }
   if (!bucket && measured.stop?.kind === 'retry-after') {
     const why = retryAfterReason(measured.stop.beyond, context.budgetSeconds);
     findings.push(
@@ -400,165 +388,78 @@ async function rateLimitFindings(
   return findings;
 }
 
-/** The evidence of the attempts: refusals by status and class, Retry-After values, one line per attempt. */
-function evidenceOf(observations: readonly AttemptObservation[], steps: string[]): FindingEvidence {
-  return {
-    statuses: mergeCounts(observations.map((o) => o.byStatus)),
-    failureClasses: mergeCounts(observations.map((o) => o.byClass)),
-    retryAfter: [...new Set(observations.flatMap((o) => o.retryAfter))],
-    steps,
-  };
-}
-
-/** What the measurement found: the bucket when its attempts showed it, the attempts, and why it stopped, if it did. */
-interface Measurement {
-  bucket?: TokenBucket;
-  attempts: AttemptObservation[];
-  probeSeconds: number;
-  stop?: ExperimentStop;
-}
-
 /**
- * Measures the token bucket with attempts that honour Retry-After, each from
- * a refilled bucket: first at the fastest refused rate, long enough for about
- * MEASURE_WINDOW_SECONDS and MEASURE_SUCCESSES between its first and last
- * refusal; then, when that cannot tell the rate from the burst (every
- * Retry-After wait refilled the bucket to full), at FURTHER_RATE_FACTORS of
- * it until a second rate is refused. Skipped when no refusal asked to wait
- * and an earlier attempt from a refilled bucket already was that long.
+ * Why the attempts contradict a fitted token bucket, if they do: a bucket
+ * lets more through from a refill the slower it is asked (it refills
+ * meanwhile), so counts that repeat at two rates or more are not a bucket's;
+ * and a bucket never refuses upgrades sent slower than it refills, so an
+ * attempt refused at such a rate is not either. A window does both.
  */
-async function measureRateLimit(
-  context: ExperimentContext,
-  observations: readonly AttemptObservation[],
-  secondsLeft: () => number,
-  steps: string[],
-): Promise<Measurement> {
-  const rough = roughBucket(observations);
-  const askedToWait = observations.some((o) => (o.retryAfterSeconds ?? 0) > 0);
-  const earlier = observations.filter(
-    (o) => o.fromRefill && o.steady.seconds >= MEASURE_WINDOW_SECONDS && o.steady.opened >= MEASURE_SUCCESSES,
-  );
-  const done = askedToWait ? undefined : fitTokenBucket(earlier);
-  if (done) return { bucket: done, attempts: [], probeSeconds: 0 };
-  const fastest = Math.max(...observations.filter((o) => o.refused > 0).map((o) => o.rate));
-  const rates = [
-    fastest,
-    ...FURTHER_RATE_FACTORS.map((factor) => fastest * factor).filter((rate) => rate > rough.perSecond * 1.1),
-  ];
-  const maxAttempts = maxExperimentConnections(context.settings);
-  const attempts: AttemptObservation[] = [];
-  let probeSeconds = 0;
-  for (const [index, rate] of rates.entries()) {
-    if (attempts.length > 0 && fitTokenBucket(attempts)) break;
-    const estimate = fitTokenBucket([...observations, ...attempts]) ?? rough;
-    const count = Math.min(maxAttempts, plannedAttempts(rate, estimate, index === 0));
-    const wait = pauseBefore(context, [...observations, ...attempts], estimate);
-    const label = `measurement, ${count} upgrades at ${describeRate(rate)}`;
-    if (wait.retryAfter > secondsLeft()) {
-      return {
-        attempts,
-        probeSeconds,
-        stop: { kind: 'retry-after', beyond: beyondBudget(wait.retryAfterAsked, secondsLeft()) },
-      };
-    }
-    if (context.signal.aborted || wait.seconds + count / rate + SETTLE_SECONDS > secondsLeft()) {
-      steps.push(overBudget(label, context.budgetSeconds));
-      break;
-    }
-    await pause(context, wait.seconds);
-    const run = await openAndHold(context, { count, rate, holdSeconds: SETTLE_SECONDS, honourRetryAfter: secondsLeft });
-    probeSeconds += run.probeSeconds;
-    if (run.stop && run.stop.kind !== 'retry-after') return { attempts, probeSeconds, stop: run.stop };
-    const observation = observeAttempt(run.records, {
-      allRecords: run.records,
-      stages: run.stages,
-      rate,
-      fromRefill: wait.refilled,
-    });
-    attempts.push(observation);
-    steps.push(describeAttempt(label, observation));
-    context.onProgress(`rate or count: ${steps[steps.length - 1]}`);
-    if (run.stop) {
-      const bucket = fitTokenBucket(attempts);
-      return { ...(bucket ? { bucket } : {}), attempts, probeSeconds, stop: run.stop };
-    }
+function unlikeBucket(bucket: TokenBucket, observations: readonly AttemptObservation[]): string | undefined {
+  const slower = observations.find((o) => o.refused > 0 && o.rate < bucket.perSecond * 0.9);
+  if (slower) {
+    return (
+      `upgrades at ${describeRate(slower.rate)} were refused, slower than the ${describeRate(bucket.perSecond)} ` +
+      'the bucket would refill'
+    );
   }
-  const bucket = fitTokenBucket(attempts);
-  return { ...(bucket ? { bucket } : {}), attempts, probeSeconds };
+  const firsts = observations.filter((o) => o.fromRefill && o.refused > 0 && o.firstStretch !== null);
+  if (new Set(firsts.map((o) => o.rate)).size < 2) return undefined;
+  const counts = firsts.map((o) => o.firstStretch?.opened ?? 0);
+  const repeated = Math.max(...counts) - Math.min(...counts) <= Math.max(1, Math.round(Math.max(...counts) * 0.02));
+  return repeated ? `${Math.max(...counts)} got through from a refill at every rate tried` : undefined;
+}
+
+/** What the window measurement came to: its finding when it found a window, else why not, or why it stopped. */
+interface WindowTry {
+  finding?: Finding;
+  stop?: ExperimentStop;
+  reason: string;
+  probeSeconds: number;
 }
 
 /**
- * Upgrades a measurement attempt at `rate` plans for, from the bucket as
- * estimated so far: the first refusal from a full bucket comes after about
- * burst × rate / (rate − refill) upgrades; the first attempt then goes on
- * for the measurement window, a further one needs only that first refusal.
+ * Runs the window measurement at the fastest refused rate, after any
+ * Retry-After still running, and makes its finding: a handshake rate limit
+ * with the window, `perSecond` the sustainable count / window.
  */
-function plannedAttempts(rate: number, estimate: TokenBucket, withWindow: boolean): number {
-  const untilRefused = upgradesUntilRefused(rate, estimate);
-  const window = Math.max(MEASURE_WINDOW_SECONDS, MEASURE_SUCCESSES / estimate.perSecond);
-  return Math.ceil(withWindow ? untilRefused * 1.2 + 2 + rate * window : untilRefused * 1.5 + 10);
-}
-
-/** A pause before an attempt, and what it is made of. */
-interface PauseBefore {
-  seconds: number;
-  /** Seconds still to wait for the longest Retry-After, and what that Retry-After asked for. */
-  retryAfter: number;
-  retryAfterAsked: number;
-  /** True when the pause lets a token bucket estimated from the refusals so far refill. */
-  refilled: boolean;
-}
-
-/**
- * The pause before the next attempt: the longest Retry-After still running,
- * and time for `bucket`, as estimated so far, to refill (1.5 × burst / rate).
- */
-function pauseBefore(
+async function tryWindow(
   context: ExperimentContext,
-  observations: readonly AttemptObservation[],
-  bucket: TokenBucket | undefined,
-): PauseBefore {
-  const now = context.now();
-  const running = observations.flatMap((o) =>
-    o.lastRefusalAt !== null && o.retryAfterSeconds !== null
-      ? [{ left: (o.lastRefusalAt + o.retryAfterSeconds * 1000 - now) / 1000, asked: o.retryAfterSeconds }]
-      : [],
-  );
-  const longest = running.reduce((best, entry) => (entry.left > best.left ? entry : best), { left: 0, asked: 0 });
-  const refill = bucket ? Math.min(MAX_REFILL_SECONDS, (1.5 * bucket.burst) / bucket.perSecond) : 0;
-  return {
-    seconds: Math.max(MIN_PAUSE_SECONDS, longest.left, refill),
-    retryAfter: longest.left,
-    retryAfterAsked: longest.asked,
-    refilled: bucket !== undefined,
-  };
-}
-
-function describeAttempt(label: string, observation: AttemptObservation): string {
-  const refusals = [
-    ...Object.entries(observation.byStatus).map(([status, n]) => `HTTP ${status} × ${n}`),
-    ...(observation.byClass['handshake-timeout'] ? [`unanswered × ${observation.byClass['handshake-timeout']}`] : []),
-  ];
-  const first =
-    observation.openBeforeFirstRefusal === null
-      ? ''
-      : `, first refusal with ${observation.openBeforeFirstRefusal} open`;
-  const waits =
-    observation.waits === 0
-      ? ''
-      : `, Retry-After waited out ${observation.waits} time${observation.waits === 1 ? '' : 's'}`;
-  const how = refusals.length ? ` (${refusals.join(', ')})` : '';
-  return `${label}: ${observation.opened} opened, ${observation.refused} refused${how}${first}${waits}`;
-}
-
-/** The step of an attempt not tried: `25/s: not tried, it would take longer than the experiment budget of 60 s`. */
-function overBudget(label: string, budgetSeconds: number): string {
-  return `${label}: not tried, it would take longer than the experiment budget of ${budgetSeconds} s`;
-}
-
-function mergeCounts<K extends string>(maps: ReadonlyArray<Partial<Record<K, number>>>): Partial<Record<K, number>> {
-  const merged: Partial<Record<K, number>> = {};
-  for (const map of maps)
-    for (const [key, value] of Object.entries(map) as [K, number][]) merged[key] = (merged[key] ?? 0) + value;
-  return merged;
+  attempts: Attempts,
+  secondsLeft: () => number,
+  verdict?: Extract<RateOrCountVerdict, { kind: 'rate-limit' }>,
+): Promise<WindowTry> {
+  const { observations, steps } = attempts;
+  const refusedRates = observations.filter((o) => o.refused > 0).map((o) => o.rate);
+  const rate = Math.max(...refusedRates, 1);
+  const wait = pauseBefore(context, observations, undefined);
+  if (wait.retryAfter > secondsLeft()) {
+    return { reason: 'a Retry-After longer than the budget has left', probeSeconds: attempts.probeSeconds };
+  }
+  context.onProgress('rate or count: looking for a window limit');
+  const measured = await measureWindow(context, { rate, pauseSeconds: wait.seconds, secondsLeft });
+  steps.push(...measured.steps);
+  const probeSeconds = round(attempts.probeSeconds + measured.probeSeconds, 1);
+  if (measured.verdict.kind === 'stopped') return { stop: measured.verdict.stop, reason: '', probeSeconds };
+  if (measured.verdict.kind === 'not-window') return { reason: measured.verdict.reason, probeSeconds };
+  const { count, seconds } = measured.verdict;
+  const evidence = evidenceOf(observations, steps);
+  const finding = makeFinding({
+    kind: 'handshake-rate-limit',
+    values: {
+      perSecond: round(count / seconds, 1),
+      burst: count,
+      cleanAtRate: verdict?.cleanAtRate ?? null,
+      rates: [...new Set(observations.map((o) => o.rate))],
+      window: { count, seconds },
+    },
+    experiment: 'rate-or-count',
+    evidence: {
+      ...evidence,
+      statuses: mergeCounts([evidence.statuses ?? {}, measured.statuses]),
+      retryAfter: [...new Set([...(evidence.retryAfter ?? []), ...measured.retryAfter])],
+    },
+    probeSeconds,
+  });
+  return { finding, reason: '', probeSeconds };
 }

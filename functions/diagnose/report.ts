@@ -27,14 +27,15 @@ export function makeFinding(draft: FindingDraft): Finding {
 export function sentenceFor(finding: FindingDraft): string {
   switch (finding.kind) {
     case 'concurrency-cap':
-      return capSentence(finding.values, finding.evidence);
+      return behind(finding, capSentence(finding.values, finding.evidence));
     case 'accept-queue': {
       const { count, rates, handshakeTimeoutSeconds } = finding.values;
-      return (
+      return behind(
+        finding,
         `Full accept queue at ${count} (from the ${ordinal(count + 1)} upgrade on, handshakes connected ` +
-        `over TCP but got no HTTP answer within ${formatSeconds(handshakeTimeoutSeconds)}, ${atRates(rates)}); ` +
-        'beware: a queueing gateway may still hand the abandoned handshakes to the backend later, after the ' +
-        'client gave up.'
+          `over TCP but got no HTTP answer within ${formatSeconds(handshakeTimeoutSeconds)}, ${atRates(rates)}); ` +
+          'beware: a queueing gateway may still hand the abandoned handshakes to the backend later, after the ' +
+          'client gave up.',
       );
     }
     case 'handshake-rate-limit':
@@ -61,6 +62,13 @@ export function sentenceFor(finding: FindingDraft): string {
       );
     }
     case 'no-limit':
+      if (finding.values.rate !== undefined) {
+        return behind(
+          finding,
+          `no other limit up to ${finding.values.max} connections (every upgrade opened); raise --max or --stages ` +
+            'to look further.',
+        );
+      }
       return (
         `No limit found (every stage held up to ${finding.values.max} connections); raise --max or --stages ` +
         'to look further.'
@@ -79,6 +87,8 @@ export function sentenceFor(finding: FindingDraft): string {
 export function describeDiagnosis(diagnosis: Diagnosis): string {
   const of = diagnosis.runId === null ? 'self-check; nothing was sent' : `run ${diagnosis.runId}`;
   const lines = [`Diagnosis of ${diagnosis.targetId} (${of}): ${diagnosis.verdict.toUpperCase()}`];
+  const { gate } = diagnosis;
+  if (gate && gate.verdict !== 'passed') lines.push(`  Gate failed (${gate.verdict}): ${gate.reason ?? ''}`);
   for (const finding of diagnosis.findings) {
     const steps = finding.evidence.steps ?? [];
     if (steps.length === 0 && !finding.evidence.note) continue;
@@ -112,12 +122,43 @@ function capSentence(values: FindingValuesByKind['concurrency-cap'], evidence: F
   const statuses = Object.keys(evidence.statuses ?? {});
   const how = statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refused or reset connections';
   const upgrade = `${ordinal(values.count + 1)} upgrade`;
-  return `Concurrency cap at ${values.count} (${how} from the ${upgrade}, ${atRates(values.rates)}).`;
+  if (values.queueSeconds === undefined) {
+    return `Concurrency cap at ${values.count} (${how} from the ${upgrade}, ${atRates(values.rates)}).`;
+  }
+  return (
+    `Concurrency cap at ${values.count} with a queue in front of it (from the ${upgrade} on, the gateway held each ` +
+    `upgrade about ${formatSeconds(values.queueSeconds)}, then answered ${how}, ${atRates(values.rates)}).`
+  );
+}
+
+/**
+ * A finding of the ramp under a rate limit starts by saying so: "Behind the rate limit, ramped at 17.9/s: concurrency
+ * cap at 40 (…)."; any other finding's sentence is unchanged.
+ */
+function behind(finding: FindingDraft, sentence: string): string {
+  if (finding.experiment !== 'under-rate-limit') return sentence;
+  const rate =
+    finding.kind === 'no-limit'
+      ? finding.values.rate
+      : finding.kind === 'concurrency-cap' || finding.kind === 'accept-queue'
+        ? finding.values.rates[0]
+        : undefined;
+  const ramped = rate === undefined ? '' : `, ramped at ${describeRate(rate)}`;
+  return `Behind the rate limit${ramped}: ${sentence.charAt(0).toLowerCase()}${sentence.slice(1)}`;
 }
 
 function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], evidence: FindingEvidence): string {
   const statuses = Object.keys(evidence.statuses ?? {});
+  const how = statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refusals';
   const retry = evidence.retryAfter?.length ? ` with Retry-After ${evidence.retryAfter.join(', ')}` : '';
+  if (values.window && values.perSecond !== null) {
+    const { count, seconds } = values.window;
+    return (
+      `Handshake rate limit of ${count} upgrades per ${formatTenths(seconds)} s, counted in a window ` +
+      `(${formatTenths(values.perSecond)} handshakes/s sustained; ${how}${retry}; the refusals ended only when the ` +
+      `window moved on, then ${count} got through again)${rateAdvice(values.perSecond)}.`
+    );
+  }
   const measured =
     values.perSecond === null
       ? 'Handshake rate limit'
@@ -127,14 +168,15 @@ function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], 
     values.cleanAtRate !== null
       ? `refusals vanished at ${describeRate(values.cleanAtRate)}`
       : `still refused at ${describeRate(Math.min(...values.rates))}, the slowest rate tried`;
-  const advice =
-    values.perSecond === null
-      ? ''
-      : `; ramp at ${describeRate(safeRate(values.perSecond))} or slower (--rate, ` +
-        `${Math.round(SAFE_RATE_FRACTION * 100)} % of the measured rate) to pass it`;
+  const advice = values.perSecond === null ? '' : rateAdvice(values.perSecond);
+  return `${measured}${burst} (${how}${retry}; ${slower}` + `)${advice}.`;
+}
+
+/** The advice after a measured rate: `; ramp at 17.9/s or slower (--rate, 90 % of the measured rate) to pass it`. */
+function rateAdvice(perSecond: number): string {
   return (
-    `${measured}${burst} (${statuses.length ? `HTTP ${statuses.join(' or ')}` : 'refusals'}${retry}; ${slower}` +
-    `)${advice}.`
+    `; ramp at ${describeRate(safeRate(perSecond))} or slower (--rate, ` +
+    `${Math.round(SAFE_RATE_FRACTION * 100)} % of the measured rate) to pass it`
   );
 }
 
@@ -145,7 +187,7 @@ function rateLimitSentence(values: FindingValuesByKind['handshake-rate-limit'], 
 const SAFE_RATE_FRACTION = 0.9;
 
 /** A ramp rate safely under a measured limit, rounded down to 0.1/s (at least 0.1/s). */
-function safeRate(perSecond: number): number {
+export function safeRate(perSecond: number): number {
   return Math.max(0.1, Math.floor(perSecond * SAFE_RATE_FRACTION * 10) / 10);
 }
 

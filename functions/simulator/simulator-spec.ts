@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { InvalidInputError } from '../engine/errors.js';
 import { UPGRADE_ANSWERS } from './hostile-answers.js';
 import { isSendableCloseCode, type CapResponse, type SimulatorOptions } from './target-simulator.js';
+import type { WindowLimit } from './upgrade-window.js';
 
 const DEFAULT_CAP_STATUS = 503;
 const DEFAULT_RATE_RETRY_AFTER_SECONDS = 1;
@@ -28,6 +29,12 @@ const positiveNumber = (max: number) =>
     .transform(Number)
     .pipe(z.number().positive().max(max));
 const httpErrorStatus = whole(400, 599);
+/** "N/W": N upgrades per W seconds. */
+const perWindow = z
+  .string()
+  .regex(/^\d+\/(\d+\.?\d*|\.\d+)$/)
+  .transform((value) => value.split('/').map(Number) as [number, number])
+  .refine(([count, seconds]) => count >= 1 && count <= MAX_COUNT && seconds > 0 && seconds <= MAX_SECONDS);
 
 const specSchema = z.strictObject({
   cap: whole(1, MAX_COUNT).optional(),
@@ -48,6 +55,9 @@ const specSchema = z.strictObject({
   'session-cap': whole(1, MAX_COUNT).optional(),
   'session-close-code': whole(1000, 4999).refine(isSendableCloseCode).optional(),
   port: whole(0, 65_535).optional(),
+  'fixed-window': perWindow.optional(),
+  'sliding-window': perWindow.optional(),
+  'queue-wait': positiveNumber(MAX_SECONDS).optional(),
 });
 
 type SpecKey = keyof typeof specSchema.shape;
@@ -73,6 +83,9 @@ const ALLOWED: Record<SpecKey, string> = {
   'session-cap': `a whole number of sessions from 1 to ${MAX_COUNT}`,
   'session-close-code': 'a close code that may be sent: 1000-1003, 1007-1014 or 3000-4999',
   port: 'a whole number from 0 to 65535',
+  'fixed-window': `N/W: from 1 to ${MAX_COUNT} upgrades per a number of seconds above 0, at most ${MAX_SECONDS}`,
+  'sliding-window': `N/W: from 1 to ${MAX_COUNT} upgrades per a number of seconds above 0, at most ${MAX_SECONDS}`,
+  'queue-wait': `a number of seconds above 0, at most ${MAX_SECONDS}`,
 };
 
 /** Keys that only mean something together with another key. */
@@ -80,8 +93,9 @@ const NEEDS: ReadonlyArray<{ key: SpecKey; needs: SpecKey[] }> = [
   { key: 'cap-response', needs: ['cap'] },
   { key: 'burst', needs: ['rate'] },
   { key: 'close-code', needs: ['close-after'] },
-  { key: 'retry-after', needs: ['cap', 'rate'] },
+  { key: 'retry-after', needs: ['cap', 'rate', 'fixed-window', 'sliding-window'] },
   { key: 'degrade-delay', needs: ['degrade-after'] },
+  { key: 'queue-wait', needs: ['cap'] },
   { key: 'close-tcp', needs: ['close-after'] },
   { key: 'per', needs: ['cap', 'rate'] },
   { key: 'session-close-code', needs: ['session-cap'] },
@@ -95,7 +109,7 @@ class SpecProblem extends Error {}
  * `key=value` pairs with keys cap, cap-response, retry-after, rate, burst,
  * idle-timeout, close-after, close-code, reject, degrade-after,
  * degrade-delay, close-tcp, bad-frame-after, answer, per, session-cap,
- * session-close-code, port.
+ * session-close-code, port, fixed-window, sliding-window, queue-wait.
  * @param field the flag or argument the spec came from, named in errors
  * @throws InvalidInputError naming `field`, the bad key or value and what is allowed.
  */
@@ -118,10 +132,8 @@ function parseSpec(spec: string): SimulatorOptions {
   const parsed = specSchema.safeParse(raw);
   if (!parsed.success) throw describeIssue(parsed.error.issues[0], raw);
   checkDependencies(parsed.data);
-  const cap = parsed.data['cap-response'];
-  if (parsed.data.per !== undefined && (cap === 'reset' || cap === 'queue')) {
-    throw new SpecProblem(`per needs a cap answered with an HTTP status, not cap-response=${cap}`);
-  }
+  checkWindowAndQueue(parsed.data);
+  checkPer(parsed.data);
   return toOptions(parsed.data);
 }
 
@@ -145,12 +157,44 @@ function describeIssue(issue: z.core.$ZodIssue | undefined, raw: Record<string, 
   return new SpecProblem(`${key} must be ${ALLOWED[key]}, got "${raw[key]}"`);
 }
 
+/** `per` keeps a cap answered with a status and a token-bucket rate per scope: nothing else. */
+function checkPer(values: SpecValues): void {
+  if (values.per === undefined) return;
+  const cap = values['cap-response'];
+  if (cap === 'reset' || cap === 'queue') {
+    throw new SpecProblem(`per needs a cap answered with an HTTP status, not cap-response=${cap}`);
+  }
+  const other = (['fixed-window', 'sliding-window', 'queue-wait'] as const).find((key) => values[key] !== undefined);
+  if (other) throw new SpecProblem(`per keeps cap and rate per scope, not ${other}`);
+}
+
 function checkDependencies(values: SpecValues): void {
   for (const { key, needs } of NEEDS) {
     if (values[key] !== undefined && needs.every((other) => values[other] === undefined)) {
       throw new SpecProblem(`${key} needs ${needs.join(' or ')}`);
     }
   }
+}
+
+/** One window kind at a time, and a queue that ends in a status. */
+function checkWindowAndQueue(values: SpecValues): void {
+  if (values['fixed-window'] && values['sliding-window']) {
+    throw new SpecProblem('fixed-window and sliding-window cannot be given together');
+  }
+  const response = values['cap-response'];
+  if (values['queue-wait'] !== undefined && (response === 'reset' || response === 'queue')) {
+    throw new SpecProblem(`queue-wait needs cap-response to be an HTTP status, got "${response}"`);
+  }
+}
+
+/** The window limit of a spec, if it has one. */
+function windowOf(values: SpecValues): WindowLimit | undefined {
+  const fixed = values['fixed-window'];
+  const [kind, perWindow] = fixed ? (['fixed', fixed] as const) : (['sliding', values['sliding-window']] as const);
+  if (!perWindow) return undefined;
+  const [count, seconds] = perWindow;
+  const retryAfter = values['retry-after'];
+  return { kind, count, seconds, ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}) };
 }
 
 function toOptions(values: SpecValues): SimulatorOptions {
@@ -164,8 +208,12 @@ function toOptions(values: SpecValues): SimulatorOptions {
       retryAfterSeconds: values['retry-after'] ?? DEFAULT_RATE_RETRY_AFTER_SECONDS,
     };
   }
+  const window = windowOf(values);
+  if (window) options.window = window;
   if (values.cap !== undefined) {
-    options.cap = { limit: values.cap, response: capResponse(values['cap-response'], values['retry-after']) };
+    const response = capResponse(values['cap-response'], values['retry-after']);
+    if (response.kind === 'status' && values['queue-wait'] !== undefined) response.queueSeconds = values['queue-wait'];
+    options.cap = { limit: values.cap, response };
   }
   if (values['idle-timeout'] !== undefined) options.idleTimeoutSeconds = values['idle-timeout'];
   if (values['close-after'] !== undefined) {
@@ -216,6 +264,11 @@ export function describeSimulator(options: SimulatorOptions): string {
     const { perSecond, burst, retryAfterSeconds } = options.rateLimit;
     parts.push(`rate limit ${perSecond}/s, burst ${burst} (429, retry after ${retryAfterSeconds} s)`);
   }
+  if (options.window) {
+    const { kind, count, seconds, retryAfterSeconds } = options.window;
+    const retry = retryAfterSeconds === undefined ? 'the seconds until it frees' : `${retryAfterSeconds} s`;
+    parts.push(`${kind} window of ${count} upgrades per ${seconds} s (429, retry after ${retry})`);
+  }
   if (options.cap) parts.push(`cap ${options.cap.limit} (${describeCapResponse(options.cap.response)})`);
   if (options.per) {
     parts.push(options.per.kind === 'source-address' ? 'per client address' : `per ${options.per.name} header value`);
@@ -244,5 +297,6 @@ export function describeSimulator(options: SimulatorOptions): string {
 function describeCapResponse(response: CapResponse): string {
   if (response.kind !== 'status') return response.kind;
   const retry = response.retryAfterSeconds === undefined ? '' : `, retry after ${response.retryAfterSeconds} s`;
-  return `${response.status}${retry}`;
+  const held = response.queueSeconds === undefined ? '' : ` after holding the upgrade ${response.queueSeconds} s`;
+  return `${response.status}${held}${retry}`;
 }

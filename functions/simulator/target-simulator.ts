@@ -13,10 +13,16 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { answerUpgradeWith, closeAndKeepTcpOpen, sendInvalidFrame, type UpgradeAnswer } from './hostile-answers.js';
 import { ScopedAdmission, type AdmissionScope, type ScopedLimitsOptions } from './scoped-admission.js';
 import { SessionGate, type SessionGateOptions } from './session-gate.js';
+import { UpgradeWindow, type WindowLimit } from './upgrade-window.js';
 
-/** How upgrades beyond the concurrency cap are answered. */
+/**
+ * How upgrades beyond the concurrency cap are answered: a status (at once, or after holding the upgrade
+ * `queueSeconds` in a queue that never admits it), a TCP reset, or never.
+ */
 export type CapResponse =
-  { kind: 'status'; status: number; retryAfterSeconds?: number } | { kind: 'reset' } | { kind: 'queue' };
+  | { kind: 'status'; status: number; retryAfterSeconds?: number; queueSeconds?: number }
+  | { kind: 'reset' }
+  | { kind: 'queue' };
 
 /** The limits the simulator enforces; an empty object accepts everything. */
 export interface SimulatorOptions {
@@ -28,6 +34,8 @@ export interface SimulatorOptions {
   cap?: { limit: number; response: CapResponse };
   /** Handshake rate limit (token bucket): `perSecond` refill, `burst` bucket size; refused with 429 and Retry-After. */
   rateLimit?: { perSecond: number; burst: number; retryAfterSeconds: number };
+  /** Handshake rate limit counted in a fixed or sliding window of `seconds`; refused with 429 and Retry-After. */
+  window?: WindowLimit;
   /**
    * Destroys a connection's socket without a close frame after this many seconds with no inbound frame (message, ping
    * or pong from the client).
@@ -132,6 +140,10 @@ interface SimulatorState {
   degradedWss: WebSocketServer;
   /** Handshakes waiting out their `degradeAfter` delay. */
   delayedHandshakes: Set<NodeJS.Timeout>;
+  /** The window limit's count, when there is one. */
+  window?: UpgradeWindow;
+  /** Upgrades over the cap held in the queue until their refusal (`queueSeconds`). */
+  heldUpgrades: Set<NodeJS.Timeout>;
   connections: Map<WebSocket, Connection>;
   /** Upgrade sockets not (yet) handed to ws: refused, queued or mid-handshake. */
   rawSockets: Set<Duplex>;
@@ -193,6 +205,8 @@ function createState(options: SimulatorOptions): SimulatorState {
     wss: new WebSocketServer({ noServer: true, perMessageDeflate: false }),
     degradedWss: new WebSocketServer({ noServer: true, perMessageDeflate: false, autoPong: false }),
     delayedHandshakes: new Set(),
+    ...(options.window ? { window: new UpgradeWindow(options.window, performance.now()) } : {}),
+    heldUpgrades: new Set(),
     connections: new Map(),
     rawSockets: new Set(),
     admission: options.per ? new ScopedAdmission(scopedLimits(options, options.per)) : undefined,
@@ -228,7 +242,7 @@ function answerPlainHttp(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(426, { Connection: 'close', 'Content-Length': '0' }).end();
 }
 
-/** Decides synchronously, in order: rejectAll → rate limit → cap → accept. */
+/** Decides synchronously, in order: rejectAll → rate limit → window → cap → accept. */
 function onUpgrade(state: SimulatorState, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => {}); // the client may reset at any time; that is not the simulator's fault
   if (state.stopping || socket.destroyed) {
@@ -250,11 +264,21 @@ function onUpgrade(state: SimulatorState, req: IncomingMessage, socket: Duplex, 
     }
   } else if (rateLimit && !takeToken(state.bucket, rateLimit, performance.now())) {
     refuseWithStatus(state, socket, 429, rateLimit.retryAfterSeconds);
+  } else if (refusedByWindow(state, socket)) {
+    return;
   } else if (cap && state.stats.open >= cap.limit) {
     refuseOverCap(state, socket, cap.response);
   } else {
     accept(state, req, socket, head);
   }
+}
+
+/** Refuses the upgrade with 429 when the window limit is reached; true when it did. */
+function refusedByWindow(state: SimulatorState, socket: Duplex): boolean {
+  const decision = state.window?.admit(performance.now());
+  if (!decision || decision.admitted) return false;
+  refuseWithStatus(state, socket, 429, decision.retryAfterSeconds);
+  return true;
 }
 
 function trackRawSocket(state: SimulatorState, socket: Duplex): void {
@@ -274,7 +298,9 @@ function takeToken(bucket: TokenBucket, limit: { perSecond: number; burst: numbe
 function refuseOverCap(state: SimulatorState, socket: Duplex, response: CapResponse): void {
   switch (response.kind) {
     case 'status':
-      refuseWithStatus(state, socket, response.status, response.retryAfterSeconds);
+      if (response.queueSeconds === undefined)
+        refuseWithStatus(state, socket, response.status, response.retryAfterSeconds);
+      else holdThenRefuse(state, socket, response, response.queueSeconds);
       return;
     case 'reset':
       state.stats.reset += 1;
@@ -284,6 +310,20 @@ function refuseOverCap(state: SimulatorState, socket: Duplex, response: CapRespo
       state.stats.queued += 1; // never answered; stop() destroys it
       return;
   }
+}
+
+/** Holds an upgrade over the cap `seconds` in the queue, then refuses it (a slot freed meanwhile does not admit it). */
+function holdThenRefuse(
+  state: SimulatorState,
+  socket: Duplex,
+  response: { status: number; retryAfterSeconds?: number },
+  seconds: number,
+): void {
+  const timer = setTimeout(() => {
+    state.heldUpgrades.delete(timer);
+    if (!socket.destroyed) refuseWithStatus(state, socket, response.status, response.retryAfterSeconds);
+  }, seconds * 1000);
+  state.heldUpgrades.add(timer);
 }
 
 function refuseWithStatus(state: SimulatorState, socket: Duplex, status: number, retryAfterSeconds?: number): void {
@@ -407,8 +447,9 @@ async function stopSimulator(state: SimulatorState, server: Server): Promise<voi
   const wssClosed = Promise.all(
     [state.wss, state.degradedWss].map((wss) => new Promise<void>((resolve) => wss.close(() => resolve()))),
   );
-  for (const timer of state.delayedHandshakes) clearTimeout(timer);
+  for (const timer of [...state.delayedHandshakes, ...state.heldUpgrades]) clearTimeout(timer);
   state.delayedHandshakes.clear();
+  state.heldUpgrades.clear();
   state.gate?.stop();
   for (const [ws, connection] of state.connections) {
     clearTimers(connection);

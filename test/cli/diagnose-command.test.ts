@@ -66,7 +66,7 @@ describe('ws-ceiling diagnose', () => {
       ];
       const result = await runCli(args);
       expect(result.code, result.stderr).toBe(0);
-      const last = result.stdout.trimEnd().split('\n').pop() ?? '';
+      const [last = '', behind = ''] = result.stdout.trimEnd().split('\n').slice(-2);
       const [, perSecond, burst, advised] =
         /^Handshake rate limit of ([\d.]+) handshakes\/s with a burst of (\d+) \(HTTP 429 with Retry-After 1; refusals vanished at 30\/s\); ramp at ([\d.]+)\/s or slower/.exec(
           last,
@@ -74,8 +74,24 @@ describe('ws-ceiling diagnose', () => {
       expect(Math.abs(Number(perSecond) / 20 - 1), last).toBeLessThanOrEqual(0.1);
       expect(Math.abs(Number(burst) / 30 - 1), last).toBeLessThanOrEqual(0.1);
       expect(Number(advised)).toBeLessThan(Number(perSecond));
+      expect(behind).toBe(
+        `Behind the rate limit, ramped at ${advised}/s: no other limit up to 100 connections (every upgrade opened); ` +
+          'raise --max or --stages to look further.',
+      );
     },
   );
+
+  // A later failing stage gives the ramp its own below-floor verdict, which the gate keeps (see gate.test.ts).
+  it('exits 1 under --min-ceiling 15 with a cap of 5 when the first stage fails: the gate judges it', async () => {
+    const args = ['diagnose', '--simulate', 'cap=5', '--stages', '10,20', '--hold', '0.3', '--rate', '200'];
+    const result = await runCli([...args, '--min-ceiling', '15', '--json', '--store', store.directory]);
+    expect(result.code, result.stderr).toBe(1);
+    const diagnosis = JSON.parse(result.stdout) as Diagnosis;
+    expect(diagnosis.gate?.verdict).toBe('below-floor');
+    expect(diagnosis.gate?.reason).toBe(
+      "Ceiling 5 is under the required minimum 15: not even the ramp's first stage held, and the diagnosis settled 5.",
+    );
+  });
 
   it('prints the diagnosis as one JSON object with --json, with the recorded run in it', async () => {
     const target = await startTargetSimulator({});
@@ -141,6 +157,7 @@ describe('ws-ceiling diagnose', () => {
     expect(Object.keys(diagnosis)).toEqual([
       'verdict',
       'reason',
+      'gate',
       'runId',
       'targetId',
       'url',

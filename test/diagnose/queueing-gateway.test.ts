@@ -70,10 +70,11 @@ describe('diagnoseRun against a queueing gateway', () => {
       expect(diagnosis.findings[0]).toMatchObject({
         experiment: 'queueing-gateway',
         values: { count: 20, rates: [200, 100, 50], handshakeTimeoutSeconds: 0.5 },
-        evidence: { failureClasses: { 'handshake-timeout': 30 } },
+        // 10 in the ramp and in each slower attempt, 3 in each of the count check's two refills.
+        evidence: { failureClasses: { 'handshake-timeout': 36 } },
       });
       expect(diagnosis.findings[1]).toMatchObject({ values: { value: 20, failsAt: 21 }, probeSeconds: 0 });
-      expect(target.stats().queued).toBe(30);
+      expect(target.stats().queued).toBe(36);
     },
   );
 });

@@ -2,12 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { runPlanShards } from '../../bin/cli/local-shards.js';
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from '../../functions/diagnose/experiment-probe.js';
-import {
-  judgeRateOrCount,
-  observeAttempt,
-  runRateOrCount,
-  type AttemptObservation,
-} from '../../functions/diagnose/rate-or-count.js';
+import { observeAttempt, type AttemptObservation } from '../../functions/diagnose/attempt-observation.js';
+import { judgeRateOrCount, runRateOrCount } from '../../functions/diagnose/rate-or-count.js';
 import { fitTokenBucket } from '../../functions/diagnose/token-bucket.js';
 import type { ConnectionRecord, ProbeSettings } from '../../functions/engine/types.js';
 import {
@@ -16,7 +12,7 @@ import {
   type SimulatorOptions,
 } from '../../functions/simulator/target-simulator.js';
 import { diagnoseDependencies, rampAgainst } from '../support/diagnose-ramp.js';
-import { opened, refused, stagesOf } from '../support/records.js';
+import { opened, refused, stagesOf, T0 } from '../support/records.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -78,6 +74,9 @@ const observation = (overrides: Partial<AttemptObservation>): AttemptObservation
   lastRefusalAt: null,
   retryAfterSeconds: null,
   unanswered: false,
+  refusalSeconds: { min: 0.001, median: 0.001, max: 0.002 },
+  slowestOpenSeconds: 0.002,
+  tailByStatus: {},
   ...overrides,
 });
 
@@ -203,6 +202,22 @@ describe('observeAttempt', () => {
     },
   );
 
+  it('counts an upgrade in flight when the first refusal came back as not let through after it: it raced it', () => {
+    // A cap of 10: the 11th upgrade's refusal is answered at 130 ms, after the 12th (sent at 109 ms, before that
+    // answer) was let in because a slot freed meanwhile. Only the 13th, sent after the answer, would prove more.
+    const records = [
+      ...Array.from({ length: 10 }, (_, i) => opened(0, i * 10)),
+      { ...refused(0, 130, 503), attemptedAt: T0 + 99 },
+      opened(0, 110),
+      refused(0, 140, 503),
+    ];
+    const stages = stagesOf([13], 130, 500);
+    expect(observeAttempt(records, { allRecords: records, stages, rate: 100, fromRefill: false })).toMatchObject({
+      openBeforeFirstRefusal: 10,
+      openedAfterFirstRefusal: 0,
+    });
+  });
+
   it('splits an attempt that waited out Retry-After into stretches after each wait', () => {
     const seen = observeBucket({ perSecond: 20, burst: 30, retryAfter: 1 }, 60, 100);
     expect(seen.firstStretch?.opened).toBe(44);
@@ -227,7 +242,7 @@ describe('judgeRateOrCount', () => {
       observation({ openedAfterFirstRefusal: 12 }),
       observation({ rate: 50, refused: 0, opened: 40, openBeforeFirstRefusal: null }),
     ]);
-    expect(verdict).toEqual({ kind: 'rate-limit', cleanAtRate: 50, countLimit: null });
+    expect(verdict).toEqual({ kind: 'rate-limit', cleanAtRate: 50 });
   });
 
   it('calls refusals that let connections through at every rate a rate limit', () => {
@@ -239,12 +254,21 @@ describe('judgeRateOrCount', () => {
     ).toBe('rate-limit');
   });
 
-  it('sees a cap behind a rate limit when the slowest rate is refused at a count with none let through', () => {
-    const verdict = judgeRateOrCount([
-      observation({ openedAfterFirstRefusal: 12, openBeforeFirstRefusal: 12 }),
-      observation({ rate: 25, openBeforeFirstRefusal: 30 }),
-    ]);
-    expect(verdict).toEqual({ kind: 'rate-limit', cleanAtRate: null, countLimit: 30 });
+  it(
+    'claims no cap behind a rate limit from the slowest rate refused at a count: only the ramp under the rate ' +
+      'limit may, after its count check',
+    () => {
+      const verdict = judgeRateOrCount([
+        observation({ openedAfterFirstRefusal: 12, openBeforeFirstRefusal: 12 }),
+        observation({ rate: 25, openBeforeFirstRefusal: 30 }),
+      ]);
+      expect(verdict).toEqual({ kind: 'rate-limit', cleanAtRate: null });
+    },
+  );
+
+  it('marks refusals at different counts with none let through as a count that moved, as a window does', () => {
+    const verdict = judgeRateOrCount([observation({}), observation({ rate: 50, openBeforeFirstRefusal: 0 })]);
+    expect(verdict).toMatchObject({ kind: 'undetermined', countMoved: true });
   });
 
   it('is undetermined when nothing was refused', () => {
@@ -396,7 +420,7 @@ describe('runRateOrCount', () => {
       stages: [5, 15],
       holdSeconds: 0.3,
     });
-    expect(findings[0]).toMatchObject({
+    expect(findings[0], findings.map((finding) => finding.sentence).join('\n')).toMatchObject({
       kind: 'concurrency-cap',
       values: { count: 10, rates: [100, 50, 25] },
       evidence: { retryAfter: ['1'] },
@@ -410,7 +434,9 @@ describe('runRateOrCount', () => {
       if (!current || !previous || arrival.at - previous.at >= 250) attempts.push([arrival]);
       else current.push(arrival);
     }
-    expect(attempts).toHaveLength(4); // ramp stage 1, ramp stage 2, ½ rate, ¼ rate
+    // Ramp stage 1, ramp stage 2, ½ rate, ¼ rate, the count check's connections held open and its first refill, and
+    // its refill after closing those.
+    expect(attempts).toHaveLength(6);
     for (const [index, attempt] of attempts.entries()) {
       if (index < 2) continue;
       const lastRefusal = Math.max(

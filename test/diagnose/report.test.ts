@@ -56,6 +56,60 @@ describe('sentenceFor', () => {
     );
   });
 
+  it('says a cap with a queue in front of it, with how long the queue held each refused upgrade', () => {
+    const draft: FindingDraft = {
+      kind: 'concurrency-cap',
+      values: { count: 10, rates: [100, 50, 25], queueSeconds: 2 },
+      experiment: 'rate-or-count',
+      evidence: { statuses: { '503': 30 } },
+      probeSeconds: 9,
+    };
+    expect(sentenceFor(draft)).toBe(
+      'Concurrency cap at 10 with a queue in front of it (from the 11th upgrade on, the gateway held each upgrade ' +
+        'about 2.0 s, then answered HTTP 503, at every connect rate tried: 100, 50 and 25 connections/s).',
+    );
+  });
+
+  it('says a window limit with its count, window and sustainable rate, and advises a --rate under it', () => {
+    const draft: FindingDraft = {
+      kind: 'handshake-rate-limit',
+      values: { perSecond: 1.7, burst: 100, cleanAtRate: null, rates: [50, 25], window: { count: 100, seconds: 60 } },
+      experiment: 'rate-or-count',
+      evidence: { statuses: { '429': 40 }, retryAfter: ['38', '57'] },
+      probeSeconds: 130,
+    };
+    expect(sentenceFor(draft)).toBe(
+      'Handshake rate limit of 100 upgrades per 60 s, counted in a window (1.7 handshakes/s sustained; HTTP 429 ' +
+        'with Retry-After 38, 57; the refusals ended only when the window moved on, then 100 got through again); ' +
+        'ramp at 1.5/s or slower (--rate, 90 % of the measured rate) to pass it.',
+    );
+  });
+
+  it('says what stands behind a rate limit, at the rate it ramped under it', () => {
+    const cap: FindingDraft = {
+      kind: 'concurrency-cap',
+      values: { count: 250, rates: [18] },
+      experiment: 'under-rate-limit',
+      evidence: { statuses: { '503': 50 } },
+      probeSeconds: 20,
+    };
+    expect(sentenceFor(cap)).toBe(
+      'Behind the rate limit, ramped at 18/s: concurrency cap at 250 (HTTP 503 from the 251st upgrade, at 18 ' +
+        'connections/s).',
+    );
+    const none: FindingDraft = {
+      kind: 'no-limit',
+      values: { max: 300, rate: 18 },
+      experiment: 'under-rate-limit',
+      evidence: {},
+      probeSeconds: 17,
+    };
+    expect(sentenceFor(none)).toBe(
+      'Behind the rate limit, ramped at 18/s: no other limit up to 300 connections (every upgrade opened); raise ' +
+        '--max or --stages to look further.',
+    );
+  });
+
   it('says a rate limit still refused at the slowest rate tried', () => {
     const draft: FindingDraft = {
       kind: 'handshake-rate-limit',
@@ -128,6 +182,7 @@ describe('describeDiagnosis', () => {
     const diagnosis: Diagnosis = {
       verdict: 'explained',
       reason: 'Explained by experiment: concurrency-cap, exact-ceiling.',
+      gate: { verdict: 'passed', ceiling: 30, reason: null },
       runId: 'run-1',
       targetId: 'target-1',
       url: 'ws://127.0.0.1:1/',
@@ -147,6 +202,34 @@ describe('describeDiagnosis', () => {
       '',
       cap.sentence,
       exact.sentence,
+    ]);
+  });
+
+  it('says right under the verdict when a gate failed', () => {
+    const exact = makeFinding({
+      kind: 'exact-ceiling',
+      values: { value: 5, failsAt: 6, resolution: 1, steps: 0 },
+      experiment: 'refinement',
+      evidence: {},
+      probeSeconds: 0,
+    });
+    const reason =
+      "Ceiling 5 is under the required minimum 15: not even the ramp's first stage held, and the diagnosis settled 5.";
+    const text = describeDiagnosis({
+      verdict: 'explained',
+      reason: 'Explained by experiment: exact-ceiling.',
+      gate: { verdict: 'below-floor', ceiling: 5, reason },
+      runId: 'run-1',
+      targetId: 'target-1',
+      url: 'ws://127.0.0.1:1/',
+      findings: [exact],
+      seconds: { ramp: 1, experiments: 0, waits: 0 },
+      selfCheck: { ok: true, problems: [], unchecked: [] },
+      run: cappedRun,
+    });
+    expect(text.split('\n').slice(0, 2)).toEqual([
+      'Diagnosis of target-1 (run run-1): EXPLAINED',
+      `  Gate failed (below-floor): ${reason}`,
     ]);
   });
 });

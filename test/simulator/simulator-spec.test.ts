@@ -72,11 +72,36 @@ describe('parseSimulatorSpec', () => {
     expect(parseError('degrade-delay=5').message).toBe('--simulate: degrade-delay needs degrade-after');
   });
 
+  it('reads fixed-window and sliding-window as N/W, with a Retry-After until the window frees or retry-after', () => {
+    expect(parseSimulatorSpec('fixed-window=100/60')).toEqual({ window: { kind: 'fixed', count: 100, seconds: 60 } });
+    expect(parseSimulatorSpec('sliding-window=20/1.5,retry-after=0')).toEqual({
+      window: { kind: 'sliding', count: 20, seconds: 1.5, retryAfterSeconds: 0 },
+    });
+    expect(parseError('fixed-window=20').message).toBe(
+      '--simulate: fixed-window must be N/W: from 1 to 100000 upgrades per a number of seconds above 0, at most ' +
+        '86400, got "20"',
+    );
+    expect(parseError('sliding-window=0/2').message).toContain('sliding-window must be N/W');
+    expect(parseError('fixed-window=5/1,sliding-window=5/1').message).toBe(
+      '--simulate: fixed-window and sliding-window cannot be given together',
+    );
+  });
+
+  it('reads queue-wait as a hold before the cap status, and refuses it without cap or with reset or queue', () => {
+    expect(parseSimulatorSpec('cap=10,queue-wait=2')).toEqual({
+      cap: { limit: 10, response: { kind: 'status', status: 503, queueSeconds: 2 } },
+    });
+    expect(parseError('queue-wait=2').message).toBe('--simulate: queue-wait needs cap');
+    expect(parseError('cap=3,cap-response=reset,queue-wait=1').message).toBe(
+      '--simulate: queue-wait needs cap-response to be an HTTP status, got "reset"',
+    );
+  });
+
   it('names an unknown key and lists the allowed ones', () => {
     expect(parseError('cpa=5').message).toBe(
       '--simulate: unknown key "cpa" (allowed: cap, cap-response, retry-after, rate, burst, idle-timeout, ' +
         'close-after, close-code, reject, degrade-after, degrade-delay, close-tcp, bad-frame-after, answer, per, ' +
-        'session-cap, session-close-code, port)',
+        'session-cap, session-close-code, port, fixed-window, sliding-window, queue-wait)',
     );
   });
 
@@ -122,7 +147,9 @@ describe('parseSimulatorSpec', () => {
     expect(parseError('cap-response=reset').message).toBe('--simulate: cap-response needs cap');
     expect(parseError('burst=5').message).toBe('--simulate: burst needs rate');
     expect(parseError('close-code=4000').message).toBe('--simulate: close-code needs close-after');
-    expect(parseError('retry-after=2').message).toBe('--simulate: retry-after needs cap or rate');
+    expect(parseError('retry-after=2').message).toBe(
+      '--simulate: retry-after needs cap or rate or fixed-window or sliding-window',
+    );
   });
 });
 
@@ -137,6 +164,15 @@ describe('describeSimulator', () => {
       'rate limit 5/s, burst 5 (429, retry after 2 s), cap 10 (503, retry after 2 s)',
     );
     expect(describeSimulator(parseSimulatorSpec('close-after=30'))).toBe('closes after 30 s with 1001');
+    expect(describeSimulator(parseSimulatorSpec('fixed-window=100/60'))).toBe(
+      'fixed window of 100 upgrades per 60 s (429, retry after the seconds until it frees)',
+    );
+    expect(describeSimulator(parseSimulatorSpec('sliding-window=20/2,retry-after=0'))).toBe(
+      'sliding window of 20 upgrades per 2 s (429, retry after 0 s)',
+    );
+    expect(describeSimulator(parseSimulatorSpec('cap=10,queue-wait=2'))).toBe(
+      'cap 10 (503 after holding the upgrade 2 s)',
+    );
     expect(describeSimulator(parseSimulatorSpec('reject=403'))).toBe('rejects every upgrade with 403');
     expect(describeSimulator(parseSimulatorSpec('degrade-after=20'))).toBe(
       'degrades beyond 20 open (no pongs, handshakes 20 ms later per connection beyond)',
