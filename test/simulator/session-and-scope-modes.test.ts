@@ -53,6 +53,9 @@ describe('--simulate per= and session-cap=', () => {
     expect(() => parseSimulatorSpec('cap=5,cap-response=queue,per=source-address')).toThrow(
       'per needs a cap answered with an HTTP status, not cap-response=queue',
     );
+    expect(() => parseSimulatorSpec('cap=5,queue-wait=1,per=source-address')).toThrow(
+      'per keeps cap and rate per scope, not queue-wait',
+    );
     expect(() => parseSimulatorSpec('per=header:')).toThrow('per must be source-address or header:NAME');
     expect(() => parseSimulatorSpec('session-close-code=4000')).toThrow('session-close-code needs session-cap');
   });
