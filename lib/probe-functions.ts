@@ -4,7 +4,9 @@
  *   (`PutItem`/`GetItem` on `LOCK#…` of the runs table);
  * - worker (one per target): write its shard result under `runs/<targetId>/`,
  *   read its target's stop request (`GetItem` on `STOP#<targetId>`, no write),
- *   read only the secrets its target's headers name;
+ *   read only the secrets its target's headers and init messages name, and
+ *   for a target with `auth: {kind: "sigv4"}` invoke `$connect` of that one
+ *   API (`execute-api:Invoke`);
  * - record (one per region): read shard results and list the bucket, write
  *   reports under `reports/`, `PutItem`/`Query` on the run partitions
  *   (`TARGET#…`) of the runs table and `DeleteItem` on its run locks,
@@ -149,14 +151,39 @@ export class WorkerFunction extends ProbeFunction {
         }),
       );
     }
-    this.acknowledgeWildcards([shardObjectsWildcard(targetShardResultsPrefix(props.target.id))]);
+    const { auth } = props.target;
+    if (auth) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['execute-api:Invoke'], resources: [connectRouteArn(this, auth)] }),
+      );
+    }
+    this.acknowledgeWildcards([
+      shardObjectsWildcard(targetShardResultsPrefix(props.target.id)),
+      {
+        matches: (resource) => resource.includes(':execute-api:') && resource.endsWith('/*/$connect'),
+        reason:
+          "The worker signs its upgrades as its own role: the grant is the $connect route of its target's one API, " +
+          'in any stage (the stage is in the URL path, not known to the template)',
+      },
+    ]);
   }
 }
 
-/** The distinct secret names a target's headers refer to, sorted. */
+/** The ARN of an API's `$connect` route in every stage: `…:execute-api:<region>:<account>:<apiId>/<any>/$connect`. */
+function connectRouteArn(scope: Construct, api: { region: string; apiId: string }): string {
+  return Stack.of(scope).formatArn({
+    service: 'execute-api',
+    region: api.region,
+    resource: api.apiId,
+    resourceName: '*/$connect',
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
+}
+
+/** The distinct secret names a target's headers and session init messages refer to, sorted. */
 export function secretNamesOf(target: TargetConfig): string[] {
   const names = new Set<string>();
-  for (const value of Object.values(target.headers)) {
+  for (const value of [...Object.values(target.headers), ...(target.session?.initMessages ?? [])]) {
     if (typeof value !== 'string') names.add(value.secretName);
   }
   return [...names].sort();

@@ -58,6 +58,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 /** Packages only some folders may import (a prefix, and the folders). */
 const PACKAGE_OWNERS: ReadonlyArray<{ prefix: string; folders: readonly string[] }> = [
   { prefix: '@aws-sdk/', folders: ['functions/adapters'] },
+  { prefix: '@smithy/', folders: ['functions/adapters'] },
   { prefix: 'ws', folders: ['functions/connection', 'functions/simulator', 'bench'] },
   { prefix: '@middy/', folders: ['functions/handlers'] },
   { prefix: 'aws-cdk-lib', folders: ['lib', 'bin'] },

@@ -25,7 +25,7 @@ import { countFailures } from '../../functions/engine/failures.js';
 import { planRun } from '../../functions/engine/plan.js';
 import { RampControl } from '../../functions/engine/ramp-control.js';
 import { buildRunResult, publicSettings, recordRun, type RecordInput } from '../../functions/engine/record.js';
-import { redactUrl } from '../../functions/engine/redact.js';
+import { displayTargetUrl } from '../../functions/engine/connection-template.js';
 import type { PutRunOutcome } from '../../functions/engine/run-store.js';
 import { describeSelfCheckProblems, selfCheckHost, type SelfCheck } from '../../functions/engine/self-check.js';
 import type {
@@ -41,6 +41,8 @@ import { readHostBudget } from '../../functions/probe-host/host-budget.js';
 import { writeCiOutputs } from '../../functions/report/ci-outputs.js';
 import type { CommandIo } from './cli-context.js';
 import { EXIT_CODES } from './exit-codes.js';
+import type { RunConnections } from '../../functions/connection/run-connections.js';
+import { openLocalConnections } from './local-connections.js';
 import { inProcessRamp, processesChoiceOf, spreadOverProcesses, withProcessesFix } from './local-processes.js';
 import { openLocalStore, type LocalStore } from './local-store.js';
 import { runPlanShards } from './local-shards.js';
@@ -117,17 +119,12 @@ export async function probeLocally(
     const local = await openLocalStore(flags.store);
     try {
       return await prepared.withTarget(io, async (target) => {
-        const outcome = await probeOnce(target, local, flags, io);
-        if (outcome.kind === 'stopped') return EXIT_CODES.probeFailed;
-        if (outcome.kind === 'refused') return handlers.refused(outcome.refusal);
-        const { recorded } = outcome.probe;
-        stopSignals.skipping(() => `the rest of the command; the run is already ${savedWhere(recorded)}`);
-        const exitCode = await handlers.recorded(outcome.probe);
-        await writeCiFiles(recorded.run, flags, io);
-        if (recorded.stored !== 'not-stored') return exitCode;
-        // In plain words stdout says so already; with --json it holds the run only.
-        if (flags.json) io.stderr.write(`error: ${notStoredSentence(recorded, flags.store)}\n`);
-        return EXIT_CODES.probeFailed;
+        const connections = await openLocalConnections(target.settings);
+        try {
+          return await probeAndReport(target, local, connections, flags, io, handlers);
+        } finally {
+          connections.close();
+        }
       });
     } finally {
       await local.close();
@@ -135,6 +132,28 @@ export async function probeLocally(
   } finally {
     release();
   }
+}
+
+/** One probe with its outcome handed to `handlers`, then the --junit and --markdown files; the exit code. */
+async function probeAndReport(
+  target: ProbeTarget,
+  local: LocalStore,
+  connections: RunConnections,
+  flags: RunCommandFlags,
+  io: CommandIo,
+  handlers: ProbeHandlers,
+): Promise<number> {
+  const outcome = await probeOnce(target, local, connections, flags, io);
+  if (outcome.kind === 'stopped') return EXIT_CODES.probeFailed;
+  if (outcome.kind === 'refused') return handlers.refused(outcome.refusal);
+  const { recorded } = outcome.probe;
+  stopSignals.skipping(() => `the rest of the command; the run is already ${savedWhere(recorded)}`);
+  const exitCode = await handlers.recorded(outcome.probe);
+  await writeCiFiles(recorded.run, flags, io);
+  if (recorded.stored !== 'not-stored') return exitCode;
+  // In plain words stdout says so already; with --json it holds the run only.
+  if (flags.json) io.stderr.write(`error: ${notStoredSentence(recorded, flags.store)}\n`);
+  return EXIT_CODES.probeFailed;
 }
 
 /** Prints a recorded run in plain words (the answer, then where it is stored), as `run` and `diagnose` do. */
@@ -197,6 +216,7 @@ type ProbeOutcome =
 async function probeOnce(
   target: ProbeTarget,
   local: LocalStore,
+  connections: RunConnections,
   flags: RunCommandFlags,
   io: CommandIo,
 ): Promise<ProbeOutcome> {
@@ -205,11 +225,11 @@ async function probeOnce(
   const planText = describePlan(
     plan,
     publicSettings(settings, plan),
-    redactUrl(settings.url),
+    displayTargetUrl(settings.url),
     settings.stopAtFirstFailingStage,
   );
   (flags.json ? io.stderr : io.stdout).write(`${planText}\n\n`);
-  const inProcess = await selfCheckPlan(target);
+  const inProcess = await selfCheckPlan(target, connections);
   const spread = await spreadOverProcesses(target, plan, processesChoiceOf(flags.processes), inProcess.selfCheck);
   const selfCheck = spread?.selfCheck ?? (await withProcessesFix(inProcess.selfCheck, target, plan));
   if (!selfCheck.ok) return { kind: 'refused', refusal: preflightRefusal(settings, selfCheck) };
@@ -262,16 +282,20 @@ async function recordOrSave(input: RecordInput, local: LocalStore): Promise<Loca
  * plan's largest stage. Gives the check and the plan runner that keeps
  * checking the host while shards run (once a second and at each stage end).
  */
-async function selfCheckPlan(target: ProbeTarget): Promise<{ selfCheck: SelfCheck; runPlan: PlanRunner }> {
+async function selfCheckPlan(
+  target: ProbeTarget,
+  connections: RunConnections,
+): Promise<{ selfCheck: SelfCheck; runPlan: PlanRunner }> {
   const peak = Math.max(...target.settings.stages);
   const demand = {
     connectionsPerProcess: peak,
     costPerConnection: target.simulated ? 2 : 1,
     connectionsPerTargetAddress: peak,
+    sourceAddresses: target.settings.sourceAddresses?.length ?? 1,
     shardsShareProcess: true,
   };
   const { selfCheck, running } = await selfCheckHost(demand, () => readHostBudget());
-  return { selfCheck, runPlan: (request) => runPlanShards(request, running) };
+  return { selfCheck, runPlan: (request) => runPlanShards(request, running, connections) };
 }
 
 /**
@@ -296,7 +320,7 @@ function preflightRefusal(settings: ProbeSettings, selfCheck: SelfCheck): Prefli
   const summary = `${describeSelfCheckProblems(selfCheck)} Nothing was sent, and no ceiling is claimed.`;
   return {
     targetId: settings.targetId,
-    url: redactUrl(settings.url),
+    url: displayTargetUrl(settings.url),
     verdict: 'inconclusive',
     verdictReason: summary,
     ceiling: { value: null, reached: false },

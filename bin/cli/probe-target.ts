@@ -2,16 +2,20 @@
  * What `run` and `diagnose` probe: the URL given, or the bundled simulator
  * started in this process with `--simulate` (and stopped after the probe),
  * with the run flags validated into settings. Everything is checked before
- * anything starts, the --junit and --markdown paths too, so bad input exits
- * 2 before the store is opened or the simulator started.
+ * anything starts, the --junit and --markdown paths and that each
+ * --source-address is this machine's too, so bad input exits 2 before the
+ * store is opened or the simulator started.
  */
 import { InvalidInputError } from '../../functions/engine/errors.js';
+import { parseSourceAddresses } from '../../functions/engine/source-addresses.js';
+import { checkSourceAddresses } from '../../functions/probe-host/source-address-check.js';
 import type { ProbeSettings } from '../../functions/engine/types.js';
 import { checkCiOutputPaths } from '../../functions/report/ci-outputs.js';
 import { describeSimulator, parseSimulatorSpec } from '../../functions/simulator/simulator-spec.js';
 import { startTargetSimulator } from '../../functions/simulator/target-simulator.js';
 import type { CommandIo } from './cli-context.js';
 import type { RunCommandFlags } from './run-flags.js';
+import { checkProcessesForConnections } from './local-connections.js';
 import { parseRunFlags } from './run-options.js';
 
 /** Where the simulator will listen, as far as validating the flags goes. */
@@ -54,7 +58,15 @@ export async function prepareProbeTarget(
   await checkCiOutputPaths(flags);
   const simulatorOptions = flags.simulate !== undefined ? parseSimulatorSpec(flags.simulate) : undefined;
   // The simulator's URL is known once it listens: check the flags against a stand-in of it first.
-  parseRunFlags(urlArgument ?? SIMULATOR_STAND_IN_URL, flags, simulatorOptions ? 'simulator' : undefined);
+  const checked = parseRunFlags(
+    urlArgument ?? SIMULATOR_STAND_IN_URL,
+    flags,
+    simulatorOptions ? 'simulator' : undefined,
+  );
+  checkProcessesForConnections(flags.processes, checked);
+  if (flags.sourceAddress !== undefined) {
+    await checkSourceAddresses(parseSourceAddresses(flags.sourceAddress, '--source-address'), '--source-address');
+  }
   return {
     async withTarget(io, body) {
       const simulator = simulatorOptions ? await startTargetSimulator(simulatorOptions) : undefined;

@@ -5,6 +5,7 @@
  * verdict.
  */
 import type { Command } from 'commander';
+import { InvalidInputError } from '../../functions/engine/errors.js';
 import type { CliContext, CommandIo } from './cli-context.js';
 import { exitCodeForVerdict } from './exit-codes.js';
 import { printRecordedRun, printRefusal, probeLocally } from './local-probe.js';
@@ -22,6 +23,12 @@ export function registerRun(program: Command, { io, setExitCode }: CliContext): 
 
 /** Runs a probe and returns the process exit code. */
 function runCommand(urlArgument: string | undefined, flags: RunCommandFlags, io: CommandIo): Promise<number> {
+  if (flags.alternateHeader?.length) {
+    throw new InvalidInputError(
+      '--alternate-header',
+      'is a second credential for ws-ceiling diagnose; a run sends --header only',
+    );
+  }
   return probeLocally(urlArgument, flags, io, {
     refused: (refusal) => printRefusal(refusal, flags, io),
     recorded: ({ recorded }) => {

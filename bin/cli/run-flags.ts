@@ -31,7 +31,7 @@ export function probeCommand(program: Command, name: string, description: string
     .command(name)
     .description(description)
     .argument('[url]', 'WebSocket URL to probe (credentials and query values are never printed or stored)');
-  return addOutputFlags(addLimitFlags(addRampFlags(command)));
+  return addOutputFlags(addLimitFlags(addSessionFlags(addRampFlags(command))));
 }
 
 /** What to probe and how: the target, the stages, the pace, the heartbeat and the handshake. */
@@ -62,7 +62,47 @@ function addRampFlags(command: Command): Command {
     )
     .option('--header <name:value>', 'request header, repeatable (values are never printed or stored)', collect, [])
     .option('--subprotocol <name>', 'WebSocket subprotocol to request, repeatable', collect, [])
+    .option(
+      '--source-address <list>',
+      'local addresses the connections leave from, in turn, e.g. 10.0.0.5,10.0.0.6 (each has its own ports)',
+    )
     .addOption(targetIdOption('name of the target in the history (default: from the URL host, port and path)'));
+}
+
+/**
+ * What an endpoint needs besides a URL: a session on each connection, a URL
+ * or token per connection from a URL provider, SigV4 signing, and a second
+ * credential for diagnose (bin/cli/session-options.ts checks them).
+ */
+function addSessionFlags(command: Command): Command {
+  const collect = (value: string, previous: string[]) => [...previous, value];
+  return command
+    .option(
+      '--init-message <text|@file>',
+      'message sent right after the upgrade, repeatable, in order (never printed or stored)',
+      collect,
+      [],
+    )
+    .option('--ready-when <text|/regex/>', 'a connection counts as open only once a message like this arrives')
+    .option('--ready-timeout <seconds>', 'how long to wait for the --ready-when message (default 10)')
+    .option(
+      '--session-url-from <"METHOD URL">',
+      'call this before each upgrade for the URL or token, e.g. "POST https://…"',
+    )
+    .option('--session-url-path <json-path>', "where the URL or token is in the provider's answer, e.g. data.url")
+    .option('--session-url-header <name:value>', "the provider call's header, repeatable (never printed)", collect, [])
+    .option('--session-url-body <text|@file>', "the provider call's body (never printed or stored)")
+    .option('--session-url-rate <per-second>', 'most provider calls per second (default: as fast as the ramp)')
+    .option('--session-url-timeout <seconds>', 'how long one provider call may take (default 10)')
+    .option('--sigv4', 'sign each upgrade URL with SigV4 (AWS API Gateway), credentials from the default chain')
+    .option('--sigv4-region <region>', 'region to sign for (default: from an execute-api host name)')
+    .option('--sigv4-service <name>', 'service to sign for (default execute-api)')
+    .option(
+      '--alternate-header <name:value>',
+      'a second credential, repeatable, for diagnose only (never printed or stored)',
+      collect,
+      [],
+    );
 }
 
 /**

@@ -3,14 +3,17 @@
  * ProbeSettings with one zod schema. Every error names the flag and what is
  * allowed; header values and URL credentials are never echoed back.
  */
+import net from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_BASELINE_RUNS, DEFAULT_REGRESSION_TOLERANCE } from '../../functions/engine/baseline.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../../functions/engine/limits.js';
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../../functions/engine/plan.js';
 import { PROBE_DEFAULTS } from '../../functions/engine/probe-defaults.js';
+import { parseSourceAddresses } from '../../functions/engine/source-addresses.js';
 import type { HeartbeatSettings, ProbeSettings, Tolerance } from '../../functions/engine/types.js';
 import { decimal, secondsFlag, wholeNumber } from './flag-numbers.js';
+import { parseSessionFlags, PROCESS_CONTEXT, type FlagContext, type RawSessionFlags } from './session-options.js';
 import { targetIdFromUrl } from './target-id.js';
 
 /** Defaults of the run flags, shown in `--help`. */
@@ -33,7 +36,7 @@ export const RUN_DEFAULTS = {
 } as const;
 
 /** Flags as commander hands them over. */
-export interface RawRunFlags {
+export interface RawRunFlags extends RawSessionFlags {
   stages?: string;
   /** Range flags have no commander default, so giving them with --stages can be detected. */
   start?: string;
@@ -48,6 +51,8 @@ export interface RawRunFlags {
   heartbeatMessage?: string;
   header: string[];
   subprotocol: string[];
+  /** `--source-address A,B,…`. */
+  sourceAddress?: string;
   targetId?: string;
   tolerance: string;
   maxConnections: string;
@@ -76,6 +81,7 @@ const FLAG_NAMES: Record<string, string> = {
   heartbeatMessage: '--heartbeat-message',
   header: '--header',
   subprotocol: '--subprotocol',
+  sourceAddress: '--source-address',
   targetId: '--target-id',
   tolerance: '--tolerance',
   maxConnections: '--max-connections',
@@ -225,6 +231,7 @@ const rawFlagsSchema = z.object({
   heartbeatMessage: z.string().min(1, 'must not be empty').optional(),
   header: headers,
   subprotocol: subprotocols,
+  sourceAddress: z.string().optional(),
   targetId: targetId.optional(),
   tolerance,
   maxConnections: wholeNumber(1, HARD_MAX_CONNECTIONS),
@@ -235,18 +242,30 @@ const rawFlagsSchema = z.object({
   baselineRuns: wholeNumber(1, MAX_BASELINE_RUNS).default(DEFAULT_BASELINE_RUNS),
 });
 
-/** Validates the run flags against a target URL and returns the settings, or throws InvalidInputError. */
-export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: string): ProbeSettings {
+/**
+ * Validates the run flags against a target URL and returns the settings, or throws InvalidInputError. `context`
+ * gives the environment `{{env:NAME}}` reads and the `@file`s (this process's by default).
+ */
+export function parseRunFlags(
+  url: string,
+  raw: RawRunFlags,
+  defaultTargetId?: string,
+  context: FlagContext = PROCESS_CONTEXT,
+): ProbeSettings {
   const flags = parseFlagValues(raw);
-  const target = validateUrl(url);
+  const plain = url.includes('{{') ? undefined : validateUrl(url);
+  const connection = parseSessionFlags(url, flags.header, raw, parseHeaderList, context).settings;
+  const idUrl = plain ? url : templateIdUrl(url);
+  const target = plain ?? (idUrl === undefined ? undefined : validateUrl(idUrl));
   if (raw.stages !== undefined && (raw.start ?? raw.step ?? raw.max) !== undefined) {
     throw new InvalidInputError('--stages', 'give either --stages or --start/--step/--max, not both');
   }
   const stages = flags.stages ?? stagesFromFlags(flags.start, flags.step, flags.max);
   checkPlanBounds(stages[stages.length - 1] ?? 0, flags);
+  const sourceAddresses = flags.sourceAddress === undefined ? [] : sourceAddressesFor(flags.sourceAddress, target);
   return {
     url,
-    targetId: flags.targetId ?? defaultTargetId ?? targetIdFromUrl(target),
+    targetId: flags.targetId ?? defaultTargetId ?? targetIdOf(target),
     stages,
     holdSeconds: flags.hold,
     connectRate: flags.rate,
@@ -263,7 +282,64 @@ export function parseRunFlags(url: string, raw: RawRunFlags, defaultTargetId?: s
     baselineRuns: flags.baselineRuns,
     ...(flags.minCeiling !== undefined ? { minCeiling: flags.minCeiling } : {}),
     ...(raw.simulate !== undefined ? { simulate: raw.simulate.trim() } : {}),
+    ...(sourceAddresses.length ? { sourceAddresses } : {}),
+    ...connection,
   };
+}
+
+/** A `Name: value` list checked as `--header` is, for another flag (`--session-url-header`, `--alternate-header`). */
+function parseHeaderList(entries: string[], flag: string): Record<string, string> {
+  const parsed = headers.safeParse(entries);
+  if (!parsed.success) throw new InvalidInputError(flag, parsed.error.issues[0]?.message ?? 'invalid');
+  return parsed.data;
+}
+
+/**
+ * A URL with templates as a URL its target id and checks can read: each `{{name}}` written `tpl-name`
+ * (`wss://chat.example.com/rooms/{{n}}` reads `wss://chat.example.com/rooms/tpl-n`), so the id says it is a
+ * template and never holds a value of one.
+ */
+function templateIdUrl(url: string): string | undefined {
+  const named = url.replace(
+    /\{\{\s*([^{}]*?)\s*\}\}/g,
+    (_, name: string) => `tpl-${name.replace(/[^A-Za-z0-9_]/g, '_')}`,
+  );
+  try {
+    new URL(named);
+    return named;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The target id from the URL, or an error asking for --target-id when the URL is a template of a whole URL. */
+function targetIdOf(target: URL | undefined): string {
+  if (target) return targetIdFromUrl(target);
+  throw new InvalidInputError(
+    '--target-id',
+    'give one: the URL is a template that is no URL until its values are filled in, so it cannot name the target',
+  );
+}
+
+/**
+ * The `--source-address` list, checked against the target: addresses of one family, the target's when its host is
+ * an IP address (a connection cannot leave from an IPv6 address for an IPv4 one). Whether each is an address of this
+ * machine is checked before the run (functions/probe-host/source-address-check.ts).
+ */
+function sourceAddressesFor(text: string, target: URL | undefined): string[] {
+  const addresses = parseSourceAddresses(text, '--source-address');
+  const families = new Set(addresses.map((address) => address.family));
+  if (families.size > 1) {
+    throw new InvalidInputError('--source-address', 'give addresses of one family, IPv4 or IPv6, not both');
+  }
+  const targetFamily = net.isIP(target?.hostname.replace(/^\[|\]$/g, '') ?? '');
+  if (targetFamily !== 0 && !families.has(targetFamily as 4 | 6)) {
+    throw new InvalidInputError(
+      '--source-address',
+      `the target ${target?.hostname} is an IPv${targetFamily} address: give IPv${targetFamily} source addresses`,
+    );
+  }
+  return addresses.map((address) => address.address);
 }
 
 /** Each flag's value checked on its own; throws InvalidInputError naming the first flag refused. */

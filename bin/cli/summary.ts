@@ -63,9 +63,36 @@ export function describePlan(
       `connections/s, at most ${settings.maxInFlight} handshakes in flight`,
     `  ${heartbeat}, handshake timeout ${settings.handshakeTimeoutSeconds} s, ` +
       `${plan.shards.length} shard${plan.shards.length === 1 ? '' : 's'}`,
+    ...connectionLines(settings),
     `  up to ${max} connections, about ${formatDuration(expectedSeconds(plan))} if every stage holds` +
       (stopsAtFirstFailure ? '; stops after the first failing stage' : ''),
   ].join('\n');
+}
+
+/** How each connection is made, when it is more than the URL and headers: the plan's extra lines. */
+function connectionLines(settings: PublicSettings): string[] {
+  const lines: string[] = [];
+  if (settings.sourceAddresses?.length) {
+    lines.push(`  leaving from ${settings.sourceAddresses.join(', ')} in turn`);
+  }
+  const { session, sessionUrlSource: source, sigv4 } = settings;
+  if (source) {
+    const rate = source.ratePerSecond === undefined ? '' : `, at most ${source.ratePerSecond}/s`;
+    lines.push(
+      `  URL per connection from ${source.from} -> ${source.path} (timeout ${source.timeoutSeconds} s${rate})`,
+    );
+  }
+  if (sigv4) lines.push(`  upgrade URLs signed with SigV4 for ${sigv4.region} (${sigv4.service})`);
+  if (session) {
+    const count = session.initMessages;
+    const sent = count === 0 ? 'no init message' : `${count} init message${count === 1 ? '' : 's'} at the upgrade`;
+    const ready =
+      session.readyWhen === undefined
+        ? ', open at the upgrade'
+        : `, open once a message matches ${session.readyWhen} (ready timeout ${session.readyTimeoutSeconds} s)`;
+    lines.push(`  session: ${sent}${ready}`);
+  }
+  return lines;
 }
 
 /** The answer to "how many, where did drops begin, and why" in plain words, with the stage table. */
@@ -99,6 +126,9 @@ export function describeNoRunsOf(targetId: string, storedTargets: readonly strin
       : `Stored targets: ${storedTargets.join(', ')}.`;
   return `No runs of target "${targetId}" are stored. ${others}`;
 }
+
+/** The latency of a stage in which no session became ready. */
+const NO_LATENCY = { p50: null, p95: null, p99: null };
 
 /** Width in characters of a full trend bar. */
 const TREND_BAR_WIDTH = 20;
@@ -253,8 +283,11 @@ function countOrNone(value: number | null): string {
   return value === null ? NONE : String(value);
 }
 
+/** The stage table, with time to ready beside handshake time when the run waited for ready messages. */
 function stageTable(run: RunResult): string {
-  const header = ['stage', 'target', 'opened', 'open at end', 'failed', 'handshake ms p50/p95/p99', 'held'];
+  const ready = run.readyMs !== undefined;
+  const header = ['stage', 'target', 'opened', 'open at end', 'failed', 'handshake ms p50/p95/p99'];
+  header.push(...(ready ? ['ready ms p50/p95/p99'] : []), 'held');
   const rows = run.stages.map((stage) => [
     String(stage.index + 1),
     String(stage.target),
@@ -262,6 +295,7 @@ function stageTable(run: RunResult): string {
     String(stage.openAtEnd),
     String(stage.failed),
     formatLatency(stage.handshakeMs),
+    ...(ready ? [formatLatency(stage.readyMs ?? NO_LATENCY)] : []),
     stage.held ? 'yes' : 'no',
   ]);
   return table([header, ...rows]).replace(/^/gm, '  ');

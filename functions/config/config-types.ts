@@ -57,6 +57,30 @@ export interface PlanConfig {
   stopAtFirstFailingStage: boolean;
 }
 
+/**
+ * The session each connection sets up after its upgrade, as `--init-message`, `--ready-when` and `--ready-timeout`
+ * do locally. Init messages may be text (with `{{n}}`, `{{shard}}` or `{{uuid}}`) or secret references read by each
+ * worker at run time.
+ */
+export interface SessionConfig {
+  initMessages: HeaderValue[];
+  /** Text the ready message contains, or `/regex/flags`; absent: a connection is open at its upgrade. */
+  readyWhen?: string;
+  /** Seconds a connection waits for the ready message: only with `readyWhen` (default 10). */
+  readyTimeoutSeconds?: number;
+}
+
+/** Upgrade URLs signed with SigV4 by the worker's role (an API Gateway WebSocket API with IAM authorization). */
+export interface SigV4AuthConfig {
+  kind: 'sigv4';
+  /** The signature's region: the API's, from its execute-api host name unless given. */
+  region: string;
+  /** Default `execute-api`. */
+  service: string;
+  /** The API the worker's role may `execute-api:Invoke` on `$connect`: from the host name unless given. */
+  apiId: string;
+}
+
 /** One probed endpoint. */
 export interface TargetConfig {
   /** `[a-z0-9][a-z0-9-]{0,47}`: used in resource names, metric dimensions and the runs table key. */
@@ -71,6 +95,10 @@ export interface TargetConfig {
   headers: Record<string, HeaderValue>;
   subprotocols: string[];
   heartbeat: HeartbeatSettings;
+  /** A session to set up on each connection before it counts as open. */
+  session?: SessionConfig;
+  /** How upgrade URLs are signed. */
+  auth?: SigV4AuthConfig;
   plan: PlanConfig;
   tolerance: Tolerance;
   /** Allowed fall under the baseline, a fraction from 0 to 1 (default 0.1). */

@@ -16,8 +16,18 @@ import { HARD_MAX_CONNECTIONS, HARD_MAX_RATE, MAX_BASELINE_RUNS } from '../engin
 import { DEFAULT_SHARD_SIZE, stagesFromRange } from '../engine/plan.js';
 import { round } from '../engine/units.js';
 import { PROBE_DEFAULTS } from '../engine/probe-defaults.js';
-import type { HeaderValue, OnCallEndpoint, PlanConfig, TargetConfig, WsCeilingConfig } from './config-types.js';
+import { DEFAULT_SIGV4_SERVICE } from '../engine/execute-api.js';
+import { DEFAULT_READY_TIMEOUT_SECONDS, parseReadyWhen } from '../engine/session-settings.js';
+import type {
+  HeaderValue,
+  OnCallEndpoint,
+  PlanConfig,
+  SessionConfig,
+  TargetConfig,
+  WsCeilingConfig,
+} from './config-types.js';
 import { LAMBDA_MEMORY_MB } from './aws-limits.js';
+import { deployedTemplateIssues, sigV4ScopeOf } from './deployed-connection.js';
 import { nextFireAfter } from './cron-fire-times.js';
 import { parseCron } from './cron-schedule.js';
 import {
@@ -204,6 +214,70 @@ const headers = z
     });
   });
 
+/** Most init messages of a deployed session, and the longest text of one: the target travels in each run's input. */
+const MAX_DEPLOYED_INIT_MESSAGES = 20;
+const MAX_DEPLOYED_INIT_MESSAGE_LENGTH = 8192;
+
+const initMessageText = `a message of 1 to ${MAX_DEPLOYED_INIT_MESSAGE_LENGTH} characters`;
+const initMessage = z.union(
+  [
+    z
+      .string()
+      .min(1, allowed(initMessageText, false))
+      .max(MAX_DEPLOYED_INIT_MESSAGE_LENGTH, allowed(initMessageText, false)),
+    secretReference,
+  ],
+  {
+    error: () =>
+      `must be a message of 1 to ${MAX_DEPLOYED_INIT_MESSAGE_LENGTH} characters, or a secret reference ` +
+      '{"secretName": "…", "jsonKey"?: "…", "prefix"?: "…"}',
+  },
+);
+
+const session = strictObject(
+  {
+    initMessages: z
+      .array(initMessage, allowed('a list of init messages', false))
+      .max(MAX_DEPLOYED_INIT_MESSAGES, allowed(`a list of at most ${MAX_DEPLOYED_INIT_MESSAGES} init messages`, false))
+      .default([]),
+    readyWhen: z
+      .string(allowed('text the ready message contains, or /regex/flags'))
+      .superRefine((text, context) => {
+        try {
+          parseReadyWhen(text, 'readyWhen');
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message.replace(/^readyWhen: /, '') });
+        }
+      })
+      .optional(),
+    readyTimeoutSeconds: decimal(0.1, 300, 'seconds').optional(),
+  },
+  '{"initMessages"?: ["…"], "readyWhen"?: "connection_ack", "readyTimeoutSeconds"?: 10}',
+).transform((value, context) => {
+  const { initMessages, readyWhen, readyTimeoutSeconds } = value;
+  if (readyWhen === undefined) {
+    if (readyTimeoutSeconds !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['readyTimeoutSeconds'],
+        message: 'is how long to wait for readyWhen, which is not given',
+      });
+    }
+    return { initMessages };
+  }
+  return { initMessages, readyWhen, readyTimeoutSeconds: readyTimeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS };
+}) satisfies z.ZodType<SessionConfig>;
+
+const auth = strictObject(
+  {
+    kind: z.literal('sigv4', allowed('"sigv4"')),
+    region: region.optional(),
+    service: matching(/^[a-z0-9-]{1,64}$/, 'a service name such as execute-api').default(DEFAULT_SIGV4_SERVICE),
+    apiId: matching(/^[a-z0-9]{10}$/, 'an API Gateway API id: 10 lower-case letters and digits').optional(),
+  },
+  '{"kind": "sigv4", "region"?: "eu-west-1", "service"?: "execute-api", "apiId"?: "a1b2c3d4e5"}',
+);
+
 const heartbeatKinds =
   `one of {"kind": "ping", "intervalSeconds"?: ${PROBE_DEFAULTS.heartbeatIntervalSeconds}, ` +
   `"pongTimeoutSeconds"?: ${PROBE_DEFAULTS.pongTimeoutSeconds}}, {"kind": "message", ` +
@@ -326,6 +400,8 @@ const targetSchema = strictObject(
       'subprotocol',
     ).default([]),
     heartbeat: heartbeat.prefault({ kind: 'ping' }),
+    session: session.optional(),
+    auth: auth.optional(),
     plan,
     tolerance: tolerance.default({ kind: 'count', value: 0 }),
     regressionTolerance: decimal(0, 1, 'a fraction (0.1 is 10 %)').default(DEFAULT_REGRESSION_TOLERANCE),
@@ -336,6 +412,12 @@ const targetSchema = strictObject(
   },
   'a target object with id, url, regions and schedule',
 ).transform((target, context) => {
+  const templates = deployedTemplateIssues(target);
+  for (const issue of templates) context.addIssue({ code: 'custom', ...issue });
+  const scope = target.auth && sigV4ScopeOf(target.url, target.auth);
+  if (scope && 'problem' in scope)
+    context.addIssue({ code: 'custom', path: ['auth', scope.field], message: scope.problem });
+  if (templates.length || (scope && 'problem' in scope)) return z.NEVER;
   const max = target.plan.stages[target.plan.stages.length - 1] ?? 0;
   if (target.floor !== undefined && target.floor > max) {
     context.addIssue({
@@ -352,8 +434,10 @@ const targetSchema = strictObject(
     context.addIssue({ code: 'custom', path: ['schedule', problem.field], message: problem.message });
     return z.NEVER;
   }
+  const { auth: given, ...rest } = target;
   const filled: TargetConfig = {
-    ...target,
+    ...rest,
+    ...(given && scope ? { auth: { kind: 'sigv4', service: given.service, ...scope } } : {}),
     schedule: { ...target.schedule, expectedEveryHours: target.schedule.expectedEveryHours ?? minimum.hours },
   };
   const limit = regionStartProblem(filled) ?? targetLimitProblem(filled);

@@ -1,12 +1,13 @@
 /**
  * From a validated target to what the engine runs: the ProbeSettings of a
- * deployed run, and the target's request headers with secret references
- * resolved at run time. Pure: the secret reader is passed in (the worker
- * passes the Secrets Manager adapter's `readSecret`).
+ * deployed run, and the target's request headers and session init messages
+ * with secret references resolved at run time. Pure: the secret reader is
+ * passed in (the worker passes the Secrets Manager adapter's `readSecret`).
  */
 import { WsCeilingError } from '../engine/errors.js';
+import { DEFAULT_READY_TIMEOUT_SECONDS, parseReadyWhen } from '../engine/session-settings.js';
 import type { ProbeSettings } from '../engine/types.js';
-import type { PlanConfig, SecretReference, TargetConfig } from './config-types.js';
+import type { HeaderValue, PlanConfig, SecretReference, TargetConfig } from './config-types.js';
 
 /** The part of ProbeSettings a target's plan decides. */
 export type PlanProbeSettings = Pick<
@@ -45,10 +46,16 @@ export function planProbeSettings(plan: PlanConfig): PlanProbeSettings {
 
 /**
  * The ProbeSettings of one run of `target` with its resolved `headers`
- * (see {@link resolveTargetHeaders}); the target's `floor` is the run's
- * `minCeiling`.
+ * (see {@link resolveTargetHeaders}) and init messages (see
+ * {@link resolveInitMessages}; one empty message for each by default); the
+ * target's `floor` is the run's `minCeiling`.
  */
-export function targetProbeSettings(target: TargetConfig, headers: Record<string, string>): ProbeSettings {
+export function targetProbeSettings(
+  target: TargetConfig,
+  headers: Record<string, string>,
+  initMessages: string[] = target.session?.initMessages.map(() => '') ?? [],
+): ProbeSettings {
+  const { session, auth } = target;
   return {
     url: target.url,
     targetId: target.id,
@@ -60,6 +67,18 @@ export function targetProbeSettings(target: TargetConfig, headers: Record<string
     regressionTolerance: target.regressionTolerance,
     baselineRuns: target.baselineRuns,
     ...(target.floor !== undefined ? { minCeiling: target.floor } : {}),
+    ...(session
+      ? {
+          session: {
+            initMessages,
+            ...(session.readyWhen !== undefined
+              ? { readyWhen: parseReadyWhen(session.readyWhen, 'session.readyWhen') }
+              : {}),
+            readyTimeoutSeconds: session.readyTimeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS,
+          },
+        }
+      : {}),
+    ...(auth ? { sigv4: { region: auth.region, service: auth.service } } : {}),
   };
 }
 
@@ -70,6 +89,14 @@ export function targetProbeSettings(target: TargetConfig, headers: Record<string
  */
 export function settingsWithoutSecrets(target: TargetConfig): ProbeSettings {
   return targetProbeSettings(target, Object.fromEntries(Object.keys(target.headers).map((name) => [name, ''])));
+}
+
+/** The target's session init messages with every secret reference read (and prefixed) as headers are. */
+export async function resolveInitMessages(target: TargetConfig, readSecret: SecretReader): Promise<string[]> {
+  const messages = target.session?.initMessages ?? [];
+  return Promise.all(
+    messages.map((value, index) => resolveValue(`session init message ${index + 1}`, value, readSecret)),
+  );
 }
 
 /**
@@ -83,22 +110,28 @@ export async function resolveTargetHeaders(
   readSecret: SecretReader,
 ): Promise<Record<string, string>> {
   const entries = await Promise.all(
-    Object.entries(target.headers).map(async ([name, value]): Promise<[string, string]> => {
-      if (typeof value === 'string') return [name, value];
-      return [name, (value.prefix ?? '') + (await readHeaderSecret(name, value, readSecret))];
-    }),
+    Object.entries(target.headers).map(async ([name, value]): Promise<[string, string]> => [
+      name,
+      await resolveValue(`header ${name}`, value, readSecret),
+    ]),
   );
   return Object.fromEntries(entries);
 }
 
-/** Reads the secret of header `name`, naming the header and the secret when it fails. */
-async function readHeaderSecret(name: string, reference: SecretReference, readSecret: SecretReader): Promise<string> {
+/** A text value as it is, or a secret reference read and prefixed, naming `what` and the secret when it fails. */
+async function resolveValue(what: string, value: HeaderValue, readSecret: SecretReader): Promise<string> {
+  if (typeof value === 'string') return value;
+  return (value.prefix ?? '') + (await readValueSecret(what, value, readSecret));
+}
+
+/** Reads the secret of `what` (a header or an init message), naming it and the secret when it fails. */
+async function readValueSecret(what: string, reference: SecretReference, readSecret: SecretReader): Promise<string> {
   try {
     return await readSecret(reference);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     const withSecret = reason.includes(reference.secretName) ? reason : `secret ${reference.secretName}: ${reason}`;
     const exitCode = error instanceof WsCeilingError ? error.exitCode : 3;
-    throw new WsCeilingError(`header ${name}: ${withSecret}`, exitCode, { cause: error });
+    throw new WsCeilingError(`${what}: ${withSecret}`, exitCode, { cause: error });
   }
 }

@@ -22,7 +22,8 @@ import {
   type UrlTemplate,
 } from '../engine/connection-template.js';
 import { sourceAddressOf } from '../engine/source-addresses.js';
-import type { SessionSetupFailure, SessionUrlOutcome, SessionValueUse } from './session-url-provider.js';
+import type { SessionSetupFailure } from '../engine/session-setup.js';
+import type { SessionUrlOutcome, SessionValueUse } from './session-url-provider.js';
 
 /** The templates and collaborators the connections of a shard are made from. */
 export interface ConnectionRecipe {
@@ -56,9 +57,35 @@ export interface PreparedConnection {
 
 /** A prepared connection, or the session-setup failure that kept it from opening, with the provider's timing. */
 export type Preparation = { setupMs: number; waitedMs: number } & (
-  | { ok: true; connection: PreparedConnection }
-  | { ok: false; failure: SessionSetupFailure | { reason: 'signing'; errorName: string } }
+  { ok: true; connection: PreparedConnection } | { ok: false; failure: SessionSetupFailure }
 );
+
+/**
+ * A recipe that takes the URL and header values as they are, reading no template: what a shard opens when its
+ * caller gives no recipe of its own. Several source addresses are taken in turn by connection number.
+ */
+export function literalRecipe(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  sourceAddresses: readonly string[] = [],
+): ConnectionRecipe {
+  const literal = (text: string): ConnectionTemplate => ({
+    source: text,
+    parts: text === '' ? [] : [{ kind: 'text', text }],
+  });
+  const headerTemplates: Record<string, ConnectionTemplate> = {};
+  for (const [name, value] of Object.entries(headers)) headerTemplates[name] = literal(value);
+  return {
+    url: { ...literal(url), encoded: new Set() },
+    headers: headerTemplates,
+    initMessages: [],
+    env: {},
+    shards: 1,
+    sourceAddresses,
+    secrets: [],
+    uuid: () => '',
+  };
+}
 
 /** The one connection every attempt opens when nothing in the recipe varies; undefined when something does. */
 export function fixedConnection(recipe: ConnectionRecipe): PreparedConnection | undefined {
@@ -71,17 +98,33 @@ export function fixedConnection(recipe: ConnectionRecipe): PreparedConnection | 
 
 /**
  * Prepares connection `id` of `shard`: asks the provider (if any), fills in the templates, signs the URL (if needed).
- * Never throws: a provider or signing failure is a failed preparation. `signal` cancels a provider call.
+ * Never throws: a provider or signing failure is a failed preparation. `signal` cancels a provider call. Without a
+ * provider or a signer nothing waits, and the preparation is returned at once (not as a promise).
  */
-export async function prepareConnection(
+export function prepareConnection(
   recipe: ConnectionRecipe,
   id: number,
   shard: number,
   signal?: AbortSignal,
-): Promise<Preparation> {
+): Preparation | Promise<Preparation> {
   const n = connectionNumber(id, shard, recipe.shards);
   const values: ConnectionValues = { n, shard, uuid: recipe.uuid(), env: recipe.env };
-  let timing = { setupMs: 0, waitedMs: 0 };
+  if (recipe.provider || recipe.sign) return prepareAfterCalls(recipe, n, values, signal);
+  const url = expandUrlTemplate(recipe.url, values);
+  return { ok: true, connection: fill(recipe, values, url, sourceAddressOf(n, recipe.sourceAddresses)), ...NO_WAIT };
+}
+
+/** No provider call and no signing: nothing waited for. */
+const NO_WAIT = { setupMs: 0, waitedMs: 0 } as const;
+
+/** A preparation that calls the provider or the signer first. */
+async function prepareAfterCalls(
+  recipe: ConnectionRecipe,
+  n: number,
+  values: ConnectionValues,
+  signal: AbortSignal | undefined,
+): Promise<Preparation> {
+  let timing: { setupMs: number; waitedMs: number } = NO_WAIT;
   let url: string;
   const secrets: string[] = [];
   if (recipe.provider) {

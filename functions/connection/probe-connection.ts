@@ -12,6 +12,15 @@
  * the close and waits for the server to end TCP; a server that never does is
  * let go after {@link CLOSE_HANDSHAKE_TIMEOUT_MS} (ws's own default is 30 s).
  *
+ * What each connection opens comes from the shard's recipe
+ * (connection-recipe.ts): the same URL and headers for all, made once, or
+ * made per attempt (templates, a URL provider's call, SigV4 signing, a source
+ * address); a set-up that fails is `session-setup`. With a session to set up
+ * (`--ready-when`), the init messages go out at the 101 and the connection
+ * counts as open only once the ready message arrives: an error message, a
+ * close or the ready timeout first is `session-rejected`, with the close code
+ * and a secret-free excerpt, and the probe closes what the server left open.
+ *
  * A shard opens its connections through one ConnectionGroup, which holds what
  * they share: the settings, the callbacks, and one timer per kind of deadline
  * (handshake timeout, next heartbeat, pong due) instead of timers per
@@ -23,13 +32,26 @@ import net from 'node:net';
 import tls from 'node:tls';
 import WebSocket from 'ws';
 import { HANDSHAKE_PROTOCOL_ERROR } from '../engine/classify.js';
+import { SessionHandshake, type SessionState } from '../engine/session-handshake.js';
+import { readyTest, type ReadyMatcher } from '../engine/session-settings.js';
 import type { ClosedBy, ConnectionRecord, HandshakeOutcome, HeartbeatSettings } from '../engine/types.js';
+import {
+  fixedConnection,
+  prepareConnection,
+  type ConnectionRecipe,
+  type Preparation,
+  type PreparedConnection,
+} from './connection-recipe.js';
 
 /** Close code and reason the probe uses when it ends a connection itself. */
 const PROBE_CLOSE_CODE = 1000;
 const PROBE_CLOSE_REASON = 'ws-ceiling probe finished';
 /** Close code of a close frame without a status code (RFC 6455 §7.1.5): ws closes with none then. */
 const NO_STATUS_CODE = 1005;
+/** How long the probe waits for the server's close after an error message rejected a session, for its close code. */
+const REJECTED_SESSION_CLOSE_GRACE_MS = 500;
+/** Nothing to send, nothing to keep out of excerpts. */
+const NONE: readonly string[] = [];
 
 /**
  * How long a closing handshake may take, whoever started it, before the
@@ -38,13 +60,21 @@ const NO_STATUS_CODE = 1005;
  */
 export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3000;
 
+/** The session each connection waits for after its upgrade before it counts as open. */
+export interface GroupSession {
+  readyWhen: ReadyMatcher;
+  readyTimeoutMs: number;
+}
+
 /** What the connections of one shard share. */
 export interface ConnectionGroupOptions {
-  url: string;
-  headers: Record<string, string>;
+  /** What each connection is opened with: URL, headers, init messages and local address (connection-recipe.ts). */
+  recipe: ConnectionRecipe;
   subprotocols: string[];
   handshakeTimeoutMs: number;
   heartbeat: HeartbeatSettings;
+  /** The ready message each connection waits for (`--ready-when`); absent: a connection is open at its 101. */
+  session?: GroupSession;
   shard: number;
   /** Epoch milliseconds; must not go backwards. */
   now: () => number;
@@ -83,7 +113,12 @@ class Group implements ConnectionGroup {
   readonly handshakeDeadlines: DeadlineQueue;
   readonly heartbeatsDue: DeadlineQueue;
   readonly pongsDue: DeadlineQueue;
-  readonly secure: boolean;
+  readonly readyDeadlines: DeadlineQueue;
+  readonly rejectedSessionCloses: DeadlineQueue;
+  /** The connection every attempt opens, when nothing in the recipe varies (made once). */
+  readonly fixed: PreparedConnection | undefined;
+  /** The compiled ready test, shared by every connection of the group. */
+  readonly isReady: ((message: string) => boolean) | undefined;
   readonly heartbeatIntervalMs: number;
   readonly pongTimeoutMs: number;
   #live = 0;
@@ -91,12 +126,15 @@ class Group implements ConnectionGroup {
 
   constructor(readonly options: ConnectionGroupOptions) {
     const { heartbeat, now } = options;
-    this.secure = options.url.startsWith('wss:');
+    this.fixed = fixedConnection(options.recipe);
+    this.isReady = options.session ? readyTest(options.session.readyWhen) : undefined;
     this.heartbeatIntervalMs = heartbeat.kind === 'off' ? 0 : heartbeat.intervalSeconds * 1000;
     this.pongTimeoutMs = heartbeat.kind === 'ping' ? heartbeat.pongTimeoutSeconds * 1000 : 0;
     this.handshakeDeadlines = new DeadlineQueue(now, (connection) => connection.handshakeDeadlinePassed());
     this.heartbeatsDue = new DeadlineQueue(now, (connection) => connection.heartbeatDue());
     this.pongsDue = new DeadlineQueue(now, (connection, ping) => connection.pongDue(ping));
+    this.readyDeadlines = new DeadlineQueue(now, (connection) => connection.readyDeadlinePassed());
+    this.rejectedSessionCloses = new DeadlineQueue(now, (connection) => connection.closeRejectedSession());
   }
 
   open(id: number, stage: number): ProbeConnection {
@@ -117,6 +155,8 @@ class Group implements ConnectionGroup {
     this.handshakeDeadlines.clear();
     this.heartbeatsDue.clear();
     this.pongsDue.clear();
+    this.readyDeadlines.clear();
+    this.rejectedSessionCloses.clear();
     this.#allEndedWaiters.splice(0).forEach((resolve) => resolve());
   }
 }
@@ -238,6 +278,18 @@ class RecordedConnection implements ProbeConnection {
   #lastOutboundAt = 0;
   /** The close frame the server started closing with, until the record is written at the end of this tick. */
   #serverClosing: { at: number; code: number; reason: string; protocolError?: string } | undefined;
+  /** When the upgrade request went out (after any session set-up). */
+  #upgradeAt = 0;
+  /** The init messages to send at the 101, then none. */
+  #initMessages: readonly string[] = NONE;
+  /** What this connection sent that is secret, kept out of excerpts until its session settles, then none. */
+  #secrets: readonly string[] = NONE;
+  /** The session handshake, from the 101 until the session is ready or rejected. */
+  #session: SessionHandshake | undefined;
+  /** Cancels the session set-up (a URL provider's call) while it runs. */
+  #preparing: AbortController | undefined;
+  /** The probe cancelled the attempt while its session was being set up. */
+  #cancelled = false;
   /** Protocol pings sent, numbered from 0 (each ping carries its number). */
   #pingsSent = 0;
   /** How many of the oldest pings have been answered: the oldest unanswered ping is number #pingsAnswered. */
@@ -248,32 +300,49 @@ class RecordedConnection implements ProbeConnection {
     const { options } = group;
     const attemptedAt = options.now();
     this.record = { shard: options.shard, id, stage, attemptedAt, outcome: 'cancelled', settledAt: attemptedAt };
-    try {
-      this.#socket = this.#connect();
-      group.handshakeDeadlines.push(attemptedAt + options.handshakeTimeoutMs, this);
-    } catch (error) {
-      this.#settleFailure('connect-error', error);
-      this.#end();
+    if (group.fixed) {
+      this.#start(group.fixed, attemptedAt);
+      return;
     }
+    const preparing = new AbortController();
+    const prepared = prepareConnection(options.recipe, id, options.shard, preparing.signal);
+    if (!(prepared instanceof Promise)) {
+      this.#afterPreparation(prepared, attemptedAt);
+      return;
+    }
+    this.#preparing = preparing;
+    void prepared.then((ready) => {
+      this.#preparing = undefined;
+      const upgradeAt = options.now();
+      this.record.setupMs = upgradeAt - attemptedAt;
+      this.#afterPreparation(ready, upgradeAt);
+    });
   }
 
   closeByProbe(): void {
     const socket = this.#socket;
-    if (!socket || !this.#claimForProbe(socket)) return;
+    if (!socket) {
+      this.#cancelPreparation();
+      return;
+    }
+    if (!this.#claimForProbe(socket)) return;
     if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
     else socket.close(PROBE_CLOSE_CODE, PROBE_CLOSE_REASON);
   }
 
   terminateByProbe(): void {
     const socket = this.#socket;
-    if (!socket) return;
+    if (!socket) {
+      this.#cancelPreparation();
+      return;
+    }
     this.#claimForProbe(socket);
     socket.terminate();
   }
 
-  /** The group's handshake deadline for this connection has passed. */
+  /** The group's handshake deadline for this connection has passed (its ready deadline applies once upgraded). */
   handshakeDeadlinePassed(): void {
-    if (this.#settled) return;
+    if (this.#settled || this.#session) return;
     if (this.record.tcpConnectedAt !== undefined) this.#settle('handshake-timeout', {});
     else this.#settle('connect-error', { errorCode: 'ETIMEDOUT', errorMessage: 'TCP connect timed out' });
     this.#socket?.terminate();
@@ -305,6 +374,50 @@ class RecordedConnection implements ProbeConnection {
     socket.terminate();
   }
 
+  /** The group's ready deadline for this connection has passed: its session is rejected if it is still not ready. */
+  readyDeadlinePassed(): void {
+    const session = this.#session;
+    if (session) this.#onSessionState(session.deadlinePassed(this.#group.options.now()));
+  }
+
+  /** An error message rejected the session a while ago, and the server has not closed: the probe closes it. */
+  closeRejectedSession(): void {
+    if (this.#socket?.readyState === WebSocket.OPEN) this.closeByProbe();
+  }
+
+  /** The probe stops an attempt whose session is still being set up: the attempt is cancelled once the set-up ends. */
+  #cancelPreparation(): void {
+    if (!this.#preparing) return;
+    this.#cancelled = true;
+    this.#preparing.abort();
+  }
+
+  /** The session set-up is over at `at`: open the connection, or record why it could not be set up. */
+  #afterPreparation(prepared: Preparation, at: number): void {
+    if (this.#cancelled) {
+      this.#settle('cancelled', {});
+      this.#end();
+    } else if (!prepared.ok) {
+      this.#settle('session-setup', { setup: prepared.failure });
+      this.#end();
+    } else this.#start(prepared.connection, at);
+  }
+
+  /** Opens the prepared connection: its upgrade request goes out at `at` (now), with its handshake deadline. */
+  #start(connection: PreparedConnection, at: number): void {
+    const { options } = this.#group;
+    this.#upgradeAt = at;
+    this.#initMessages = connection.initMessages;
+    if (options.session) this.#secrets = connection.secrets;
+    try {
+      this.#socket = this.#connect(connection);
+      this.#group.handshakeDeadlines.push(this.#upgradeAt + options.handshakeTimeoutMs, this);
+    } catch (error) {
+      this.#settleFailure('connect-error', error);
+      this.#end();
+    }
+  }
+
   /**
    * Whoever first starts ending a connection is who closed it: the probe
    * only claims a connection still connecting or open. Once the probe, a
@@ -317,18 +430,18 @@ class RecordedConnection implements ProbeConnection {
     return true;
   }
 
-  #connect(): ProbeSocket {
+  #connect(connection: PreparedConnection): ProbeSocket {
     const { options } = this.#group;
     // ws 8 takes closeTimeout (see initAsClient in ws/lib/websocket.js); @types/ws does not list it yet.
     const socketOptions: WebSocket.ClientOptions & { closeTimeout: number } = {
-      headers: options.headers,
+      headers: connection.headers,
       perMessageDeflate: false,
       followRedirects: false,
       closeTimeout: CLOSE_HANDSHAKE_TIMEOUT_MS,
       createConnection: ((wsOptions: StreamTarget) =>
-        this.#openStream(wsOptions)) as unknown as typeof net.createConnection,
+        this.#openStream(wsOptions, connection)) as unknown as typeof net.createConnection,
     };
-    return new ProbeSocket(this, options.url, options.subprotocols, socketOptions);
+    return new ProbeSocket(this, connection.url, options.subprotocols, socketOptions);
   }
 
   /**
@@ -336,12 +449,14 @@ class RecordedConnection implements ProbeConnection {
    * Only the address goes to net/tls: net.Socket copies the options it gets
    * and adds to the copy, and with ws's two dozen options that copy made
    * some 2.5 KB more garbage per handshake (V8's sampling heap profiler).
+   * The stream leaves from the connection's source address, when it has one
+   * (`--source-address`).
    */
-  #openStream({ host = '', port }: StreamTarget): net.Socket {
-    const { options, secure } = this.#group;
-    const stream = secure
-      ? tls.connect({ host, port: Number(port), servername: net.isIP(host) ? '' : host })
-      : net.connect({ host, port: Number(port) });
+  #openStream({ host = '', port }: StreamTarget, { url, localAddress }: PreparedConnection): net.Socket {
+    const { options } = this.#group;
+    const secure = url.startsWith('wss:');
+    const address = { host, port: Number(port), ...(localAddress !== undefined ? { localAddress } : {}) };
+    const stream = secure ? tls.connect({ ...address, servername: net.isIP(host) ? '' : host }) : net.connect(address);
     stream.once(secure ? 'secureConnect' : 'connect', () => (this.record.tcpConnectedAt = options.now()));
     return stream;
   }
@@ -359,10 +474,13 @@ class RecordedConnection implements ProbeConnection {
         this.#onOpen();
         return true;
       case 'error':
-        if (this.#settled) this.#onErrorAfterOpen(args[0]);
+        if (this.#settled || this.#session) this.#onErrorAfterOpen(args[0]);
         else this.#settleFailure('connect-error', args[0]);
         return true;
       case 'message':
+        this.#onInbound();
+        if (this.#session && args[1] === false) this.#onSessionMessage(args[0]);
+        return true;
       case 'ping':
         this.#onInbound();
         return true;
@@ -388,13 +506,65 @@ class RecordedConnection implements ProbeConnection {
     this.#socket?.terminate();
   }
 
+  /**
+   * The 101: the init messages go out, and the connection is open, or with
+   * a session to wait for, its ready deadline starts.
+   */
   #onOpen(): void {
-    const openedAt = this.#group.options.now();
+    const group = this.#group;
+    const openedAt = group.options.now();
     this.#lastInboundAt = openedAt;
     this.#lastOutboundAt = openedAt;
-    this.#settle('opened', {});
-    if (this.#group.heartbeatIntervalMs > 0)
-      this.#group.heartbeatsDue.push(openedAt + this.#group.heartbeatIntervalMs, this);
+    for (const message of this.#initMessages) this.#socket?.send(message);
+    this.#initMessages = NONE;
+    const { session } = group.options;
+    if (!session || !group.isReady) {
+      this.#settleOpened({});
+      return;
+    }
+    this.record.handshakeMs = openedAt - this.#upgradeAt;
+    this.#session = new SessionHandshake({
+      readyTimeoutMs: session.readyTimeoutMs,
+      secrets: this.#secrets,
+      isReady: group.isReady,
+    });
+    this.#session.opened(openedAt);
+    group.readyDeadlines.push(this.#session.readyBy, this);
+  }
+
+  /** The connection counts as open from now: its heartbeat starts. */
+  #settleOpened(details: Partial<ConnectionRecord>): void {
+    const group = this.#group;
+    this.#settle('opened', details);
+    if (group.heartbeatIntervalMs > 0)
+      group.heartbeatsDue.push(this.record.settledAt + group.heartbeatIntervalMs, this);
+  }
+
+  /** A text message while the session is being set up. */
+  #onSessionMessage(data: unknown): void {
+    const text = Array.isArray(data) ? Buffer.concat(data as Buffer[]).toString() : String(data);
+    this.#onSessionState(this.#session?.message(text, this.#group.options.now()) ?? { kind: 'waiting' });
+  }
+
+  /**
+   * Where the session stands now. Ready: the connection is open. Rejected:
+   * recorded as `session-rejected`; after an error message the probe waits
+   * a moment for the server's close (and its code), after a ready timeout it
+   * closes at once, and a server that closed needs nothing more.
+   */
+  #onSessionState(state: SessionState): void {
+    if (state.kind === 'waiting') return;
+    this.#session = undefined;
+    this.#secrets = NONE;
+    if (state.kind === 'ready') {
+      this.#settleOpened({ readyMs: state.readyMs });
+      return;
+    }
+    this.#settle('session-rejected', { session: state.rejection });
+    if (state.rejection.reason === 'ready-timeout') this.closeByProbe();
+    else if (state.rejection.reason === 'error-message') {
+      this.#group.rejectedSessionCloses.push(this.#group.options.now() + REJECTED_SESSION_CLOSE_GRACE_MS, this);
+    }
   }
 
   #onInbound(): void {
@@ -421,9 +591,21 @@ class RecordedConnection implements ProbeConnection {
    * the 'error' event ws emits for a rejected frame.
    */
   onClosing(code: number | undefined, data: string | Buffer | undefined): void {
-    if (this.#closedBy !== 'server' || this.#serverClosing || this.record.close) return;
+    if (this.#closedBy !== 'server') return;
     const at = this.#group.options.now();
-    this.#serverClosing = { at, code: code ?? NO_STATUS_CODE, reason: data === undefined ? '' : String(data) };
+    const reason = data === undefined ? '' : String(data);
+    if (this.#session) {
+      this.#onSessionState(this.#session.closed(code ?? NO_STATUS_CODE, reason, at));
+      return;
+    }
+    const { session } = this.record;
+    if (session) {
+      // The close after an error message that rejected the session: its code is evidence too.
+      if (session.closeCode === undefined) this.record.session = { ...session, closeCode: code ?? NO_STATUS_CODE };
+      return;
+    }
+    if (this.#serverClosing || this.record.close) return;
+    this.#serverClosing = { at, code: code ?? NO_STATUS_CODE, reason };
     queueMicrotask(() => this.#recordServerClose());
   }
 
@@ -451,6 +633,11 @@ class RecordedConnection implements ProbeConnection {
   }
 
   #onClose(code: number, reason: string): void {
+    const session = this.#session;
+    this.#session = undefined;
+    if (session && this.#closedBy === 'server') {
+      this.#onSessionState(session.closed(code, reason, this.#group.options.now()));
+    }
     if (!this.#settled) this.#settle('cancelled', {});
     this.#recordServerClose();
     if (this.record.outcome === 'opened' && !this.record.close) {
@@ -490,7 +677,9 @@ class RecordedConnection implements ProbeConnection {
     this.#settled = true;
     const settledAt = this.#group.options.now();
     Object.assign(this.record, details, { outcome, settledAt });
-    if (outcome === 'opened' || outcome === 'rejected') this.record.handshakeMs = settledAt - this.record.attemptedAt;
+    if (outcome === 'rejected' || (outcome === 'opened' && this.record.handshakeMs === undefined)) {
+      this.record.handshakeMs = settledAt - this.#upgradeAt;
+    }
     if (outcome === 'cancelled') {
       delete this.record.errorCode;
       delete this.record.errorMessage;

@@ -15,6 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { expandTemplate, expandUrlTemplate, type ConnectionValues } from '../engine/connection-template.js';
 import { describeJsonPath, readJsonPath } from '../engine/json-path.js';
+import type { UrlProviderFailure } from '../engine/session-setup.js';
 import type { SessionUrlSource } from '../engine/session-url-source.js';
 
 /** Largest response read, in bytes. */
@@ -22,16 +23,9 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Longest value accepted, in characters. */
 const MAX_VALUE_LENGTH = 8 * 1024;
 
-/** Why a session could not be set up, in words that quote nothing from the response. */
-export type SessionSetupFailure =
-  | { reason: 'status'; status: number; retryAfter?: string }
-  | { reason: 'timeout' }
-  | { reason: 'network'; errorCode: string }
-  | { reason: 'bad-response'; detail: string };
-
 /** What one call of the provider gave. `value` is a secret. */
 export type SessionUrlOutcome = { waitedMs: number; setupMs: number } & (
-  { ok: true; value: string } | { ok: false; failure: SessionSetupFailure }
+  { ok: true; value: string } | { ok: false; failure: UrlProviderFailure }
 );
 
 /** How the provider's value is used: as the connection's whole URL, or to fill `{{session}}`. */
@@ -120,7 +114,7 @@ export class SessionUrlProvider {
   }
 
   /** One HTTP call: the parsed JSON body of a 2xx answer, or why there is none. */
-  #call(values: ConnectionValues, signal?: AbortSignal): Promise<{ json: unknown } | { failure: SessionSetupFailure }> {
+  #call(values: ConnectionValues, signal?: AbortSignal): Promise<{ json: unknown } | { failure: UrlProviderFailure }> {
     const source = this.#source;
     const url = new URL(expandUrlTemplate(source.url, values));
     const headers: Record<string, string> = {};
@@ -144,7 +138,7 @@ export class SessionUrlProvider {
         request.destroy();
       }, source.timeoutSeconds * 1000);
       // Whatever ends a call that ran out of time (the destroyed request, a body cut short) is the timeout.
-      const settle = (result: { json: unknown } | { failure: SessionSetupFailure }): void => {
+      const settle = (result: { json: unknown } | { failure: UrlProviderFailure }): void => {
         clearTimeout(timer);
         resolve(timedOut ? { failure: { reason: 'timeout' } } : result);
       };
@@ -166,10 +160,10 @@ export class SessionUrlProvider {
   }
 
   /** The value at the path, checked for its use, or why it cannot be used. */
-  #valueOf(json: unknown, use: SessionValueUse): string | SessionSetupFailure {
+  #valueOf(json: unknown, use: SessionValueUse): string | UrlProviderFailure {
     const path = describeJsonPath(this.#source.path);
     const value = readJsonPath(json, this.#source.path);
-    const bad = (detail: string): SessionSetupFailure => ({ reason: 'bad-response', detail });
+    const bad = (detail: string): UrlProviderFailure => ({ reason: 'bad-response', detail });
     if (typeof value !== 'string' || value === '') return bad(`the response has no text at ${path}`);
     if (value.length > MAX_VALUE_LENGTH)
       return bad(`the value at ${path} is longer than ${MAX_VALUE_LENGTH} characters`);
@@ -190,7 +184,7 @@ export class SessionUrlProvider {
 /** Reads a 2xx response's body (at most MAX_RESPONSE_BYTES) as JSON. */
 function readBody(
   response: http.IncomingMessage,
-  settle: (outcome: { json: unknown } | { failure: SessionSetupFailure }) => void,
+  settle: (outcome: { json: unknown } | { failure: UrlProviderFailure }) => void,
 ): void {
   const chunks: Buffer[] = [];
   let size = 0;

@@ -17,6 +17,8 @@
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { classifyRecord, isFatal } from '../engine/classify.js';
 import type { RampControl } from '../engine/ramp-control.js';
+import type { SessionSettings } from '../engine/session-settings.js';
+import { rejectionKey, setupFailureKey } from '../engine/session-setup.js';
 import type {
   AdaptiveStage,
   ConnectionRecord,
@@ -29,6 +31,7 @@ import type {
   ShardResult,
   StagePlan,
 } from '../engine/types.js';
+import { literalRecipe, type ConnectionRecipe } from './connection-recipe.js';
 import {
   CLOSE_HANDSHAKE_TIMEOUT_MS,
   openConnectionGroup,
@@ -49,6 +52,20 @@ export interface ShardInput {
   subprotocols: string[];
   handshakeTimeoutSeconds: number;
   heartbeat: HeartbeatSettings;
+  /** Local addresses the connections leave from, in turn (`--source-address`); absent: the system's choice. */
+  sourceAddresses?: readonly string[];
+  /**
+   * How each connection is made (templates, a URL provider, signing, source addresses); absent: every connection
+   * opens `url` with `headers` as they are, from `sourceAddresses` in turn.
+   */
+  recipe?: ConnectionRecipe;
+  /**
+   * The session: with a ready message (`--ready-when`), each connection waits for it after its upgrade before it
+   * counts as open. Its init messages come from the recipe.
+   */
+  session?: SessionSettings;
+  /** Seconds a connection's session set-up may take before its upgrade (the URL provider's timeout). */
+  setupTimeoutSeconds?: number;
   stages: readonly StagePlan[];
   shard: ShardPlan;
   /**
@@ -63,7 +80,7 @@ export interface ShardInput {
 /** The run settings a shard connects with. */
 export type ShardConnectionSettings = Pick<
   ProbeSettings,
-  'url' | 'headers' | 'subprotocols' | 'handshakeTimeoutSeconds' | 'heartbeat'
+  'url' | 'headers' | 'subprotocols' | 'handshakeTimeoutSeconds' | 'heartbeat' | 'sourceAddresses' | 'session'
 >;
 
 /**
@@ -76,8 +93,18 @@ export function shardInputOf(
   stages: readonly StagePlan[],
   shard: ShardPlan,
 ): ShardInput {
-  const { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat } = settings;
-  return { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat, stages, shard };
+  const { url, headers, subprotocols, handshakeTimeoutSeconds, heartbeat, sourceAddresses, session } = settings;
+  return {
+    url,
+    headers,
+    subprotocols,
+    handshakeTimeoutSeconds,
+    heartbeat,
+    ...(sourceAddresses?.length ? { sourceAddresses } : {}),
+    ...(session ? { session } : {}),
+    stages,
+    shard,
+  };
 }
 
 /** What a shard needs besides its input. */
@@ -161,12 +188,14 @@ class ShardRun {
     private readonly deps: ShardDependencies,
   ) {
     this.#now = deps.now ?? preciseNow;
+    const readyWhen = input.session?.readyWhen;
+    const readyTimeoutMs = (input.session?.readyTimeoutSeconds ?? 0) * 1000;
     this.#group = openConnectionGroup({
-      url: input.url,
-      headers: input.headers,
+      recipe: input.recipe ?? literalRecipe(input.url, input.headers, input.sourceAddresses),
       subprotocols: input.subprotocols,
       handshakeTimeoutMs: input.handshakeTimeoutSeconds * 1000,
       heartbeat: input.heartbeat,
+      ...(readyWhen ? { session: { readyWhen, readyTimeoutMs } } : {}),
       shard: input.shard.index,
       now: this.#now,
       onSettled: (record) => this.#onSettled(record),
@@ -274,13 +303,17 @@ class ShardRun {
 
   /**
    * Resolves once no handshake of this shard is in flight, or the run is
-   * stopped. Each handshake settles by its own deadline, one handshake
-   * timeout after it was sent, so this waits at most that long.
+   * stopped. Each handshake settles by its own deadlines, its session
+   * set-up's timeout, one handshake timeout after its upgrade was sent and
+   * its ready timeout after that, so this waits at most that long.
    */
   #handshakesSettled(): Promise<void> {
     const { control } = this.deps;
     if (this.#inFlight === 0 || control.signal.aborted) return Promise.resolve();
-    const boundMs = this.input.handshakeTimeoutSeconds * 1000 + SETTLE_MARGIN_MS;
+    const { handshakeTimeoutSeconds, session, setupTimeoutSeconds = 0 } = this.input;
+    const readySeconds = session?.readyWhen ? session.readyTimeoutSeconds : 0;
+    const seconds = setupTimeoutSeconds + handshakeTimeoutSeconds + readySeconds;
+    const boundMs = seconds * 1000 + SETTLE_MARGIN_MS;
     return new Promise((resolve) => {
       let stopWaiting = (): void => undefined;
       const done = (): void => {
@@ -322,7 +355,11 @@ class ShardRun {
     const detail =
       record.status !== undefined
         ? `HTTP ${record.status}`
-        : (record.close?.protocolError ?? record.errorCode ?? record.outcome);
+        : record.session
+          ? `session ${rejectionKey(record.session)}`
+          : record.setup
+            ? `session set-up ${setupFailureKey(record.setup)}`
+            : (record.close?.protocolError ?? record.errorCode ?? record.outcome);
     this.deps.control.abort({ failureClass, message: `${failureClass}: ${detail}` });
   }
 

@@ -10,6 +10,7 @@
  *   refinement of a confirmed count limit, or the ramp under a rate limit
  *   for what stands behind it;
  * - drops of open connections (server degradation): refinement;
+ * - a cap or a rate limit, with a second source given: its scope (limit-scope.ts);
  * - an idle timeout or maximum lifetime: the heartbeat groups;
  * - the probe's own limits or a failed run: nothing to experiment on.
  */
@@ -19,6 +20,7 @@ import type { ProbePlan, ProbeSettings, RunResult, ShardResult } from '../engine
 import { ProbeLedger, type ExperimentContext, type PlanRunner } from './experiment-probe.js';
 import type { Diagnosis, DiagnosisVerdict, Finding, FindingKind, FindingValuesByKind } from './findings.js';
 import { runIdleTimeout } from './idle-timeout.js';
+import { runLimitScope } from './limit-scope.js';
 import { runRateOrCount } from './rate-or-count.js';
 import { judgeGate } from './gate.js';
 import { runRefinement } from './refinement.js';
@@ -147,7 +149,8 @@ async function experimentsFor(
       })),
     );
   }
-  return findings.length ? findings : [undetermined(factor.summary)];
+  if (!findings.length) return [undetermined(factor.summary)];
+  return [...findings, ...(await runLimitScope(context, findings))];
 }
 
 /** What a diagnosis the self-check refused starts from: the target, and the check that refused its plan. */

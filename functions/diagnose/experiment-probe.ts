@@ -40,6 +40,11 @@ export interface PlanRequest {
   control: RampControl;
   /** Heartbeat of one shard, instead of `settings.heartbeat` (matched groups). */
   heartbeatOf?: (shard: number) => HeartbeatSettings;
+  /**
+   * Headers or source addresses of one shard, instead of the settings' (limit-scope: a shard from a second address,
+   * or with a second credential).
+   */
+  connectionOf?: (shard: number) => Partial<Pick<ProbeSettings, 'headers' | 'sourceAddresses'>> | undefined;
   /** Adaptive stages after the planned ones (see ShardInput.nextStage). */
   nextStage?: (ended: StagePlan) => AdaptiveStage | undefined;
   onEvent?: (event: ShardEvent) => void;

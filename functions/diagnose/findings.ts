@@ -5,13 +5,21 @@
  */
 import type { SelfCheck } from '../engine/self-check.js';
 import type { FailureClass, HeartbeatSettings, RunResult } from '../engine/types.js';
+import type { LimitScope, ScopedLimit, ScopeKind } from './limit-scope-decision.js';
 
 /**
  * The experiments of `diagnose`, and the ramp and self-check they start from (a `self-check` finding: the plan was
  * refused before anything was sent).
  */
 export type ExperimentName =
-  'self-check' | 'ramp' | 'rate-or-count' | 'queueing-gateway' | 'under-rate-limit' | 'idle-timeout' | 'refinement';
+  | 'self-check'
+  | 'ramp'
+  | 'rate-or-count'
+  | 'queueing-gateway'
+  | 'under-rate-limit'
+  | 'idle-timeout'
+  | 'refinement'
+  | 'limit-scope';
 
 /** What an experiment saw, in numbers a person can check. */
 export interface FindingEvidence {
@@ -70,6 +78,21 @@ export interface FindingValuesByKind {
   'probe-limited': { summary: string };
   /** The run failed (config error, unreachable): nothing to diagnose. */
   'probe-failure': { summary: string };
+  /**
+   * Whom a limit applies to: each source address or credential its own share (`source-address`, `credential`), or
+   * all together (`global`), from `sources` sources compared (`by` addresses or credentials). `perScope`: a cap's
+   * count per source, or for a rate limit the handshakes a source got through before it was refused; `admitted`:
+   * what each source got, in the order tried; `limit`: the cap as the first source filled it, or the rate measured
+   * from all the run's sources together.
+   */
+  'limit-scope': {
+    scope: LimitScope;
+    perScope: number;
+    sources: number;
+    by: ScopeKind;
+    limit: ScopedLimit;
+    admitted: number[];
+  };
   /** An experiment could not decide. */
   undetermined: { about: ExperimentName; reason: string };
 }

@@ -154,3 +154,39 @@ function describeFill(source: SourceFill, limit: ScopedLimit): string {
   const what = limit.kind === 'concurrency-cap' ? 'opened' : 'let through';
   return `${source.admitted} ${what}, ${source.refused} refused`;
 }
+
+/**
+ * The sentence of a decided scope, from the finding's values: "The cap of 500 is per source address: a second
+ * address got its own 500.", "The cap of 500 is global: a second credential was refused at once." A rate limit's
+ * rate was measured from all the run's sources together, so its scoped sentence quotes handshakes let through, not
+ * a rate per source: "The handshake rate limit is per source address: a second address got 12 handshakes through
+ * after the first was refused at 9."
+ */
+export function limitScopeSentence(values: {
+  scope: LimitScope;
+  sources: number;
+  by: ScopeKind;
+  limit: ScopedLimit;
+  /** What each source got, in the order tried: connections opened (a cap) or handshakes let through (a rate). */
+  admitted: readonly number[];
+}): string {
+  const { scope, sources, by, limit, admitted } = values;
+  const others = sources - 1;
+  const [first = 0, ...rest] = admitted;
+  const least = rest.length ? Math.min(...rest) : 0;
+  if (scope === 'global') {
+    const who = others === 1 ? `a second ${sourceNoun(by)} was` : `${others} other ${sourceNouns(by)} were`;
+    const words = limit.kind === 'concurrency-cap' ? limitWords(limit) : 'The handshake rate limit';
+    return `${words} is global: ${who} refused at once.`;
+  }
+  const scopeWords = scope === 'source-address' ? 'per source address' : 'per credential';
+  const each = others === 1 ? `a second ${sourceNoun(by)} got` : `${others} other ${sourceNouns(by)} each got`;
+  if (limit.kind === 'concurrency-cap') {
+    return `${limitWords(limit)} is ${scopeWords}: ${each} ${others === 1 ? 'its' : 'their'} own ${least}.`;
+  }
+  const leastWords = others === 1 ? String(least) : `at least ${least}`;
+  return (
+    `The handshake rate limit is ${scopeWords}: ${each} ${leastWords} handshakes through after the first was refused ` +
+    `at ${first}.`
+  );
+}

@@ -13,6 +13,7 @@ import type {
   FindingValuesByKind,
   HeartbeatGroupResult,
 } from './findings.js';
+import { limitScopeSentence } from './limit-scope-decision.js';
 
 /** A finding before its sentence is written. */
 export type FindingDraft = { [K in FindingKind]: Omit<Extract<Finding, { kind: K }>, 'sentence'> }[FindingKind];
@@ -75,6 +76,8 @@ export function sentenceFor(finding: FindingDraft): string {
     case 'probe-limited':
     case 'probe-failure':
       return finding.values.summary;
+    case 'limit-scope':
+      return limitScopeSentence(finding.values);
     case 'undetermined':
       return `The ${finding.values.about} experiment could not decide (${finding.values.reason}).`;
   }

@@ -15,6 +15,7 @@ import { OpenTimeline } from './timeline.js';
 import type {
   ConnectionRecord,
   HeartbeatSettings,
+  LatencyPercentiles,
   ProbePlan,
   RunResult,
   ShardResult,
@@ -46,6 +47,7 @@ export type RunAnalysis = Pick<
   | 'stages'
   | 'failures'
   | 'handshakeMs'
+  | 'readyMs'
   | 'probe'
   | 'timeline'
 >;
@@ -65,6 +67,7 @@ export function analyzeRun(input: AnalysisInput): RunAnalysis {
     stages,
     failures: countFailures(events),
     handshakeMs: latencyPercentiles(openedHandshakes(records)),
+    ...readyPercentiles(records),
     probe: {
       eventLoopDelayP99Ms: percentile(
         loopDelay.map((sample) => sample.p99Ms),
@@ -258,8 +261,17 @@ function summarizeStage(
     failedByClass: failures.byClass,
     failed: failures.total,
     handshakeMs: latencyPercentiles(openedHandshakes(own)),
+    ...readyPercentiles(own),
     held: end.completed && failures.total <= allowed && openAtEnd >= stage.target - allowed,
   };
+}
+
+/** `readyMs`: the times from the 101 to the ready message of the sessions that were ready, when there are any. */
+function readyPercentiles(records: readonly ConnectionRecord[]): { readyMs?: LatencyPercentiles } {
+  const times = records.flatMap((record) =>
+    record.outcome === 'opened' && record.readyMs !== undefined ? [record.readyMs] : [],
+  );
+  return times.length ? { readyMs: latencyPercentiles(times) } : {};
 }
 
 function openedHandshakes(records: readonly ConnectionRecord[]): number[] {

@@ -2,9 +2,12 @@
  * Maps one connection's record to its failure class (or to none). Drops are
  * data: every way a connection can fail becomes one FailureClass, and a
  * few classes are fatal to the run (the target is misconfigured or cannot be
- * reached, or the probe itself ran out of resources).
+ * reached, or the probe itself ran out of resources). A session that fails
+ * (rejected after the upgrade, or not set up before it) is a capacity signal
+ * once others have opened, and a configuration error when nothing has.
  */
 import type { SelfCheckResource } from './self-check.js';
+import type { SessionSetupFailure } from './session-setup.js';
 import type { ConnectionRecord, FailureClass } from './types.js';
 
 /** HTTP statuses that mean the request itself is wrong (auth, path, protocol), not a limit; so do 1xx and 2xx. */
@@ -56,7 +59,20 @@ export function classifyRecord(record: ConnectionRecord, context: ClassifyContex
       return context.anyOpenedBefore ? 'handshake-timeout' : 'unreachable';
     case 'connect-error':
       return classifyConnectError(record.errorCode ?? '', context);
+    case 'session-rejected':
+      return context.anyOpenedBefore ? 'session-rejected' : 'config-error';
+    case 'session-setup':
+      return context.anyOpenedBefore && !isSetupConfigError(record.setup) ? 'session-setup' : 'config-error';
   }
+}
+
+/**
+ * Whether a session set-up failure says the request is wrong whatever the load: the URL could not be signed
+ * (credentials), or the URL provider answered with a status that means the call itself is wrong (auth, path).
+ */
+function isSetupConfigError(failure: SessionSetupFailure | undefined): boolean {
+  if (failure?.reason === 'signing') return true;
+  return failure?.reason === 'status' && CONFIG_ERROR_STATUSES.has(failure.status);
 }
 
 /**

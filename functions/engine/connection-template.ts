@@ -304,6 +304,20 @@ export function displayUrlTemplate(template: ConnectionTemplate): string {
   return shown;
 }
 
+/**
+ * The target URL as it may be shown and stored: a plain URL with its credentials removed and query values
+ * `redacted` (redactUrl), a URL with templates as displayUrlTemplate shows it, templates as written.
+ */
+export function displayTargetUrl(url: string): string {
+  if (!url.includes('{{')) return redactUrl(url);
+  try {
+    return displayUrlTemplate(parseTemplate(url, 'url', { session: true }));
+  } catch {
+    // Not a template after all (`{{` in a URL that was never checked as one): shown as any URL is.
+    return redactUrl(url);
+  }
+}
+
 function templateText(part: Exclude<TemplatePart, { kind: 'text' }>): string {
   return part.kind === 'env' ? `{{env:${part.name}}}` : `{{${part.kind}}}`;
 }

@@ -9,6 +9,12 @@
 /** The signing service of API Gateway, and `--sigv4-service`'s default. */
 export const DEFAULT_SIGV4_SERVICE = 'execute-api';
 
+/** How upgrade URLs are signed (`--sigv4`): the region and service of the signature's credential scope. */
+export interface SigV4Settings {
+  region: string;
+  service: string;
+}
+
 /** An API Gateway host name, read. */
 export interface ExecuteApiHost {
   apiId: string;

@@ -1,8 +1,10 @@
 /**
  * Turns merged connection records into failure events (class, time, stage)
- * and counts them by class, HTTP status, close code and connect error code.
+ * and counts them by class, HTTP status, close code and connect error code,
+ * and failed sessions by their own keys, apart from the upgrades.
  */
 import { classifyRecord } from './classify.js';
+import { rejectionKey, setupFailureKey } from './session-setup.js';
 import type { ConnectionRecord, FailureClass, FailureCounts, StagePlan } from './types.js';
 
 /** One failure with the moment it was observed and the stage it counts against. */
@@ -42,6 +44,8 @@ export function countFailures(events: readonly FailureEvent[]): FailureCounts {
     if (record.status !== undefined) increment(counts.byStatus, String(record.status));
     if (record.errorCode !== undefined) increment(counts.byErrorCode, record.errorCode);
     if (record.close && record.close.closedBy === 'server') increment(counts.byCloseCode, String(record.close.code));
+    if (record.session) increment((counts.bySessionRejection ??= {}), rejectionKey(record.session));
+    if (record.setup) increment((counts.bySessionSetup ??= {}), setupFailureKey(record.setup));
   }
   return counts;
 }

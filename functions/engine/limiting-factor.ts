@@ -29,11 +29,16 @@ export const STARVED_LOOP_DELAY_MS = 500;
 /** Fewest drops that can establish a duration limit. */
 const MIN_DROPS_FOR_DURATION_LIMIT = 3;
 
-/** Failure classes that refuse a new connection (as opposed to dropping an open one). */
+/**
+ * Failure classes that refuse a new connection (as opposed to dropping an open one): its upgrade, or its session
+ * before or after the upgrade.
+ */
 export const REFUSAL_CLASSES: ReadonlySet<FailureClass> = new Set<FailureClass>([
   'handshake-rejected',
   'handshake-timeout',
   'connect-error',
+  'session-rejected',
+  'session-setup',
 ]);
 const DROP_CLASSES = new Set<FailureClass>(['abnormal-closure', 'server-close', 'pong-timeout']);
 
@@ -223,7 +228,7 @@ export function findCapacityLimit(
   const onset = first === firstRefusal ? onsetAtRefusal : dropOnset;
   const refusalEvidence = { ...evidence, firstFailure: firstFailureOf(first, onset) };
   const openedAfter = timeline.openedBetween(firstRefusal.at, lastRefusal.at);
-  const retryAfter = distinct(refusals.map((event) => event.record.retryAfter));
+  const retryAfter = distinct(refusals.map((event) => retryAfterOf(event.record)));
   if (peakAfter > onsetAtRefusal) {
     const rate = rateLetThrough(openedAfter, lastRefusal.at - firstRefusal.at);
     return {
@@ -268,7 +273,7 @@ function probeFinding(
   const openCount = timeline.openAt(first.at);
   const failures = countFailures(events);
   const evidence = { failures, firstFailure: firstFailureOf(first, openCount) };
-  const { status, errorCode, errorMessage, close } = first.record;
+  const { status, errorCode, errorMessage, close, session, setup } = first.record;
   const answer = {
     ...(status !== undefined ? { status } : {}),
     ...(errorCode !== undefined ? { errorCode } : {}),
@@ -277,6 +282,14 @@ function probeFinding(
   if (failureClass === 'config-error' && close?.protocolError !== undefined) {
     const { protocolError: message, code: closeCode } = close;
     const summary = summarizeCause({ kind: 'protocol-error', url, message, closeCode, openCount });
+    return { dropOnset: null, factor: { kind: 'config-error', summary, evidence } };
+  }
+  if (failureClass === 'config-error' && session) {
+    const summary = summarizeCause({ kind: 'session-rejected', url, rejection: session, openCount });
+    return { dropOnset: null, factor: { kind: 'config-error', summary, evidence } };
+  }
+  if (failureClass === 'config-error' && setup) {
+    const summary = summarizeCause({ kind: 'session-setup-failed', url, failure: setup, openCount });
     return { dropOnset: null, factor: { kind: 'config-error', summary, evidence } };
   }
   if (failureClass === 'config-error') {
@@ -319,6 +332,8 @@ function firstFailureOf(event: FailureEvent, openCount: number) {
     ...(record.close && record.close.closedBy === 'server' ? { closeCode: record.close.code } : {}),
     ...(record.errorCode !== undefined ? { errorCode: record.errorCode } : {}),
     ...(record.close?.protocolError !== undefined ? { protocolError: record.close.protocolError } : {}),
+    ...(record.session ? { session: record.session } : {}),
+    ...(record.setup ? { setup: record.setup } : {}),
   };
 }
 
@@ -351,6 +366,11 @@ const RATE_SAMPLES_MIN = 5;
 function rateLetThrough(openedBetween: number, windowMs: number): number | undefined {
   if (windowMs < RATE_WINDOW_MIN_MS || openedBetween < RATE_SAMPLES_MIN) return undefined;
   return round(openedBetween / (windowMs / 1000), 1);
+}
+
+/** The `Retry-After` of a refusal: the upgrade's, or the URL provider's when it refused the session. */
+function retryAfterOf(record: FailureEvent['record']): string | undefined {
+  return record.retryAfter ?? (record.setup?.reason === 'status' ? record.setup.retryAfter : undefined);
 }
 
 function distinct(values: readonly (string | undefined)[]): string[] {

@@ -10,7 +10,9 @@ import { analyzeRun } from './analysis.js';
 import { judgeAgainstHistory } from './baseline.js';
 import type { Logger } from './logger.js';
 import type { MetricsSink } from './metrics-sink.js';
-import { redactUrl } from './redact.js';
+import { displayTargetUrl } from './connection-template.js';
+import { publicSessionSettings } from './session-settings.js';
+import { publicSessionUrlSource } from './session-url-source.js';
 import { runDatapoints } from './run-metrics.js';
 import type { PutRunOutcome, RunStore } from './run-store.js';
 import type { ProbePlan, ProbeSettings, PublicSettings, RunResult, ShardResult } from './types.js';
@@ -112,7 +114,7 @@ async function publishRunMetrics(run: RunResult, sink: MetricsSink, log: Logger 
 /** The RunResult of a finished run: pure, holds no secret. */
 export function buildRunResult(input: RecordInput): RunResult {
   const { settings, plan } = input;
-  const url = redactUrl(settings.url);
+  const url = displayTargetUrl(settings.url);
   const shown = publicSettings(settings, plan);
   const analysis = analyzeRun({
     plan,
@@ -164,6 +166,11 @@ export function publicSettings(settings: ProbeSettings, plan: ProbePlan): Public
     shards: plan.shards.length,
     ...(settings.minCeiling !== undefined ? { minCeiling: settings.minCeiling } : {}),
     ...(settings.simulate !== undefined ? { simulate: settings.simulate } : {}),
+    ...(settings.sourceAddresses?.length ? { sourceAddresses: [...settings.sourceAddresses] } : {}),
+    ...(settings.session ? { session: publicSessionSettings(settings.session) } : {}),
+    ...(settings.sessionUrlSource ? { sessionUrlSource: publicSessionUrlSource(settings.sessionUrlSource) } : {}),
+    ...(settings.sigv4 ? { sigv4: { ...settings.sigv4 } } : {}),
+    ...(settings.alternateHeaders ? { alternateHeaderNames: Object.keys(settings.alternateHeaders).sort() } : {}),
   };
 }
 
@@ -175,9 +182,17 @@ export function publicSettings(settings: ProbeSettings, plan: ProbePlan): Public
  * and the regression tolerance and baseline size are not settings of the run
  * at all, so changing any of them keeps the baseline. The `--simulate` spec
  * describes the target, like the URL, so a simulator given a lower cap is
- * judged against its earlier runs (and shows as regressed).
+ * judged against its earlier runs (and shows as regressed). A second
+ * credential (`--alternate-header`) is only for diagnose's experiments and
+ * leaves the run as it is.
  */
 export function configHash(settings: PublicSettings): string {
-  const { minCeiling: _floor, maxConnections: _cap, simulate: _target, ...measured } = settings;
+  const {
+    minCeiling: _floor,
+    maxConnections: _cap,
+    simulate: _target,
+    alternateHeaderNames: _alternate,
+    ...measured
+  } = settings;
   return createHash('sha256').update(JSON.stringify(measured)).digest('hex').slice(0, 16);
 }

@@ -5,6 +5,7 @@
  * DynamoDB's 400 KB limit whatever the run's size.
  */
 import type { FailureEvent } from './failures.js';
+import { rejectionKey, setupFailureKey } from './session-setup.js';
 import type { OpenTimeline } from './timeline.js';
 import type { ConnectionRecord, RunTimeline, StagePlan, TimelineFailure } from './types.js';
 
@@ -66,8 +67,9 @@ function markedFailures(startAt: number, events: readonly FailureEvent[], timeli
   const marked: TimelineFailure[] = [];
   for (const event of [...events].sort((a, b) => a.at - b.at)) {
     const { record } = event;
-    const code = record.status ?? record.close?.code ?? record.errorCode ?? '';
-    const kind = `${event.failureClass}:${code}`;
+    const session = sessionMark(record);
+    const code = record.status ?? record.close?.code ?? record.errorCode ?? session.status ?? session.closeCode;
+    const kind = `${event.failureClass}:${code ?? session.detail ?? ''}`;
     const seen = perKind.get(kind) ?? 0;
     if (seen >= MAX_MARKED_FAILURES_PER_KIND) continue;
     perKind.set(kind, seen + 1);
@@ -78,7 +80,20 @@ function markedFailures(startAt: number, events: readonly FailureEvent[], timeli
       ...(record.status !== undefined ? { status: record.status } : {}),
       ...(record.outcome === 'opened' && record.close ? { closeCode: record.close.code } : {}),
       ...(record.errorCode !== undefined ? { errorCode: record.errorCode } : {}),
+      ...session,
     });
   }
   return marked;
+}
+
+/**
+ * What marks a failed session: the URL provider's HTTP status or the session's close code, or else its key
+ * (`ready timeout`, `error message`, `timeout`, `bad response`, `signing`, a network error code).
+ */
+function sessionMark(record: ConnectionRecord): Pick<TimelineFailure, 'status' | 'closeCode' | 'detail'> {
+  const { setup, session } = record;
+  if (setup) return setup.reason === 'status' ? { status: setup.status } : { detail: setupFailureKey(setup) };
+  if (session)
+    return session.closeCode !== undefined ? { closeCode: session.closeCode } : { detail: rejectionKey(session) };
+  return {};
 }

@@ -40,8 +40,13 @@ export interface ProbeDemand {
   connectionsPerProcess: number;
   /** Descriptors and memory each connection costs this process: 1, or 2 when the target simulator runs in it too. */
   costPerConnection: number;
-  /** Most connections from this host's one source address to one target address (each takes a local port). */
+  /** Most connections from this host to one target address (each takes a local port of its source address). */
   connectionsPerTargetAddress: number;
+  /**
+   * Source addresses the connections leave from in turn (`--source-address`), 1 when absent: each address has its
+   * own ports, so each needs only its share.
+   */
+  sourceAddresses?: number;
   /**
    * True when every shard runs in this process (the local CLI), so more shards do not help; false for a Lambda worker
    * running one shard.
@@ -311,16 +316,18 @@ function checkPorts(
   const { low, high } = budget.ephemeralPorts;
   const range = high - low + 1;
   const available = range - Math.ceil(range * PORT_HEADROOM_FRACTION);
-  const needed = demand.connectionsPerTargetAddress;
+  const addresses = Math.max(1, demand.sourceAddresses ?? 1);
+  const connections = demand.connectionsPerTargetAddress;
+  const needed = Math.ceil(connections / addresses);
   if (needed <= available) return undefined;
+  const from = addresses === 1 ? 'one source address' : `each of ${addresses} source addresses`;
   return {
     resource: 'ephemeral-ports',
     needed,
     available,
     summary:
-      `The probe would run out of local ports: ${needed} connections to one target address take ${needed} ` +
-      `ephemeral ports from one source address, but the range ${low}–${high} gives ${range}, ${available} ` +
-      'after headroom.',
+      `The probe would run out of local ports: ${connections} connections to one target address take ${needed} ` +
+      `ephemeral ports from ${from}, but the range ${low}–${high} gives ${range}, ${available} after headroom.`,
     fix: probeLimitFix('ephemeral-ports', demand.shardsShareProcess, { connectionsThatFit: available }),
   };
 }

@@ -11,6 +11,8 @@ import { InvalidInputError } from './errors.js';
 
 /** Largest init message, in bytes. */
 const MAX_INIT_MESSAGE_BYTES = 1024 * 1024;
+/** Seconds a connection waits for its ready message unless told otherwise (`--ready-timeout`, a deployed config). */
+export const DEFAULT_READY_TIMEOUT_SECONDS = 10;
 /** How much of a message the ready and error checks read, in characters. */
 export const MESSAGE_CHECK_LENGTH = 64 * 1024;
 

@@ -96,3 +96,30 @@ export function parseSessionUrlSource(
 export function describeSessionUrlSource(source: SessionUrlSource): string {
   return `${source.method} ${displayUrlTemplate(source.url)} -> ${describeJsonPath(source.path)}`;
 }
+
+/** The provider settings as they may be shown and stored: the request and path, header names, no value. */
+export interface PublicSessionUrlSource {
+  /** `POST https://api.example.com/sessions?key=redacted`: query values and credentials removed. */
+  from: string;
+  /** The JSON path to the value, e.g. `data.url`. */
+  path: string;
+  headerNames: string[];
+  /** Whether a body is sent (it is never shown). */
+  body: boolean;
+  ratePerSecond?: number;
+  timeoutSeconds: number;
+}
+
+/** Provider flags that were validated (by parseSessionUrlSource) as they may be shown and stored. */
+export function publicSessionUrlSource(flags: SessionUrlSourceFlags): PublicSessionUrlSource {
+  const match = /^\s*([A-Za-z]+)\s+(\S.*?)\s*$/s.exec(flags.from);
+  const url = parseTemplate(match?.[2] ?? '', '--session-url-from', { session: false });
+  return {
+    from: `${match?.[1]?.toUpperCase() ?? ''} ${displayUrlTemplate(url)}`,
+    path: describeJsonPath(parseJsonPath(flags.path, '--session-url-path')),
+    headerNames: Object.keys(flags.headers).sort(),
+    body: flags.body !== undefined,
+    ...(flags.ratePerSecond !== undefined ? { ratePerSecond: flags.ratePerSecond } : {}),
+    timeoutSeconds: flags.timeoutSeconds,
+  };
+}

@@ -4,6 +4,11 @@
  * runner, classifier, analysis, store, CLI) speaks in them. The words follow
  * docs/architecture.md: stage, drop onset, ceiling, limiting factor, verdict.
  */
+import type { SigV4Settings } from './execute-api.js';
+import type { SessionRejection } from './session-handshake.js';
+import type { PublicSessionSettings, SessionSettings } from './session-settings.js';
+import type { SessionSetupFailure } from './session-setup.js';
+import type { PublicSessionUrlSource, SessionUrlSourceFlags } from './session-url-source.js';
 
 /** How the probe keeps an open connection alive while it holds it. */
 export type HeartbeatSettings =
@@ -44,6 +49,19 @@ export interface ProbeSettings {
   baselineRuns: number;
   /** The `--simulate` spec when the target is the bundled simulator (its URL's port is gone after the run). */
   simulate?: string;
+  /** Local addresses the connections leave from, in turn (`--source-address`); absent: the system's choice. */
+  sourceAddresses?: string[];
+  /**
+   * The session each connection sets up after its upgrade (`--init-message`, `--ready-when`, `--ready-timeout`); its
+   * init messages may hold secrets and templates.
+   */
+  session?: SessionSettings;
+  /** Where each connection's URL or token comes from (`--session-url-from` and its options); may hold secrets. */
+  sessionUrlSource?: SessionUrlSourceFlags;
+  /** Sign each upgrade URL with SigV4 (`--sigv4`). */
+  sigv4?: SigV4Settings;
+  /** A second credential, header name to value, for diagnose's limit-scope experiment (`--alternate-header`). */
+  alternateHeaders?: Record<string, string>;
 }
 
 /** One step of the ramp, with absolute epoch-millisecond times shared by every shard. */
@@ -112,6 +130,10 @@ export type HandshakeOutcome =
   | 'rejected'
   | 'connect-error'
   | 'handshake-timeout'
+  /** The session could not be set up before the upgrade: the URL provider failed, or the URL could not be signed. */
+  | 'session-setup'
+  /** The upgrade succeeded, but the session was rejected (error message, close) or not ready in time. */
+  | 'session-rejected'
   /** The probe itself stopped the attempt (kill switch, abort): never a failure. */
   | 'cancelled';
 
@@ -122,13 +144,24 @@ export interface ConnectionRecord {
   id: number;
   stage: number;
   attemptedAt: number;
+  /**
+   * Milliseconds the connection's session set-up took before its upgrade was sent (waiting for the URL provider's
+   * rate, its call, signing the URL); absent when there was none.
+   */
+  setupMs?: number;
   /** When TCP (and TLS) connected, if it did. */
   tcpConnectedAt?: number;
   outcome: HandshakeOutcome;
-  /** When the handshake outcome was known (the open time for `opened`). */
+  /** When the handshake outcome was known (the open time for `opened`: its session's ready time, with one). */
   settledAt: number;
-  /** Attempt to 101 or to the refusing HTTP response. */
+  /** Upgrade request to 101 or to the refusing HTTP response (after any session set-up). */
   handshakeMs?: number;
+  /** Milliseconds from the 101 to the session's ready message (`--ready-when`). */
+  readyMs?: number;
+  /** Why the session was rejected (`session-rejected`). */
+  session?: SessionRejection;
+  /** Why the session could not be set up (`session-setup`). */
+  setup?: SessionSetupFailure;
   /** HTTP status of a refused upgrade. */
   status?: number;
   /** `Retry-After` header of a refused upgrade, verbatim. */
@@ -191,6 +224,8 @@ export type FailureClass =
   | 'abnormal-closure'
   | 'server-close'
   | 'pong-timeout'
+  | 'session-rejected'
+  | 'session-setup'
   | 'probe-limited'
   | 'config-error'
   | 'unreachable';
@@ -220,13 +255,21 @@ export interface LatencyPercentiles {
   p99: number | null;
 }
 
-/** Failure counts, keyed by class, HTTP status, close code and connect error code. */
+/**
+ * Failure counts, keyed by class, HTTP status, close code and connect error code of upgrades and drops; sessions
+ * rejected after the upgrade and session set-ups that failed before it are counted apart, by their own keys
+ * (session-setup.ts), only when there are some.
+ */
 export interface FailureCounts {
   total: number;
   byClass: Partial<Record<FailureClass, number>>;
   byStatus: Record<string, number>;
   byCloseCode: Record<string, number>;
   byErrorCode: Record<string, number>;
+  /** Rejected sessions: `close 4429`, `error message`, `ready timeout`. */
+  bySessionRejection?: Record<string, number>;
+  /** Failed session set-ups: `HTTP 429` (the URL provider's), `timeout`, `ECONNREFUSED`, `bad response`, `signing`. */
+  bySessionSetup?: Record<string, number>;
 }
 
 /** The first failure of the limiting class. */
@@ -240,6 +283,10 @@ export interface FirstFailure {
   errorCode?: string;
   /** ws's message when the failure was a frame that broke the protocol after the upgrade. */
   protocolError?: string;
+  /** The rejected session (its excerpt holds no secret). */
+  session?: SessionRejection;
+  /** The session set-up that failed. */
+  setup?: SessionSetupFailure;
 }
 
 /** A spread of durations in seconds. */
@@ -299,6 +346,8 @@ export interface StageSummary {
   failedByClass: Partial<Record<FailureClass, number>>;
   failed: number;
   handshakeMs: LatencyPercentiles;
+  /** Time from the 101 to the session's ready message, when the run waited for one (`--ready-when`). */
+  readyMs?: LatencyPercentiles;
   held: boolean;
 }
 
@@ -319,6 +368,16 @@ export interface PublicSettings {
   minCeiling?: number;
   /** The `--simulate` spec when the run probed the bundled simulator, so the run can be repeated. */
   simulate?: string;
+  /** Local addresses the connections left from, in turn (`--source-address`). */
+  sourceAddresses?: string[];
+  /** The session each connection set up: init messages counted, never shown. */
+  session?: PublicSessionSettings;
+  /** Where each connection's URL or token came from: the request and header names, no value. */
+  sessionUrlSource?: PublicSessionUrlSource;
+  /** How upgrade URLs were signed. */
+  sigv4?: SigV4Settings;
+  /** Names of the second credential's headers (`--alternate-header`), never their values. */
+  alternateHeaderNames?: string[];
 }
 
 /** One failure drawn on the timeline chart. */
@@ -331,6 +390,8 @@ export interface TimelineFailure {
   status?: number;
   closeCode?: number;
   errorCode?: string;
+  /** What a failed session is known by when it has no status or close code: `ready timeout`, `bad response`, … */
+  detail?: string;
 }
 
 /** A stage window on the timeline, in milliseconds since the run started. */
@@ -389,6 +450,8 @@ export interface RunResult {
   stages: StageSummary[];
   failures: FailureCounts;
   handshakeMs: LatencyPercentiles;
+  /** Time from the 101 to the session's ready message, when the run waited for one (`--ready-when`). */
+  readyMs?: LatencyPercentiles;
   probe: { eventLoopDelayP99Ms: number | null; eventLoopDelayMaxMs: number | null };
   settings: PublicSettings;
   /** Null when there are too few comparable earlier runs, or this run is not comparable. */

@@ -10,9 +10,11 @@
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { sigV4UrlSigner } from '../adapters/sigv4-url-signer.js';
 import { createWorkerAdapters } from '../adapters/step-adapters.js';
 import { WORKER_STOP_MARGIN_MS } from '../config/worker-budget.js';
 import { underResourceWatch } from '../connection/resource-watch.js';
+import { runConnections } from '../connection/run-connections.js';
 import { runShard, shardInputOf } from '../connection/shard-runner.js';
 import { readWorkerEnvironment } from '../steps/function-environment.js';
 import type { ShardTask, WorkerOutput } from '../steps/step-payloads.js';
@@ -25,12 +27,22 @@ import { invocationClock } from './wall-clock.js';
 
 /**
  * The connection layer's runShard under a resource watch of this Lambda, called the way the worker step calls its shard
- * runner.
+ * runner: each connection made from the target's recipe (templates, the worker's SigV4 signer). A worker has none of
+ * the user's environment: a deployed config refuses `{{env:…}}`.
  */
-const runShardOfTask: ShardRunner = (settings, stages, shard, control, host, now) =>
-  underResourceWatch(host, control, (watch) =>
-    runShard(shardInputOf(settings, stages, shard), { control, now, ...(watch ? { watch } : {}) }),
-  );
+const runShardOfTask: ShardRunner = async (settings, stages, shard, control, host, now, { shardCount, sign }) => {
+  const connections = runConnections(settings, { env: {}, ...(sign ? { sign } : {}), now });
+  try {
+    return await underResourceWatch(host, control, (watch) =>
+      runShard(
+        { ...shardInputOf(settings, stages, shard), recipe: connections.recipeFor(shardCount) },
+        { control, now, ...(watch ? { watch } : {}) },
+      ),
+    );
+  } finally {
+    connections.close();
+  }
+};
 
 const setup = oncePerColdStart(() => {
   const environment = readWorkerEnvironment(process.env);
@@ -52,6 +64,7 @@ export const handler = middy(
     workerStep(task, {
       ...setup(),
       runShard: runShardOfTask,
+      signerFor: sigV4UrlSigner,
       readHostBudget: () => readHostBudget(sandboxSources(context)),
       deadline: signal,
       stopMarginMs: WORKER_STOP_MARGIN_MS,

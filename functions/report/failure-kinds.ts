@@ -12,7 +12,10 @@ import type { FailureClass, FailureCounts, RunResult, TimelineFailure } from '..
 /** One kind of failure and how many there were. */
 export interface FailureKind {
   failureClass: FailureClass;
-  /** `HTTP 503`, `close 1006`, `ECONNRESET`, or none for a class without a code (handshake-timeout, pong-timeout). */
+  /**
+   * `HTTP 503`, `close 1006`, `ECONNRESET`, a failed session's key (`ready timeout`), or none for a class without a
+   * code (handshake-timeout, pong-timeout).
+   */
   code?: string;
   count: number;
   /** True when the count is only known to be at least `count` (several kinds reached the marking bound). */
@@ -63,7 +66,7 @@ function codeOf(failure: TimelineFailure): string | undefined {
   if (CODELESS_CLASSES.has(failure.failureClass)) return undefined;
   if (failure.status !== undefined) return `HTTP ${failure.status}`;
   if (failure.closeCode !== undefined) return `close ${failure.closeCode}`;
-  return failure.errorCode;
+  return failure.errorCode ?? failure.detail;
 }
 
 /**

@@ -19,6 +19,7 @@ import { failuresSection } from './sections/failures.js';
 import { reportHeader, summarySection } from './sections/headline.js';
 import { baselineSection, historySection } from './sections/history.js';
 import { stagesSection } from './sections/latency.js';
+import { timeToReadySection } from './sections/time-to-ready.js';
 import { settingsSection } from './sections/settings.js';
 import { timelineSection } from './sections/timeline.js';
 
@@ -50,6 +51,7 @@ ${reportHeader(run)}
 ${summarySection(run)}
 ${timelineSection(run)}
 ${stagesSection(run)}
+${timeToReadySection(run)}
 ${failuresSection(run)}
 ${evidenceSection(run)}
 ${baselineSection(run, history)}

@@ -30,7 +30,9 @@ export function markdownSummary(run: RunResult): string {
     ['Baseline', run.baseline ? formatBaseline(run.baseline) : 'none yet'],
   ];
   if (run.settings.minCeiling !== undefined) facts.push(['Floor', `${run.settings.minCeiling} (\`--min-ceiling\`)`]);
-  facts.push(['Handshake ms p50 / p95 / p99', formatLatency(run.handshakeMs)], ['Failures', describeFailures(run)]);
+  facts.push(['Handshake ms p50 / p95 / p99', formatLatency(run.handshakeMs)]);
+  if (run.readyMs) facts.push(['Time to ready ms p50 / p95 / p99', formatLatency(run.readyMs)]);
+  facts.push(['Failures', describeFailures(run)]);
   const lines = [
     `### ws-ceiling ${STATUS_WORDS[run.verdict]}: ${inline(run.targetId)} (${run.verdict})`,
     '',

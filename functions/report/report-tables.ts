@@ -23,6 +23,8 @@ export const CLASS_MEANINGS: Record<string, string> = {
   'abnormal-closure': 'an open connection ended without a close frame',
   'server-close': 'the server closed an open connection with a close frame',
   'pong-timeout': 'no pong came in time after a ping',
+  'session-rejected': 'upgraded, but its session was rejected (an error message, a close) or not ready in time',
+  'session-setup': 'its session could not be set up before the upgrade: the URL provider failed, or signing did',
   'probe-limited': "the probe's own machine ran out (descriptors, ports, buffers)",
   'config-error': 'the target refused the request itself (status, auth, path or subprotocol)',
   unreachable: 'DNS, TLS, or no answer before any connection had opened',

@@ -178,7 +178,8 @@ function flagValues(run: RunResult): Map<string, string> {
   const values = new Map<string, string>();
   for (const { flag, value } of settingsFlags(run.settings)) {
     const earlier = values.get(flag);
-    values.set(flag, earlier === undefined ? value : `${earlier}; ${value}`);
+    const shown = value === '' ? 'on' : value;
+    values.set(flag, earlier === undefined ? shown : `${earlier}; ${shown}`);
   }
   return values;
 }

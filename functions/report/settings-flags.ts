@@ -12,7 +12,7 @@ import type { PublicSettings, RunResult } from '../engine/types.js';
 /** Placeholder for a header value or heartbeat payload the reader fills in. */
 export const VALUE_PLACEHOLDER = '<value>';
 
-/** One flag as given on the command line; repeatable flags appear once per value. */
+/** One flag as given on the command line; repeatable flags appear once per value, a switch (`--sigv4`) with `''`. */
 export interface SettingFlag {
   flag: string;
   value: string;
@@ -37,6 +37,10 @@ export function settingsFlags(settings: PublicSettings): SettingFlag[] {
   }
   for (const name of settings.headerNames) flags.push({ flag: '--header', value: `${name}: ${VALUE_PLACEHOLDER}` });
   for (const name of settings.subprotocols) flags.push({ flag: '--subprotocol', value: name });
+  if (settings.sourceAddresses?.length) {
+    flags.push({ flag: '--source-address', value: settings.sourceAddresses.join(',') });
+  }
+  flags.push(...sessionFlags(settings));
   const tolerance =
     settings.tolerance.kind === 'percent' ? `${settings.tolerance.value}%` : String(settings.tolerance.value);
   flags.push(
@@ -45,6 +49,41 @@ export function settingsFlags(settings: PublicSettings): SettingFlag[] {
     { flag: '--shard-size', value: String(settings.shardSize) },
   );
   if (settings.minCeiling !== undefined) flags.push({ flag: '--min-ceiling', value: String(settings.minCeiling) });
+  return flags;
+}
+
+/**
+ * The flags of a run's session, URL provider and signing: `<value>` where init messages, header values and bodies go.
+ */
+function sessionFlags({ session, sessionUrlSource: source, sigv4 }: PublicSettings): SettingFlag[] {
+  const flags: SettingFlag[] = [];
+  for (let i = 0; i < (session?.initMessages ?? 0); i += 1) {
+    flags.push({ flag: '--init-message', value: VALUE_PLACEHOLDER });
+  }
+  if (session?.readyWhen !== undefined) {
+    flags.push(
+      { flag: '--ready-when', value: session.readyWhen },
+      { flag: '--ready-timeout', value: String(session.readyTimeoutSeconds) },
+    );
+  }
+  if (source) {
+    flags.push({ flag: '--session-url-from', value: source.from }, { flag: '--session-url-path', value: source.path });
+    for (const name of source.headerNames) {
+      flags.push({ flag: '--session-url-header', value: `${name}: ${VALUE_PLACEHOLDER}` });
+    }
+    if (source.body) flags.push({ flag: '--session-url-body', value: VALUE_PLACEHOLDER });
+    if (source.ratePerSecond !== undefined) {
+      flags.push({ flag: '--session-url-rate', value: String(source.ratePerSecond) });
+    }
+    flags.push({ flag: '--session-url-timeout', value: String(source.timeoutSeconds) });
+  }
+  if (sigv4) {
+    flags.push(
+      { flag: '--sigv4', value: '' },
+      { flag: '--sigv4-region', value: sigv4.region },
+      { flag: '--sigv4-service', value: sigv4.service },
+    );
+  }
   return flags;
 }
 
@@ -67,7 +106,7 @@ export function reproduceWords(run: Pick<RunResult, 'url' | 'targetId' | 'settin
     '--target-id',
     run.targetId,
   ];
-  for (const { flag, value } of settingsFlags(run.settings)) words.push(flag, value);
+  for (const { flag, value } of settingsFlags(run.settings)) words.push(flag, ...(value === '' ? [] : [value]));
   return words.map(shellQuote);
 }
 

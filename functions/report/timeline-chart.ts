@@ -18,17 +18,22 @@ export type ChartRun = Pick<
   RunResult,
   'timeline' | 'stages' | 'startedAt' | 'finishedAt' | 'limitingFactor' | 'failures'
 > & {
-  settings: Pick<RunResult['settings'], 'handshakeTimeoutSeconds'>;
+  settings: Pick<RunResult['settings'], 'handshakeTimeoutSeconds' | 'session'>;
 };
 
+/** A marker's shape: refused upgrades, drops, failed sessions and failures of the probe each have their own. */
+type Shape = 'triangle' | 'circle' | 'diamond' | 'square';
+
 /** How each failure class is drawn: symbol and colour (a colour-blind-safe palette). */
-const FAILURE_STYLES: Record<FailureClass, { shape: 'triangle' | 'circle' | 'square'; colour: string }> = {
+const FAILURE_STYLES: Record<FailureClass, { shape: Shape; colour: string }> = {
   'handshake-rejected': { shape: 'triangle', colour: '#d55e00' },
   'handshake-timeout': { shape: 'triangle', colour: '#e69f00' },
   'connect-error': { shape: 'triangle', colour: '#b2182b' },
   'abnormal-closure': { shape: 'circle', colour: '#7b3294' },
   'server-close': { shape: 'circle', colour: '#c51b7d' },
   'pong-timeout': { shape: 'circle', colour: '#8c510a' },
+  'session-rejected': { shape: 'diamond', colour: '#009e73' },
+  'session-setup': { shape: 'diamond', colour: '#0072b2' },
   'probe-limited': { shape: 'square', colour: '#4d4d4d' },
   'config-error': { shape: 'square', colour: '#111111' },
   unreachable: { shape: 'square', colour: '#111111' },
@@ -222,8 +227,9 @@ interface LegendItem {
 
 /**
  * The legend: the open line, the stage target, then every kind of failure
- * (class and code) with its count. Handshake timeouts are marked when the
- * timeout ran out, which the entry says, since that is after the attempt.
+ * (class and code) with its count. Handshake timeouts and sessions' ready
+ * timeouts are marked when the timeout ran out, which the entry says, since
+ * that is after the attempt.
  */
 function legendItems(run: ChartRun): LegendItem[] {
   const items: LegendItem[] = [
@@ -239,10 +245,13 @@ stroke-dasharray="6 4"/>`,
   ];
   for (const kind of failureKinds(run)) {
     const style = FAILURE_STYLES[kind.failureClass];
+    const readyTimeout = run.settings.session?.readyTimeoutSeconds;
     const timeout =
       kind.failureClass === 'handshake-timeout'
         ? `, marked when the ${run.settings.handshakeTimeoutSeconds} s timeout ran out`
-        : '';
+        : kind.code === 'ready timeout' && readyTimeout !== undefined
+          ? `, marked when the ${readyTimeout} s ready timeout ran out`
+          : '';
     const label = `${describeFailureKind(kind)}${timeout}`;
     items.push({
       label,
@@ -276,13 +285,16 @@ function describeCode(failure: TimelineFailure): string {
     failure.status !== undefined ? `HTTP ${failure.status}` : undefined,
     failure.closeCode !== undefined ? `close ${failure.closeCode}` : undefined,
     failure.errorCode,
+    failure.detail,
   ].filter((part) => part !== undefined);
   return parts.length ? `, ${parts.join(', ')}` : '';
 }
 
 /** Path data of a symbol of radius `r` centred on (x, y). */
-function symbol(shape: 'triangle' | 'circle' | 'square', x: number, y: number, r: number): string {
+function symbol(shape: Shape, x: number, y: number, r: number): string {
   if (shape === 'triangle') return `M${px(x - r)} ${px(y - r * 0.8)} H${px(x + r)} L${px(x)} ${px(y + r)} Z`;
+  if (shape === 'diamond')
+    return `M${px(x)} ${px(y - r)} L${px(x + r)} ${px(y)} L${px(x)} ${px(y + r)} L${px(x - r)} ${px(y)} Z`;
   if (shape === 'square') return `M${px(x - r)} ${px(y - r)} h${2 * r} v${2 * r} h${-2 * r} Z`;
   return `M${px(x - r)} ${px(y)} a${r} ${r} 0 1 0 ${2 * r} 0 a${r} ${r} 0 1 0 ${-2 * r} 0 Z`;
 }

@@ -13,6 +13,8 @@ import type { WindowLimit } from './upgrade-window.js';
 const DEFAULT_CAP_STATUS = 503;
 const DEFAULT_RATE_RETRY_AFTER_SECONDS = 1;
 const DEFAULT_CLOSE_CODE = 1001;
+/** Close code of a session refused over the cap (graphql-ws's 4429, Too many requests). */
+const DEFAULT_SESSION_CLOSE_CODE = 4429;
 const DEFAULT_DEGRADE_DELAY_MS = 20;
 const MAX_DELAY_MS = 10_000;
 const MAX_COUNT = 100_000;
@@ -49,6 +51,9 @@ const specSchema = z.strictObject({
   'close-tcp': z.literal('keep').optional(),
   'bad-frame-after': positiveNumber(MAX_SECONDS).optional(),
   answer: z.enum(UPGRADE_ANSWERS).optional(),
+  per: z.union([z.literal('source-address'), z.string().regex(/^header:[!#$%&'*+.^_`|~0-9A-Za-z-]+$/)]).optional(),
+  'session-cap': whole(1, MAX_COUNT).optional(),
+  'session-close-code': whole(1000, 4999).refine(isSendableCloseCode).optional(),
   port: whole(0, 65_535).optional(),
   'fixed-window': perWindow.optional(),
   'sliding-window': perWindow.optional(),
@@ -74,6 +79,9 @@ const ALLOWED: Record<SpecKey, string> = {
   'close-tcp': 'keep (send the close frame and keep TCP open)',
   'bad-frame-after': `a number of seconds above 0, at most ${MAX_SECONDS}`,
   answer: `${UPGRADE_ANSWERS.join(' or ')}`,
+  per: 'source-address or header:NAME (keep cap and rate per client address or per value of that header)',
+  'session-cap': `a whole number of sessions from 1 to ${MAX_COUNT}`,
+  'session-close-code': 'a close code that may be sent: 1000-1003, 1007-1014 or 3000-4999',
   port: 'a whole number from 0 to 65535',
   'fixed-window': `N/W: from 1 to ${MAX_COUNT} upgrades per a number of seconds above 0, at most ${MAX_SECONDS}`,
   'sliding-window': `N/W: from 1 to ${MAX_COUNT} upgrades per a number of seconds above 0, at most ${MAX_SECONDS}`,
@@ -89,6 +97,8 @@ const NEEDS: ReadonlyArray<{ key: SpecKey; needs: SpecKey[] }> = [
   { key: 'degrade-delay', needs: ['degrade-after'] },
   { key: 'queue-wait', needs: ['cap'] },
   { key: 'close-tcp', needs: ['close-after'] },
+  { key: 'per', needs: ['cap', 'rate'] },
+  { key: 'session-close-code', needs: ['session-cap'] },
 ];
 
 /** A problem with a spec, named by {@link parseSimulatorSpec} after the flag or argument it came from. */
@@ -98,7 +108,8 @@ class SpecProblem extends Error {}
  * Parses a simulator spec: `accept` (accept everything) or comma-separated
  * `key=value` pairs with keys cap, cap-response, retry-after, rate, burst,
  * idle-timeout, close-after, close-code, reject, degrade-after,
- * degrade-delay, close-tcp, bad-frame-after, answer, port, fixed-window, sliding-window, queue-wait.
+ * degrade-delay, close-tcp, bad-frame-after, answer, per, session-cap,
+ * session-close-code, port, fixed-window, sliding-window, queue-wait.
  * @param field the flag or argument the spec came from, named in errors
  * @throws InvalidInputError naming `field`, the bad key or value and what is allowed.
  */
@@ -122,6 +133,7 @@ function parseSpec(spec: string): SimulatorOptions {
   if (!parsed.success) throw describeIssue(parsed.error.issues[0], raw);
   checkDependencies(parsed.data);
   checkWindowAndQueue(parsed.data);
+  checkPer(parsed.data);
   return toOptions(parsed.data);
 }
 
@@ -143,6 +155,17 @@ function describeIssue(issue: z.core.$ZodIssue | undefined, raw: Record<string, 
   }
   const key = String(issue?.path[0]) as SpecKey;
   return new SpecProblem(`${key} must be ${ALLOWED[key]}, got "${raw[key]}"`);
+}
+
+/** `per` keeps a cap answered with a status and a token-bucket rate per scope: nothing else. */
+function checkPer(values: SpecValues): void {
+  if (values.per === undefined) return;
+  const cap = values['cap-response'];
+  if (cap === 'reset' || cap === 'queue') {
+    throw new SpecProblem(`per needs a cap answered with an HTTP status, not cap-response=${cap}`);
+  }
+  const other = (['fixed-window', 'sliding-window', 'queue-wait'] as const).find((key) => values[key] !== undefined);
+  if (other) throw new SpecProblem(`per keeps cap and rate per scope, not ${other}`);
 }
 
 function checkDependencies(values: SpecValues): void {
@@ -199,6 +222,19 @@ function toOptions(values: SpecValues): SimulatorOptions {
   }
   if (values['bad-frame-after'] !== undefined) options.badFrameAfterSeconds = values['bad-frame-after'];
   if (values.answer !== undefined) options.answer = values.answer;
+  if (values.per !== undefined) {
+    options.per =
+      values.per === 'source-address'
+        ? { kind: 'source-address' }
+        : { kind: 'header', name: values.per.slice('header:'.length) };
+  }
+  if (values['session-cap'] !== undefined) {
+    options.session = {
+      cap: values['session-cap'],
+      refusal: 'error-message',
+      closeCode: values['session-close-code'] ?? DEFAULT_SESSION_CLOSE_CODE,
+    };
+  }
   if (values['degrade-after'] !== undefined) {
     options.degradeAfter = {
       open: values['degrade-after'],
@@ -234,6 +270,13 @@ export function describeSimulator(options: SimulatorOptions): string {
     parts.push(`${kind} window of ${count} upgrades per ${seconds} s (429, retry after ${retry})`);
   }
   if (options.cap) parts.push(`cap ${options.cap.limit} (${describeCapResponse(options.cap.response)})`);
+  if (options.per) {
+    parts.push(options.per.kind === 'source-address' ? 'per client address' : `per ${options.per.name} header value`);
+  }
+  if (options.session) {
+    const { cap, closeCode } = options.session;
+    parts.push(`sessions on connection_init, acked up to ${cap} (then connection_error and close ${closeCode})`);
+  }
   if (options.idleTimeoutSeconds !== undefined) parts.push(`idle timeout ${options.idleTimeoutSeconds} s`);
   if (options.closeAfter) {
     const { seconds, code, keepTcpOpen } = options.closeAfter;

@@ -1,7 +1,8 @@
 /**
  * The bundled target simulator: a WebSocket server with configurable limits
  * (concurrency cap, handshake rate limit, idle timeout, connection lifetime,
- * degradation under load, blanket rejection) that ws-ceiling's tests and the
+ * degradation under load, blanket rejection, limits kept per client address
+ * or header value, a session gate behind the upgrade) that ws-ceiling's tests and the
  * `target` / `run --simulate` commands probe. Every admission decision is
  * made synchronously in the HTTP upgrade handler, so limits are exact under
  * concurrency. It binds to loopback by default.
@@ -10,6 +11,8 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { answerUpgradeWith, closeAndKeepTcpOpen, sendInvalidFrame, type UpgradeAnswer } from './hostile-answers.js';
+import { ScopedAdmission, type AdmissionScope, type ScopedLimitsOptions } from './scoped-admission.js';
+import { SessionGate, type SessionGateOptions } from './session-gate.js';
 import { UpgradeWindow, type WindowLimit } from './upgrade-window.js';
 
 /**
@@ -65,6 +68,13 @@ export interface SimulatorOptions {
    * included), so handshake latency rises with the count.
    */
   degradeAfter?: { open: number; handshakeDelayMs: number };
+  /**
+   * Keeps `cap` (answered with its status) and `rateLimit` per client address or per value of a header instead of
+   * for everyone (scoped-admission.ts).
+   */
+  per?: AdmissionScope;
+  /** Puts every connection behind a graphql-ws style session gate: init, ack, a session cap (session-gate.ts). */
+  session?: SessionGateOptions;
 }
 
 /** What the simulator has seen since it started. */
@@ -137,6 +147,10 @@ interface SimulatorState {
   connections: Map<WebSocket, Connection>;
   /** Upgrade sockets not (yet) handed to ws: refused, queued or mid-handshake. */
   rawSockets: Set<Duplex>;
+  /** The limits kept per scope, with `per`. */
+  admission: ScopedAdmission | undefined;
+  /** The session gate, with `session`. */
+  gate: SessionGate | undefined;
   stopping: boolean;
 }
 
@@ -195,7 +209,20 @@ function createState(options: SimulatorOptions): SimulatorState {
     heldUpgrades: new Set(),
     connections: new Map(),
     rawSockets: new Set(),
+    admission: options.per ? new ScopedAdmission(scopedLimits(options, options.per)) : undefined,
+    gate: options.session ? new SessionGate(options.session) : undefined,
     stopping: false,
+  };
+}
+
+/** The cap (answered with its status) and rate limit, kept per `scope`. */
+function scopedLimits(options: SimulatorOptions, scope: AdmissionScope): ScopedLimitsOptions {
+  const { cap, rateLimit } = options;
+  if (cap && cap.response.kind !== 'status') throw new RangeError('a cap kept per scope is answered with a status');
+  return {
+    scope,
+    ...(cap?.response.kind === 'status' ? { cap: { limit: cap.limit, status: cap.response.status } } : {}),
+    ...(rateLimit ? { rateLimit } : {}),
   };
 }
 
@@ -228,6 +255,13 @@ function onUpgrade(state: SimulatorState, req: IncomingMessage, socket: Duplex, 
     answerUpgradeWith(socket, answer);
   } else if (rejectAll !== undefined) {
     refuseWithStatus(state, socket, rejectAll);
+  } else if (state.admission) {
+    const admission = state.admission.admit(req);
+    if (!admission.admitted) refuseWithStatus(state, socket, admission.status, admission.retryAfterSeconds);
+    else {
+      socket.once('close', admission.release);
+      accept(state, req, socket, head);
+    }
   } else if (rateLimit && !takeToken(state.bucket, rateLimit, performance.now())) {
     refuseWithStatus(state, socket, 429, rateLimit.retryAfterSeconds);
   } else if (refusedByWindow(state, socket)) {
@@ -350,6 +384,7 @@ function watchConnection(state: SimulatorState, ws: WebSocket, socket: Duplex): 
   ws.on('message', onInbound).on('ping', onInbound).on('pong', onInbound);
   ws.on('error', () => {}); // protocol errors end in 'close' (1006 or the code ws sent)
   ws.on('close', (code: number) => onConnectionClosed(state, ws, connection, code));
+  state.gate?.attach(ws);
 }
 
 function armIdleTimer(state: SimulatorState, ws: WebSocket, connection: Connection): void {
@@ -415,6 +450,7 @@ async function stopSimulator(state: SimulatorState, server: Server): Promise<voi
   for (const timer of [...state.delayedHandshakes, ...state.heldUpgrades]) clearTimeout(timer);
   state.delayedHandshakes.clear();
   state.heldUpgrades.clear();
+  state.gate?.stop();
   for (const [ws, connection] of state.connections) {
     clearTimers(connection);
     connection.endedBy = 'stop';

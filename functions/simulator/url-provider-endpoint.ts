@@ -30,6 +30,8 @@ export interface UrlProviderEndpointOptions {
   malformed?: boolean;
   /** Address to bind; default 127.0.0.1. */
   host?: string;
+  /** Text each handed-out token starts with (a planted secret tests look for); default none. */
+  tokenPrefix?: string;
 }
 
 /** What the endpoint has done. */
@@ -71,7 +73,7 @@ export async function startUrlProviderEndpoint(options: UrlProviderEndpointOptio
     } else if (cap !== undefined && stats.issued >= cap) refuse(res, 503);
     else if (options.malformed) res.writeHead(200, { 'Content-Type': 'application/json' }).end('<html>ok</html>');
     else {
-      const token = randomUUID();
+      const token = `${options.tokenPrefix ?? ''}${randomUUID()}`;
       issued.add(token);
       stats.issued += 1;
       const url = `${options.targetUrl}/s/${stats.issued}?token=${token}`;

@@ -15,7 +15,8 @@
  * more than LATE_START_THRESHOLD_MS after it says how late it started.
  */
 import type { SecretReference } from '../config/config-types.js';
-import { resolveTargetHeaders, targetProbeSettings } from '../config/target-settings.js';
+import { resolveInitMessages, resolveTargetHeaders, targetProbeSettings } from '../config/target-settings.js';
+import type { SigV4Settings } from '../engine/execute-api.js';
 import { assertAllowedHost } from './allowed-hosts.js';
 import type { Logger } from '../engine/logger.js';
 import { RampControl } from '../engine/ramp-control.js';
@@ -37,12 +38,24 @@ import type { ProbeSettings, ShardAbort, ShardPlan, ShardResult, StagePlan, Tole
 /** How often a worker asks whether a stop was requested, unless told otherwise. */
 const STOP_POLL_INTERVAL_MS = 3000;
 
+/** Signs one upgrade URL: the same URL with its SigV4 signature in the query. */
+export type UrlSigner = (url: string) => Promise<string>;
+
+/** How the connections of a shard are made besides its settings. */
+export interface ShardConnections {
+  /** Shards in the run, so that `{{n}}` is unique across them. */
+  shardCount: number;
+  /** Signs each upgrade URL, when the target has `auth: {kind: "sigv4"}`. */
+  sign?: UrlSigner;
+}
+
 /**
  * Opens one shard's share of the stages with `settings`, ramping under
  * `control` while it samples `host` (the running self-check), on the clock
- * `now` (epoch milliseconds, the one the stage times are read with), and
- * returns every connection's record: the connection layer's `runShard` under
- * its resource watch in Lambda (see functions/handlers/worker-handler.ts).
+ * `now` (epoch milliseconds, the one the stage times are read with), each
+ * connection made as `connections` says, and returns every connection's
+ * record: the connection layer's `runShard` under its resource watch in
+ * Lambda (see functions/handlers/worker-handler.ts).
  */
 export type ShardRunner = (
   settings: ProbeSettings,
@@ -51,6 +64,7 @@ export type ShardRunner = (
   control: RampControl,
   host: RunningHostCheck,
   now: () => number,
+  connections: ShardConnections,
 ) => Promise<ShardResult>;
 
 /** What the worker step needs besides its task. */
@@ -64,8 +78,10 @@ export interface WorkerStepDependencies {
   readHostBudget: () => Promise<HostBudget>;
   /** Hosts a target URL may point at (the stack's allowlist), checked again here. */
   allowedHosts: readonly string[];
-  /** Reads a secret header's value (Secrets Manager in Lambda). */
+  /** Reads a secret header's or init message's value (Secrets Manager in Lambda). */
   readSecret: (reference: SecretReference) => Promise<string>;
+  /** The signer of a target with `auth: {kind: "sigv4"}`: the SDK's, with this Lambda's role, in Lambda. */
+  signerFor: (sigv4: SigV4Settings) => UrlSigner;
   shardResults: ShardResultStore;
   stopRequests: StopRequests;
   /** Fires when the Lambda deadline is near (middy's signal, `stopMarginMs` ahead of the timeout). */
@@ -85,7 +101,7 @@ export interface WorkerStepDependencies {
 /**
  * Runs one shard:
  * 1. checks the URL's host against the allowlist again;
- * 2. resolves the secret headers (values go to the connections only);
+ * 2. resolves the secret headers and init messages (values go to the connections only), and the URL signer;
  * 3. runs the self-check against this Lambda's budget: a shard that does not
  *    fit opens nothing and is stored as stopped, with the reason and the fix;
  * 4. otherwise runs the shard with its own RampControl (its share of the
@@ -96,8 +112,11 @@ export interface WorkerStepDependencies {
 export async function workerStep(task: ShardTask, deps: WorkerStepDependencies): Promise<WorkerOutput> {
   const log = deps.log.with({ runId: task.runId, targetId: task.target.id, shard: task.shard.index });
   assertAllowedHost(task.target.url, deps.allowedHosts);
-  const headers = await resolveTargetHeaders(task.target, deps.readSecret);
-  const settings = targetProbeSettings(task.target, headers);
+  const [headers, initMessages] = await Promise.all([
+    resolveTargetHeaders(task.target, deps.readSecret),
+    resolveInitMessages(task.target, deps.readSecret),
+  ]);
+  const settings = targetProbeSettings(task.target, headers, initMessages);
   const { selfCheck, running } = await selfCheckHost(shardDemand(task), deps.readHostBudget);
   const lateMs = selfCheck.ok ? lateness(task, deps.now) : undefined;
   const result = selfCheck.ok
@@ -179,6 +198,8 @@ async function runWatchedShard(
   log.info('shard starting', {
     url: redactUrl(settings.url),
     headers: Object.keys(settings.headers),
+    ...(settings.session ? { initMessages: settings.session.initMessages.length } : {}),
+    ...(settings.sigv4 ? { sigv4: settings.sigv4 } : {}),
     startAt: new Date(task.stages[0]?.startAt ?? task.plannedAt).toISOString(),
     newPerStage: task.shard.newPerStage,
     connectRate: task.shard.connectRate,
@@ -186,7 +207,11 @@ async function runWatchedShard(
   });
   const stopWatch = watchForStops(task, control, deps, log);
   try {
-    return await deps.runShard(settings, task.stages, task.shard, control, host, deps.now);
+    const connections = {
+      shardCount: task.shardCount,
+      ...(settings.sigv4 ? { sign: deps.signerFor(settings.sigv4) } : {}),
+    };
+    return await deps.runShard(settings, task.stages, task.shard, control, host, deps.now, connections);
   } finally {
     await stopWatch.stop();
   }

@@ -9,6 +9,7 @@ import {
   type ConnectionGroupOptions,
   type ProbeConnection,
 } from '../../functions/connection/probe-connection.js';
+import { literalRecipe } from '../../functions/connection/connection-recipe.js';
 import { classifyRecord } from '../../functions/engine/classify.js';
 import type { ConnectionRecord, HeartbeatSettings } from '../../functions/engine/types.js';
 import { startTargetSimulator, type SimulatorOptions } from '../../functions/simulator/target-simulator.js';
@@ -63,8 +64,7 @@ function group(url: string, overrides: Partial<ConnectionGroupOptions> = {}) {
   const closed: ConnectionRecord[] = [];
   const connections: ProbeConnection[] = [];
   const connectionGroup = openConnectionGroup({
-    url,
-    headers: {},
+    recipe: literalRecipe(url, {}),
     subprotocols: [],
     handshakeTimeoutMs: 2000,
     heartbeat: { kind: 'off' },
@@ -162,6 +162,19 @@ describe('openConnectionGroup', () => {
     expect(firstBytes[0]?.[5]).toBe(0x01);
     expect(firstBytes[0]?.includes('localhost')).toBe(true);
     expect(connection.record.outcome).toBe('connect-error');
+  });
+
+  it('leaves from each source address in turn, by connection id', async () => {
+    const remotes: string[] = [];
+    const port = await tcpServer((socket) => (remotes.push(socket.remoteAddress ?? ''), socket.destroy()));
+    const recipe = literalRecipe(`ws://127.0.0.1:${port}`, {}, ['127.0.0.2', '127.0.0.3']);
+    const probe = group('', { recipe, shard: 0 });
+    for (const id of [0, 1, 2]) {
+      probe.open(id);
+      await until(() => remotes.length === id + 1);
+    }
+    await probe.group.allEnded();
+    expect(remotes).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.2']);
   });
 
   it(

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideLimitScope,
+  limitScopeSentence,
   type LimitScopeInput,
   type SourceFill,
 } from '../../functions/diagnose/limit-scope-decision.js';
@@ -134,5 +135,26 @@ describe('decideLimitScope', () => {
       kind: 'undetermined',
       reason: 'there was no second source to compare with',
     });
+  });
+});
+
+describe('limitScopeSentence', () => {
+  it('quotes a cap per source, and for a rate limit the handshakes let through, never a rate per source', () => {
+    const base = { sources: 2, by: 'source-address', perScope: 500 } as const;
+    expect(limitScopeSentence({ ...base, scope: 'source-address', limit: CAP, admitted: [500, 498] })).toBe(
+      'The cap of 500 is per source address: a second address got its own 498.',
+    );
+    expect(limitScopeSentence({ ...base, scope: 'global', limit: CAP, admitted: [500, 0] })).toBe(
+      'The cap of 500 is global: a second address was refused at once.',
+    );
+    expect(
+      limitScopeSentence({ ...base, scope: 'source-address', sources: 3, limit: RATE, admitted: [9, 12, 11] }),
+    ).toBe(
+      'The handshake rate limit is per source address: 2 other addresses each got at least 11 handshakes through ' +
+        'after the first was refused at 9.',
+    );
+    expect(limitScopeSentence({ ...base, scope: 'global', by: 'credential', limit: RATE, admitted: [9, 0] })).toBe(
+      'The handshake rate limit is global: a second credential was refused at once.',
+    );
   });
 });

@@ -98,6 +98,19 @@ describe('checkProbeBudget', () => {
     },
   );
 
+  it('counts the ports of each source address apart: two addresses carry twice the connections to one address', () => {
+    const ports = { ...roomy, ephemeralPorts: { low: 60000, high: 60999 } };
+    expect(checkProbeBudget({ ...demand(1500), sourceAddresses: 2 }, ports)).toMatchObject({ ok: true });
+    const three = checkProbeBudget({ ...demand(3000), sourceAddresses: 3 }, ports);
+    expect(three.problems).toEqual([
+      expect.objectContaining({ resource: 'ephemeral-ports', needed: 1000, available: 950 }),
+    ]);
+    expect(three.problems[0]?.summary).toBe(
+      'The probe would run out of local ports: 3000 connections to one target address take 1000 ephemeral ports ' +
+        'from each of 3 source addresses, but the range 60000–60999 gives 1000, 950 after headroom.',
+    );
+  });
+
   it('refuses a plan the free memory or the V8 heap cannot carry', () => {
     const check = checkProbeBudget(demand(10_000), {
       ...roomy,

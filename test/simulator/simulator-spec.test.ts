@@ -100,8 +100,8 @@ describe('parseSimulatorSpec', () => {
   it('names an unknown key and lists the allowed ones', () => {
     expect(parseError('cpa=5').message).toBe(
       '--simulate: unknown key "cpa" (allowed: cap, cap-response, retry-after, rate, burst, idle-timeout, ' +
-        'close-after, close-code, reject, degrade-after, degrade-delay, close-tcp, bad-frame-after, answer, port, ' +
-        'fixed-window, sliding-window, queue-wait)',
+        'close-after, close-code, reject, degrade-after, degrade-delay, close-tcp, bad-frame-after, answer, per, ' +
+        'session-cap, session-close-code, port, fixed-window, sliding-window, queue-wait)',
     );
   });
 

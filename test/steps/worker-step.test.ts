@@ -75,6 +75,7 @@ function dependencies(overrides: Partial<WorkerStepDependencies> = {}) {
     readHostBudget: () => Promise.resolve(budget()),
     allowedHosts: ['127.0.0.1'],
     readSecret: () => Promise.resolve('secret-value'),
+    signerFor: (sigv4) => (url) => Promise.resolve(`${url}?signed-for=${sigv4.region}`),
     shardResults,
     stopRequests: { requestStop: () => Promise.resolve(), stopRequestedSince: () => Promise.resolve(false) },
     deadline: new AbortController().signal,

@@ -107,3 +107,40 @@ export function shardOf(records: ConnectionRecord[], stagesRun: number, extra: P
 export function openMany(stage: number, count: number, from: number, spacingMs: number): ConnectionRecord[] {
   return Array.from({ length: count }, (_, i) => opened(stage, from + i * spacingMs));
 }
+
+/** An upgrade whose session was rejected at `at` ms after T0 (a close code, an error message or a ready timeout). */
+export function sessionRejected(
+  stage: number,
+  at: number,
+  rejection: NonNullable<ConnectionRecord['session']>,
+): ConnectionRecord {
+  return {
+    shard: 0,
+    id: nextId++,
+    stage,
+    attemptedAt: T0 + at - 1,
+    tcpConnectedAt: T0 + at - 0.8,
+    outcome: 'session-rejected',
+    settledAt: T0 + at,
+    handshakeMs: 0.5,
+    session: rejection,
+  };
+}
+
+/** A connection whose session could not be set up before its upgrade (its URL provider failed) at `at` ms after T0. */
+export function setupFailed(
+  stage: number,
+  at: number,
+  failure: NonNullable<ConnectionRecord['setup']>,
+): ConnectionRecord {
+  return {
+    shard: 0,
+    id: nextId++,
+    stage,
+    attemptedAt: T0 + at - 1,
+    setupMs: 1,
+    outcome: 'session-setup',
+    settledAt: T0 + at,
+    setup: failure,
+  };
+}

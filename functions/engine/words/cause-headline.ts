@@ -5,9 +5,10 @@
  * works on runs recorded by any version.
  */
 import { isNotHttp, isNotUpgrading } from '../classify.js';
-import type { FirstFailure, LimitingFactorKind, RunResult } from '../types.js';
+import { rejectionKey, setupFailureKey } from '../session-setup.js';
+import type { Evidence, FirstFailure, LimitingFactorKind, RunResult } from '../types.js';
 import { formatMilliseconds, formatSeconds, NONE } from '../units.js';
-import { describeCloses, describeRefusals, listDrops, shortSlowdownClause } from './failure-phrases.js';
+import { describeCloses, describeRefusals, listDrops, refusalSource, shortSlowdownClause } from './failure-phrases.js';
 
 /** Each limiting factor in plain words. */
 export const CAUSE_NAMES: Record<LimitingFactorKind, string> = {
@@ -45,8 +46,10 @@ export function describeCause(run: HeadlineRun): string {
   const onset = first?.openCount ?? run.dropOnset;
   const refused = describeRefusals(evidence.failures);
   const after = factor.valueSeconds === undefined ? NONE : formatSeconds(factor.valueSeconds);
+  const source = refusalSource(evidence.failures);
   switch (factor.kind) {
     case 'concurrency-cap':
+      if (source !== 'upgrade') return sessionCap(evidence, onset);
       return `The server ${refused} once ${onset} connections were open: a concurrency cap.`;
     case 'handshake-rate-limit': {
       const retry = evidence.retryAfter?.length ? ` (Retry-After ${evidence.retryAfter.join(', ')})` : '';
@@ -54,6 +57,7 @@ export function describeCause(run: HeadlineRun): string {
         evidence.sustainableHandshakesPerSecond !== undefined
           ? ` at about ${evidence.sustainableHandshakesPerSecond} per second`
           : '';
+      if (source !== 'upgrade') return sessionRateLimit(evidence, retry, rate);
       return (
         `The server ${refused}${retry} while connections kept opening${rate}: a ` +
         'handshake rate limit, not a cap on open connections.'
@@ -93,8 +97,60 @@ export function describeCause(run: HeadlineRun): string {
   }
 }
 
+/** The keys of the sessions refused: `close 4429, ready timeout` or the URL provider's `HTTP 503`. */
+function sessionKeys(evidence: Evidence): string {
+  const { bySessionRejection = {}, bySessionSetup = {} } = evidence.failures;
+  return [...Object.keys(bySessionRejection), ...Object.keys(bySessionSetup)].join(', ');
+}
+
+/** A cap on sessions (upgraded, then rejected) or of the URL provider (sessions refused before the upgrade). */
+function sessionCap(evidence: Evidence, onset: number | null | undefined): string {
+  if (refusalSource(evidence.failures) === 'session') {
+    return (
+      `The server rejected sessions (${sessionKeys(evidence)}) once ${onset} were ready: a concurrency cap on ` +
+      'sessions.'
+    );
+  }
+  return (
+    `The URL provider refused new sessions (${sessionKeys(evidence)}) once ${onset} connections were open: a cap ` +
+    'of the REST API that hands out sessions, not of the WebSocket gateway.'
+  );
+}
+
+/** A rate limit on sessions, or of the URL provider. */
+function sessionRateLimit(evidence: Evidence, retry: string, rate: string): string {
+  if (refusalSource(evidence.failures) === 'session') {
+    return (
+      `The server rejected sessions (${sessionKeys(evidence)})${retry} while others kept being set up${rate}: a ` +
+      'rate limit on sessions, not a cap on open connections.'
+    );
+  }
+  return (
+    `The URL provider refused sessions (${sessionKeys(evidence)})${retry} while connections kept opening${rate}: a ` +
+    'rate limit of the REST API that hands out sessions, not of the WebSocket gateway.'
+  );
+}
+
 /** A target that does not take the probe's request: not WebSocket, not HTTP, broken frames or a refusal. */
 function configError(first: FirstFailure | undefined): string {
+  if (first?.session) {
+    return (
+      `The server rejected the first session (${rejectionKey(first.session)}): a configuration problem ` +
+      '(--init-message, --ready-when or the credentials they carry), not a ceiling.'
+    );
+  }
+  if (first?.setup?.reason === 'signing') {
+    return (
+      `The upgrade URL could not be signed (${first.setup.errorName}): a credentials problem (--sigv4), not a ` +
+      'ceiling.'
+    );
+  }
+  if (first?.setup) {
+    return (
+      `The URL provider failed the session (${setupFailureKey(first.setup)}): a configuration problem ` +
+      '(--session-url-from and its options), not a ceiling.'
+    );
+  }
   if (first?.protocolError !== undefined) {
     return (
       `The server broke the WebSocket protocol after the upgrade (${first.protocolError}): a protocol error, ` +

@@ -5,9 +5,11 @@
  */
 import { isNotHttp, isNotUpgrading } from '../classify.js';
 import { probeLimitFix, type SelfCheckResource } from '../self-check.js';
+import type { SessionRejection } from '../session-handshake.js';
+import type { SessionSetupFailure } from '../session-setup.js';
 import type { DurationSpread, FailureCounts, HandshakeP95, HeartbeatSettings } from '../types.js';
-import { formatSeconds } from '../units.js';
-import { countDrops, countRefusals, nameCloseCodes, slowdownClause } from './failure-phrases.js';
+import { formatMsAsSeconds, formatSeconds } from '../units.js';
+import { countDrops, countRefusals, nameCloseCodes, refusalSource, slowdownClause } from './failure-phrases.js';
 
 /** What the summary of each limiting factor says, as facts; the probe's own limits come in two kinds. */
 export type SummaryFacts =
@@ -48,6 +50,10 @@ export type SummaryFacts =
       closeCode: number;
       openCount: number;
     }
+  /** The session of a connection was rejected before any was ready. */
+  | { kind: 'session-rejected'; url: string; rejection: SessionRejection; openCount: number }
+  /** A connection's session could not be set up: the URL provider failed, or the URL could not be signed. */
+  | { kind: 'session-setup-failed'; url: string; failure: SessionSetupFailure; openCount: number }
   /** Nothing ever opened, and every upgrade was refused with an HTTP status (500, 503, 429…). */
   | { kind: 'refused-before-open'; url: string; failures: FailureCounts }
   | {
@@ -86,10 +92,7 @@ const RESOURCE_WORDS = {
 export function summarizeCause(facts: SummaryFacts): string {
   switch (facts.kind) {
     case 'concurrency-cap':
-      return (
-        `Concurrency cap at ${facts.onset}: upgrades failed (${countRefusals(facts.failures)}) once ${facts.onset} ` +
-        'connections were open, and none opened after the first refusal.'
-      );
+      return capSummary(facts);
     case 'handshake-rate-limit':
       return rateLimitSummary(facts);
     case 'server-degradation':
@@ -111,6 +114,10 @@ export function summarizeCause(facts: SummaryFacts): string {
     }
     case 'config-error':
       return configErrorSummary(facts);
+    case 'session-rejected':
+      return sessionRejectedSummary(facts);
+    case 'session-setup-failed':
+      return sessionSetupSummary(facts);
     case 'protocol-error':
       return (
         `The server broke the WebSocket protocol after the upgrade, at ${facts.openCount} open connections ` +
@@ -170,6 +177,98 @@ function configErrorSummary(facts: Extract<SummaryFacts, { kind: 'config-error' 
   );
 }
 
+/** What the URL provider's limits are, said once for each of its sentences. */
+const PROVIDER_NOT_GATEWAY =
+  'This is the limit of the REST API that hands out sessions (--session-url-from), not of the WebSocket gateway';
+
+/** A cap: on upgrades, on sessions (upgraded, then rejected), or of the URL provider. */
+function capSummary(facts: Extract<SummaryFacts, { kind: 'concurrency-cap' }>): string {
+  const { onset } = facts;
+  const counted = countRefusals(facts.failures);
+  switch (refusalSource(facts.failures)) {
+    case 'session':
+      return (
+        `Session cap at ${onset}: every connection was upgraded, but sessions were rejected (${counted}) once ` +
+        `${onset} sessions were ready, and none was set up after the first rejection.`
+      );
+    case 'url-provider':
+      return (
+        `Cap of the URL provider at ${onset}: it refused new sessions (${counted}) once ${onset} connections were ` +
+        `open, and none opened after the first refusal. ${PROVIDER_NOT_GATEWAY}.`
+      );
+    case 'upgrade':
+      return (
+        `Concurrency cap at ${onset}: upgrades failed (${counted}) once ${onset} connections were open, and none ` +
+        'opened after the first refusal.'
+      );
+  }
+}
+
+/** The session of a connection rejected before any was ready: the server says no to the probe's session itself. */
+function sessionRejectedSummary(facts: Extract<SummaryFacts, { kind: 'session-rejected' }>): string {
+  const { url, rejection } = facts;
+  const where = facts.openCount === 0 ? 'before any session was ready' : `at ${facts.openCount} open connections`;
+  const check = 'check --init-message (and the credentials it carries) and --ready-when';
+  const excerpt = rejection.excerpt ? ` ("${rejection.excerpt}")` : '';
+  const failure = 'This is a probe failure, not a ceiling.';
+  switch (rejection.reason) {
+    case 'ready-timeout':
+      return (
+        `${url} upgraded the connection, but no message matching --ready-when came within ` +
+        `${formatMsAsSeconds(rejection.afterMs)} ${where}: check --ready-when (the server's ready message, e.g. ` +
+        `connection_ack) and --init-message. ${failure}`
+      );
+    case 'error-message': {
+      const close = rejection.closeCode === undefined ? '' : ` and closed it with ${rejection.closeCode}`;
+      return (
+        `${url} upgraded the connection, then answered its session with an error message${excerpt}${close} ` +
+        `${where}: ${check}. ${failure}`
+      );
+    }
+    case 'closed':
+      return (
+        `${url} upgraded the connection, then closed it with ${rejection.closeCode ?? 1006}${excerpt} ${where}: ` +
+        `${check}. ${failure}`
+      );
+  }
+}
+
+/** A session that could not be set up in a way no load explains: the URL provider's call or signing is wrong. */
+function sessionSetupSummary(facts: Extract<SummaryFacts, { kind: 'session-setup-failed' }>): string {
+  const { failure } = facts;
+  const where =
+    facts.openCount === 0
+      ? `before any connection to ${facts.url} opened`
+      : `at ${facts.openCount} open connections to ${facts.url}`;
+  const end = 'This is a probe failure, not a ceiling.';
+  switch (failure.reason) {
+    case 'status':
+      return (
+        `The URL provider (--session-url-from) answered HTTP ${failure.status} ${where}: check its URL, ` +
+        `--session-url-header values and --session-url-body. ${end}`
+      );
+    case 'timeout':
+      return (
+        `The URL provider (--session-url-from) did not answer within --session-url-timeout ${where}: check its URL ` +
+        `and that it is up. ${end}`
+      );
+    case 'network':
+      return (
+        `The URL provider (--session-url-from) could not be reached (${failure.errorCode}) ${where}: check its ` +
+        `URL. ${end}`
+      );
+    case 'bad-response':
+      return (
+        `The URL provider's answer could not be used (${failure.detail}) ${where}: check --session-url-path. ` + end
+      );
+    case 'signing':
+      return (
+        `The upgrade URL could not be signed (${failure.errorName}) ${where}: check the AWS credentials (--sigv4 ` +
+        `takes them from the default chain) and --sigv4-region. ${end}`
+      );
+  }
+}
+
 function rateLimitSummary(facts: Extract<SummaryFacts, { kind: 'handshake-rate-limit' }>): string {
   const { retryAfter, perSecond } = facts;
   const retry = retryAfter.length ? `, Retry-After ${retryAfter.join(', ')}` : '';
@@ -178,6 +277,22 @@ function rateLimitSummary(facts: Extract<SummaryFacts, { kind: 'handshake-rate-l
     perSecond === undefined
       ? ' The refusals lasted too briefly to estimate the rate let through: ws-ceiling diagnose measures it.'
       : '';
+  const rose = `the open count rose from ${facts.onset} to ${facts.peak}`;
+  const source = refusalSource(facts.failures);
+  if (source === 'session') {
+    return (
+      `Session rate limit: sessions were rejected (${countRefusals(facts.failures)}${retry}) while others kept ` +
+      `being set up${rate}; ${rose} after the first rejection, so the limit is on the rate, not the count. Ramp ` +
+      `more slowly (--rate) to pass it.${tooBrief}`
+    );
+  }
+  if (source === 'url-provider') {
+    return (
+      `Rate limit of the URL provider: it refused calls (${countRefusals(facts.failures)}${retry}) while ` +
+      `connections kept opening${rate}; ${rose} after the first refusal. ${PROVIDER_NOT_GATEWAY}: pace its calls ` +
+      `(--session-url-rate) or ramp more slowly (--rate).${tooBrief}`
+    );
+  }
   return (
     `Handshake rate limit: upgrades were refused (${countRefusals(facts.failures)}${retry}) while connections kept ` +
     `opening${rate}; the open count rose from ${facts.onset} to ${facts.peak} after the first refusal, so the ` +

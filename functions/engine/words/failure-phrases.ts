@@ -17,17 +17,46 @@ export function formatFailureClasses(failures: FailureCounts): string {
     .join(', ');
 }
 
-/** The codes behind the failures: `HTTP 503 × 48`, `close 1006 × 2`, `ECONNRESET × 1`, in that order. */
+/**
+ * The codes behind the failures: `HTTP 503 × 48`, `close 1006 × 2`, `ECONNRESET × 1`, `session close 4429 × 3`,
+ * `URL provider HTTP 429 × 2`, in that order.
+ */
 export function formatFailureCodes(failures: FailureCounts): string[] {
   return [
     ...Object.entries(failures.byStatus).map(([status, count]) => `HTTP ${status} × ${count}`),
     ...Object.entries(failures.byCloseCode).map(([code, count]) => `close ${code} × ${count}`),
     ...Object.entries(failures.byErrorCode).map(([code, count]) => `${code} × ${count}`),
+    ...Object.entries(failures.bySessionRejection ?? {}).map(([key, count]) => `session ${key} × ${count}`),
+    ...Object.entries(failures.bySessionSetup ?? {}).map(([key, count]) => `${setupWords(key)} × ${count}`),
   ];
 }
 
+/** A session set-up key in words: `URL provider HTTP 429`, `URL provider timeout`, `SigV4 signing`. */
+function setupWords(key: string): string {
+  return key === 'signing' ? 'SigV4 signing' : `URL provider ${key}`;
+}
+
+/** Where the refusals came from: the upgrades, the sessions after them, or the URL provider before them. */
+export type RefusalSource = 'upgrade' | 'session' | 'url-provider';
+
 /**
- * Refusals counted: `48 × HTTP 503, 2 × connected over TCP but never answered: a full accept queue, 1 × ECONNRESET`.
+ * Where every refusal came from when they all came from one place: `session` when only sessions were rejected,
+ * `url-provider` when only session set-ups failed; `upgrade` otherwise (upgrades refused, or a mix).
+ */
+export function refusalSource(failures: FailureCounts): RefusalSource {
+  const { byClass } = failures;
+  const upgrades =
+    (byClass['handshake-rejected'] ?? 0) + (byClass['handshake-timeout'] ?? 0) + (byClass['connect-error'] ?? 0);
+  const sessions = byClass['session-rejected'] ?? 0;
+  const setups = byClass['session-setup'] ?? 0;
+  if (upgrades === 0 && setups === 0 && sessions > 0) return 'session';
+  if (upgrades === 0 && sessions === 0 && setups > 0) return 'url-provider';
+  return 'upgrade';
+}
+
+/**
+ * Refusals counted: `48 × HTTP 503, 2 × connected over TCP but never answered: a full accept queue, 1 × ECONNRESET,
+ * 3 × session close 4429, 2 × URL provider HTTP 429`.
  */
 export function countRefusals(failures: FailureCounts): string {
   const parts: string[] = [];
@@ -35,12 +64,17 @@ export function countRefusals(failures: FailureCounts): string {
   const timeouts = failures.byClass['handshake-timeout'];
   if (timeouts) parts.push(`${timeouts} × connected over TCP but never answered: a full accept queue`);
   for (const [code, count] of Object.entries(failures.byErrorCode)) parts.push(`${count} × ${code}`);
+  for (const [key, count] of Object.entries(failures.bySessionRejection ?? {})) {
+    parts.push(`${count} × session ${key}`);
+  }
+  for (const [key, count] of Object.entries(failures.bySessionSetup ?? {})) parts.push(`${count} × ${setupWords(key)}`);
   return parts.join(', ');
 }
 
 /**
  * How the server refused, as a verb phrase: `refused upgrades with HTTP 503`, `stopped answering upgrades
- * (handshake timeouts)`, `answered new connections with ECONNRESET`, joined by `and`.
+ * (handshake timeouts)`, `answered new connections with ECONNRESET`, `rejected sessions (close 4429)`, joined by
+ * `and`, with ` (and its URL provider refused sessions: HTTP 429)` after them when that failed too.
  */
 export function describeRefusals(failures: FailureCounts): string {
   const parts: string[] = [];
@@ -49,7 +83,11 @@ export function describeRefusals(failures: FailureCounts): string {
   if (failures.byClass['handshake-timeout']) parts.push('stopped answering upgrades (handshake timeouts)');
   const codes = Object.keys(failures.byErrorCode);
   if (codes.length) parts.push(`answered new connections with ${codes.join(' and ')}`);
-  return parts.join(' and ') || 'refused new connections';
+  const rejections = Object.keys(failures.bySessionRejection ?? {});
+  if (rejections.length) parts.push(`rejected sessions (${rejections.join(', ')})`);
+  const setups = Object.keys(failures.bySessionSetup ?? {});
+  const provider = setups.length ? ` (and its URL provider refused sessions: ${setups.join(', ')})` : '';
+  return `${parts.join(' and ') || 'refused new connections'}${provider}`;
 }
 
 /** Drops counted: `3 pong timeouts, 10 closes with code 1011`. */

@@ -52,6 +52,10 @@ this run only)`;
     ['Heartbeat', heartbeatWords],
     ['Headers sent', settings.headerNames.length ? html`${headers} (values never stored)` : 'none'],
     ['Subprotocols', settings.subprotocols.length ? settings.subprotocols.join(', ') : 'none'],
+    ...(settings.sourceAddresses?.length
+      ? [['Source addresses', `${settings.sourceAddresses.join(', ')}, taken in turn`] as [string, HtmlValue]]
+      : []),
+    ...sessionFacts(run),
     ['Tolerance', tolerance],
     ['Minimum ceiling (gate)', settings.minCeiling === undefined ? 'none' : String(settings.minCeiling)],
     ['Safety cap', `${settings.maxConnections} connections`],
@@ -60,6 +64,31 @@ this run only)`;
     ['Run', html`<code>${run.runId}</code>, ${times}, region ${run.region}`],
     ['Probe version · config hash', html`${run.probeVersion} · <code>${run.configHash}</code>`],
   ];
+}
+
+/** The session, URL provider and signing a run used, when it did. */
+function sessionFacts({ settings }: RunResult): Array<[string, HtmlValue]> {
+  const facts: Array<[string, HtmlValue]> = [];
+  const { session, sessionUrlSource: source, sigv4 } = settings;
+  if (source) {
+    const headers = source.headerNames.length ? `, headers ${source.headerNames.join(', ')} (values never stored)` : '';
+    const rate = source.ratePerSecond === undefined ? '' : `, at most ${source.ratePerSecond} calls per second`;
+    const timeout = `, timeout ${source.timeoutSeconds} s`;
+    facts.push([
+      'URL per connection',
+      html`<code>${source.from}</code> → <code>${source.path}</code>${headers}${rate}${timeout}`,
+    ]);
+  }
+  if (sigv4) facts.push(['Signing', `SigV4 for ${sigv4.region}, service ${sigv4.service}`]);
+  if (session) {
+    const ready =
+      session.readyWhen === undefined
+        ? 'open at the upgrade'
+        : html`open once a message matches <code>${session.readyWhen}</code>, within ${session.readyTimeoutSeconds} s`;
+    const count = session.initMessages;
+    facts.push(['Session', html`${count} init message${count === 1 ? '' : 's'} (never stored), ${ready}`]);
+  }
+  return facts;
 }
 
 /** ` (fill in each <value> and the query values shown as redacted)`, or nothing when the command is complete. */
