@@ -276,6 +276,8 @@ class RecordedConnection implements ProbeConnection {
   #closedBy: ClosedBy = 'server';
   #lastInboundAt = 0;
   #lastOutboundAt = 0;
+  /** When the probe claimed the connection to close it (see #claimForProbe). */
+  #probeClosingAt: number | undefined;
   /** The close frame the server started closing with, until the record is written at the end of this tick. */
   #serverClosing: { at: number; code: number; reason: string; protocolError?: string } | undefined;
   /** When the upgrade request went out (after any session set-up). */
@@ -427,6 +429,7 @@ class RecordedConnection implements ProbeConnection {
   #claimForProbe(socket: ProbeSocket): boolean {
     if (socket.readyState !== WebSocket.CONNECTING && socket.readyState !== WebSocket.OPEN) return false;
     this.#closedBy = 'probe';
+    this.#probeClosingAt = this.#group.options.now();
     return true;
   }
 
@@ -654,6 +657,9 @@ class RecordedConnection implements ProbeConnection {
       reason,
       frameReceived,
       closedBy: this.#closedBy,
+      ...(this.#closedBy === 'probe' && this.#probeClosingAt !== undefined
+        ? { probeClosingAt: this.#probeClosingAt }
+        : {}),
       ageMs: at - this.record.settledAt,
       sinceInboundMs: at - this.#lastInboundAt,
       sinceOutboundMs: at - this.#lastOutboundAt,

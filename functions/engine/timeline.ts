@@ -1,7 +1,11 @@
 /**
  * The global open-connection count over time, merged from every shard's
  * records: a connection counts from the moment it opened until it closed,
- * whoever closed it.
+ * whoever closed it. One the probe closed counts until the probe started
+ * closing it: the server may give its place to another shard's upgrade as
+ * soon as the close frame arrives, before the busy process that sent it
+ * reads the server's answer, and counting it longer would show more
+ * connections open than the target held (read as a rate limit).
  */
 import type { ConnectionRecord } from './types.js';
 
@@ -16,7 +20,9 @@ export class OpenTimeline {
     const opened = records.filter((record) => record.outcome === 'opened');
     this.#openedAt = opened.map((record) => record.settledAt).sort((a, b) => a - b);
     this.#handshakes = opened.map((record) => ({ attemptedAt: record.attemptedAt, openedAt: record.settledAt }));
-    this.#closedAt = opened.flatMap((record) => (record.close ? [record.close.at] : [])).sort((a, b) => a - b);
+    this.#closedAt = opened
+      .flatMap((record) => (record.close ? [record.close.probeClosingAt ?? record.close.at] : []))
+      .sort((a, b) => a - b);
   }
 
   /** Connections open at `at`: opened at or before it, not closed before it. */

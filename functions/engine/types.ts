@@ -111,6 +111,11 @@ export interface CloseRecord {
   /** False when the connection ended without a close frame (code 1006). */
   frameReceived: boolean;
   closedBy: ClosedBy;
+  /**
+   * When the probe started closing it (`closedBy` 'probe'): the server may free its place as soon as the probe's close
+   * frame arrives, well before `at` when the probe's process is busy.
+   */
+  probeClosingAt?: number;
   /** Milliseconds since the connection opened. */
   ageMs: number;
   /** Milliseconds since the last frame received from the server (or since open). */

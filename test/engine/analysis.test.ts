@@ -338,6 +338,36 @@ describe('analyzeRun', () => {
     expect(analysis.limitingFactor?.evidence.firstFailure).toMatchObject({ openCount: 6, status: 503 });
   });
 
+  it('reads a cap, not a rate limit, when another shard takes the places a stopped shard is still closing', () => {
+    // A cap of 6, held by 3 + 3 connections. Shard 1 is refused in stage 1, stops (each deployed worker stops on
+    // its own failures) and starts closing its 3 at 6000 ms; its busy process reads the server's answers at
+    // 6400 ms. Shard 0 goes on to stage 2 and gets the freed places at 6100-6140 ms. Counting shard 1's
+    // connections until 6400 ms would show 9 open where the target held 6: a rise read as a rate limit.
+    const stages = stagesOf([6, 12, 18], 1000, 2000);
+    const closing = {
+      at: 6400,
+      probeClosingAt: T0 + 6000,
+      closedBy: 'probe' as const,
+      code: 1000,
+      frameReceived: true,
+    };
+    const shardA = shardOf([...openMany(0, 3, 0, 20), ...openMany(2, 3, 6100, 20)], 3);
+    const shardB = {
+      ...shardOf(
+        [
+          ...[0, 20, 40].map((at) => ({ ...opened(0, 100 + at, closing), shard: 1 })),
+          ...Array.from({ length: 6 }, (_, i) => ({ ...refused(1, 3005 + i * 20, 503), shard: 1 })),
+        ],
+        2,
+      ),
+      shard: 1,
+    };
+    const analysis = analyzeRun(input([shardA, shardB], { plan: planOf(stages) }));
+    expect(analysis.limitingFactor?.kind).toBe('concurrency-cap');
+    expect(analysis.limitingFactor?.summary).toContain('Concurrency cap at 6');
+    expect(analysis.dropOnset).toBe(6);
+  });
+
   it('merges shards into one global open count', () => {
     const shardA = capRecords().filter((_, i) => i % 2 === 0);
     const shardB = capRecords()
