@@ -10,11 +10,11 @@
  * refill a global bucket), after a pause that refills the buckets, and each
  * source's share is what it got through before its first refusal. What each
  * got is decided by limit-scope-decision.ts; anything unclear is
- * undetermined, with the reason. The plan's maximum bounds every source's share together: when
- * it is too small for a share past the whole limit, two sources share it
- * (enough for a limit kept per source, which a ramp spread over several
- * addresses found as their sum), and an undecided answer says how far to
- * raise it.
+ * undetermined, with the reason. The plan's maximum bounds every source's
+ * share together: when it is too small for a share past the whole limit,
+ * two sources share it (enough for a limit kept per source, which a ramp
+ * spread over several addresses found as their sum), and an undecided
+ * answer says how far to raise it.
  *
  * Sources are named by address, or as the run's credential and the
  * alternate one: never by a header value.
