@@ -73,8 +73,11 @@ export async function prepareProbeTarget(
       try {
         const url = simulator ? simulator.url : (urlArgument as string);
         const settings = parseRunFlags(url, flags, simulator ? 'simulator' : undefined);
-        if (simulator && simulatorOptions)
-          io.stderr.write(`Started the target simulator at ${simulator.url}: ${describeSimulator(simulatorOptions)}\n`);
+        if (simulator && simulatorOptions) {
+          const provider = simulator.urlProviderUrl ? `; its URL provider: POST ${simulator.urlProviderUrl}` : '';
+          const described = describeSimulator(simulatorOptions);
+          io.stderr.write(`Started the target simulator at ${simulator.url}: ${described}${provider}\n`);
+        }
         return await body({ settings, simulated: simulator !== undefined });
       } finally {
         await simulator?.stop();

@@ -24,7 +24,8 @@ export function registerTarget(program: Command, { io, setExitCode }: CliContext
 async function targetCommand(spec: string, io: CommandIo): Promise<number> {
   const options = parseSimulatorSpec(spec, 'spec');
   const simulator = await startTargetSimulator(options);
-  io.stdout.write(`${simulator.url}\n`);
+  // The WebSocket URL first, for other tools to read; the URL provider's after it, when there is one.
+  io.stdout.write(`${simulator.url}\n${simulator.urlProviderUrl ? `POST ${simulator.urlProviderUrl}\n` : ''}`);
   io.stderr.write(`Target simulator (${describeSimulator(options)}) listening at ${simulator.url}; Ctrl-C stops it.\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

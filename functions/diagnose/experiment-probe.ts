@@ -11,7 +11,7 @@
  */
 import type { AdaptiveStage, ShardEvent } from '../engine/types.js';
 import { collectFailures } from '../engine/failures.js';
-import { findProbeFailure } from '../engine/limiting-factor.js';
+import { findProbeFailure, type ProbeContext } from '../engine/limiting-factor.js';
 import { planRun } from '../engine/plan.js';
 import { RampControl } from '../engine/ramp-control.js';
 import { redactUrl } from '../engine/redact.js';
@@ -240,6 +240,7 @@ export async function runExperimentPlan(
       : stopOf(endedEarly(control.abortReason), records, stages, loopDelay, {
           url: redactUrl(request.settings.url),
           shardsShareProcess: shards.some((shard) => shard.sharesProcess === true),
+          ...(request.settings.sigv4 ? { sigv4: request.settings.sigv4 } : {}),
         });
     return {
       records,
@@ -264,7 +265,7 @@ function stopOf(
   records: readonly ConnectionRecord[],
   stages: readonly StagePlan[],
   loopDelay: readonly LoopDelaySample[],
-  probe: { url: string; shardsShareProcess: boolean },
+  probe: ProbeContext,
 ): ExperimentStop | undefined {
   const failure = findProbeFailure(
     aborted,

@@ -5,16 +5,18 @@
  * source (a second address, an alternate credential). If every other source
  * got its own full share, the limit is per source address (or per
  * credential) and `perScope` is the share; if every other source was
- * refused at once, the limit is global. Anything in between (a partial
+ * refused at once, the limit is global. For a rate limit a source's share is
+ * what it got through before its first refusal, the sources tried back to
+ * back: a global bucket the first source emptied refuses the next at once,
+ * one kept per source lets it through as far. Anything in between (a partial
  * share, sources that disagree, a source that failed for another reason, a
- * first source that never reached the limit) decides nothing: the answer is
- * undetermined, with the reason, never a guess.
+ * first source that never reached the limit or got too few through to
+ * compare) decides nothing: the answer is undetermined, with the reason,
+ * never a guess. The sentence is limitScopeSentence's, from the finding.
  *
  * Sources are named by labels the caller gives (an address, "alternate
  * credential 1"), never by a header value.
  */
-import { formatTenths } from '../engine/units.js';
-
 /** What kind of second source the experiment used. */
 export type ScopeKind = 'source-address' | 'credential';
 
@@ -29,7 +31,7 @@ export type ScopedLimit =
 export interface SourceFill {
   /** How the source is named in sentences: an address, or "alternate credential 1"; never a secret. */
   label: string;
-  /** Connections that opened (a cap), or handshakes let through (a rate limit). */
+  /** Connections that opened (a cap), or handshakes let through before the source's first refusal (a rate limit). */
   admitted: number;
   /** Upgrades refused as the limit refuses them (its HTTP status, or its way of refusing). */
   refused: number;
@@ -46,9 +48,13 @@ export interface LimitScopeInput {
   others: readonly SourceFill[];
 }
 
-/** The experiment's answer: a scope with its per-scope figure and sentence, or why there is none. */
+/**
+ * The experiment's answer: a scope with its per-scope figure (a cap's count, or for a rate limit the handshakes the
+ * first source got through before its first refusal: never the measured rate, which all sources shared), or why
+ * there is none.
+ */
 export type LimitScopeDecision =
-  | { kind: 'limit-scope'; scope: LimitScope; perScope: number; sources: number; sentence: string }
+  | { kind: 'limit-scope'; scope: LimitScope; perScope: number; sources: number }
   | { kind: 'undetermined'; reason: string };
 
 /**
@@ -59,6 +65,11 @@ export type LimitScopeDecision =
 const SHARE_TOLERANCE: Record<ScopedLimit['kind'], number> = { 'concurrency-cap': 0.02, 'handshake-rate-limit': 0.2 };
 /** Most a source refused "at once" may still get through: a slot freed meanwhile, a token refilled. */
 const AT_ONCE_TOLERANCE: Record<ScopedLimit['kind'], number> = { 'concurrency-cap': 0.02, 'handshake-rate-limit': 0.1 };
+/**
+ * Fewest handshakes the first source must get through before its first refusal for a rate limit's share to tell
+ * "its own" from "refused at once": below it the two readings overlap.
+ */
+const MIN_RATE_SHARE = 4;
 
 /** What one other source showed. */
 type SourceReading = 'own-share' | 'refused-at-once' | 'partial' | 'failed';
@@ -73,6 +84,12 @@ export function decideLimitScope(input: LimitScopeInput): LimitScopeDecision {
     return undetermined(`${first.label} did not fill the limit: ${describeFill(first, limit)}`);
   }
   if (others.length === 0) return undetermined('there was no second source to compare with');
+  if (limit.kind === 'handshake-rate-limit' && first.admitted < MIN_RATE_SHARE) {
+    return undetermined(
+      `${first.label} got only ${first.admitted} handshakes through before its first refusal, too few to tell ` +
+        `another source's own share from a refusal at once (at least ${MIN_RATE_SHARE} needed)`,
+    );
+  }
   const readings = others.map((other) => readSource(other, first.admitted, limit.kind));
   const failed = others.find((_, index) => readings[index] === 'failed');
   if (failed) {
@@ -96,40 +113,13 @@ function readSource(source: SourceFill, share: number, kind: ScopedLimit['kind']
 }
 
 function scoped(input: LimitScopeInput): LimitScopeDecision {
-  const { limit, scopeKind, first, others } = input;
-  const least = Math.min(...others.map((other) => other.admitted));
-  const perScope = limit.kind === 'concurrency-cap' ? first.admitted : limit.perSecond;
-  const scopeWords = scopeKind === 'source-address' ? 'per source address' : 'per credential';
-  const got =
-    limit.kind === 'concurrency-cap'
-      ? `got its own ${least}`
-      : `got ${least} handshakes through right after the first was refused`;
-  const who =
-    others.length === 1
-      ? `a second ${sourceNoun(scopeKind)} ${got}`
-      : `${others.length} other ${sourceNouns(scopeKind)} each ${got.replace('its own', 'their own')}`;
-  return {
-    kind: 'limit-scope',
-    scope: scopeKind,
-    perScope,
-    sources: others.length + 1,
-    sentence: `${limitWords(limit)} is ${scopeWords}: ${who}.`,
-  };
+  const { scopeKind, first, others } = input;
+  return { kind: 'limit-scope', scope: scopeKind, perScope: first.admitted, sources: others.length + 1 };
 }
 
 function global(input: LimitScopeInput): LimitScopeDecision {
-  const { limit, scopeKind, others } = input;
-  const who =
-    others.length === 1
-      ? `a second ${sourceNoun(scopeKind)} was`
-      : `${others.length} other ${sourceNouns(scopeKind)} were`;
-  return {
-    kind: 'limit-scope',
-    scope: 'global',
-    perScope: limit.kind === 'concurrency-cap' ? limit.count : limit.perSecond,
-    sources: others.length + 1,
-    sentence: `${limitWords(limit)} is global: ${who} refused at once.`,
-  };
+  const { first, others } = input;
+  return { kind: 'limit-scope', scope: 'global', perScope: first.admitted, sources: others.length + 1 };
 }
 
 function undetermined(reason: string): LimitScopeDecision {
@@ -145,13 +135,11 @@ function sourceNouns(kind: ScopeKind): string {
 }
 
 function limitWords(limit: ScopedLimit): string {
-  return limit.kind === 'concurrency-cap'
-    ? `The cap of ${limit.count}`
-    : `The handshake rate limit of ${formatTenths(limit.perSecond)}/s`;
+  return limit.kind === 'concurrency-cap' ? `The cap of ${limit.count}` : 'The handshake rate limit';
 }
 
 function describeFill(source: SourceFill, limit: ScopedLimit): string {
-  const what = limit.kind === 'concurrency-cap' ? 'opened' : 'let through';
+  const what = limit.kind === 'concurrency-cap' ? 'opened' : 'let through before the first refusal';
   return `${source.admitted} ${what}, ${source.refused} refused`;
 }
 
@@ -160,14 +148,17 @@ function describeFill(source: SourceFill, limit: ScopedLimit): string {
  * address got its own 500.", "The cap of 500 is global: a second credential was refused at once." A rate limit's
  * rate was measured from all the run's sources together, so its scoped sentence quotes handshakes let through, not
  * a rate per source: "The handshake rate limit is per source address: a second address got 12 handshakes through
- * after the first was refused at 9."
+ * after the first was refused at 9.", "The handshake rate limit is global: a second address was refused at once."
  */
 export function limitScopeSentence(values: {
   scope: LimitScope;
   sources: number;
   by: ScopeKind;
   limit: ScopedLimit;
-  /** What each source got, in the order tried: connections opened (a cap) or handshakes let through (a rate). */
+  /**
+   * What each source got, in the order tried: connections opened (a cap) or handshakes let through before its first
+   * refusal (a rate).
+   */
   admitted: readonly number[];
 }): string {
   const { scope, sources, by, limit, admitted } = values;
@@ -176,8 +167,7 @@ export function limitScopeSentence(values: {
   const least = rest.length ? Math.min(...rest) : 0;
   if (scope === 'global') {
     const who = others === 1 ? `a second ${sourceNoun(by)} was` : `${others} other ${sourceNouns(by)} were`;
-    const words = limit.kind === 'concurrency-cap' ? limitWords(limit) : 'The handshake rate limit';
-    return `${words} is global: ${who} refused at once.`;
+    return `${limitWords(limit)} is global: ${who} refused at once.`;
   }
   const scopeWords = scope === 'source-address' ? 'per source address' : 'per credential';
   const each = others === 1 ? `a second ${sourceNoun(by)} got` : `${others} other ${sourceNouns(by)} each got`;

@@ -5,13 +5,16 @@
  * credential, or one limit for everyone? One plan, one shard per source,
  * each opening its share in its own stage: the first source fills the limit
  * (a little past the cap, or at the ramp's refused rate), and while its
- * connections stay open each other source opens as many. What each got is
- * decided by limit-scope-decision.ts; anything unclear is undetermined, with
- * the reason. The plan's maximum bounds every source's share together: when
- * it is too small for a share past the whole limit, two sources share it
- * (enough for a limit kept per source, which a ramp spread over several
- * addresses found as their sum), and an undecided answer says how far to
- * raise it.
+ * connections stay open each other source opens as many. Against a rate
+ * limit the sources go back to back with no hold between them (a hold would
+ * refill a global bucket), after a pause that refills the buckets, and each
+ * source's share is what it got through before its first refusal. What each
+ * got is decided by limit-scope-decision.ts; anything unclear is
+ * undetermined, with the reason. The plan's maximum bounds every source's
+ * share together: when it is too small for a share past the whole limit,
+ * two sources share it (enough for a limit kept per source, which a ramp
+ * spread over several addresses found as their sum), and an undecided
+ * answer says how far to raise it.
  *
  * Sources are named by address, or as the run's credential and the
  * alternate one: never by a header value.
@@ -23,6 +26,7 @@ import type { ProbeSettings } from '../engine/types.js';
 import {
   experimentSettings,
   maxExperimentConnections,
+  pause,
   runExperimentPlan,
   stoppedFinding,
   type ExperimentContext,
@@ -36,8 +40,10 @@ import { makeFinding } from './report.js';
 const MIN_PAST_CAP = 2;
 /** Fraction of the cap a source opens past it. */
 const PAST_CAP_FRACTION = 0.1;
-/** Seconds each source's stage is held once opened, before the next source opens. */
+/** Seconds each source's stage is held once opened, before the next source opens (a cap; a rate limit has none). */
 const HOLD_SECONDS = 0.5;
+/** Most seconds to wait for the buckets to refill before a rate limit's sources are tried. */
+const MAX_REFILL_SECONDS = 10;
 /** Delay before the experiment's first stage, so every shard is ready. */
 const START_DELAY_MS = 100;
 
@@ -70,11 +76,19 @@ function sourcesOf(settings: ProbeSettings): { by: ScopeKind; sources: Source[] 
 }
 
 /** The limit the other experiments found: a cap with its count, or a rate limit with its rate. */
-function limitOf(findings: readonly Finding[]): ScopedLimit | undefined {
+function limitOf(findings: readonly Finding[]): { limit: ScopedLimit; refillSeconds: number } | undefined {
   for (const finding of findings) {
-    if (finding.kind === 'concurrency-cap') return { kind: 'concurrency-cap', count: finding.values.count };
+    if (finding.kind === 'concurrency-cap') {
+      return { limit: { kind: 'concurrency-cap', count: finding.values.count }, refillSeconds: 0 };
+    }
     if (finding.kind === 'handshake-rate-limit' && finding.values.perSecond !== null) {
-      return { kind: 'handshake-rate-limit', perSecond: finding.values.perSecond };
+      const { perSecond, burst, window } = finding.values;
+      // A window frees in its seconds; a bucket refills its burst at its rate (both measured over all sources).
+      const refill = window ? window.seconds : burst !== null ? burst / perSecond : 1;
+      return {
+        limit: { kind: 'handshake-rate-limit', perSecond },
+        refillSeconds: Math.min(MAX_REFILL_SECONDS, refill),
+      };
     }
   }
   return undefined;
@@ -86,9 +100,10 @@ function limitOf(findings: readonly Finding[]): ScopedLimit | undefined {
  */
 export async function runLimitScope(context: ExperimentContext, findings: readonly Finding[]): Promise<Finding[]> {
   const given = sourcesOf(context.settings);
-  const limit = limitOf(findings);
+  const found = limitOf(findings);
   const stopped = context.signal.aborted || findings.some((finding) => finding.kind === 'probe-limited');
-  if (!given || !limit || stopped) return [];
+  if (!given || !found || stopped) return [];
+  const { limit, refillSeconds } = found;
   context.onProgress(`limit-scope: filling the limit from ${given.sources[0]?.label}, then from each other source`);
   const max = maxExperimentConnections(context.settings);
   const wanted =
@@ -102,7 +117,8 @@ export async function runLimitScope(context: ExperimentContext, findings: readon
     return [undetermined(`the plan's maximum of ${max} connections is too small to share between two sources`)];
   }
   const sources = given.sources.slice(0, count);
-  const outcome = await runSources(context, sources, share);
+  await pause(context, refillSeconds);
+  const outcome = await runSources(context, sources, share, limit);
   const steps = outcome.fills.map((fill) => describeFill(fill, limit));
   if (outcome.run.stop)
     return [stoppedFinding(context, 'limit-scope', outcome.run.stop, outcome.run.probeSeconds, steps)];
@@ -129,7 +145,7 @@ export async function runLimitScope(context: ExperimentContext, findings: readon
       values: {
         scope: decided.scope,
         // A cap's count per source; for a rate limit, the handshakes a source got through before it was refused.
-        perScope: limit.kind === 'concurrency-cap' ? decided.perScope : first.admitted,
+        perScope: decided.perScope,
         sources: decided.sources,
         by: given.by,
         limit: limit.kind === 'concurrency-cap' ? { kind: limit.kind, count: first.admitted } : limit,
@@ -142,15 +158,19 @@ export async function runLimitScope(context: ExperimentContext, findings: readon
   ];
 }
 
-/** Opens `share` connections from each source in turn (one shard and one stage each), holding them all to the end. */
+/**
+ * Opens `share` connections from each source in turn (one shard and one stage each), holding them all to the end;
+ * against a rate limit, back to back.
+ */
 async function runSources(
   context: ExperimentContext,
   sources: readonly Source[],
   share: number,
+  limit: ScopedLimit,
 ): Promise<{ run: ExperimentRun; fills: SourceFill[]; statuses: Record<string, number> }> {
   const settings = experimentSettings(context.settings, {
     stages: sources.map((_, index) => share * (index + 1)),
-    holdSeconds: HOLD_SECONDS,
+    holdSeconds: limit.kind === 'concurrency-cap' ? HOLD_SECONDS : 0,
     shardSize: share,
   });
   const planned = planRun(settings, { now: context.now, newRunId: () => 'experiment', startDelayMs: START_DELAY_MS });
@@ -179,9 +199,14 @@ async function runSources(
     }
     const other = own.filter((event) => !REFUSAL_CLASSES.has(event.failureClass));
     const otherClasses = [...new Set(other.map((event) => event.failureClass))];
+    const opened = run.records.filter((record) => record.shard === shard && record.outcome === 'opened');
+    const firstRefusal = Math.min(...refusals.map(({ record }) => record.attemptedAt));
     return {
       label: source.label,
-      admitted: run.records.filter((record) => record.shard === shard && record.outcome === 'opened').length,
+      admitted:
+        limit.kind === 'concurrency-cap'
+          ? opened.length
+          : opened.filter((record) => record.attemptedAt < firstRefusal).length,
       refused: refusals.length,
       ...(other.length ? { otherFailure: `${other.length} × ${otherClasses.join(', ')}` } : {}),
     };
@@ -194,7 +219,7 @@ function limitValue(limit: ScopedLimit): string {
 }
 
 function describeFill(fill: SourceFill, limit: ScopedLimit): string {
-  const what = limit.kind === 'concurrency-cap' ? 'opened and held' : 'let through';
+  const what = limit.kind === 'concurrency-cap' ? 'opened and held' : 'let through before its first refusal';
   const other = fill.otherFailure === undefined ? '' : `, other failures: ${fill.otherFailure}`;
   return `${fill.label}: ${fill.admitted} ${what}, ${fill.refused} refused${other}`;
 }

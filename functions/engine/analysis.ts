@@ -6,6 +6,7 @@
  * a run the probe limited (running out, a starved event loop, a shortfall
  * the resource watch saw) is inconclusive, never a ceiling.
  */
+import type { SigV4Settings } from './execute-api.js';
 import { collectFailures, countFailures, type FailureEvent } from './failures.js';
 import { findCapacityLimit, findDurationLimit, findProbeFailure, type Finding } from './limiting-factor.js';
 import { latencyPercentiles, percentile } from './percentiles.js';
@@ -34,6 +35,8 @@ export interface AnalysisInput {
   /** The target URL with secrets redacted, for messages. */
   url: string;
   minCeiling?: number;
+  /** How the upgrade URLs were signed (`--sigv4`), when they were: a refusal then names the signature. */
+  sigv4?: SigV4Settings;
 }
 
 /** The judged run: RunResult without its identity and settings. */
@@ -84,7 +87,11 @@ export function analyzeRun(input: AnalysisInput): RunAnalysis {
   const aborts = input.shards.flatMap((shard) => (shard.aborted ? [shard.aborted] : []));
   const aborted = aborts.find((abort) => abort.failureClass === 'probe-limited') ?? aborts[0];
   const shardsShareProcess = input.shards.some((shard) => shard.sharesProcess === true);
-  const probeFailure = findProbeFailure(aborted, events, loopDelay, timeline, { url: input.url, shardsShareProcess });
+  const probeFailure = findProbeFailure(aborted, events, loopDelay, timeline, {
+    url: input.url,
+    shardsShareProcess,
+    ...(input.sigv4 ? { sigv4: input.sigv4 } : {}),
+  });
   if (probeFailure === 'interrupted') {
     const reason = `The run was stopped before it finished (${aborted?.message}).`;
     return { ...common, ...noCeiling('inconclusive', reason, null) };

@@ -9,6 +9,7 @@
 import type { FailureEvent } from './failures.js';
 import { countFailures } from './failures.js';
 import { isDegradationCloseCode, probeResourceOf } from './classify.js';
+import type { SigV4Settings } from './execute-api.js';
 import type { OpenTimeline } from './timeline.js';
 import type {
   CloseRecord,
@@ -54,6 +55,8 @@ export interface ProbeContext {
   url: string;
   /** True when every shard ran in one process (the local CLI); false for a Lambda worker per shard. */
   shardsShareProcess: boolean;
+  /** How the upgrade URLs were signed (`--sigv4`), when they were. */
+  sigv4?: SigV4Settings;
 }
 
 /**
@@ -295,7 +298,16 @@ function probeFinding(
   if (failureClass === 'config-error') {
     return {
       dropOnset: null,
-      factor: { kind: 'config-error', summary: summarizeCause({ kind: 'config-error', url, ...answer }), evidence },
+      factor: {
+        kind: 'config-error',
+        summary: summarizeCause({
+          kind: 'config-error',
+          url,
+          ...answer,
+          ...(probe.sigv4 ? { sigv4: probe.sigv4 } : {}),
+        }),
+        evidence,
+      },
     };
   }
   if (failureClass === 'unreachable') {

@@ -123,6 +123,8 @@ export function buildRunResult(input: RecordInput): RunResult {
     heartbeat: settings.heartbeat.kind,
     url,
     ...(settings.minCeiling !== undefined ? { minCeiling: settings.minCeiling } : {}),
+    // The run's public settings say whether it was signed; a refused signed upgrade then names the signature.
+    ...(shown.sigv4 ? { sigv4: shown.sigv4 } : {}),
   });
   return {
     runId: plan.runId,

@@ -58,6 +58,10 @@ const specSchema = z.strictObject({
   'fixed-window': perWindow.optional(),
   'sliding-window': perWindow.optional(),
   'queue-wait': positiveNumber(MAX_SECONDS).optional(),
+  'url-provider': z.enum(['url', 'token']).optional(),
+  'url-provider-port': whole(0, 65_535).optional(),
+  'url-provider-rate': positiveNumber(MAX_COUNT).optional(),
+  'url-provider-cap': whole(1, MAX_COUNT).optional(),
 });
 
 type SpecKey = keyof typeof specSchema.shape;
@@ -86,6 +90,10 @@ const ALLOWED: Record<SpecKey, string> = {
   'fixed-window': `N/W: from 1 to ${MAX_COUNT} upgrades per a number of seconds above 0, at most ${MAX_SECONDS}`,
   'sliding-window': `N/W: from 1 to ${MAX_COUNT} upgrades per a number of seconds above 0, at most ${MAX_SECONDS}`,
   'queue-wait': `a number of seconds above 0, at most ${MAX_SECONDS}`,
+  'url-provider': 'url or token (the answer: {"data":{"url":…}} or {"token":…})',
+  'url-provider-port': 'a whole number from 0 to 65535',
+  'url-provider-rate': `a number of provider calls per second above 0, at most ${MAX_COUNT}`,
+  'url-provider-cap': `a whole number of sessions from 1 to ${MAX_COUNT}`,
 };
 
 /** Keys that only mean something together with another key. */
@@ -99,6 +107,9 @@ const NEEDS: ReadonlyArray<{ key: SpecKey; needs: SpecKey[] }> = [
   { key: 'close-tcp', needs: ['close-after'] },
   { key: 'per', needs: ['cap', 'rate'] },
   { key: 'session-close-code', needs: ['session-cap'] },
+  { key: 'url-provider-port', needs: ['url-provider'] },
+  { key: 'url-provider-rate', needs: ['url-provider'] },
+  { key: 'url-provider-cap', needs: ['url-provider'] },
 ];
 
 /** A problem with a spec, named by {@link parseSimulatorSpec} after the flag or argument it came from. */
@@ -109,7 +120,8 @@ class SpecProblem extends Error {}
  * `key=value` pairs with keys cap, cap-response, retry-after, rate, burst,
  * idle-timeout, close-after, close-code, reject, degrade-after,
  * degrade-delay, close-tcp, bad-frame-after, answer, per, session-cap,
- * session-close-code, port, fixed-window, sliding-window, queue-wait.
+ * session-close-code, port, fixed-window, sliding-window, queue-wait, url-provider, url-provider-port,
+ * url-provider-rate, url-provider-cap.
  * @param field the flag or argument the spec came from, named in errors
  * @throws InvalidInputError naming `field`, the bad key or value and what is allowed.
  */
@@ -235,6 +247,24 @@ function toOptions(values: SpecValues): SimulatorOptions {
       closeCode: values['session-close-code'] ?? DEFAULT_SESSION_CLOSE_CODE,
     };
   }
+  const provider = values['url-provider'];
+  if (provider !== undefined) {
+    const rate = values['url-provider-rate'];
+    options.urlProvider = {
+      answer: provider,
+      ...(values['url-provider-port'] !== undefined ? { port: values['url-provider-port'] } : {}),
+      ...(rate !== undefined
+        ? {
+            rateLimit: {
+              perSecond: rate,
+              burst: Math.max(1, rate),
+              retryAfterSeconds: DEFAULT_RATE_RETRY_AFTER_SECONDS,
+            },
+          }
+        : {}),
+      ...(values['url-provider-cap'] !== undefined ? { cap: values['url-provider-cap'] } : {}),
+    };
+  }
   if (values['degrade-after'] !== undefined) {
     options.degradeAfter = {
       open: values['degrade-after'],
@@ -277,6 +307,7 @@ export function describeSimulator(options: SimulatorOptions): string {
     const { cap, closeCode } = options.session;
     parts.push(`sessions on connection_init, acked up to ${cap} (then connection_error and close ${closeCode})`);
   }
+  if (options.urlProvider) parts.push(describeUrlProvider(options.urlProvider));
   if (options.idleTimeoutSeconds !== undefined) parts.push(`idle timeout ${options.idleTimeoutSeconds} s`);
   if (options.closeAfter) {
     const { seconds, code, keepTcpOpen } = options.closeAfter;
@@ -292,6 +323,16 @@ export function describeSimulator(options: SimulatorOptions): string {
     );
   }
   return parts.length === 0 ? 'accepts everything' : parts.join(', ');
+}
+
+function describeUrlProvider(provider: NonNullable<SimulatorOptions['urlProvider']>): string {
+  const { answer, rateLimit, cap } = provider;
+  const rate = rateLimit ? `, ${rateLimit.perSecond} calls/s (429, retry after ${rateLimit.retryAfterSeconds} s)` : '';
+  const sessions = cap !== undefined ? `, ${cap} sessions in all (then 503)` : '';
+  return (
+    `a URL provider handing out a ${answer === 'url' ? 'session URL' : 'token'} per call${rate}${sessions}; ` +
+    'upgrades without one of its tokens refused with 401'
+  );
 }
 
 function describeCapResponse(response: CapResponse): string {

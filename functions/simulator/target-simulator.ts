@@ -2,7 +2,7 @@
  * The bundled target simulator: a WebSocket server with configurable limits
  * (concurrency cap, handshake rate limit, idle timeout, connection lifetime,
  * degradation under load, blanket rejection, limits kept per client address
- * or header value, a session gate behind the upgrade) that ws-ceiling's tests and the
+ * or header value, a session gate behind the upgrade, a URL provider beside it) that ws-ceiling's tests and the
  * `target` / `run --simulate` commands probe. Every admission decision is
  * made synchronously in the HTTP upgrade handler, so limits are exact under
  * concurrency. It binds to loopback by default.
@@ -14,6 +14,11 @@ import { answerUpgradeWith, closeAndKeepTcpOpen, sendInvalidFrame, type UpgradeA
 import { ScopedAdmission, type AdmissionScope, type ScopedLimitsOptions } from './scoped-admission.js';
 import { SessionGate, type SessionGateOptions } from './session-gate.js';
 import { UpgradeWindow, type WindowLimit } from './upgrade-window.js';
+import {
+  startUrlProviderEndpoint,
+  type RunningUrlProvider,
+  type UrlProviderEndpointOptions,
+} from './url-provider-endpoint.js';
 
 /**
  * How upgrades beyond the concurrency cap are answered: a status (at once, or after holding the upgrade
@@ -75,6 +80,11 @@ export interface SimulatorOptions {
   per?: AdmissionScope;
   /** Puts every connection behind a graphql-ws style session gate: init, ack, a session cap (session-gate.ts). */
   session?: SessionGateOptions;
+  /**
+   * Starts a URL provider beside the server (url-provider-endpoint.ts, on the same host): every upgrade then needs a
+   * `token` query value it handed out, and is refused 401 without one.
+   */
+  urlProvider?: Omit<UrlProviderEndpointOptions, 'targetUrl' | 'host'>;
 }
 
 /** What the simulator has seen since it started. */
@@ -109,6 +119,8 @@ export interface RunningSimulator {
   url: string;
   /** The bound port. */
   port: number;
+  /** `http://host:port/sessions`, to POST to for a session URL, with `urlProvider`. */
+  urlProviderUrl?: string;
   /** A snapshot of the counters. */
   stats(): SimulatorStats;
   /** Closes everything; resolves when every socket and the server are closed. Idempotent. */
@@ -151,6 +163,8 @@ interface SimulatorState {
   admission: ScopedAdmission | undefined;
   /** The session gate, with `session`. */
   gate: SessionGate | undefined;
+  /** The URL provider whose tokens every upgrade needs, with `urlProvider`. */
+  provider?: RunningUrlProvider;
   stopping: boolean;
 }
 
@@ -176,10 +190,20 @@ export async function startTargetSimulator(options: SimulatorOptions = {}): Prom
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(state, req, socket, head));
   const host = options.host ?? '127.0.0.1';
   const port = await listen(server, host, options.port ?? 0);
+  const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (options.urlProvider) {
+    try {
+      state.provider = await startUrlProviderEndpoint({ ...options.urlProvider, targetUrl: url, host });
+    } catch (error) {
+      await stopSimulator(state, server);
+      throw error;
+    }
+  }
   let stopped: Promise<void> | undefined;
   return {
-    url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
     port,
+    ...(state.provider ? { urlProviderUrl: state.provider.url } : {}),
     stats: () => snapshot(state.stats),
     stop: () => (stopped ??= stopSimulator(state, server)),
   };
@@ -242,7 +266,7 @@ function answerPlainHttp(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(426, { Connection: 'close', 'Content-Length': '0' }).end();
 }
 
-/** Decides synchronously, in order: rejectAll → rate limit → window → cap → accept. */
+/** Decides synchronously, in order: rejectAll → a URL provider's token → rate limit → window → cap → accept. */
 function onUpgrade(state: SimulatorState, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => {}); // the client may reset at any time; that is not the simulator's fault
   if (state.stopping || socket.destroyed) {
@@ -255,6 +279,8 @@ function onUpgrade(state: SimulatorState, req: IncomingMessage, socket: Duplex, 
     answerUpgradeWith(socket, answer);
   } else if (rejectAll !== undefined) {
     refuseWithStatus(state, socket, rejectAll);
+  } else if (state.provider && !state.provider.isIssued(tokenOf(req))) {
+    refuseWithStatus(state, socket, 401);
   } else if (state.admission) {
     const admission = state.admission.admit(req);
     if (!admission.admitted) refuseWithStatus(state, socket, admission.status, admission.retryAfterSeconds);
@@ -271,6 +297,11 @@ function onUpgrade(state: SimulatorState, req: IncomingMessage, socket: Duplex, 
   } else {
     accept(state, req, socket, head);
   }
+}
+
+/** The `token` query value of an upgrade request, or '' without one. */
+function tokenOf(req: IncomingMessage): string {
+  return new URL(req.url ?? '/', 'ws://simulator').searchParams.get('token') ?? '';
 }
 
 /** Refuses the upgrade with 429 when the window limit is reached; true when it did. */
@@ -458,7 +489,7 @@ async function stopSimulator(state: SimulatorState, server: Server): Promise<voi
   }
   for (const socket of state.rawSockets) socket.destroy();
   server.closeAllConnections();
-  await Promise.all([serverClosed, wssClosed]);
+  await Promise.all([serverClosed, wssClosed, state.provider?.stop()]);
 }
 
 function snapshot(stats: SimulatorStats): SimulatorStats {

@@ -30,6 +30,8 @@ export interface UrlProviderEndpointOptions {
   malformed?: boolean;
   /** Address to bind; default 127.0.0.1. */
   host?: string;
+  /** Port to bind; default 0 (any free port). */
+  port?: number;
   /** Text each handed-out token starts with (a planted secret tests look for); default none. */
   tokenPrefix?: string;
 }
@@ -95,7 +97,7 @@ export async function startUrlProviderEndpoint(options: UrlProviderEndpointOptio
     });
   });
   const host = options.host ?? '127.0.0.1';
-  const port = await listen(server, host);
+  const port = await listen(server, host, options.port ?? 0);
   let stopped: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}/sessions`,
@@ -110,10 +112,10 @@ export async function startUrlProviderEndpoint(options: UrlProviderEndpointOptio
   };
 }
 
-function listen(server: Server, host: string): Promise<number> {
+function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve((server.address() as { port: number }).port);
     });

@@ -167,6 +167,12 @@ describe('--sigv4', () => {
     expect(wrong.code).toBe(3);
     expect(wrong.run).toMatchObject({ ceiling: { value: null }, limitingFactor: { kind: 'config-error' } });
     expect(server.refusals[0]).toBe('signature does not match');
+    // The run was signed, so the 403 points at the signature (credentials, region, service, clock), not only the URL.
+    const summary = wrong.run?.limitingFactor?.summary ?? '';
+    expect(summary).toContain('The target refused the signed upgrade (HTTP 403)');
+    expect(summary).toContain('the region eu-west-1 and service execute-api it was signed for');
+    expect(summary).toMatch(/credentials.*--sigv4-region, --sigv4-service.*clock/);
+    for (const text of [wrong.stdout, wrong.stderr]) expect(text).not.toContain('not-the-key');
   });
 
   it('asks for --sigv4-region when the host does not name one', async () => {

@@ -33,7 +33,6 @@ describe('decideLimitScope', () => {
       scope: 'source-address',
       perScope: 500,
       sources: 2,
-      sentence: 'The cap of 500 is per source address: a second address got its own 500.',
     });
   });
 
@@ -57,7 +56,6 @@ describe('decideLimitScope', () => {
       scope: 'credential',
       perScope: 500,
       sources: 2,
-      sentence: 'The cap of 500 is per credential: a second credential got its own 500.',
     });
   });
 
@@ -67,7 +65,6 @@ describe('decideLimitScope', () => {
       scope: 'global',
       perScope: 500,
       sources: 2,
-      sentence: 'The cap of 500 is global: a second address was refused at once.',
     });
     // A slot freed meanwhile is still "at once", within 2 %.
     expect(decide({ others: [fill('127.0.0.2', 10, 20)] })).toMatchObject({ scope: 'global' });
@@ -76,32 +73,53 @@ describe('decideLimitScope', () => {
 
   it('speaks of every other source when there are several', () => {
     const others = [fill('127.0.0.2', 500, 20), fill('127.0.0.3', 500, 20)];
-    expect(decide({ others })).toMatchObject({
-      sources: 3,
-      sentence: 'The cap of 500 is per source address: 2 other addresses each got their own 500.',
-    });
+    expect(decide({ others })).toMatchObject({ scope: 'source-address', sources: 3 });
+    expect(
+      limitScopeSentence({
+        scope: 'source-address',
+        sources: 3,
+        by: 'source-address',
+        limit: CAP,
+        admitted: [500, 500, 500],
+      }),
+    ).toBe('The cap of 500 is per source address: 2 other addresses each got their own 500.');
     const refused = [fill('127.0.0.2', 0, 20), fill('127.0.0.3', 0, 20)];
-    expect(decide({ scopeKind: 'credential', others: refused })).toMatchObject({
-      scope: 'global',
-      sentence: 'The cap of 500 is global: 2 other credentials were refused at once.',
-    });
+    expect(decide({ scopeKind: 'credential', others: refused })).toMatchObject({ scope: 'global', sources: 3 });
+    expect(
+      limitScopeSentence({ scope: 'global', sources: 3, by: 'credential', limit: CAP, admitted: [500, 0, 0] }),
+    ).toBe('The cap of 500 is global: 2 other credentials were refused at once.');
   });
 
-  it('finds the scope of a rate limit, with the rate per scope', () => {
+  it('finds the scope of a rate limit from the handshakes let through before the first refusal, not the rate', () => {
     const first = fill('127.0.0.1', 30, 40);
+    // perScope is what the first source got through: the measured 20/s was shared by every source of the ramp.
     expect(decide({ limit: RATE, first, others: [fill('127.0.0.2', 26, 44)] })).toEqual({
       kind: 'limit-scope',
       scope: 'source-address',
-      perScope: 20,
+      perScope: 30,
       sources: 2,
-      sentence:
-        'The handshake rate limit of 20/s is per source address: a second address got 26 handshakes through ' +
-        'right after the first was refused.',
     });
-    expect(decide({ limit: RATE, first, others: [fill('127.0.0.2', 1, 69)] })).toMatchObject({
+    expect(decide({ limit: RATE, first, others: [fill('127.0.0.2', 1, 69)] })).toEqual({
+      kind: 'limit-scope',
       scope: 'global',
-      perScope: 20,
-      sentence: 'The handshake rate limit of 20/s is global: a second address was refused at once.',
+      perScope: 30,
+      sources: 2,
+    });
+    expect(decide({ limit: RATE, first, others: [fill('127.0.0.2', 12, 58)] })).toMatchObject({
+      kind: 'undetermined',
+    });
+  });
+
+  it('is undetermined when the first source got too few handshakes through to compare a rate limit', () => {
+    // With 3 through, a second source's 2 would read both as "its own share" and as "refused at once".
+    expect(decide({ limit: RATE, first: fill('127.0.0.1', 3, 20), others: [fill('127.0.0.2', 2, 21)] })).toEqual({
+      kind: 'undetermined',
+      reason:
+        "127.0.0.1 got only 3 handshakes through before its first refusal, too few to tell another source's own " +
+        'share from a refusal at once (at least 4 needed)',
+    });
+    expect(decide({ limit: RATE, first: fill('127.0.0.1', 4, 20), others: [fill('127.0.0.2', 4, 21)] })).toMatchObject({
+      scope: 'source-address',
     });
   });
 

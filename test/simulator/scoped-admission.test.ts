@@ -123,10 +123,7 @@ describe('ScopedAdmission', () => {
       first: fillOf('127.0.0.1', first),
       others: [fillOf('127.0.0.2', second)],
     });
-    expect(decision).toMatchObject({
-      scope: 'global',
-      sentence: 'The cap of 3 is global: a second address was refused at once.',
-    });
+    expect(decision).toMatchObject({ scope: 'global', perScope: 3, sources: 2 });
   });
 
   it('keeps a token bucket per source address, refusing with 429 and Retry-After', async () => {

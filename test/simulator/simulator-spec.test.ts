@@ -101,7 +101,8 @@ describe('parseSimulatorSpec', () => {
     expect(parseError('cpa=5').message).toBe(
       '--simulate: unknown key "cpa" (allowed: cap, cap-response, retry-after, rate, burst, idle-timeout, ' +
         'close-after, close-code, reject, degrade-after, degrade-delay, close-tcp, bad-frame-after, answer, per, ' +
-        'session-cap, session-close-code, port, fixed-window, sliding-window, queue-wait)',
+        'session-cap, session-close-code, port, fixed-window, sliding-window, queue-wait, url-provider, ' +
+        'url-provider-port, url-provider-rate, url-provider-cap)',
     );
   });
 

@@ -4,6 +4,7 @@
  * gathers these facts; this module only words them.
  */
 import { isNotHttp, isNotUpgrading } from '../classify.js';
+import type { SigV4Settings } from '../execute-api.js';
 import { probeLimitFix, type SelfCheckResource } from '../self-check.js';
 import type { SessionRejection } from '../session-handshake.js';
 import type { SessionSetupFailure } from '../session-setup.js';
@@ -40,7 +41,15 @@ export type SummaryFacts =
       heartbeatsSent: boolean;
     }
   | { kind: 'max-lifetime'; failures: FailureCounts; drops: number; age: DurationSpread; heartbeatsSent: boolean }
-  | { kind: 'config-error'; url: string; status?: number; errorCode?: string; errorMessage?: string }
+  | {
+      kind: 'config-error';
+      url: string;
+      status?: number;
+      errorCode?: string;
+      errorMessage?: string;
+      /** How the upgrade URLs were signed (`--sigv4`), when they were: a 403 then names the signature. */
+      sigv4?: SigV4Settings;
+    }
   | {
       kind: 'protocol-error';
       url: string;
@@ -155,6 +164,9 @@ export function summarizeCause(facts: SummaryFacts): string {
   }
 }
 
+/** The status API Gateway answers an upgrade whose SigV4 signature it does not accept. */
+const SIGNATURE_REFUSED = 403;
+
 /** A target that refuses the probe's request itself: a status, an answer that is not HTTP, a handshake ws rejects. */
 function configErrorSummary(facts: Extract<SummaryFacts, { kind: 'config-error' }>): string {
   const failure = 'This is a probe failure, not a ceiling.';
@@ -171,6 +183,16 @@ function configErrorSummary(facts: Extract<SummaryFacts, { kind: 'config-error' 
     );
   }
   const answer = facts.status !== undefined ? `HTTP ${facts.status}` : `${facts.errorMessage ?? facts.errorCode}`;
+  if (facts.sigv4 && facts.status === SIGNATURE_REFUSED) {
+    const { region, service } = facts.sigv4;
+    return (
+      `The target refused the signed upgrade (${answer}) at ${facts.url}: check the SigV4 signature first: the ` +
+      `credentials it was signed with (the default credential chain locally, the worker's role when deployed) and ` +
+      `their permission to invoke the API, the region ${region} and service ${service} it was signed for ` +
+      `(--sigv4-region, --sigv4-service), and this machine's clock (AWS refuses a signature more than 5 minutes ` +
+      `off); then the URL, --header values and --subprotocol. ${failure}`
+    );
+  }
   return (
     `The target refused the connection as misconfigured (${answer}) at ${facts.url}: check the URL, --header ` +
     `values and --subprotocol. ${failure}`

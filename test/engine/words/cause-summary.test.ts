@@ -72,6 +72,17 @@ describe('summarizeCause', () => {
       'The target refused the connection as misconfigured (HTTP 401) at ws://h/: check the URL, --header values ' +
         'and --subprotocol. This is a probe failure, not a ceiling.',
     );
+    // A signed run's 403 names the signature before the URL; an unsigned 403, or a signed 401, does not.
+    const sigv4 = { region: 'eu-west-1', service: 'execute-api' };
+    expect(summarizeCause({ kind: 'config-error', url: 'ws://h/', status: 403, sigv4 })).toBe(
+      'The target refused the signed upgrade (HTTP 403) at ws://h/: check the SigV4 signature first: the ' +
+        "credentials it was signed with (the default credential chain locally, the worker's role when deployed) and " +
+        'their permission to invoke the API, the region eu-west-1 and service execute-api it was signed for ' +
+        "(--sigv4-region, --sigv4-service), and this machine's clock (AWS refuses a signature more than 5 minutes " +
+        'off); then the URL, --header values and --subprotocol. This is a probe failure, not a ceiling.',
+    );
+    expect(summarizeCause({ kind: 'config-error', url: 'ws://h/', status: 403 })).not.toContain('SigV4');
+    expect(summarizeCause({ kind: 'config-error', url: 'ws://h/', status: 401, sigv4 })).not.toContain('SigV4');
     expect(summarizeCause({ kind: 'unreachable', url: 'ws://h/', unanswered: false, errorCode: 'ENOTFOUND' })).toBe(
       'Could not reach ws://h/ (ENOTFOUND) before any connection opened: check the URL and that the target is ' +
         'running. This is a probe failure, not a ceiling.',
