@@ -13,6 +13,7 @@
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '../functions/engine/errors.js';
 import { readHostBudget } from '../functions/probe-host/host-budget.js';
+import { checkSourceAddresses } from '../functions/probe-host/source-address-check.js';
 import { ChildProcesses } from './children.js';
 import { combineMeasurements, type ClientMeasurement, type Workload } from './measure.js';
 import { BENCH_USAGE, connectionBudget, parseBenchArgs, type BenchOptions } from './options.js';
@@ -39,12 +40,13 @@ async function runBench(
   io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
 ): Promise<number> {
   const host = await readHostBudget();
-  const request = parseBenchArgs(argv, (processes) => connectionBudget(host, processes));
+  const request = parseBenchArgs(argv, (processes, addresses) => connectionBudget(host, processes, addresses));
   if (request.kind === 'help') {
     io.stdout.write(`${BENCH_USAGE}\n`);
     return 0;
   }
   const { options } = request;
+  await checkSourceAddresses(options.sourceAddresses, '--source-address');
   const children = new ChildProcesses();
   const interrupt = () => {
     children.killAll();
@@ -148,6 +150,7 @@ function baseWorkload(options: BenchOptions): Workload {
     pingSeconds: options.pingSeconds,
     holdSeconds: options.holdSeconds,
     rampTimeoutSeconds: options.rampTimeoutSeconds,
+    ...(options.sourceAddresses.length ? { sourceAddresses: options.sourceAddresses.map((s) => s.address) } : {}),
   };
 }
 
@@ -200,8 +203,8 @@ function describeSetup(options: BenchOptions, shards: number, inFlight: number):
     budget.bound === 'descriptors'
       ? `the open-file limit ${budget.limit} less what is open and the self-check's headroom ` +
         `leaves ${budget.limitTarget}`
-      : `the ${budget.limit} ephemeral ports toward one address less the self-check's headroom ` +
-        `leave ${budget.limitTarget}`;
+      : `the ${budget.limit} ephemeral ports toward one address${perSource(budget.sourceAddresses)} less the ` +
+        `self-check's headroom leave ${budget.limitTarget}`;
   return [
     `ws-ceiling bench: the probe (runShard, ${shards} shard${shards === 1 ? '' : 's'} in one process) against ` +
       'plain ws,',
@@ -210,6 +213,7 @@ function describeSetup(options: BenchOptions, shards: number, inFlight: number):
     `  ramp at ${options.connectRate}/s with ${inFlight} handshakes in flight (--max-in-flight ${options.maxInFlight}` +
       ' split over the shards, rounded up; the plain client gets the same total)',
     `  hold ${options.holdSeconds} s with protocol pings every ${options.pingSeconds} s, close with 1000`,
+    ...leavingFrom(options),
     `  ${options.repeat} repetition${options.repeat === 1 ? '' : 's'}, probe and plain alternating; figures are ` +
       'medians',
   ].join('\n');
@@ -222,8 +226,8 @@ function describeScalingSetup(options: BenchOptions, parts: readonly Workload[],
     budget.bound === 'descriptors'
       ? `the open-file limit ${budget.limit} of each process less what is open and the self-check's headroom ` +
         `leaves ${budget.limitTarget} in ${processes}`
-      : `the ${budget.limit} ephemeral ports toward one address less the self-check's headroom leave ` +
-        `${budget.limitTarget}`;
+      : `the ${budget.limit} ephemeral ports toward one address${perSource(budget.sourceAddresses)} less the ` +
+        `self-check's headroom leave ${budget.limitTarget}`;
   return [
     `ws-ceiling bench: the probe (runShard) spread over ${processes} processes against the probe in one process,`,
     `each run against a fresh ws server of ${processes} processes sharing its port, all on 127.0.0.1.`,
@@ -234,9 +238,21 @@ function describeScalingSetup(options: BenchOptions, parts: readonly Workload[],
     `  ramp at ${options.connectRate}/s with --max-in-flight ${options.maxInFlight}, both split over the processes, ` +
       `which start together at a planned time`,
     `  hold ${options.holdSeconds} s with protocol pings every ${options.pingSeconds} s, close with 1000`,
+    ...leavingFrom(options),
     `  ${options.repeat} repetition${options.repeat === 1 ? '' : 's'}, alternating; figures are medians, CPU and ` +
       'RSS summed over the processes',
   ].join('\n');
+}
+
+/** ` of each of K source addresses` when there are several, else nothing. */
+function perSource(sourceAddresses: number): string {
+  return sourceAddresses > 1 ? ` of each of ${sourceAddresses} source addresses` : '';
+}
+
+/** The setup line naming `--source-address`, when given. */
+function leavingFrom(options: BenchOptions): string[] {
+  const addresses = options.sourceAddresses.map((source) => source.address);
+  return addresses.length ? [`  connections leave from ${addresses.join(', ')} in turn, in every client process`] : [];
 }
 
 function describeRun(repetition: number, repeat: number, label: string, run: ClientMeasurement): string {

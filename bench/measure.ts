@@ -25,6 +25,8 @@ export interface Workload {
   rampTimeoutSeconds: number;
   /** Epoch milliseconds the ramp starts at, so clients in several processes start together; now when absent. */
   startAt?: number;
+  /** Local addresses the connections leave from in turn (`--source-address`); absent: the system's choice. */
+  sourceAddresses?: string[];
 }
 
 /** What went wrong along the way: any of it is a false drop on a loopback server that never refuses or closes. */

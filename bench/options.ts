@@ -5,11 +5,13 @@
  * open-file limit less what is open and its headroom, per process; node
  * raises the soft limit to the hard limit at startup, so every benchmark
  * process has the same) and for the ephemeral ports toward one address
- * (shared by every process).
+ * (shared by every process, per source address: `--source-address A,B`
+ * multiplies them).
  */
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../functions/engine/errors.js';
 import { checkProbeBudget, type HostBudget } from '../functions/engine/self-check.js';
+import { parseSourceAddresses, type SourceAddress } from '../functions/engine/source-addresses.js';
 
 /** Usage text printed by `--help`. */
 export const BENCH_USAGE = `Usage: npm run bench -- [flags]
@@ -31,6 +33,10 @@ loopback server, each in its own process, and prints medians and ratios.
                           rate split over them) with the probe in one, both
                           against a server of N processes (default 1: the probe
                           against plain ws)
+  --source-address A,B    local addresses the clients' connections leave from in
+                          turn (each has its own ephemeral ports toward the
+                          server), e.g. 127.0.0.1,127.0.0.2 (default: the
+                          system's choice)
   --quick                 smoke run: 300 connections, 1 repetition, hold 1 s, ping 0.5 s
   --help                  this text`;
 
@@ -51,13 +57,15 @@ export interface ConnectionBudget {
   limit: number;
   /** Processes it is for. */
   processes: number;
+  /** Source addresses the connections leave from in turn, each with its own ports toward the target (1 by default). */
+  sourceAddresses: number;
 }
 
 /**
  * Asks the self-check how many connections `processes` processes, each holding its shards, may open toward one address
- * on this host: each process's descriptors, and the ports of the one source address they share.
+ * on this host: each process's descriptors, and the ports of each of the `sourceAddresses` they share.
  */
-export function connectionBudget(host: HostBudget, processes = 1): ConnectionBudget {
+export function connectionBudget(host: HostBudget, processes = 1, sourceAddresses = 1): ConnectionBudget {
   const descriptorLimit = host.descriptorLimit;
   if (descriptorLimit === null || host.openDescriptors === null) {
     throw new Error(
@@ -75,16 +83,18 @@ export function connectionBudget(host: HostBudget, processes = 1): ConnectionBud
   const { problems } = checkProbeBudget(demand, host);
   const perProcess = problems.find((problem) => problem.resource === 'descriptors')?.available ?? descriptorLimit;
   const byDescriptors = perProcess * processes;
-  const byPorts = problems.find((problem) => problem.resource === 'ephemeral-ports')?.available;
+  const perAddress = problems.find((problem) => problem.resource === 'ephemeral-ports')?.available;
+  const byPorts = perAddress === undefined ? undefined : perAddress * sourceAddresses;
   if (byPorts !== undefined && host.ephemeralPorts && byPorts < byDescriptors) {
     return {
       limitTarget: byPorts,
       bound: 'ephemeral ports',
       limit: host.ephemeralPorts.high - host.ephemeralPorts.low + 1,
       processes,
+      sourceAddresses,
     };
   }
-  return { limitTarget: byDescriptors, bound: 'descriptors', limit: descriptorLimit, processes };
+  return { limitTarget: byDescriptors, bound: 'descriptors', limit: descriptorLimit, processes, sourceAddresses };
 }
 
 /** Everything one benchmark invocation needs, validated. */
@@ -96,6 +106,8 @@ export interface BenchOptions {
   budget: ConnectionBudget;
   /** Probe processes compared with one (1: the probe against plain ws). */
   processes: number;
+  /** `--source-address`: local addresses every client's connections leave from in turn; empty for the system's. */
+  sourceAddresses: SourceAddress[];
   /** The most connections those processes may hold here (the budget itself for one process). */
   processesBudget: ConnectionBudget;
   connectRate: number;
@@ -116,18 +128,21 @@ export type BenchRequest = { kind: 'help' } | { kind: 'run'; options: BenchOptio
  */
 export function parseBenchArgs(
   argv: readonly string[],
-  budgetOf: (processes: number) => ConnectionBudget,
+  budgetOf: (processes: number, sourceAddresses: number) => ConnectionBudget,
 ): BenchRequest {
   const { values } = parseFlags(argv);
   if (values.help) return { kind: 'help' };
   const quick = values.quick ?? false;
   const processes = wholeNumber('--processes', values.processes, 1, MAX_PROCESSES) ?? 1;
-  const budget = budgetOf(1);
-  const processesBudget = processes === 1 ? budget : budgetOf(processes);
+  const sourceAddresses =
+    values['source-address'] === undefined ? [] : parseSourceAddresses(values['source-address'], '--source-address');
+  const addresses = Math.max(1, sourceAddresses.length);
+  const budget = budgetOf(1, addresses);
+  const processesBudget = processes === 1 ? budget : budgetOf(processes, addresses);
   const { limitTarget } = processesBudget;
   const limit =
     processesBudget.bound === 'ephemeral ports'
-      ? `the ${processesBudget.limit} ephemeral ports`
+      ? `the ${processesBudget.limit} ephemeral ports${addresses === 1 ? '' : ` of each of ${addresses} addresses`}`
       : processes === 1
         ? `the open-file limit of ${processesBudget.limit}`
         : `the open-file limit of ${processesBudget.limit} in each of ${processes} processes`;
@@ -153,6 +168,7 @@ export function parseBenchArgs(
       connections,
       budget,
       processes,
+      sourceAddresses,
       processesBudget,
       connectRate: decimal('--rate', values.rate, 1, 1_000_000) ?? 100_000,
       maxInFlight: wholeNumber('--max-in-flight', values['max-in-flight'], 1, 10_000) ?? 100,
@@ -180,6 +196,7 @@ function parseFlags(argv: readonly string[]) {
         ping: { type: 'string' },
         'handshake-timeout': { type: 'string' },
         processes: { type: 'string' },
+        'source-address': { type: 'string' },
         quick: { type: 'boolean' },
         help: { type: 'boolean' },
       },

@@ -10,6 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
+import { sourceAddressOf } from '../functions/engine/source-addresses.js';
 import { countReason, settlesWithin, type LoadClient, type Tally, type Workload } from './measure.js';
 
 /** How long connections get to complete the closing handshake before they are destroyed (as the probe). */
@@ -37,9 +38,12 @@ export function createPlainClient(workload: Workload): LoadClient {
 
   const connect = () => {
     inFlight += 1;
+    // The source addresses in turn by connection number, as the probe takes them (sourceAddressOf).
+    const localAddress = sourceAddressOf(sockets.length, workload.sourceAddresses ?? []);
     const socket = new WebSocket(workload.url, {
       perMessageDeflate: false,
       handshakeTimeout: workload.handshakeTimeoutSeconds * 1000,
+      ...(localAddress === undefined ? {} : { localAddress }),
     });
     sockets.push(socket);
     let isOpen = false;

@@ -36,6 +36,7 @@ function probeSettings(workload: Workload): ProbeSettings {
     stopAtFirstFailingStage: true,
     regressionTolerance: 0.1,
     baselineRuns: 7,
+    ...(workload.sourceAddresses?.length ? { sourceAddresses: workload.sourceAddresses } : {}),
   };
 }
 

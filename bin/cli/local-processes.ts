@@ -93,11 +93,14 @@ export async function spreadOverProcesses(
         : fewestProcesses(shardPeaks, probeProcessCapacity(limit)),
   });
   if (processes === 1) return undefined;
-  const selfCheck = checkProcesses(
-    { processes, shardPeaks, sourceAddresses: 1, simulatorHere: target.simulated },
-    budget,
-  );
+  const sourceAddresses = sourceAddressCount(target);
+  const selfCheck = checkProcesses({ processes, shardPeaks, sourceAddresses, simulatorHere: target.simulated }, budget);
   return { processes, selfCheck, start: (io) => startSpread(target, plan, processes, shardPeaks, budget, io) };
+}
+
+/** Local addresses the run's connections leave from in turn (`--source-address`); 1 when the system chooses. */
+function sourceAddressCount(target: ProbeTarget): number {
+  return Math.max(1, target.settings.sourceAddresses?.length ?? 1);
 }
 
 /**
@@ -155,6 +158,7 @@ async function startSpread(
     connectionsPerProcess: target.simulated ? Math.max(...settings.stages) : 0,
     costPerConnection: 1,
     connectionsPerTargetAddress: Math.max(...settings.stages),
+    sourceAddresses: sourceAddressCount(target),
     shardsShareProcess: true,
   };
   const { running } = await selfCheckHost(parentDemand, () => readHostBudget());
@@ -165,7 +169,7 @@ async function startSpread(
   });
   return {
     plan: replanned,
-    runPlan: (request) => fleet.runPlan(request, { host: running }),
+    runPlan: (request) => fleet.runPlan(request, { host: running, sourceAddresses: sourceAddressCount(target) }),
     async close() {
       const ends = await fleet.close();
       for (const end of ends) {

@@ -143,6 +143,8 @@ export interface FixFigures {
   connectionsThatFit?: number;
   /** Heap size in MiB the plan needs. */
   heapMiB?: number;
+  /** Source addresses whose ports carry the connections to one target address. */
+  sourceAddressesThatFit?: number;
 }
 
 /**
@@ -169,11 +171,14 @@ export function probeLimitFix(resource: ProbeResource, shardsShareProcess: boole
         }` + ` before starting the probe and keep it there for the whole run; ${notShards}`
       );
     }
-    case 'ephemeral-ports':
-      return (
-        'spread the load over more source addresses or machines, or widen net.ipv4.ip_local_port_range; ' +
-        'every shard here takes its ports from this one host'
-      );
+    case 'ephemeral-ports': {
+      const fits = figures.sourceAddressesThatFit;
+      const spread =
+        fits === undefined
+          ? 'spread the load over more source addresses or machines'
+          : `spread the connections over ${fits} source addresses or more (--source-address A,B,…) or over machines`;
+      return `${spread}, or widen net.ipv4.ip_local_port_range; every shard here takes its ports from this one host`;
+    }
     case 'memory':
       return `free memory on this host or probe from a larger machine; ${notShards}`;
     case 'heap': {
@@ -328,7 +333,10 @@ function checkPorts(
     summary:
       `The probe would run out of local ports: ${connections} connections to one target address take ${needed} ` +
       `ephemeral ports from ${from}, but the range ${low}–${high} gives ${range}, ${available} after headroom.`,
-    fix: probeLimitFix('ephemeral-ports', demand.shardsShareProcess, { connectionsThatFit: available }),
+    fix: probeLimitFix('ephemeral-ports', demand.shardsShareProcess, {
+      connectionsThatFit: available,
+      sourceAddressesThatFit: Math.ceil(connections / available),
+    }),
   };
 }
 

@@ -3,9 +3,9 @@
  * dist/bench/ as `npm test` builds it; WS_CEILING_BENCH points at another
  * build): a quick run with few connections and one repetition prints every
  * figure for the probe and the plain client with a finite ratio, the same
- * for the probe in 2 processes against one, and bad flags exit 2 naming the
- * flag. No timing thresholds: the speed targets are
- * the benchmark's to report, not this test's to assert.
+ * for the probe in 2 processes against one, and bad flags (an address this
+ * machine does not have among them) exit 2 naming the flag. No timing
+ * thresholds: the speed targets are the benchmark's to report, not this test's to assert.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -92,5 +92,8 @@ describe('npm run bench', () => {
     const processes = await runBench(['--processes', '17']);
     expect(processes.code).toBe(2);
     expect(processes.stderr).toContain('error: --processes: must be a whole number from 1 to 16, got "17"');
+    const address = await runBench(['--quick', '--source-address', '127.0.0.1,192.0.2.1']);
+    expect(address.code).toBe(2);
+    expect(address.stderr).toContain('error: --source-address: 192.0.2.1 is not an address of this machine');
   });
 });

@@ -3,13 +3,14 @@ import type { ClientMeasurement } from '../../bench/measure.js';
 import type { BenchOptions } from '../../bench/options.js';
 import { formatSummary, summarize } from '../../bench/report.js';
 
-const budget = { limitTarget: 18_981, bound: 'descriptors', limit: 20_000, processes: 1 } as const;
+const budget = { limitTarget: 18_981, bound: 'descriptors', limit: 20_000, processes: 1, sourceAddresses: 1 } as const;
 
 const options: BenchOptions = {
   repeat: 2,
   connections: 200,
   budget,
   processes: 1,
+  sourceAddresses: [],
   processesBudget: budget,
   connectRate: 100_000,
   maxInFlight: 100,

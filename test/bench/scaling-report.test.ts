@@ -16,9 +16,10 @@ const MIB = 1024 * 1024;
 const options: BenchOptions = {
   repeat: 1,
   connections: 20_000,
-  budget: { limitTarget: 18_981, bound: 'descriptors', limit: 20_000, processes: 1 },
+  budget: { limitTarget: 18_981, bound: 'descriptors', limit: 20_000, processes: 1, sourceAddresses: 1 },
   processes: 2,
-  processesBudget: { limitTarget: 26_820, bound: 'ephemeral ports', limit: 28_232, processes: 2 },
+  sourceAddresses: [],
+  processesBudget: { limitTarget: 26_820, bound: 'ephemeral ports', limit: 28_232, processes: 2, sourceAddresses: 1 },
   connectRate: 100_000,
   maxInFlight: 100,
   holdSeconds: 10,

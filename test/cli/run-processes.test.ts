@@ -2,7 +2,9 @@
 // ceiling, cause and stage rows of one process, stored once; SIGTERM to the CLI reaches both processes, which close
 // every connection with 1000 and end, and the run is inconclusive; a process that crashes makes the run inconclusive
 // with the process named; diagnose runs its ramp over the processes too; a bad --processes exits 2 before anything
-// is sent.
+// is sent. With --source-address every probe process leaves from every address, and the self-check counts ports per
+// (source address, target) pair across the processes.
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Diagnosis } from '../../functions/diagnose/findings.js';
 import type { RunResult } from '../../functions/engine/types.js';
@@ -144,6 +146,87 @@ describe('a plan one process cannot hold', () => {
     expect(spread.stderr).toMatch(/Started 2 probe processes \(pids \d+, \d+\), each with 300 descriptors/);
     expect(spread.run.verdict).toBe('ok');
     expect(spread.run.stages.map((stage) => [stage.opened, stage.openAtEnd, stage.failed])).toEqual([[400, 400, 0]]);
+  });
+});
+
+describe('run --processes 2 --source-address', () => {
+  it('leaves from both addresses in both processes: a cap kept per address lets each its own share', async () => {
+    target = await startTargetSimulator({
+      cap: { limit: 60, response: { kind: 'status', status: 503 } },
+      per: { kind: 'source-address' },
+    });
+    const flags = ['--stages', '40,80,120,160', '--hold', '0.3', '--rate', '500', '--shard-size', '20'];
+    const spread = await run([...flags, '--processes', '2', '--source-address', '127.0.0.1,127.0.0.2']);
+    expect(spread.code, spread.stderr).toBe(0);
+    expect(spread.stderr).toMatch(/Started 2 probe processes/);
+    expect(spread.run.settings.sourceAddresses).toEqual(['127.0.0.1', '127.0.0.2']);
+    // 60 per address: 120 only when both processes' connections leave from both addresses, half each.
+    expect(spread.run.ceiling).toEqual({ value: 120, reached: true });
+    expect(spread.run.limitingFactor?.kind).toBe('concurrency-cap');
+    expect(spread.run.stages.map((stage) => [stage.opened, stage.failed])).toEqual([
+      [40, 0],
+      [40, 0],
+      [40, 0],
+      [0, 40],
+    ]);
+  });
+});
+
+/** The ephemeral port range of this machine and the hard descriptor limit of this process, as the CLI reads them. */
+function portsAndDescriptors(): { ports: number; hardLimit: number } {
+  const [low = 0, high = 0] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/);
+  const limits = /^Max open files\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return { ports: Number(high) - Number(low) + 1, hardLimit: Number(limits?.[1]) };
+}
+
+describe('a plan one source address cannot carry over probe processes', () => {
+  it('is refused with the addresses that would carry it, and starts with a second address', async () => {
+    target = await startTargetSimulator({});
+    const { ports, hardLimit } = portsAndDescriptors();
+    // A little more than the port range less its 5 % headroom leaves one address: two carry it, half each. The
+    // processes are as many as leave each well within its descriptors, so ports are all that runs out.
+    const peak = ports - Math.ceil(ports * 0.05) + 500;
+    const processes = Math.max(2, Math.ceil(peak / (hardLimit * 0.85)));
+    const flags = ['--stages', String(peak), '--max-connections', String(peak), '--hold', '1', '--rate', '20'];
+    const spread = [...flags, '--shard-size', '500', '--processes', String(processes)];
+    const refused = await run(spread);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.run.verdictReason).toContain(
+      `The probe would run out of local ports: the peak of ${peak} connections to one target address, from one ` +
+        `source address, takes ${peak} ports of it`,
+    );
+    expect(refused.run.verdictReason).toContain(
+      'spread the connections over 2 source addresses or more (--source-address A,B,…), or widen ' +
+        'net.ipv4.ip_local_port_range; more processes do not help, as they share the source addresses',
+    );
+    expect(refused.run.verdictReason).not.toContain('file descriptors');
+    expect(refused.stderr).not.toContain('probe processes (pids');
+    expect(target.stats().accepted).toBe(0);
+    // With the second address the check passes and the processes start; the run is stopped once they have.
+    const started = new RegExp(`Started ${processes} probe processes \\(pids ([\\d, ]+)\\)`);
+    let pids: number[] = [];
+    const accepted = await runCli(
+      ['run', target.url, '--json', '--store', store.directory, ...spread, '--source-address', '127.0.0.1,127.0.0.2'],
+      {
+        onStart: (child) => {
+          let stderr = '';
+          child.stderr?.on('data', (chunk: Buffer) => {
+            stderr += chunk.toString();
+            const match = started.exec(stderr);
+            if (match && pids.length === 0) {
+              pids = (match[1] ?? '').split(', ').map(Number);
+              child.kill('SIGTERM');
+            }
+          });
+        },
+      },
+    );
+    expect(accepted.stderr).toContain('leaving from 127.0.0.1, 127.0.0.2 in turn');
+    expect(pids).toHaveLength(processes);
+    expect(accepted.stdout).not.toContain('local ports');
+    expect(pids.filter(alive)).toEqual([]);
+    await allClosed();
+    expect(target.stats().open).toBe(0);
   });
 });
 

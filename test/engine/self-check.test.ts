@@ -87,14 +87,17 @@ describe('checkProbeBudget', () => {
   });
 
   it(
-    'refuses more connections to one address than the ephemeral port range gives, and names source addresses as ' +
-      'the fix',
+    'refuses more connections to one address than the ephemeral port range gives, and names the source addresses ' +
+      'that would carry them as the fix',
     () => {
       const check = checkProbeBudget(demand(1500), { ...roomy, ephemeralPorts: { low: 60000, high: 60999 } });
       expect(check.problems).toEqual([
         expect.objectContaining({ resource: 'ephemeral-ports', needed: 1500, available: 950 }),
       ]);
-      expect(check.problems[0]?.fix).toContain('more source addresses');
+      expect(check.problems[0]?.fix).toBe(
+        'spread the connections over 2 source addresses or more (--source-address A,B,…) or over machines, or ' +
+          'widen net.ipv4.ip_local_port_range; every shard here takes its ports from this one host',
+      );
     },
   );
 
@@ -109,6 +112,7 @@ describe('checkProbeBudget', () => {
       'The probe would run out of local ports: 3000 connections to one target address take 1000 ephemeral ports ' +
         'from each of 3 source addresses, but the range 60000–60999 gives 1000, 950 after headroom.',
     );
+    expect(three.problems[0]?.fix).toContain('spread the connections over 4 source addresses or more');
   });
 
   it('refuses a plan the free memory or the V8 heap cannot carry', () => {
