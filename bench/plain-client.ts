@@ -38,8 +38,8 @@ export function createPlainClient(workload: Workload): LoadClient {
 
   const connect = () => {
     inFlight += 1;
-    // The source addresses in turn by connection number, as the probe takes them (sourceAddressOf).
-    const localAddress = sourceAddressOf(sockets.length, workload.sourceAddresses ?? []);
+    // The source addresses in turn, as the probe takes them within a shard (sourceAddressOf; one shard here).
+    const localAddress = sourceAddressOf(sockets.length, 0, workload.sourceAddresses ?? []);
     const socket = new WebSocket(workload.url, {
       perMessageDeflate: false,
       handshakeTimeout: workload.handshakeTimeoutSeconds * 1000,

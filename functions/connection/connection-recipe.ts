@@ -93,7 +93,7 @@ export function fixedConnection(recipe: ConnectionRecipe): PreparedConnection | 
   const fixed = templates.every(isConstant) && !recipe.provider && !recipe.sign && recipe.sourceAddresses.length <= 1;
   if (!fixed) return undefined;
   const values: ConnectionValues = { n: 0, shard: 0, uuid: '', env: recipe.env };
-  return fill(recipe, values, expandUrlTemplate(recipe.url, values), sourceAddressOf(0, recipe.sourceAddresses));
+  return fill(recipe, values, expandUrlTemplate(recipe.url, values), sourceAddressOf(0, 0, recipe.sourceAddresses));
 }
 
 /**
@@ -109,9 +109,10 @@ export function prepareConnection(
 ): Preparation | Promise<Preparation> {
   const n = connectionNumber(id, shard, recipe.shards);
   const values: ConnectionValues = { n, shard, uuid: recipe.uuid(), env: recipe.env };
-  if (recipe.provider || recipe.sign) return prepareAfterCalls(recipe, n, values, signal);
+  const sourceAddress = sourceAddressOf(id, shard, recipe.sourceAddresses);
+  if (recipe.provider || recipe.sign) return prepareAfterCalls(recipe, values, sourceAddress, signal);
   const url = expandUrlTemplate(recipe.url, values);
-  return { ok: true, connection: fill(recipe, values, url, sourceAddressOf(n, recipe.sourceAddresses)), ...NO_WAIT };
+  return { ok: true, connection: fill(recipe, values, url, sourceAddress), ...NO_WAIT };
 }
 
 /** No provider call and no signing: nothing waited for. */
@@ -120,8 +121,8 @@ const NO_WAIT = { setupMs: 0, waitedMs: 0 } as const;
 /** A preparation that calls the provider or the signer first. */
 async function prepareAfterCalls(
   recipe: ConnectionRecipe,
-  n: number,
   values: ConnectionValues,
+  sourceAddress: string | undefined,
   signal: AbortSignal | undefined,
 ): Promise<Preparation> {
   let timing: { setupMs: number; waitedMs: number } = NO_WAIT;
@@ -143,7 +144,7 @@ async function prepareAfterCalls(
       return { ok: false, failure: { reason: 'signing', errorName: (error as Error).name }, ...timing };
     }
   }
-  const connection = fill(recipe, values, url, sourceAddressOf(n, recipe.sourceAddresses), secrets);
+  const connection = fill(recipe, values, url, sourceAddress, secrets);
   return { ok: true, connection, ...timing };
 }
 

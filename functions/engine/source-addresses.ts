@@ -57,7 +57,12 @@ export function parseSourceAddresses(text: string, field: string): SourceAddress
   return addresses;
 }
 
-/** The address connection number `n` leaves from: the addresses in turn. */
-export function sourceAddressOf<T>(n: number, addresses: readonly T[]): T | undefined {
-  return addresses.length === 0 ? undefined : addresses[n % addresses.length];
+/**
+ * The address connection `id` of `shard` leaves from: each shard takes the addresses in turn, starting at its own
+ * index, so every address gets an even share of every shard, and of the run, whatever the number of shards (taking
+ * them by the run-wide connection number would send every connection of a shard from one address when the shards
+ * and the addresses are both even, past the share the self-check counted per address).
+ */
+export function sourceAddressOf<T>(id: number, shard: number, addresses: readonly T[]): T | undefined {
+  return addresses.length === 0 ? undefined : addresses[(id + shard) % addresses.length];
 }

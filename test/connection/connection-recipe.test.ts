@@ -92,12 +92,13 @@ describe('prepareConnection', () => {
     const prepared = await prepareConnection(made, 2, 1);
     expect(prepared).toMatchObject({ ok: true, setupMs: 0, waitedMs: 0 });
     if (!prepared.ok) return;
-    // Connection 2 of shard 1 of 2 is number 5, which leaves from the third address (5 mod 3).
+    // Connection 2 of shard 1 of 2 is number 5; shard 1 takes the addresses in turn from the second, so its
+    // connection 2 leaves from the first ((2 + 1) mod 3).
     expect(prepared.connection).toMatchObject({
       url: 'wss://chat.example.com/rooms/5?token=tok-sekrit',
       headers: { 'X-Client': 'probe-00000000-0000-4000-8000-000000000001', Authorization: 'Bearer tok-sekrit' },
       initMessages: ['{"type":"connection_init","payload":{"id":"00000000-0000-4000-8000-000000000001","shard":1}}'],
-      localAddress: '127.0.0.3',
+      localAddress: '127.0.0.1',
     });
     expect(prepared.connection.secrets).toEqual(
       expect.arrayContaining(['tok-sekrit', 'Bearer tok-sekrit', prepared.connection.initMessages[0]]),

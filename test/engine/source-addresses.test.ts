@@ -43,15 +43,29 @@ describe('parseSourceAddresses', () => {
 });
 
 describe('sourceAddressOf', () => {
-  it('spreads connection numbers over the addresses in turn', () => {
+  it("takes the addresses in turn within a shard, from the shard's own index", () => {
     const addresses = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
-    expect([0, 1, 2, 3, 4].map((n) => sourceAddressOf(n, addresses))).toEqual([
+    expect([0, 1, 2, 3, 4].map((id) => sourceAddressOf(id, 0, addresses))).toEqual([
       '127.0.0.1',
       '127.0.0.2',
       '127.0.0.3',
       '127.0.0.1',
       '127.0.0.2',
     ]);
-    expect(sourceAddressOf(5, [])).toBeUndefined();
+    expect([0, 1, 2].map((id) => sourceAddressOf(id, 1, addresses))).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.1']);
+    expect(sourceAddressOf(5, 0, [])).toBeUndefined();
+  });
+
+  it('gives every address an even share of a run whose shards and addresses are both even', () => {
+    // Shards of 5, 5, 5 and 3 connections over 2 addresses: by run-wide number (id × shards + shard) each shard would
+    // leave from one address, shards 0 and 2 (10) from one and 1 and 3 (8) from the other; in turn per shard, 9 and 9.
+    const perAddress = new Map<string, number>();
+    for (const [shard, size] of [5, 5, 5, 3].entries()) {
+      for (let id = 0; id < size; id += 1) {
+        const address = sourceAddressOf(id, shard, ['a', 'b']) ?? '';
+        perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+      }
+    }
+    expect(Object.fromEntries(perAddress)).toEqual({ a: 9, b: 9 });
   });
 });
