@@ -227,7 +227,8 @@ export function findCapacityLimit(
   // later (from another shard, or on another socket): what they add is the count the target refused at, not a rise.
   const inFlightEnd = timeline.inFlightSettledBy(firstRefusal.at);
   const onsetAtRefusal = Math.max(timeline.openAt(firstRefusal.at), timeline.peakBetween(firstRefusal.at, inFlightEnd));
-  const peakAfter = timeline.peakBetween(inFlightEnd, Number.POSITIVE_INFINITY);
+  // Places, not open connections: one another shard got while the probe was closing a connection is no rise.
+  const peakAfter = timeline.peakPlacesBetween(inFlightEnd, Number.POSITIVE_INFINITY);
   const onset = first === firstRefusal ? onsetAtRefusal : dropOnset;
   const refusalEvidence = { ...evidence, firstFailure: firstFailureOf(first, onset) };
   const openedAfter = timeline.openedBetween(firstRefusal.at, lastRefusal.at);

@@ -1,11 +1,12 @@
 /**
  * The global open-connection count over time, merged from every shard's
  * records: a connection counts from the moment it opened until it closed,
- * whoever closed it. One the probe closed counts until the probe started
- * closing it: the server may give its place to another shard's upgrade as
- * soon as the close frame arrives, before the busy process that sent it
- * reads the server's answer, and counting it longer would show more
- * connections open than the target held (read as a rate limit).
+ * whoever closed it. Beside it, the places taken at the target: there a
+ * connection the probe closed stops counting when the probe started closing
+ * it, as the server may give its place to another shard's upgrade as soon as
+ * the close frame arrives, before the busy process that sent it reads the
+ * server's answer (counted until then, the open count shows more than the
+ * target held, which reads as a rate limit).
  */
 import type { ConnectionRecord } from './types.js';
 
@@ -13,6 +14,8 @@ import type { ConnectionRecord } from './types.js';
 export class OpenTimeline {
   readonly #openedAt: number[];
   readonly #closedAt: number[];
+  /** When each closed connection gave its place at the target back (see the module comment). */
+  readonly #freedAt: number[];
   /** When each opened connection was attempted and when it opened. */
   readonly #handshakes: ReadonlyArray<{ attemptedAt: number; openedAt: number }>;
 
@@ -20,7 +23,8 @@ export class OpenTimeline {
     const opened = records.filter((record) => record.outcome === 'opened');
     this.#openedAt = opened.map((record) => record.settledAt).sort((a, b) => a - b);
     this.#handshakes = opened.map((record) => ({ attemptedAt: record.attemptedAt, openedAt: record.settledAt }));
-    this.#closedAt = opened
+    this.#closedAt = opened.flatMap((record) => (record.close ? [record.close.at] : [])).sort((a, b) => a - b);
+    this.#freedAt = opened
       .flatMap((record) => (record.close ? [record.close.probeClosingAt ?? record.close.at] : []))
       .sort((a, b) => a - b);
   }
@@ -55,6 +59,20 @@ export class OpenTimeline {
       if (attemptedAt <= at && openedAt > end) end = openedAt;
     }
     return end;
+  }
+
+  /**
+   * The most places taken at the target after `after` and up to `until`: connections opened and not yet closed, a
+   * connection the probe closed counting only until the probe started closing it.
+   */
+  peakPlacesBetween(after: number, until: number): number {
+    let peak = 0;
+    for (const openedAt of this.#openedAt) {
+      if (openedAt > after && openedAt <= until) {
+        peak = Math.max(peak, countAtOrBefore(this.#openedAt, openedAt) - countBefore(this.#freedAt, openedAt));
+      }
+    }
+    return peak;
   }
 
   /** The highest open count reached after `after` and up to `until`. */

@@ -281,8 +281,8 @@ describe('ws-ceiling run', () => {
       'Authorization: Bearer sekrit-3',
     ]);
     const history = await runCli(['history', '--json', '--store', store.directory]);
-    expect(result.code).toBe(0);
     expect(`${result.stdout}${result.stderr}${history.stdout}`).not.toContain('sekrit');
+    expect(result.code, `${result.stdout}${result.stderr}`).toBe(0);
     expect(history.stdout).toContain('"headerNames": [\n');
     expect(history.stdout).toContain('token=redacted');
     for (const file of await filesUnder(store.directory))
