@@ -66,20 +66,21 @@ export class OpenTimeline {
    * connection the probe closed counting only until the probe started closing it.
    */
   peakPlacesBetween(after: number, until: number): number {
-    let peak = 0;
-    for (const openedAt of this.#openedAt) {
-      if (openedAt > after && openedAt <= until) {
-        peak = Math.max(peak, countAtOrBefore(this.#openedAt, openedAt) - countBefore(this.#freedAt, openedAt));
-      }
-    }
-    return peak;
+    return this.#peakBetween(after, until, this.#freedAt);
   }
 
   /** The highest open count reached after `after` and up to `until`. */
   peakBetween(after: number, until: number): number {
+    return this.#peakBetween(after, until, this.#closedAt);
+  }
+
+  /** The highest count of connections opened and not yet ended (by `endedAt`, sorted) at an open in the window. */
+  #peakBetween(after: number, until: number, endedAt: readonly number[]): number {
     let peak = 0;
     for (const openedAt of this.#openedAt) {
-      if (openedAt > after && openedAt <= until) peak = Math.max(peak, this.openAt(openedAt));
+      if (openedAt > after && openedAt <= until) {
+        peak = Math.max(peak, countAtOrBefore(this.#openedAt, openedAt) - countBefore(endedAt, openedAt));
+      }
     }
     return peak;
   }
