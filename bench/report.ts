@@ -92,26 +92,36 @@ export function summarize(
 
 /** The report: settings line, figure table, held line, targets. */
 export function formatSummary(summary: BenchSummary, options: BenchOptions): string {
-  const rows = [
-    ['figure (median)', 'probe', 'plain ws', 'probe/plain'],
-    ...summary.figures.map((f) => [
-      f.label,
-      formatNumber(f.probe, f.decimals),
-      formatNumber(f.plain, f.decimals),
-      formatRatio(f.ratio),
-    ]),
-  ];
-  const lines = [table(rows), ''];
+  const figures = summary.figures.map((f) => ({ ...f, first: f.probe, second: f.plain }));
+  const lines = [figureTable(['figure (median)', 'probe', 'plain ws', 'probe/plain'], figures), ''];
   lines.push(heldLine('Probe', 'probe', summary, options));
   lines.push(heldLine('Plain ws', 'plain', summary, options));
-  lines.push(
-    '',
-    table([
-      ['target', 'value', 'result'],
-      ...summary.targets.map((t) => [t.target, t.value, t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET']),
-    ]),
-  );
+  lines.push('', targetTable(summary.targets));
   return lines.join('\n');
+}
+
+/** A figure table: the header, then each figure's label, its two medians and their ratio. */
+export function figureTable(
+  header: readonly string[],
+  figures: ReadonlyArray<{ label: string; first: number; second: number; ratio: number; decimals: number }>,
+): string {
+  return table([
+    [...header],
+    ...figures.map((f) => [
+      f.label,
+      formatNumber(f.first, f.decimals),
+      formatNumber(f.second, f.decimals),
+      formatRatio(f.ratio),
+    ]),
+  ]);
+}
+
+/** The targets table: each target, its value, and whether it was met. */
+export function targetTable(targets: readonly TargetCheck[]): string {
+  return table([
+    ['target', 'value', 'result'],
+    ...targets.map((t) => [t.target, t.value, t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET']),
+  ]);
 }
 
 /** A median by the same nearest-rank rule as every other percentile in ws-ceiling. */
@@ -173,7 +183,7 @@ export function runsText(runs: number): string {
   return runs === 1 ? 'the one run' : `each of the ${runs} runs`;
 }
 
-export function formatNumber(value: number, decimals: number): string {
+function formatNumber(value: number, decimals: number): string {
   return Number.isFinite(value)
     ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
     : '–';
@@ -183,7 +193,7 @@ export function formatRatio(ratio: number): string {
   return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '–';
 }
 
-export function table(rows: readonly string[][]): string {
+function table(rows: readonly string[][]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
   return rows
     .map((row) =>

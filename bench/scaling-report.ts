@@ -8,7 +8,16 @@
  */
 import type { ClientMeasurement } from './measure.js';
 import type { BenchOptions } from './options.js';
-import { formatNumber, formatRatio, isClean, median, runsText, sumReasons, table, type TargetCheck } from './report.js';
+import {
+  figureTable,
+  formatRatio,
+  isClean,
+  median,
+  runsText,
+  sumReasons,
+  targetTable,
+  type TargetCheck,
+} from './report.js';
 
 /** Share of perfect scaling the handshake rate must reach: 0.8 × N (1.6× with 2 processes). */
 const MIN_SCALING = 0.8;
@@ -81,16 +90,8 @@ export function summarizeScaling(
 /** The report: figure table, held lines, targets. */
 export function formatScaling(summary: ScalingSummary, options: BenchOptions): string {
   const many = `${options.processes} processes`;
-  const rows = [
-    ['figure (median)', '1 process', many, `${options.processes}/1`],
-    ...summary.figures.map((f) => [
-      f.label,
-      formatNumber(f.one, f.decimals),
-      formatNumber(f.many, f.decimals),
-      formatRatio(f.ratio),
-    ]),
-  ];
-  const lines = [table(rows), ''];
+  const figures = summary.figures.map((f) => ({ ...f, first: f.one, second: f.many }));
+  const lines = [figureTable(['figure (median)', '1 process', many, `${options.processes}/1`], figures), ''];
   lines.push(
     summary.runs.one === 0
       ? `1 process: not measured, as ${options.connections} connections are more than one process holds ` +
@@ -98,13 +99,7 @@ export function formatScaling(summary: ScalingSummary, options: BenchOptions): s
       : heldLine('1 process', summary.clean.one, summary.runs.one, summary.reasons.one, options),
   );
   lines.push(heldLine(many, summary.clean.many, summary.runs.many, summary.reasons.many, options));
-  lines.push(
-    '',
-    table([
-      ['target', 'value', 'result'],
-      ...summary.targets.map((t) => [t.target, t.value, t.met === null ? 'not measured' : t.met ? 'met' : 'NOT MET']),
-    ]),
-  );
+  lines.push('', targetTable(summary.targets));
   return lines.join('\n');
 }
 
