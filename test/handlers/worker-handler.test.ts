@@ -1,18 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   GetSecretValueCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
 import { DynamoStopRequests } from '../../functions/adapters/dynamo-stop-requests.js';
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { WORKER_STOP_MARGIN_MS } from '../../functions/config/worker-budget.js';
 import { InvalidInputError } from '../../functions/engine/errors.js';
 import { MAP_RESULT_ALLOWANCE_BYTES } from '../../functions/config/run-state.js';
@@ -31,35 +26,15 @@ import {
   fakeS3,
   lambdaContext,
   plannedRun,
-  setEnvironment,
-  TEST_AWS_ENVIRONMENT,
   testTarget,
+  useWorkerStore,
 } from '../support/deployed-run.js';
 
 const BUCKET = 'shard-results';
 const TABLE = 'ws-ceiling-runs';
 const SECRET = 'tok-sekrit-1';
 
-let dynamo: EmbeddedDynamo;
-let storeDirectory: string;
-let restoreEnvironment: () => void;
-beforeAll(async () => {
-  storeDirectory = await mkdtemp(path.join(tmpdir(), 'ws-ceiling-worker-'));
-  dynamo = await startEmbeddedDynamo({ directory: storeDirectory });
-  await new DynamoRunStore({ client: dynamo.client, tableName: TABLE }).ensureTable();
-  restoreEnvironment = setEnvironment({
-    ...TEST_AWS_ENVIRONMENT,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    ALLOWED_HOSTS: '127.0.0.1',
-    SHARD_RESULTS_BUCKET: BUCKET,
-    RUNS_TABLE: TABLE,
-  });
-});
-afterAll(async () => {
-  restoreEnvironment();
-  await dynamo.stop();
-  await rm(storeDirectory, { recursive: true, force: true });
-});
+const dynamo = useWorkerStore('ws-ceiling-worker-', TABLE, BUCKET);
 
 const secretsManager = mockClient(SecretsManagerClient);
 let s3: ReturnType<typeof fakeS3>;
@@ -190,7 +165,7 @@ describe('handler (worker)', () => {
   it('stops when a stop request for its target appears after the run was planned', async () => {
     const target = await simulator({});
     const task = onlyTask(testTarget(target.url, { plan: { stages: [5], holdSeconds: 60, connectRate: 200 } }));
-    const stops = new DynamoStopRequests({ client: dynamo.client, tableName: TABLE });
+    const stops = new DynamoStopRequests({ client: dynamo().client, tableName: TABLE });
     const started = Date.now();
     const stopper = setTimeout(() => void stops.requestStop('chat', new Date()), 1000);
     cleanups.push(() => clearTimeout(stopper));

@@ -2,14 +2,9 @@
 // 127.0.0.1: it signs each upgrade with the Lambda's own credentials (a server verifies them with the known key), and
 // sends its session's init message read from Secrets Manager, counting a connection open at the ack and a refused
 // session as session-rejected, with the secret in neither the log nor the shard result.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
-import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ShardResult } from '../../functions/engine/types.js';
 import { handler } from '../../functions/handlers/worker-handler.js';
 import type { ShardTask, WorkerOutput } from '../../functions/steps/step-payloads.js';
@@ -18,9 +13,9 @@ import {
   fakeS3,
   lambdaContext,
   plannedRun,
-  setEnvironment,
   TEST_AWS_ENVIRONMENT,
   testTarget,
+  useWorkerStore,
 } from '../support/deployed-run.js';
 import { startGatedEndpoint } from '../support/real-endpoints.js';
 import { startSigV4Server } from '../support/sigv4-server.js';
@@ -29,26 +24,7 @@ const BUCKET = 'shard-results';
 const TABLE = 'ws-ceiling-runs';
 const TOKEN = 'init-sekrit-7c1e';
 
-let dynamo: EmbeddedDynamo;
-let storeDirectory: string;
-let restoreEnvironment: () => void;
-beforeAll(async () => {
-  storeDirectory = await mkdtemp(path.join(tmpdir(), 'ws-ceiling-worker-sessions-'));
-  dynamo = await startEmbeddedDynamo({ directory: storeDirectory });
-  await new DynamoRunStore({ client: dynamo.client, tableName: TABLE }).ensureTable();
-  restoreEnvironment = setEnvironment({
-    ...TEST_AWS_ENVIRONMENT,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    ALLOWED_HOSTS: '127.0.0.1',
-    SHARD_RESULTS_BUCKET: BUCKET,
-    RUNS_TABLE: TABLE,
-  });
-});
-afterAll(async () => {
-  restoreEnvironment();
-  await dynamo.stop();
-  await rm(storeDirectory, { recursive: true, force: true });
-});
+useWorkerStore('ws-ceiling-worker-sessions-', TABLE, BUCKET);
 
 const secretsManager = mockClient(SecretsManagerClient);
 let s3: ReturnType<typeof fakeS3>;

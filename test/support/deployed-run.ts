@@ -4,12 +4,17 @@
  * 20 s for cold starts), a fake Lambda context, the handlers' stdout log
  * lines, and an in-memory S3 bucket behind aws-sdk-client-mock.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/core/serde';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { vi } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
+import { DynamoRunStore } from '../../functions/adapters/dynamo-run-store.js';
+import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../functions/adapters/embedded-dynamo.js';
 import { parseTargetConfig } from '../../functions/config/target-config.js';
 import type { TargetConfig } from '../../functions/config/config-types.js';
 import { planRun } from '../../functions/engine/plan.js';
@@ -135,3 +140,35 @@ export const TEST_AWS_ENVIRONMENT = {
   AWS_PROFILE: undefined,
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 } as const;
+
+/**
+ * For a test file of the worker handler: before its tests, an embedded store in a temporary folder with the runs
+ * table `tableName`, and the handler's environment pointing at it (allowed host 127.0.0.1, results bucket `bucket`);
+ * after them, the environment restored, the store stopped and its folder removed. Returns the store while it runs.
+ */
+export function useWorkerStore(folderPrefix: string, tableName: string, bucket: string): () => EmbeddedDynamo {
+  let dynamo: EmbeddedDynamo | undefined;
+  let storeDirectory = '';
+  let restoreEnvironment: () => void = () => undefined;
+  beforeAll(async () => {
+    storeDirectory = await mkdtemp(path.join(tmpdir(), folderPrefix));
+    dynamo = await startEmbeddedDynamo({ directory: storeDirectory });
+    await new DynamoRunStore({ client: dynamo.client, tableName }).ensureTable();
+    restoreEnvironment = setEnvironment({
+      ...TEST_AWS_ENVIRONMENT,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      ALLOWED_HOSTS: '127.0.0.1',
+      SHARD_RESULTS_BUCKET: bucket,
+      RUNS_TABLE: tableName,
+    });
+  });
+  afterAll(async () => {
+    restoreEnvironment();
+    await dynamo?.stop();
+    await rm(storeDirectory, { recursive: true, force: true });
+  });
+  return () => {
+    if (!dynamo) throw new Error('the worker store is started before the tests');
+    return dynamo;
+  };
+}
