@@ -1,22 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseRunFlags, RUN_DEFAULTS, type RawRunFlags } from '../../bin/cli/run-options.js';
 import { targetIdFromUrl } from '../../bin/cli/target-id.js';
+import { DEFAULT_RUN_FLAGS } from '../support/run-flags.js';
 
-const defaults: RawRunFlags = {
-  hold: '60',
-  rate: '50',
-  maxInFlight: '100',
-  handshakeTimeout: '10',
-  ping: '20',
-  pongTimeout: '10',
-  header: [],
-  subprotocol: [],
-  tolerance: '0',
-  maxConnections: '2000',
-  shardSize: '900',
-};
 const parse = (flags: Partial<RawRunFlags>, url = 'wss://chat.example.com/socket') =>
-  parseRunFlags(url, { ...defaults, ...flags });
+  parseRunFlags(url, { ...DEFAULT_RUN_FLAGS, ...flags });
 
 describe('parseRunFlags', () => {
   it('builds stages from --start/--step/--max, ending exactly at --max', () => {
@@ -91,7 +79,7 @@ describe('parseRunFlags', () => {
     expect(parse({ regressionTolerance: '100%' }).regressionTolerance).toBe(1);
   });
 
-  it('reads --baseline-runs, and defaults to 10 % over 7 runs when the flags are not given', () => {
+  it('reads --baseline-runs, and DEFAULT_RUN_FLAGS to 10 % over 7 runs when the flags are not given', () => {
     expect(parse({ baselineRuns: '1' }).baselineRuns).toBe(1);
     expect(parse({ baselineRuns: '100' }).baselineRuns).toBe(100);
     expect(parse({})).toMatchObject({ regressionTolerance: 0.1, baselineRuns: 7 });

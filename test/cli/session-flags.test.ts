@@ -2,20 +2,8 @@
 // the flag and what is allowed, and never echoes a value that may be secret.
 import { describe, expect, it } from 'vitest';
 import { parseRunFlags, type RawRunFlags } from '../../bin/cli/run-options.js';
+import { DEFAULT_RUN_FLAGS } from '../support/run-flags.js';
 
-const defaults: RawRunFlags = {
-  hold: '60',
-  rate: '50',
-  maxInFlight: '100',
-  handshakeTimeout: '10',
-  ping: '20',
-  pongTimeout: '10',
-  header: [],
-  subprotocol: [],
-  tolerance: '0',
-  maxConnections: '2000',
-  shardSize: '900',
-};
 const files: Record<string, string> = { 'init.json': '{"type":"connection_init","payload":{"token":"{{env:TOKEN}}"}}' };
 const context = {
   env: { TOKEN: 'env-s3cret-value' },
@@ -26,7 +14,7 @@ const context = {
   },
 };
 const parse = (flags: Partial<RawRunFlags>, url = 'ws://127.0.0.1:9/socket') =>
-  parseRunFlags(url, { ...defaults, ...flags }, undefined, context);
+  parseRunFlags(url, { ...DEFAULT_RUN_FLAGS, ...flags }, undefined, context);
 
 /** The message parseRunFlags refuses `flags` (and `url`) with. */
 function refusal(flags: Partial<RawRunFlags>, url?: string): string {

@@ -4,25 +4,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRunFlags, type RawRunFlags } from '../../bin/cli/run-options.js';
 import { startTargetSimulator, type RunningSimulator } from '../../functions/simulator/target-simulator.js';
 import { runCli, temporaryStore } from '../support/cli.js';
-
-const defaults: RawRunFlags = {
-  hold: '60',
-  rate: '50',
-  maxInFlight: '100',
-  handshakeTimeout: '10',
-  ping: '20',
-  pongTimeout: '10',
-  header: [],
-  subprotocol: [],
-  tolerance: '0',
-  maxConnections: '2000',
-  shardSize: '900',
-};
+import { DEFAULT_RUN_FLAGS } from '../support/run-flags.js';
 
 /** The message parseRunFlags refuses `flags` (and `url`) with. */
 function refusal(flags: Partial<RawRunFlags>, url = 'wss://chat.example.com/socket'): string {
   try {
-    parseRunFlags(url, { ...defaults, ...flags });
+    parseRunFlags(url, { ...DEFAULT_RUN_FLAGS, ...flags });
   } catch (error) {
     return (error as Error).message;
   }
@@ -51,7 +38,7 @@ describe('input the upgrade request refuses', () => {
 
   it('still takes tabs and Latin-1 in a header value, a Host header and a URL without a fragment', () => {
     const settings = parseRunFlags('wss://x.example/a?b=c', {
-      ...defaults,
+      ...DEFAULT_RUN_FLAGS,
       header: ['X-Name: café\tau lait', 'Host: other.example'],
     });
     expect(settings.headers).toEqual({ 'X-Name': 'café\tau lait', Host: 'other.example' });
